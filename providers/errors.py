@@ -1,0 +1,179 @@
+"""The provider error taxonomy. Adapters translate every failure into exactly one of these, once, at their edge.
+
+    ProviderError(provider, account, model)
+    ├── ProviderHTTPError(status_code, body, retry_after_s, limits)
+    │   ├── RateLimited        429 rate_limit_exceeded, RPM/TPM buckets        -> cool down until reset
+    │   ├── QuotaExhausted     insufficient_quota, Gemini PerDay, spend caps   -> exhausted until window resets
+    │   ├── Overloaded         529, overloaded_error, engine_overloaded_error  -> short cooldown, breaker
+    │   ├── ServerError        5xx, a malformed or truncated 200 body          -> short cooldown, breaker
+    │   ├── AuthFailed         401/403                                         -> disable the account
+    │   ├── ModelNotFound      404 model                                       -> mark the model retired
+    │   ├── ContextTooLong     400 context length                              -> skip smaller windows
+    │   └── InvalidRequest     other 400                                       -> stop, no failover
+    └── ProviderTransportError timeout, connection refused/reset               -> next, breaker counts it
+
+The router branches on these types (or `error_class`), never on message text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import ClassVar, Literal
+
+from providers.types import RateLimits
+
+ErrorClass = Literal[
+    "rate_limited",
+    "quota_exhausted",
+    "overloaded",
+    "server_error",
+    "transport",
+    "auth_failed",
+    "model_not_found",
+    "context_too_long",
+    "invalid_request",
+]
+
+MAX_BODY_CHARS = 2000
+
+
+class ProviderError(Exception):
+    """Base of every failure talking to a provider."""
+
+    error_class: ClassVar[ErrorClass] = "server_error"
+    #: whether another candidate may succeed where this one failed
+    fails_over: ClassVar[bool] = True
+
+    def __init__(self, message: str, *, provider: str, account: str, model: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.account = account
+        self.model = model
+
+    def __str__(self) -> str:
+        where = f"{self.provider}/{self.account}" + (f" ({self.model})" if self.model else "")
+        return f"{where}: {self.error_class}: {self.message}"
+
+
+class ProviderHTTPError(ProviderError):
+    """The provider answered, with an error status or an error inside a 200 stream."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        account: str,
+        model: str | None = None,
+        status_code: int,
+        body: str = "",
+        retry_after_s: float | None = None,
+        limits: RateLimits | None = None,
+    ) -> None:
+        super().__init__(message, provider=provider, account=account, model=model)
+        self.status_code = status_code
+        self.body = body[:MAX_BODY_CHARS]
+        self.retry_after_s = retry_after_s
+        self.limits = limits or RateLimits()
+
+
+class RateLimited(ProviderHTTPError):
+    error_class = "rate_limited"
+
+
+class QuotaExhausted(ProviderHTTPError):
+    """A quota or balance that will not come back by waiting seconds: per-day/month quota, credit, spend cap.
+
+    `resets_at` is set when the provider says when (Anthropic's spend cap: the 1st at 00:00 UTC); otherwise
+    the router uses the account's configured window.
+    """
+
+    error_class = "quota_exhausted"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        account: str,
+        model: str | None = None,
+        status_code: int,
+        body: str = "",
+        retry_after_s: float | None = None,
+        limits: RateLimits | None = None,
+        resets_at: datetime | None = None,
+        scope: Literal["day", "month", "balance", "unknown"] = "unknown",
+    ) -> None:
+        super().__init__(
+            message,
+            provider=provider,
+            account=account,
+            model=model,
+            status_code=status_code,
+            body=body,
+            retry_after_s=retry_after_s,
+            limits=limits,
+        )
+        self.resets_at = resets_at
+        self.scope = scope
+
+
+class Overloaded(ProviderHTTPError):
+    error_class = "overloaded"
+
+
+class ServerError(ProviderHTTPError):
+    error_class = "server_error"
+
+
+class AuthFailed(ProviderHTTPError):
+    error_class = "auth_failed"
+
+
+class ModelNotFound(ProviderHTTPError):
+    error_class = "model_not_found"
+
+
+class ContextTooLong(ProviderHTTPError):
+    error_class = "context_too_long"
+
+
+class InvalidRequest(ProviderHTTPError):
+    error_class = "invalid_request"
+    fails_over = False
+
+
+class ProviderTransportError(ProviderError):
+    error_class = "transport"
+
+
+HTTP_ERROR_CLASSES: dict[ErrorClass, type[ProviderHTTPError]] = {
+    "rate_limited": RateLimited,
+    "quota_exhausted": QuotaExhausted,
+    "overloaded": Overloaded,
+    "server_error": ServerError,
+    "auth_failed": AuthFailed,
+    "model_not_found": ModelNotFound,
+    "context_too_long": ContextTooLong,
+    "invalid_request": InvalidRequest,
+}
+
+
+def class_for_status(status_code: int) -> type[ProviderHTTPError]:
+    """The default class for an HTTP status when the body carries nothing more specific."""
+    if status_code == 429:
+        return RateLimited
+    if status_code in (401, 403):
+        return AuthFailed
+    if status_code == 402:
+        return QuotaExhausted
+    if status_code == 404:
+        return ModelNotFound
+    if status_code == 413:
+        return ContextTooLong
+    if status_code in (503, 529):
+        return Overloaded
+    if status_code >= 500 or status_code in (408, 409):
+        return ServerError
+    return InvalidRequest

@@ -1,0 +1,90 @@
+"""Pure helpers for reading rate-limit and retry headers; each adapter's `parse_limits` composes them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from email.utils import parsedate_to_datetime
+
+_GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
+_GO_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+#: server hints longer than this are not waited for within a request (the OpenAI SDK's own cap)
+MAX_HONOURED_RETRY_AFTER_S = 120.0
+
+
+def parse_go_duration(text: str) -> float | None:
+    """Seconds in a Go-style duration such as `6m0s`, `1m26.4s`, `120ms` or `0s`; None when malformed."""
+    text = text.strip()
+    if not text:
+        return None
+    position = 0
+    total = 0.0
+    for match in _GO_DURATION_PART.finditer(text):
+        if match.start() != position:
+            return None
+        total += float(match.group(1)) * _GO_UNIT_SECONDS[match.group(2)]
+        position = match.end()
+    return total if position == len(text) else None
+
+
+def parse_seconds(text: str) -> float | None:
+    """A plain number of seconds (`"20"`, `"1.5"`), or a Go duration; None when neither."""
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return parse_go_duration(text)
+    return value if value >= 0 else None
+
+
+def parse_timestamp(text: str) -> datetime | None:
+    """An RFC 3339 timestamp (`2026-02-17T23:44:11Z`) as an aware datetime; None when malformed."""
+    try:
+        parsed = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_reset(text: str, now: datetime) -> datetime | None:
+    """A reset header in any form providers use: a duration from now, epoch seconds, or a timestamp."""
+    seconds = parse_seconds(text)
+    if seconds is not None:
+        # Moonshot-style epoch seconds are far larger than any relative reset
+        if seconds > 10**9:
+            return datetime.fromtimestamp(seconds, tz=UTC)
+        return now + timedelta(seconds=seconds)
+    return parse_timestamp(text)
+
+
+def parse_retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
+    """Seconds to wait from `retry-after-ms`, then `retry-after` (seconds or an HTTP-date)."""
+    milliseconds = headers.get("retry-after-ms")
+    if milliseconds is not None:
+        seconds = parse_seconds(milliseconds)
+        if seconds is not None:
+            return seconds / 1000.0
+    value = headers.get("retry-after")
+    if value is None:
+        return None
+    seconds = parse_seconds(value)
+    if seconds is not None:
+        return seconds
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - now).total_seconds())
+
+
+def header_int(headers: Mapping[str, str], name: str) -> int | None:
+    value = headers.get(name)
+    if value is None:
+        return None
+    try:
+        return int(float(value.strip()))
+    except ValueError:
+        return None

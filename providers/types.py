@@ -1,0 +1,155 @@
+"""Value objects shared by every wire adapter: requests, completions, stream events, usage, rate limits."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+WireKind = Literal["openai", "anthropic", "gemini"]
+Role = Literal["system", "user", "assistant", "tool"]
+FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "other"]
+
+
+class Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ToolCall(Frozen):
+    """A function call the model asked for; `arguments` is the JSON text exactly as the model produced it."""
+
+    id: str
+    name: str
+    arguments: str = "{}"
+
+
+class Message(Frozen):
+    """One turn of a conversation in a provider-neutral form.
+
+    `tool_calls` belongs to assistant turns; `tool_call_id` (and `name`) to tool-result turns.
+    Thinking/reasoning blocks are never stored here: they do not survive a switch of provider.
+    """
+
+    role: Role
+    content: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    tool_call_id: str | None = None
+    name: str | None = None
+
+
+class ToolSpec(Frozen):
+    name: str
+    description: str = ""
+    parameters: dict[str, Any] = Field(default_factory=lambda: {"type": "object", "properties": {}})
+
+
+class ChatRequest(Frozen):
+    """What the router asks of one model. `system` is separate because each wire places it differently."""
+
+    model: str
+    messages: tuple[Message, ...]
+    system: str | None = None
+    max_output_tokens: int | None = None
+    temperature: float | None = None
+    stop: tuple[str, ...] = ()
+    tools: tuple[ToolSpec, ...] = ()
+    json_output: bool = False
+
+
+class Usage(Frozen):
+    """Normalised token usage; provider-reported numbers are the truth.
+
+    `input_tokens` includes cached input (read and written) for every provider, so it is comparable across
+    them; `output_tokens` includes reasoning tokens (they are billed as output). The details are kept apart.
+    """
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cache_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+
+    def __add__(self, other: Usage) -> Usage:
+        return Usage(
+            input_tokens=self.input_tokens + other.input_tokens,
+            output_tokens=self.output_tokens + other.output_tokens,
+            cache_read_tokens=self.cache_read_tokens + other.cache_read_tokens,
+            cache_write_tokens=self.cache_write_tokens + other.cache_write_tokens,
+            reasoning_tokens=self.reasoning_tokens + other.reasoning_tokens,
+        )
+
+    @property
+    def total_tokens(self) -> int:
+        return self.input_tokens + self.output_tokens
+
+
+class RateLimits(Frozen):
+    """What a provider's response headers said about its limits; every field is optional.
+
+    Reset times are absolute (the parser is given `now`), so they can be stored and compared later.
+    """
+
+    requests_limit: int | None = None
+    requests_remaining: int | None = None
+    requests_reset_at: datetime | None = None
+    tokens_limit: int | None = None
+    tokens_remaining: int | None = None
+    tokens_reset_at: datetime | None = None
+    retry_after_s: float | None = None
+
+    @property
+    def is_empty(self) -> bool:
+        return all(value is None for value in self.model_dump().values())
+
+
+class Completion(Frozen):
+    text: str
+    tool_calls: tuple[ToolCall, ...] = ()
+    finish_reason: FinishReason
+    usage: Usage
+    model: str
+    reasoning: str | None = None
+    raw_finish_reason: str | None = None
+    rate_limits: RateLimits = RateLimits()
+    reported_cost_usd: float | None = None
+
+
+class TextDelta(Frozen):
+    kind: Literal["text"] = "text"
+    text: str
+
+
+class ReasoningDelta(Frozen):
+    kind: Literal["reasoning"] = "reasoning"
+    text: str
+
+
+class ToolCallDelta(Frozen):
+    """A fragment of a tool call; fragments with the same `index` concatenate."""
+
+    kind: Literal["tool_call"] = "tool_call"
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
+
+
+class StreamDone(Frozen):
+    """The last event of every successful stream: the assembled completion, usage and finish reason."""
+
+    kind: Literal["done"] = "done"
+    completion: Completion
+
+
+StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | StreamDone
+
+
+class Endpoint(Frozen):
+    """Where and as whom an adapter talks: one account of one provider, its key already resolved."""
+
+    provider: str
+    account: str
+    base_url: str
+    api_key: SecretStr | None = None
+    extra_headers: dict[str, str] = Field(default_factory=dict)

@@ -1,0 +1,87 @@
+"""What the router knows about a model and an account: capabilities and limits as data, never name matching."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Literal
+
+from pydantic import Field
+
+from providers.types import Frozen, WireKind
+
+TaskType = Literal["coding", "reasoning", "creative", "simple"]
+TASK_TYPES: tuple[TaskType, ...] = ("coding", "reasoning", "creative", "simple")
+Capability = Literal["tools", "vision", "json", "reasoning"]
+LoadBalancing = Literal["round_robin", "least_used", "random"]
+
+
+class ModelProfile(Frozen):
+    """One model of one provider. Prices are USD per 1M tokens; `quality` is 0-100 per task type."""
+
+    provider: str
+    id: str
+    context_window: int = Field(gt=0)
+    max_output_tokens: int = Field(gt=0)
+    input_cost_per_1m: float = Field(default=0.0, ge=0)
+    output_cost_per_1m: float = Field(default=0.0, ge=0)
+    cache_read_cost_per_1m: float | None = Field(default=None, ge=0)
+    cache_write_cost_per_1m: float | None = Field(default=None, ge=0)
+    quality: dict[TaskType, int] = Field(default_factory=dict)
+    #: relative output speed 0-100 (used by the `max_speed` quality mode)
+    speed: int = Field(default=50, ge=0, le=100)
+    capabilities: frozenset[Capability] = frozenset({"tools", "json"})
+    free_tier: bool = False
+    #: the user's own bias for this model (the seed's `preferenceScore`), 0-100
+    preference_score: int | None = Field(default=None, ge=0, le=100)
+    deprecated_on: date | None = None
+    retired_on: date | None = None
+    replacement: str | None = None
+
+    def is_retired(self, today: date) -> bool:
+        return self.retired_on is not None and today >= self.retired_on
+
+    @property
+    def is_free(self) -> bool:
+        """Free to call: no price at all (a free tier, or a local model)."""
+        return self.input_cost_per_1m == 0 and self.output_cost_per_1m == 0
+
+    def quality_for(self, task_type: TaskType) -> int:
+        return self.quality.get(task_type, 50)
+
+
+class QuotaSpec(Frozen):
+    """Limits of one account; None means no limit of that kind is known."""
+
+    requests_per_minute: int | None = Field(default=None, ge=0)
+    tokens_per_minute: int | None = Field(default=None, ge=0)
+    requests_per_day: int | None = Field(default=None, ge=0)
+    tokens_per_day: int | None = Field(default=None, ge=0)
+    requests_per_month: int | None = Field(default=None, ge=0)
+    tokens_per_month: int | None = Field(default=None, ge=0)
+    #: IANA zone in which the daily (and monthly) windows reset; Gemini's free tier resets at midnight Pacific
+    timezone: str = "UTC"
+
+
+class BudgetSpec(Frozen):
+    daily_usd: float | None = Field(default=None, ge=0)
+    monthly_usd: float | None = Field(default=None, ge=0)
+
+
+class CredentialRef(Frozen):
+    """Where an account's key lives: an environment variable or a keychain entry; never the key itself."""
+
+    source: Literal["env", "keyring", "none"]
+    name: str = ""
+
+
+class Account(Frozen):
+    """One account (key) of one provider. A provider with a single apiKey is a pool of one."""
+
+    id: str
+    provider: str
+    kind: WireKind
+    base_url: str
+    credential: CredentialRef
+    quota: QuotaSpec = QuotaSpec()
+    budget: BudgetSpec = BudgetSpec()
+    enabled: bool = True

@@ -1,0 +1,32 @@
+"""The user's routing preferences (the `preferences` block of providers.json), as one frozen value."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from providers.models import BudgetSpec, TaskType
+from providers.types import Frozen
+
+QualityMode = Literal["max_speed", "balanced", "max_quality", "max_context"]
+QUALITY_MODES: tuple[QualityMode, ...] = ("max_speed", "balanced", "max_quality", "max_context")
+BudgetMode = Literal["free_only", "cost_first", "quality_first"]
+BUDGET_MODES: tuple[BudgetMode, ...] = ("free_only", "cost_first", "quality_first")
+
+
+class Preferences(Frozen):
+    """Every list is an ORDER of provider ids, never an allow-list: a provider missing from a list ranks after
+    those on it and can still serve. Only filters exclude."""
+
+    default: str | None = None
+    task_preferences: dict[TaskType, tuple[str, ...]] = Field(default_factory=dict)
+    #: keyed by quality mode; the seed also keys a `cost_first` list here, used when budget mode is cost_first
+    quality_preferences: dict[str, tuple[str, ...]] = Field(default_factory=dict)
+    budget_mode: BudgetMode = "quality_first"
+    auto_switch: bool = True
+    switch_on_limit: bool = True
+    preserve_context: bool = True
+    budget: BudgetSpec = BudgetSpec()
+    #: a conversation whose history is below this many tokens may move freely
+    switch_threshold_tokens: int = Field(default=5000, ge=0)

@@ -46,3 +46,34 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setattr(socket.socket, "connect", guarded_connect)
     monkeypatch.setattr(socket.socket, "connect_ex", guarded_connect_ex)
     yield
+
+
+@pytest.fixture(autouse=True)
+def memory_keyring() -> Iterator[Any]:
+    """Every test gets an empty in-memory keychain unless it asks for the real one."""
+    import keyring
+
+    from tests.memory_keyring import MemoryKeyring
+
+    previous = keyring.get_keyring()
+    backend = MemoryKeyring()
+    keyring.set_keyring(backend)
+    yield backend
+    keyring.set_keyring(previous)
+
+
+@pytest.fixture(scope="session")
+def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real gnome-keyring Secret Service on a private D-Bus session (required in CI, skipped elsewhere)."""
+    import os
+
+    from tests.keychain import missing_tools, running_secret_service
+
+    missing = missing_tools()
+    if missing:
+        message = f"the real keychain tests need {', '.join(missing)} (apt-get install gnome-keyring dbus-x11)"
+        if os.environ.get("PROVIDER_ROUTER_REQUIRE_KEYCHAIN"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with running_secret_service(tmp_path_factory.mktemp("keyring-home")) as service:
+        yield service

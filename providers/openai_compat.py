@@ -339,7 +339,7 @@ class _StreamState:
 
     def completion(self, rate_limits: RateLimits) -> Completion:
         if self.finish_reason is None and not self.done:
-            raise _Truncated("stream ended before a finish_reason or [DONE]")
+            raise _Truncated("truncated stream: it ended before a finish_reason or [DONE]")
         tool_calls = tuple(
             ToolCall(id=_call_id(c.id), name=c.name or "", arguments="".join(c.arguments) or "{}")
             for _, c in sorted(self.calls.items())
@@ -473,7 +473,7 @@ class OpenAICompatAdapter:
             raise ServerError(message, provider=provider, account=account, model=model, status_code=status) from e
         except (_Truncated, httpx2.TransportError) as e:
             # a timeout, a refused/reset connection, or a stream cut short: the server never finished answering
-            message = f"{type(e).__name__.lstrip('_')}: {e}" if str(e) else type(e).__name__
+            message = str(e) if isinstance(e, _Truncated) else f"{type(e).__name__}: {e}"
             raise ProviderTransportError(message, provider=provider, account=account, model=model) from e
 
     def _http_error(self, reply: _ErrorReply, model: str) -> ProviderHTTPError:

@@ -534,11 +534,11 @@ class AnthropicAdapter:
         try:
             yield
         except _ErrorEvent as e:
-            error = e.payload.get("error")
+            now, error = self._clock(), e.payload.get("error")
             verdict = classify_error_object(
-                None, error if isinstance(error, dict) else None, fallback_text=e.data, now=self._clock()
+                None, error if isinstance(error, dict) else None, fallback_text=e.data, now=now
             )
-            raise self._error(verdict, model, e.data, httpx2.Headers(), self._clock()) from e
+            raise self._error(verdict, model, e.data, {}, now) from e
         except _Malformed as e:
             raise self._malformed(f"malformed response: {e}", model) from e
         except _Truncated as e:

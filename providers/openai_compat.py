@@ -325,7 +325,7 @@ class _StreamState:
         index = raw.get("index")
         if not isinstance(index, int):
             # without an index, a fragment naming a call starts a new one; a bare one continues the last
-            index = len(self.calls) if (call_id or name or not self.calls) else max(self.calls)
+            index = max(self.calls, default=-1) + 1 if (call_id or name or not self.calls) else max(self.calls)
         partial = self.calls.setdefault(index, _PartialCall())
         # several servers repeat id and name on every fragment: announce each once, never concatenate them
         new_id = call_id if call_id and partial.id is None else None

@@ -2,7 +2,8 @@
 
 Error bodies are classified by structured fields only, in this order:
 
-1. Google-shaped errors (Gemini's OpenAI endpoint; a string `error.status` such as `RESOURCE_EXHAUSTED`).
+1. Google-shaped errors (Gemini's OpenAI endpoint; a string `error.status` such as `RESOURCE_EXHAUSTED`) go to
+   `providers.google_errors.classify_google_error`, which reads quotaId, ErrorInfo and RetryInfo.
 2. `error.code` (OpenAI codes, Groq's `tool_use_failed`, Z.AI's business codes sent as strings) and then
    `error.type` (OpenAI's `insufficient_quota`, Moonshot's `*_error` types), each through one table.
 3. The HTTP status, or an integer `error.code` standing for it (OpenRouter, vLLM), through `class_for_status`;
@@ -30,6 +31,7 @@ from providers.errors import (
     ServerError,
     class_for_status,
 )
+from providers.google_errors import classify_google_error
 from providers.ratelimits import header_int, parse_go_duration, parse_reset, parse_retry_after
 from providers.types import RateLimits
 
@@ -251,10 +253,10 @@ def _openrouter_rule(status_code: int, error: Mapping[str, Any]) -> _Rule | None
 
 
 def _classify_google(status_code: int, error: Mapping[str, Any], now: datetime) -> ErrorVerdict:
-    # FALLBACK until providers/google_errors.py (classify_google_error) lands: status only, no quotaId reading.
-    effective = _status_of(error, status_code)
-    cls = class_for_status(effective) if effective >= 400 else ServerError
-    return ErrorVerdict(cls, _message(error), status_code=effective)
+    google = classify_google_error(status_code, error, now)
+    return ErrorVerdict(
+        google.cls, google.message, google.retry_after_s, google.scope, google.resets_at, _status_of(error, status_code)
+    )
 
 
 def _message(error: Mapping[str, Any]) -> str:

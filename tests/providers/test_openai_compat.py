@@ -239,6 +239,19 @@ async def test_repeated_tool_call_ids_and_names_are_announced_once() -> None:
     assert _done(events).raw_finish_reason is None
 
 
+async def test_tool_call_fragments_without_an_index_are_told_apart_by_their_id() -> None:
+    whole = {"id": "a", "type": "function", "function": {"name": "f", "arguments": '{"x": 1}'}}
+    other = {"id": "b", "type": "function", "function": {"name": "g", "arguments": "{"}}
+    tail = {"function": {"arguments": "}"}}
+    body = _sse(_chunk(tool_calls=[whole]), _chunk(tool_calls=[other]), _chunk(tool_calls=[tail], finish="tool_calls"))
+    async with _client(body) as client:
+        completion = _done(await _collect(_adapter(client)))
+    assert completion.tool_calls == (
+        ToolCall(id="a", name="f", arguments='{"x": 1}'),
+        ToolCall(id="b", name="g", arguments="{}"),
+    )
+
+
 async def test_completion_rate_limits_come_from_the_response_headers() -> None:
     replay = Replay(load_cassette(CASSETTES / "openai/test_tool_use_chain_of_two_calls.yaml"))
     async with replay.client() as client:
@@ -815,6 +828,19 @@ def _e(**error: Any) -> str:
 )
 def test_error_bodies_map_by_their_structured_fields(status: int, body: str, cls: type[ProviderHTTPError]) -> None:
     assert classify_error(status, body, {}, NOW).cls is cls
+
+
+def test_a_gemini_per_day_quota_through_the_openai_endpoint_is_exhausted_until_pacific_midnight() -> None:
+    per_day = json.loads(json.dumps(GEMINI_PER_MINUTE))
+    per_day["error"]["details"][1]["violations"][0]["quotaId"] = "GenerateRequestsPerDayPerProjectPerModel-FreeTier"
+    verdict = classify_error(429, json.dumps([per_day]), {}, NOW)
+    assert verdict.cls is QuotaExhausted and verdict.scope == "day"
+    assert verdict.resets_at == datetime(2026, 11, 29, 8, tzinfo=UTC)
+
+
+def test_a_gemini_per_minute_limit_waits_for_its_retry_delay() -> None:
+    verdict = classify_error(429, json.dumps([GEMINI_PER_MINUTE]), {}, NOW)
+    assert verdict.cls is RateLimited and verdict.retry_after_s == 58.0
 
 
 def test_billing_errors_are_balance_scoped_and_daily_limits_day_scoped() -> None:

@@ -13,7 +13,7 @@ Wire facts this module relies on (docs/PROVIDER_FACTS.md §3):
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -476,7 +476,7 @@ class GeminiAdapter:
             state.add(chunk)
         return state.completion(self.parse_limits(response.headers, self._clock()))
 
-    async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
+    async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent]:
         """`streamGenerateContent?alt=sse` (a JSON array of chunks is accepted too); ends with `StreamDone`.
 
         Raises:

@@ -51,10 +51,18 @@ def parse_reset(text: str, now: datetime) -> datetime | None:
     """A reset header in any form providers use: a duration from now, epoch seconds, or a timestamp."""
     seconds = parse_seconds(text)
     if seconds is not None:
-        # Moonshot-style epoch seconds are far larger than any relative reset
+        # epoch values are far larger than any relative reset: seconds (Moonshot) or milliseconds (OpenRouter)
+        if seconds > 10**11:
+            seconds /= 1000.0
         if seconds > 10**9:
-            return datetime.fromtimestamp(seconds, tz=UTC)
-        return now + timedelta(seconds=seconds)
+            try:
+                return datetime.fromtimestamp(seconds, tz=UTC)
+            except (OverflowError, OSError, ValueError):
+                return None
+        try:
+            return now + timedelta(seconds=seconds)
+        except OverflowError:
+            return None
     return parse_timestamp(text)
 
 

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from providers.ratelimits import (
+    header_int,
+    parse_go_duration,
+    parse_reset,
+    parse_retry_after,
+    parse_seconds,
+    parse_timestamp,
+)
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("6m0s", 360.0), ("1m26.4s", 86.4), ("120ms", 0.12), ("2ms", 0.002), ("0s", 0.0), ("1h2m", 3720.0),
+     ("", None), ("abc", None), ("5x", None), ("1m junk", None)],
+)  # fmt: skip
+def test_go_durations_read_as_seconds(text: str, seconds: float | None) -> None:
+    assert parse_go_duration(text) == pytest.approx(seconds) if seconds is not None else parse_go_duration(text) is None
+
+
+def test_plain_seconds_and_durations_both_read() -> None:
+    assert parse_seconds("20") == 20.0
+    assert parse_seconds("1.5") == 1.5
+    assert parse_seconds("1m0s") == 60.0
+    assert parse_seconds("-3") is None
+
+
+def test_timestamps_are_aware() -> None:
+    assert parse_timestamp("2026-02-17T23:44:11Z") == datetime(2026, 2, 17, 23, 44, 11, tzinfo=UTC)
+    assert parse_timestamp("2026-02-17T23:44:11") == datetime(2026, 2, 17, 23, 44, 11, tzinfo=UTC)
+    assert parse_timestamp("not a time") is None
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("6m0s", NOW + timedelta(minutes=6)),
+        ("30", NOW + timedelta(seconds=30)),
+        ("1795867200", datetime.fromtimestamp(1795867200, tz=UTC)),
+        ("1795867200000", datetime.fromtimestamp(1795867200, tz=UTC)),
+        ("2026-11-28T12:05:00Z", NOW + timedelta(minutes=5)),
+        ("1e300", None),
+        ("garbage", None),
+    ],
+)
+def test_reset_headers_in_every_form_become_absolute_times(text: str, expected: datetime | None) -> None:
+    assert parse_reset(text, NOW) == expected
+
+
+def test_retry_after_prefers_milliseconds_then_seconds_then_an_http_date() -> None:
+    assert parse_retry_after({"retry-after-ms": "1500", "retry-after": "9"}, NOW) == 1.5
+    assert parse_retry_after({"retry-after": "9"}, NOW) == 9.0
+    assert parse_retry_after({"retry-after": "Sat, 28 Nov 2026 12:00:30 GMT"}, NOW) == 30.0
+    assert parse_retry_after({"retry-after": "Sat, 28 Nov 2026 11:00:00 GMT"}, NOW) == 0.0
+    assert parse_retry_after({"retry-after": "soon"}, NOW) is None
+    assert parse_retry_after({}, NOW) is None
+
+
+def test_integer_headers_tolerate_floats_and_garbage() -> None:
+    assert header_int({"x": "42"}, "x") == 42
+    assert header_int({"x": "42.0"}, "x") == 42
+    assert header_int({"x": "n/a"}, "x") is None
+    assert header_int({}, "x") is None

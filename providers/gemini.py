@@ -3,7 +3,7 @@
 Pure translators (`_build_body`, `_parse_response`, `_map_usage`, `_GeminiState`) sit apart from the two
 methods that touch the network. Errors are classified by `providers.google_errors` and raised from one place.
 
-Wire facts this module relies on (docs/PROVIDER_FACTS.md §3):
+Wire facts this module relies on (the project's provider research, PROVIDER_FACTS §3):
 - a tool call ends with `finishReason: STOP`; it is recognised by its `functionCall` part;
 - every stream chunk repeats the cumulative `usageMetadata`, `finishReason` arrives on the last chunk only;
 - without `alt=sse` (and from some proxies) the stream is one JSON array of the same chunk objects;
@@ -22,6 +22,7 @@ from typing import Any
 import httpx2
 
 from providers.errors import ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
+from providers.gemini_schema import gemini_schema
 from providers.google_errors import classify_google_error, parse_google_error_body
 from providers.ratelimits import parse_retry_after
 from providers.types import (
@@ -58,31 +59,6 @@ _CONTENT_FILTER_REASONS = frozenset(
         "IMAGE_RECITATION",
     }
 )
-
-#: the OpenAPI-subset keys Gemini's `Schema` accepts; anything else (additionalProperties, $schema, title…) is
-#: rejected with a 400, so tool schemas are filtered down to these
-_SCHEMA_KEYS = frozenset(
-    {
-        "type",
-        "format",
-        "description",
-        "nullable",
-        "enum",
-        "maxItems",
-        "minItems",
-        "required",
-        "minProperties",
-        "maxProperties",
-        "minLength",
-        "maxLength",
-        "pattern",
-        "default",
-        "minimum",
-        "maximum",
-        "propertyOrdering",
-    }
-)
-_MAX_SCHEMA_DEPTH = 24
 
 
 # ---------------------------------------------------------------- request
@@ -184,62 +160,11 @@ def _arguments_object(arguments: str) -> dict[str, Any]:
 
 def _function_declaration(tool: ToolSpec) -> dict[str, Any]:
     declaration: dict[str, Any] = {"name": tool.name, "description": tool.description}
-    defs = {**tool.parameters.get("definitions", {}), **tool.parameters.get("$defs", {})}
-    parameters = _sanitize_schema(tool.parameters, defs, 0)
+    parameters = gemini_schema(tool.parameters)
     # an object schema without properties is rejected by some Gemini models; no parameters means none
     if parameters.get("properties") or parameters.get("type") != "object":
         declaration["parameters"] = parameters
     return declaration
-
-
-def _sanitize_schema(schema: Any, defs: Mapping[str, Any], depth: int) -> dict[str, Any]:
-    """A JSON schema cut down to the OpenAPI subset Gemini accepts, with local `$ref`s inlined."""
-    if not isinstance(schema, Mapping) or depth > _MAX_SCHEMA_DEPTH:
-        return {}
-    ref = schema.get("$ref")
-    if isinstance(ref, str):
-        target = defs.get(ref.rsplit("/", 1)[-1], {})
-        merged = {**target, **{key: value for key, value in schema.items() if key != "$ref"}}
-        return _sanitize_schema(merged, defs, depth + 1)
-    result: dict[str, Any] = {key: value for key, value in schema.items() if key in _SCHEMA_KEYS}
-    if isinstance(schema.get("type"), list):
-        types = [kind for kind in schema["type"] if kind != "null"]
-        del result["type"]
-        result.update(_one_type(types, nullable=len(types) < len(schema["type"])))
-    if "const" in schema:
-        result["enum"] = [schema["const"]]
-    if isinstance(schema.get("properties"), Mapping):
-        result["properties"] = {
-            name: _sanitize_schema(sub, defs, depth + 1) for name, sub in schema["properties"].items()
-        }
-        if isinstance(result.get("required"), list):
-            result["required"] = [name for name in result["required"] if name in result["properties"]]
-    if "items" in schema:
-        result["items"] = _sanitize_schema(schema["items"], defs, depth + 1)
-    variants = schema.get("anyOf") or schema.get("oneOf")
-    if isinstance(variants, list):
-        result.update(_any_of([_sanitize_schema(sub, defs, depth + 1) for sub in variants]))
-    return result
-
-
-def _one_type(types: list[str], *, nullable: bool) -> dict[str, Any]:
-    result: dict[str, Any] = {"nullable": True} if nullable else {}
-    if len(types) == 1:
-        result["type"] = types[0]
-    elif types:
-        result["anyOf"] = [{"type": kind} for kind in types]
-    return result
-
-
-def _any_of(variants: list[dict[str, Any]]) -> dict[str, Any]:
-    """`anyOf` without its `{"type": "null"}` member, which Gemini spells `nullable`."""
-    kept = [variant for variant in variants if variant.get("type") != "null"]
-    result: dict[str, Any] = {"nullable": True} if len(kept) < len(variants) else {}
-    if len(kept) == 1:
-        result.update(kept[0])
-    elif kept:
-        result["anyOf"] = kept
-    return result
 
 
 # ---------------------------------------------------------------- response

@@ -728,3 +728,18 @@ async def test_stopping_a_stream_early_closes_it_cleanly() -> None:
 async def test_parse_limits_reads_only_retry_after(headers: dict[str, str], limits: RateLimits) -> None:
     async with httpx2.AsyncClient() as client:
         assert GeminiAdapter(client, _endpoint()).parse_limits(headers, NOW) == limits
+
+
+def test_candidates_without_parts_or_a_first_index_add_nothing() -> None:
+    no_parts = _parse_response({"candidates": [{"content": {"role": "model"}, "finishReason": "SAFETY"}]}, "m")
+    assert (no_parts.text, no_parts.finish_reason) == ("", "content_filter")
+    only_second = _parse_response({"candidates": [{"index": 1, "content": {"parts": [{"text": "x"}]}}]}, "m")
+    assert (only_second.text, only_second.raw_finish_reason) == ("", None)
+
+
+async def test_an_undecodable_gzip_body_is_a_server_error() -> None:
+    handler = _respond(200, b"not gzip at all", **{"content-encoding": "gzip"})
+    async with _mock(handler) as client:
+        with pytest.raises(ServerError, match="undecodable") as caught:
+            await _adapter(client).complete(_ask())
+    assert isinstance(caught.value.__cause__, httpx2.DecodingError)

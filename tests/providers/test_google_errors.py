@@ -237,6 +237,17 @@ def test_a_retry_delay_given_as_a_duration_object_is_read() -> None:
     assert classify_google_error(429, error, NOW).retry_after_s == 3.5
 
 
+def test_a_malformed_duration_object_gives_no_delay() -> None:
+    error = _quota_error(_violation("GenerateRequestsPerMinutePerProjectPerModel"), retry_delay=None)
+    error["details"].append({"@type": RETRY_INFO, "retryDelay": {"seconds": "soon"}})
+    assert classify_google_error(429, error, NOW).retry_after_s is None
+
+
+def test_a_weekly_quota_is_exhausted_without_a_known_reset() -> None:
+    verdict = classify_google_error(429, _quota_error(_violation("GenerateRequestsPerWeekPerProject")), NOW)
+    assert (verdict.cls, verdict.scope, verdict.resets_at) == (QuotaExhausted, "unknown", None)
+
+
 def test_malformed_details_are_ignored() -> None:
     error = {"code": 429, "status": "RESOURCE_EXHAUSTED", "details": ["junk", {"@type": QUOTA_FAILURE}]}
     assert classify_google_error(429, error, NOW).cls is RateLimited

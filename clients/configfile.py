@@ -66,7 +66,7 @@ def read_text(path: Path) -> str | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ConfigFileError(f"cannot read {path}: {exc.strerror}; check its permissions") from exc
+        raise ConfigFileError(f"cannot read {path}: {exc.strerror}; check that path and its permissions") from exc
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:

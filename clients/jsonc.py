@@ -259,8 +259,11 @@ def set_nested_member(text: str, outer: str, key: str, value: Any) -> tuple[str,
         if entry is None:
             result = _insert_member(text, outer_member.value, key, value, style)
         else:
-            indent = _line_indent(text, entry.key_start)
-            rendered = style.render(value, indent)
+            outer_node = outer_member.value
+            if "\n" in text[outer_node.start : outer_node.end]:
+                rendered = style.render(value, _line_indent(text, entry.key_start))
+            else:
+                rendered = json.dumps(value, ensure_ascii=False)  # a one-line object stays on one line
             result = text[: entry.value.start] + rendered + text[entry.value.end :]
     _check_edit(doc.root.value, parse(result).root.value, outer, key, value)
     return result, doc.has_comments

@@ -97,13 +97,16 @@ def _owned_ranges(lines: Sequence[str], path: tuple[str, ...]) -> list[tuple[int
     Comments and blank lines just before the next header belong to that header, so they stay.
     """
     headers = _headers(lines)
+    owned = [header.path[: len(path)] == path for header in headers]
     ranges = []
     for position, header in enumerate(headers):
-        if header.path[: len(path)] != path:
+        if not owned[position]:
             continue
-        end = headers[position + 1].line if position + 1 < len(headers) else len(lines)
-        while end > header.line + 1 and _is_trivia(lines[end - 1]):
-            end -= 1
+        following = position + 1 < len(headers)
+        end = headers[position + 1].line if following else len(lines)
+        if not (following and owned[position + 1]):
+            while end > header.line + 1 and _is_trivia(lines[end - 1]):
+                end -= 1
         ranges.append((header.line, end))
     return ranges
 

@@ -13,6 +13,7 @@ Wire facts this module relies on (the project's provider research, PROVIDER_FACT
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
@@ -46,6 +47,9 @@ from providers.vendors import WireOptions
 #: Gemini 3 rejects a replayed `functionCall` without a `thoughtSignature`. `Message` keeps none (a signature
 #: does not survive a switch of provider), so Google's documented sentinel stands in, on the first call of a turn.
 SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator"
+
+#: ids travel to other providers (Anthropic allows only these characters in a tool_use id)
+_ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
 _CONTENT_FILTER_REASONS = frozenset(
     {
@@ -211,6 +215,7 @@ class _GeminiState:
     usage: Usage = Usage()
     raw_finish_reason: str | None = None
     block_reason: str | None = None
+    response_id: str = ""
 
     @property
     def finished(self) -> bool:
@@ -223,6 +228,8 @@ class _GeminiState:
             self.usage = _map_usage(chunk["usageMetadata"])  # cumulative: the last one wins
         if isinstance(chunk.get("modelVersion"), str) and chunk["modelVersion"]:
             self.model = chunk["modelVersion"].removeprefix("models/")
+        if not self.response_id and isinstance(chunk.get("responseId"), str):
+            self.response_id = _ID_UNSAFE.sub("", chunk["responseId"])
         feedback = chunk.get("promptFeedback")
         if isinstance(feedback, Mapping) and feedback.get("blockReason"):
             self.block_reason = str(feedback["blockReason"])
@@ -243,7 +250,7 @@ class _GeminiState:
             index = len(self.tool_calls)
             given_id = call.get("id")
             tool_call = ToolCall(
-                id=given_id if isinstance(given_id, str) and given_id else f"call_{index}",
+                id=given_id if isinstance(given_id, str) and given_id else self._synthetic_id(index),
                 name=str(call.get("name", "")),
                 arguments=json.dumps(call.get("args") or {}, ensure_ascii=False),
             )
@@ -259,6 +266,11 @@ class _GeminiState:
         else:
             self.text.append(text)
             yield TextDelta(text=text)
+
+    def _synthetic_id(self, index: int) -> str:
+        # Gemini often sends no call id. Ids must stay unique across a conversation (Anthropic refuses a repeated
+        # tool_use id once the conversation moves there), so the response id joins the position when known.
+        return f"call_{self.response_id}_{index}" if self.response_id else f"call_{index}"
 
     def completion(self, rate_limits: RateLimits | None = None) -> Completion:
         """The assembled completion; a prompt blocked with no candidate ends as `content_filter`."""

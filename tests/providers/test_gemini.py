@@ -157,6 +157,9 @@ async def test_recorded_gemini_responses_replay_through_the_adapter(name: str) -
             assert completion.rate_limits.is_empty  # Google sends no rate-limit headers
 
 
+FIRST_CALL_ID = "call_OYpyaqycKd2V_uMP65TsgA0_0"  # the recorded responseId, then the call's position
+
+
 async def test_a_tool_conversation_sends_function_calls_and_responses_back() -> None:
     replay = Replay(load_cassette(GEMINI / "test_tools.yaml"))
     tool = ToolSpec(name="pelican_name_generator", parameters={"type": "object", "properties": {}})
@@ -179,13 +182,16 @@ async def test_a_tool_conversation_sends_function_calls_and_responses_back() -> 
     assert [turn["role"] for turn in last["contents"]] == ["user", "model", "user", "model", "user"]
     first_call, first_result = last["contents"][1]["parts"][0], last["contents"][2]["parts"][0]
     assert first_call == {
-        "functionCall": {"name": "pelican_name_generator", "args": {}, "id": "call_0"},
+        "functionCall": {"name": "pelican_name_generator", "args": {}, "id": FIRST_CALL_ID},
         "thoughtSignature": SKIP_THOUGHT_SIGNATURE,
     }
     assert first_result == {
-        "functionResponse": {"name": "pelican_name_generator", "response": {"output": "Charles"}, "id": "call_0"}
+        "functionResponse": {"name": "pelican_name_generator", "response": {"output": "Charles"}, "id": FIRST_CALL_ID}
     }
     assert last["contents"][4]["parts"][0]["functionResponse"]["response"] == {"output": "Sammy"}
+    # Gemini gave no call ids; the synthesized ones stay unique across the turns of the conversation
+    call_ids = [call.id for message in history for call in message.tool_calls]
+    assert call_ids == [FIRST_CALL_ID, "call_OopyavzdMqTQjrEPqLCdqAc_0"]
 
 
 async def test_requests_carry_the_key_header_extra_headers_and_model_path() -> None:
@@ -459,6 +465,8 @@ def test_thought_parts_become_reasoning_and_function_calls_get_stable_ids() -> N
         ToolCall(id="call_2", name="c", arguments="{}"),
     )
     assert completion.model == "gemini-2.5-pro"
+    with_id = _parse_response({**data, "responseId": "r/1+x"}, "requested")
+    assert [call.id for call in with_id.tool_calls] == ["call_r1x_0", "given-id", "call_r1x_2"]
     assert _parse_response(_response([{"text": "x"}]), "requested").model == "requested"
 
 

@@ -5,12 +5,12 @@
     │   ├── RateLimited        429 rate_limit_exceeded, RPM/TPM buckets        -> cool down until reset
     │   ├── QuotaExhausted     insufficient_quota, Gemini PerDay, spend caps   -> exhausted until window resets
     │   ├── Overloaded         529, overloaded_error, engine_overloaded_error  -> short cooldown, breaker
-    │   ├── ServerError        5xx, a malformed or truncated 200 body          -> short cooldown, breaker
+    │   ├── ServerError        5xx, a malformed 200 body or error event        -> short cooldown, breaker
     │   ├── AuthFailed         401/403                                         -> disable the account
     │   ├── ModelNotFound      404 model                                       -> mark the model retired
     │   ├── ContextTooLong     400 context length                              -> skip smaller windows
     │   └── InvalidRequest     other 400                                       -> stop, no failover
-    └── ProviderTransportError timeout, connection refused/reset               -> next, breaker counts it
+    └── ProviderTransportError timeout, connection refused/reset, truncated stream -> next, breaker counts it
 
 The router branches on these types (or `error_class`), never on message text.
 """

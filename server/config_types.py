@@ -1,0 +1,72 @@
+"""The configuration in force, as frozen values: what `server.config.load_config` returns."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from providers.models import Account, BudgetSpec, LoadBalancing, ModelProfile
+from providers.types import Frozen, WireKind
+from providers.vendors import WireOptions
+from routing.preferences import Preferences
+
+SETUP_HINT = "run `provider-router setup` to configure providers"
+
+
+class ProviderConfig(Frozen):
+    """One configured provider: its wire protocol and endpoint, its pool of accounts and the models it serves."""
+
+    id: str
+    kind: WireKind
+    label: str
+    base_url: str
+    enabled: bool = True
+    #: the pool; a provider configured with a single apiKey is a pool of one whose account id is the provider id
+    accounts: tuple[Account, ...]
+    load_balancing: LoadBalancing = "round_robin"
+    #: keyed by the model's API id (aliases such as the seed's "kimi-2.5" are resolved to "kimi-k2.5")
+    models: dict[str, ModelProfile] = Field(default_factory=dict)
+    options: WireOptions = WireOptions()
+    #: spend caps of the provider as a whole (accounts may carry their own)
+    budget: BudgetSpec = BudgetSpec()
+    #: the model catalogue id this provider's models are looked up under (see providers.vendors.Vendor.catalog)
+    catalog: str
+
+
+class RouterSettings(Frozen):
+    """The `settings` block of providers.json.
+
+    - `retentionDays` (retention_days, 30): decision-log and attempt rows older than this are pruned.
+    - `logPrompts` (log_prompts, false): store prompt and completion text in the decision log; off by default
+      because prompts can hold secrets.
+    - `requestTimeoutS` (request_timeout_s, 60): time allowed for one attempt at one provider.
+    - `deadlineS` (deadline_s, 180): time allowed for a whole request, failovers included.
+    - `timezone` (timezone, "UTC"): the zone of the day and month of the global budget and of reports.
+    """
+
+    retention_days: int = Field(default=30, ge=1)
+    log_prompts: bool = False
+    request_timeout_s: float = Field(default=60.0, gt=0)
+    deadline_s: float = Field(default=180.0, gt=0)
+    timezone: str = "UTC"
+
+
+class RouterConfig(Frozen):
+    """Everything read from providers.json. `missing` is true when there was no file: the server still starts."""
+
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    preferences: Preferences = Preferences()
+    settings: RouterSettings = RouterSettings()
+    #: problems that do not stop the server (unknown keys, typos in preference lists, retired models, ...)
+    warnings: tuple[str, ...] = ()
+    #: the file (or other source) the configuration came from
+    source: str = ""
+    missing: bool = False
+
+    @property
+    def setup_hint(self) -> str | None:
+        """What to tell the user when there is nothing to route to."""
+        if self.missing:
+            return f"no configuration at {self.source}; {SETUP_HINT}"
+        if not self.providers:
+            return f"no providers in {self.source}; {SETUP_HINT}"
+        return None

@@ -17,6 +17,7 @@ from providers.catalog import (
     GENAI_PRICES,
     Catalog,
     CatalogError,
+    genai_prices_for,
     load_catalog,
     parse_catalog,
     price_timestamp,
@@ -216,3 +217,12 @@ def test_an_unknown_provider_has_no_models() -> None:
     assert catalog.models("nobody") == ()
     assert catalog.get("nobody", "gpt-4o") is None
     assert catalog.provider("nobody") is None
+
+
+def test_models_priced_from_another_source_are_unknown_to_genai_prices() -> None:
+    as_of = date.fromisoformat(_raw()["prices_as_of"])
+    for section in _raw()["providers"].values():
+        for model in section["models"]:
+            if model["price_source"] != GENAI_PRICES:
+                with pytest.raises(LookupError):
+                    genai_prices_for(section["genai_prices_provider"], model["id"], as_of)

@@ -1,0 +1,316 @@
+"""Infer a task type (coding / reasoning / creative / simple) from a prompt: fast, and explainable.
+
+Each feature is a compiled regex with a weight for one task type; the type with the highest total wins, and the
+matched features are the explanation. The latest user turn is what an agent is asking for now, so it is read in
+full (up to a cap); the system prompt counts at half weight, since agents reuse one system prompt for every kind
+of sub-task. With no feature at all, a short prompt is `simple` and a long one `reasoning` (low confidence).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from providers.models import TaskType
+from providers.types import Message
+from routing.types import Classification
+
+
+@dataclass(frozen=True, slots=True)
+class Feature:
+    label: str
+    task_type: TaskType
+    weight: float
+    pattern: re.Pattern[str]
+
+
+def _f(label: str, task_type: TaskType, weight: float, pattern: str, flags: int = re.IGNORECASE) -> Feature:
+    return Feature(label, task_type, weight, re.compile(pattern, flags))
+
+
+def _words(*words: str) -> str:
+    return r"\b(?:" + "|".join(words) + r")\b"
+
+
+_EXTENSIONS = "py|pyi|js|mjs|ts|tsx|jsx|go|rs|java|kt|kts|scala|c|cc|cpp|cxx|h|hpp|cs|rb|php|swift|m|mm|sql|sh|bash|zsh|ps1|lua|dart|ex|exs|erl|hs|ml|clj|vue|svelte|css|scss|html|toml|ya?ml|gradle|tf|proto|ipynb"  # noqa: E501
+
+FEATURES: tuple[Feature, ...] = (
+    # coding
+    _f("code fence", "coding", 3.0, r"```"),
+    _f(
+        "stack trace",
+        "coding",
+        3.0,
+        r"Traceback \(most recent call last\)|^\s+at [\w.$<>]+\(.*:\d+\)|panicked at",
+        re.M,
+    ),
+    _f("error with location", "coding", 2.0, r"\b\w+(?:Error|Exception)\b.*(?:line \d+|:\d+:\d+)"),
+    _f("source file", "coding", 2.0, r"\b[\w./-]+\.(?:" + _EXTENSIONS + r")\b(?![\w-])"),
+    _f(
+        "code syntax",
+        "coding",
+        2.0,
+        r"^\s*(?:def |class |import |from \S+ import |fn |func |#include|const |let |public |package )"
+        r"|=>|\)\s*\{|;\s*$",
+        re.M,
+    ),
+    _f(
+        "coding verb",
+        "coding",
+        1.5,
+        _words(
+            "refactor\\w*",
+            "implement\\w*",
+            "debug\\w*",
+            "compile\\w*",
+            "lint\\w*",
+            "deprecat\\w+",
+            "rename the",
+            "type[- ]check\\w*",
+            "unit[- ]tests?",
+            "regex\\w*",
+            "segfault\\w*",
+        ),
+    ),
+    _f(
+        "coding noun",
+        "coding",
+        1.0,
+        _words(
+            "function",
+            "method",
+            "class",
+            "variable",
+            "bug",
+            "api",
+            "endpoint",
+            "module",
+            "repo(?:sitory)?",
+            "commit",
+            "pull request",
+            "diff",
+            "patch",
+            "script",
+            "library",
+            "dependenc(?:y|ies)",
+            "database",
+            "schema",
+            "query",
+            "sql",
+            "json",
+            "html",
+            "css",
+            "typescript",
+            "python",
+            "rust",
+            "golang",
+            "java(?:script)?",
+            "pytest",
+            "docker\\w*",
+            "kubernetes",
+            "git",
+            "cli",
+        ),
+    ),
+    # reasoning
+    _f(
+        "proof",
+        "reasoning",
+        3.0,
+        _words("prove", "proof", "theorem", "lemma", "derive", "derivation", "invariant", "induction"),
+    ),
+    _f("why question", "reasoning", 1.5, _words("why", "how come", "explain why", "root cause")),
+    _f(
+        "analysis verb",
+        "reasoning",
+        2.0,
+        _words(
+            "analy[sz]e",
+            "analysis",
+            "evaluate",
+            "assess",
+            "compare",
+            "trade-?offs?",
+            "pros and cons",
+            "reason about",
+            "think through",
+            "step[- ]by[- ]step",
+            "justify",
+            "diagnose",
+            "critique",
+            "weigh",
+        ),
+    ),
+    _f(
+        "planning",
+        "reasoning",
+        1.5,
+        _words(
+            "plan",
+            "design",
+            "architecture",
+            "strategy",
+            "approach",
+            "decide",
+            "should (?:we|i)",
+            "which is better",
+            "best way",
+        ),
+    ),
+    _f(
+        "math",
+        "reasoning",
+        2.0,
+        r"\b(?:probability|expected value|equation|integral|derivative|complexity|O\([^)]*\)|calculate|compute the"
+        r"|how many)\b|[=<>≤≥∑∫√]\s*\d",
+    ),
+    # creative
+    _f(
+        "creative form",
+        "creative",
+        3.0,
+        _words(
+            "poem",
+            "poetry",
+            "haiku",
+            "sonnet",
+            "limerick",
+            "lyrics",
+            "song",
+            "story",
+            "short story",
+            "fiction",
+            "fairy tale",
+            "screenplay",
+            "script for a video",
+            "dialogue between",
+        ),
+    ),
+    _f(
+        "creative verb",
+        "creative",
+        2.0,
+        _words(
+            "imagine",
+            "invent",
+            "brainstorm",
+            "write a (?:blog post|tweet|slogan|tagline|toast|speech)",
+            "come up with",
+            "make up",
+            "rhym\\w+",
+            "creative\\w*",
+        ),
+    ),
+    _f(
+        "creative noun",
+        "creative",
+        1.0,
+        _words(
+            "character",
+            "plot",
+            "narrative",
+            "metaphor",
+            "tone of voice",
+            "marketing copy",
+            "slogan",
+            "tagline",
+            "names for",
+        ),
+    ),
+    # simple
+    _f(
+        "summarise",
+        "simple",
+        2.5,
+        _words("summar(?:y|i[sz]e\\w*)", "tl;?dr", "condense", "shorten", "key points", "bullet points"),
+    ),
+    _f(
+        "transform text",
+        "simple",
+        2.5,
+        _words(
+            "translate",
+            "rephrase",
+            "reword",
+            "paraphrase",
+            "proofread",
+            "fix (?:the )?(?:typos?|spelling|grammar)",
+            "spell[- ]check",
+            "capitali[sz]e",
+            "format (?:this|as)",
+            "convert (?:this|to)",
+            "extract",
+            "classify",
+            "label",
+            "list (?:the|all)",
+            "count the",
+        ),
+    ),
+    _f(
+        "lookup question",
+        "simple",
+        1.5,
+        r"^\s*(?:what is|what's|what are|who is|who was|when (?:is|was|did)|where is|define|meaning of)\b",
+    ),
+    _f("yes/no", "simple", 1.0, r"\b(?:yes or no|true or false|one word|one sentence|briefly)\b"),
+)
+
+#: The latest user turn is read up to this many characters (head and tail): features live at the edges.
+MAX_CHARS = 20_000
+SHORT_PROMPT_WORDS = 25
+#: A long prompt with no feature is most likely an open question; a short one most likely a quick lookup.
+LONG_PROMPT_WORDS = 120
+_PRIORITY: tuple[TaskType, ...] = ("coding", "reasoning", "creative", "simple")
+
+
+def _clip(text: str) -> str:
+    if len(text) <= MAX_CHARS:
+        return text
+    half = MAX_CHARS // 2
+    return text[:half] + "\n" + text[-half:]
+
+
+def _score(text: str, factor: float, scores: dict[TaskType, float], hits: list[tuple[float, str]]) -> None:
+    for feature in FEATURES:
+        if feature.pattern.search(text):
+            weight = feature.weight * factor
+            scores[feature.task_type] += weight
+            hits.append((weight, feature.label))
+
+
+def classify_text(prompt: str, system: str | None = None) -> Classification:
+    """The task type of `prompt` (the latest user turn), with the features that decided it."""
+    scores: dict[TaskType, float] = dict.fromkeys(_PRIORITY, 0.0)
+    hits: list[tuple[float, str]] = []
+    _score(_clip(prompt), 1.0, scores, hits)
+    if system:
+        _score(_clip(system), 0.5, scores, hits)
+    words = len(prompt.split())
+    if words <= SHORT_PROMPT_WORDS:
+        scores["simple"] += 1.5
+        hits.append((1.5, f"short prompt ({words} words)"))
+    ranked = sorted(_PRIORITY, key=lambda t: (-scores[t], _PRIORITY.index(t)))
+    best, second = ranked[0], ranked[1]
+    features = tuple(label for _, label in sorted(hits, key=lambda hit: -hit[0]))
+    if scores[best] == 0:
+        task_type: TaskType = "reasoning" if words >= LONG_PROMPT_WORDS else "simple"
+        return Classification(task_type=task_type, confidence=0.3, features=("no feature matched",), scores=scores)
+    # margin over the runner-up, damped when the evidence is thin (one weak feature)
+    margin = (scores[best] - scores[second]) / scores[best]
+    strength = min(1.0, scores[best] / 4.0)
+    confidence = round(min(1.0, 0.25 + 0.75 * margin * strength + 0.25 * strength * (1 - margin)), 3)
+    return Classification(task_type=best, confidence=confidence, features=features, scores=scores)
+
+
+def latest_user_text(messages: Sequence[Message]) -> str:
+    """The content of the last user turn (the request being routed), or of the last turn of any role."""
+    for message in reversed(messages):
+        if message.role == "user":
+            return message.content
+    return messages[-1].content if messages else ""
+
+
+def classify(messages: Sequence[Message], system: str | None = None) -> Classification:
+    """The task type of a conversation's latest request."""
+    return classify_text(latest_user_text(messages), system)

@@ -1,0 +1,619 @@
+"""decide(): the pure routing policy — from a task, the candidates' state, the preferences, the conversation and the
+time, a ranked list with every exclusion explained. No I/O and no clock (`now` is passed in); tests enforce both.
+
+The policy, in the order it applies (SCORING.md has the full text, with examples):
+
+1. Filters, in this order; a candidate is reported under the first it fails: disabled, no_key, retired (catalogue
+   date or a learned 404), capability, budget_mode (free_only never keeps a paid model), context (the estimate with
+   the provider's tokenizer margin + the output budget > window), max_cost (worst-case cost), quota (exhausted,
+   a window at zero, spend budget), cooldown (rate limited), unhealthy (circuit breaker open).
+2. A target: the pin (the call's provider/model, else the conversation's switch_provider, else the global one), else
+   the conversation's provider when it must stay (see below), else none. A target that cannot serve is an error
+   when autoSwitch (or, for a quota/rate limit, switchOnLimit) forbids moving; otherwise the request moves on.
+3. Rank: (provider, model) groups by lexicographic tiers — target, quality list, window (max_context), task list,
+   cost_first list (budget cost_first), default — then by the weighted score (routing/score.py); the accounts of a
+   group follow their pool strategy.
+4. A conversation stays on its provider unless its history is below Preferences.switch_threshold_tokens, the task
+   type changed significantly, the user pinned another provider, or its provider cannot serve; after a failover it
+   returns to its preferred provider as soon as that one can serve again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from providers.models import TaskType
+from providers.vendors import ALIASES
+from routing.preferences import BudgetMode, Preferences
+from routing.score import UNKNOWN_PREFERENCE, account_headroom, cost_part, latency_part, weights_for, work_cost_usd
+from routing.types import (
+    DEFAULT_OUTPUT_TOKENS,
+    LIMIT_FILTERS,
+    RUNTIME_FILTERS,
+    CandidateRef,
+    CandidateState,
+    ConversationState,
+    Decision,
+    DecisionError,
+    ErrorKind,
+    Exclusion,
+    Filter,
+    ManualSwitch,
+    RankedCandidate,
+    Reason,
+    ScoreBreakdown,
+    SwitchInfo,
+    SwitchWhy,
+    Task,
+    Tiers,
+    token_margin,
+)
+
+STATIC_FILTERS: frozenset[Filter] = frozenset({"disabled", "no_key", "retired", "capability"})
+#: A score margin this large between the first two groups gives full confidence.
+CONFIDENT_MARGIN = 0.15
+#: Below this classifier confidence an inferred task type change does not unstick a conversation.
+TASK_CHANGE_MIN_CONFIDENCE = 0.5
+#: Task type changes that do not unstick a conversation (the same kind of model serves both).
+_RELATED_TYPES: frozenset[frozenset[TaskType]] = frozenset({frozenset({"coding", "reasoning"})})
+
+
+def _norm(provider: str) -> str:
+    key = provider.lower()
+    return ALIASES.get(key, key)
+
+
+def significant_change(previous: TaskType | None, task: Task) -> bool:
+    """Whether a conversation's task type changed enough to reconsider its provider."""
+    if previous is None or previous == task.task_type:
+        return False
+    if frozenset({previous, task.task_type}) in _RELATED_TYPES:
+        return False
+    return not task.task_type_inferred or task.task_type_confidence >= TASK_CHANGE_MIN_CONFIDENCE
+
+
+class _Eval:
+    """One candidate under evaluation (mutable scratch; never leaves this module)."""
+
+    __slots__ = ("c", "ref", "prov", "filter", "detail", "input_tokens", "output_tokens", "cost", "headroom")
+
+    def __init__(self, c: CandidateState, prov: str) -> None:
+        self.c = c
+        self.prov = prov
+        self.ref = CandidateRef(c.provider, c.model.id, c.account)
+        self.filter: Filter | None = None
+        self.detail = ""
+        self.input_tokens = 0
+        self.output_tokens = 0
+        self.cost = 0.0
+        self.headroom = 1.0
+
+
+class _Group:
+    """The accounts of one (provider, model)."""
+
+    __slots__ = ("prov", "model", "members", "survivors", "filters", "tiers", "score", "key")
+
+    def __init__(self, prov: str, model: str) -> None:
+        self.prov = prov
+        self.model = model
+        self.members: list[_Eval] = []
+        self.survivors: list[_Eval] = []
+        self.filters: set[Filter] = set()
+        self.tiers: Tiers
+        self.score: ScoreBreakdown
+        self.key: tuple[float | str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class _Target:
+    prov: str
+    model: str | None
+    kind: str  # "pin" | "sticky" | "policy"
+    returning: bool = False
+
+
+class _Ctx:
+    """What every candidate's evaluation shares, computed once per decide()."""
+
+    def __init__(self, task: Task, prefs: Preferences, now: datetime) -> None:
+        self.task = task
+        self.prefs = prefs
+        self.now = now
+        self.today = now.date()
+        self.budget_mode: BudgetMode = task.budget_mode or prefs.budget_mode
+        self.weights = weights_for(task.quality, self.budget_mode)
+        self.margins: dict[tuple[str, str], float] = {}
+        quality_list = prefs.quality_preferences.get(task.quality) if task.quality else None
+        self.quality_pos = _positions(quality_list)
+        self.task_pos = _positions(prefs.task_preferences.get(task.task_type))
+        cost_list = prefs.quality_preferences.get("cost_first") if self.budget_mode == "cost_first" else None
+        self.cost_pos = _positions(cost_list)
+        self.default = _norm(prefs.default) if prefs.default else None
+
+    def input_tokens(self, c: CandidateState) -> int:
+        key = (c.model.provider, c.kind)
+        margin = self.margins.get(key)
+        if margin is None:
+            margin = self.margins[key] = token_margin(c.model.provider, c.kind)
+        return math.ceil(self.task.estimated_input_tokens * margin)
+
+
+def _positions(entries: Sequence[str] | None) -> dict[str, int] | None:
+    if not entries:
+        return None
+    positions: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        positions.setdefault(_norm(entry), index)
+    return positions
+
+
+def _position(positions: dict[str, int] | None, prov: str, model: str) -> int | None:
+    if positions is None:
+        return None
+    found = positions.get(f"{prov}/{model.lower()}")
+    if found is None:
+        found = positions.get(prov, len(positions))
+    return found
+
+
+# --------------------------------------------------------------------------------------------------- filters
+
+
+def _evaluate(c: CandidateState, ctx: _Ctx, prov: str) -> _Eval:
+    e = _Eval(c, prov)
+    model = c.model
+    if not c.enabled:
+        e.filter, e.detail = "disabled", c.disabled_reason or "disabled in the configuration"
+    elif not c.has_key:
+        e.filter = "no_key"
+        e.detail = (
+            f"no API key for account {c.account}; run `provider-router keys set {c.provider} --account {c.account}`"
+        )
+    elif c.model_retired or (model.retired_on is not None and ctx.today >= model.retired_on):
+        e.filter = "retired"
+        e.detail = f"model {model.id} is retired" + (f"; use {model.replacement}" if model.replacement else "")
+    elif ctx.task.needs and not ctx.task.needs <= model.capabilities:
+        e.filter = "capability"
+        e.detail = f"{model.id} lacks {', '.join(sorted(ctx.task.needs - model.capabilities))}"
+    else:
+        _evaluate_request(e, c, ctx)
+    return e
+
+
+def _evaluate_request(e: _Eval, c: CandidateState, ctx: _Ctx) -> None:
+    model = c.model
+    task = ctx.task
+    free = c.free_tier if c.free_tier is not None else (model.is_free or model.free_tier)
+    e.input_tokens = ctx.input_tokens(c)
+    e.output_tokens = min(task.max_output_tokens or DEFAULT_OUTPUT_TOKENS, model.max_output_tokens)
+    if c.estimated_cost_usd is not None:
+        e.cost = c.estimated_cost_usd
+    elif not free:
+        e.cost = work_cost_usd(e.input_tokens, e.output_tokens, model.input_cost_per_1m, model.output_cost_per_1m)
+    e.headroom = account_headroom(c, ctx.now)
+    if ctx.budget_mode == "free_only" and not free:
+        e.filter, e.detail = "budget_mode", f"{model.id} is paid and the budget mode is free_only"
+    elif e.input_tokens + e.output_tokens > model.context_window:
+        e.filter = "context"
+        e.detail = (
+            f"{e.input_tokens} input + {e.output_tokens} output tokens > {model.id}'s window of {model.context_window}"
+        )
+    elif task.max_cost_usd is not None and e.cost > task.max_cost_usd:
+        e.filter, e.detail = "max_cost", f"worst case ${e.cost:.6f} > max_cost_usd ${task.max_cost_usd:.6f}"
+    else:
+        _evaluate_state(e, c, ctx.now)
+
+
+def _evaluate_state(e: _Eval, c: CandidateState, now: datetime) -> None:
+    if c.exhausted_until is not None and c.exhausted_until > now:
+        e.filter, e.detail = "quota", f"quota exhausted until {c.exhausted_until.isoformat()}"
+        return
+    for w in c.windows:
+        if w.remaining <= 0 or (w.kind == "tokens" and w.remaining < e.input_tokens):
+            resets = f" (resets {w.resets_at.isoformat()})" if w.resets_at else ""
+            e.filter, e.detail = "quota", f"{w.kind} per {w.period}: {w.remaining} of {w.limit} left{resets}"
+            return
+    if c.budget_left_usd is not None and e.cost > c.budget_left_usd:
+        e.filter, e.detail = "quota", f"spend budget ${c.budget_left_usd:.4f} left < worst case ${e.cost:.4f}"
+    elif c.cooldown_until is not None and c.cooldown_until > now:
+        e.filter, e.detail = "cooldown", f"rate limited until {c.cooldown_until.isoformat()}"
+    elif c.breaker_open_until is not None and c.breaker_open_until > now:
+        e.filter, e.detail = "unhealthy", f"failing; circuit open until {c.breaker_open_until.isoformat()}"
+
+
+# --------------------------------------------------------------------------------------------------- ranking
+
+
+def _score_group(g: _Group, ctx: _Ctx) -> None:
+    model = g.members[0].c.model
+    task = ctx.task
+    headroom = sum(e.headroom for e in g.members) / len(g.members)
+    latencies = [e.c.latency_p50_ms for e in g.members if e.c.latency_p50_ms is not None]
+    quality = model.quality_for(task.task_type) / 100
+    cost = cost_part(min(e.cost for e in g.members))
+    latency = latency_part(sum(latencies) / len(latencies) if latencies else None)
+    speed = model.speed / 100
+    preference = model.preference_score / 100 if model.preference_score is not None else UNKNOWN_PREFERENCE
+    w = ctx.weights
+    total = (
+        quality * w["quality"]
+        + cost * w["cost"]
+        + headroom * w["headroom"]
+        + latency * w["latency"]
+        + speed * w["speed"]
+        + preference * w["preference"]
+    )
+    g.score = ScoreBreakdown(
+        round(quality, 4), round(cost, 4), round(headroom, 4), round(latency, 4), speed, preference, w, round(total, 6)
+    )
+    window = model.context_window if task.quality == "max_context" else None
+    ql = _position(ctx.quality_pos, g.prov, g.model)
+    tl = _position(ctx.task_pos, g.prov, g.model)
+    cl = _position(ctx.cost_pos, g.prov, g.model)
+    default = 0 if ctx.default is None or ctx.default == g.prov else 1
+    g.tiers = Tiers(2, ql, window, tl, cl, default)
+    g.key = (ql or 0, -(window or 0), tl or 0, cl or 0, default, -total, g.prov, g.model)
+
+
+def _groups(evals: list[_Eval], ctx: _Ctx) -> list[_Group]:
+    """Groups of every candidate no static filter removed, best policy key first."""
+    groups: dict[tuple[str, str], _Group] = {}
+    for e in evals:
+        if e.filter in STATIC_FILTERS:
+            continue
+        key = (e.prov, e.c.model.id)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = _Group(*key)
+        g.members.append(e)
+        if e.filter is None:
+            g.survivors.append(e)
+        else:
+            g.filters.add(e.filter)
+    for g in groups.values():
+        _score_group(g, ctx)
+    return sorted(groups.values(), key=lambda g: g.key)
+
+
+def _pool_order(survivors: list[_Eval], seed: int) -> list[_Eval]:
+    if len(survivors) < 2:
+        return survivors
+    strategy = survivors[0].c.pool
+    if strategy == "least_used":
+        return sorted(survivors, key=lambda e: (-e.headroom, e.c.pool_index, e.c.account))
+    if strategy == "random":
+        return sorted(
+            survivors, key=lambda e: hashlib.blake2b(f"{seed}:{e.c.account}".encode(), digest_size=8).digest()
+        )
+    return sorted(survivors, key=lambda e: ((e.c.pool_index - e.c.pool_cursor) % e.c.pool_size, e.c.account))
+
+
+def _target_tier(g: _Group, target: _Target | None) -> int:
+    if target is None or g.prov != target.prov:
+        return 2
+    return 0 if target.model is None or target.model == g.model else 1
+
+
+def _rank(groups: list[_Group], target: _Target | None, seed: int) -> tuple[list[_Group], list[RankedCandidate]]:
+    alive = [g for g in groups if g.survivors]
+    if target is not None:
+        for g in alive:
+            tier = _target_tier(g, target)
+            if tier != 2:
+                t = g.tiers
+                g.tiers = Tiers(tier, t.quality_list, t.context_window, t.task_list, t.cost_list, t.default)
+        alive.sort(key=lambda g: (g.tiers.target, g.key))
+    ranked: list[RankedCandidate] = []
+    for g in alive:
+        for position, e in enumerate(_pool_order(g.survivors, seed)):
+            ranked.append(
+                RankedCandidate(
+                    e.ref,
+                    len(ranked),
+                    g.tiers,
+                    g.score,
+                    position,
+                    round(e.headroom, 4),
+                    e.input_tokens,
+                    e.output_tokens,
+                    round(e.cost, 8),
+                    e.c.kind,
+                )
+            )
+    return alive, ranked
+
+
+# --------------------------------------------------------------------------------------------------- target
+
+
+def _effective_pin(task: Task, conversation: ConversationState | None, manual: ManualSwitch | None) -> _Target | None:
+    if task.provider or task.model:
+        return _Target(_norm(task.provider) if task.provider else "", task.model, "pin")
+    pin = conversation.pin if conversation is not None else None
+    if pin is None and manual is not None and manual.conversation_id in (None, task.conversation_id):
+        pin = manual
+    return _Target(_norm(pin.provider), pin.model, "pin") if pin is not None else None
+
+
+def _model_pin(target: _Target, groups: list[_Group]) -> _Target:
+    """A pin naming only a model: the provider of the best group offering that model."""
+    for g in groups:
+        if g.model == target.model:
+            return _Target(g.prov, target.model, "pin")
+    return target
+
+
+def _conversation_target(
+    conversation: ConversationState | None, task: Task, prefs: Preferences, groups: list[_Group]
+) -> tuple[_Target | None, SwitchWhy | None]:
+    """The provider a conversation must stay on (None: free to move, with why)."""
+    if conversation is None or conversation.current_provider is None:
+        return None, None
+    if conversation.history_tokens < prefs.switch_threshold_tokens:
+        return None, "small_history"
+    if significant_change(conversation.last_task_type, task):
+        return None, "task_type"
+    current = _norm(conversation.current_provider)
+    preferred = _norm(conversation.preferred_provider) if conversation.preferred_provider else current
+    if preferred != current and any(g.prov == preferred and g.survivors for g in groups):
+        return _Target(preferred, conversation.preferred_model, "sticky", returning=True), None
+    return _Target(current, conversation.current_model, "sticky"), None
+
+
+def _target_filters(target: _Target, evals: list[_Eval]) -> set[Filter]:
+    return {e.filter for e in evals if e.prov == target.prov and e.filter is not None}
+
+
+def _blocked(target: _Target, evals: list[_Eval], prefs: Preferences) -> DecisionError | None:
+    """The error when the target cannot serve and the preferences forbid moving on; None when moving is allowed."""
+    mine = [e for e in evals if e.prov == target.prov and e.filter is not None]
+    filters = {e.filter for e in mine if e.filter is not None}
+    limit_only = bool(filters) and filters <= LIMIT_FILTERS
+    if prefs.auto_switch and (prefs.switch_on_limit or not limit_only):
+        return None
+    why = "; ".join(f"{e.ref}: {e.detail}" for e in mine[:3]) or "no such provider or model is configured"
+    if limit_only and prefs.auto_switch:
+        fix = "wait for the reset, or set switchOnLimit to true to route around limits"
+    elif target.kind == "pin":
+        fix = "switch_provider to another provider, or set autoSwitch to true"
+    else:
+        fix = "set autoSwitch to true to fail over"
+    kind: ErrorKind = "limit" if limit_only else "unavailable"
+    name = target.prov or target.model or "?"
+    return DecisionError(kind, name, tuple(sorted(filters)), f"{name} cannot serve ({why}); {fix}")
+
+
+# --------------------------------------------------------------------------------------------------- reason
+
+
+def _filters_reason(filters: set[Filter]) -> Reason:
+    if filters & {"budget_mode", "max_cost"}:
+        return "cost"
+    if "context" in filters:
+        return "context"
+    if filters & LIMIT_FILTERS:
+        return "limit"
+    return "failover"
+
+
+def _switch_why(filters: set[Filter]) -> SwitchWhy:
+    if filters & LIMIT_FILTERS:
+        return "limit"
+    if "unhealthy" in filters:
+        return "failing"
+    if "context" in filters:
+        return "context"
+    return "unavailable"
+
+
+_PART_REASON: dict[str, Reason] = {
+    "quality": "quality",
+    "preference": "quality",
+    "cost": "cost",
+    "latency": "latency",
+    "speed": "latency",
+    "headroom": "limit",
+}
+
+
+def _mode_reason(task: Task, budget_mode: BudgetMode) -> Reason:
+    by_quality: dict[str, Reason] = {"max_speed": "latency", "max_quality": "quality", "max_context": "context"}
+    if task.quality in by_quality:
+        return by_quality[task.quality]
+    return "cost" if budget_mode in ("cost_first", "free_only") else "preference"
+
+
+def _decided_by(first: _Group, runner_up: _Group | None, task: Task, budget_mode: BudgetMode) -> tuple[Reason, float]:
+    """Which tier or score part put `first` ahead of `runner_up`, and how decisively (0.5..1)."""
+    if runner_up is None:
+        return _mode_reason(task, budget_mode), 1.0
+    a, b = first.tiers, runner_up.tiers
+    tier_reasons: tuple[tuple[object, object, Reason], ...] = (
+        (a.target, b.target, "preference"),
+        (a.quality_list, b.quality_list, "preference"),
+        (a.context_window, b.context_window, "context"),
+        (a.task_list, b.task_list, "preference"),
+        (a.cost_list, b.cost_list, "cost"),
+        (a.default, b.default, "preference"),
+    )
+    for mine, theirs, reason in tier_reasons:
+        if mine != theirs:
+            return reason, 1.0
+    diffs = {
+        name: (getattr(first.score, name) - getattr(runner_up.score, name)) * w
+        for name, w in first.score.weights.items()
+    }
+    part = max(diffs, key=lambda name: diffs[name])
+    margin = first.score.total - runner_up.score.total
+    decisiveness = 0.5 + 0.5 * min(1.0, max(0.0, margin) / CONFIDENT_MARGIN)
+    return (_PART_REASON[part] if diffs[part] > 0 else _mode_reason(task, budget_mode)), decisiveness
+
+
+# --------------------------------------------------------------------------------------------------- decide
+
+
+def decide(
+    task: Task,
+    candidates: Sequence[CandidateState],
+    preferences: Preferences,
+    conversation: ConversationState | None = None,
+    manual: ManualSwitch | None = None,
+    *,
+    now: datetime,
+    seed: int = 0,
+) -> Decision:
+    """Choose where to send `task`: every candidate ranked or excluded, with the reason and a confidence.
+
+    `now` must be timezone-aware like every datetime in the candidates. `manual` is the global switch_provider pin
+    (a conversation's own pin lives in `conversation.pin` and wins). `seed` drives the `random` pool strategy.
+    """
+    ctx = _Ctx(task, preferences, now)
+    evals = [_evaluate(c, ctx, _norm(c.provider)) for c in candidates]
+    groups = _groups(evals, ctx)
+    target = _effective_pin(task, conversation, manual)
+    if target is not None and not target.prov:
+        target = _model_pin(target, groups)
+    free_why: SwitchWhy | None = None
+    if target is None:
+        target, free_why = _conversation_target(conversation, task, preferences, groups)
+    restricted = not (preferences.auto_switch and preferences.switch_on_limit)
+    if target is None and restricted:
+        top = next((g for g in groups if not (g.filters - RUNTIME_FILTERS) or g.survivors), None)
+        target = _Target(top.prov, top.model, "policy") if top is not None else None
+    error: DecisionError | None = None
+    target_filters: set[Filter] = set()
+    if target is not None and not any(g.prov == target.prov and g.survivors for g in groups):
+        target_filters = _target_filters(target, evals)
+        error = _blocked(target, evals, preferences)
+    alive, ranked = _rank(groups, target, seed)
+    chosen = ranked[0] if ranked and error is None else None
+    if chosen is None and error is None:
+        error = DecisionError("no_candidate", None, (), _no_candidate_message(evals))
+    reason, confidence = _reason(chosen, alive, groups, target, target_filters, ctx)
+    switch = _switch(chosen, conversation, target, target_filters, free_why, preferences)
+    excluded = tuple(Exclusion(e.ref, e.filter, e.detail) for e in evals if e.filter is not None)
+    return Decision(
+        chosen=chosen,
+        ranked=tuple(ranked),
+        excluded=excluded,
+        reason=reason,
+        confidence=confidence,
+        switch=switch,
+        explanation=_explain(ctx, chosen, reason, excluded, switch, error),
+        failover_on_error=preferences.auto_switch,
+        failover_on_limit=preferences.auto_switch and preferences.switch_on_limit,
+        error=error,
+        task_type=task.task_type,
+        task_type_inferred=task.task_type_inferred,
+        quality=task.quality,
+        budget_mode=ctx.budget_mode,
+        estimated_input_tokens=task.estimated_input_tokens,
+    )
+
+
+def _reason(
+    chosen: RankedCandidate | None,
+    alive: list[_Group],
+    groups: list[_Group],
+    target: _Target | None,
+    target_filters: set[Filter],
+    ctx: _Ctx,
+) -> tuple[Reason | None, float]:
+    if chosen is None:
+        return None, 0.0
+    prov = _norm(chosen.candidate.provider)
+    if target is not None and target.kind != "policy":
+        if prov == target.prov:
+            if target.kind == "pin":
+                return "manual", 1.0
+            return ("preference" if target.returning else "sticky"), 1.0
+        reason: Reason = _filters_reason(target_filters)
+        return reason, 1.0
+    task = ctx.task
+    certainty = 1.0 if not task.task_type_inferred else 0.5 + 0.5 * task.task_type_confidence
+    top = groups[0]
+    if prov != top.prov and not top.survivors:
+        return _filters_reason(top.filters), round(certainty, 3)
+    first = alive[0]
+    reason, decisiveness = _decided_by(first, alive[1] if len(alive) > 1 else None, task, ctx.budget_mode)
+    return reason, round(decisiveness * certainty, 3)
+
+
+def _switch(
+    chosen: RankedCandidate | None,
+    conversation: ConversationState | None,
+    target: _Target | None,
+    target_filters: set[Filter],
+    free_why: SwitchWhy | None,
+    prefs: Preferences,
+) -> SwitchInfo | None:
+    if chosen is None or conversation is None or conversation.current_provider is None:
+        return None
+    prov = _norm(chosen.candidate.provider)
+    if prov == _norm(conversation.current_provider):
+        return None
+    why: SwitchWhy
+    if target is not None and target.kind != "policy" and prov != target.prov:
+        why = _switch_why(target_filters)
+    elif target is not None and target.kind == "pin":
+        why = "manual"
+    elif target is not None and target.returning:
+        why = "recovered"
+    else:
+        why = free_why or "small_history"
+    return SwitchInfo(
+        from_provider=conversation.current_provider,
+        from_model=conversation.current_model,
+        to_provider=chosen.candidate.provider,
+        to_model=chosen.candidate.model,
+        why=why,
+        history_tokens=conversation.history_tokens,
+        carry_history=prefs.preserve_context,
+        temporary=why in ("limit", "failing", "unavailable"),
+    )
+
+
+def _filter_counts(filters: Sequence[Filter]) -> str:
+    counts: dict[str, int] = {}
+    for name in filters:
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _no_candidate_message(evals: list[_Eval]) -> str:
+    if not evals:
+        return "no provider is configured; run `provider-router setup`"
+    summary = _filter_counts([e.filter for e in evals if e.filter is not None])
+    return f"no candidate can serve this request ({summary}); see `excluded` for each one"
+
+
+def _explain(
+    ctx: _Ctx,
+    chosen: RankedCandidate | None,
+    reason: Reason | None,
+    excluded: tuple[Exclusion, ...],
+    switch: SwitchInfo | None,
+    error: DecisionError | None,
+) -> tuple[str, ...]:
+    task = ctx.task
+    lines = []
+    if task.task_type_inferred and task.classification is not None:
+        features = ", ".join(task.classification.features[:4])
+        lines.append(f"task type {task.task_type} inferred ({task.task_type_confidence:.2f}) from: {features}")
+    else:
+        lines.append(f"task type {task.task_type}" + (" (inferred)" if task.task_type_inferred else ""))
+    lines.append(f"quality {task.quality or 'none'}, budget mode {ctx.budget_mode}")
+    if excluded:
+        lines.append(f"{len(excluded)} excluded: " + _filter_counts([x.filter for x in excluded]))
+    if chosen is not None:
+        lines.append(f"chose {chosen.candidate} ({reason}; score {chosen.score.total:.3f})")
+    if switch is not None:
+        lines.append(f"conversation moves {switch.from_provider} -> {switch.to_provider} ({switch.why})")
+    if error is not None:
+        lines.append(error.message)
+    return tuple(lines)

@@ -1,0 +1,379 @@
+"""The routing vocabulary: what `decide()` reads (Task, CandidateState, ConversationState, ManualSwitch) and what it
+returns (Decision and its parts).
+
+Inputs are frozen pydantic models, validated once where they are built. Outputs are frozen, slotted dataclasses:
+`decide()` builds dozens of them per call and must stay under ~100 µs, which pydantic construction would not allow.
+Pydantic still serialises them (`decision_to_json`, `decision_from_json`), so the decision log stores them as JSON.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime
+from functools import cache
+from typing import Any, Literal
+
+from pydantic import Field, TypeAdapter
+
+from providers.models import Capability, LoadBalancing, ModelProfile, TaskType
+from providers.types import Frozen, Message, WireKind
+from providers.vendors import vendor_for
+from routing.preferences import BudgetMode, QualityMode
+
+#: Why the chosen candidate won (INTERFACE.md's vocabulary; SCORING.md defines when each applies).
+Reason = Literal["preference", "limit", "cost", "context", "quality", "latency", "sticky", "manual", "failover"]
+REASONS: tuple[Reason, ...] = (
+    "preference",
+    "limit",
+    "cost",
+    "context",
+    "quality",
+    "latency",
+    "sticky",
+    "manual",
+    "failover",
+)
+
+#: The filters, in the order decide() applies them; a candidate is reported under the first one it fails.
+Filter = Literal[
+    "disabled",
+    "no_key",
+    "retired",
+    "capability",
+    "budget_mode",
+    "context",
+    "max_cost",
+    "quota",
+    "cooldown",
+    "unhealthy",
+]
+FILTERS: tuple[Filter, ...] = (
+    "disabled",
+    "no_key",
+    "retired",
+    "capability",
+    "budget_mode",
+    "context",
+    "max_cost",
+    "quota",
+    "cooldown",
+    "unhealthy",
+)
+#: Filters that describe the provider's state right now (they pass with time); the others describe the request/config.
+RUNTIME_FILTERS: frozenset[Filter] = frozenset({"quota", "cooldown", "unhealthy"})
+#: Runtime filters that are a quota or rate limit (governed by switchOnLimit); `unhealthy` is a failure (autoSwitch).
+LIMIT_FILTERS: frozenset[Filter] = frozenset({"quota", "cooldown"})
+
+#: Why a conversation moved to another provider.
+SwitchWhy = Literal["small_history", "manual", "task_type", "recovered", "limit", "failing", "context", "unavailable"]
+#: Why no candidate was chosen.
+ErrorKind = Literal["no_candidate", "limit", "unavailable"]
+
+QuotaKind = Literal["requests", "tokens"]
+QuotaPeriod = Literal["minute", "day", "month"]
+
+#: Output tokens assumed when the caller sets no max_output_tokens (for the context check and the worst-case cost).
+DEFAULT_OUTPUT_TOKENS = 4096
+
+#: How many tokens a provider's tokenizer counts for every o200k_base token, keyed by catalogue provider id.
+#: Conservative (rounded up): an overestimate costs a slightly early failover, an underestimate a 400.
+#: Anthropic's tokenizer counts ~15-35% more than o200k on English and code (more on the newest models);
+#: Gemini's SentencePiece ~5-15% more on code; GLM, Kimi and DeepSeek ~10-20% more on code and non-CJK text.
+TOKEN_MARGINS: dict[str, float] = {
+    "openai": 1.0,
+    "azure": 1.0,
+    "anthropic": 1.35,
+    "google": 1.15,
+    "zai": 1.2,
+    "moonshot": 1.2,
+    "deepseek": 1.2,
+    "openrouter": 1.35,
+    "groq": 1.25,
+    "ollama": 1.25,
+    "lmstudio": 1.25,
+}
+#: For a provider the table does not know: as cautious as the most cautious known tokenizer.
+DEFAULT_TOKEN_MARGIN = 1.35
+
+
+#: For a provider the table does not know, by wire protocol (an OpenAI-compatible server can run any tokenizer).
+KIND_TOKEN_MARGINS: dict[str, float] = {"anthropic": TOKEN_MARGINS["anthropic"], "gemini": TOKEN_MARGINS["google"]}
+
+
+def token_margin(provider: str, kind: WireKind | None = None) -> float:
+    """The multiplier from an o200k_base count to `provider`'s count (provider id, alias or catalogue id)."""
+    key = provider.lower()
+    margin = TOKEN_MARGINS.get(key)
+    if margin is not None:
+        return margin
+    vendor = vendor_for(key)
+    if vendor is not None and vendor.catalog in TOKEN_MARGINS:
+        return TOKEN_MARGINS[vendor.catalog]
+    return KIND_TOKEN_MARGINS.get(kind, DEFAULT_TOKEN_MARGIN) if kind else DEFAULT_TOKEN_MARGIN
+
+
+def tokens_for(base_tokens: int, provider: str, kind: WireKind | None = None) -> int:
+    """An o200k_base count converted (rounded up) to what `provider` will count."""
+    return math.ceil(base_tokens * token_margin(provider, kind))
+
+
+# --------------------------------------------------------------------------------------------------- inputs
+
+
+class Classification(Frozen):
+    """The task-type classifier's verdict with the features that led to it (the explanation)."""
+
+    task_type: TaskType
+    #: 0..1: how clearly the winning type beat the others
+    confidence: float = Field(ge=0, le=1)
+    #: matched features, strongest first, e.g. ("code fence", "extension .py", "word 'refactor'")
+    features: tuple[str, ...] = ()
+    scores: dict[TaskType, float] = Field(default_factory=dict)
+
+
+class Task(Frozen):
+    """One request as the router sees it before choosing: what to send and what it needs."""
+
+    messages: tuple[Message, ...] = ()
+    system: str | None = None
+    #: o200k_base count of everything that will be sent (system, history, new turn); decide() adds per-provider margins
+    estimated_input_tokens: int = Field(default=0, ge=0)
+    #: None: DEFAULT_OUTPUT_TOKENS, clamped to each model's own maximum
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    task_type: TaskType = "simple"
+    task_type_inferred: bool = False
+    #: 1.0 when the caller gave the type; the classifier's confidence otherwise
+    task_type_confidence: float = Field(default=1.0, ge=0, le=1)
+    classification: Classification | None = None
+    quality: QualityMode | None = None
+    #: overrides Preferences.budget_mode for this call
+    budget_mode: BudgetMode | None = None
+    max_cost_usd: float | None = Field(default=None, ge=0)
+    needs: frozenset[Capability] = frozenset()
+    conversation_id: str | None = None
+    #: the call's own `provider` / `model` arguments (a pin for this call only)
+    provider: str | None = None
+    model: str | None = None
+
+
+class QuotaWindow(Frozen):
+    """What is left of one quota window of one account, from the ledger's snapshot."""
+
+    kind: QuotaKind
+    period: QuotaPeriod
+    limit: int = Field(ge=0)
+    remaining: int
+    resets_at: datetime | None = None
+
+
+class CandidateState(Frozen):
+    """One (provider, model, account) with everything decide() needs to know about it right now."""
+
+    provider: str
+    account: str
+    model: ModelProfile
+    kind: WireKind = "openai"
+    pool: LoadBalancing = "round_robin"
+    #: this account's position in its provider's configured pool, and the pool's size
+    pool_index: int = Field(default=0, ge=0)
+    pool_size: int = Field(default=1, ge=1)
+    #: round_robin: the pool_index the shared cursor points to next (same value on every account of the pool)
+    pool_cursor: int = Field(default=0, ge=0)
+    has_key: bool = True
+    enabled: bool = True
+    disabled_reason: str | None = None
+    #: a 404 taught us the model is gone (the catalogue's retired_on date is checked as well)
+    model_retired: bool = False
+    #: rate limited (429 with Retry-After / reset) until then
+    cooldown_until: datetime | None = None
+    #: a daily/monthly quota or spend cap ran out; never re-probed before then
+    exhausted_until: datetime | None = None
+    #: the circuit breaker opened after repeated failures (5xx, overload, transport)
+    breaker_open_until: datetime | None = None
+    windows: tuple[QuotaWindow, ...] = ()
+    #: the smallest of the account's, provider's and global spend budgets left (None: no budget configured)
+    budget_left_usd: float | None = None
+    #: the worst-case cost of this task on this candidate if the caller priced it (else computed from the profile)
+    estimated_cost_usd: float | None = Field(default=None, ge=0)
+    #: the account calls the model's free tier (None: free when the profile is free or has a free tier)
+    free_tier: bool | None = None
+    latency_p50_ms: float | None = Field(default=None, ge=0)
+
+
+class ManualSwitch(Frozen):
+    """A `switch_provider` pin: global, or scoped to one conversation."""
+
+    provider: str
+    model: str | None = None
+    conversation_id: str | None = None
+
+
+class ConversationState(Frozen):
+    """Where a conversation is and where it belongs."""
+
+    id: str
+    current_provider: str | None = None
+    current_model: str | None = None
+    #: where it belongs: set by policy or by the user; a failover changes `current_*` only, so it can come back
+    preferred_provider: str | None = None
+    preferred_model: str | None = None
+    history_tokens: int = Field(default=0, ge=0)
+    last_task_type: TaskType | None = None
+    #: a switch_provider scoped to this conversation
+    pin: ManualSwitch | None = None
+
+
+# --------------------------------------------------------------------------------------------------- outputs
+
+
+@dataclass(frozen=True, slots=True)
+class CandidateRef:
+    provider: str
+    model: str
+    account: str
+
+    def __str__(self) -> str:
+        return f"{self.provider}/{self.model}@{self.account}"
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A candidate a filter removed, with the filter and a human detail."""
+
+    candidate: CandidateRef
+    filter: Filter
+    detail: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tiers:
+    """The lexicographic part of the ranking (smaller sorts first); see SCORING.md."""
+
+    #: 0: the pinned / sticky provider and model; 1: that provider, another model; 2: anything else
+    target: int
+    #: position in the explicit quality's list (None: no quality given or no list; unlisted = after the list)
+    quality_list: int | None
+    #: max_context only: the context window (larger sorts first)
+    context_window: int | None
+    task_list: int | None
+    #: budget mode cost_first only: position in qualityPreferences.cost_first
+    cost_list: int | None
+    #: 0 when the provider is Preferences.default
+    default: int
+
+
+@dataclass(frozen=True, slots=True)
+class ScoreBreakdown:
+    """The smooth part of the ranking: each part 0..1, its weight, and the weighted total (0..1)."""
+
+    quality: float
+    cost: float
+    headroom: float
+    latency: float
+    speed: float
+    preference: float
+    weights: dict[str, float]
+    total: float
+
+    def contributions(self) -> dict[str, float]:
+        """Each part times its weight (they sum to `total`)."""
+        return {name: getattr(self, name) * weight for name, weight in self.weights.items()}
+
+
+@dataclass(frozen=True, slots=True)
+class RankedCandidate:
+    candidate: CandidateRef
+    rank: int
+    tiers: Tiers
+    score: ScoreBreakdown
+    #: position inside its pool (provider + model) as the pool strategy ordered it
+    pool_position: int
+    #: this account's own quota headroom (the score uses the pool's mean)
+    account_headroom: float
+    #: the input estimate with this provider's tokenizer margin
+    input_tokens: int
+    output_tokens: int
+    estimated_cost_usd: float
+    kind: WireKind
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchInfo:
+    """The conversation moves from one provider to another."""
+
+    from_provider: str
+    from_model: str | None
+    to_provider: str
+    to_model: str
+    why: SwitchWhy
+    history_tokens: int
+    #: Preferences.preserve_context: convert and carry the history (else start afresh)
+    carry_history: bool
+    #: a failover away from the preferred provider: keep `preferred_*` so the conversation comes back
+    temporary: bool
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionError:
+    """Why nothing was chosen, naming the fix."""
+
+    kind: ErrorKind
+    provider: str | None
+    filters: tuple[Filter, ...]
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """decide()'s answer. The router tries `ranked` in order, subject to the two failover flags."""
+
+    chosen: RankedCandidate | None
+    ranked: tuple[RankedCandidate, ...]
+    excluded: tuple[Exclusion, ...]
+    reason: Reason | None
+    confidence: float
+    switch: SwitchInfo | None
+    explanation: tuple[str, ...]
+    #: autoSwitch: after an error, the router may move on to candidates of another provider
+    failover_on_error: bool
+    #: autoSwitch and switchOnLimit: after a rate limit / quota error, the router may move to another provider
+    failover_on_limit: bool
+    error: DecisionError | None
+    task_type: TaskType
+    task_type_inferred: bool
+    quality: QualityMode | None
+    budget_mode: BudgetMode
+    estimated_input_tokens: int
+
+    def may_try(self, candidate: RankedCandidate, after_limit: bool) -> bool:
+        """Whether the router may try `candidate` after the previous attempt failed (a limit or another error).
+
+        Accounts and models of the chosen provider may always be tried; another provider only if the flag allows.
+        """
+        if self.chosen is None:
+            return False
+        if candidate.candidate.provider == self.chosen.candidate.provider:
+            return True
+        return self.failover_on_limit if after_limit else self.failover_on_error
+
+
+@cache
+def _decision_adapter() -> TypeAdapter[Decision]:
+    return TypeAdapter(Decision)
+
+
+def decision_to_json(decision: Decision) -> str:
+    """The decision as JSON text (for the decision log and dry_run output)."""
+    return _decision_adapter().dump_json(decision).decode()
+
+
+def decision_to_dict(decision: Decision) -> dict[str, Any]:
+    """The decision as plain JSON-compatible data."""
+    data: dict[str, Any] = _decision_adapter().dump_python(decision, mode="json")
+    return data
+
+
+def decision_from_json(text: str | bytes) -> Decision:
+    """Read back a decision written by decision_to_json."""
+    return _decision_adapter().validate_json(text)

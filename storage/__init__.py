@@ -1,0 +1,46 @@
+"""The shared SQLite store (aiosqlite): the only code that writes SQL.
+
+`Store` is the connection; one small class per concern sits on it: `Ledger` (quota and budget reservations,
+snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Conversations`, `DecisionLog`,
+`Metrics`. Every method that needs the time takes `now` (aware); window arithmetic is in `storage.windows`.
+"""
+
+from storage.accounts import AccountStates, BreakerState
+from storage.conversations import Conversation, Conversations, Pin
+from storage.db import Store
+from storage.decisions import AttemptRecord, DecisionLog, DecisionRecord, LoggedDecision, LoggedSwitch, SwitchRecord
+from storage.errors import ConversationNotFound, StoreCorrupt, StoreError, StoreLocked, StoreTooNew
+from storage.ledger import Ledger, Refused, Reservation
+from storage.metrics import Metrics, MetricsRow
+from storage.snapshot import AccountState, Health, ModelState, StateSnapshot, Usages, WindowUsage
+
+__all__ = [
+    "AccountState",
+    "AccountStates",
+    "AttemptRecord",
+    "BreakerState",
+    "Conversation",
+    "ConversationNotFound",
+    "Conversations",
+    "DecisionLog",
+    "DecisionRecord",
+    "Health",
+    "Ledger",
+    "LoggedDecision",
+    "LoggedSwitch",
+    "Metrics",
+    "MetricsRow",
+    "ModelState",
+    "Pin",
+    "Refused",
+    "Reservation",
+    "StateSnapshot",
+    "Store",
+    "StoreCorrupt",
+    "StoreError",
+    "StoreLocked",
+    "StoreTooNew",
+    "SwitchRecord",
+    "Usages",
+    "WindowUsage",
+]

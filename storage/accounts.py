@@ -1,0 +1,188 @@
+"""Account health shared by every process: cooldowns, exhaustion, disabling, retired models, circuit breakers,
+limits learned from headers, and the round-robin cursor of each pool.
+
+`model=None` means the whole account. The router reads all of it back through `Ledger.snapshot`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from providers.types import RateLimits
+from storage.db import Store
+from storage.windows import from_ms, to_ms
+
+DEFAULT_BREAKER_THRESHOLD = 3
+DEFAULT_BREAKER_OPEN_FOR = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class BreakerState:
+    consecutive_failures: int
+    open_until: datetime | None
+
+
+# Cooldown and exhaustion never shorten one in force: the most pessimistic signal wins until `reset`.
+_SQL_SET_UNTIL = """
+INSERT INTO account_state (account, model, {col}_until, {col}_reason, updated_at) VALUES (?, ?, ?, ?, ?)
+ON CONFLICT (account, model) DO UPDATE SET
+    {col}_reason = CASE WHEN {col}_until IS NULL OR excluded.{col}_until >= {col}_until
+                        THEN excluded.{col}_reason ELSE {col}_reason END,
+    {col}_until = MAX(COALESCE({col}_until, 0), excluded.{col}_until),
+    updated_at = excluded.updated_at"""
+
+_SQL_FAILURE = """
+INSERT INTO account_state (account, model, consecutive_failures, breaker_open_until, updated_at)
+VALUES (:account, :model, 1, CASE WHEN 1 >= :threshold THEN :open_until END, :now)
+ON CONFLICT (account, model) DO UPDATE SET
+    consecutive_failures = consecutive_failures + 1,
+    breaker_open_until = CASE WHEN consecutive_failures + 1 >= :threshold THEN :open_until
+                              ELSE breaker_open_until END,
+    updated_at = :now
+RETURNING consecutive_failures, breaker_open_until"""
+
+_SQL_LEARN = """
+INSERT INTO account_state (account, model, learned_requests_limit, learned_tokens_limit, learned_at, updated_at)
+VALUES (:account, :model, :rpm, :tpm, :now, :now)
+ON CONFLICT (account, model) DO UPDATE SET
+    learned_requests_limit = COALESCE(:rpm, learned_requests_limit),
+    learned_tokens_limit = COALESCE(:tpm, learned_tokens_limit),
+    learned_at = :now, updated_at = :now"""
+
+
+class AccountStates:
+    """Writes of account health; every method is one atomic statement or transaction."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def set_cooldown(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None:
+        """Keep `account` (or only its `model`) out of routing until `until` (rate limited, overloaded)."""
+        await self._store.execute(
+            _SQL_SET_UNTIL.format(col="cooldown"), (account, model or "", to_ms(until), reason, to_ms(now))
+        )
+
+    async def set_exhausted(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None:
+        """Mark a quota exhausted until its window resets; the router must not re-probe before `until`."""
+        await self._store.execute(
+            _SQL_SET_UNTIL.format(col="exhausted"), (account, model or "", to_ms(until), reason, to_ms(now))
+        )
+
+    async def disable(self, account: str, reason: str, now: datetime) -> None:
+        """Disable an account (e.g. its key was refused) until `enable`."""
+        await self._store.execute(
+            "INSERT INTO account_state (account, model, disabled_reason, updated_at) VALUES (?, '', ?, ?) "
+            "ON CONFLICT (account, model) DO UPDATE SET disabled_reason = excluded.disabled_reason, "
+            "updated_at = excluded.updated_at",
+            (account, reason, to_ms(now)),
+        )
+
+    async def enable(self, account: str) -> None:
+        """Lift `disable` (e.g. after `keys set` stored a new key)."""
+        await self._store.execute("UPDATE account_state SET disabled_reason = NULL WHERE account = ?", (account,))
+
+    async def reset(self, account: str | None = None) -> int:
+        """Clear cooldowns, exhaustion and breakers of one account (all when None); keeps disabling and learned
+        limits. Returns the number of rows cleared."""
+        return await self._store.execute(
+            "UPDATE account_state SET cooldown_until = NULL, cooldown_reason = NULL, exhausted_until = NULL, "
+            "exhausted_reason = NULL, consecutive_failures = 0, breaker_open_until = NULL "
+            "WHERE ? IS NULL OR account = ?",
+            (account, account),
+        )
+
+    async def mark_model_retired(self, provider: str, model: str, reason: str, now: datetime) -> None:
+        """Record that a provider no longer serves `model` (404); the account stays usable for other models."""
+        await self._store.execute(
+            "INSERT INTO retired_models (provider, model, reason, retired_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (provider, model) DO UPDATE SET reason = excluded.reason",
+            (provider, model, reason, to_ms(now)),
+        )
+
+    async def record_failure(
+        self,
+        account: str,
+        model: str | None,
+        now: datetime,
+        *,
+        threshold: int = DEFAULT_BREAKER_THRESHOLD,
+        open_for: timedelta = DEFAULT_BREAKER_OPEN_FOR,
+    ) -> BreakerState:
+        """Count a failure towards the breaker; at `threshold` consecutive failures it opens for `open_for`.
+
+        Once open and expired (half-open), the next failure re-opens it at once, since the count stays above
+        the threshold until a success.
+        """
+        rows = await self._store.fetchall(
+            _SQL_FAILURE,
+            {
+                "account": account,
+                "model": model or "",
+                "threshold": threshold,
+                "open_until": to_ms(now + open_for),
+                "now": to_ms(now),
+            },
+        )
+        failures, open_until = next(iter(rows))
+        return BreakerState(failures, None if open_until is None else from_ms(open_until))
+
+    async def record_success(self, account: str, model: str | None) -> None:
+        """Close the breaker and reset the consecutive-failure count."""
+        await self._store.execute(
+            "UPDATE account_state SET consecutive_failures = 0, breaker_open_until = NULL "
+            "WHERE account = ? AND model = ? AND (consecutive_failures > 0 OR breaker_open_until IS NOT NULL)",
+            (account, model or ""),
+        )
+
+    async def learn_limits(self, account: str, model: str, limits: RateLimits, now: datetime) -> None:
+        """Adopt what response headers said about an account+model.
+
+        - `*_limit` values are taken as per-minute limits (what OpenAI-style and Anthropic headers report) and
+          replace the configured per-minute limits for that model from the next reservation on.
+        - `*_remaining == 0` with a reset time in the future cools the model down until then.
+        """
+        rpm, tpm = limits.requests_limit, limits.tokens_limit
+        now_ms = to_ms(now)
+        async with self._store.write() as conn:
+            if rpm is not None or tpm is not None:
+                await conn.execute(
+                    _SQL_LEARN, {"account": account, "model": model, "rpm": rpm, "tpm": tpm, "now": now_ms}
+                )
+            for kind, remaining, reset_at in (
+                ("requests", limits.requests_remaining, limits.requests_reset_at),
+                ("tokens", limits.tokens_remaining, limits.tokens_reset_at),
+            ):
+                if remaining is not None and remaining <= 0 and reset_at is not None and reset_at > now:
+                    reason = f"no {kind} remaining (response headers)"
+                    await conn.execute(
+                        _SQL_SET_UNTIL.format(col="cooldown"), (account, model, to_ms(reset_at), reason, now_ms)
+                    )
+
+    async def next_in_pool(self, pool: str, eligible: Sequence[str]) -> str:
+        """The next account of a pool's rotation, shared by every process: the first of `eligible` (in pool
+        order) after the one chosen last. Atomic, so concurrent processes rotate evenly together.
+
+        Raises:
+            ValueError: `eligible` is empty.
+        """
+        if not eligible:
+            raise ValueError(f"pool {pool!r} has no eligible account")
+        async with self._store.write() as conn:
+            rows = list(
+                await conn.execute_fetchall("SELECT last_account, turns FROM pool_cursors WHERE pool = ?", (pool,))
+            )
+            if not rows:
+                chosen, turns = eligible[0], 0
+            elif rows[0][0] in eligible:
+                chosen, turns = eligible[(list(eligible).index(rows[0][0]) + 1) % len(eligible)], rows[0][1]
+            else:
+                # The last one left the eligible set: continue the count instead of restarting at the first.
+                chosen, turns = eligible[(rows[0][1] + 1) % len(eligible)], rows[0][1]
+            await conn.execute(
+                "INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, ?, ?) "
+                "ON CONFLICT (pool) DO UPDATE SET last_account = excluded.last_account, turns = excluded.turns",
+                (pool, chosen, turns + 1),
+            )
+        return chosen

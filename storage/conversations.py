@@ -1,0 +1,212 @@
+"""Conversations: provider-neutral messages, the pinned/current/preferred provider, tokens used; and the global
+manual switch (`switch_provider` without a conversation).
+
+Conversation ids are validated before any query: a malformed or hostile id is simply not found.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import aiosqlite
+
+from providers.types import Message
+from storage.db import Store
+from storage.errors import ConversationNotFound
+from storage.windows import from_ms, to_ms
+
+_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_GLOBAL = "global"
+
+
+@dataclass(frozen=True, slots=True)
+class Pin:
+    """A manual choice in force: a provider, optionally one model of it."""
+
+    provider: str
+    model: str | None
+    set_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    id: str
+    created_at: datetime
+    updated_at: datetime
+    messages: tuple[Message, ...]
+    pinned: Pin | None
+    current_provider: str | None
+    current_model: str | None
+    #: where to return after a failover moved the conversation away
+    preferred_provider: str | None
+    preferred_model: str | None
+    tokens_used: int
+
+
+def is_valid_id(conversation_id: str) -> bool:
+    """Whether `conversation_id` has the shape of an id (1-64 of A-Z a-z 0-9 _ -)."""
+    return _ID.fullmatch(conversation_id) is not None
+
+
+_SQL_GET = """
+SELECT created_at, updated_at, pinned_provider, pinned_model, pinned_at, current_provider, current_model,
+       preferred_provider, preferred_model, tokens_used
+FROM conversations WHERE id = ?"""
+
+
+class Conversations:
+    """Conversation state shared by every process."""
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+
+    async def create(self, now: datetime, *, conversation_id: str | None = None) -> Conversation:
+        """Start a conversation, with a fresh id unless one is given.
+
+        Raises:
+            ValueError: the given id is malformed or already used.
+        """
+        new_id = conversation_id if conversation_id is not None else uuid.uuid4().hex
+        if not is_valid_id(new_id):
+            raise ValueError("a conversation id is 1-64 letters, digits, '_' or '-'")
+        now_ms = to_ms(now)
+        async with self._store.write() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+                (new_id, now_ms, now_ms),
+            )
+            created = cursor.rowcount
+            await cursor.close()
+        if not created:
+            raise ValueError(f"conversation {new_id!r} already exists")
+        return Conversation(new_id, from_ms(now_ms), from_ms(now_ms), (), None, None, None, None, None, 0)
+
+    async def get(self, conversation_id: str) -> Conversation | None:
+        """The conversation with its messages in order, or None (also for a malformed id)."""
+        if not is_valid_id(conversation_id):
+            return None
+        async with self._store.read() as conn:
+            return await _load(conn, conversation_id)
+
+    async def append(
+        self,
+        conversation_id: str,
+        messages: Sequence[Message],
+        now: datetime,
+        *,
+        provider: str | None = None,
+        model: str | None = None,
+        tokens: int = 0,
+    ) -> None:
+        """Add turns; `provider`/`model` (if given) become the current ones; `tokens` is added to tokens used.
+
+        Raises:
+            ConversationNotFound: no conversation has this id.
+        """
+        if not is_valid_id(conversation_id):
+            raise ConversationNotFound(conversation_id)
+        async with self._store.write() as conn:
+            cursor = await conn.execute(
+                "UPDATE conversations SET updated_at = ?, tokens_used = tokens_used + ?, "
+                "current_provider = COALESCE(?, current_provider), current_model = COALESCE(?, current_model) "
+                "WHERE id = ?",
+                (to_ms(now), tokens, provider, model, conversation_id),
+            )
+            found = cursor.rowcount
+            await cursor.close()
+            if not found:
+                raise ConversationNotFound(conversation_id)
+            rows = await conn.execute_fetchall(
+                "SELECT COALESCE(MAX(seq), 0) FROM conversation_messages WHERE conversation_id = ?", (conversation_id,)
+            )
+            last = next(iter(rows))[0]
+            await conn.executemany(
+                "INSERT INTO conversation_messages (conversation_id, seq, message) VALUES (?, ?, ?)",
+                [(conversation_id, last + i, m.model_dump_json()) for i, m in enumerate(messages, start=1)],
+            )
+
+    async def pin(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
+        """Pin a conversation to a provider (and model), or unpin it with `provider=None` (automatic routing).
+
+        Raises:
+            ConversationNotFound: no conversation has this id.
+        """
+        await self._update(
+            conversation_id,
+            "pinned_provider = ?, pinned_model = ?, pinned_at = ?, updated_at = ?",
+            (provider, model if provider else None, to_ms(now) if provider else None, to_ms(now)),
+        )
+
+    async def set_preferred(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
+        """Remember where the conversation belongs, to return there once a failover's cause has passed.
+
+        Raises:
+            ConversationNotFound: no conversation has this id.
+        """
+        await self._update(
+            conversation_id,
+            "preferred_provider = ?, preferred_model = ?, updated_at = ?",
+            (provider, model, to_ms(now)),
+        )
+
+    async def _update(self, conversation_id: str, assignments: str, params: tuple[object, ...]) -> None:
+        if not is_valid_id(conversation_id):
+            raise ConversationNotFound(conversation_id)
+        changed = await self._store.execute(
+            f"UPDATE conversations SET {assignments} WHERE id = ?", (*params, conversation_id)
+        )
+        if not changed:
+            raise ConversationNotFound(conversation_id)
+
+    async def set_global_pin(self, provider: str | None, model: str | None, now: datetime) -> None:
+        """Set the manual switch in force for every conversation without its own pin; None returns to auto."""
+        if provider is None:
+            await self._store.execute("DELETE FROM pins WHERE scope = ?", (_GLOBAL,))
+            return
+        await self._store.execute(
+            "INSERT INTO pins (scope, provider, model, set_at) VALUES (?, ?, ?, ?) ON CONFLICT (scope) DO UPDATE "
+            "SET provider = excluded.provider, model = excluded.model, set_at = excluded.set_at",
+            (_GLOBAL, provider, model, to_ms(now)),
+        )
+
+    async def global_pin(self) -> Pin | None:
+        """The manual switch in force for all conversations, if any."""
+        rows = list(await self._store.fetchall("SELECT provider, model, set_at FROM pins WHERE scope = ?", (_GLOBAL,)))
+        return Pin(rows[0][0], rows[0][1], from_ms(rows[0][2])) if rows else None
+
+    async def pinned(self) -> dict[str, Pin]:
+        """Every conversation with a pin in force, by id (for `provider_status`)."""
+        rows = await self._store.fetchall(
+            "SELECT id, pinned_provider, pinned_model, pinned_at FROM conversations WHERE pinned_provider IS NOT NULL"
+        )
+        return {cid: Pin(provider, model, from_ms(at)) for cid, provider, model, at in rows}
+
+    async def purge(self, older_than: datetime) -> int:
+        """Delete conversations not updated since `older_than`, with their messages; returns how many."""
+        return await self._store.execute("DELETE FROM conversations WHERE updated_at < ?", (to_ms(older_than),))
+
+
+async def _load(conn: aiosqlite.Connection, conversation_id: str) -> Conversation | None:
+    rows = list(await conn.execute_fetchall(_SQL_GET, (conversation_id,)))
+    if not rows:
+        return None
+    created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens = rows[0]
+    messages = await conn.execute_fetchall(
+        "SELECT message FROM conversation_messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
+    )
+    return Conversation(
+        id=conversation_id,
+        created_at=from_ms(created),
+        updated_at=from_ms(updated),
+        messages=tuple(Message.model_validate_json(row[0]) for row in messages),
+        pinned=Pin(pin_p, pin_m, from_ms(pin_at)) if pin_p else None,
+        current_provider=cur_p,
+        current_model=cur_m,
+        preferred_provider=pref_p,
+        preferred_model=pref_m,
+        tokens_used=tokens,
+    )

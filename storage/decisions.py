@@ -1,0 +1,273 @@
+"""The decision log: one row per routing decision (candidates, exclusions and scores as JSON), one per attempt,
+one per switch of provider (manual or failover), with retention.
+
+The prompt is never stored unless the log was opened with `keep_prompts=True` (the user's opt-in); callers
+pass a short task summary instead. Secrets never reach these rows: callers pass ids, not keys.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Literal
+
+import aiosqlite
+from pydantic import JsonValue
+
+from providers.errors import ErrorClass
+from providers.types import Usage
+from storage.db import Store
+from storage.windows import from_ms, to_ms
+
+DEFAULT_RETENTION = timedelta(days=30)
+NANO = 1_000_000_000
+
+Outcome = Literal["success", "error", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionRecord:
+    """What routing decided, in plain JSON-able values (storage does not import routing's types)."""
+
+    task_summary: str
+    candidates: Sequence[Mapping[str, JsonValue]] = ()
+    exclusions: Sequence[Mapping[str, JsonValue]] = ()
+    scores: Mapping[str, JsonValue] = field(default_factory=dict)
+    provider: str | None = None
+    model: str | None = None
+    account: str | None = None
+    reason: str | None = None
+    confidence: float | None = None
+    task_type: str | None = None
+    quality: str | None = None
+    conversation_id: str | None = None
+    dry_run: bool = False
+    #: stored only when the DecisionLog keeps prompts (opt-in)
+    prompt: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """One call to one provider/model/account within a decision."""
+
+    provider: str
+    model: str
+    account: str
+    outcome: Outcome
+    latency_ms: float
+    started_at: datetime
+    error_class: ErrorClass | None = None
+    usage: Usage = Usage()
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchRecord:
+    """A move of a conversation (or of everything, when `conversation_id` is None) to another provider."""
+
+    reason: str
+    from_provider: str | None = None
+    from_model: str | None = None
+    to_provider: str | None = None
+    to_model: str | None = None
+    conversation_id: str | None = None
+    decision_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedDecision:
+    id: int
+    created_at: datetime
+    record: DecisionRecord
+    attempts: tuple[AttemptRecord, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedSwitch:
+    id: int
+    created_at: datetime
+    record: SwitchRecord
+
+
+_DECISION_COLUMNS = (
+    "id, created_at, task_summary, candidates, exclusions, scores, provider, model, account, reason, confidence, "
+    "task_type, quality, conversation_id, dry_run, prompt"
+)
+_ATTEMPT_COLUMNS = (
+    "decision_id, provider, model, account, outcome, latency_ms, created_at, error_class, input_tokens, "
+    "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd"
+)
+_SQL_INSERT_ATTEMPT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+
+
+class DecisionLog:
+    """Writes and reads of decisions, attempts and switches."""
+
+    def __init__(self, store: Store, *, keep_prompts: bool = False) -> None:
+        self._store = store
+        self.keep_prompts = keep_prompts
+
+    async def record_decision(
+        self, decision: DecisionRecord, now: datetime, attempts: Sequence[AttemptRecord] = ()
+    ) -> int:
+        """Write a decision and (optionally) its attempts in one transaction; returns the decision id."""
+        async with self._store.write() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO decisions (created_at, task_summary, candidates, exclusions, scores, provider, model, "
+                "account, reason, confidence, task_type, quality, conversation_id, dry_run, prompt) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    to_ms(now),
+                    decision.task_summary,
+                    json.dumps(list(decision.candidates)),
+                    json.dumps(list(decision.exclusions)),
+                    json.dumps(dict(decision.scores)),
+                    decision.provider,
+                    decision.model,
+                    decision.account,
+                    decision.reason,
+                    decision.confidence,
+                    decision.task_type,
+                    decision.quality,
+                    decision.conversation_id,
+                    int(decision.dry_run),
+                    decision.prompt if self.keep_prompts else None,
+                ),
+            )
+            decision_id = cursor.lastrowid
+            await cursor.close()
+            assert decision_id is not None
+            if attempts:
+                await conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
+        return decision_id
+
+    async def record_attempt(self, decision_id: int, attempt: AttemptRecord) -> None:
+        """Add one attempt to a recorded decision.
+
+        Raises:
+            StoreError: e.g. the decision does not exist (foreign key).
+        """
+        await self._store.execute(_SQL_INSERT_ATTEMPT, _attempt_row(decision_id, attempt))
+
+    async def record_switch(self, switch: SwitchRecord, now: datetime) -> int:
+        """Audit a switch of provider (from, to, why, when); returns its id."""
+        async with self._store.write() as conn:
+            cursor = await conn.execute(
+                "INSERT INTO switches (created_at, conversation_id, from_provider, from_model, to_provider, to_model, "
+                "reason, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (to_ms(now), switch.conversation_id, switch.from_provider, switch.from_model, switch.to_provider,
+                 switch.to_model, switch.reason, switch.decision_id),
+            )  # fmt: skip
+            switch_id = cursor.lastrowid
+            await cursor.close()
+        assert switch_id is not None
+        return switch_id
+
+    async def recent(
+        self, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None
+    ) -> list[LoggedDecision]:
+        """The latest decisions, newest first, each with its attempts."""
+        async with self._store.read() as conn:
+            rows = await conn.execute_fetchall(
+                f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE (? IS NULL OR conversation_id = ?) "
+                "AND (? IS NULL OR provider = ?) ORDER BY id DESC LIMIT ?",
+                (conversation_id, conversation_id, provider, provider, limit),
+            )
+            decisions = [_decision(row) for row in rows]
+            attempts = await _attempts(conn, [d.id for d in decisions])
+        return [LoggedDecision(d.id, d.created_at, d.record, attempts.get(d.id, ())) for d in decisions]
+
+    async def get(self, decision_id: int) -> LoggedDecision | None:
+        """One decision with its attempts, or None."""
+        async with self._store.read() as conn:
+            rows = list(
+                await conn.execute_fetchall(f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,))
+            )
+            if not rows:
+                return None
+            found = _decision(rows[0])
+            attempts = await _attempts(conn, [decision_id])
+        return LoggedDecision(found.id, found.created_at, found.record, attempts.get(decision_id, ()))
+
+    async def switches(self, limit: int = 20, *, conversation_id: str | None = None) -> list[LoggedSwitch]:
+        """The latest switches, newest first."""
+        rows = await self._store.fetchall(
+            "SELECT id, created_at, reason, from_provider, from_model, to_provider, to_model, conversation_id, "
+            "decision_id FROM switches WHERE (? IS NULL OR conversation_id = ?) ORDER BY id DESC LIMIT ?",
+            (conversation_id, conversation_id, limit),
+        )
+        return [LoggedSwitch(row[0], from_ms(row[1]), SwitchRecord(*row[2:])) for row in rows]
+
+    async def purge(self, now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> int:
+        """Delete decisions (with their attempts) and switches older than `retention`; returns decisions deleted."""
+        cutoff = to_ms(now - retention)
+        async with self._store.write() as conn:
+            await conn.execute("DELETE FROM switches WHERE created_at < ?", (cutoff,))
+            cursor = await conn.execute("DELETE FROM decisions WHERE created_at < ?", (cutoff,))
+            deleted = cursor.rowcount
+            await cursor.close()
+        return deleted
+
+
+def _attempt_row(decision_id: int, a: AttemptRecord) -> tuple[object, ...]:
+    u = a.usage
+    return (decision_id, a.provider, a.model, a.account, a.outcome, a.latency_ms, to_ms(a.started_at), a.error_class,
+            u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, u.reasoning_tokens,
+            round(a.cost_usd * NANO))  # fmt: skip
+
+
+def _decision(row: sqlite3.Row) -> LoggedDecision:
+    (decision_id, created, summary, candidates, exclusions, scores, provider, model, account, reason, confidence,
+     task_type, quality, conversation_id, dry_run, prompt) = row  # fmt: skip
+    record = DecisionRecord(
+        task_summary=summary,
+        candidates=tuple(json.loads(candidates)),
+        exclusions=tuple(json.loads(exclusions)),
+        scores=json.loads(scores),
+        provider=provider,
+        model=model,
+        account=account,
+        reason=reason,
+        confidence=confidence,
+        task_type=task_type,
+        quality=quality,
+        conversation_id=conversation_id,
+        dry_run=bool(dry_run),
+        prompt=prompt,
+    )
+    return LoggedDecision(decision_id, from_ms(created), record)
+
+
+async def _attempts(conn: aiosqlite.Connection, decision_ids: list[int]) -> dict[int, tuple[AttemptRecord, ...]]:
+    if not decision_ids:
+        return {}
+    rows = await conn.execute_fetchall(
+        f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        (json.dumps(decision_ids),),
+    )
+    found: dict[int, list[AttemptRecord]] = {}
+    for (decision_id, provider, model, account, outcome, latency, started, error_class, i_tok, o_tok, cr_tok, cw_tok,
+         r_tok, cost) in rows:  # fmt: skip
+        found.setdefault(decision_id, []).append(
+            AttemptRecord(
+                provider=provider,
+                model=model,
+                account=account,
+                outcome=outcome,
+                latency_ms=latency,
+                started_at=from_ms(started),
+                error_class=error_class,
+                usage=Usage(
+                    input_tokens=i_tok,
+                    output_tokens=o_tok,
+                    cache_read_tokens=cr_tok,
+                    cache_write_tokens=cw_tok,
+                    reasoning_tokens=r_tok,
+                ),
+                cost_usd=cost / NANO,
+            )
+        )
+    return {key: tuple(value) for key, value in found.items()}

@@ -1,0 +1,185 @@
+"""The quota and budget ledger: reserve before a call, settle (or release) after it; exact across processes.
+
+How it stays exact: `reserve` reads every window that applies and inserts the reservation inside ONE
+`BEGIN IMMEDIATE` transaction, so the check and the write of concurrent processes are serialised by SQLite
+(LiteLLM checks and writes separately and overspends under concurrency). A reservation holds the estimated
+tokens and the worst-case cost; `settle` replaces them with the real usage and cost.
+
+What counts:
+- Settled usage is summed per calendar period in `usage_counters` (global, per account, per account+model),
+  keyed by the period's local name (`2026-11-28`, `2026-11`) in the account's zone — or the ledger's zone for
+  the global budget — so a check is a point lookup whatever the history. A zone changed mid-period applies
+  from the next reservation on.
+- Pending reservations count with their estimate until they expire (`expires_at`); a process that died
+  leaves reservations that simply stop counting then. Keep `ttl` longer than any call's deadline: a call
+  settled after its reservation expired is still recorded, but others may have used the freed room meanwhile.
+- The per-minute windows are rolling (the last 60 s), read from the reservation rows themselves.
+- Every settled call counts as one request, whatever its outcome: a provider that answered — even 429 or 500 —
+  has usually counted it against its own RPM/RPD. Tokens and cost are what the provider reported (usually
+  zero for an error). `release` a reservation whose request certainly never left (cancelled before sending,
+  connection refused): it then counts nothing.
+- Limits learned from headers (`AccountStates.learn_limits`) are per minute and per account+model; where
+  known they replace the configured per-minute limits for that model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from providers.models import Account, BudgetSpec
+from providers.types import Usage
+from storage.db import Store
+from storage.quota_check import SQL_CHECK, LimitName, Periods, Refused, first_refusal, observe, to_nusd
+from storage.snapshot import StateSnapshot, read_snapshot
+from storage.windows import MINUTE, day_window, from_ms, month_window, to_ms
+
+__all__ = ["DEFAULT_TTL", "Ledger", "LimitName", "Refused", "Reservation", "to_nusd"]
+
+DEFAULT_TTL = timedelta(minutes=15)
+#: finished reservation rows older than this are deleted by `reap`; the counters keep their totals
+DEFAULT_KEEP_ROWS = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Reservation:
+    """Room held for one call; hand it back to `settle` or `release`."""
+
+    id: int
+    account: str
+    model: str
+    estimated_tokens: int
+    worst_case_cost_usd: float
+    created_at: datetime
+    expires_at: datetime
+
+
+_SQL_INSERT = """
+INSERT INTO reservations (account, model, owner, state, created_at, expires_at, est_tokens, est_cost_nusd,
+                          tokens, cost_nusd, account_day, account_month, global_day, global_month)
+VALUES (?, ?, ?, 'pending', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id"""
+
+# The trigger `reservations_settled` (m001) adds the settled amounts to the counters in the same statement.
+_SQL_SETTLE = """
+UPDATE reservations SET state = 'settled', tokens = ?, cost_nusd = ?, settled_at = ?
+WHERE id = ? AND state IN ('pending', 'expired')"""
+
+
+class Ledger:
+    """Quota windows and USD budgets shared by every process using the store.
+
+    `budget` is the global cap (Preferences.budget), kept in calendar periods of `timezone`.
+    Round trips to SQLite (~0.1 ms each here): reserve 4, settle 1, release 1, snapshot 1.
+    """
+
+    def __init__(self, store: Store, *, budget: BudgetSpec | None = None, timezone: str = "UTC") -> None:
+        self._store = store
+        self.budget = budget or BudgetSpec()
+        self.timezone = timezone
+
+    def _periods(self, account: Account, now: datetime) -> Periods:
+        tz = account.quota.timezone
+        return Periods(
+            day_window(now, tz), month_window(now, tz), day_window(now, self.timezone), month_window(now, self.timezone)
+        )
+
+    async def reserve(
+        self,
+        account: Account,
+        model: str,
+        *,
+        estimated_tokens: int,
+        worst_case_cost_usd: float,
+        now: datetime,
+        ttl: timedelta = DEFAULT_TTL,
+    ) -> Reservation | Refused:
+        """Check every window and budget that applies and hold room for one call, in one `BEGIN IMMEDIATE`.
+
+        Checked: the account's disabled/exhausted/cooldown state (and the model's), requests and tokens per
+        rolling minute (learned per-model limits first), per day and per month (in the account's zone), the
+        account's daily/monthly USD budget and the global one. Returns the `Reservation`, or a `Refused` naming
+        the first limit that does not fit and when it resets.
+
+        Raises:
+            ValueError: an empty account id or model.
+            StoreLocked: the write lock could not be had within the busy timeout.
+            StoreError: the database failed.
+        """
+        if not model or not account.id:
+            raise ValueError("account id and model must be non-empty")
+        periods = self._periods(account, now)
+        now_ms = to_ms(now)
+        expires_ms = now_ms + ttl // timedelta(milliseconds=1)
+        cost_nusd = to_nusd(worst_case_cost_usd)
+        params = {
+            "account": account.id,
+            "model": model,
+            "a_day": periods.account_day.key,
+            "a_month": periods.account_month.key,
+            "g_day": periods.global_day.key,
+            "g_month": periods.global_month.key,
+            "now": now_ms,
+            "since": now_ms - MINUTE // timedelta(milliseconds=1),
+        }
+        async with self._store.write() as conn:
+            seen = observe(await conn.execute_fetchall(SQL_CHECK, params), account.id, periods, now_ms)
+            refusal = first_refusal(seen, account, model, self.budget, periods, estimated_tokens, cost_nusd)
+            if refusal is not None:
+                return refusal
+            rows = await conn.execute_fetchall(
+                _SQL_INSERT,
+                (account.id, model, self._store.owner, now_ms, expires_ms, estimated_tokens, cost_nusd,
+                 estimated_tokens, cost_nusd, periods.account_day.key, periods.account_month.key,
+                 periods.global_day.key, periods.global_month.key),
+            )  # fmt: skip
+        row_id: int = next(iter(rows))[0]
+        return Reservation(
+            row_id, account.id, model, estimated_tokens, worst_case_cost_usd, from_ms(now_ms), from_ms(expires_ms)
+        )
+
+    async def settle(self, reservation: Reservation, *, usage: Usage, cost_usd: float, now: datetime) -> bool:
+        """Replace the reservation's estimate with what the call really used; False if it was already finished.
+
+        Counts as one request whatever the outcome (see the module docstring). A reservation that expired while
+        its call ran is still settled: the call did happen.
+
+        Raises:
+            StoreLocked, StoreError: the database failed.
+        """
+        changed = await self._store.execute(
+            _SQL_SETTLE, (usage.total_tokens, to_nusd(cost_usd), to_ms(now), reservation.id)
+        )
+        return changed > 0
+
+    async def release(self, reservation: Reservation, *, now: datetime) -> bool:
+        """Free a reservation whose request never reached the provider; nothing is counted. False if finished."""
+        changed = await self._store.execute(
+            "UPDATE reservations SET state = 'released', tokens = 0, cost_nusd = 0, settled_at = ? "
+            "WHERE id = ? AND state = 'pending'",
+            (to_ms(now), reservation.id),
+        )
+        return changed > 0
+
+    async def reap(self, now: datetime, *, keep_rows: timedelta = DEFAULT_KEEP_ROWS) -> int:
+        """Mark expired reservations (of dead or stuck processes) and delete finished rows older than `keep_rows`.
+
+        Expired reservations stop counting at `expires_at` whether or not this runs; call it now and then
+        (e.g. at start-up and hourly) to keep the table small. Returns how many reservations expired now.
+        """
+        now_ms = to_ms(now)
+        async with self._store.write() as conn:
+            cursor = await conn.execute(
+                "UPDATE reservations SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?", (now_ms,)
+            )
+            expired = cursor.rowcount
+            await conn.execute(
+                "DELETE FROM reservations WHERE state != 'pending' AND created_at < ?", (to_ms(now - keep_rows),)
+            )
+        return expired
+
+    async def snapshot(self, accounts: Iterable[Account], now: datetime) -> StateSnapshot:
+        """Everything routing needs, in one statement (one consistent read): usage in every window, health,
+        learned limits, global spend, retired models, recent latency. See `storage.snapshot.StateSnapshot`."""
+        return await read_snapshot(self._store, list(accounts), now, self.timezone)

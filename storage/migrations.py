@@ -1,0 +1,254 @@
+"""The schema, as an ordered list of named steps recorded in `_migrations` (llm's way).
+
+Rules: a migration that has shipped is never edited or reordered; a change is a new function appended to
+`MIGRATIONS`. Each runs inside the same `BEGIN IMMEDIATE` transaction as its record, so two processes starting
+at once cannot both apply it, and a crash mid-migration leaves the database at the previous step.
+Statements are run one by one (`executescript` would commit the transaction half way).
+
+Instants are unix milliseconds (UTC); money is integer nano-USD so sums are exact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING
+
+import aiosqlite
+
+from storage.errors import StoreTooNew
+
+if TYPE_CHECKING:
+    from storage.db import Store
+
+Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+
+
+async def _run(conn: aiosqlite.Connection, *statements: str) -> None:
+    for statement in statements:
+        await conn.execute(statement)
+
+
+async def m001_ledger_and_accounts(conn: aiosqlite.Connection) -> None:
+    """Reservations, settled usage counters per calendar period, account health, retired models, pool cursors."""
+    await _run(
+        conn,
+        """CREATE TABLE reservations (
+            id INTEGER PRIMARY KEY,
+            account TEXT NOT NULL,
+            model TEXT NOT NULL,
+            owner TEXT NOT NULL,
+            state TEXT NOT NULL CHECK (state IN ('pending', 'settled', 'released', 'expired')),
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            settled_at INTEGER,
+            est_tokens INTEGER NOT NULL,
+            est_cost_nusd INTEGER NOT NULL,
+            tokens INTEGER NOT NULL,
+            cost_nusd INTEGER NOT NULL,
+            account_day TEXT NOT NULL,
+            account_month TEXT NOT NULL,
+            global_day TEXT NOT NULL,
+            global_month TEXT NOT NULL
+        )""",
+        "CREATE INDEX reservations_by_account_time ON reservations (account, created_at)",
+        "CREATE INDEX reservations_by_time ON reservations (created_at)",
+        "CREATE INDEX reservations_pending ON reservations (expires_at) WHERE state = 'pending'",
+        # account '' = every account (global); model '' = every model of the account.
+        """CREATE TABLE usage_counters (
+            account TEXT NOT NULL,
+            model TEXT NOT NULL,
+            period TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            tokens INTEGER NOT NULL,
+            cost_nusd INTEGER NOT NULL,
+            PRIMARY KEY (account, model, period)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX usage_counters_by_period ON usage_counters (period)",
+        # Settling adds the real amounts to every counter in the same statement, so a settle is one round trip
+        # and the counters can never disagree with the settled reservations.
+        """CREATE TRIGGER reservations_settled AFTER UPDATE OF state ON reservations
+        WHEN NEW.state = 'settled' AND OLD.state != 'settled'
+        BEGIN
+            INSERT INTO usage_counters (account, model, period, requests, tokens, cost_nusd) VALUES
+                (NEW.account, '', NEW.account_day, 1, NEW.tokens, NEW.cost_nusd),
+                (NEW.account, '', NEW.account_month, 1, NEW.tokens, NEW.cost_nusd),
+                (NEW.account, NEW.model, NEW.account_day, 1, NEW.tokens, NEW.cost_nusd),
+                (NEW.account, NEW.model, NEW.account_month, 1, NEW.tokens, NEW.cost_nusd),
+                ('', '', NEW.global_day, 1, NEW.tokens, NEW.cost_nusd),
+                ('', '', NEW.global_month, 1, NEW.tokens, NEW.cost_nusd)
+            ON CONFLICT (account, model, period) DO UPDATE SET
+                requests = requests + excluded.requests,
+                tokens = tokens + excluded.tokens,
+                cost_nusd = cost_nusd + excluded.cost_nusd;
+        END""",
+        # model '' = the whole account.
+        """CREATE TABLE account_state (
+            account TEXT NOT NULL,
+            model TEXT NOT NULL,
+            cooldown_until INTEGER,
+            cooldown_reason TEXT,
+            exhausted_until INTEGER,
+            exhausted_reason TEXT,
+            disabled_reason TEXT,
+            consecutive_failures INTEGER NOT NULL DEFAULT 0,
+            breaker_open_until INTEGER,
+            learned_requests_limit INTEGER,
+            learned_tokens_limit INTEGER,
+            learned_at INTEGER,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (account, model)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE retired_models (
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            reason TEXT NOT NULL,
+            retired_at INTEGER NOT NULL,
+            PRIMARY KEY (provider, model)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE pool_cursors (
+            pool TEXT PRIMARY KEY,
+            last_account TEXT NOT NULL,
+            turns INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    )
+
+
+async def m002_conversations(conn: aiosqlite.Connection) -> None:
+    """Conversations, their provider-neutral messages, and the global manual switch."""
+    await _run(
+        conn,
+        """CREATE TABLE conversations (
+            id TEXT PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            pinned_provider TEXT,
+            pinned_model TEXT,
+            pinned_at INTEGER,
+            current_provider TEXT,
+            current_model TEXT,
+            preferred_provider TEXT,
+            preferred_model TEXT,
+            tokens_used INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX conversations_by_update ON conversations (updated_at)",
+        """CREATE TABLE conversation_messages (
+            conversation_id TEXT NOT NULL REFERENCES conversations (id) ON DELETE CASCADE,
+            seq INTEGER NOT NULL,
+            message TEXT NOT NULL,
+            PRIMARY KEY (conversation_id, seq)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE pins (
+            scope TEXT PRIMARY KEY,
+            provider TEXT NOT NULL,
+            model TEXT,
+            set_at INTEGER NOT NULL
+        ) WITHOUT ROWID""",
+    )
+
+
+async def m003_decision_log(conn: aiosqlite.Connection) -> None:
+    """One row per routing decision (JSON columns), one per attempt, one per switch of provider."""
+    await _run(
+        conn,
+        """CREATE TABLE decisions (
+            id INTEGER PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            conversation_id TEXT,
+            task_summary TEXT NOT NULL,
+            prompt TEXT,
+            task_type TEXT,
+            quality TEXT,
+            candidates TEXT NOT NULL,
+            exclusions TEXT NOT NULL,
+            scores TEXT NOT NULL,
+            provider TEXT,
+            model TEXT,
+            account TEXT,
+            reason TEXT,
+            confidence REAL,
+            dry_run INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX decisions_by_time ON decisions (created_at)",
+        """CREATE TABLE attempts (
+            id INTEGER PRIMARY KEY,
+            decision_id INTEGER NOT NULL REFERENCES decisions (id) ON DELETE CASCADE,
+            created_at INTEGER NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            account TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            error_class TEXT,
+            latency_ms REAL NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cache_write_tokens INTEGER NOT NULL,
+            reasoning_tokens INTEGER NOT NULL,
+            cost_nusd INTEGER NOT NULL
+        )""",
+        "CREATE INDEX attempts_by_decision ON attempts (decision_id)",
+        "CREATE INDEX attempts_by_time ON attempts (created_at)",
+        """CREATE TABLE switches (
+            id INTEGER PRIMARY KEY,
+            created_at INTEGER NOT NULL,
+            conversation_id TEXT,
+            from_provider TEXT,
+            from_model TEXT,
+            to_provider TEXT,
+            to_model TEXT,
+            reason TEXT NOT NULL,
+            decision_id INTEGER REFERENCES decisions (id) ON DELETE SET NULL
+        )""",
+        "CREATE INDEX switches_by_time ON switches (created_at)",
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m001_ledger_and_accounts, m002_conversations, m003_decision_log)
+
+_CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
+
+
+async def migrate(store: Store, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+    """Apply the migrations this database lacks, in order; returns the names applied now.
+
+    Raises:
+        StoreTooNew: the database records a migration this code does not know.
+    """
+    names = [migration.__name__ for migration in migrations]
+    async with store.read() as conn:
+        exists = await conn.execute_fetchall(
+            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+        )
+        applied = (
+            {str(row[0]) for row in await conn.execute_fetchall("SELECT name FROM _migrations")} if exists else set()
+        )
+    _refuse_unknown(store, applied, names)
+    if all(name in applied for name in names):
+        return []
+    done: list[str] = []
+    async with store.write() as conn:
+        await conn.execute(_CREATE_MIGRATIONS)
+        # Re-read under the write lock: another process may have migrated since.
+        applied = {str(row[0]) for row in await conn.execute_fetchall("SELECT name FROM _migrations")}
+        _refuse_unknown(store, applied, names)
+        for migration in migrations:
+            if migration.__name__ not in applied:
+                await migration(conn)
+                await conn.execute(
+                    "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (migration.__name__,)
+                )
+                done.append(migration.__name__)
+    return done
+
+
+def _refuse_unknown(store: Store, applied: set[str], known: list[str]) -> None:
+    unknown = sorted(applied - set(MIGRATIONS_NAMES) - set(known))
+    if unknown:
+        raise StoreTooNew(
+            f"router.db at {store.path} was migrated by a newer provider-router (unknown steps: {', '.join(unknown)}). "
+            "Fix: upgrade provider-router, or point PROVIDER_ROUTER_HOME at another directory.",
+            path=store.path,
+        )
+
+
+MIGRATIONS_NAMES: tuple[str, ...] = tuple(migration.__name__ for migration in MIGRATIONS)

@@ -1,0 +1,270 @@
+"""The state routing reads before deciding, assembled from one consistent read of the store."""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from providers.models import Account
+from storage.db import Store
+from storage.windows import MINUTE, day_window, from_ms, month_window, require_aware, to_ms
+
+NANO = 1_000_000_000
+#: how far back attempts are read for the latency estimate, and how many at most
+LATENCY_WINDOW = timedelta(hours=6)
+LATENCY_ROWS = 500
+
+
+@dataclass(frozen=True, slots=True)
+class WindowUsage:
+    """Requests, tokens and USD counted in one window (settled calls plus live reservations)."""
+
+    requests: int = 0
+    tokens: int = 0
+    cost_usd: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Usages:
+    """Usage in the rolling minute, the calendar day and the calendar month, and when the calendar ones reset."""
+
+    minute: WindowUsage
+    day: WindowUsage
+    month: WindowUsage
+    day_resets_at: datetime
+    month_resets_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Cooldown, exhaustion, circuit breaker and header-learned per-minute limits of an account or account+model."""
+
+    cooldown_until: datetime | None = None
+    cooldown_reason: str | None = None
+    exhausted_until: datetime | None = None
+    exhausted_reason: str | None = None
+    consecutive_failures: int = 0
+    breaker_open_until: datetime | None = None
+    learned_requests_limit: int | None = None
+    learned_tokens_limit: int | None = None
+
+    def blocked_until(self, now: datetime) -> datetime | None:
+        """The latest of the cooldown, exhaustion and open breaker still in force at `now`; None if none is."""
+        active = [t for t in (self.cooldown_until, self.exhausted_until, self.breaker_open_until) if t and t > now]
+        return max(active, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class ModelState:
+    usage: Usages
+    health: Health
+
+
+@dataclass(frozen=True, slots=True)
+class AccountState:
+    """One account: its whole usage and health, `disabled_reason` if disabled, and per-model detail."""
+
+    id: str
+    usage: Usages
+    health: Health
+    disabled_reason: str | None
+    models: Mapping[str, ModelState]
+
+    def model(self, model: str) -> ModelState:
+        """The state of one model of this account (empty usage and health if nothing is recorded)."""
+        found = self.models.get(model)
+        if found is not None:
+            return found
+        empty = WindowUsage()
+        return ModelState(Usages(empty, empty, empty, self.usage.day_resets_at, self.usage.month_resets_at), Health())
+
+
+@dataclass(frozen=True, slots=True)
+class StateSnapshot:
+    """Everything routing reads at one instant. `retired` maps (provider, model) to the reason;
+    `latency_p50_ms` maps (provider, model) to the median latency of recent successful attempts."""
+
+    taken_at: datetime
+    accounts: Mapping[str, AccountState]
+    global_usage: Usages
+    retired: Mapping[tuple[str, str], str] = field(default_factory=dict)
+    latency_p50_ms: Mapping[tuple[str, str], float] = field(default_factory=dict)
+
+
+_Key = tuple[str, str]  # (account, model); '' = all
+
+
+class _Sums:
+    __slots__ = ("cost", "requests", "tokens")
+
+    def __init__(self) -> None:
+        self.requests = 0
+        self.tokens = 0
+        self.cost = 0
+
+    def add(self, requests: int, tokens: int, cost: int) -> None:
+        self.requests += requests
+        self.tokens += tokens
+        self.cost += cost
+
+    def usage(self) -> WindowUsage:
+        return WindowUsage(self.requests, self.tokens, self.cost / NANO)
+
+
+# One statement, so one round trip and one consistent snapshot; six row kinds padded to twelve columns:
+# c = settled counters of the current periods, p = live pending reservations, m = rolling minute,
+# s = account state, r = retired models, l = recent successful latencies.
+_SQL_SNAPSHOT = """
+SELECT 'c', account, model, period, requests, tokens, cost_nusd, NULL, NULL, NULL, NULL, NULL
+FROM usage_counters WHERE period IN (SELECT value FROM json_each(:periods))
+UNION ALL
+SELECT 'p', account, model, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL, NULL, NULL
+FROM reservations WHERE state = 'pending' AND expires_at > :now
+UNION ALL
+SELECT 'm', account, model, COUNT(*), SUM(tokens), SUM(cost_nusd), NULL, NULL, NULL, NULL, NULL, NULL
+FROM reservations
+WHERE created_at > :since AND (state = 'settled' OR (state = 'pending' AND expires_at > :now))
+GROUP BY account, model
+UNION ALL
+SELECT 's', account, model, cooldown_until, cooldown_reason, exhausted_until, exhausted_reason, disabled_reason,
+       consecutive_failures, breaker_open_until, learned_requests_limit, learned_tokens_limit
+FROM account_state
+UNION ALL
+SELECT 'r', provider, model, reason, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM retired_models
+UNION ALL
+SELECT * FROM (
+    SELECT 'l', provider, model, latency_ms, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM attempts
+    WHERE outcome = 'success' AND created_at >= :latency_since ORDER BY created_at DESC LIMIT :latency_rows
+)"""
+
+
+class _Tally:
+    """Usage sums per (account, model) and window while the rows are read; '' = all."""
+
+    def __init__(self, zones: dict[str, str], global_tz: str, now: datetime) -> None:
+        self.zones = zones
+        self.global_tz = global_tz
+        self.days = {tz: day_window(now, tz) for tz in {*zones.values(), global_tz}}
+        self.months = {tz: month_window(now, tz) for tz in self.days}
+        self.sums: dict[tuple[str, str, str], _Sums] = defaultdict(_Sums)
+
+    def zone(self, account: str) -> str:
+        return self.zones.get(account, self.global_tz) if account else self.global_tz
+
+    def periods(self) -> list[str]:
+        return sorted({w.key for w in self.days.values()} | {w.key for w in self.months.values()})
+
+    def counter(self, account: str, model: str, period: str, requests: int, tokens: int, cost: int) -> None:
+        tz = self.zone(account)
+        window = "day" if period == self.days[tz].key else "month" if period == self.months[tz].key else None
+        if window:
+            self.sums[account, model, window].add(requests, tokens, cost)
+
+    def pending(self, row: Sequence[Any]) -> None:
+        account, model, a_day, a_month, g_day, g_month, tokens, cost = row
+        tz = self.zone(account)
+        for window, period, key in (("day", a_day, self.days[tz].key), ("month", a_month, self.months[tz].key)):
+            if period == key:
+                self.sums[account, model, window].add(1, tokens, cost)
+                self.sums[account, "", window].add(1, tokens, cost)
+        if g_day == self.days[self.global_tz].key:
+            self.sums["", "", "day"].add(1, tokens, cost)
+        if g_month == self.months[self.global_tz].key:
+            self.sums["", "", "month"].add(1, tokens, cost)
+
+    def minute(self, account: str, model: str, requests: int, tokens: int, cost: int) -> None:
+        self.sums[account, model, "minute"].add(requests, tokens, cost)
+        self.sums[account, "", "minute"].add(requests, tokens, cost)
+        self.sums["", "", "minute"].add(requests, tokens, cost)
+
+    def usages(self, account: str, model: str) -> Usages:
+        tz = self.zone(account)
+
+        def get(window: str) -> WindowUsage:
+            found = self.sums.get((account, model, window))
+            return found.usage() if found else WindowUsage()
+
+        return Usages(get("minute"), get("day"), get("month"), self.days[tz].end, self.months[tz].end)
+
+
+async def read_snapshot(store: Store, accounts: Sequence[Account], now: datetime, global_tz: str) -> StateSnapshot:
+    """Assemble a `StateSnapshot` from one statement."""
+    now = require_aware(now)
+    now_ms = to_ms(now)
+    tally = _Tally({account.id: account.quota.timezone for account in accounts}, global_tz, now)
+    rows = await store.fetchall(
+        _SQL_SNAPSHOT,
+        {
+            "periods": json.dumps(tally.periods()),
+            "now": now_ms,
+            "since": to_ms(now - MINUTE),
+            "latency_since": to_ms(now - LATENCY_WINDOW),
+            "latency_rows": LATENCY_ROWS,
+        },
+    )
+    health: dict[_Key, Health] = {}
+    disabled: dict[str, str] = {}
+    retired: dict[tuple[str, str], str] = {}
+    latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for kind, *row in rows:
+        if kind == "c":
+            tally.counter(*row[:6])
+        elif kind == "p":
+            tally.pending(row[:8])
+        elif kind == "m":
+            tally.minute(*row[:5])
+        elif kind == "s":
+            health[row[0], row[1]] = _health(row)
+            if row[6] is not None and not row[1]:
+                disabled[row[0]] = row[6]
+        elif kind == "r":
+            retired[row[0], row[1]] = row[2]
+        else:
+            latencies[row[0], row[1]].append(row[2])
+    models_of: dict[str, set[str]] = defaultdict(set)
+    for account, model, *_ in (*tally.sums, *health):
+        if model:
+            models_of[account].add(model)
+    result = {
+        account_id: AccountState(
+            id=account_id,
+            usage=tally.usages(account_id, ""),
+            health=health.get((account_id, ""), Health()),
+            disabled_reason=disabled.get(account_id),
+            models={
+                m: ModelState(tally.usages(account_id, m), health.get((account_id, m), Health()))
+                for m in sorted(models_of[account_id])
+            },
+        )
+        for account_id in tally.zones
+    }
+    return StateSnapshot(
+        taken_at=now,
+        accounts=result,
+        global_usage=tally.usages("", ""),
+        retired=retired,
+        latency_p50_ms={key: statistics.median(values) for key, values in latencies.items()},
+    )
+
+
+def _health(row: Sequence[Any]) -> Health:
+    _, _, cool, cool_why, exh, exh_why, _, failures, breaker, rpm, tpm = row
+    return Health(
+        cooldown_until=_instant(cool),
+        cooldown_reason=cool_why,
+        exhausted_until=_instant(exh),
+        exhausted_reason=exh_why,
+        consecutive_failures=failures,
+        breaker_open_until=_instant(breaker),
+        learned_requests_limit=rpm,
+        learned_tokens_limit=tpm,
+    )
+
+
+def _instant(ms: int | None) -> datetime | None:
+    return None if ms is None else from_ms(ms)

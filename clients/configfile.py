@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from clients.jsonc import JsoncError, render, set_nested_member
+from clients.jsonc import JsoncError, parse, render, set_nested_member, set_path
 from clients.table import SERVER_NAME, ClientSpec
 from clients.tomltable import TomlEditError, set_table
 
@@ -99,15 +99,44 @@ def plan_update(spec: ClientSpec, path: Path, entry: dict[str, Any]) -> Plan:
     return Plan(path, old, bom + new_body, had_comments)
 
 
+def plan_list_item(path: Path, key: str, item: str) -> Plan:
+    """Work out the JSON file's new content with `item` in the top-level list `key` (added once, at the end).
+
+    Raises:
+        ConfigFileError: the file is not valid JSON, or `key` holds something other than a list.
+    """
+    old = read_text(path)
+    if old is None or not old.strip():
+        return Plan(path, old, render({key: [item]}) + "\n", had_comments=False)
+    try:
+        json.loads(old)
+        root = parse(old, trailing_commas=False).root.value
+    except (json.JSONDecodeError, JsoncError) as exc:
+        raise _malformed(path, "JSON", str(exc)) from exc
+    current = root.get(key, []) if isinstance(root, dict) else None
+    if not isinstance(current, list):
+        raise ConfigFileError(f'"{key}" in {path} is not a list; fix the file and run install again')
+    if item in current:
+        return Plan(path, old, old, had_comments=False)
+    new_text, _ = set_path(old, (key,), [*current, item], trailing_commas=False)
+    return Plan(path, old, new_text, had_comments=False)
+
+
 def _merge_json(spec: ClientSpec, text: str, entry: dict[str, Any], path: Path) -> tuple[bool, str]:
-    kind = "JSON with comments" if spec.comments else "JSON"
+    kind = (
+        "JSON"
+        + (" with comments" if spec.comments else "")
+        + (" (and trailing commas)" if spec.trailing_commas else "")
+    )
     if not spec.comments:
         try:
             json.loads(text)
         except json.JSONDecodeError as exc:
             raise _malformed(path, kind, f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
     try:
-        new_text, had_comments = set_nested_member(text, spec.servers_key, SERVER_NAME, entry)
+        new_text, had_comments = set_nested_member(
+            text, spec.servers_key, SERVER_NAME, entry, trailing_commas=spec.trailing_commas
+        )
     except JsoncError as exc:
         raise _malformed(path, kind, str(exc)) from exc
     return had_comments, new_text

@@ -8,6 +8,7 @@ where each object and member sits in the text, and the editor splices only the t
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -61,6 +62,7 @@ class Document:
 @dataclass
 class _Parser:
     text: str
+    trailing_commas: bool = True
     pos: int = 0
     has_comments: bool = False
 
@@ -87,6 +89,10 @@ class _Parser:
             else:
                 return
 
+    def refuse_trailing_comma(self, seen: bool) -> None:
+        if seen and not self.trailing_commas:
+            raise self.fail("a trailing comma before the closing bracket")
+
     def value(self) -> Node:
         self.skip()
         if self.pos >= len(self.text):
@@ -112,6 +118,7 @@ class _Parser:
         while True:
             self.skip()
             if self.text.startswith("}", self.pos):
+                self.refuse_trailing_comma(trailing)
                 break
             if members and not trailing:
                 raise self.fail("expected ',' or '}'")
@@ -139,6 +146,7 @@ class _Parser:
         while True:
             self.skip()
             if self.text.startswith("]", self.pos):
+                self.refuse_trailing_comma(comma and bool(items))
                 break
             if not comma:
                 raise self.fail("expected ',' or ']'")
@@ -151,13 +159,13 @@ class _Parser:
         return Node(items, start, self.pos)
 
 
-def parse(text: str) -> Document:
-    """Read JSON that may hold comments and trailing commas, keeping positions.
+def parse(text: str, *, trailing_commas: bool = True) -> Document:
+    """Read JSON that may hold comments (and, unless told otherwise, trailing commas), keeping positions.
 
     Raises:
         JsoncError: the text is not such JSON; the error names the line and column.
     """
-    parser = _Parser(text)
+    parser = _Parser(text, trailing_commas)
     root = parser.value()
     parser.skip()
     if parser.pos != len(text):
@@ -234,44 +242,58 @@ def _insert_member(text: str, obj: Node, key: str, value: Any, style: _Style) ->
     return text[: last.value.end] + comma + text[last.value.end : tail] + addition + text[tail:]
 
 
-def set_nested_member(text: str, outer: str, key: str, value: Any) -> tuple[str, bool]:
-    """Return `text` with `root[outer][key] = value` and whether the text had comments.
+def set_path(text: str, path: Sequence[str], value: Any, *, trailing_commas: bool = True) -> tuple[str, bool]:
+    """Return `text` with `root[path[0]]…[path[-1]] = value`, and whether the text had comments.
 
-    Everything else, comments and layout included, is kept byte for byte. An existing `root[outer][key]`
-    is replaced whole; a missing `outer` object is added at the end of the root object.
+    Everything else, comments and layout included, is kept byte for byte. An existing member at `path`
+    is replaced whole; missing objects along the way are added at the end of their parent.
 
     Raises:
-        JsoncError: the text is not JSON with comments, the top level is not an object, or `outer` is
-            present but not an object.
+        JsoncError: the text is not JSON with comments, or the top level or an object along `path` is
+            something other than an object.
     """
-    doc = parse(text)
-    root = doc.root
-    if not root.is_object:
-        raise JsoncError("the top level is not a JSON object", text, root.start)
-    style = _Style.of(text, root)
-    outer_member = root.member(outer)
-    if outer_member is None:
-        result = _insert_member(text, root, outer, {key: value}, style)
-    elif not outer_member.value.is_object:
-        raise JsoncError(f'"{outer}" is not an object', text, outer_member.value.start)
-    else:
-        entry = outer_member.value.member(key)
-        if entry is None:
-            result = _insert_member(text, outer_member.value, key, value, style)
-        else:
-            outer_node = outer_member.value
-            if "\n" in text[outer_node.start : outer_node.end]:
-                rendered = style.render(value, _line_indent(text, entry.key_start))
+    if not path:
+        raise ValueError("path must name at least one member")
+    doc = parse(text, trailing_commas=trailing_commas)
+    node = doc.root
+    if not node.is_object:
+        raise JsoncError("the top level is not a JSON object", text, node.start)
+    style = _Style.of(text, node)
+    for depth, key in enumerate(path):
+        member = node.member(key)
+        if member is None:
+            nested: Any = value
+            for outer in reversed(path[depth + 1 :]):
+                nested = {outer: nested}
+            result = _insert_member(text, node, key, nested, style)
+            break
+        if depth == len(path) - 1:
+            if "\n" in text[node.start : node.end]:
+                rendered = style.render(value, _line_indent(text, member.key_start))
             else:
                 rendered = json.dumps(value, ensure_ascii=False)  # a one-line object stays on one line
-            result = text[: entry.value.start] + rendered + text[entry.value.end :]
-    _check_edit(doc.root.value, parse(result).root.value, outer, key, value)
+            result = text[: member.value.start] + rendered + text[member.value.end :]
+            break
+        if not member.value.is_object:
+            raise JsoncError(f'"{key}" is not an object', text, member.value.start)
+        node = member.value
+    _check_edit(doc.root.value, parse(result).root.value, path, value)
     return result, doc.has_comments
 
 
-def _check_edit(before: dict[str, Any], after: Any, outer: str, key: str, value: Any) -> None:
+def set_nested_member(text: str, outer: str, key: str, value: Any, *, trailing_commas: bool = True) -> tuple[str, bool]:
+    """`set_path(text, (outer, key), value)`: set one entry of a top-level object such as `mcpServers`."""
+    return set_path(text, (outer, key), value, trailing_commas=trailing_commas)
+
+
+def _with_value(document: Any, path: Sequence[str], value: Any) -> Any:
+    if not path:
+        return value
+    inner = document.get(path[0], {}) if isinstance(document, dict) else {}
+    return {**document, path[0]: _with_value(inner, path[1:], value)}
+
+
+def _check_edit(before: Any, after: Any, path: Sequence[str], value: Any) -> None:
     """The splice must change exactly one member; anything else is a bug here, never the user's file."""
-    expected = dict(before)
-    expected[outer] = {**before.get(outer, {}), key: value}
-    if after != expected:
-        raise AssertionError(f"editing {outer}.{key} changed other members")
+    if after != _with_value(before, path, value):
+        raise AssertionError(f"editing {'.'.join(path)} changed other members")

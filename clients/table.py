@@ -22,6 +22,15 @@ SERVER_NAME = "provider-router"
 """The name every client lists the server under."""
 
 
+class Approval(BaseModel):
+    """A per-user, per-project list where the client records which project servers the user allowed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    path: str
+    list_key: str = Field(alias="listKey")
+
+
 class ClientSpec(BaseModel):
     """One client's facts, as written in clients.json."""
 
@@ -31,7 +40,9 @@ class ClientSpec(BaseModel):
     label: str
     format: FileFormat
     comments: bool
-    """Whether the client itself accepts comments and trailing commas in this file (JSONC, or TOML)."""
+    """Whether the client itself accepts comments in this file (JSONC, or TOML)."""
+    trailing_commas: bool = Field(default=False, alias="trailingCommas")
+    """Whether the client's JSONC reader also accepts trailing commas (Zed's and VS Code's do, Gemini CLI's not)."""
     servers_key: str = Field(alias="serversKey")
     entry_extra: dict[str, str] = Field(alias="entryExtra")
     """Fixed members every entry carries besides command/args/env (e.g. `type: stdio`)."""
@@ -39,6 +50,8 @@ class ClientSpec(BaseModel):
     """Path template per `sys.platform` value; `*` is every other platform."""
     project_path: str | None = Field(alias="projectPath")
     project_unsupported: str = Field(default="", alias="projectUnsupported")
+    project_approval: Approval | None = Field(default=None, alias="projectApproval")
+    """Where installing the project file also allows our server, so the client does not hold it back."""
     instructions_file: str | None = Field(alias="instructionsFile")
     check: str
     user_notes: str = Field(default="", alias="userNotes")

@@ -10,13 +10,23 @@ import os
 import shutil
 import sys
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TextIO
 
-from clients.configfile import ConfigFileError, Plan, apply, plan_update, read_text, write_target
+from clients.configfile import ConfigFileError, Plan, apply, plan_list_item, plan_update, read_text, write_target
 from clients.instructions import snippet, snippet_path, with_snippet
-from clients.table import ClientSpec, Scope, client_ids, expand, load_clients, template_values
+from clients.table import (
+    SERVER_NAME,
+    Approval,
+    ClientSpec,
+    Scope,
+    client_ids,
+    expand,
+    load_clients,
+    template_values,
+)
 
 PINNED_ENV = ("PROVIDER_ROUTER_HOME", "XDG_CONFIG_HOME")
 """Variables copied into the entry when set: agents start servers with a thin environment (often only HOME,
@@ -104,45 +114,102 @@ def run_install(
         )
         return 1
     entry = spec.entry(command, server_env(environ, home=home, cwd=cwd))
+    where = f"({spec.label}, {scope} scope)"
     try:
-        plan = plan_update(spec, write_target(path), entry)
-        _report_config(spec, scope, plan, dry_run=dry_run, now=now or datetime.now(), out=out)
+        steps = [
+            _Step(
+                plan_update(spec, write_target(path), entry),
+                "registered provider-router in",
+                where,
+                "already registers provider-router",
+                mode=_NEW_FILE_MODE[scope],
+            ),
+        ]
+        if scope == "project" and spec.project_approval is not None:
+            steps.append(_approval_step(spec.project_approval, home=home, cwd=cwd, env=environ, platform=platform))
         if instructions:
-            return _place_instructions(spec, cwd, dry_run=dry_run, out=out, err=err)
+            if spec.instructions_file is None:
+                print(
+                    f"{spec.label} reads no instructions file; paste {snippet_path()} into its custom "
+                    "instructions instead",
+                    file=err,
+                )
+                return 1
+            steps.append(_instructions_step(cwd / spec.instructions_file))
+        for step in steps:
+            step.carry_out(dry_run=dry_run, now=now or datetime.now(), out=out)
     except ConfigFileError as exc:
         print(str(exc), file=err)
         return 1
-    _print_instructions_hint(spec, out)
+    _print_next(spec, scope, instructions=instructions, out=out)
     return 0
 
 
-def _report_config(spec: ClientSpec, scope: Scope, plan: Plan, *, dry_run: bool, now: datetime, out: TextIO) -> None:
-    where = f"{spec.label}, {scope} scope"
-    if dry_run:
+@dataclass(frozen=True)
+class _Step:
+    """One file to write, and how to speak of it."""
+
+    plan: Plan
+    done: str
+    where: str
+    unchanged: str
+    mode: int
+    backup: bool = True
+
+    def carry_out(self, *, dry_run: bool, now: datetime, out: TextIO) -> None:
+        plan = self.plan
+        where = f" {self.where}" if self.where else ""
         if not plan.changed:
-            print(f"dry run: {plan.path} already registers provider-router ({where}); nothing would change", file=out)
-        elif plan.old_text is None:
-            print(f"dry run: would create {plan.path} ({where}) with:\n{plan.new_text}", file=out, end="")
+            print(f"{plan.path}{where} {self.unchanged}; nothing {'would change' if dry_run else 'changed'}", file=out)
+        elif dry_run and plan.old_text is None:
+            print(f"dry run: would create {plan.path}{where} with:\n{plan.new_text}", file=out, end="")
+        elif dry_run:
+            keeping = ", keeping a backup" if self.backup else ""
+            print(f"dry run: would change {plan.path}{where}{keeping}:\n{plan.diff()}", file=out, end="")
         else:
-            print(f"dry run: would change {plan.path} ({where}), keeping a backup:\n{plan.diff()}", file=out, end="")
-        return
-    if not plan.changed:
-        print(f"{plan.path} already registers provider-router ({where}); nothing changed", file=out)
-    else:
-        backup = apply(plan, now=now, new_file_mode=_NEW_FILE_MODE[scope])
-        print(f"registered provider-router in {plan.path} ({where})", file=out)
-        if backup is not None:
-            print(f"  the previous file is saved as {backup}", file=out)
-        if plan.had_comments:
-            print("  the file's comments and layout were kept", file=out)
+            saved = apply(plan, now=now, new_file_mode=self.mode, backup=self.backup)
+            print(f"{self.done} {plan.path}{where}", file=out)
+            if saved is not None:
+                print(f"  the previous file is saved as {saved}", file=out)
+            if plan.had_comments:
+                print("  the file's comments and layout were kept", file=out)
+
+
+def _approval_step(approval: Approval, *, home: Path, cwd: Path, env: Mapping[str, str], platform: str) -> _Step:
+    values = template_values(platform=platform, home=home, cwd=cwd, env=env)
+    path = write_target(expand(approval.path, values))
+    plan = plan_list_item(path, approval.list_key, SERVER_NAME)
+    return _Step(
+        plan,
+        "allowed the project's provider-router in",
+        "",
+        "already allows provider-router",
+        mode=_NEW_FILE_MODE["user"],
+    )
+
+
+def _instructions_step(path: Path) -> _Step:
+    path = write_target(path)
+    old = read_text(path)
+    plan = Plan(path, old, with_snippet(old, snippet()), had_comments=False)
+    return _Step(
+        plan,
+        "added the delegation instructions (between provider-router markers) to",
+        "",
+        "already holds the delegation instructions",
+        mode=0o644,
+        backup=False,
+    )
+
+
+def _print_next(spec: ClientSpec, scope: Scope, *, instructions: bool, out: TextIO) -> None:
     print(f"  next: {spec.check}", file=out)
     if scope == "user" and spec.user_notes:
         print(f"  note: {spec.user_notes}", file=out)
     if scope == "project":
         print("  note: the entry names this machine's absolute path; others run this install for themselves", file=out)
-
-
-def _print_instructions_hint(spec: ClientSpec, out: TextIO) -> None:
+    if instructions:
+        return
     if spec.instructions_file is None:
         print(f"  to tell the agent when to delegate, add {snippet_path()} to its instructions", file=out)
     else:
@@ -151,20 +218,3 @@ def _print_instructions_hint(spec: ClientSpec, out: TextIO) -> None:
             "(or run install again with --instructions)",
             file=out,
         )
-
-
-def _place_instructions(spec: ClientSpec, cwd: Path, *, dry_run: bool, out: TextIO, err: TextIO) -> int:
-    if spec.instructions_file is None:
-        print(f"{spec.label} reads no instructions file; paste {snippet_path()} into its custom instructions", file=err)
-        return 1
-    path = write_target(cwd / spec.instructions_file)
-    old = read_text(path)
-    plan = Plan(path, old, with_snippet(old, snippet()), had_comments=False)
-    if not plan.changed:
-        print(f"{path} already holds the delegation instructions", file=out)
-    elif dry_run:
-        print(f"dry run: would update {path}:\n{plan.diff()}", file=out, end="")
-    else:
-        apply(plan, now=datetime.now(), new_file_mode=0o644, backup=False)
-        print(f"added the delegation instructions to {path} (between provider-router markers)", file=out)
-    return 0

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from clients.jsonc import JsoncError, parse, render, set_nested_member
+from clients.jsonc import JsoncError, parse, render, set_nested_member, set_path
 
 ENTRY = {"command": "/bin/pr", "args": ["serve"], "env": {}}
 
@@ -118,3 +118,20 @@ def test_render_puts_arrays_of_scalars_on_one_line() -> None:
     assert render({"a": ["x", 1], "b": [{"c": 1}], "d": {}}) == (
         '{\n  "a": ["x", 1],\n  "b": [\n    {\n      "c": 1\n    }\n  ],\n  "d": {}\n}'
     )
+
+
+@pytest.mark.parametrize("text", ['{"a": 1,}', '{"a": [1,]}'])
+def test_trailing_commas_can_be_refused(text: str) -> None:
+    assert parse(text).root.value
+    with pytest.raises(JsoncError, match="trailing comma"):
+        parse(text, trailing_commas=False)
+
+
+def test_an_empty_array_is_not_a_trailing_comma() -> None:
+    assert parse('{"a": []}', trailing_commas=False).root.value == {"a": []}
+
+
+def test_set_path_adds_missing_objects_along_the_way() -> None:
+    result, _ = set_path('{\n  "x": 1\n}', ("a", "b", "c"), [1])
+    assert json.loads(result) == {"x": 1, "a": {"b": {"c": [1]}}}
+    assert set_path(result, ("x",), 2)[0] == result.replace('"x": 1', '"x": 2')

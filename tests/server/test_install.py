@@ -278,7 +278,7 @@ def test_codex_toml_keeps_comments_and_round_trips(env: Env) -> None:
     assert text.index("[mcp_servers.provider-router]") < text.index("[profiles.fast]")
 
 
-@pytest.mark.parametrize(("client", "platform"), [("zed", "linux"), ("vscode", "darwin"), ("gemini-cli", "win32")])
+@pytest.mark.parametrize(("client", "platform"), [("zed", "linux"), ("vscode", "darwin"), ("zed", "win32")])
 def test_settings_with_comments_keep_them_and_gain_our_entry(env: Env, client: str, platform: str) -> None:
     _, key, _ = SHAPES[client]
     path = env.path(client, "user", platform)
@@ -300,6 +300,20 @@ def test_settings_with_comments_keep_them_and_gain_our_entry(env: Env, client: s
     from clients.jsonc import parse
 
     assert parse(text).root.value[key] == {"other": {"command": "x", "args": []}, "provider-router": our_entry(client)}
+
+
+def test_gemini_settings_keep_their_comments_but_a_trailing_comma_is_refused(env: Env) -> None:
+    path = env.path("gemini-cli", "user", "linux")
+    path.parent.mkdir(parents=True)
+    path.write_text('// mine\n{\n  "ui": {"theme": "Default"} // theme\n}\n', encoding="utf-8")
+    assert env.install("gemini-cli").code == 0
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith('// mine\n{\n  "ui": {"theme": "Default"}, // theme\n  "mcpServers": {')
+    assert text.endswith("  }\n}\n")
+    path.write_text('{\n  "ui": {"theme": "Default"},\n}\n', encoding="utf-8")
+    result = env.install("gemini-cli")
+    assert result.code == 1
+    assert "trailing comma" in result.err
 
 
 @pytest.mark.parametrize("client", ["claude-code", "cursor", "windsurf", "claude-desktop"])
@@ -436,3 +450,38 @@ def test_the_default_command_is_absolute_and_serves() -> None:
     command = default_server_command()
     assert Path(command[0]).is_absolute()
     assert command[-1] == "serve"
+
+
+def test_a_claude_code_project_install_also_allows_the_server_for_this_user(env: Env) -> None:
+    local = env.cwd / ".claude" / "settings.local.json"
+    assert env.install("claude-code", "project").code == 0
+    assert read(local, "json") == {"enabledMcpjsonServers": ["provider-router"]}
+    assert stat.S_IMODE(local.stat().st_mode) == 0o600
+
+
+def test_an_existing_approval_list_keeps_its_entries_and_gains_ours_once(env: Env) -> None:
+    local = env.cwd / ".claude" / "settings.local.json"
+    local.parent.mkdir()
+    local.write_text('{\n  "permissions": {"allow": []},\n  "enabledMcpjsonServers": ["db"]\n}\n', encoding="utf-8")
+    assert env.install("claude-code", "project").code == 0
+    assert read(local, "json") == {"permissions": {"allow": []}, "enabledMcpjsonServers": ["db", "provider-router"]}
+    again = env.install("claude-code", "project")
+    assert "already allows provider-router" in again.out
+    assert len(backups(local)) == 1
+
+
+@pytest.mark.parametrize("content", ['{"enabledMcpjsonServers": "all"}', "{oops"])
+def test_a_bad_approval_file_stops_the_install_before_anything_is_written(env: Env, content: str) -> None:
+    local = env.cwd / ".claude" / "settings.local.json"
+    local.parent.mkdir()
+    local.write_text(content, encoding="utf-8")
+    before = env.snapshot()
+    result = env.install("claude-code", "project")
+    assert result.code == 1
+    assert str(local) in result.err
+    assert env.snapshot() == before
+
+
+def test_user_scope_leaves_project_approvals_alone(env: Env) -> None:
+    assert env.install("claude-code").code == 0
+    assert not (env.cwd / ".claude").exists()

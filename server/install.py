@@ -94,6 +94,48 @@ def run_install(
     client's instructions file in `cwd` (CLAUDE.md, AGENTS.md, GEMINI.md…).
     """
     err = err or sys.stderr
+    spec = _check_arguments(client, scope, command, err)
+    if isinstance(spec, int):
+        return spec
+    environ: Mapping[str, str] = os.environ if env is None else env
+    path = config_path(spec, scope=scope, platform=platform, home=home, cwd=cwd, env=environ)
+    if path is None:
+        print(
+            f"{spec.label} has no project-scope MCP config ({spec.project_unsupported}); "
+            f"run `provider-router install {spec.id}` without --scope project",
+            file=err,
+        )
+        return 1
+    if instructions and spec.instructions_file is None:
+        print(f"{spec.label} reads no instructions file; paste {snippet_path()} into its own instructions", file=err)
+        return 1
+    entry = spec.entry(command, server_env(environ, home=home, cwd=cwd))
+    try:
+        # Every file is read and merged before any is written: one bad file stops the install untouched.
+        steps = [
+            _Step(
+                plan_update(spec, write_target(path), entry),
+                "registered provider-router in",
+                f"({spec.label}, {scope} scope)",
+                "already registers provider-router",
+                mode=_NEW_FILE_MODE[scope],
+            ),
+        ]
+        if scope == "project" and spec.project_approval is not None:
+            steps.append(_approval_step(spec.project_approval, home=home, cwd=cwd, env=environ, platform=platform))
+        if instructions and spec.instructions_file is not None:
+            steps.append(_instructions_step(cwd / spec.instructions_file))
+        for step in steps:
+            step.carry_out(dry_run=dry_run, now=now or datetime.now(), out=out)
+    except ConfigFileError as exc:
+        print(str(exc), file=err)
+        return 1
+    _print_next(spec, scope, instructions=instructions, out=out)
+    return 0
+
+
+def _check_arguments(client: str, scope: str, command: list[str], err: TextIO) -> ClientSpec | int:
+    """The client's spec, or the exit status for arguments that cannot work."""
     spec = load_clients().get(client)
     if spec is None:
         print(f"unknown client {client!r}; choose one of: {', '.join(client_ids())}", file=err)
@@ -104,45 +146,7 @@ def run_install(
     if not command or not Path(command[0]).is_absolute():
         print(f"the server command must start with an absolute path, got {command!r}", file=err)
         return 1
-    environ: Mapping[str, str] = os.environ if env is None else env
-    path = config_path(spec, scope=scope, platform=platform, home=home, cwd=cwd, env=environ)
-    if path is None:
-        print(
-            f"{spec.label} has no project-scope MCP config ({spec.project_unsupported}); "
-            f"run `provider-router install {spec.id}` without --scope project",
-            file=err,
-        )
-        return 1
-    entry = spec.entry(command, server_env(environ, home=home, cwd=cwd))
-    where = f"({spec.label}, {scope} scope)"
-    try:
-        steps = [
-            _Step(
-                plan_update(spec, write_target(path), entry),
-                "registered provider-router in",
-                where,
-                "already registers provider-router",
-                mode=_NEW_FILE_MODE[scope],
-            ),
-        ]
-        if scope == "project" and spec.project_approval is not None:
-            steps.append(_approval_step(spec.project_approval, home=home, cwd=cwd, env=environ, platform=platform))
-        if instructions:
-            if spec.instructions_file is None:
-                print(
-                    f"{spec.label} reads no instructions file; paste {snippet_path()} into its custom "
-                    "instructions instead",
-                    file=err,
-                )
-                return 1
-            steps.append(_instructions_step(cwd / spec.instructions_file))
-        for step in steps:
-            step.carry_out(dry_run=dry_run, now=now or datetime.now(), out=out)
-    except ConfigFileError as exc:
-        print(str(exc), file=err)
-        return 1
-    _print_next(spec, scope, instructions=instructions, out=out)
-    return 0
+    return spec
 
 
 @dataclass(frozen=True)

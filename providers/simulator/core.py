@@ -34,6 +34,8 @@ _REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "
 _STREAM_FAULTS = frozenset({"error_in_stream", "truncated_stream"})
 _MALFORMED_BODY = b'<html><body>upstream hiccup</body></html>\n{"id": "chatcmpl-'
 _PROMPT_WORDS = 12
+#: the header that carries a request id, per flavour (Google sends none)
+_REQUEST_ID_HEADER = {"openai": "x-request-id", "anthropic": "request-id"}
 
 
 @dataclass
@@ -281,7 +283,8 @@ class Simulator:
         return ErrorContext(
             model=model,
             input_tokens=call.input_tokens if call else 0,
-            window=(spec.models or {}).get(model, 0),
+            # a scripted overflow with no configured window quotes one just below the prompt
+            window=(spec.models or {}).get(model) or max(1, (call.input_tokens if call else 1) - 1),
             limit=limit,
             retry_after_s=retry_after,
             now=self._clock(),
@@ -326,7 +329,8 @@ class Simulator:
         fault: Fault | None,
     ) -> Response | StreamResponse:
         flavour = spec.wire_flavour
-        request_header = ("request-id" if flavour == "anthropic" else "x-request-id", f"req_sim{answer.request_id}")
+        id_header = _REQUEST_ID_HEADER.get(flavour)
+        request_headers = ((id_header, f"req_sim{answer.request_id}"),) if id_header else ()
         if not stream:
             body = {"anthropic": anthropic_json, "gemini": gemini_json}.get(flavour)
             payload = body(answer) if body else openai_json(flavour, answer)
@@ -336,7 +340,7 @@ class Simulator:
                 "content-type",
                 "application/json; charset=UTF-8" if flavour == "gemini" else "application/json",
             )
-            return Response(200, (content_type, request_header, *headers), payload)
+            return Response(200, (content_type, *request_headers, *headers), payload)
         sse = call.sse if call else True
         plan = self._plan(spec, answer, sse)
         frames = plan.head + plan.body + plan.tail
@@ -347,7 +351,10 @@ class Simulator:
             frames = [*plan.head, *plan.body[:1], stream_error_frame(flavour, ctx, answer.model)]
         stream_type = "text/event-stream" if sse else "application/json; charset=UTF-8"
         return StreamResponse(
-            200, (("content-type", stream_type), request_header, *headers), tuple(frames), spec.chunk_latency_ms / 1000
+            200,
+            (("content-type", stream_type), *request_headers, *headers),
+            tuple(frames),
+            spec.chunk_latency_ms / 1000,
         )
 
     @staticmethod

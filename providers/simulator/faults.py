@@ -343,13 +343,12 @@ def error_response(flavour: Flavour, fault: Fault, ctx: ErrorContext, extra: Hea
     """The flavour's HTTP error answer for `fault` (one of the faults answered with an error status)."""
     if fault == "bad_gateway":
         return Response(502, (("content-type", "text/html"), *extra), BAD_GATEWAY_HTML)
-    with_retry = fault == "rate_limited"
     key = "rate_limited" if fault == "rate_limited_no_retry_after" else fault
     entry = _TABLES[flavour][key]
-    body = _body(flavour, key, entry, ctx, with_retry)
+    # Google's retry hint is RetryInfo in the body (its per-day quota error carries one too); others use the header
+    body = _body(flavour, key, entry, ctx, with_retry=fault != "rate_limited_no_retry_after")
     headers: list[tuple[str, str]] = [GOOGLE_JSON_TYPE if flavour == "gemini" else JSON_TYPE, *extra]
-    # Google puts its retry hint in the body (RetryInfo); the others send the header
-    if with_retry and flavour != "gemini":
+    if fault == "rate_limited" and flavour != "gemini":
         headers.append(("retry-after", str(ctx.retry_after_s)))
     return Response(entry.status, tuple(headers), json.dumps(body, ensure_ascii=False).encode())
 

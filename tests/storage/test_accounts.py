@@ -1,0 +1,81 @@
+"""Account health: cooldowns, breakers, pools."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from storage.accounts import AccountStates, BreakerState
+from storage.db import Store
+from storage.ledger import Ledger
+from storage.snapshot import Health
+from tests.storage.conftest import NOW, make_account
+
+pytestmark = pytest.mark.anyio
+
+SECOND = timedelta(seconds=1)
+
+
+async def health_of(store: Store, model: str | None = None) -> Health:
+    account = (await Ledger(store).snapshot([make_account()], NOW)).accounts["acct-1"]
+    return account.model(model).health if model else account.health
+
+
+async def test_a_shorter_cooldown_never_shortens_one_in_force(store: Store) -> None:
+    states = AccountStates(store)
+    await states.set_cooldown("acct-1", None, NOW + 60 * SECOND, "reset header", NOW)
+    await states.set_cooldown("acct-1", None, NOW + 5 * SECOND, "retry-after", NOW)
+    health = await health_of(store)
+    assert (health.cooldown_until, health.cooldown_reason) == (NOW + 60 * SECOND, "reset header")
+    await states.set_cooldown("acct-1", None, NOW + 90 * SECOND, "longer", NOW)
+    assert (await health_of(store)).cooldown_until == NOW + 90 * SECOND
+
+
+async def test_reset_clears_cooldowns_exhaustion_and_breakers_but_not_disabling(store: Store) -> None:
+    states = AccountStates(store)
+    await states.set_exhausted("acct-1", "m", NOW + timedelta(hours=1), "PerDay", NOW)
+    await states.set_cooldown("acct-1", None, NOW + 60 * SECOND, "429", NOW)
+    await states.disable("acct-1", "401", NOW)
+    assert await states.reset() == 2
+    health = await health_of(store)
+    assert health.blocked_until(NOW) is None
+    assert (await health_of(store, "m")).exhausted_until is None
+    snapshot = await Ledger(store).snapshot([make_account()], NOW)
+    assert snapshot.accounts["acct-1"].disabled_reason == "401"
+
+
+async def test_the_breaker_opens_after_consecutive_failures_and_a_success_closes_it(store: Store) -> None:
+    states = AccountStates(store)
+    assert await states.record_failure("acct-1", "m", NOW, threshold=3) == BreakerState(1, None)
+    assert await states.record_failure("acct-1", "m", NOW, threshold=3) == BreakerState(2, None)
+    opened = await states.record_failure("acct-1", "m", NOW, threshold=3, open_for=30 * SECOND)
+    assert opened == BreakerState(3, NOW + 30 * SECOND)
+    assert (await health_of(store, "m")).blocked_until(NOW) == NOW + 30 * SECOND
+    # Half-open after the interval: one more failure re-opens it at once.
+    later = NOW + 31 * SECOND
+    assert await states.record_failure("acct-1", "m", later, open_for=30 * SECOND) == BreakerState(
+        4, later + 30 * SECOND
+    )
+    await states.record_success("acct-1", "m")
+    health = await health_of(store, "m")
+    assert (health.consecutive_failures, health.breaker_open_until) == (0, None)
+
+
+async def test_the_pool_cursor_rotates_through_the_eligible_accounts(store: Store) -> None:
+    states = AccountStates(store)
+    pool = ["g1", "g2", "g3"]
+    assert [await states.next_in_pool("google", pool) for _ in range(4)] == ["g1", "g2", "g3", "g1"]
+    # g2 becomes ineligible: the rotation skips it.
+    assert [await states.next_in_pool("google", ["g1", "g3"]) for _ in range(2)] == ["g3", "g1"]
+    # The last one chosen leaves the pool: the rotation goes on rather than restarting.
+    assert await states.next_in_pool("google", ["g2", "g3"]) in ("g2", "g3")
+    with pytest.raises(ValueError):
+        await states.next_in_pool("google", [])
+
+
+async def test_pools_rotate_independently(store: Store) -> None:
+    states = AccountStates(store)
+    assert await states.next_in_pool("a", ["x", "y"]) == "x"
+    assert await states.next_in_pool("b", ["x", "y"]) == "x"
+    assert await states.next_in_pool("a", ["x", "y"]) == "y"

@@ -26,15 +26,23 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from providers.models import TaskType
+from providers.models import ModelProfile, TaskType
+from providers.types import WireKind
 from providers.vendors import ALIASES
 from routing.preferences import BudgetMode, Preferences
-from routing.score import UNKNOWN_PREFERENCE, account_headroom, cost_part, latency_part, weights_for, work_cost_usd
+from routing.score import (
+    LATENCY_HALF_MS,
+    PARTS,
+    UNKNOWN_LATENCY,
+    UNKNOWN_PREFERENCE,
+    account_headroom,
+    cost_part,
+    weights_for,
+)
 from routing.types import (
     DEFAULT_OUTPUT_TOKENS,
     LIMIT_FILTERS,
     RUNTIME_FILTERS,
-    CandidateRef,
     CandidateState,
     ConversationState,
     Decision,
@@ -77,20 +85,20 @@ def significant_change(previous: TaskType | None, task: Task) -> bool:
 
 
 class _Eval:
-    """One candidate under evaluation (mutable scratch; never leaves this module)."""
+    """One candidate under evaluation (scratch; never leaves this module)."""
 
-    __slots__ = ("c", "ref", "prov", "filter", "detail", "input_tokens", "output_tokens", "cost", "headroom")
+    __slots__ = ("c", "prov", "filter", "input_tokens", "output_tokens", "cost", "headroom")
 
-    def __init__(self, c: CandidateState, prov: str) -> None:
+    def __init__(
+        self, c: CandidateState, prov: str, filter: Filter | None, inp: int, out: int, cost: float, headroom: float
+    ) -> None:
         self.c = c
         self.prov = prov
-        self.ref = CandidateRef(c.provider, c.model.id, c.account)
-        self.filter: Filter | None = None
-        self.detail = ""
-        self.input_tokens = 0
-        self.output_tokens = 0
-        self.cost = 0.0
-        self.headroom = 1.0
+        self.filter = filter
+        self.input_tokens = inp
+        self.output_tokens = out
+        self.cost = cost
+        self.headroom = headroom
 
 
 class _Group:
@@ -117,30 +125,75 @@ class _Target:
     returning: bool = False
 
 
+#: What a model contributes to every one of its candidates: retired, missing capabilities, too big for the window,
+#: input tokens (with margin), output tokens, worst-case cost when paid, free by the catalogue.
+_ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool]
+_NOTHING: frozenset[str] = frozenset()
+
+
 class _Ctx:
     """What every candidate's evaluation shares, computed once per decide()."""
 
     def __init__(self, task: Task, prefs: Preferences, now: datetime) -> None:
         self.task = task
-        self.prefs = prefs
         self.now = now
         self.today = now.date()
         self.budget_mode: BudgetMode = task.budget_mode or prefs.budget_mode
+        self.free_only = self.budget_mode == "free_only"
         self.weights = weights_for(task.quality, self.budget_mode)
+        self.weight_values = tuple(self.weights[name] for name in PARTS)
+        self.task_type = task.task_type
+        self.max_context = task.quality == "max_context"
+        self.models: dict[tuple[int, str], _ModelInfo] = {}
         self.margins: dict[tuple[str, str], float] = {}
+        self.provs: dict[str, str] = {}
+        self.output = task.max_output_tokens or DEFAULT_OUTPUT_TOKENS
         quality_list = prefs.quality_preferences.get(task.quality) if task.quality else None
-        self.quality_pos = _positions(quality_list)
-        self.task_pos = _positions(prefs.task_preferences.get(task.task_type))
         cost_list = prefs.quality_preferences.get("cost_first") if self.budget_mode == "cost_first" else None
-        self.cost_pos = _positions(cost_list)
+        self.lists = (
+            _positions(quality_list),
+            _positions(prefs.task_preferences.get(task.task_type)),
+            _positions(cost_list),
+        )
+        self.by_model = any("/" in key for positions in self.lists if positions for key in positions)
         self.default = _norm(prefs.default) if prefs.default else None
 
-    def input_tokens(self, c: CandidateState) -> int:
-        key = (c.model.provider, c.kind)
-        margin = self.margins.get(key)
-        if margin is None:
-            margin = self.margins[key] = token_margin(c.model.provider, c.kind)
-        return math.ceil(self.task.estimated_input_tokens * margin)
+    def model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
+        key = (id(model), kind)
+        info = self.models.get(key)
+        if info is None:
+            margin_key = (model.provider, kind)
+            margin = self.margins.get(margin_key)
+            if margin is None:
+                margin = self.margins[margin_key] = token_margin(model.provider, kind)
+            inp = math.ceil(self.task.estimated_input_tokens * margin)
+            out = self.output if self.output < model.max_output_tokens else model.max_output_tokens
+            info = self.models[key] = (
+                model.retired_on is not None and self.today >= model.retired_on,
+                self.task.needs - model.capabilities if self.task.needs else _NOTHING,
+                inp + out > model.context_window,
+                inp,
+                out,
+                (inp * model.input_cost_per_1m + out * model.output_cost_per_1m) / 1_000_000,
+                model.is_free or model.free_tier,
+            )
+        return info
+
+    def norm(self, provider: str) -> str:
+        prov = self.provs.get(provider)
+        if prov is None:
+            prov = self.provs[provider] = _norm(provider)
+        return prov
+
+    def positions(self, prov: str, model: str) -> tuple[int | None, int | None, int | None]:
+        q, t, c = self.lists
+        if self.by_model:
+            return _position(q, prov, model), _position(t, prov, model), _position(c, prov, model)
+        return (
+            None if q is None else q.get(prov, len(q)),
+            None if t is None else t.get(prov, len(t)),
+            None if c is None else c.get(prov, len(c)),
+        )
 
 
 def _positions(entries: Sequence[str] | None) -> dict[str, int] | None:
@@ -156,108 +209,146 @@ def _position(positions: dict[str, int] | None, prov: str, model: str) -> int | 
     if positions is None:
         return None
     found = positions.get(f"{prov}/{model.lower()}")
-    if found is None:
-        found = positions.get(prov, len(positions))
-    return found
+    return positions.get(prov, len(positions)) if found is None else found
 
 
 # --------------------------------------------------------------------------------------------------- filters
 
 
-def _evaluate(c: CandidateState, ctx: _Ctx, prov: str) -> _Eval:
-    e = _Eval(c, prov)
-    model = c.model
-    if not c.enabled:
-        e.filter, e.detail = "disabled", c.disabled_reason or "disabled in the configuration"
-    elif not c.has_key:
-        e.filter = "no_key"
-        e.detail = (
-            f"no API key for account {c.account}; run `provider-router keys set {c.provider} --account {c.account}`"
-        )
-    elif c.model_retired or (model.retired_on is not None and ctx.today >= model.retired_on):
-        e.filter = "retired"
-        e.detail = f"model {model.id} is retired" + (f"; use {model.replacement}" if model.replacement else "")
-    elif ctx.task.needs and not ctx.task.needs <= model.capabilities:
-        e.filter = "capability"
-        e.detail = f"{model.id} lacks {', '.join(sorted(ctx.task.needs - model.capabilities))}"
-    else:
-        _evaluate_request(e, c, ctx)
-    return e
+def _evaluate(candidates: Sequence[CandidateState], ctx: _Ctx) -> list[_Eval]:
+    """Each candidate's first failing filter (None: it survives) and what it would cost.
+
+    One loop with the shared values in locals: this runs for every candidate of every request.
+    """
+    model_info, models, norm, provs, now = ctx.model_info, ctx.models, ctx.norm, ctx.provs, ctx.now
+    free_only, max_cost = ctx.free_only, ctx.task.max_cost_usd
+    out: list[_Eval] = []
+    for c in candidates:
+        info = models.get((id(c.model), c.kind)) or model_info(c.model, c.kind)
+        retired, missing, too_big, inp, out_tokens, paid_cost, model_free = info
+        free = model_free if c.free_tier is None else c.free_tier
+        cost = c.estimated_cost_usd if c.estimated_cost_usd is not None else (0.0 if free else paid_cost)
+        stateful = c.windows or c.exhausted_until is not None
+        headroom = account_headroom(c, now) if stateful else 1.0
+        found: Filter | None = None
+        if not c.enabled:
+            found = "disabled"
+        elif not c.has_key:
+            found = "no_key"
+        elif retired or c.model_retired:
+            found = "retired"
+        elif missing:
+            found = "capability"
+        elif free_only and not free:
+            found = "budget_mode"
+        elif too_big:
+            found = "context"
+        elif max_cost is not None and cost > max_cost:
+            found = "max_cost"
+        elif (
+            stateful
+            or c.budget_left_usd is not None
+            or c.cooldown_until is not None
+            or c.breaker_open_until is not None
+        ):
+            found = _state_filter(c, now, inp, cost)
+        out.append(_Eval(c, provs.get(c.provider) or norm(c.provider), found, inp, out_tokens, cost, headroom))
+    return out
 
 
-def _evaluate_request(e: _Eval, c: CandidateState, ctx: _Ctx) -> None:
-    model = c.model
-    task = ctx.task
-    free = c.free_tier if c.free_tier is not None else (model.is_free or model.free_tier)
-    e.input_tokens = ctx.input_tokens(c)
-    e.output_tokens = min(task.max_output_tokens or DEFAULT_OUTPUT_TOKENS, model.max_output_tokens)
-    if c.estimated_cost_usd is not None:
-        e.cost = c.estimated_cost_usd
-    elif not free:
-        e.cost = work_cost_usd(e.input_tokens, e.output_tokens, model.input_cost_per_1m, model.output_cost_per_1m)
-    e.headroom = account_headroom(c, ctx.now)
-    if ctx.budget_mode == "free_only" and not free:
-        e.filter, e.detail = "budget_mode", f"{model.id} is paid and the budget mode is free_only"
-    elif e.input_tokens + e.output_tokens > model.context_window:
-        e.filter = "context"
-        e.detail = (
+def _state_filter(c: CandidateState, now: datetime, inp: int, cost: float) -> Filter | None:
+    if c.exhausted_until is not None and c.exhausted_until > now:
+        return "quota"
+    for w in c.windows:
+        if w.remaining <= 0 or (w.kind == "tokens" and w.remaining < inp):
+            return "quota"
+    if c.budget_left_usd is not None and cost > c.budget_left_usd:
+        return "quota"
+    if c.cooldown_until is not None and c.cooldown_until > now:
+        return "cooldown"
+    if c.breaker_open_until is not None and c.breaker_open_until > now:
+        return "unhealthy"
+    return None
+
+
+def _detail(e: _Eval, ctx: _Ctx) -> str:
+    """Why the filter removed this candidate, in words (built only for excluded candidates)."""
+    c, model = e.c, e.c.model
+    if e.filter == "disabled":
+        return c.disabled_reason or "disabled in the configuration"
+    if e.filter == "no_key":
+        return f"no API key for account {c.account}; run `provider-router keys set {c.provider} --account {c.account}`"
+    if e.filter == "retired":
+        return f"model {model.id} is retired" + (f"; use {model.replacement}" if model.replacement else "")
+    if e.filter == "capability":
+        return f"{model.id} lacks {', '.join(sorted(ctx.task.needs - model.capabilities))}"
+    if e.filter == "budget_mode":
+        return f"{model.id} is paid and the budget mode is free_only"
+    if e.filter == "context":
+        return (
             f"{e.input_tokens} input + {e.output_tokens} output tokens > {model.id}'s window of {model.context_window}"
         )
-    elif task.max_cost_usd is not None and e.cost > task.max_cost_usd:
-        e.filter, e.detail = "max_cost", f"worst case ${e.cost:.6f} > max_cost_usd ${task.max_cost_usd:.6f}"
-    else:
-        _evaluate_state(e, c, ctx.now)
+    if e.filter == "max_cost":
+        return f"worst case ${e.cost:.6f} > max_cost_usd ${ctx.task.max_cost_usd or 0:.6f}"
+    return _state_detail(e, ctx.now)
 
 
-def _evaluate_state(e: _Eval, c: CandidateState, now: datetime) -> None:
-    if c.exhausted_until is not None and c.exhausted_until > now:
-        e.filter, e.detail = "quota", f"quota exhausted until {c.exhausted_until.isoformat()}"
-        return
-    for w in c.windows:
-        if w.remaining <= 0 or (w.kind == "tokens" and w.remaining < e.input_tokens):
-            resets = f" (resets {w.resets_at.isoformat()})" if w.resets_at else ""
-            e.filter, e.detail = "quota", f"{w.kind} per {w.period}: {w.remaining} of {w.limit} left{resets}"
-            return
-    if c.budget_left_usd is not None and e.cost > c.budget_left_usd:
-        e.filter, e.detail = "quota", f"spend budget ${c.budget_left_usd:.4f} left < worst case ${e.cost:.4f}"
-    elif c.cooldown_until is not None and c.cooldown_until > now:
-        e.filter, e.detail = "cooldown", f"rate limited until {c.cooldown_until.isoformat()}"
-    elif c.breaker_open_until is not None and c.breaker_open_until > now:
-        e.filter, e.detail = "unhealthy", f"failing; circuit open until {c.breaker_open_until.isoformat()}"
+def _state_detail(e: _Eval, now: datetime) -> str:
+    c = e.c
+    if e.filter == "quota":
+        if c.exhausted_until is not None and c.exhausted_until > now:
+            return f"quota exhausted until {c.exhausted_until.isoformat()}"
+        for w in c.windows:
+            if w.remaining <= 0 or (w.kind == "tokens" and w.remaining < e.input_tokens):
+                resets = f" (resets {w.resets_at.isoformat()})" if w.resets_at else ""
+                return f"{w.kind} per {w.period}: {w.remaining} of {w.limit} left{resets}"
+        return f"spend budget ${c.budget_left_usd or 0:.4f} left < worst case ${e.cost:.4f}"
+    if e.filter == "cooldown" and c.cooldown_until is not None:
+        return f"rate limited until {c.cooldown_until.isoformat()}"
+    until = c.breaker_open_until.isoformat() if c.breaker_open_until else "?"
+    return f"failing; circuit open until {until}"
 
 
 # --------------------------------------------------------------------------------------------------- ranking
 
 
 def _score_group(g: _Group, ctx: _Ctx) -> None:
-    model = g.members[0].c.model
-    task = ctx.task
-    headroom = sum(e.headroom for e in g.members) / len(g.members)
-    latencies = [e.c.latency_p50_ms for e in g.members if e.c.latency_p50_ms is not None]
-    quality = model.quality_for(task.task_type) / 100
-    cost = cost_part(min(e.cost for e in g.members))
-    latency = latency_part(sum(latencies) / len(latencies) if latencies else None)
+    members = g.members
+    first = members[0]
+    model = first.c.model
+    if len(members) == 1:
+        headroom, cheapest, p50 = first.headroom, first.cost, first.c.latency_p50_ms
+    else:
+        headroom, cheapest, p50 = _pool_aggregates(members)
+    quality = model.quality.get(ctx.task_type, 50) / 100
+    cost = cost_part(cheapest)
+    latency = UNKNOWN_LATENCY if p50 is None else 1.0 / (1.0 + p50 / LATENCY_HALF_MS)
     speed = model.speed / 100
-    preference = model.preference_score / 100 if model.preference_score is not None else UNKNOWN_PREFERENCE
-    w = ctx.weights
-    total = (
-        quality * w["quality"]
-        + cost * w["cost"]
-        + headroom * w["headroom"]
-        + latency * w["latency"]
-        + speed * w["speed"]
-        + preference * w["preference"]
-    )
-    g.score = ScoreBreakdown(
-        round(quality, 4), round(cost, 4), round(headroom, 4), round(latency, 4), speed, preference, w, round(total, 6)
-    )
-    window = model.context_window if task.quality == "max_context" else None
-    ql = _position(ctx.quality_pos, g.prov, g.model)
-    tl = _position(ctx.task_pos, g.prov, g.model)
-    cl = _position(ctx.cost_pos, g.prov, g.model)
+    preference = UNKNOWN_PREFERENCE if model.preference_score is None else model.preference_score / 100
+    wq, wc, wh, wl, ws, wp = ctx.weight_values
+    total = quality * wq + cost * wc + headroom * wh + latency * wl + speed * ws + preference * wp
+    g.score = ScoreBreakdown(quality, cost, headroom, latency, speed, preference, ctx.weights, total)
+    window = model.context_window if ctx.max_context else None
+    ql, tl, cl = ctx.positions(g.prov, g.model)
     default = 0 if ctx.default is None or ctx.default == g.prov else 1
     g.tiers = Tiers(2, ql, window, tl, cl, default)
     g.key = (ql or 0, -(window or 0), tl or 0, cl or 0, default, -total, g.prov, g.model)
+
+
+def _pool_aggregates(members: list[_Eval]) -> tuple[float, float, float | None]:
+    """A pool's mean headroom, cheapest cost and mean observed latency."""
+    headroom = 0.0
+    latency_sum = 0.0
+    latency_n = 0
+    cheapest = members[0].cost
+    for e in members:
+        headroom += e.headroom
+        if e.c.latency_p50_ms is not None:
+            latency_sum += e.c.latency_p50_ms
+            latency_n += 1
+        if e.cost < cheapest:
+            cheapest = e.cost
+    return headroom / len(members), cheapest, (latency_sum / latency_n if latency_n else None)
 
 
 def _groups(evals: list[_Eval], ctx: _Ctx) -> list[_Group]:
@@ -309,20 +400,25 @@ def _rank(groups: list[_Group], target: _Target | None, seed: int) -> tuple[list
                 g.tiers = Tiers(tier, t.quality_list, t.context_window, t.task_list, t.cost_list, t.default)
         alive.sort(key=lambda g: (g.tiers.target, g.key))
     ranked: list[RankedCandidate] = []
+    append = ranked.append
     for g in alive:
+        tiers, score = g.tiers, g.score
         for position, e in enumerate(_pool_order(g.survivors, seed)):
-            ranked.append(
+            c = e.c
+            append(
                 RankedCandidate(
-                    e.ref,
+                    c.provider,
+                    g.model,
+                    c.account,
                     len(ranked),
-                    g.tiers,
-                    g.score,
+                    tiers,
+                    score,
                     position,
-                    round(e.headroom, 4),
+                    e.headroom,
                     e.input_tokens,
                     e.output_tokens,
-                    round(e.cost, 8),
-                    e.c.kind,
+                    e.cost,
+                    c.kind,
                 )
             )
     return alive, ranked
@@ -376,7 +472,7 @@ def _blocked(target: _Target, evals: list[_Eval], prefs: Preferences) -> Decisio
     limit_only = bool(filters) and filters <= LIMIT_FILTERS
     if prefs.auto_switch and (prefs.switch_on_limit or not limit_only):
         return None
-    why = "; ".join(f"{e.ref}: {e.detail}" for e in mine[:3]) or "no such provider or model is configured"
+    why = "; ".join(f"{e.c.account}: {e.filter}" for e in mine[:3]) or "no such provider or model is configured"
     if limit_only and prefs.auto_switch:
         fix = "wait for the reset, or set switchOnLimit to true to route around limits"
     elif target.kind == "pin":
@@ -473,7 +569,7 @@ def decide(
     (a conversation's own pin lives in `conversation.pin` and wins). `seed` drives the `random` pool strategy.
     """
     ctx = _Ctx(task, preferences, now)
-    evals = [_evaluate(c, ctx, _norm(c.provider)) for c in candidates]
+    evals = _evaluate(candidates, ctx)
     groups = _groups(evals, ctx)
     target = _effective_pin(task, conversation, manual)
     if target is not None and not target.prov:
@@ -496,7 +592,11 @@ def decide(
         error = DecisionError("no_candidate", None, (), _no_candidate_message(evals))
     reason, confidence = _reason(chosen, alive, groups, target, target_filters, ctx)
     switch = _switch(chosen, conversation, target, target_filters, free_why, preferences)
-    excluded = tuple(Exclusion(e.ref, e.filter, e.detail) for e in evals if e.filter is not None)
+    excluded = tuple(
+        Exclusion(e.c.provider, e.c.model.id, e.c.account, e.filter, _detail(e, ctx))
+        for e in evals
+        if e.filter is not None
+    )
     return Decision(
         chosen=chosen,
         ranked=tuple(ranked),
@@ -526,7 +626,7 @@ def _reason(
 ) -> tuple[Reason | None, float]:
     if chosen is None:
         return None, 0.0
-    prov = _norm(chosen.candidate.provider)
+    prov = _norm(chosen.provider)
     if target is not None and target.kind != "policy":
         if prov == target.prov:
             if target.kind == "pin":
@@ -554,7 +654,7 @@ def _switch(
 ) -> SwitchInfo | None:
     if chosen is None or conversation is None or conversation.current_provider is None:
         return None
-    prov = _norm(chosen.candidate.provider)
+    prov = _norm(chosen.provider)
     if prov == _norm(conversation.current_provider):
         return None
     why: SwitchWhy
@@ -569,8 +669,8 @@ def _switch(
     return SwitchInfo(
         from_provider=conversation.current_provider,
         from_model=conversation.current_model,
-        to_provider=chosen.candidate.provider,
-        to_model=chosen.candidate.model,
+        to_provider=chosen.provider,
+        to_model=chosen.model,
         why=why,
         history_tokens=conversation.history_tokens,
         carry_history=prefs.preserve_context,
@@ -611,7 +711,7 @@ def _explain(
     if excluded:
         lines.append(f"{len(excluded)} excluded: " + _filter_counts([x.filter for x in excluded]))
     if chosen is not None:
-        lines.append(f"chose {chosen.candidate} ({reason}; score {chosen.score.total:.3f})")
+        lines.append(f"chose {chosen.label} ({reason}; score {chosen.score.total:.3f})")
     if switch is not None:
         lines.append(f"conversation moves {switch.from_provider} -> {switch.to_provider} ({switch.why})")
     if error is not None:

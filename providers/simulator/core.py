@@ -137,7 +137,10 @@ class Simulator:
     # --- scripting and observation ----------------------------------------------------------------------------------
 
     def script(self, account_id: str, faults: Sequence[Fault | None]) -> None:
-        """Answer the account's next requests with these faults in order (None: a normal answer), then normally."""
+        """Answer the account's next requests with these faults in order (None: a normal answer), then normally.
+
+        A scripted fault replaces the account's own checks for that request, so it uses no quota and no RPM.
+        """
         self._state(account_id).script = deque(faults)
 
     def set_down(self, account_id: str, fault: Fault | None) -> None:

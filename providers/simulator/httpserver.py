@@ -6,6 +6,7 @@ and cut streams short; owning the socket makes those one line each, and it is fa
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import struct
@@ -206,6 +207,7 @@ async def serve_connection(stream: SocketStream, handler: Handler) -> None:
                 if not await _answer(stream, reader, handler, request):
                     return
         except BadRequest:
-            await stream.send(_head(400, (), "content-length: 0", False))
+            with contextlib.suppress(*_CLOSED):
+                await stream.send(_head(400, (), "content-length: 0", False))
         except _CLOSED:
             return

@@ -870,3 +870,26 @@ async def test_each_adapter_fails_a_broken_stream(sim: Simulator, http: httpx2.A
     async with httpx2.AsyncClient(timeout=0.2) as impatient:
         with anyio.fail_after(5), pytest.raises(ProviderTransportError):
             await _adapter(impatient, sim, flavour).complete(CHAT)
+
+
+async def test_a_request_that_is_not_http_gets_400_and_the_server_keeps_serving(
+    sim: Simulator, http: httpx2.AsyncClient
+) -> None:
+    with anyio.fail_after(5):
+        async with await anyio.connect_tcp("127.0.0.1", sim.port) as raw:
+            await raw.send(b"POST /openai-1/v1/chat/completions HTTP/1.1\r\ncontent-length: nope\r\n\r\n")
+            assert (await raw.receive()).startswith(b"HTTP/1.1 400 ")
+    assert (await _post(http, sim, "openai")).status_code == 200
+
+
+async def test_a_chunked_request_body_is_read(sim: Simulator, http: httpx2.AsyncClient) -> None:
+    url, body = _request(sim, "openai")
+    encoded = json.dumps(body).encode()
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield encoded[:10]
+        yield encoded[10:]
+
+    response = await http.post(url, content=chunks())
+    assert response.status_code == 200
+    assert sim.requests("openai-1")[-1].body == body

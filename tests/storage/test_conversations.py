@@ -1,0 +1,101 @@
+"""Conversations: messages in order, pins, current and preferred provider; hostile ids only miss."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from providers.types import Message, ToolCall
+from storage.conversations import Conversations, Pin
+from storage.db import Store
+from storage.errors import ConversationNotFound
+from tests.storage.conftest import NOW
+
+pytestmark = pytest.mark.anyio
+
+HOSTILE_IDS = [
+    "'; DROP TABLE conversations; --",
+    "../../etc/passwd",
+    "x" * 65,
+    "",
+    "id with spaces",
+    "ünïcode",
+    "abc\x00def",
+    "%",
+]
+
+
+async def test_messages_come_back_in_order_with_provider_and_tokens(store: Store) -> None:
+    conversations = Conversations(store)
+    created = await conversations.create(NOW)
+    turns = [
+        Message(role="user", content="add two numbers"),
+        Message(role="assistant", tool_calls=(ToolCall(id="c1", name="add", arguments='{"a": 1, "b": 2}'),)),
+        Message(role="tool", content="3", tool_call_id="c1", name="add"),
+    ]
+    await conversations.append(created.id, turns[:2], NOW, provider="openai", model="gpt-4.1", tokens=120)
+    await conversations.append(created.id, turns[2:], NOW + timedelta(seconds=5), tokens=30)
+    found = await conversations.get(created.id)
+    assert found is not None
+    assert found.messages == tuple(turns)
+    assert (found.current_provider, found.current_model, found.tokens_used) == ("openai", "gpt-4.1", 150)
+    assert (found.created_at, found.updated_at) == (NOW, NOW + timedelta(seconds=5))
+
+
+async def test_a_conversation_is_pinned_and_unpinned(store: Store) -> None:
+    conversations = Conversations(store)
+    created = await conversations.create(NOW, conversation_id="chat-1")
+    await conversations.pin("chat-1", "anthropic", "claude-sonnet-4", NOW)
+    await conversations.set_preferred("chat-1", "openai", None, NOW)
+    found = await conversations.get("chat-1")
+    assert found is not None and found.pinned == Pin("anthropic", "claude-sonnet-4", NOW)
+    assert found.preferred_provider == "openai"
+    assert await conversations.pinned() == {created.id: Pin("anthropic", "claude-sonnet-4", NOW)}
+    await conversations.pin("chat-1", None, None, NOW)
+    found = await conversations.get("chat-1")
+    assert found is not None and found.pinned is None
+
+
+async def test_the_global_manual_switch_is_set_and_cleared(store: Store) -> None:
+    conversations = Conversations(store)
+    assert await conversations.global_pin() is None
+    await conversations.set_global_pin("zai", "glm-4.6", NOW)
+    assert await conversations.global_pin() == Pin("zai", "glm-4.6", NOW)
+    await conversations.set_global_pin(None, None, NOW)
+    assert await conversations.global_pin() is None
+
+
+@pytest.mark.parametrize("hostile", HOSTILE_IDS)
+async def test_a_hostile_conversation_id_only_misses(store: Store, hostile: str) -> None:
+    conversations = Conversations(store)
+    await conversations.create(NOW, conversation_id="kept")
+    assert await conversations.get(hostile) is None
+    with pytest.raises(ConversationNotFound):
+        await conversations.append(hostile, [Message(role="user", content="hi")], NOW)
+    with pytest.raises(ConversationNotFound):
+        await conversations.pin(hostile, "openai", None, NOW)
+    with pytest.raises(ValueError):
+        await conversations.create(NOW, conversation_id=hostile)
+    assert await conversations.get("kept") is not None
+
+
+async def test_an_unknown_id_misses_and_a_taken_id_is_refused(store: Store) -> None:
+    conversations = Conversations(store)
+    assert await conversations.get("nope") is None
+    with pytest.raises(ConversationNotFound, match="omitting conversation_id"):
+        await conversations.append("nope", [], NOW)
+    await conversations.create(NOW, conversation_id="taken")
+    with pytest.raises(ValueError, match="already exists"):
+        await conversations.create(NOW, conversation_id="taken")
+
+
+async def test_purging_removes_stale_conversations_with_their_messages(store: Store) -> None:
+    conversations = Conversations(store)
+    old = await conversations.create(NOW - timedelta(days=40))
+    await conversations.append(old.id, [Message(role="user", content="old")], NOW - timedelta(days=40))
+    fresh = await conversations.create(NOW)
+    assert await conversations.purge(NOW - timedelta(days=30)) == 1
+    assert await conversations.get(old.id) is None
+    assert await conversations.get(fresh.id) is not None
+    assert list(await store.fetchall("SELECT COUNT(*) FROM conversation_messages")) == [(0,)]

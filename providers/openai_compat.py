@@ -271,6 +271,10 @@ def _parse_chunk(data: Any) -> _Chunk:
     delta = delta if isinstance(delta, Mapping) else {}
     calls = delta.get("tool_calls")
     finish = first.get("finish_reason")
+    # Moonshot streams its usage inside the finishing choice rather than at the top level
+    choice_usage = first.get("usage")
+    if chunk.usage is None and isinstance(choice_usage, Mapping):
+        chunk = _Chunk(usage=choice_usage, model=chunk.model)
     return _Chunk(
         reasoning=_reasoning_of(delta),
         text=_text(delta.get("content")),

@@ -84,7 +84,7 @@ _BY_CODE: dict[str, _Rule] = {
     "1302": (RateLimited, "unknown"),
     "1303": (RateLimited, "unknown"),
     "1304": (QuotaExhausted, "day"),
-    "1305": (RateLimited, "unknown"),
+    "1305": (Overloaded, "unknown"),
     "1308": (QuotaExhausted, "unknown"),
     "1309": _BALANCE,
     "1310": (QuotaExhausted, "unknown"),

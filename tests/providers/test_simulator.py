@@ -792,8 +792,6 @@ CHAT = ChatRequest(model="m-1", messages=(Message(role="user", content=PROMPT),)
 
 #: real provider behaviour the adapters do not read yet (reported to the lead); xfail, not strict, so a fix passes
 _ADAPTER_GAPS = {
-    ("moonshot", "stream_usage"): "Moonshot streams usage inside choices[0].usage; openai_compat reads only top level",
-    ("zai", "overloaded"): "Z.AI code 1305 (overloaded, HTTP 429) is read as RateLimited",
     ("openrouter", "model_not_found"): "OpenRouter's unknown model is a bare 400 with no structured field",
     ("openrouter", "context_too_long"): "OpenRouter's context overflow is a bare 400 with no structured field",
 }

@@ -37,6 +37,7 @@ from routing.score import (
     UNKNOWN_PREFERENCE,
     account_headroom,
     cost_part,
+    quality_part,
     weights_for,
 )
 from routing.types import (
@@ -320,7 +321,7 @@ def _score_group(g: _Group, ctx: _Ctx) -> None:
         headroom, cheapest, p50 = first.headroom, first.cost, first.c.latency_p50_ms
     else:
         headroom, cheapest, p50 = _pool_aggregates(members)
-    quality = model.quality.get(ctx.task_type, 50) / 100
+    quality = quality_part(model.quality.get(ctx.task_type, 50))
     cost = cost_part(cheapest)
     latency = UNKNOWN_LATENCY if p50 is None else 1.0 / (1.0 + p50 / LATENCY_HALF_MS)
     speed = model.speed / 100

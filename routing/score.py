@@ -2,7 +2,9 @@
 
 SCORING.md (beside this file) is the documentation; in short:
 
-- quality     the model's quality for the task type, /100 (the catalogue's or the config's `quality`)
+- quality     the model's quality for the task type (0-100, the catalogue's or the config's `quality`) mapped
+              (q - 40) / 60 onto 0..1: useful models sit between 60 and 95, and /100 would squeeze that range
+              into a third of the scale, letting a cent of cost outweigh ten quality points
 - cost        1 - ln(1 + c/$0.0001) / ln(1 + $1/$0.0001), clamped: $0 -> 1.0, $0.001 -> 0.74, $0.01 -> 0.50,
               $0.10 -> 0.25, >= $1 -> 0. A log scale, so free models need no division by a zero price.
 - headroom    the pool's mean of each account's tightest quota window (remaining / limit); an exhausted account
@@ -25,33 +27,28 @@ from routing.types import CandidateState
 
 PARTS: tuple[str, ...] = ("quality", "cost", "headroom", "latency", "speed", "preference")
 
+_BALANCED = {"quality": 0.35, "cost": 0.20, "headroom": 0.15, "latency": 0.10, "speed": 0.05, "preference": 0.15}
 _BASE_WEIGHTS: dict[str | None, dict[str, float]] = {
-    None: {"quality": 0.30, "cost": 0.20, "headroom": 0.15, "latency": 0.10, "speed": 0.05, "preference": 0.20},
-    "balanced": {"quality": 0.30, "cost": 0.20, "headroom": 0.15, "latency": 0.10, "speed": 0.05, "preference": 0.20},
+    None: _BALANCED,
+    "balanced": _BALANCED,
     "max_quality": {
-        "quality": 0.50,
+        "quality": 0.55,
         "cost": 0.05,
         "headroom": 0.10,
         "latency": 0.05,
         "speed": 0.05,
-        "preference": 0.25,
+        "preference": 0.20,
     },
     "max_speed": {"quality": 0.10, "cost": 0.10, "headroom": 0.10, "latency": 0.30, "speed": 0.30, "preference": 0.10},
     # the window itself is a tier in max_context; among equal windows, balance as usual
-    "max_context": {
-        "quality": 0.30,
-        "cost": 0.20,
-        "headroom": 0.15,
-        "latency": 0.10,
-        "speed": 0.05,
-        "preference": 0.20,
-    },
+    "max_context": _BALANCED,
 }
-#: cost_first makes cost dominant; quality_first leans on quality; free_only (all survivors free) on quota left.
-_BUDGET_MULTIPLIER: dict[BudgetMode, tuple[str, float]] = {
-    "cost_first": ("cost", 4.0),
-    "quality_first": ("quality", 1.5),
-    "free_only": ("headroom", 2.0),
+#: cost_first makes cost dominant; quality_first makes quality dominant and cost minor; free_only (every survivor
+#: is free) leans on the quota left, so free pools drain evenly.
+_BUDGET_MULTIPLIERS: dict[BudgetMode, dict[str, float]] = {
+    "cost_first": {"cost": 4.0, "quality": 0.5},
+    "quality_first": {"quality": 2.0, "cost": 0.25},
+    "free_only": {"headroom": 2.0},
 }
 
 COST_UNIT_USD = 0.0001
@@ -66,10 +63,18 @@ UNKNOWN_PREFERENCE = 0.5
 def weights_for(quality: QualityMode | None, budget_mode: BudgetMode) -> dict[str, float]:
     """The weight of each part for a quality mode and budget mode (they sum to 1). Do not mutate the result."""
     weights = dict(_BASE_WEIGHTS[quality])
-    part, factor = _BUDGET_MULTIPLIER[budget_mode]
-    weights[part] *= factor
+    for part, factor in _BUDGET_MULTIPLIERS[budget_mode].items():
+        weights[part] *= factor
     total = sum(weights.values())
     return {name: round(value / total, 4) for name, value in weights.items()}
+
+
+QUALITY_FLOOR = 40
+
+
+def quality_part(quality: int) -> float:
+    """A 0-100 quality score on the 0..1 scale: (q - 40) / 60, clamped."""
+    return min(1.0, max(0.0, (quality - QUALITY_FLOOR) / (100 - QUALITY_FLOOR)))
 
 
 def cost_part(cost_usd: float) -> float:

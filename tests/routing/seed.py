@@ -106,9 +106,14 @@ def cand(
 
 
 def pool(
-    provider: str, size: int, cursor: int = 0, strategy: str = "round_robin", **per: dict[str, Any]
+    provider: str,
+    size: int,
+    cursor: int = 0,
+    strategy: str = "round_robin",
+    per: dict[str, dict[str, Any]] | None = None,
 ) -> list[CandidateState]:
     """A pool `provider-1..size`; `per` maps an account id to extra fields for that account."""
+    per = per or {}
     return [
         cand(
             provider,

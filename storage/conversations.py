@@ -7,12 +7,11 @@ Conversation ids are validated before any query: a malformed or hostile id is si
 from __future__ import annotations
 
 import re
+import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-
-import aiosqlite
 
 from providers.types import Message
 from storage.db import Store
@@ -52,10 +51,16 @@ def is_valid_id(conversation_id: str) -> bool:
     return _ID.fullmatch(conversation_id) is not None
 
 
+# One statement: the conversation's columns repeated on each of its messages (or once, with no message).
 _SQL_GET = """
-SELECT created_at, updated_at, pinned_provider, pinned_model, pinned_at, current_provider, current_model,
-       preferred_provider, preferred_model, tokens_used
-FROM conversations WHERE id = ?"""
+SELECT c.created_at, c.updated_at, c.pinned_provider, c.pinned_model, c.pinned_at, c.current_provider,
+       c.current_model, c.preferred_provider, c.preferred_model, c.tokens_used, m.message
+FROM conversations AS c LEFT JOIN conversation_messages AS m ON m.conversation_id = c.id
+WHERE c.id = ? ORDER BY m.seq"""
+
+_SQL_APPEND = """
+INSERT INTO conversation_messages (conversation_id, seq, message)
+SELECT :id, COALESCE(MAX(seq), 0) + 1, :message FROM conversation_messages WHERE conversation_id = :id"""
 
 
 class Conversations:
@@ -74,13 +79,10 @@ class Conversations:
         if not is_valid_id(new_id):
             raise ValueError("a conversation id is 1-64 letters, digits, '_' or '-'")
         now_ms = to_ms(now)
-        async with self._store.write() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
-                (new_id, now_ms, now_ms),
-            )
-            created = cursor.rowcount
-            await cursor.close()
+        created = await self._store.execute(
+            "INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING",
+            (new_id, now_ms, now_ms),
+        )
         if not created:
             raise ValueError(f"conversation {new_id!r} already exists")
         return Conversation(new_id, from_ms(now_ms), from_ms(now_ms), (), None, None, None, None, None, 0)
@@ -89,8 +91,8 @@ class Conversations:
         """The conversation with its messages in order, or None (also for a malformed id)."""
         if not is_valid_id(conversation_id):
             return None
-        async with self._store.read() as conn:
-            return await _load(conn, conversation_id)
+        rows = list(await self._store.fetchall(_SQL_GET, (conversation_id,)))
+        return _conversation(conversation_id, rows) if rows else None
 
     async def append(
         self,
@@ -116,17 +118,10 @@ class Conversations:
                 "WHERE id = ?",
                 (to_ms(now), tokens, provider, model, conversation_id),
             )
-            found = cursor.rowcount
-            await cursor.close()
-            if not found:
+            if not cursor.rowcount:
                 raise ConversationNotFound(conversation_id)
-            rows = await conn.execute_fetchall(
-                "SELECT COALESCE(MAX(seq), 0) FROM conversation_messages WHERE conversation_id = ?", (conversation_id,)
-            )
-            last = next(iter(rows))[0]
             await conn.executemany(
-                "INSERT INTO conversation_messages (conversation_id, seq, message) VALUES (?, ?, ?)",
-                [(conversation_id, last + i, m.model_dump_json()) for i, m in enumerate(messages, start=1)],
+                _SQL_APPEND, [{"id": conversation_id, "message": m.model_dump_json()} for m in messages]
             )
 
     async def pin(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
@@ -190,19 +185,13 @@ class Conversations:
         return await self._store.execute("DELETE FROM conversations WHERE updated_at < ?", (to_ms(older_than),))
 
 
-async def _load(conn: aiosqlite.Connection, conversation_id: str) -> Conversation | None:
-    rows = list(await conn.execute_fetchall(_SQL_GET, (conversation_id,)))
-    if not rows:
-        return None
-    created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens = rows[0]
-    messages = await conn.execute_fetchall(
-        "SELECT message FROM conversation_messages WHERE conversation_id = ? ORDER BY seq", (conversation_id,)
-    )
+def _conversation(conversation_id: str, rows: list[sqlite3.Row]) -> Conversation:
+    created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens, _ = rows[0]
     return Conversation(
         id=conversation_id,
         created_at=from_ms(created),
         updated_at=from_ms(updated),
-        messages=tuple(Message.model_validate_json(row[0]) for row in messages),
+        messages=tuple(Message.model_validate_json(row[-1]) for row in rows if row[-1] is not None),
         pinned=Pin(pin_p, pin_m, from_ms(pin_at)) if pin_p else None,
         current_provider=cur_p,
         current_model=cur_m,

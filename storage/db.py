@@ -145,8 +145,20 @@ class Store:
                 cursor = await self._conn.execute(sql, params)
                 return cursor.rowcount
 
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run one INSERT atomically on its own (one round trip); returns the new row's id."""
+        async with self._lock:
+            with self._translated():
+                row = await self._conn.execute_insert(sql, params)
+        assert row is not None
+        return int(row[0])
+
     async def integrity_check(self) -> list[str]:
-        """`PRAGMA integrity_check`: `["ok"]` for a sound database, otherwise the problems found."""
+        """`PRAGMA integrity_check`: `["ok"]` for a sound database, otherwise the problems found.
+
+        Raises:
+            StoreCorrupt: the database is too damaged to be checked at all.
+        """
         return [str(row[0]) for row in await self.fetchall("PRAGMA integrity_check")]
 
     async def applied_migrations(self) -> list[str]:

@@ -101,6 +101,11 @@ _ATTEMPT_COLUMNS = (
     "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd"
 )
 _SQL_INSERT_ATTEMPT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+_SQL_INSERT_DECISION = (
+    "INSERT INTO decisions (created_at, task_summary, candidates, exclusions, scores, provider, model, account, "
+    "reason, confidence, task_type, quality, conversation_id, dry_run, prompt) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
 
 class DecisionLog:
@@ -113,35 +118,32 @@ class DecisionLog:
     async def record_decision(
         self, decision: DecisionRecord, now: datetime, attempts: Sequence[AttemptRecord] = ()
     ) -> int:
-        """Write a decision and (optionally) its attempts in one transaction; returns the decision id."""
+        """Write a decision and (optionally) its attempts atomically; returns the decision id.
+
+        One round trip without attempts; with them, one transaction.
+        """
+        row = (
+            to_ms(now),
+            decision.task_summary,
+            json.dumps(list(decision.candidates)),
+            json.dumps(list(decision.exclusions)),
+            json.dumps(dict(decision.scores)),
+            decision.provider,
+            decision.model,
+            decision.account,
+            decision.reason,
+            decision.confidence,
+            decision.task_type,
+            decision.quality,
+            decision.conversation_id,
+            int(decision.dry_run),
+            decision.prompt if self.keep_prompts else None,
+        )
+        if not attempts:
+            return await self._store.insert(_SQL_INSERT_DECISION, row)
         async with self._store.write() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO decisions (created_at, task_summary, candidates, exclusions, scores, provider, model, "
-                "account, reason, confidence, task_type, quality, conversation_id, dry_run, prompt) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    to_ms(now),
-                    decision.task_summary,
-                    json.dumps(list(decision.candidates)),
-                    json.dumps(list(decision.exclusions)),
-                    json.dumps(dict(decision.scores)),
-                    decision.provider,
-                    decision.model,
-                    decision.account,
-                    decision.reason,
-                    decision.confidence,
-                    decision.task_type,
-                    decision.quality,
-                    decision.conversation_id,
-                    int(decision.dry_run),
-                    decision.prompt if self.keep_prompts else None,
-                ),
-            )
-            decision_id = cursor.lastrowid
-            await cursor.close()
-            assert decision_id is not None
-            if attempts:
-                await conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
+            decision_id: int = next(iter(await conn.execute_fetchall(f"{_SQL_INSERT_DECISION} RETURNING id", row)))[0]
+            await conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
         return decision_id
 
     async def record_attempt(self, decision_id: int, attempt: AttemptRecord) -> None:
@@ -154,17 +156,12 @@ class DecisionLog:
 
     async def record_switch(self, switch: SwitchRecord, now: datetime) -> int:
         """Audit a switch of provider (from, to, why, when); returns its id."""
-        async with self._store.write() as conn:
-            cursor = await conn.execute(
-                "INSERT INTO switches (created_at, conversation_id, from_provider, from_model, to_provider, to_model, "
-                "reason, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (to_ms(now), switch.conversation_id, switch.from_provider, switch.from_model, switch.to_provider,
-                 switch.to_model, switch.reason, switch.decision_id),
-            )  # fmt: skip
-            switch_id = cursor.lastrowid
-            await cursor.close()
-        assert switch_id is not None
-        return switch_id
+        return await self._store.insert(
+            "INSERT INTO switches (created_at, conversation_id, from_provider, from_model, to_provider, to_model, "
+            "reason, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (to_ms(now), switch.conversation_id, switch.from_provider, switch.from_model, switch.to_provider,
+             switch.to_model, switch.reason, switch.decision_id),
+        )  # fmt: skip
 
     async def recent(
         self, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None

@@ -73,6 +73,7 @@ FEATURES: tuple[Feature, ...] = (
             "segfault\\w*",
         ),
     ),
+    _f("code identifier", "coding", 1.5, r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b|\b[a-z]+[A-Z][a-z]+\w*\(|\w+\(\)", 0),
     _f(
         "coding noun",
         "coding",
@@ -95,6 +96,10 @@ FEATURES: tuple[Feature, ...] = (
             "library",
             "dependenc(?:y|ies)",
             "database",
+            "migrations?",
+            "index",
+            "column",
+            "stack",
             "schema",
             "query",
             "sql",
@@ -162,7 +167,7 @@ FEATURES: tuple[Feature, ...] = (
         "math",
         "reasoning",
         2.0,
-        r"\b(?:probability|expected value|equation|integral|derivative|complexity|O\([^)]*\)|calculate|compute the"
+        r"\b(?:probability|expected (?:value|number)|equation|integral|derivative|complexity|O\([^)]*\)|calculate|compute the"
         r"|how many)\b|[=<>≤≥∑∫√]\s*\d",
     ),
     # creative

@@ -112,7 +112,7 @@ def test_a_provider_missing_from_every_list_still_serves_when_the_listed_ones_ca
 def test_the_budget_mode_decides_between_quality_and_cost_when_no_list_does(
     budget_mode: str, winner: str, reason: str
 ) -> None:
-    decision = run([cand("anthropic"), cand("zai")], prefs=Preferences(budget_mode=budget_mode), task_type="coding")  # type: ignore[arg-type]
+    decision = run([cand("anthropic"), cand("zai")], prefs=Preferences(budget_mode=budget_mode), task_type="coding")
     assert chosen(decision) == winner
     assert decision.reason == reason
 

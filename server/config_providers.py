@@ -15,13 +15,12 @@ from __future__ import annotations
 import re
 from typing import Any, get_args
 
-from providers.models import Account, CredentialRef, LoadBalancing, QuotaSpec
+from providers.models import Account, CredentialRef, LoadBalancing, ProviderConfig, QuotaSpec
 from providers.types import WireKind
 from providers.vendors import Vendor, WireOptions, vendor_for
 from server.config_models import parse_models
 from server.config_quota import parse_budget, parse_quota
 from server.config_reader import Reader, child, describe, item
-from server.config_types import ProviderConfig
 
 _PROVIDER_KEYS = (
     "kind",

@@ -4,32 +4,11 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from providers.models import Account, BudgetSpec, LoadBalancing, ModelProfile
-from providers.types import Frozen, WireKind
-from providers.vendors import WireOptions
+from providers.models import ProviderConfig
+from providers.types import Frozen
 from routing.preferences import Preferences
 
 SETUP_HINT = "run `provider-router setup` to configure providers"
-
-
-class ProviderConfig(Frozen):
-    """One configured provider: its wire protocol and endpoint, its pool of accounts and the models it serves."""
-
-    id: str
-    kind: WireKind
-    label: str
-    base_url: str
-    enabled: bool = True
-    #: the pool; a provider configured with a single apiKey is a pool of one whose account id is the provider id
-    accounts: tuple[Account, ...]
-    load_balancing: LoadBalancing = "round_robin"
-    #: keyed by the model's API id (aliases such as the seed's "kimi-2.5" are resolved to "kimi-k2.5")
-    models: dict[str, ModelProfile] = Field(default_factory=dict)
-    options: WireOptions = WireOptions()
-    #: spend caps of the provider as a whole (accounts may carry their own)
-    budget: BudgetSpec = BudgetSpec()
-    #: the model catalogue id this provider's models are looked up under (see providers.vendors.Vendor.catalog)
-    catalog: str
 
 
 class RouterSettings(Frozen):

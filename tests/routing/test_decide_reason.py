@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from routing.preferences import Preferences
-from routing.types import decision_from_json, decision_to_dict, decision_to_json
+from routing.types import Classification, QuotaWindow, decision_from_json, decision_to_dict, decision_to_json
 from tests.routing.seed import LATER, cand, everyone, model, prefs, run
 
 
@@ -59,3 +59,28 @@ def test_a_decision_round_trips_through_json() -> None:
     assert data["chosen"]["provider"] == "openai"
     assert data["excluded"][0]["filter"] == "quota"
     assert set(data["ranked"][0]["score"]) >= {"quality", "cost", "headroom", "latency", "total", "weights"}
+
+
+def test_an_inferred_task_type_is_explained_with_the_classifiers_features() -> None:
+    classification = Classification(task_type="coding", confidence=0.8, features=("code fence", "source file"))
+    decision = run(
+        everyone(), task_type="coding", task_type_inferred=True, task_type_confidence=0.8, classification=classification
+    )
+    assert "code fence, source file" in decision.explanation[0]
+
+
+def test_a_quota_window_exclusion_says_when_it_resets() -> None:
+    full = QuotaWindow(kind="requests", period="day", limit=20, remaining=0, resets_at=LATER)
+    decision = run([cand("kimi", windows=(full,)), cand("zai")])
+    assert decision.excluded[0].detail == f"requests per day: 0 of 20 left (resets {LATER.isoformat()})"
+
+
+def test_a_pools_observed_latency_is_its_accounts_mean() -> None:
+    accounts = [cand("zai", f"z{i}", pool_index=i, pool_size=2, latency_p50_ms=ms) for i, ms in ((0, 1000), (1, 3000))]
+    decision = run(accounts)
+    assert decision.ranked[0].score.latency == 0.5
+
+
+def test_nothing_may_be_tried_when_nothing_was_chosen() -> None:
+    decision = run(everyone(), prefs=prefs(auto_switch=False), provider="nowhere")
+    assert decision.ranked and not decision.may_try(decision.ranked[0], after_limit=False)

@@ -45,8 +45,9 @@ FEATURES: tuple[Feature, ...] = (
         r"Traceback \(most recent call last\)|^\s+at [\w.$<>]+\(.*:\d+\)|panicked at",
         re.M,
     ),
-    _f("error with location", "coding", 2.0, r"\b\w+(?:Error|Exception)\b.*(?:line \d+|:\d+:\d+)"),
-    _f("source file", "coding", 2.0, r"\b[\w./-]+\.(?:" + _EXTENSIONS + r")\b(?![\w-])"),
+    _f("error with location", "coding", 2.0, r"\b\w{0,60}(?:Error|Exception)\b[^\n]{0,200}?(?:line \d+|:\d+:\d+)"),
+    # a file extension right after a name character: linear to match, unlike a full path pattern
+    _f("source file", "coding", 2.0, r"(?<=[\w-])\.(?:" + _EXTENSIONS + r")\b(?![\w.-])"),
     _f(
         "code syntax",
         "coding",
@@ -73,7 +74,7 @@ FEATURES: tuple[Feature, ...] = (
             "segfault\\w*",
         ),
     ),
-    _f("code identifier", "coding", 1.5, r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b|\b[a-z]+[A-Z][a-z]+\w*\(|\w+\(\)", 0),
+    _f("code identifier", "coding", 1.5, r"\b[a-z][a-z0-9]*_[a-z0-9_]+\b|\b[a-z]+[A-Z][a-z]+\w*\(|\b\w+\(\)", 0),
     _f(
         "coding noun",
         "coding",

@@ -20,28 +20,14 @@ The policy, in the order it applies (SCORING.md has the full text, with examples
 
 from __future__ import annotations
 
-import hashlib
-import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from providers.models import ModelProfile, TaskType
-from providers.types import WireKind
-from providers.vendors import ALIASES
+from providers.models import TaskType
 from routing.preferences import BudgetMode, Preferences
-from routing.score import (
-    LATENCY_HALF_MS,
-    PARTS,
-    UNKNOWN_LATENCY,
-    UNKNOWN_PREFERENCE,
-    account_headroom,
-    cost_part,
-    quality_part,
-    weights_for,
-)
+from routing.score import Context, Evaluation, Group, account_headroom, build_groups, pool_order
 from routing.types import (
-    DEFAULT_OUTPUT_TOKENS,
     LIMIT_FILTERS,
     RUNTIME_FILTERS,
     CandidateState,
@@ -54,26 +40,19 @@ from routing.types import (
     ManualSwitch,
     RankedCandidate,
     Reason,
-    ScoreBreakdown,
     SwitchInfo,
     SwitchWhy,
     Task,
     Tiers,
-    token_margin,
+    norm_provider,
 )
 
-STATIC_FILTERS: frozenset[Filter] = frozenset({"disabled", "no_key", "retired", "capability"})
 #: A score margin this large between the first two groups gives full confidence.
 CONFIDENT_MARGIN = 0.15
 #: Below this classifier confidence an inferred task type change does not unstick a conversation.
 TASK_CHANGE_MIN_CONFIDENCE = 0.5
 #: Task type changes that do not unstick a conversation (the same kind of model serves both).
 _RELATED_TYPES: frozenset[frozenset[TaskType]] = frozenset({frozenset({"coding", "reasoning"})})
-
-
-def _norm(provider: str) -> str:
-    key = provider.lower()
-    return ALIASES.get(key, key)
 
 
 def significant_change(previous: TaskType | None, task: Task) -> bool:
@@ -83,39 +62,6 @@ def significant_change(previous: TaskType | None, task: Task) -> bool:
     if frozenset({previous, task.task_type}) in _RELATED_TYPES:
         return False
     return not task.task_type_inferred or task.task_type_confidence >= TASK_CHANGE_MIN_CONFIDENCE
-
-
-class _Eval:
-    """One candidate under evaluation (scratch; never leaves this module)."""
-
-    __slots__ = ("c", "prov", "filter", "input_tokens", "output_tokens", "cost", "headroom")
-
-    def __init__(
-        self, c: CandidateState, prov: str, filter: Filter | None, inp: int, out: int, cost: float, headroom: float
-    ) -> None:
-        self.c = c
-        self.prov = prov
-        self.filter = filter
-        self.input_tokens = inp
-        self.output_tokens = out
-        self.cost = cost
-        self.headroom = headroom
-
-
-class _Group:
-    """The accounts of one (provider, model)."""
-
-    __slots__ = ("prov", "model", "members", "survivors", "filters", "tiers", "score", "key")
-
-    def __init__(self, prov: str, model: str) -> None:
-        self.prov = prov
-        self.model = model
-        self.members: list[_Eval] = []
-        self.survivors: list[_Eval] = []
-        self.filters: set[Filter] = set()
-        self.tiers: Tiers
-        self.score: ScoreBreakdown
-        self.key: tuple[float | str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,102 +74,17 @@ class _Target:
 
 #: What a model contributes to every one of its candidates: retired, missing capabilities, too big for the window,
 #: input tokens (with margin), output tokens, worst-case cost when paid, free by the catalogue.
-_ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool]
-_NOTHING: frozenset[str] = frozenset()
-
-
-class _Ctx:
-    """What every candidate's evaluation shares, computed once per decide()."""
-
-    def __init__(self, task: Task, prefs: Preferences, now: datetime) -> None:
-        self.task = task
-        self.now = now
-        self.today = now.date()
-        self.budget_mode: BudgetMode = task.budget_mode or prefs.budget_mode
-        self.free_only = self.budget_mode == "free_only"
-        self.weights = weights_for(task.quality, self.budget_mode)
-        self.weight_values = tuple(self.weights[name] for name in PARTS)
-        self.task_type = task.task_type
-        self.max_context = task.quality == "max_context"
-        self.models: dict[tuple[int, str], _ModelInfo] = {}
-        self.margins: dict[tuple[str, str], float] = {}
-        self.provs: dict[str, str] = {}
-        self.output = task.max_output_tokens or DEFAULT_OUTPUT_TOKENS
-        quality_list = prefs.quality_preferences.get(task.quality) if task.quality else None
-        cost_list = prefs.quality_preferences.get("cost_first") if self.budget_mode == "cost_first" else None
-        self.lists = (
-            _positions(quality_list),
-            _positions(prefs.task_preferences.get(task.task_type)),
-            _positions(cost_list),
-        )
-        self.by_model = any("/" in key for positions in self.lists if positions for key in positions)
-        self.default = _norm(prefs.default) if prefs.default else None
-
-    def model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
-        key = (id(model), kind)
-        info = self.models.get(key)
-        if info is None:
-            margin_key = (model.provider, kind)
-            margin = self.margins.get(margin_key)
-            if margin is None:
-                margin = self.margins[margin_key] = token_margin(model.provider, kind)
-            inp = math.ceil(self.task.estimated_input_tokens * margin)
-            out = self.output if self.output < model.max_output_tokens else model.max_output_tokens
-            info = self.models[key] = (
-                model.retired_on is not None and self.today >= model.retired_on,
-                self.task.needs - model.capabilities if self.task.needs else _NOTHING,
-                inp + out > model.context_window,
-                inp,
-                out,
-                (inp * model.input_cost_per_1m + out * model.output_cost_per_1m) / 1_000_000,
-                model.is_free or model.free_tier,
-            )
-        return info
-
-    def norm(self, provider: str) -> str:
-        prov = self.provs.get(provider)
-        if prov is None:
-            prov = self.provs[provider] = _norm(provider)
-        return prov
-
-    def positions(self, prov: str, model: str) -> tuple[int | None, int | None, int | None]:
-        q, t, c = self.lists
-        if self.by_model:
-            return _position(q, prov, model), _position(t, prov, model), _position(c, prov, model)
-        return (
-            None if q is None else q.get(prov, len(q)),
-            None if t is None else t.get(prov, len(t)),
-            None if c is None else c.get(prov, len(c)),
-        )
-
-
-def _positions(entries: Sequence[str] | None) -> dict[str, int] | None:
-    if not entries:
-        return None
-    positions: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        positions.setdefault(_norm(entry), index)
-    return positions
-
-
-def _position(positions: dict[str, int] | None, prov: str, model: str) -> int | None:
-    if positions is None:
-        return None
-    found = positions.get(f"{prov}/{model.lower()}")
-    return positions.get(prov, len(positions)) if found is None else found
-
-
 # --------------------------------------------------------------------------------------------------- filters
 
 
-def _evaluate(candidates: Sequence[CandidateState], ctx: _Ctx) -> list[_Eval]:
+def _evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluation]:
     """Each candidate's first failing filter (None: it survives) and what it would cost.
 
     One loop with the shared values in locals: this runs for every candidate of every request.
     """
     model_info, models, norm, provs, now = ctx.model_info, ctx.models, ctx.norm, ctx.provs, ctx.now
     free_only, max_cost = ctx.free_only, ctx.task.max_cost_usd
-    out: list[_Eval] = []
+    out: list[Evaluation] = []
     for c in candidates:
         info = models.get((id(c.model), c.kind)) or model_info(c.model, c.kind)
         retired, missing, too_big, inp, out_tokens, paid_cost, model_free = info
@@ -253,7 +114,7 @@ def _evaluate(candidates: Sequence[CandidateState], ctx: _Ctx) -> list[_Eval]:
             or c.breaker_open_until is not None
         ):
             found = _state_filter(c, now, inp, cost)
-        out.append(_Eval(c, provs.get(c.provider) or norm(c.provider), found, inp, out_tokens, cost, headroom))
+        out.append(Evaluation(c, provs.get(c.provider) or norm(c.provider), found, inp, out_tokens, cost, headroom))
     return out
 
 
@@ -272,7 +133,7 @@ def _state_filter(c: CandidateState, now: datetime, inp: int, cost: float) -> Fi
     return None
 
 
-def _detail(e: _Eval, ctx: _Ctx) -> str:
+def _detail(e: Evaluation, ctx: Context) -> str:
     """Why the filter removed this candidate, in words (built only for excluded candidates)."""
     c, model = e.c, e.c.model
     if e.filter == "disabled":
@@ -294,7 +155,7 @@ def _detail(e: _Eval, ctx: _Ctx) -> str:
     return _state_detail(e, ctx.now)
 
 
-def _state_detail(e: _Eval, now: datetime) -> str:
+def _state_detail(e: Evaluation, now: datetime) -> str:
     c = e.c
     if e.filter == "quota":
         if c.exhausted_until is not None and c.exhausted_until > now:
@@ -313,85 +174,13 @@ def _state_detail(e: _Eval, now: datetime) -> str:
 # --------------------------------------------------------------------------------------------------- ranking
 
 
-def _score_group(g: _Group, ctx: _Ctx) -> None:
-    members = g.members
-    first = members[0]
-    model = first.c.model
-    if len(members) == 1:
-        headroom, cheapest, p50 = first.headroom, first.cost, first.c.latency_p50_ms
-    else:
-        headroom, cheapest, p50 = _pool_aggregates(members)
-    quality = quality_part(model.quality.get(ctx.task_type, 50))
-    cost = cost_part(cheapest)
-    latency = UNKNOWN_LATENCY if p50 is None else 1.0 / (1.0 + p50 / LATENCY_HALF_MS)
-    speed = model.speed / 100
-    preference = UNKNOWN_PREFERENCE if model.preference_score is None else model.preference_score / 100
-    wq, wc, wh, wl, ws, wp = ctx.weight_values
-    total = quality * wq + cost * wc + headroom * wh + latency * wl + speed * ws + preference * wp
-    g.score = ScoreBreakdown(quality, cost, headroom, latency, speed, preference, ctx.weights, total)
-    window = model.context_window if ctx.max_context else None
-    ql, tl, cl = ctx.positions(g.prov, g.model)
-    default = 0 if ctx.default is None or ctx.default == g.prov else 1
-    g.tiers = Tiers(2, ql, window, tl, cl, default)
-    g.key = (ql or 0, -(window or 0), tl or 0, cl or 0, default, -total, g.prov, g.model)
-
-
-def _pool_aggregates(members: list[_Eval]) -> tuple[float, float, float | None]:
-    """A pool's mean headroom, cheapest cost and mean observed latency."""
-    headroom = 0.0
-    latency_sum = 0.0
-    latency_n = 0
-    cheapest = members[0].cost
-    for e in members:
-        headroom += e.headroom
-        if e.c.latency_p50_ms is not None:
-            latency_sum += e.c.latency_p50_ms
-            latency_n += 1
-        if e.cost < cheapest:
-            cheapest = e.cost
-    return headroom / len(members), cheapest, (latency_sum / latency_n if latency_n else None)
-
-
-def _groups(evals: list[_Eval], ctx: _Ctx) -> list[_Group]:
-    """Groups of every candidate no static filter removed, best policy key first."""
-    groups: dict[tuple[str, str], _Group] = {}
-    for e in evals:
-        if e.filter in STATIC_FILTERS:
-            continue
-        key = (e.prov, e.c.model.id)
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = _Group(*key)
-        g.members.append(e)
-        if e.filter is None:
-            g.survivors.append(e)
-        else:
-            g.filters.add(e.filter)
-    for g in groups.values():
-        _score_group(g, ctx)
-    return sorted(groups.values(), key=lambda g: g.key)
-
-
-def _pool_order(survivors: list[_Eval], seed: int) -> list[_Eval]:
-    if len(survivors) < 2:
-        return survivors
-    strategy = survivors[0].c.pool
-    if strategy == "least_used":
-        return sorted(survivors, key=lambda e: (-e.headroom, e.c.pool_index, e.c.account))
-    if strategy == "random":
-        return sorted(
-            survivors, key=lambda e: hashlib.blake2b(f"{seed}:{e.c.account}".encode(), digest_size=8).digest()
-        )
-    return sorted(survivors, key=lambda e: ((e.c.pool_index - e.c.pool_cursor) % e.c.pool_size, e.c.account))
-
-
-def _target_tier(g: _Group, target: _Target | None) -> int:
+def _target_tier(g: Group, target: _Target | None) -> int:
     if target is None or g.prov != target.prov:
         return 2
     return 0 if target.model is None or target.model == g.model else 1
 
 
-def _rank(groups: list[_Group], target: _Target | None, seed: int) -> tuple[list[_Group], list[RankedCandidate]]:
+def _rank(groups: list[Group], target: _Target | None, seed: int) -> tuple[list[Group], list[RankedCandidate]]:
     alive = [g for g in groups if g.survivors]
     if target is not None:
         for g in alive:
@@ -404,7 +193,7 @@ def _rank(groups: list[_Group], target: _Target | None, seed: int) -> tuple[list
     append = ranked.append
     for g in alive:
         tiers, score = g.tiers, g.score
-        for position, e in enumerate(_pool_order(g.survivors, seed)):
+        for position, e in enumerate(pool_order(g.survivors, seed)):
             c = e.c
             append(
                 RankedCandidate(
@@ -430,14 +219,14 @@ def _rank(groups: list[_Group], target: _Target | None, seed: int) -> tuple[list
 
 def _effective_pin(task: Task, conversation: ConversationState | None, manual: ManualSwitch | None) -> _Target | None:
     if task.provider or task.model:
-        return _Target(_norm(task.provider) if task.provider else "", task.model, "pin")
+        return _Target(norm_provider(task.provider) if task.provider else "", task.model, "pin")
     pin = conversation.pin if conversation is not None else None
     if pin is None and manual is not None and manual.conversation_id in (None, task.conversation_id):
         pin = manual
-    return _Target(_norm(pin.provider), pin.model, "pin") if pin is not None else None
+    return _Target(norm_provider(pin.provider), pin.model, "pin") if pin is not None else None
 
 
-def _model_pin(target: _Target, groups: list[_Group]) -> _Target:
+def _model_pin(target: _Target, groups: list[Group]) -> _Target:
     """A pin naming only a model: the provider of the best group offering that model."""
     for g in groups:
         if g.model == target.model:
@@ -446,7 +235,7 @@ def _model_pin(target: _Target, groups: list[_Group]) -> _Target:
 
 
 def _conversation_target(
-    conversation: ConversationState | None, task: Task, prefs: Preferences, groups: list[_Group]
+    conversation: ConversationState | None, task: Task, prefs: Preferences, groups: list[Group]
 ) -> tuple[_Target | None, SwitchWhy | None]:
     """The provider a conversation must stay on (None: free to move, with why)."""
     if conversation is None or conversation.current_provider is None:
@@ -455,18 +244,18 @@ def _conversation_target(
         return None, "small_history"
     if significant_change(conversation.last_task_type, task):
         return None, "task_type"
-    current = _norm(conversation.current_provider)
-    preferred = _norm(conversation.preferred_provider) if conversation.preferred_provider else current
+    current = norm_provider(conversation.current_provider)
+    preferred = norm_provider(conversation.preferred_provider) if conversation.preferred_provider else current
     if preferred != current and any(g.prov == preferred and g.survivors for g in groups):
         return _Target(preferred, conversation.preferred_model, "sticky", returning=True), None
     return _Target(current, conversation.current_model, "sticky"), None
 
 
-def _target_filters(target: _Target, evals: list[_Eval]) -> set[Filter]:
+def _target_filters(target: _Target, evals: list[Evaluation]) -> set[Filter]:
     return {e.filter for e in evals if e.prov == target.prov and e.filter is not None}
 
 
-def _blocked(target: _Target, evals: list[_Eval], prefs: Preferences) -> DecisionError | None:
+def _blocked(target: _Target, evals: list[Evaluation], prefs: Preferences) -> DecisionError | None:
     """The error when the target cannot serve and the preferences forbid moving on; None when moving is allowed."""
     mine = [e for e in evals if e.prov == target.prov and e.filter is not None]
     filters = {e.filter for e in mine if e.filter is not None}
@@ -525,7 +314,7 @@ def _mode_reason(task: Task, budget_mode: BudgetMode) -> Reason:
     return "cost" if budget_mode in ("cost_first", "free_only") else "preference"
 
 
-def _decided_by(first: _Group, runner_up: _Group | None, task: Task, budget_mode: BudgetMode) -> tuple[Reason, float]:
+def _decided_by(first: Group, runner_up: Group | None, task: Task, budget_mode: BudgetMode) -> tuple[Reason, float]:
     """Which tier or score part put `first` ahead of `runner_up`, and how decisively (0.5..1)."""
     if runner_up is None:
         return _mode_reason(task, budget_mode), 1.0
@@ -569,9 +358,9 @@ def decide(
     `now` must be timezone-aware like every datetime in the candidates. `manual` is the global switch_provider pin
     (a conversation's own pin lives in `conversation.pin` and wins). `seed` drives the `random` pool strategy.
     """
-    ctx = _Ctx(task, preferences, now)
+    ctx = Context(task, preferences, now)
     evals = _evaluate(candidates, ctx)
-    groups = _groups(evals, ctx)
+    groups = build_groups(evals, ctx)
     target = _effective_pin(task, conversation, manual)
     if target is not None and not target.prov:
         target = _model_pin(target, groups)
@@ -619,15 +408,15 @@ def decide(
 
 def _reason(
     chosen: RankedCandidate | None,
-    alive: list[_Group],
-    groups: list[_Group],
+    alive: list[Group],
+    groups: list[Group],
     target: _Target | None,
     target_filters: set[Filter],
-    ctx: _Ctx,
+    ctx: Context,
 ) -> tuple[Reason | None, float]:
     if chosen is None:
         return None, 0.0
-    prov = _norm(chosen.provider)
+    prov = norm_provider(chosen.provider)
     task = ctx.task
     certainty = 1.0 if not task.task_type_inferred else 0.5 + 0.5 * task.task_type_confidence
     if target is not None and target.kind != "policy":
@@ -654,8 +443,8 @@ def _switch(
 ) -> SwitchInfo | None:
     if chosen is None or conversation is None or conversation.current_provider is None:
         return None
-    prov = _norm(chosen.provider)
-    if prov == _norm(conversation.current_provider):
+    prov = norm_provider(chosen.provider)
+    if prov == norm_provider(conversation.current_provider):
         return None
     why: SwitchWhy
     if target is not None and target.kind != "policy" and prov != target.prov:
@@ -685,7 +474,7 @@ def _filter_counts(filters: Sequence[Filter]) -> str:
     return ", ".join(f"{n} {name}" for name, n in sorted(counts.items(), key=lambda item: -item[1]))
 
 
-def _no_candidate_message(evals: list[_Eval]) -> str:
+def _no_candidate_message(evals: list[Evaluation]) -> str:
     if not evals:
         return "no provider is configured; run `provider-router setup`"
     summary = _filter_counts([e.filter for e in evals if e.filter is not None])
@@ -693,7 +482,7 @@ def _no_candidate_message(evals: list[_Eval]) -> str:
 
 
 def _explain(
-    ctx: _Ctx,
+    ctx: Context,
     chosen: RankedCandidate | None,
     reason: Reason | None,
     excluded: tuple[Exclusion, ...],

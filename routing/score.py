@@ -13,17 +13,34 @@ SCORING.md (beside this file) is the documentation; in short:
 - speed       the model's catalogue speed, /100
 - preference  the model's `preferenceScore`, /100 (0.5 when unset)
 
-Weights depend on the quality mode, then the budget mode multiplies one part and all are renormalised to sum 1.
+Weights depend on the quality mode, then the budget mode multiplies some parts and all are renormalised to sum 1.
+
+The second half holds the per-candidate scratch decide() works on (Evaluation, Group, Context) and the group
+ranking: scores, tiers and pool order. They are internal to the routing core, kept here so decide.py stays short.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
+from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 
-from routing.preferences import BudgetMode, QualityMode
-from routing.types import CandidateState
+from providers.models import ModelProfile
+from providers.types import WireKind
+from routing.preferences import BudgetMode, Preferences, QualityMode
+from routing.types import (
+    DEFAULT_OUTPUT_TOKENS,
+    STATIC_FILTERS,
+    CandidateState,
+    Filter,
+    ScoreBreakdown,
+    Task,
+    Tiers,
+    norm_provider,
+    token_margin,
+)
 
 PARTS: tuple[str, ...] = ("quality", "cost", "headroom", "latency", "speed", "preference")
 
@@ -107,3 +124,196 @@ def account_headroom(candidate: CandidateState, now: datetime) -> float:
 def work_cost_usd(input_tokens: int, output_tokens: int, input_per_1m: float, output_per_1m: float) -> float:
     """The price of a call of this size."""
     return (input_tokens * input_per_1m + output_tokens * output_per_1m) / 1_000_000
+
+
+# --------------------------------------------------------------------------------------------------- ranking
+
+
+class Evaluation:
+    """One candidate under evaluation (decide()'s scratch; not part of the public API)."""
+
+    __slots__ = ("c", "prov", "filter", "input_tokens", "output_tokens", "cost", "headroom")
+
+    def __init__(
+        self, c: CandidateState, prov: str, filter: Filter | None, inp: int, out: int, cost: float, headroom: float
+    ) -> None:
+        self.c = c
+        self.prov = prov
+        self.filter = filter
+        self.input_tokens = inp
+        self.output_tokens = out
+        self.cost = cost
+        self.headroom = headroom
+
+
+class Group:
+    """The accounts of one (provider, model)."""
+
+    __slots__ = ("prov", "model", "members", "survivors", "filters", "tiers", "score", "key")
+
+    def __init__(self, prov: str, model: str) -> None:
+        self.prov = prov
+        self.model = model
+        self.members: list[Evaluation] = []
+        self.survivors: list[Evaluation] = []
+        self.filters: set[Filter] = set()
+        self.tiers: Tiers
+        self.score: ScoreBreakdown
+        self.key: tuple[float | str, ...] = ()
+
+
+_ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool]
+_NOTHING: frozenset[str] = frozenset()
+
+
+class Context:
+    """What every candidate's evaluation shares, computed once per decide() (not part of the public API)."""
+
+    def __init__(self, task: Task, prefs: Preferences, now: datetime) -> None:
+        self.task = task
+        self.now = now
+        self.today = now.date()
+        self.budget_mode: BudgetMode = task.budget_mode or prefs.budget_mode
+        self.free_only = self.budget_mode == "free_only"
+        self.weights = weights_for(task.quality, self.budget_mode)
+        self.weight_values = tuple(self.weights[name] for name in PARTS)
+        self.task_type = task.task_type
+        self.max_context = task.quality == "max_context"
+        self.models: dict[tuple[int, str], _ModelInfo] = {}
+        self.margins: dict[tuple[str, str], float] = {}
+        self.provs: dict[str, str] = {}
+        self.output = task.max_output_tokens or DEFAULT_OUTPUT_TOKENS
+        quality_list = prefs.quality_preferences.get(task.quality) if task.quality else None
+        cost_list = prefs.quality_preferences.get("cost_first") if self.budget_mode == "cost_first" else None
+        self.lists = (
+            _positions(quality_list),
+            _positions(prefs.task_preferences.get(task.task_type)),
+            _positions(cost_list),
+        )
+        self.by_model = any("/" in key for positions in self.lists if positions for key in positions)
+        self.default = norm_provider(prefs.default) if prefs.default else None
+
+    def model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
+        key = (id(model), kind)
+        info = self.models.get(key)
+        if info is None:
+            margin_key = (model.provider, kind)
+            margin = self.margins.get(margin_key)
+            if margin is None:
+                margin = self.margins[margin_key] = token_margin(model.provider, kind)
+            inp = math.ceil(self.task.estimated_input_tokens * margin)
+            out = self.output if self.output < model.max_output_tokens else model.max_output_tokens
+            info = self.models[key] = (
+                model.retired_on is not None and self.today >= model.retired_on,
+                self.task.needs - model.capabilities if self.task.needs else _NOTHING,
+                inp + out > model.context_window,
+                inp,
+                out,
+                (inp * model.input_cost_per_1m + out * model.output_cost_per_1m) / 1_000_000,
+                model.is_free or model.free_tier,
+            )
+        return info
+
+    def norm(self, provider: str) -> str:
+        prov = self.provs.get(provider)
+        if prov is None:
+            prov = self.provs[provider] = norm_provider(provider)
+        return prov
+
+    def positions(self, prov: str, model: str) -> tuple[int | None, int | None, int | None]:
+        q, t, c = self.lists
+        if self.by_model:
+            return _position(q, prov, model), _position(t, prov, model), _position(c, prov, model)
+        return (
+            None if q is None else q.get(prov, len(q)),
+            None if t is None else t.get(prov, len(t)),
+            None if c is None else c.get(prov, len(c)),
+        )
+
+
+def _positions(entries: Sequence[str] | None) -> dict[str, int] | None:
+    if not entries:
+        return None
+    positions: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        positions.setdefault(norm_provider(entry), index)
+    return positions
+
+
+def _position(positions: dict[str, int] | None, prov: str, model: str) -> int | None:
+    if positions is None:
+        return None
+    found = positions.get(f"{prov}/{model.lower()}")
+    return positions.get(prov, len(positions)) if found is None else found
+
+
+def _score_group(g: Group, ctx: Context) -> None:
+    members = g.members
+    first = members[0]
+    model = first.c.model
+    if len(members) == 1:
+        headroom, cheapest, p50 = first.headroom, first.cost, first.c.latency_p50_ms
+    else:
+        headroom, cheapest, p50 = _pool_aggregates(members)
+    quality = quality_part(model.quality.get(ctx.task_type, 50))
+    cost = cost_part(cheapest)
+    latency = UNKNOWN_LATENCY if p50 is None else 1.0 / (1.0 + p50 / LATENCY_HALF_MS)
+    speed = model.speed / 100
+    preference = UNKNOWN_PREFERENCE if model.preference_score is None else model.preference_score / 100
+    wq, wc, wh, wl, ws, wp = ctx.weight_values
+    total = quality * wq + cost * wc + headroom * wh + latency * wl + speed * ws + preference * wp
+    g.score = ScoreBreakdown(quality, cost, headroom, latency, speed, preference, ctx.weights, total)
+    window = model.context_window if ctx.max_context else None
+    ql, tl, cl = ctx.positions(g.prov, g.model)
+    default = 0 if ctx.default is None or ctx.default == g.prov else 1
+    g.tiers = Tiers(2, ql, window, tl, cl, default)
+    g.key = (ql or 0, -(window or 0), tl or 0, cl or 0, default, -total, g.prov, g.model)
+
+
+def _pool_aggregates(members: list[Evaluation]) -> tuple[float, float, float | None]:
+    """A pool's mean headroom, cheapest cost and mean observed latency."""
+    headroom = 0.0
+    latency_sum = 0.0
+    latency_n = 0
+    cheapest = members[0].cost
+    for e in members:
+        headroom += e.headroom
+        if e.c.latency_p50_ms is not None:
+            latency_sum += e.c.latency_p50_ms
+            latency_n += 1
+        if e.cost < cheapest:
+            cheapest = e.cost
+    return headroom / len(members), cheapest, (latency_sum / latency_n if latency_n else None)
+
+
+def build_groups(evals: list[Evaluation], ctx: Context) -> list[Group]:
+    """Groups of every candidate no static filter removed, best policy key first."""
+    groups: dict[tuple[str, str], Group] = {}
+    for e in evals:
+        if e.filter in STATIC_FILTERS:
+            continue
+        key = (e.prov, e.c.model.id)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Group(*key)
+        g.members.append(e)
+        if e.filter is None:
+            g.survivors.append(e)
+        else:
+            g.filters.add(e.filter)
+    for g in groups.values():
+        _score_group(g, ctx)
+    return sorted(groups.values(), key=lambda g: g.key)
+
+
+def pool_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
+    if len(survivors) < 2:
+        return survivors
+    strategy = survivors[0].c.pool
+    if strategy == "least_used":
+        return sorted(survivors, key=lambda e: (-e.headroom, e.c.pool_index, e.c.account))
+    if strategy == "random":
+        return sorted(
+            survivors, key=lambda e: hashlib.blake2b(f"{seed}:{e.c.account}".encode(), digest_size=8).digest()
+        )
+    return sorted(survivors, key=lambda e: ((e.c.pool_index - e.c.pool_cursor) % e.c.pool_size, e.c.account))

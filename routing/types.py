@@ -21,7 +21,7 @@ from pydantic import Field, TypeAdapter
 
 from providers.models import Capability, LoadBalancing, ModelProfile, TaskType
 from providers.types import Frozen, Message, WireKind
-from providers.vendors import vendor_for
+from providers.vendors import ALIASES, vendor_for
 from routing.preferences import BudgetMode, QualityMode
 
 #: Why the chosen candidate won (INTERFACE.md's vocabulary; SCORING.md defines when each applies).
@@ -68,6 +68,9 @@ RUNTIME_FILTERS: frozenset[Filter] = frozenset({"quota", "cooldown", "unhealthy"
 #: Runtime filters that are a quota or rate limit (governed by switchOnLimit); `unhealthy` is a failure (autoSwitch).
 LIMIT_FILTERS: frozenset[Filter] = frozenset({"quota", "cooldown"})
 
+#: Filters that describe the model or account whatever the request (they never pass with time or a smaller request).
+STATIC_FILTERS: frozenset[Filter] = frozenset({"disabled", "no_key", "retired", "capability"})
+
 #: Why a conversation moved to another provider.
 SwitchWhy = Literal["small_history", "manual", "task_type", "recovered", "limit", "failing", "context", "unavailable"]
 #: Why no candidate was chosen.
@@ -102,6 +105,12 @@ DEFAULT_TOKEN_MARGIN = 1.35
 
 #: For a provider the table does not know, by wire protocol (an OpenAI-compatible server can run any tokenizer).
 KIND_TOKEN_MARGINS: dict[str, float] = {"anthropic": TOKEN_MARGINS["anthropic"], "gemini": TOKEN_MARGINS["google"]}
+
+
+def norm_provider(provider: str) -> str:
+    """A provider id as the router compares them: lower case, aliases resolved (moonshot -> kimi)."""
+    key = provider.lower()
+    return ALIASES.get(key, key)
 
 
 def token_margin(provider: str, kind: WireKind | None = None) -> float:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from providers.types import Message
@@ -78,3 +80,14 @@ def test_the_system_prompt_counts_at_half_weight() -> None:
 def test_a_megabyte_prompt_is_classified_from_its_edges() -> None:
     prompt = "Summarize the following log.\n" + ("x" * 1_000_000)
     assert classify_text(prompt).task_type == "simple"
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x." * 20_000, "a/" * 20_000, "FooError " * 5_000, "(" * 30_000, " " * 50_000, "\n  at a.b(" * 3_000],
+    ids=["dots", "slashes", "errors", "parens", "spaces", "frames"],
+)
+def test_adversarial_prompts_are_classified_in_linear_time(text: str) -> None:
+    started = time.perf_counter()
+    classify_text(text)
+    assert time.perf_counter() - started < 1.0  # generous: ~40 ms here; quadratic backtracking took seconds

@@ -36,7 +36,7 @@ _PROVIDER_KEYS = (
     "options",
     "catalog",
 )
-_ACCOUNT_KEYS = ("id", "apiKey", "quota", "budgetUsd", "enabled")
+_ACCOUNT_KEYS = ("id", "apiKey", "baseUrl", "quota", "budgetUsd", "enabled")
 _OPTION_KEYS = {
     "maxTokensField": "max_tokens_field",
     "temperatureMin": "temperature_min",
@@ -162,7 +162,10 @@ def _accounts(reader: Reader, raw: dict[str, Any], path: str, provider: Provider
                 id=account_id,
                 provider=provider.id,
                 kind=provider.kind,
-                base_url=provider.base_url,
+                # an account may reach the provider through its own endpoint (a region, a proxy, a test server)
+                base_url=_base_url(reader, body, entry_path, vendor, provider.kind)
+                if "baseUrl" in body
+                else provider.base_url,
                 credential=parse_api_key(reader, body.get("apiKey"), key_path, provider.id, account_id, vendor),
                 quota=quota or fallback or default,
                 budget=parse_budget(reader, body.get("budgetUsd"), child(entry_path, "budgetUsd")),

@@ -1,0 +1,43 @@
+"""What a served request cost, from the provider's usage and the model's prices (pure)."""
+
+from __future__ import annotations
+
+from providers.models import ModelProfile
+from providers.types import Usage
+
+
+def usage_cost_usd(usage: Usage, model: ModelProfile, *, free: bool = False, reported: float | None = None) -> float:
+    """USD for `usage` on `model`; 0 on a free tier; a provider-reported cost (OpenRouter) wins when given.
+
+    Cached input is billed at the cache prices when the model has them, else at the input price.
+    """
+    if free:
+        return 0.0
+    if reported is not None and reported >= 0:
+        return reported
+    cache_read = min(usage.cache_read_tokens, usage.input_tokens)
+    cache_write = min(usage.cache_write_tokens, usage.input_tokens - cache_read)
+    uncached = usage.input_tokens - cache_read - cache_write
+    read_price = model.cache_read_cost_per_1m if model.cache_read_cost_per_1m is not None else model.input_cost_per_1m
+    write_price = (
+        model.cache_write_cost_per_1m if model.cache_write_cost_per_1m is not None else model.input_cost_per_1m
+    )
+    micro_usd = (
+        uncached * model.input_cost_per_1m
+        + cache_read * read_price
+        + cache_write * write_price
+        + usage.output_tokens * model.output_cost_per_1m
+    )
+    return micro_usd / 1_000_000
+
+
+def is_free_tier(model: ModelProfile, account_free_tier: bool | None) -> bool:
+    """Whether calls of this account to this model cost nothing: a free model, or the model's free tier.
+
+    `account_free_tier` is the account's own statement when the configuration makes one.
+    """
+    if model.is_free:
+        return True
+    if account_free_tier is not None:
+        return account_free_tier
+    return model.free_tier

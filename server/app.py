@@ -1,0 +1,243 @@
+"""The composition root: one place builds the shared HTTP client, the store, the credentials and the router.
+
+The MCP server's lifespan and every CLI verb open the same `App`, so both act through the same code.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx2
+from pydantic import SecretStr
+
+from providers.adapter import ChatAdapter
+from providers.credentials import CredentialStore, KeyringCredentials
+from providers.models import Account, ProviderConfig
+from providers.registry import make_adapter
+from providers.types import Endpoint
+from routing.ports import Ports
+from routing.router import Router, RouterSetup
+from server.config import ConfigError, RouterConfig, load_config
+from server.paths import Paths
+from server.store_ports import (
+    SqliteConversations,
+    SqliteDecisionLog,
+    SqliteHealth,
+    SqliteLedger,
+    SqliteState,
+)
+from storage import AccountStates, Conversations, DecisionLog, Ledger, Metrics, Store, StoreError
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class AppUnavailable(Exception):
+    """The router cannot serve: the configuration or the database needs fixing (the message says how)."""
+
+
+def setup_of(config: RouterConfig) -> RouterSetup:
+    settings = config.settings
+    return RouterSetup(
+        providers=dict(config.providers),
+        preferences=config.preferences,
+        request_timeout_s=settings.request_timeout_s,
+        deadline_s=settings.deadline_s,
+        timezone=settings.timezone,
+        log_prompts=settings.log_prompts,
+    )
+
+
+def http_client(timeout_s: float = 60.0) -> httpx2.AsyncClient:
+    """The one HTTP client of a process: explicit timeouts, pooled connections."""
+    return httpx2.AsyncClient(
+        timeout=httpx2.Timeout(timeout_s, connect=10.0),
+        limits=httpx2.Limits(max_connections=200, max_keepalive_connections=50),
+    )
+
+
+@dataclass
+class App:
+    paths: Paths
+    environ: Mapping[str, str]
+    clock: Clock
+    http: httpx2.AsyncClient
+    store: Store
+    credentials: CredentialStore
+    config: RouterConfig
+    config_error: ConfigError | None
+    router: Router
+    ledger: Ledger
+    states: AccountStates
+    conversations: Conversations
+    decisions: DecisionLog
+    metrics: Metrics
+    _config_stamp: tuple[float, int] | None = field(default=None)
+
+    @property
+    def problem(self) -> str | None:
+        """What stops routing, phrased as the fix; None when the router can serve."""
+        if self.config_error is not None:
+            return str(self.config_error)
+        return self.config.setup_hint
+
+    def require(self) -> None:
+        """Raise AppUnavailable naming the fix when there is nothing to route with."""
+        self.refresh()
+        problem = self.problem
+        if problem is not None:
+            raise AppUnavailable(problem)
+
+    def refresh(self) -> None:
+        """Pick up an edited providers.json (every process shares it); a broken edit keeps the last good one."""
+        stamp = _stamp(self.paths)
+        if stamp == self._config_stamp:
+            return
+        self._config_stamp = stamp
+        config, error = read_config(self.paths, self.environ)
+        self.config_error = error
+        if error is None:
+            self.apply(config)
+
+    def apply(self, config: RouterConfig) -> None:
+        """Route by `config` from now on (budgets, preferences, prompt logging included)."""
+        self.config = config
+        self.ledger = Ledger(self.store, budget=config.preferences.budget, timezone=config.settings.timezone)
+        self.decisions = DecisionLog(self.store, keep_prompts=config.settings.log_prompts)
+        self.router.setup = setup_of(config)
+        self.router.ports = _ports(self)
+
+
+def _stamp(paths: Paths) -> tuple[float, int] | None:
+    try:
+        stat = paths.config_file.stat()
+    except OSError:
+        return None
+    return (stat.st_mtime, stat.st_size)
+
+
+def read_config(paths: Paths, environ: Mapping[str, str]) -> tuple[RouterConfig, ConfigError | None]:
+    try:
+        return load_config(paths.config_file, environ), None
+    except ConfigError as error:
+        return RouterConfig(source=str(paths.config_file)), error
+
+
+def _connector(http: httpx2.AsyncClient) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
+    def connect(provider: ProviderConfig, account: Account, key: SecretStr | None) -> ChatAdapter:
+        endpoint = Endpoint(provider=provider.id, account=account.id, base_url=account.base_url, api_key=key)
+        return make_adapter(provider.kind, http, endpoint, provider.options)
+
+    return connect
+
+
+def _ports(app: App) -> Ports:
+    return make_ports(app.ledger, app.states, app.conversations, app.decisions, app.credentials, app.http, app.config)
+
+
+def make_ports(
+    ledger: Ledger,
+    states: AccountStates,
+    conversations: Conversations,
+    decisions: DecisionLog,
+    credentials: CredentialStore,
+    http: httpx2.AsyncClient,
+    config: RouterConfig,
+) -> Ports:
+    return Ports(
+        state=SqliteState(ledger, states, config.preferences),
+        ledger=SqliteLedger(ledger),
+        health=SqliteHealth(states),
+        conversations=SqliteConversations(conversations),
+        decisions=SqliteDecisionLog(decisions),
+        keys=credentials,
+        connect=_connector(http),
+    )
+
+
+async def open_store(paths: Paths) -> Store:
+    """The shared database, creating the home directory (private) on first use.
+
+    Raises:
+        AppUnavailable: the database is damaged, locked or from a newer version (the message names the fix).
+    """
+    paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    try:
+        return await Store.open(paths.db_file)
+    except StoreError as error:
+        raise AppUnavailable(str(error)) from error
+
+
+@asynccontextmanager
+async def open_app(
+    paths: Paths,
+    environ: Mapping[str, str] | None = None,
+    *,
+    clock: Clock = utc_now,
+    credentials: CredentialStore | None = None,
+    http: httpx2.AsyncClient | None = None,
+) -> AsyncIterator[App]:
+    """Everything a request needs, opened once and closed together.
+
+    Raises:
+        AppUnavailable: the database cannot be opened (a configuration problem does not raise: see `App.problem`).
+    """
+    environ = environ if environ is not None else dict(os.environ)
+    config, error = read_config(paths, environ)
+    store = await open_store(paths)
+    owned_http = http is None
+    client = http if http is not None else http_client(config.settings.request_timeout_s)
+    try:
+        app = _assemble(paths, environ, clock, client, store, credentials or KeyringCredentials(environ), config, error)
+        now = clock()
+        await app.ledger.reap(now)
+        await app.decisions.purge(now, retention=timedelta(days=config.settings.retention_days))
+        yield app
+    finally:
+        if owned_http:
+            await client.aclose()
+        await store.close()
+
+
+def _assemble(
+    paths: Paths,
+    environ: Mapping[str, str],
+    clock: Clock,
+    http: httpx2.AsyncClient,
+    store: Store,
+    credentials: CredentialStore,
+    config: RouterConfig,
+    error: ConfigError | None,
+) -> App:
+    ledger = Ledger(store, budget=config.preferences.budget, timezone=config.settings.timezone)
+    states = AccountStates(store)
+    conversations = Conversations(store)
+    decisions = DecisionLog(store, keep_prompts=config.settings.log_prompts)
+    ports = make_ports(ledger, states, conversations, decisions, credentials, http, config)
+    return App(
+        paths=paths,
+        environ=environ,
+        clock=clock,
+        http=http,
+        store=store,
+        credentials=credentials,
+        config=config,
+        config_error=error,
+        router=Router(setup_of(config), ports, clock),
+        ledger=ledger,
+        states=states,
+        conversations=conversations,
+        decisions=decisions,
+        metrics=Metrics(store),
+        _config_stamp=_stamp(paths),
+    )

@@ -1,0 +1,793 @@
+"""Read-only views of the router's state, shared by the MCP tools/resources and the CLI verbs.
+
+Every function is a plain coroutine over an open `App` returning a frozen pydantic model (JSON-ready, no secret:
+keys appear only as where they live, prompts only when the user enabled `settings.logPrompts`).
+
+    provider_status(app, provider)          -> StatusReport      (`provider_status` tool, `provider-router status`)
+    unavailable_status(problem, source)     -> StatusReport      (the same shape when no App could be opened)
+    quota_report(app, period, provider)     -> QuotaReport       (`quota_report` tool, `provider-router quota`)
+    metrics_report(app, since, until)       -> MetricsReport     (router://metrics)
+    decision_log(app, limit, ...)           -> DecisionLogView   (router://decisions, `provider-router log`)
+    decision_detail(app, decision_id)       -> DecisionDetail | None  (router://decisions/{id})
+    providers_view(app)                     -> ProvidersReport   (router://providers, `provider-router list`)
+    preferences_view(preferences)           -> PreferencesView   (`set_preference`, `provider-router prefer`)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from pydantic import Field
+
+from providers.models import Account, BudgetSpec, ModelProfile, ProviderConfig, QuotaSpec
+from providers.types import Frozen, Usage
+from routing.preferences import BudgetMode, Preferences
+from server.app import App
+from server.config import credential_label
+from server.store_ports import quota_windows
+from storage import AccountState, AttemptRecord, LoggedDecision, MetricsRow, StateSnapshot, Usages, WindowUsage
+from storage.windows import day_window, month_window
+
+__all__ = [
+    "AccountQuota",
+    "AccountStatus",
+    "AttemptView",
+    "Block",
+    "DecisionDetail",
+    "DecisionLogView",
+    "DecisionSummary",
+    "HealthState",
+    "MetricsReport",
+    "MetricsView",
+    "ModelView",
+    "PinView",
+    "PreferencesView",
+    "ProviderEntry",
+    "ProviderQuota",
+    "ProviderStatus",
+    "ProvidersReport",
+    "QuotaReport",
+    "QuotaUse",
+    "SpendView",
+    "StatusReport",
+    "SwitchView",
+    "decision_detail",
+    "decision_log",
+    "metrics_report",
+    "preferences_view",
+    "provider_status",
+    "providers_view",
+    "quota_report",
+    "unavailable_status",
+]
+
+#: healthy: serving; degraded: some accounts or models blocked; the others: nothing of it can serve right now
+HealthState = Literal["healthy", "degraded", "cooling_down", "exhausted", "circuit_open", "disabled", "no_key"]
+Period = Literal["day", "month"]
+
+#: how far back provider_status looks for latency percentiles and error counts
+STATUS_WINDOW = timedelta(hours=24)
+#: a rate measured over less than this is too noisy to forecast from
+MIN_FORECAST_ELAPSED = timedelta(minutes=5)
+
+
+# --------------------------------------------------------------------------------------------------- status
+
+
+class QuotaUse(Frozen):
+    """One configured (or header-learned) limit of an account and how much of it is used."""
+
+    kind: Literal["requests", "tokens"]
+    period: Literal["minute", "day", "month"]
+    used: int
+    limit: int
+    remaining: int
+    resets_at: datetime | None = None
+
+
+class Block(Frozen):
+    """Something keeping an account (or one of its models) out of routing until `until`."""
+
+    model: str | None = Field(description="the model concerned; None: the whole account")
+    kind: Literal["cooldown", "exhausted", "circuit_open"]
+    until: datetime
+    reason: str | None = None
+
+
+class SpendView(Frozen):
+    """USD spent today and this month, and the caps that apply (None: no cap)."""
+
+    day_usd: float = 0.0
+    month_usd: float = 0.0
+    daily_budget_usd: float | None = None
+    monthly_budget_usd: float | None = None
+
+
+class AccountStatus(Frozen):
+    id: str
+    enabled: bool
+    has_key: bool
+    #: where the key lives ("env:OPENAI_API_KEY", "keychain provider-router/google-1") or the fix when it is missing
+    key: str
+    health: HealthState
+    disabled_reason: str | None = None
+    cooldown_until: datetime | None = None
+    exhausted_until: datetime | None = None
+    breaker_open_until: datetime | None = None
+    blocks: list[Block] = Field(default_factory=list)
+    quota: list[QuotaUse] = Field(default_factory=list)
+    spend: SpendView = SpendView()
+
+
+class ProviderStatus(Frozen):
+    id: str
+    kind: str
+    label: str
+    enabled: bool
+    health: HealthState
+    #: when something of this provider can serve again (None: it can now, or nothing known will free it)
+    available_again_at: datetime | None = None
+    cooldown_until: datetime | None = None
+    exhausted_until: datetime | None = None
+    models: list[str] = Field(default_factory=list)
+    accounts: list[AccountStatus] = Field(default_factory=list)
+    spend: SpendView = SpendView()
+    requests_24h: int = 0
+    failed_24h: int = 0
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+
+
+class PinView(Frozen):
+    """A manual switch in force: global (conversation_id None) or for one conversation."""
+
+    provider: str
+    model: str | None = None
+    conversation_id: str | None = None
+    set_at: datetime | None = None
+
+
+class StatusReport(Frozen):
+    generated_at: datetime
+    config: str = Field(description="the providers.json in force")
+    ready: bool = Field(description="whether the router can serve requests at all")
+    problems: list[str] = Field(default_factory=list, description="what stops routing, each naming the fix")
+    warnings: list[str] = Field(default_factory=list)
+    budget_mode: BudgetMode = "quality_first"
+    spend: SpendView = SpendView()
+    manual_switch: PinView | None = None
+    conversation_pins: list[PinView] = Field(default_factory=list)
+    providers: list[ProviderStatus] = Field(default_factory=list)
+
+
+def _later(*times: datetime | None, now: datetime) -> datetime | None:
+    return max((t for t in times if t is not None and t > now), default=None)
+
+
+def _blocks(state: AccountState | None, models: Sequence[str], now: datetime) -> list[Block]:
+    if state is None:
+        return []
+    blocks: list[Block] = []
+    scopes = [(None, state.health), *((m, state.model(m).health) for m in models)]
+    for model, health in scopes:
+        for kind, until, reason in (
+            ("cooldown", health.cooldown_until, health.cooldown_reason),
+            ("exhausted", health.exhausted_until, health.exhausted_reason),
+            ("circuit_open", health.breaker_open_until, f"{health.consecutive_failures} failures in a row"),
+        ):
+            if until is not None and until > now:
+                blocks.append(Block(model=model, kind=kind, until=until, reason=reason))
+    return blocks
+
+
+def _health(enabled: bool, has_key: bool, blocks: Sequence[Block], models: Sequence[str]) -> HealthState:
+    if not enabled:
+        return "disabled"
+    if not has_key:
+        return "no_key"
+    whole = [b for b in blocks if b.model is None]
+    blocked_models = {b.model for b in blocks if b.model is not None}
+    if not whole and not (models and blocked_models >= set(models)):
+        return "degraded" if blocks else "healthy"
+    kinds = {b.kind for b in (whole or blocks)}
+    for kind in ("exhausted", "cooldown", "circuit_open"):
+        if kind in kinds:
+            return "cooling_down" if kind == "cooldown" else kind
+    return "degraded"
+
+
+def _spend(usage: Usages | None, budget: BudgetSpec) -> SpendView:
+    return SpendView(
+        day_usd=round(usage.day.cost_usd, 6) if usage else 0.0,
+        month_usd=round(usage.month.cost_usd, 6) if usage else 0.0,
+        daily_budget_usd=budget.daily_usd,
+        monthly_budget_usd=budget.monthly_usd,
+    )
+
+
+async def _account_status(
+    app: App, provider: ProviderConfig, account: Account, snapshot: StateSnapshot, now: datetime
+) -> AccountStatus:
+    state = snapshot.accounts.get(account.id)
+    location = await app.credentials.locate(account)
+    has_key = account.credential.source == "none" or location.source != "none"
+    models = list(provider.models)
+    blocks = _blocks(state, models, now)
+    disabled_reason = state.disabled_reason if state else None
+    enabled = provider.enabled and account.enabled and disabled_reason is None
+    quota = (
+        [
+            QuotaUse(
+                kind=w.kind,
+                period=w.period,
+                used=w.limit - w.remaining,
+                limit=w.limit,
+                remaining=w.remaining,
+                resets_at=w.resets_at,
+            )  # fmt: skip
+            for w in quota_windows(account.quota, state.usage, state.health, now)
+        ]
+        if state
+        else []
+    )
+    return AccountStatus(
+        id=account.id,
+        enabled=enabled,
+        has_key=has_key,
+        key=location.detail,
+        health=_health(enabled, has_key, blocks, models),
+        disabled_reason=disabled_reason or (None if account.enabled else "disabled in providers.json"),
+        cooldown_until=_later(*(b.until for b in blocks if b.kind == "cooldown"), now=now),
+        exhausted_until=_later(*(b.until for b in blocks if b.kind == "exhausted"), now=now),
+        breaker_open_until=_later(*(b.until for b in blocks if b.kind == "circuit_open"), now=now),
+        blocks=blocks,
+        quota=quota,
+        spend=_spend(state.usage if state else None, account.budget),
+    )
+
+
+def _provider_health(enabled: bool, accounts: Sequence[AccountStatus]) -> HealthState:
+    if not enabled:
+        return "disabled"
+    states = {a.health for a in accounts}
+    if states <= {"healthy"}:
+        return "healthy"
+    if states & {"healthy", "degraded"}:
+        return "degraded"
+    for health in ("exhausted", "cooling_down", "circuit_open", "no_key", "disabled"):
+        if health in states:
+            return health
+    return "degraded"
+
+
+def _earliest_unblock(accounts: Sequence[AccountStatus]) -> datetime | None:
+    times = (t for a in accounts for t in (a.cooldown_until, a.exhausted_until, a.breaker_open_until) if t)
+    return min(times, default=None)
+
+
+def _sum_spend(accounts: Sequence[AccountStatus], budget: BudgetSpec) -> SpendView:
+    return SpendView(
+        day_usd=round(sum(a.spend.day_usd for a in accounts), 6),
+        month_usd=round(sum(a.spend.month_usd for a in accounts), 6),
+        daily_budget_usd=budget.daily_usd,
+        monthly_budget_usd=budget.monthly_usd,
+    )
+
+
+async def _provider_status(
+    app: App, provider: ProviderConfig, snapshot: StateSnapshot, metrics: dict[str, MetricsRow], now: datetime
+) -> ProviderStatus:
+    accounts = [await _account_status(app, provider, a, snapshot, now) for a in provider.accounts]
+    health = _provider_health(provider.enabled, accounts)
+    blocked = health in ("cooling_down", "exhausted", "circuit_open")
+    row = metrics.get(provider.id)
+    return ProviderStatus(
+        id=provider.id,
+        kind=provider.kind,
+        label=provider.label,
+        enabled=provider.enabled,
+        health=health,
+        available_again_at=_earliest_unblock(accounts) if blocked else None,
+        cooldown_until=_later(*(a.cooldown_until for a in accounts), now=now),
+        exhausted_until=_later(*(a.exhausted_until for a in accounts), now=now),
+        models=list(provider.models),
+        accounts=accounts,
+        spend=_sum_spend(accounts, provider.budget),
+        requests_24h=row.requests if row else 0,
+        failed_24h=row.failed if row else 0,
+        latency_p50_ms=row.latency_p50_ms if row else None,
+        latency_p95_ms=row.latency_p95_ms if row else None,
+    )
+
+
+def _selected(app: App, provider: str | None) -> list[ProviderConfig]:
+    """The providers asked for; ValueError naming the configured ones when `provider` is unknown."""
+    providers = list(app.config.providers.values())
+    if provider is None:
+        return providers
+    chosen = [p for p in providers if p.id == provider]
+    if not chosen:
+        known = ", ".join(p.id for p in providers) or "none"
+        raise ValueError(f"no provider {provider!r} is configured (configured: {known})")
+    return chosen
+
+
+def _problems(app: App) -> list[str]:
+    problem = app.problem
+    return [problem] if problem else []
+
+
+async def provider_status(app: App, provider: str | None = None, *, now: datetime | None = None) -> StatusReport:
+    """Health, quota, spend and latency of every configured provider (or one), with the pins in force.
+
+    Works with a broken or missing configuration: the report then says what to fix in `problems`.
+
+    Raises:
+        ValueError: `provider` names no configured provider (the message lists the configured ones).
+    """
+    app.refresh()
+    now = now or app.clock()
+    providers = _selected(app, provider)
+    accounts = [a for p in app.config.providers.values() for a in p.accounts]
+    snapshot = await app.ledger.snapshot(accounts, now)
+    rows = await app.metrics.compute(now - STATUS_WINDOW, now + timedelta(seconds=1), "provider")
+    metrics = {row.group: row for row in rows}
+    statuses = [await _provider_status(app, p, snapshot, metrics, now) for p in providers]
+    manual = await app.conversations.global_pin()
+    pins = await app.conversations.pinned()
+    prefs = app.config.preferences
+    return StatusReport(
+        generated_at=now,
+        config=app.config.source or str(app.paths.config_file),
+        ready=app.problem is None,
+        problems=_problems(app),
+        warnings=list(app.config.warnings),
+        budget_mode=prefs.budget_mode,
+        spend=_spend(snapshot.global_usage, prefs.budget),
+        manual_switch=PinView(provider=manual.provider, model=manual.model, set_at=manual.set_at) if manual else None,
+        conversation_pins=[
+            PinView(provider=p.provider, model=p.model, conversation_id=cid, set_at=p.set_at) for cid, p in pins.items()
+        ],
+        providers=statuses,
+    )
+
+
+def unavailable_status(problem: str, source: str, now: datetime) -> StatusReport:
+    """The status when the router could not even open (e.g. a damaged database): only the problem and its fix."""
+    return StatusReport(generated_at=now, config=source, ready=False, problems=[problem])
+
+
+# --------------------------------------------------------------------------------------------------- quota
+
+
+class AccountQuota(Frozen):
+    """One account's use of the period, its limits, and when it runs out at the current rate."""
+
+    provider: str
+    account: str
+    period: Period
+    period_start: datetime
+    resets_at: datetime
+    requests_used: int
+    requests_limit: int | None = None
+    tokens_used: int
+    tokens_limit: int | None = None
+    spend_usd: float
+    budget_usd: float | None = None
+    #: the first limit to run out at the rate seen since the period started (None: none before the reset)
+    forecast_exhausted_at: datetime | None = None
+    forecast_limit: Literal["requests", "tokens", "budget"] | None = None
+    forecast: str
+
+
+class ProviderQuota(Frozen):
+    id: str
+    spend_usd: float
+    budget_usd: float | None = None
+    accounts: list[AccountQuota] = Field(default_factory=list)
+
+
+class QuotaReport(Frozen):
+    period: Period
+    generated_at: datetime
+    problems: list[str] = Field(default_factory=list)
+    spend_usd: float = Field(description="spent this period over all providers")
+    budget_usd: float | None = Field(default=None, description="the global cap of this period (None: none)")
+    providers: list[ProviderQuota] = Field(default_factory=list)
+
+
+def _limits(quota: QuotaSpec, budget: BudgetSpec, period: Period) -> tuple[int | None, int | None, float | None]:
+    if period == "day":
+        return quota.requests_per_day, quota.tokens_per_day, budget.daily_usd
+    return quota.requests_per_month, quota.tokens_per_month, budget.monthly_usd
+
+
+def _forecast(
+    used: dict[str, float], limits: dict[str, float | None], start: datetime, resets_at: datetime, now: datetime
+) -> tuple[datetime | None, str | None, str]:
+    """When the first limit runs out at the average rate since `start`, if before `resets_at`."""
+    elapsed = max(now - start, MIN_FORECAST_ELAPSED)
+    first: tuple[datetime, str] | None = None
+    for name, limit in limits.items():
+        if limit is None:
+            continue
+        if used[name] >= limit:
+            return now, name, f"{name} exhausted; resets at {resets_at.isoformat(timespec='minutes')}"
+        if used[name] <= 0:
+            continue
+        at = now + elapsed * ((limit - used[name]) / used[name])
+        if at < resets_at and (first is None or at < first[0]):
+            first = (at, name)
+    if first is not None:
+        return first[0], first[1], f"{first[1]} run out around {first[0].isoformat(timespec='minutes')} at this rate"
+    if all(limit is None for limit in limits.values()):
+        return None, None, "no limit configured"
+    return None, None, "lasts until the reset at this rate"
+
+
+def _account_quota(
+    provider: ProviderConfig, account: Account, state: AccountState | None, period: Period, now: datetime
+) -> AccountQuota:
+    tz = account.quota.timezone
+    window = day_window(now, tz) if period == "day" else month_window(now, tz)
+    usage: WindowUsage = WindowUsage()
+    if state is not None:
+        usage = state.usage.day if period == "day" else state.usage.month
+    requests_limit, tokens_limit, budget = _limits(account.quota, account.budget, period)
+    at, limit_name, text = _forecast(
+        {"requests": usage.requests, "tokens": usage.tokens, "budget": usage.cost_usd},
+        {"requests": requests_limit, "tokens": tokens_limit, "budget": budget},
+        window.start,
+        window.end,
+        now,
+    )
+    return AccountQuota(
+        provider=provider.id,
+        account=account.id,
+        period=period,
+        period_start=window.start,
+        resets_at=window.end,
+        requests_used=usage.requests,
+        requests_limit=requests_limit,
+        tokens_used=usage.tokens,
+        tokens_limit=tokens_limit,
+        spend_usd=round(usage.cost_usd, 6),
+        budget_usd=budget,
+        forecast_exhausted_at=at,
+        forecast_limit=limit_name,
+        forecast=text,
+    )
+
+
+async def quota_report(
+    app: App, period: Period = "day", provider: str | None = None, *, now: datetime | None = None
+) -> QuotaReport:
+    """Requests, tokens and spend of the current day or month per provider and account, with a forecast.
+
+    Raises:
+        ValueError: `provider` names no configured provider (the message lists the configured ones).
+    """
+    app.refresh()
+    now = now or app.clock()
+    providers = _selected(app, provider)
+    snapshot = await app.ledger.snapshot([a for p in providers for a in p.accounts], now)
+    lines = [
+        ProviderQuota(
+            id=p.id,
+            spend_usd=0.0,
+            budget_usd=p.budget.daily_usd if period == "day" else p.budget.monthly_usd,
+            accounts=[_account_quota(p, a, snapshot.accounts.get(a.id), period, now) for a in p.accounts],
+        )
+        for p in providers
+    ]
+    lines = [line.model_copy(update={"spend_usd": round(sum(a.spend_usd for a in line.accounts), 6)}) for line in lines]
+    global_usage = snapshot.global_usage.day if period == "day" else snapshot.global_usage.month
+    budget = app.config.preferences.budget
+    return QuotaReport(
+        period=period,
+        generated_at=now,
+        problems=_problems(app),
+        spend_usd=round(global_usage.cost_usd, 6),
+        budget_usd=budget.daily_usd if period == "day" else budget.monthly_usd,
+        providers=lines,
+    )
+
+
+# --------------------------------------------------------------------------------------------------- metrics
+
+
+class MetricsView(Frozen):
+    """One group's requests, tokens, cost, latency (ms) and errors by class."""
+
+    group: str
+    requests: int
+    success: int
+    failed: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_avg_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    errors_by_class: dict[str, int] = Field(default_factory=dict)
+
+
+class MetricsReport(Frozen):
+    since: datetime
+    until: datetime
+    by_provider: list[MetricsView] = Field(default_factory=list)
+    by_account: list[MetricsView] = Field(default_factory=list)
+    by_model: list[MetricsView] = Field(default_factory=list)
+
+
+def _metrics_view(row: MetricsRow) -> MetricsView:
+    return MetricsView(
+        group=row.group,
+        requests=row.requests,
+        success=row.success,
+        failed=row.failed,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cost_usd=round(row.cost_usd, 9),
+        latency_avg_ms=row.latency_avg_ms,
+        latency_p50_ms=row.latency_p50_ms,
+        latency_p95_ms=row.latency_p95_ms,
+        latency_p99_ms=row.latency_p99_ms,
+        errors_by_class=dict(row.errors_by_class),
+    )
+
+
+async def metrics_report(app: App, since: datetime | None = None, until: datetime | None = None) -> MetricsReport:
+    """Attempts in [since, until) grouped per provider, account and model (default: the retention period)."""
+    now = app.clock()
+    until = until or now + timedelta(seconds=1)
+    since = since or now - timedelta(days=app.config.settings.retention_days)
+    groups = {
+        name: [_metrics_view(row) for row in await app.metrics.compute(since, until, name)]
+        for name in ("provider", "account", "model")
+    }
+    return MetricsReport(
+        since=since, until=until, by_provider=groups["provider"], by_account=groups["account"], by_model=groups["model"]
+    )
+
+
+# --------------------------------------------------------------------------------------------------- decision log
+
+
+class AttemptView(Frozen):
+    provider: str
+    model: str
+    account: str
+    outcome: str
+    error_class: str | None = None
+    latency_ms: float
+    started_at: datetime
+    usage: Usage
+    cost_usd: float
+
+
+class DecisionSummary(Frozen):
+    id: int
+    created_at: datetime
+    task_summary: str
+    task_type: str | None = None
+    quality: str | None = None
+    provider: str | None = None
+    model: str | None = None
+    account: str | None = None
+    reason: str | None = None
+    confidence: float | None = None
+    conversation_id: str | None = None
+    dry_run: bool = False
+    served: bool = Field(description="an attempt succeeded")
+    failover: bool = Field(description="more than one candidate was called")
+    cost_usd: float
+    attempts: list[AttemptView] = Field(default_factory=list)
+
+
+class DecisionDetail(DecisionSummary):
+    """One decision with the ranked candidates (scores explained) and every exclusion with its filter."""
+
+    candidates: list[dict[str, Any]] = Field(default_factory=list)
+    exclusions: list[dict[str, Any]] = Field(default_factory=list)
+    explanation: list[str] = Field(default_factory=list)
+    switch: dict[str, Any] | None = None
+    #: only when the user enabled settings.logPrompts
+    prompt: str | None = None
+
+
+class SwitchView(Frozen):
+    id: int
+    created_at: datetime
+    reason: str
+    from_provider: str | None = None
+    from_model: str | None = None
+    to_provider: str | None = None
+    to_model: str | None = None
+    conversation_id: str | None = None
+    decision_id: int | None = None
+
+
+class DecisionLogView(Frozen):
+    decisions: list[DecisionSummary] = Field(default_factory=list)
+    switches: list[SwitchView] = Field(default_factory=list)
+
+
+def _attempt_view(a: AttemptRecord) -> AttemptView:
+    return AttemptView(
+        provider=a.provider,
+        model=a.model,
+        account=a.account,
+        outcome=a.outcome,
+        error_class=a.error_class,
+        latency_ms=round(a.latency_ms, 1),
+        started_at=a.started_at,
+        usage=a.usage,
+        cost_usd=round(a.cost_usd, 9),
+    )
+
+
+def _summary_fields(logged: LoggedDecision) -> dict[str, Any]:
+    r = logged.record
+    return {
+        "id": logged.id,
+        "created_at": logged.created_at,
+        "task_summary": r.task_summary,
+        "task_type": r.task_type,
+        "quality": r.quality,
+        "provider": r.provider,
+        "model": r.model,
+        "account": r.account,
+        "reason": r.reason,
+        "confidence": r.confidence,
+        "conversation_id": r.conversation_id,
+        "dry_run": r.dry_run,
+        "served": any(a.outcome == "success" for a in logged.attempts),
+        "failover": len(logged.attempts) > 1,
+        "cost_usd": round(sum(a.cost_usd for a in logged.attempts), 9),
+        "attempts": [_attempt_view(a) for a in logged.attempts],
+    }
+
+
+async def decision_log(
+    app: App, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None
+) -> DecisionLogView:
+    """The latest decisions, newest first, with their attempts, and the latest provider switches."""
+    limit = max(1, min(limit, 500))
+    decisions = await app.decisions.recent(limit, conversation_id=conversation_id, provider=provider)
+    switches = await app.decisions.switches(limit, conversation_id=conversation_id)
+    return DecisionLogView(
+        decisions=[DecisionSummary(**_summary_fields(d)) for d in decisions],
+        switches=[SwitchView(id=s.id, created_at=s.created_at, **asdict(s.record)) for s in switches],
+    )
+
+
+async def decision_detail(app: App, decision_id: int) -> DecisionDetail | None:
+    """One decision with candidates, exclusions, explanation and attempts; None when there is no such decision."""
+    logged = await app.decisions.get(decision_id)
+    if logged is None:
+        return None
+    r = logged.record
+    scores = dict(r.scores)
+    explanation = scores.get("explanation")
+    switch = scores.get("switch")
+    return DecisionDetail(
+        **_summary_fields(logged),
+        candidates=[dict(c) for c in r.candidates],
+        exclusions=[dict(e) for e in r.exclusions],
+        explanation=[str(line) for line in explanation] if isinstance(explanation, list) else [],
+        switch=dict(switch) if isinstance(switch, dict) else None,
+        prompt=r.prompt if app.config.settings.log_prompts else None,
+    )
+
+
+# --------------------------------------------------------------------------------------------------- catalogue
+
+
+class ModelView(Frozen):
+    id: str
+    context_window: int
+    max_output_tokens: int
+    input_cost_per_1m: float
+    output_cost_per_1m: float
+    free_tier: bool
+    quality: dict[str, int] = Field(default_factory=dict)
+    speed: int
+    capabilities: list[str] = Field(default_factory=list)
+    retired_on: str | None = None
+
+
+class ProviderEntry(Frozen):
+    id: str
+    kind: str
+    label: str
+    enabled: bool
+    load_balancing: str
+    accounts: list[str] = Field(default_factory=list)
+    #: each account's key reference ("env:VAR", "keyring:id"), never a key
+    credentials: dict[str, str] = Field(default_factory=dict)
+    health: HealthState
+    available_again_at: datetime | None = None
+    models: list[ModelView] = Field(default_factory=list)
+
+
+class ProvidersReport(Frozen):
+    generated_at: datetime
+    problems: list[str] = Field(default_factory=list)
+    providers: list[ProviderEntry] = Field(default_factory=list)
+
+
+def _model_view(model: ModelProfile) -> ModelView:
+    return ModelView(
+        id=model.id,
+        context_window=model.context_window,
+        max_output_tokens=model.max_output_tokens,
+        input_cost_per_1m=model.input_cost_per_1m,
+        output_cost_per_1m=model.output_cost_per_1m,
+        free_tier=model.free_tier,
+        quality=dict(model.quality),
+        speed=model.speed,
+        capabilities=sorted(model.capabilities),
+        retired_on=model.retired_on.isoformat() if model.retired_on else None,
+    )
+
+
+async def providers_view(app: App, *, now: datetime | None = None) -> ProvidersReport:
+    """The configured providers with their models (the catalogue as merged with providers.json) and health."""
+    status = await provider_status(app, now=now)
+    health = {p.id: p for p in status.providers}
+    return ProvidersReport(
+        generated_at=status.generated_at,
+        problems=status.problems,
+        providers=[
+            ProviderEntry(
+                id=p.id,
+                kind=p.kind,
+                label=p.label,
+                enabled=p.enabled,
+                load_balancing=p.load_balancing,
+                accounts=[a.id for a in p.accounts],
+                credentials={a.id: credential_label(a.credential) for a in p.accounts},
+                health=health[p.id].health,
+                available_again_at=health[p.id].available_again_at,
+                models=[_model_view(m) for m in p.models.values()],
+            )
+            for p in app.config.providers.values()
+        ],
+    )
+
+
+# --------------------------------------------------------------------------------------------------- preferences
+
+
+class PreferencesView(Frozen):
+    """The preferences in force. Every list is an ORDER of provider ids, never an allow-list."""
+
+    default: str | None = None
+    task_preferences: dict[str, list[str]] = Field(default_factory=dict)
+    quality_preferences: dict[str, list[str]] = Field(default_factory=dict)
+    budget_mode: BudgetMode
+    auto_switch: bool
+    switch_on_limit: bool
+    preserve_context: bool
+    daily_budget_usd: float | None = None
+    monthly_budget_usd: float | None = None
+
+
+def preferences_view(preferences: Preferences) -> PreferencesView:
+    """The routing preferences as plain lists."""
+    return PreferencesView(
+        default=preferences.default,
+        task_preferences={k: list(v) for k, v in preferences.task_preferences.items()},
+        quality_preferences={k: list(v) for k, v in preferences.quality_preferences.items()},
+        budget_mode=preferences.budget_mode,
+        auto_switch=preferences.auto_switch,
+        switch_on_limit=preferences.switch_on_limit,
+        preserve_context=preferences.preserve_context,
+        daily_budget_usd=preferences.budget.daily_usd,
+        monthly_budget_usd=preferences.budget.monthly_usd,
+    )

@@ -1,0 +1,9 @@
+"""Placeholder."""
+
+from __future__ import annotations
+
+from bench.common import Options, Section
+
+
+async def run(options: Options) -> Section:
+    return Section("simulate", "simulate")

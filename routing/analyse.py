@@ -51,13 +51,21 @@ def analyse(
     provider: str | None = None,
     model: str | None = None,
     count: Counter | None = None,
+    history: Sequence[Message] = (),
+    history_tokens: int | None = None,
 ) -> Task:
-    """The Task for a request; `messages` is everything that will be sent (conversation history included).
+    """The Task for a request: `history` (a conversation's earlier turns) followed by `messages`.
 
-    Message has no image parts, so `images` says whether the request carries any (it then needs vision).
+    `history_tokens`, when known (routing.tokens.message_tokens of `history`, kept with the conversation), spares
+    counting the history again: only the new messages are counted. Message has no image parts, so `images` says
+    whether the request carries any (it then needs vision).
     """
     counter: Counter = count or estimate_tokens
-    estimated = counter(messages, system)
+    if history and history_tokens is not None:
+        estimated = counter(messages, system) + history_tokens
+    else:
+        estimated = counter((*history, *messages), system)
+    messages = (*history, *messages)
     classification = None
     confidence = 1.0
     if task_type is None:

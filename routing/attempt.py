@@ -1,10 +1,19 @@
-"""The failover loop of one request: reserve -> call (streamed, under a timeout) -> settle -> act on the error."""
+"""The failover loop of one request: reserve -> call (streamed, under a timeout) -> settle -> act on the error.
+
+Rules (DESIGN.md's error table and "Errors and what each one does"):
+- every attempt holds a reservation; it is settled with the real usage, settled empty when the provider counted a
+  failed request, or released when the request never reached it — also when the caller goes away mid-call;
+- after a failure, the candidates it rules out are skipped without a call: the whole account after an account-wide
+  cooldown, exhaustion or auth failure, the model on every account after a 404, every window not larger after a
+  context-too-long; another provider only when autoSwitch (or, after a limit, switchOnLimit) allows;
+- a failing candidate is not retried while another remains; only the last remaining one may be, once, after
+  waiting out the provider's Retry-After when that fits MAX_IN_REQUEST_WAIT_S and the request's deadline.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import TYPE_CHECKING
 
 import anyio
@@ -12,62 +21,36 @@ import anyio
 from providers.adapter import ChatAdapter
 from providers.errors import ProviderError, ProviderTransportError
 from providers.models import Account, ModelProfile, ProviderConfig
-from providers.types import ChatRequest, Completion, Message, StreamDone, TextDelta, Usage
+from providers.types import ChatRequest, Completion, Message, RateLimits, StreamDone, TextDelta, Usage
 from routing.convert import convert_history
 from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import MAX_IN_REQUEST_WAIT_S, Action, action_for
+from routing.outcome import Outcome, Served
 from routing.ports import AttemptLog, ConversationRecord, Hold, Ports, Refusal
-from routing.results import Attempt, AttemptOutcome, InvalidRequestError, NoRouteAvailable, RouteError
+from routing.results import Attempt, AttemptOutcome
 from routing.tokens import estimate_tokens
-from routing.types import Decision, RankedCandidate, Task
+from routing.types import CandidateState, Decision, RankedCandidate, Task
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from routing.router import RouteRequest, RouterSetup
 
 #: report streaming progress every this many text deltas
 PROGRESS_EVERY = 16
 NO_USAGE = Usage()
+#: a retry is not worth starting with less than this much of the deadline left after the wait
+MIN_ATTEMPT_S = 1.0
+
+#: (output tokens so far, message) -> reported to the caller while a completion streams in
+Progress = Callable[[int, str], Awaitable[None]]
+#: waits out a Retry-After (anyio.sleep; tests inject one that moves their clock instead)
+Wait = Callable[[float], Awaitable[None]]
+StateKey = tuple[str, str, str]  # (provider, account, model)
 
 
-@dataclass(frozen=True)
-class Served:
-    ranked: RankedCandidate
-    completion: Completion
-    cost_usd: float
-    reply: Message
-    #: where the conversation belongs from now on (None: unchanged)
-    preferred: tuple[str, str] | None
-
-
-@dataclass
-class Outcome:
-    served: Served | None = None
-    attempts: list[Attempt] = field(default_factory=list[Attempt])
-    logs: list[AttemptLog] = field(default_factory=list[AttemptLog])
-    stop: ProviderError | None = None
-    retry_at: datetime | None = None
-
-    def note_retry_at(self, when: datetime | None) -> None:
-        if when is not None and (self.retry_at is None or when < self.retry_at):
-            self.retry_at = when
-
-    def error(self, decision_id: int) -> RouteError:
-        attempts = tuple(self.attempts)
-        if self.stop is not None:
-            return InvalidRequestError(
-                f"{self.stop.provider} rejected the request: {self.stop.message}",
-                attempts=attempts,
-                decision_id=decision_id,
-                fix="change the request (another provider would reject it the same way)",
-            )
-        tried = sum(1 for a in attempts if a.outcome != "skipped")
-        return NoRouteAvailable(
-            f"no provider could serve this request ({tried} tried, {len(attempts) - tried} refused by limits)",
-            attempts=attempts,
-            retry_at=self.retry_at,
-            decision_id=decision_id,
-            fix="wait until the time above, add an account or provider, or relax budget_mode / max_cost_usd",
-        )
+def state_key(candidate: RankedCandidate) -> StateKey:
+    return candidate.provider, candidate.account, candidate.model
 
 
 @dataclass
@@ -79,21 +62,32 @@ class AttemptRunner:
     decision: Decision
     record: ConversationRecord
     request: RouteRequest
-    progress: Callable[[int, str], Awaitable[None]] | None
+    progress: Progress | None
+    states: Mapping[StateKey, CandidateState]
+    wait: Wait
+    #: anyio.current_time() at which the request's overall deadline passes
+    deadline: float
     outcome: Outcome = field(default_factory=Outcome)
     _blocked_accounts: set[str] = field(default_factory=set[str])
+    _retired: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
+    _failed_here: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _skip_windows_up_to: int = 0
+    #: (provider, model) -> the account the shared round-robin cursor chose for that pool
+    _pool_choice: dict[tuple[str, str], str] = field(default_factory=dict[tuple[str, str], str])
 
     async def run(self, ranked: Sequence[RankedCandidate]) -> Outcome:
+        """Try the candidates in order until one serves, the request must stop, or none is left."""
+        queue = list(ranked)
         after_limit: bool | None = None
-        for index, candidate in enumerate(ranked):
-            if after_limit is not None and not self.decision.may_try(candidate, after_limit):
-                break
-            profile, provider, account = self._lookup(candidate)
-            if account.id in self._blocked_accounts or profile.context_window <= self._skip_windows_up_to:
+        index = 0
+        while index < len(queue):
+            if index == 0 or _group(queue[index]) != _group(queue[index - 1]):
+                queue[index:] = await self._rotated(queue[index:], after_limit)
+            candidate = queue[index]
+            index += 1
+            if not self._eligible(candidate, after_limit):
                 continue
-            last = index == len(ranked) - 1
-            action = await self._attempt(candidate, provider, account, profile, retry_allowed=last)
+            action = await self._attempt(candidate, queue[index:])
             if action is None:
                 return self.outcome
             if action.stop:
@@ -101,39 +95,64 @@ class AttemptRunner:
             after_limit = action.is_limit
         return self.outcome
 
-    def timed_out(self) -> Outcome:
-        return self.outcome
+    def _eligible(self, candidate: RankedCandidate, after_limit: bool | None) -> bool:
+        """Whether `candidate` may still be tried after what failed so far (and how: a limit or an error)."""
+        if after_limit is not None and not self.decision.may_try(candidate, after_limit):
+            return False
+        if candidate.account in self._blocked_accounts or (candidate.provider, candidate.model) in self._retired:
+            return False
+        return self._lookup(candidate)[0].context_window > self._skip_windows_up_to
+
+    async def _rotated(self, rest: list[RankedCandidate], after_limit: bool | None) -> list[RankedCandidate]:
+        """The accounts of the pool at the head of `rest`, starting where the shared round-robin cursor points.
+
+        The cursor advances only when the pool is reached (a pool only failed over to keeps its turn otherwise).
+        """
+        key = _group(rest[0])
+        size = next((i for i, r in enumerate(rest) if _group(r) != key), len(rest))
+        group = rest[:size]
+        provider = self.setup.providers.get(rest[0].provider)
+        if size < 2 or provider is None or provider.load_balancing != "round_robin":
+            return rest
+        if not any(self._eligible(c, after_limit) for c in group):
+            return rest
+        by_id = {r.account: r for r in group}
+        order = [a.id for a in provider.accounts if a.id in by_id]
+        start = await self.ports.state.next_in_pool(provider.id, order)
+        self._pool_choice[key] = start
+        at = order.index(start) if start in order else 0
+        return [by_id[account] for account in order[at:] + order[:at]] + rest[size:]
 
     def _lookup(self, candidate: RankedCandidate) -> tuple[ModelProfile, ProviderConfig, Account]:
         provider = self.setup.providers[candidate.provider]
         account = next(a for a in provider.accounts if a.id == candidate.account)
         return provider.models[candidate.model], provider, account
 
-    async def _attempt(
-        self,
-        candidate: RankedCandidate,
-        provider: ProviderConfig,
-        account: Account,
-        profile: ModelProfile,
-        *,
-        retry_allowed: bool,
-    ) -> Action | None:
-        """One try (and, for the last candidate, one wait-and-retry); None when it served the request."""
+    async def _attempt(self, candidate: RankedCandidate, rest: Sequence[RankedCandidate]) -> Action | None:
+        """One try, and for the last remaining candidate one wait-and-retry; None when it served the request."""
+        profile, provider, account = self._lookup(candidate)
         action = await self._try_once(candidate, provider, account, profile)
-        if (
-            action is not None
-            and retry_allowed
-            and action.retry_after_s is not None
-            and action.retry_after_s <= MAX_IN_REQUEST_WAIT_S
-        ):
-            await anyio.sleep(action.retry_after_s)
-            action = await self._try_once(candidate, provider, account, profile)
-        return action
+        if action is None or action.retry_after_s is None:
+            return action
+        if any(self._eligible(c, action.is_limit) for c in rest) or not self._worth_waiting(action.retry_after_s):
+            return action
+        await self.wait(action.retry_after_s)
+        return await self._try_once(candidate, provider, account, profile)
+
+    def _worth_waiting(self, seconds: float) -> bool:
+        if seconds > MAX_IN_REQUEST_WAIT_S:
+            return False
+        return anyio.current_time() + seconds + MIN_ATTEMPT_S <= self.deadline
 
     async def _try_once(
         self, candidate: RankedCandidate, provider: ProviderConfig, account: Account, profile: ModelProfile
     ) -> Action | None:
         now = self.clock()
+        chat = self._chat_request(candidate, provider, profile)
+        if chat is None:
+            detail = f"the conversation's history does not fit {profile.id}'s window of {profile.context_window}"
+            self._record(candidate, "skipped", 0.0, now, detail=detail)
+            return Action(skip_windows_up_to=profile.context_window, counted=False, reason=detail)
         hold = await self.ports.ledger.reserve(
             account,
             profile.id,
@@ -145,47 +164,62 @@ class AttemptRunner:
             self._record(candidate, "skipped", 0.0, now, detail=f"{hold.limit} ({hold.scope}): {hold.detail}")
             self.outcome.note_retry_at(hold.resets_at)
             return Action(is_limit=True, counted=False)
-        key = await self.ports.keys.get(account)
-        adapter = self.ports.connect(provider, account, key)
         started = anyio.current_time()
+        error: ProviderError
         try:
+            adapter = self.ports.connect(provider, account, await self.ports.keys.get(account))
             with anyio.fail_after(self.setup.request_timeout_s):
-                completion = await self._call(adapter, self._chat_request(candidate, provider, profile), candidate)
+                completion = await self._call(adapter, chat, candidate)
         except TimeoutError as timeout:
-            error: ProviderError = ProviderTransportError(
-                f"no answer within {self.setup.request_timeout_s:g} s",
-                provider=provider.id,
-                account=account.id,
-                model=profile.id,
-            )
-            error.__cause__ = timeout
-            return await self._failed(candidate, account, profile, hold, error, started, now)
+            error = self._timed_out(candidate, timeout)
         except ProviderError as provider_error:
-            return await self._failed(candidate, account, profile, hold, provider_error, started, now)
+            error = provider_error
         except anyio.get_cancelled_exc_class():
+            # the caller went away (or the deadline passed): the upstream request is cancelled with us
             with anyio.CancelScope(shield=True):
                 await self.ports.ledger.release(hold, now=self.clock())
-                self._record(candidate, "cancelled", _ms_since(started), now)
+            self._record(candidate, "cancelled", _ms_since(started), now)
             raise
-        await self._served(candidate, account, profile, hold, completion, started, now)
-        return None
+        else:
+            with anyio.CancelScope(shield=True):
+                await self._served(candidate, account, profile, hold, completion, started, now)
+            return None
+        with anyio.CancelScope(shield=True):
+            action = await self._failed(candidate, account, profile, hold, error, started, now)
+        return action
 
-    def _chat_request(self, candidate: RankedCandidate, provider: ProviderConfig, profile: ModelProfile) -> ChatRequest:
+    def _timed_out(self, candidate: RankedCandidate, cause: TimeoutError) -> ProviderError:
+        error = ProviderTransportError(
+            f"no answer within {self.setup.request_timeout_s:g} s",
+            provider=candidate.provider,
+            account=candidate.account,
+            model=candidate.model,
+        )
+        error.__cause__ = cause
+        return error
+
+    def _chat_request(
+        self, candidate: RankedCandidate, provider: ProviderConfig, profile: ModelProfile
+    ) -> ChatRequest | None:
+        """The request for one candidate; a conversation moving to another provider carries its history converted
+        (preserveContext) or starts afresh. None: the converted history does not fit the candidate's window."""
         messages: Sequence[Message] = self.task.messages
         system = self.task.system
-        switch = self.decision.switch
-        if self.record.messages and switch is not None and not switch.carry_history:
-            messages = self.request.messages
-        elif self.record.messages and candidate.provider != self.record.state.current_provider:
-            converted = convert_history(
-                messages,
-                system,
-                target=provider.kind,
-                context_window=profile.context_window,
-                max_output_tokens=candidate.output_tokens,
-                count=lambda msgs, sys: estimate_tokens(msgs, sys, provider=provider.catalog),
-            )
-            messages, system = converted.messages, converted.system
+        if self._moves_history(candidate):
+            if not self.setup.preferences.preserve_context:
+                messages = self.request.messages
+            else:
+                converted = convert_history(
+                    messages,
+                    system,
+                    target=provider.kind,
+                    context_window=profile.context_window,
+                    max_output_tokens=candidate.output_tokens,
+                    count=lambda msgs, sys: estimate_tokens(msgs, sys, provider=provider.catalog),
+                )
+                if not converted.fits:
+                    return None
+                messages, system = converted.messages, converted.system
         return ChatRequest(
             model=profile.id,
             messages=tuple(messages),
@@ -195,6 +229,10 @@ class AttemptRunner:
             tools=self.request.tools,
             json_output=self.request.json_output,
         )
+
+    def _moves_history(self, candidate: RankedCandidate) -> bool:
+        current = self.record.state.current_provider
+        return bool(self.record.messages) and current is not None and candidate.provider != current
 
     async def _call(self, adapter: ChatAdapter, chat: ChatRequest, candidate: RankedCandidate) -> Completion:
         deltas = 0
@@ -230,14 +268,21 @@ class AttemptRunner:
         cost = usage_cost_usd(completion.usage, profile, free=free, reported=completion.reported_cost_usd)
         settled_at = self.clock()
         await self.ports.ledger.settle(hold, usage=completion.usage, cost_usd=cost, now=settled_at)
-        await self.ports.health.succeeded(account.id, profile.id)
-        if not completion.rate_limits.is_empty:
+        state = self.states.get(state_key(candidate))
+        if _had_failures(state) or (account.id, profile.id) in self._failed_here:
+            await self.ports.health.succeeded(account.id, profile.id)
+        if not completion.rate_limits.is_empty and _news(completion.rate_limits, state):
             await self.ports.health.learn(account.id, profile.id, completion.rate_limits, settled_at)
+        chosen_in_pool = self._pool_choice.get(_group(candidate))
+        if chosen_in_pool is not None and chosen_in_pool != account.id:
+            await self.ports.state.pool_served(candidate.provider, account.id)
         self._record(candidate, "success", latency, now, usage=completion.usage, cost=cost)
         reply = Message(role="assistant", content=completion.text, tool_calls=completion.tool_calls)
         self.outcome.served = Served(candidate, completion, cost, reply, self._preferred(candidate))
 
     def _preferred(self, served: RankedCandidate) -> tuple[str, str] | None:
+        """Where the conversation belongs after this turn: what the policy chose for a new conversation, the target
+        of a lasting switch; a failover (temporary) leaves it where it was, so the conversation comes back."""
         chosen = self.decision.chosen
         switch = self.decision.switch
         if not self.record.exists:
@@ -273,6 +318,7 @@ class AttemptRunner:
         return action
 
     async def _apply(self, action: Action, account: Account, profile: ModelProfile, now: datetime) -> None:
+        """Carry out `action` on the shared state, and on what this request may still try."""
         model = None if action.scope == "account" else profile.id
         health = self.ports.health
         if action.exhausted_until is not None:
@@ -286,9 +332,11 @@ class AttemptRunner:
             self.ports.keys.forget(account.id)
         if action.retire_model:
             await health.retire_model(account.provider, profile.id, action.reason, now)
+            self._retired.add((account.provider, profile.id))
         if action.breaker:
             await health.failed(account.id, profile.id, now)
-        if model is None and (action.exhausted_until or action.disable_account):
+            self._failed_here.add((account.id, profile.id))
+        if model is None:
             self._blocked_accounts.add(account.id)
         if action.skip_windows_up_to is not None:
             self._skip_windows_up_to = max(self._skip_windows_up_to, action.skip_windows_up_to)
@@ -320,8 +368,32 @@ class AttemptRunner:
             )
         )
         self.outcome.logs.append(
-            AttemptLog(ref.provider, ref.model, ref.account, outcome, latency_ms, started_at, error_class, usage, cost)
+            AttemptLog(
+                ref.provider, ref.model, ref.account, outcome, latency_ms, started_at, error_class, usage, cost, detail
+            )
         )
+
+
+def _group(candidate: RankedCandidate) -> tuple[str, str]:
+    return candidate.provider, candidate.model
+
+
+def _had_failures(state: CandidateState | None) -> bool:
+    return state is None or state.consecutive_failures > 0 or state.breaker_open_until is not None
+
+
+def _news(limits: RateLimits, state: CandidateState | None) -> bool:
+    """Whether response headers tell the store something new: a per-minute limit other than the one in force, or
+    nothing left until a reset (a cooldown). Saves a write on every ordinary success."""
+    if state is None:
+        return True
+    if any(left is not None and left <= 0 for left in (limits.requests_remaining, limits.tokens_remaining)):
+        return True
+    known: dict[str, int] = {w.kind: w.limit for w in state.windows if w.period == "minute"}
+    return any(
+        limit is not None and limit != known.get(kind)
+        for kind, limit in (("requests", limits.requests_limit), ("tokens", limits.tokens_limit))
+    )
 
 
 def _ms_since(started: float) -> float:

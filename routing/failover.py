@@ -15,12 +15,10 @@ from providers.errors import (
     ContextTooLong,
     InvalidRequest,
     ModelNotFound,
-    Overloaded,
     ProviderError,
     ProviderHTTPError,
     QuotaExhausted,
     RateLimited,
-    ServerError,
 )
 
 #: a rate limit with no hint from the provider cools the account+model this long
@@ -113,9 +111,10 @@ def action_for(error: ProviderError, *, now: datetime, timezone: str, context_wi
         return Action(skip_windows_up_to=context_window, reason=reason)
     if isinstance(error, InvalidRequest):
         return Action(stop=True, reason=reason)
-    if isinstance(error, Overloaded | ServerError):
-        return Action(cooldown_until=now + SERVER_COOLDOWN, breaker=True, reason=reason)
     if isinstance(error, ProviderHTTPError):
-        return Action(cooldown_until=now + SERVER_COOLDOWN, breaker=True, reason=reason)
+        # overloaded, server errors and any other status: a short rest (the server's own hint when it gives one)
+        wait = error.retry_after_s
+        until = now + (timedelta(seconds=wait) if wait is not None else SERVER_COOLDOWN)
+        return Action(cooldown_until=until, breaker=True, retry_after_s=wait, reason=reason)
     # transport: the request may never have reached the provider
     return Action(cooldown_until=now + TRANSPORT_COOLDOWN, scope="account", breaker=True, counted=False, reason=reason)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from routing.attempt import Outcome, Served
+from routing.outcome import Outcome, Served
 from routing.ports import AttemptLog, ConversationRecord, DecisionLogEntry
 from routing.results import DryRunResult, RouteResult
 from routing.types import Decision, Reason, Task, decision_to_dict
@@ -46,6 +46,8 @@ def _switch(
         return None
     previous = record.state.current_provider
     to = served.ranked
+    if previous is not None and previous == to.provider:
+        return None  # the request went back to where the conversation already was (a failover home)
     if decision.switch is not None:
         s = decision.switch
         why = s.why if to.provider == s.to_provider else "failover"

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 
 from providers.adapter import ChatAdapter
 from providers.errors import ErrorClass
-from providers.models import Account, ModelProfile, ProviderConfig
+from providers.models import Account, ModelProfile, ProviderConfig, TaskType
 from providers.types import Message, RateLimits, Usage
 from routing.results import AttemptOutcome
 from routing.types import CandidateState, ConversationState, ManualSwitch
@@ -46,12 +46,28 @@ class Seed:
     has_key: bool
 
 
+@dataclass(frozen=True, slots=True)
+class StateView:
+    """What one read of the shared state gives the router: every candidate with its runtime state, and the global
+    manual switch (`switch_provider` without a conversation) in force."""
+
+    candidates: list[CandidateState]
+    manual: ManualSwitch | None = None
+
+
 class StatePort(Protocol):
-    async def candidate_states(self, seeds: Sequence[Seed], now: datetime) -> list[CandidateState]:
-        """Every seed with its runtime state (quota windows, cooldowns, breaker, budget, latency) read at once."""
+    async def view(self, seeds: Sequence[Seed], now: datetime) -> StateView:
+        """Every seed with its runtime state (quota windows, cooldowns, breaker, budget, latency, pool cursor) and
+        the global pin, read at once."""
         ...
 
-    async def next_in_pool(self, pool: str, eligible: Sequence[str]) -> str: ...
+    async def next_in_pool(self, pool: str, eligible: Sequence[str]) -> str:
+        """Advance the pool's shared round-robin cursor: the first of `eligible` after the account chosen last."""
+        ...
+
+    async def pool_served(self, pool: str, account: str) -> None:
+        """Another account of the pool served than `next_in_pool` chose: continue the rotation after it."""
+        ...
 
 
 class LedgerPort(Protocol):
@@ -87,24 +103,32 @@ class ConversationRecord:
     exists: bool
 
 
+@dataclass(frozen=True, slots=True)
+class SavedTurn:
+    """A served turn of a conversation, as the router saves it."""
+
+    messages: tuple[Message, ...]
+    provider: str
+    model: str
+    #: tokens the provider reported for this turn
+    tokens: int
+    task_type: TaskType
+    #: the token estimate (routing.tokens.message_tokens) of the whole stored history after this turn
+    history_tokens: int
+    #: where the conversation belongs from now on (None: unchanged)
+    preferred: tuple[str, str] | None = None
+    #: the turn went to another provider without the history (preserveContext off): the history starts afresh
+    restart: bool = False
+
+
 class ConversationPort(Protocol):
     async def load(self, conversation_id: str | None, now: datetime) -> ConversationRecord:
         """The conversation (a new, unsaved one with a fresh id when `conversation_id` is None or unknown)."""
         ...
 
-    async def save_turn(
-        self,
-        record: ConversationRecord,
-        messages: Sequence[Message],
-        *,
-        provider: str,
-        model: str,
-        tokens: int,
-        preferred: tuple[str, str] | None,
-        now: datetime,
-    ) -> None: ...
-
-    async def global_pin(self) -> ManualSwitch | None: ...
+    async def save_turn(self, record: ConversationRecord, turn: SavedTurn, now: datetime) -> None:
+        """Create the conversation if new, append the turn, move it to the provider that served (one write)."""
+        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +142,8 @@ class AttemptLog:
     error_class: ErrorClass | None = None
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    #: why the ledger refused a `skipped` attempt, or the error's message
+    detail: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

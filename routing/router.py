@@ -7,27 +7,26 @@ Everything with I/O sits behind routing/ports.py; policy lives in decide() (rank
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
 import anyio
 
 from providers.models import ProviderConfig, TaskType
-from providers.types import ChatRequest, Message, ToolSpec
+from providers.types import Message, ToolSpec
 from routing.analyse import Counter, analyse
-from routing.attempt import AttemptRunner, Outcome
+from routing.attempt import AttemptRunner, Progress, StateKey, Wait
 from routing.decide import decide
 from routing.logbook import decision_entry, dry_run_result, route_result
-from routing.ports import ConversationRecord, Ports, Seed
+from routing.outcome import Outcome, Served, frees_at
+from routing.ports import ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
 from routing.preferences import BudgetMode, Preferences, QualityMode
 from routing.results import DryRunResult, NoRouteAvailable, RouteError, RouteResult
-from routing.types import Decision, RankedCandidate, Task
+from routing.tokens import message_tokens
+from routing.types import CandidateState, Decision, Task
 
 log = logging.getLogger(__name__)
-
-#: (output tokens so far, message) -> reported to the caller while a completion streams in
-Progress = Callable[[int, str], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -62,12 +61,25 @@ class RouterSetup:
     log_prompts: bool = False
 
 
+@dataclass(frozen=True)
+class Prepared:
+    """A request analysed and decided, with the state it was decided on."""
+
+    task: Task
+    decision: Decision
+    record: ConversationRecord
+    states: dict[StateKey, CandidateState]
+
+
 @dataclass
 class Router:
+    """Routes requests by `setup` through `ports`; `clock` gives aware datetimes, `wait` waits out a Retry-After."""
+
     setup: RouterSetup
     ports: Ports
     clock: Callable[[], datetime]
     count: Counter | None = None
+    wait: Wait = anyio.sleep
     _seed: int = field(default=0, init=False)
 
     async def seeds(self) -> list[Seed]:
@@ -81,7 +93,7 @@ class Router:
 
     def _task(self, request: RouteRequest, record: ConversationRecord) -> Task:
         return analyse(
-            (*record.messages, *request.messages),
+            request.messages,
             system=request.system,
             task_type=request.task_type,
             quality=request.quality,
@@ -94,92 +106,114 @@ class Router:
             provider=request.provider,
             model=request.model,
             count=self.count,
+            history=record.messages,
+            history_tokens=record.state.history_tokens if record.messages else None,
         )
 
-    async def _decide(self, request: RouteRequest, now: datetime) -> tuple[Task, Decision, ConversationRecord]:
+    async def _prepare(self, request: RouteRequest, now: datetime) -> Prepared:
         record = await self.ports.conversations.load(request.conversation_id, now)
         task = self._task(request, record)
-        states = await self.ports.state.candidate_states(await self.seeds(), now)
-        manual = await self.ports.conversations.global_pin()
+        view = await self.ports.state.view(await self.seeds(), now)
         self._seed += 1
-        decision = decide(task, states, self.setup.preferences, record.state, manual, now=now, seed=self._seed)
-        return task, decision, record
+        decision = decide(
+            task, view.candidates, self.setup.preferences, record.state, view.manual, now=now, seed=self._seed
+        )
+        states = {(c.provider, c.account, c.model.id): c for c in view.candidates}
+        return Prepared(task, decision, record, states)
 
     async def preview(self, request: RouteRequest) -> DryRunResult:
         """The decision for `request` without calling anything (logged as a dry run)."""
         now = self.clock()
-        task, decision, record = await self._decide(request, now)
-        entry = decision_entry(task, decision, (), None, record, dry_run=True, log_prompts=self.setup.log_prompts)
+        prepared = await self._prepare(request, now)
+        entry = self._entry(prepared, Outcome(), dry_run=True)
         decision_id = await self.ports.decisions.record(entry, now)
-        return dry_run_result(decision, record.state.id, decision_id)
+        return dry_run_result(prepared.decision, prepared.record.state.id, decision_id)
 
     async def route(self, request: RouteRequest, progress: Progress | None = None) -> RouteResult:
         """Serve `request` on the best candidate that answers, failing over down the ranked list.
+
+        Cancelling the call (the caller went away) cancels the upstream request and releases its reservation.
 
         Raises:
             NoRouteAvailable: nothing could serve; the error lists every attempt and when something frees up.
             InvalidRequestError: the provider rejected the request itself (failover would repeat it).
         """
         started = self.clock()
-        task, decision, record = await self._decide(request, started)
+        prepared = await self._prepare(request, started)
+        decision = prepared.decision
         if decision.chosen is None:
-            entry = decision_entry(task, decision, (), None, record, dry_run=False, log_prompts=self.setup.log_prompts)
-            decision_id = await self.ports.decisions.record(entry, started)
+            decision_id = await self.ports.decisions.record(self._entry(prepared, Outcome(), dry_run=False), started)
             message = decision.error.message if decision.error else "no provider can serve this request"
-            raise NoRouteAvailable(message, decision_id=decision_id, fix=_setup_fix(decision))
-        ranked = await self._rotate_pool(decision.ranked)
-        runner = AttemptRunner(self.setup, self.ports, self.clock, task, decision, record, request, progress)
-        with anyio.move_on_after(self.setup.deadline_s) as deadline:
-            outcome = await runner.run(ranked)
+            retry_at = frees_at(decision.excluded, prepared.states, started)
+            raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=_setup_fix(decision))
+        runner = AttemptRunner(
+            self.setup,
+            self.ports,
+            self.clock,
+            prepared.task,
+            decision,
+            prepared.record,
+            request,
+            progress,
+            prepared.states,
+            self.wait,
+            anyio.current_time() + self.setup.deadline_s,
+        )
+        try:
+            with anyio.move_on_after(self.setup.deadline_s) as deadline:
+                outcome = await runner.run(decision.ranked)
+        except anyio.get_cancelled_exc_class():
+            runner.outcome.cancelled = True
+            with anyio.CancelScope(shield=True):
+                await self.ports.decisions.record(self._entry(prepared, runner.outcome, dry_run=False), self.clock())
+            raise
         if deadline.cancelled_caught:
-            outcome = runner.timed_out()
-        return await self._finish(task, decision, record, request, outcome, started)
+            outcome = runner.outcome
+            outcome.deadline_s = self.setup.deadline_s
+        return await self._finish(prepared, request, outcome, started)
 
-    async def _rotate_pool(self, ranked: Sequence[RankedCandidate]) -> list[RankedCandidate]:
-        """Start the first (provider, model) group at the account the shared round-robin cursor points to."""
-        if not ranked:
-            return []
-        first = ranked[0]
-        group = [r for r in ranked if (r.provider, r.model) == (first.provider, first.model)]
-        provider = self.setup.providers.get(first.provider)
-        if len(group) < 2 or provider is None or provider.load_balancing != "round_robin":
-            return list(ranked)
-        order = [a.id for a in provider.accounts if any(r.account == a.id for r in group)]
-        start = await self.ports.state.next_in_pool(provider.id, order)
-        at = order.index(start) if start in order else 0
-        rotated_ids = order[at:] + order[:at]
-        by_id = {r.account: r for r in group}
-        rotated = [by_id[account] for account in rotated_ids]
-        rest = [r for r in ranked if r not in group]
-        return rotated + rest
+    def _entry(self, prepared: Prepared, outcome: Outcome, *, dry_run: bool) -> DecisionLogEntry:
+        return decision_entry(
+            prepared.task,
+            prepared.decision,
+            outcome.logs,
+            outcome.served,
+            prepared.record,
+            dry_run=dry_run,
+            log_prompts=self.setup.log_prompts,
+        )
 
     async def _finish(
-        self,
-        task: Task,
-        decision: Decision,
-        record: ConversationRecord,
-        request: RouteRequest,
-        outcome: Outcome,
-        started: datetime,
+        self, prepared: Prepared, request: RouteRequest, outcome: Outcome, started: datetime
     ) -> RouteResult:
         now = self.clock()
-        served = outcome.served
-        entry = decision_entry(
-            task, decision, outcome.logs, served, record, dry_run=False, log_prompts=self.setup.log_prompts
-        )
+        entry = self._entry(prepared, outcome, dry_run=False)
         decision_id = await self.ports.decisions.record(entry, now)
+        served = outcome.served
         if served is None:
+            outcome.note_retry_at(frees_at(prepared.decision.excluded, prepared.states, now))
             raise outcome.error(decision_id)
-        await self.ports.conversations.save_turn(
-            record,
-            (*request.messages, served.reply),
+        await self.ports.conversations.save_turn(prepared.record, self._turn(prepared, request, served), now)
+        elapsed = (now - started).total_seconds()
+        return route_result(prepared.task, prepared.decision, outcome, entry, decision_id, elapsed)
+
+    def _turn(self, prepared: Prepared, request: RouteRequest, served: Served) -> SavedTurn:
+        """The turn to save: the new messages and the reply; the history starts afresh when it was not carried."""
+        record = prepared.record
+        messages = (*request.messages, served.reply)
+        moved = record.state.current_provider is not None and served.ranked.provider != record.state.current_provider
+        restart = bool(record.messages) and moved and not self.setup.preferences.preserve_context
+        before = 0 if restart else record.state.history_tokens
+        return SavedTurn(
+            messages=messages,
             provider=served.ranked.provider,
             model=served.ranked.model,
             tokens=served.completion.usage.total_tokens,
+            task_type=prepared.task.task_type,
+            history_tokens=before + message_tokens(messages),
             preferred=served.preferred,
-            now=now,
+            restart=restart,
         )
-        return route_result(task, decision, outcome, entry, decision_id, (now - started).total_seconds())
 
 
 def _setup_fix(decision: Decision) -> str | None:
@@ -190,17 +224,4 @@ def _setup_fix(decision: Decision) -> str | None:
     return None
 
 
-def as_chat_request(task: Task, ranked: RankedCandidate, request: RouteRequest) -> ChatRequest:
-    """The request for one candidate: the task's messages with that model's output budget."""
-    return ChatRequest(
-        model=ranked.model,
-        messages=task.messages,
-        system=task.system,
-        max_output_tokens=ranked.output_tokens,
-        temperature=request.temperature,
-        tools=request.tools,
-        json_output=request.json_output,
-    )
-
-
-__all__ = ["NoRouteAvailable", "RouteError", "RouteRequest", "Router", "RouterSetup"]
+__all__ = ["NoRouteAvailable", "Progress", "RouteError", "RouteRequest", "Router", "RouterSetup"]

@@ -164,9 +164,18 @@ def estimate_tokens(
     Without `provider` the count is in `encoding`'s tokens (what Task.estimated_input_tokens holds); with it, the
     provider's conservative margin (routing.types.TOKEN_MARGINS) is applied.
     """
-    total = REQUEST_OVERHEAD
+    total = REQUEST_OVERHEAD + message_tokens(messages, encoding)
     if system:
         total += MESSAGE_OVERHEAD + count_text(system, encoding)
-    for message in messages:
-        total += MESSAGE_OVERHEAD + sum(count_text(text, encoding) for text in _message_texts(message))
     return tokens_for(total, provider) if provider else total
+
+
+def message_tokens(messages: Sequence[Message], encoding: EncodingName = "o200k_base") -> int:
+    """The messages' share of `estimate_tokens` (texts, tool calls, per-message framing; no request framing).
+
+    Additive, so a conversation can keep the count of its stored history and only count each new turn:
+    `estimate_tokens(history + new, system) == message_tokens(history) + estimate_tokens(new, system)`.
+    """
+    return sum(
+        MESSAGE_OVERHEAD + sum(count_text(text, encoding) for text in _message_texts(message)) for message in messages
+    )

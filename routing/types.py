@@ -203,6 +203,8 @@ class CandidateState(Frozen):
     exhausted_until: datetime | None = None
     #: the circuit breaker opened after repeated failures (5xx, overload, transport)
     breaker_open_until: datetime | None = None
+    #: failures in a row so far (a success clears them; the router skips that write when there is none)
+    consecutive_failures: int = Field(default=0, ge=0)
     windows: tuple[QuotaWindow, ...] = ()
     #: the smallest of the account's, provider's and global spend budgets left (None: no budget configured)
     budget_left_usd: float | None = None

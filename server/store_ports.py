@@ -6,18 +6,20 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from providers.models import Account, QuotaSpec
-from providers.types import Message, RateLimits, Usage
+from providers.models import TASK_TYPES, Account, ProviderConfig, QuotaSpec, TaskType
+from providers.types import RateLimits, Usage
 from routing.ports import (
     AttemptLog,
     ConversationRecord,
     DecisionLogEntry,
     Hold,
     Refusal,
+    SavedTurn,
     Seed,
+    StateView,
 )
 from routing.preferences import Preferences
-from routing.tokens import estimate_tokens
+from routing.tokens import message_tokens
 from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow
 from storage import (
     AccountStates,
@@ -31,6 +33,7 @@ from storage import (
     Reservation,
     StateSnapshot,
     SwitchRecord,
+    Turn,
     Usages,
 )
 from storage.conversations import is_valid_id
@@ -75,26 +78,41 @@ def budget_left(account: Account, usage: Usages, prefs: Preferences, global_usag
     return max(0.0, min(left)) if left else None
 
 
+def pool_cursor(provider: ProviderConfig, last_account: str | None) -> int:
+    """The pool index the round-robin cursor points to next: the one after the account chosen last."""
+    ids = [account.id for account in provider.accounts]
+    return (ids.index(last_account) + 1) % len(ids) if last_account in ids else 0
+
+
 class SqliteState:
-    """StatePort: candidates with their runtime state from one snapshot of the ledger."""
+    """StatePort: candidates with their runtime state, and the global pin, from one snapshot of the store."""
 
     def __init__(self, ledger: Ledger, states: AccountStates, preferences: Preferences) -> None:
         self._ledger = ledger
         self._states = states
         self.preferences = preferences
 
-    async def candidate_states(self, seeds: Sequence[Seed], now: datetime) -> list[CandidateState]:
+    async def view(self, seeds: Sequence[Seed], now: datetime) -> StateView:
         accounts = {seed.account.id: seed.account for seed in seeds}
         snapshot = await self._ledger.snapshot(accounts.values(), now)
-        return [self._state(seed, snapshot, now) for seed in seeds]
+        pin = snapshot.global_pin
+        return StateView(
+            candidates=[self._state(seed, snapshot, now) for seed in seeds],
+            manual=ManualSwitch(provider=pin[0], model=pin[1]) if pin else None,
+        )
+
+    async def candidate_states(self, seeds: Sequence[Seed], now: datetime) -> list[CandidateState]:
+        """Every seed with its runtime state (the candidates of `view`)."""
+        return (await self.view(seeds, now)).candidates
 
     def _state(self, seed: Seed, snapshot: StateSnapshot, now: datetime) -> CandidateState:
         provider, account, model = seed.provider, seed.account, seed.model
         state = snapshot.accounts.get(account.id)
+        cursor = pool_cursor(provider, snapshot.pool_cursors.get(provider.id)) if len(provider.accounts) > 1 else 0
         if state is None:
             return CandidateState(provider=provider.id, account=account.id, model=model, kind=provider.kind,
                                   pool=provider.load_balancing, pool_index=seed.pool_index,
-                                  pool_size=len(provider.accounts), has_key=seed.has_key,
+                                  pool_size=len(provider.accounts), pool_cursor=cursor, has_key=seed.has_key,
                                   enabled=provider.enabled and account.enabled)  # fmt: skip
         per_model = state.model(model.id)
         whole, mine = state.health, per_model.health
@@ -107,6 +125,7 @@ class SqliteState:
             pool=provider.load_balancing,
             pool_index=seed.pool_index,
             pool_size=len(provider.accounts),
+            pool_cursor=cursor,
             has_key=seed.has_key,
             enabled=provider.enabled and account.enabled and disabled is None,
             disabled_reason=disabled,
@@ -114,6 +133,7 @@ class SqliteState:
             cooldown_until=_later(whole.cooldown_until, mine.cooldown_until, now=now),
             exhausted_until=_later(whole.exhausted_until, mine.exhausted_until, now=now),
             breaker_open_until=_later(whole.breaker_open_until, mine.breaker_open_until, now=now),
+            consecutive_failures=mine.consecutive_failures,
             windows=quota_windows(account.quota, state.usage, mine, now),
             budget_left_usd=budget_left(account, state.usage, self.preferences, snapshot.global_usage),
             latency_p50_ms=snapshot.latency_p50_ms.get((provider.id, model.id)),
@@ -121,6 +141,9 @@ class SqliteState:
 
     async def next_in_pool(self, pool: str, eligible: Sequence[str]) -> str:
         return await self._states.next_in_pool(pool, eligible)
+
+    async def pool_served(self, pool: str, account: str) -> None:
+        await self._states.pool_served(pool, account)
 
 
 class SqliteLedger:
@@ -188,38 +211,43 @@ class SqliteConversations:
             new_id = conversation_id if conversation_id and is_valid_id(conversation_id) else uuid.uuid4().hex
             return ConversationRecord(ConversationState(id=new_id), (), exists=False)
         pin = found.pinned
+        history = found.history_tokens
         state = ConversationState(
             id=found.id,
             current_provider=found.current_provider,
             current_model=found.current_model,
             preferred_provider=found.preferred_provider,
             preferred_model=found.preferred_model,
-            history_tokens=estimate_tokens(found.messages) if found.messages else 0,
+            # counted once when the router saved the turn; a history written by other means is counted here
+            history_tokens=history if history is not None else message_tokens(found.messages),
+            last_task_type=_task_type(found.last_task_type),
             pin=ManualSwitch(provider=pin.provider, model=pin.model, conversation_id=found.id) if pin else None,
         )
         return ConversationRecord(state, found.messages, exists=True)
 
-    async def save_turn(
-        self,
-        record: ConversationRecord,
-        messages: Sequence[Message],
-        *,
-        provider: str,
-        model: str,
-        tokens: int,
-        preferred: tuple[str, str] | None,
-        now: datetime,
-    ) -> None:
-        conversation_id = record.state.id
-        if not record.exists:
-            await self._conversations.create(now, conversation_id=conversation_id)
-        await self._conversations.append(conversation_id, messages, now, provider=provider, model=model, tokens=tokens)
-        if preferred is not None:
-            await self._conversations.set_preferred(conversation_id, preferred[0], preferred[1], now)
+    async def save_turn(self, record: ConversationRecord, turn: SavedTurn, now: datetime) -> None:
+        await self._conversations.save_turn(
+            record.state.id,
+            Turn(
+                messages=turn.messages,
+                provider=turn.provider,
+                model=turn.model,
+                tokens=turn.tokens,
+                task_type=turn.task_type,
+                history_tokens=turn.history_tokens,
+                preferred=turn.preferred,
+                restart=turn.restart,
+            ),
+            now,
+        )
 
     async def global_pin(self) -> ManualSwitch | None:
         pin = await self._conversations.global_pin()
         return ManualSwitch(provider=pin.provider, model=pin.model) if pin else None
+
+
+def _task_type(value: str | None) -> TaskType | None:
+    return next((task_type for task_type in TASK_TYPES if task_type == value), None)
 
 
 def _attempt_record(log: AttemptLog) -> AttemptRecord:
@@ -249,7 +277,16 @@ class SqliteDecisionLog:
             task_summary=entry.task_summary,
             candidates=decision.get("ranked", []),
             exclusions=decision.get("excluded", []),
-            scores={"explanation": list(decision.get("explanation", [])), "switch": decision.get("switch")},
+            scores={
+                "explanation": list(decision.get("explanation", [])),
+                "switch": decision.get("switch"),
+                # refused by the ledger before any request was sent: not attempts, but part of the story
+                "refused": [
+                    {"provider": a.provider, "model": a.model, "account": a.account, "detail": a.detail}
+                    for a in entry.attempts
+                    if a.outcome == "skipped"
+                ],
+            },
             provider=entry.provider,
             model=entry.model,
             account=entry.account,
@@ -262,11 +299,8 @@ class SqliteDecisionLog:
             prompt=entry.prompt,
         )
         attempts = [_attempt_record(a) for a in entry.attempts if a.outcome != "skipped"]
-        decision_id = await self._log.record_decision(record, now, attempts)
+        switch = None
         if entry.switch is not None:
             from_provider, from_model, to_provider, to_model, why = entry.switch
-            await self._log.record_switch(
-                SwitchRecord(why, from_provider, from_model, to_provider, to_model, entry.conversation_id, decision_id),
-                now,
-            )
-        return decision_id
+            switch = SwitchRecord(why, from_provider, from_model, to_provider, to_model, entry.conversation_id)
+        return await self._log.record_decision(record, now, attempts, switch)

@@ -6,7 +6,7 @@ snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Co
 """
 
 from storage.accounts import AccountStates, BreakerState
-from storage.conversations import Conversation, Conversations, Pin
+from storage.conversations import Conversation, Conversations, Pin, Turn
 from storage.db import Store
 from storage.decisions import AttemptRecord, DecisionLog, DecisionRecord, LoggedDecision, LoggedSwitch, SwitchRecord
 from storage.errors import ConversationNotFound, StoreCorrupt, StoreError, StoreLocked, StoreTooNew
@@ -41,6 +41,7 @@ __all__ = [
     "StoreLocked",
     "StoreTooNew",
     "SwitchRecord",
+    "Turn",
     "Usages",
     "WindowUsage",
 ]

@@ -186,3 +186,12 @@ class AccountStates:
                 (pool, chosen, turns + 1),
             )
         return chosen
+
+    async def pool_served(self, pool: str, account: str) -> None:
+        """Move a pool's cursor to the account that actually served (when `next_in_pool`'s choice failed over to
+        another account of the pool), so the rotation continues after it and no account serves twice in a row."""
+        await self._store.execute(
+            "INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, ?, 1) "
+            "ON CONFLICT (pool) DO UPDATE SET last_account = excluded.last_account",
+            (pool, account),
+        )

@@ -6,6 +6,7 @@ Conversation ids are validated before any query: a malformed or hostile id is si
 
 from __future__ import annotations
 
+import json
 import re
 import sqlite3
 import uuid
@@ -44,6 +45,10 @@ class Conversation:
     preferred_provider: str | None
     preferred_model: str | None
     tokens_used: int
+    #: the task type of the last routed turn (a significant change lets the conversation move)
+    last_task_type: str | None = None
+    #: the token estimate of `messages` as saved by the router (None: not known; count the messages)
+    history_tokens: int | None = None
 
 
 def is_valid_id(conversation_id: str) -> bool:
@@ -54,13 +59,52 @@ def is_valid_id(conversation_id: str) -> bool:
 # One statement: the conversation's columns repeated on each of its messages (or once, with no message).
 _SQL_GET = """
 SELECT c.created_at, c.updated_at, c.pinned_provider, c.pinned_model, c.pinned_at, c.current_provider,
-       c.current_model, c.preferred_provider, c.preferred_model, c.tokens_used, m.message
+       c.current_model, c.preferred_provider, c.preferred_model, c.tokens_used, c.last_task_type, c.history_tokens,
+       m.message
 FROM conversations AS c LEFT JOIN conversation_messages AS m ON m.conversation_id = c.id
 WHERE c.id = ? ORDER BY m.seq"""
 
 _SQL_APPEND = """
 INSERT INTO conversation_messages (conversation_id, seq, message)
 SELECT :id, COALESCE(MAX(seq), 0) + 1, :message FROM conversation_messages WHERE conversation_id = :id"""
+
+# A routed turn: create the conversation if new, or update it, in one statement. `:preferred` 0 keeps the
+# preferred provider as it is; 1 sets it (to NULL as well).
+_SQL_SAVE_TURN = """
+INSERT INTO conversations (id, created_at, updated_at, current_provider, current_model, preferred_provider,
+                           preferred_model, tokens_used, last_task_type, history_tokens)
+VALUES (:id, :now, :now, :provider, :model, CASE WHEN :preferred THEN :pref_provider END,
+        CASE WHEN :preferred THEN :pref_model END, :tokens, :task_type, :history_tokens)
+ON CONFLICT (id) DO UPDATE SET
+    updated_at = :now, current_provider = :provider, current_model = :model,
+    preferred_provider = CASE WHEN :preferred THEN :pref_provider ELSE preferred_provider END,
+    preferred_model = CASE WHEN :preferred THEN :pref_model ELSE preferred_model END,
+    tokens_used = tokens_used + :tokens, last_task_type = :task_type, history_tokens = :history_tokens"""
+
+# Every new message in one statement: `:messages` is a JSON array of each message's JSON text.
+_SQL_APPEND_MANY = """
+INSERT INTO conversation_messages (conversation_id, seq, message)
+SELECT :id, base.seq + new.key + 1, new.value
+FROM json_each(:messages) AS new,
+     (SELECT COALESCE(MAX(seq), 0) AS seq FROM conversation_messages WHERE conversation_id = :id) AS base"""
+
+
+@dataclass(frozen=True, slots=True)
+class Turn:
+    """What the router saves after a served request (see `Conversations.save_turn`)."""
+
+    messages: Sequence[Message]
+    provider: str
+    model: str
+    #: tokens the provider reported for this turn (added to tokens used)
+    tokens: int
+    task_type: str | None
+    #: the token estimate of the whole stored history after this turn
+    history_tokens: int | None
+    #: where the conversation belongs from now on; None keeps it as it is
+    preferred: tuple[str, str | None] | None = None
+    #: drop the stored history first (a switch that does not carry it)
+    restart: bool = False
 
 
 class Conversations:
@@ -105,6 +149,7 @@ class Conversations:
         tokens: int = 0,
     ) -> None:
         """Add turns; `provider`/`model` (if given) become the current ones; `tokens` is added to tokens used.
+        The stored history estimate is cleared (the next read counts the messages).
 
         Raises:
             ConversationNotFound: no conversation has this id.
@@ -114,8 +159,8 @@ class Conversations:
         async with self._store.write() as conn:
             cursor = await conn.execute(
                 "UPDATE conversations SET updated_at = ?, tokens_used = tokens_used + ?, "
-                "current_provider = COALESCE(?, current_provider), current_model = COALESCE(?, current_model) "
-                "WHERE id = ?",
+                "current_provider = COALESCE(?, current_provider), current_model = COALESCE(?, current_model), "
+                "history_tokens = NULL WHERE id = ?",
                 (to_ms(now), tokens, provider, model, conversation_id),
             )
             if not cursor.rowcount:
@@ -123,6 +168,36 @@ class Conversations:
             await conn.executemany(
                 _SQL_APPEND, [{"id": conversation_id, "message": m.model_dump_json()} for m in messages]
             )
+
+    async def save_turn(self, conversation_id: str, turn: Turn, now: datetime) -> None:
+        """Record a routed turn in one transaction: create the conversation if it is new, move it to the provider
+        that served, remember where it belongs, and append the turn's messages.
+
+        Raises:
+            ValueError: the id is malformed.
+        """
+        if not is_valid_id(conversation_id):
+            raise ValueError("a conversation id is 1-64 letters, digits, '_' or '-'")
+        preferred = turn.preferred
+        params = {
+            "id": conversation_id,
+            "now": to_ms(now),
+            "provider": turn.provider,
+            "model": turn.model,
+            "preferred": preferred is not None,
+            "pref_provider": preferred[0] if preferred else None,
+            "pref_model": preferred[1] if preferred else None,
+            "tokens": turn.tokens,
+            "task_type": turn.task_type,
+            "history_tokens": turn.history_tokens,
+        }
+        async with self._store.write() as conn:
+            if turn.restart:
+                await conn.execute("DELETE FROM conversation_messages WHERE conversation_id = ?", (conversation_id,))
+            await conn.execute(_SQL_SAVE_TURN, params)
+            if turn.messages:
+                texts = json.dumps([m.model_dump_json() for m in turn.messages])
+                await conn.execute(_SQL_APPEND_MANY, {"id": conversation_id, "messages": texts})
 
     async def pin(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
         """Pin a conversation to a provider (and model), or unpin it with `provider=None` (automatic routing).
@@ -186,7 +261,7 @@ class Conversations:
 
 
 def _conversation(conversation_id: str, rows: list[sqlite3.Row]) -> Conversation:
-    created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens, _ = rows[0]
+    created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens, task_type, history, _ = rows[0]
     return Conversation(
         id=conversation_id,
         created_at=from_ms(created),
@@ -198,4 +273,6 @@ def _conversation(conversation_id: str, rows: list[sqlite3.Row]) -> Conversation
         preferred_provider=pref_p,
         preferred_model=pref_m,
         tokens_used=tokens,
+        last_task_type=task_type,
+        history_tokens=history,
     )

@@ -107,6 +107,11 @@ _SQL_INSERT_DECISION = (
     "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
+_SQL_INSERT_SWITCH = (
+    "INSERT INTO switches (created_at, conversation_id, from_provider, from_model, to_provider, to_model, reason, "
+    "decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
 
 class DecisionLog:
     """Writes and reads of decisions, attempts and switches."""
@@ -116,11 +121,15 @@ class DecisionLog:
         self.keep_prompts = keep_prompts
 
     async def record_decision(
-        self, decision: DecisionRecord, now: datetime, attempts: Sequence[AttemptRecord] = ()
+        self,
+        decision: DecisionRecord,
+        now: datetime,
+        attempts: Sequence[AttemptRecord] = (),
+        switch: SwitchRecord | None = None,
     ) -> int:
-        """Write a decision and (optionally) its attempts atomically; returns the decision id.
+        """Write a decision with its attempts and the switch it made (if any) atomically; returns the decision id.
 
-        One round trip without attempts; with them, one transaction.
+        One round trip for a decision alone; otherwise one transaction. The switch gets the decision's id.
         """
         row = (
             to_ms(now),
@@ -139,11 +148,14 @@ class DecisionLog:
             int(decision.dry_run),
             decision.prompt if self.keep_prompts else None,
         )
-        if not attempts:
+        if not attempts and switch is None:
             return await self._store.insert(_SQL_INSERT_DECISION, row)
         async with self._store.write() as conn:
             decision_id: int = next(iter(await conn.execute_fetchall(f"{_SQL_INSERT_DECISION} RETURNING id", row)))[0]
-            await conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
+            if attempts:
+                await conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
+            if switch is not None:
+                await conn.execute(_SQL_INSERT_SWITCH, _switch_row(switch, now, decision_id))
         return decision_id
 
     async def record_attempt(self, decision_id: int, attempt: AttemptRecord) -> None:
@@ -156,12 +168,7 @@ class DecisionLog:
 
     async def record_switch(self, switch: SwitchRecord, now: datetime) -> int:
         """Audit a switch of provider (from, to, why, when); returns its id."""
-        return await self._store.insert(
-            "INSERT INTO switches (created_at, conversation_id, from_provider, from_model, to_provider, to_model, "
-            "reason, decision_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (to_ms(now), switch.conversation_id, switch.from_provider, switch.from_model, switch.to_provider,
-             switch.to_model, switch.reason, switch.decision_id),
-        )  # fmt: skip
+        return await self._store.insert(_SQL_INSERT_SWITCH, _switch_row(switch, now, switch.decision_id))
 
     async def recent(
         self, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None
@@ -207,6 +214,11 @@ class DecisionLog:
             deleted = cursor.rowcount
             await cursor.close()
         return deleted
+
+
+def _switch_row(switch: SwitchRecord, now: datetime, decision_id: int | None) -> tuple[object, ...]:
+    return (to_ms(now), switch.conversation_id, switch.from_provider, switch.from_model, switch.to_provider,
+            switch.to_model, switch.reason, decision_id)  # fmt: skip
 
 
 def _attempt_row(decision_id: int, a: AttemptRecord) -> tuple[object, ...]:

@@ -203,7 +203,23 @@ async def m003_decision_log(conn: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (m001_ledger_and_accounts, m002_conversations, m003_decision_log)
+async def m004_conversation_routing(conn: aiosqlite.Connection) -> None:
+    """What a conversation's next routing decision needs without re-reading its history: the task type of its
+    last turn (a significant change frees it to move) and the token estimate of its stored history (NULL: not
+    known yet, counted from the messages on the next read)."""
+    await _run(
+        conn,
+        "ALTER TABLE conversations ADD COLUMN last_task_type TEXT",
+        "ALTER TABLE conversations ADD COLUMN history_tokens INTEGER",
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    m001_ledger_and_accounts,
+    m002_conversations,
+    m003_decision_log,
+    m004_conversation_routing,
+)
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 

@@ -94,6 +94,10 @@ class StateSnapshot:
     global_usage: Usages
     retired: Mapping[tuple[str, str], str] = field(default_factory=dict)
     latency_p50_ms: Mapping[tuple[str, str], float] = field(default_factory=dict)
+    #: pool -> the account the round-robin cursor chose last
+    pool_cursors: Mapping[str, str] = field(default_factory=dict)
+    #: the global manual switch in force: (provider, model or None)
+    global_pin: tuple[str, str | None] | None = None
 
 
 _Key = tuple[str, str]  # (account, model); '' = all
@@ -116,9 +120,10 @@ class _Sums:
         return WindowUsage(self.requests, self.tokens, self.cost / NANO)
 
 
-# One statement, so one round trip and one consistent snapshot; six row kinds padded to twelve columns:
+# One statement, so one round trip and one consistent snapshot; eight row kinds padded to twelve columns:
 # c = settled counters of the current periods, p = live pending reservations, m = rolling minute,
-# s = account state, r = retired models, l = recent successful latencies.
+# s = account state, r = retired models, k = pool cursors, g = the global manual switch,
+# l = recent successful latencies.
 _SQL_SNAPSHOT = """
 SELECT 'c', account, model, period, requests, tokens, cost_nusd, NULL, NULL, NULL, NULL, NULL
 FROM usage_counters WHERE period IN (SELECT value FROM json_each(:periods))
@@ -136,6 +141,10 @@ SELECT 's', account, model, cooldown_until, cooldown_reason, exhausted_until, ex
 FROM account_state
 UNION ALL
 SELECT 'r', provider, model, reason, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM retired_models
+UNION ALL
+SELECT 'k', pool, last_account, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pool_cursors
+UNION ALL
+SELECT 'g', provider, model, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pins WHERE scope = 'global'
 UNION ALL
 SELECT * FROM (
     SELECT 'l', provider, model, latency_ms, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM attempts
@@ -192,6 +201,51 @@ class _Tally:
         return Usages(get("minute"), get("day"), get("month"), self.days[tz].end, self.months[tz].end)
 
 
+class _Read:
+    """The non-usage rows of the snapshot statement, sorted by kind while they are read."""
+
+    def __init__(self) -> None:
+        self.health: dict[_Key, Health] = {}
+        self.disabled: dict[str, str] = {}
+        self.retired: dict[tuple[str, str], str] = {}
+        self.latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
+        self.cursors: dict[str, str] = {}
+        self.pin: tuple[str, str | None] | None = None
+
+    def add(self, tally: _Tally, kind: str, row: Sequence[Any]) -> None:
+        if kind == "c":
+            tally.counter(*row[:6])
+        elif kind == "p":
+            tally.pending(row[:8])
+        elif kind == "m":
+            tally.minute(*row[:5])
+        elif kind == "s":
+            self.health[row[0], row[1]] = _health(row)
+            if row[6] is not None and not row[1]:
+                self.disabled[row[0]] = row[6]
+        elif kind == "r":
+            self.retired[row[0], row[1]] = row[2]
+        elif kind == "k":
+            self.cursors[row[0]] = row[1]
+        elif kind == "g":
+            self.pin = (row[0], row[1])
+        else:
+            self.latencies[row[0], row[1]].append(row[2])
+
+    def account(self, tally: _Tally, account_id: str, models: set[str]) -> AccountState:
+        health = self.health
+        return AccountState(
+            id=account_id,
+            usage=tally.usages(account_id, ""),
+            health=health.get((account_id, ""), Health()),
+            disabled_reason=self.disabled.get(account_id),
+            models={
+                m: ModelState(tally.usages(account_id, m), health.get((account_id, m), Health()))
+                for m in sorted(models)
+            },
+        )
+
+
 async def read_snapshot(store: Store, accounts: Sequence[Account], now: datetime, global_tz: str) -> StateSnapshot:
     """Assemble a `StateSnapshot` from one statement."""
     now = require_aware(now)
@@ -207,48 +261,21 @@ async def read_snapshot(store: Store, accounts: Sequence[Account], now: datetime
             "latency_rows": LATENCY_ROWS,
         },
     )
-    health: dict[_Key, Health] = {}
-    disabled: dict[str, str] = {}
-    retired: dict[tuple[str, str], str] = {}
-    latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
+    read = _Read()
     for kind, *row in rows:
-        if kind == "c":
-            tally.counter(*row[:6])
-        elif kind == "p":
-            tally.pending(row[:8])
-        elif kind == "m":
-            tally.minute(*row[:5])
-        elif kind == "s":
-            health[row[0], row[1]] = _health(row)
-            if row[6] is not None and not row[1]:
-                disabled[row[0]] = row[6]
-        elif kind == "r":
-            retired[row[0], row[1]] = row[2]
-        else:
-            latencies[row[0], row[1]].append(row[2])
+        read.add(tally, kind, row)
     models_of: dict[str, set[str]] = defaultdict(set)
-    for account, model, *_ in (*tally.sums, *health):
+    for account, model, *_ in (*tally.sums, *read.health):
         if model:
             models_of[account].add(model)
-    result = {
-        account_id: AccountState(
-            id=account_id,
-            usage=tally.usages(account_id, ""),
-            health=health.get((account_id, ""), Health()),
-            disabled_reason=disabled.get(account_id),
-            models={
-                m: ModelState(tally.usages(account_id, m), health.get((account_id, m), Health()))
-                for m in sorted(models_of[account_id])
-            },
-        )
-        for account_id in tally.zones
-    }
     return StateSnapshot(
         taken_at=now,
-        accounts=result,
+        accounts={account_id: read.account(tally, account_id, models_of[account_id]) for account_id in tally.zones},
         global_usage=tally.usages("", ""),
-        retired=retired,
-        latency_p50_ms={key: statistics.median(values) for key, values in latencies.items()},
+        retired=read.retired,
+        latency_p50_ms={key: statistics.median(values) for key, values in read.latencies.items()},
+        pool_cursors=read.cursors,
+        global_pin=read.pin,
     )
 
 

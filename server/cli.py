@@ -1,27 +1,42 @@
-"""The `provider-router` command line."""
+"""The `provider-router` command line: parse, then hand the verb to the module that runs it.
+
+Every verb is a thin layer over the same App (server/app.py) the MCP tools use. This module imports argparse
+only; the verb's own module (and rich, the tokenizer, the MCP SDK) load when that verb runs, which keeps
+`provider-router serve` fast to start.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
+from collections.abc import Callable, Sequence
+
+from server.cli_parser import build_parser
+
+Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="provider-router",
-        description="Route an AI coding agent's sub-tasks to the cheapest capable LLM.",
-    )
-    parser.add_subparsers(dest="verb", metavar="VERB")
-    return parser
+def _handler(target: str) -> Handler:
+    module_name, _, function = target.partition(":")
+    handler: Handler = getattr(importlib.import_module(module_name), function)
+    return handler
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one verb; return the exit status (0 done, 1 a problem the message names the fix for, 2 usage)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        # argparse exits 2 on a usage error and 0 after --help
+        return exit_.code if isinstance(exit_.code, int) else 2
     if args.verb is None:
         parser.print_help(sys.stderr)
         return 2
-    return 0
+    from server.commands.common import run_verb
+
+    return run_verb(_handler(args.target), args)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,68 @@
+"""Verbs that run something bigger than one call: `serve`, `install`, `setup`, `doctor`, `demo`.
+
+Each imports its module only when it runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+
+def serve(args: argparse.Namespace) -> int:
+    """The MCP server on stdio (server/serve.py); imported here so other verbs never load the MCP SDK."""
+    import importlib
+
+    from server.commands.common import UserError
+
+    try:
+        run_serve = importlib.import_module("server.serve").run_serve
+    except ModuleNotFoundError as error:
+        if error.name != "server.serve":
+            raise
+        raise UserError(
+            "this installation has no MCP server module (server/serve.py); reinstall provider-router"
+        ) from error
+    status = run_serve()
+    return status if isinstance(status, int) else 0
+
+
+def install(args: argparse.Namespace) -> int:
+    """Register this installation's `provider-router serve` in CLIENT's MCP config."""
+    from server.install import default_server_command, run_install
+
+    return run_install(
+        args.client,
+        scope=args.scope,
+        dry_run=args.dry_run,
+        home=Path(os.environ.get("HOME") or Path.home()),
+        cwd=Path.cwd(),
+        command=default_server_command(),
+        platform=sys.platform,
+        out=sys.stdout,
+        err=sys.stderr,
+        instructions=args.instructions,
+    )
+
+
+def setup(args: argparse.Namespace) -> int:
+    """The interactive first run (server/setup_wizard.py)."""
+    from server.setup_wizard import run_setup
+
+    return run_setup(args)
+
+
+def doctor(args: argparse.Namespace) -> int:
+    """Check everything a request depends on (server/doctor.py)."""
+    from server.doctor import run_doctor
+
+    return run_doctor(offline=args.offline, as_json=args.json)
+
+
+def demo(args: argparse.Namespace) -> int:
+    """The one-minute tour on the simulator (server/demo.py)."""
+    from server.demo import run_demo
+
+    return run_demo(as_json=args.json)

@@ -1,0 +1,48 @@
+"""The floor for the MCP benchmarks: a bare MCPServer whose one tool makes the direct httpx2 call.
+
+`python -m bench.bare_mcp` serves over stdio; BENCH_SIM_URL (an OpenAI base URL) and BENCH_SIM_KEY say where to call.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Annotated
+
+import httpx2
+from mcp.server.mcpserver import MCPServer
+from pydantic import BaseModel, Field
+
+_client: httpx2.AsyncClient | None = None
+
+
+@asynccontextmanager
+async def lifespan(_server: MCPServer) -> AsyncIterator[None]:
+    global _client
+    async with httpx2.AsyncClient(timeout=httpx2.Timeout(60.0)) as client:
+        _client = client
+        yield
+        _client = None
+
+
+server = MCPServer("bare", version="0.0.1", lifespan=lifespan)
+
+
+class Answer(BaseModel):
+    text: str
+
+
+@server.tool()
+async def complete(prompt: Annotated[str, Field(description="what to ask")]) -> Answer:
+    """Send `prompt` straight to the one configured endpoint."""
+    assert _client is not None
+    url = os.environ["BENCH_SIM_URL"] + "/chat/completions"
+    body = {"model": "gpt-5.2", "messages": [{"role": "user", "content": prompt}], "max_tokens": 256}
+    response = await _client.post(url, json=body, headers={"authorization": f"Bearer {os.environ['BENCH_SIM_KEY']}"})
+    response.raise_for_status()
+    return Answer(text=response.json()["choices"][0]["message"]["content"])
+
+
+if __name__ == "__main__":
+    server.run()

@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,6 +21,7 @@ _client: httpx2.AsyncClient | None = None
 @asynccontextmanager
 async def lifespan(_server: MCPServer) -> AsyncIterator[None]:
     global _client
+    logging.getLogger("httpx2").setLevel(logging.WARNING)  # no line per request on stderr
     async with httpx2.AsyncClient(timeout=httpx2.Timeout(60.0)) as client:
         _client = client
         yield

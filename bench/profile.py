@@ -167,6 +167,11 @@ def _matching(stats: pstats.Stats, n: int, needles: tuple[str, ...]) -> list[lis
     return [row for _, row in sorted(rows, key=lambda r: r[0], reverse=True)[:12]]
 
 
+def _hand_offs(stats: pstats.Stats) -> int:
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    return sum(v[1] for k, v in table.items() if "put_nowait" in k[2] and "SimpleQueue" in k[2])
+
+
 async def run(options: Options) -> Section:
     section = Section("profile", "Where the router's overhead goes (for the routing helper)")
     n = options.pick(300, 40)
@@ -206,7 +211,13 @@ async def run(options: Options) -> Section:
         "**cProfile, top own time** (per request; `cum` includes callees; waits in the loop show up as epoll):", ""
     )
     section.table(["function", "calls/request", "own ms", "cum ms"], _top(stats, n))
-    section.add("**Storage round trips** (aiosqlite entry points, per request):", "")
+    hops = _hand_offs(stats) / n
+    section.add(
+        f"**Storage round trips**: **{hops:.1f}** operations per request handed to aiosqlite's thread "
+        "(`SimpleQueue.put_nowait` calls; each is a thread hop and a wake-up of the loop). Entry points, per request "
+        "(coroutine `calls` count resumptions):",
+        "",
+    )
     section.table(
         ["function", "calls/request", "cum ms"],
         _matching(

@@ -36,7 +36,11 @@ PARTS: dict[str, Part] = {
 
 def _git_head() -> str:
     out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=False)
-    return out.stdout.strip() or "unknown"
+    status = subprocess.run(
+        ["git", "status", "--porcelain", "--", ".", ":!bench"], cwd=ROOT, capture_output=True, text=True, check=False
+    )
+    dirty = " + uncommitted changes outside bench/" if status.stdout.strip() else ""
+    return (out.stdout.strip() or "unknown") + dirty
 
 
 def _header(command: str, options: Options, started: datetime, seconds: float, loads: list[str]) -> list[str]:

@@ -1,0 +1,107 @@
+"""An MCP client connected in memory to the server over the seed's providers on the simulator."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from mcp import Client
+from mcp.types import CallToolResult, TextContent, TextResourceContents
+
+from providers.credentials import KeyringCredentials
+from providers.simulator import Simulator
+from server.app import App, open_app
+from server.logging_setup import RedactingCredentials, Redactor
+from server.mcp_server import build_server
+from server.paths import Paths
+from tests.harness import ENV, FixedClock, seed_accounts, seed_config, write_config
+
+
+@dataclass
+class Session:
+    client: Client
+    sim: Simulator
+    paths: Paths
+    redactor: Redactor
+    apps: list[App] = field(default_factory=list)
+
+    @property
+    def app(self) -> App:
+        return self.apps[-1]
+
+    async def call(self, tool: str, **arguments: Any) -> CallToolResult:
+        return await self.client.call_tool(tool, arguments)
+
+    async def ok(self, tool: str, **arguments: Any) -> dict[str, Any]:
+        """The structured content of a successful call."""
+        result = await self.call(tool, **arguments)
+        assert not result.is_error, text_of(result)
+        content: dict[str, Any] | None = result.structured_content
+        assert content is not None
+        return content
+
+    async def read(self, uri: str) -> Any:
+        return await read_json(self.client, uri)
+
+
+def text_of(result: CallToolResult) -> str:
+    return "\n".join(block.text for block in result.content if isinstance(block, TextContent))
+
+
+async def read_json(client: Client, uri: str) -> Any:
+    contents = (await client.read_resource(uri)).contents
+    assert len(contents) == 1 and isinstance(contents[0], TextResourceContents)
+    assert contents[0].mime_type == "application/json"
+    return json.loads(contents[0].text)
+
+
+def app_factory(
+    paths: Paths,
+    environ: dict[str, str],
+    redactor: Redactor,
+    apps: list[App],
+    clock: Callable[[], datetime],
+) -> Callable[[], AbstractAsyncContextManager[App]]:
+    @asynccontextmanager
+    async def factory() -> AsyncIterator[App]:
+        credentials = RedactingCredentials(KeyringCredentials(environ), redactor)
+        async with open_app(paths, environ, clock=clock, credentials=credentials) as app:
+            apps.append(app)
+            yield app
+
+    return factory
+
+
+@asynccontextmanager
+async def mcp_session(
+    home: Path,
+    *,
+    config: dict[str, Any] | str | Literal[False] | None = None,
+    clock: Callable[[], datetime] | None = None,
+    mode: Literal["auto", "legacy"] = "auto",
+    google_daily: int = 20,
+    **preferences: Any,
+) -> AsyncIterator[Session]:
+    """The server over a fresh home and a client: the seed's config, or `config` (a dict, raw text, False: no file)."""
+    async with Simulator(seed_accounts(google_daily)) as sim:
+        paths = Paths.in_home(home)
+        if config is False:
+            home.mkdir(parents=True, exist_ok=True)
+        elif config is None:
+            write_config(home, seed_config(sim, google_daily=google_daily, **preferences))
+        elif isinstance(config, str):
+            home.mkdir(parents=True, exist_ok=True)
+            paths.config_file.write_text(config)
+        else:
+            write_config(home, config)
+        redactor = Redactor()
+        apps: list[App] = []
+        factory = app_factory(paths, dict(ENV), redactor, apps, clock or FixedClock())
+        server = build_server(factory, preload_tokenizer=False)
+        async with Client(server, mode=mode) as client:
+            yield Session(client, sim, paths, redactor, apps)

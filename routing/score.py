@@ -91,14 +91,17 @@ QUALITY_FLOOR = 40
 
 def quality_part(quality: int) -> float:
     """A 0-100 quality score on the 0..1 scale: (q - 40) / 60, clamped."""
-    return min(1.0, max(0.0, (quality - QUALITY_FLOOR) / (100 - QUALITY_FLOOR)))
+    # conditionals rather than min/max: this runs for every group of every decision
+    part = (quality - QUALITY_FLOOR) / (100 - QUALITY_FLOOR)
+    return 0.0 if part < 0.0 else 1.0 if part > 1.0 else part
 
 
 def cost_part(cost_usd: float) -> float:
     """1.0 for free, falling on a log scale to 0.0 at COST_CEILING_USD and above."""
     if cost_usd <= 0:
         return 1.0
-    return max(0.0, 1.0 - math.log1p(cost_usd / COST_UNIT_USD) / _COST_SCALE)
+    part = 1.0 - math.log1p(cost_usd / COST_UNIT_USD) / _COST_SCALE
+    return part if part > 0.0 else 0.0
 
 
 def latency_part(p50_ms: float | None) -> float:

@@ -31,10 +31,10 @@ def _prompt_text(task: Task) -> str:
     return "\n".join(turns)
 
 
-def served_reason(decision: Decision, served: Served | None) -> Reason | None:
-    """The decision's reason, or `failover` when another candidate than the chosen one served."""
-    chosen = decision.chosen
-    if served is not None and chosen is not None and served.ranked.label != chosen.label:
+def served_reason(decision: Decision, served: Served | None, attempts: Sequence[AttemptLog]) -> Reason | None:
+    """The decision's reason, or `failover` when the request was served only after an attempt failed or the
+    ledger refused one (another account of a pool taking its turn in rotation is not a failover)."""
+    if served is not None and any(a.outcome in ("error", "skipped") for a in attempts):
         return "failover"
     return decision.reason
 
@@ -75,7 +75,7 @@ def decision_entry(
         provider=where.provider if where else None,
         model=where.model if where else None,
         account=where.account if where else None,
-        reason=served_reason(decision, served),
+        reason=served_reason(decision, served, attempts),
         confidence=decision.confidence,
         task_type=task.task_type,
         quality=task.quality,
@@ -128,7 +128,7 @@ def route_result(
         provider=served.ranked.provider,
         model=served.ranked.model,
         account=served.ranked.account,
-        reason=served_reason(decision, served) or "preference",
+        reason=served_reason(decision, served, outcome.logs) or "preference",
         confidence=decision.confidence,
         task_type=task.task_type,
         task_type_inferred=task.task_type_inferred,

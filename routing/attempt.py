@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from providers.adapter import ChatAdapter
-from providers.errors import ProviderError, ProviderTransportError
+from providers.errors import ProviderError, ProviderHTTPError, ProviderTransportError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.types import ChatRequest, Completion, Message, RateLimits, StreamDone, TextDelta, Usage
 from routing.convert import convert_history
@@ -312,6 +312,9 @@ class AttemptRunner:
         else:
             await self.ports.ledger.release(hold, now=failed_at)
         await self._apply(action, account, profile, failed_at)
+        limits = error.limits if isinstance(error, ProviderHTTPError) else None
+        if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate))):
+            await self.ports.health.learn(account.id, profile.id, limits, failed_at)
         self._record(candidate, "error", latency, now, error=error)
         if action.stop:
             self.outcome.stop = error

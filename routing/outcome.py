@@ -32,7 +32,6 @@ class Outcome:
     retry_at: datetime | None = None
     #: the overall deadline (seconds) that cut the request short, if it did
     deadline_s: float | None = None
-    cancelled: bool = False
 
     def note_retry_at(self, when: datetime | None) -> None:
         if when is not None and (self.retry_at is None or when < self.retry_at):

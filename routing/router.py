@@ -143,7 +143,7 @@ class Router:
         decision = prepared.decision
         if decision.chosen is None:
             decision_id = await self.ports.decisions.record(self._entry(prepared, Outcome(), dry_run=False), started)
-            message = decision.error.message if decision.error else "no provider can serve this request"
+            message = _no_route_message(decision)
             retry_at = frees_at(decision.excluded, prepared.states, started)
             raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=_setup_fix(decision))
         runner = AttemptRunner(
@@ -163,7 +163,6 @@ class Router:
             with anyio.move_on_after(self.setup.deadline_s) as deadline:
                 outcome = await runner.run(decision.ranked)
         except anyio.get_cancelled_exc_class():
-            runner.outcome.cancelled = True
             with anyio.CancelScope(shield=True):
                 await self.ports.decisions.record(self._entry(prepared, runner.outcome, dry_run=False), self.clock())
             raise
@@ -214,6 +213,20 @@ class Router:
             preferred=served.preferred,
             restart=restart,
         )
+
+
+#: exclusions listed in the error when nothing could be tried (the dry run and the decision log have them all)
+LISTED_EXCLUSIONS = 10
+
+
+def _no_route_message(decision: Decision) -> str:
+    """Why nothing could even be tried, with the exclusions that decided it."""
+    message = decision.error.message if decision.error else "no provider can serve this request"
+    lines = [message]
+    lines.extend(f"  - {e.label}: {e.filter} ({e.detail})" for e in decision.excluded[:LISTED_EXCLUSIONS])
+    if len(decision.excluded) > LISTED_EXCLUSIONS:
+        lines.append(f"  - and {len(decision.excluded) - LISTED_EXCLUSIONS} more (see the decision log)")
+    return "\n".join(lines)
 
 
 def _setup_fix(decision: Decision) -> str | None:

@@ -206,5 +206,5 @@ async def test_when_nothing_can_serve_before_any_call_the_error_names_the_earlie
             await world.app.router.route(ask(CODING, task_type="coding"))
         assert caught.value.attempts == ()
         assert caught.value.retry_at == now + timedelta(minutes=5)
-        assert "cooldown" in str(caught.value)
+        assert "  - openai/gpt-5.2@openai: cooldown (rate limited until 2026-11-28T18:05:00+00:00)" in str(caught.value)
         assert world.requests(*EVERY_ACCOUNT) == 0

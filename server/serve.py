@@ -18,8 +18,11 @@ from server.paths import Paths
 LOG_LEVEL_ENV = "PROVIDER_ROUTER_LOG_LEVEL"
 
 
-def run_serve(environ: MutableMapping[str, str] | None = None) -> int:
-    """Serve MCP over stdio until the client closes the connection; returns the exit status."""
+def run_serve(args: object = None, *, environ: MutableMapping[str, str] | None = None) -> int:
+    """Serve MCP over stdio until the client closes the connection; returns the exit status.
+
+    `args` (the CLI's parsed arguments) is accepted so this is a verb handler as it stands; serve takes none.
+    """
     environ = environ if environ is not None else os.environ
     redactor = Redactor()
     level = environ.get(LOG_LEVEL_ENV, "INFO").upper()

@@ -50,6 +50,21 @@ def _check_model(app: App, provider: str, model: str | None) -> None:
         raise ValueError(f"{provider} has no model {model!r} configured; its models: {', '.join(models) or 'none'}")
 
 
+def resolve_target(app: App, provider: str | None, model: str | None) -> tuple[str | None, str | None]:
+    """A call's own `provider` / `model` pin checked against the configuration (a typo is an error, not a reroute).
+
+    Raises:
+        ValueError: the provider is not configured, or no (such) provider has the model; the message lists them.
+    """
+    if provider is not None:
+        provider = resolve_provider(app, provider)
+        _check_model(app, provider, model)
+    elif model is not None and not any(model in p.models for p in app.config.providers.values()):
+        known = ", ".join(sorted({m for p in app.config.providers.values() for m in p.models})) or "none"
+        raise ValueError(f"no configured provider has a model {model!r}; configured models: {known}")
+    return provider, model
+
+
 def _view(pin: Pin | None, conversation_id: str | None = None) -> PinView | None:
     if pin is None:
         return None

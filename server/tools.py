@@ -8,6 +8,7 @@ the configuration writer (server/config_write.py).
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
@@ -28,7 +29,7 @@ from server.app import App
 from server.config import ConfigError
 from server.config_write import budget_mode_edit, preference_edits, write_config_edits
 from server.mcp_server import ServerState
-from server.switching import SwitchResult, resolve_provider, switch
+from server.switching import SwitchResult, resolve_provider, resolve_target, switch
 from storage import StoreError
 
 Ctx = Context[ServerState, Any]
@@ -172,6 +173,8 @@ async def route_and_complete(
     """
     app = ctx.request_context.lifespan_context.ready()
     base = as_messages(prompt, messages, system)
+    with tool_errors():
+        provider, model = resolve_target(app, provider, model)
     request = RouteRequest(
         messages=base.messages, system=base.system, task_type=task_type, quality=quality, budget_mode=budget_mode,
         provider=provider, model=model, conversation_id=conversation_id, max_output_tokens=max_output_tokens,
@@ -270,8 +273,12 @@ async def switch_provider(
 
 def register_tools(server: MCPServer[ServerState]) -> None:
     """Add the five tools to `server`."""
-    server.add_tool(route_and_complete, title="Route and complete", annotations=CALLS_OUT)
-    server.add_tool(provider_status, title="Provider status", annotations=READ_ONLY)
-    server.add_tool(quota_report, title="Quota report", annotations=READ_ONLY)
-    server.add_tool(set_preference, title="Set routing preference", annotations=SETTING)
-    server.add_tool(switch_provider, title="Switch provider", annotations=SETTING)
+    for fn, title, hints in (
+        (route_and_complete, "Route and complete", CALLS_OUT),
+        (provider_status, "Provider status", READ_ONLY),
+        (quota_report, "Quota report", READ_ONLY),
+        (set_preference, "Set routing preference", SETTING),
+        (switch_provider, "Switch provider", SETTING),
+    ):
+        description = inspect.cleandoc(fn.__doc__ or "")
+        server.add_tool(fn, title=title, description=description, annotations=hints)

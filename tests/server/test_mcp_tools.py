@@ -105,6 +105,13 @@ async def test_a_dry_run_explains_the_choice_without_calling_anyone(tmp_path: Pa
     assert text_of(result).startswith("dry run: would route to openai/gpt-5.2 (account openai) · preference")
 
 
+async def test_a_pin_given_by_alias_is_served_by_that_provider(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path) as s:
+        with anyio.fail_after(10):
+            out = await s.ok("route_and_complete", prompt="hi", provider="moonshot")
+    assert out["provider"] == "kimi"
+
+
 async def test_a_dry_run_in_free_only_mode_lists_each_exclusion_with_its_filter(tmp_path: Path) -> None:
     async with mcp_session(tmp_path) as s:
         out = await s.ok("route_and_complete", prompt=CODING, task_type="coding", budget_mode="free_only", dry_run=True)
@@ -121,9 +128,12 @@ async def test_a_dry_run_in_free_only_mode_lists_each_exclusion_with_its_filter(
         ({"prompt": "a", "task_type": "poetry"}, "task_type"),
         ({"prompt": "a", "temperature": 9}, "temperature"),
         ({"prompt": "a", "conversation_id": "../../etc/passwd"}, "conversation_id"),
+        ({"prompt": "a", "provider": "mistral"}, "no provider 'mistral' is configured; configured: zai, kimi"),
+        ({"prompt": "a", "model": "gpt-2"}, "no configured provider has a model 'gpt-2'"),
+        ({"prompt": "a", "provider": "openai", "model": "glm-4.7"}, "its models: gpt-5.2"),
     ],
 )
-async def test_invalid_arguments_are_a_tool_error_naming_the_argument(
+async def test_invalid_arguments_are_a_tool_error_naming_the_argument_or_the_valid_values(
     tmp_path: Path, arguments: dict[str, object], expected: str
 ) -> None:
     async with mcp_session(tmp_path) as s:

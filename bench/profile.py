@@ -20,7 +20,7 @@ from typing import Any
 import routing.router as router_module
 from bench.common import Options, Section
 from bench.fixtures import bench_app, sim_process, speed_accounts
-from bench.overhead import pool_config, route_call
+from bench.overhead import direct_calls, pool_config, route_call
 from routing.router import Router
 
 
@@ -167,6 +167,20 @@ def _matching(stats: pstats.Stats, n: int, needles: tuple[str, ...]) -> list[lis
     return [row for _, row in sorted(rows, key=lambda r: r[0], reverse=True)[:12]]
 
 
+def _connects(stats: pstats.Stats) -> int:
+    table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
+    return sum(v[1] for k, v in table.items() if k[2] == "<method 'connect' of '_socket.socket' objects>")
+
+
+async def _floor_connects(call: Callable[[], Any], n: int) -> float:
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(n):
+        await call()
+    profiler.disable()
+    return _connects(pstats.Stats(profiler)) / n
+
+
 def _hand_offs(stats: pstats.Stats) -> int:
     table: dict[Any, Any] = stats.stats  # type: ignore[attr-defined]
     return sum(v[1] for k, v in table.items() if "put_nowait" in k[2] and "SimpleQueue" in k[2])
@@ -181,6 +195,8 @@ async def run(options: Options) -> Section:
                 await route_call(app.router)()
             watch, total = await _stages(app.router, n)
             stats = await _cprofile(app.router, n)
+            floor = direct_calls(app.http, f"{sim.base_url('oa1')}/chat/completions")["httpx2_stream"]
+            floor_connects = await _floor_connects(floor, n)
     per = total / n * 1000
     section.add(
         f"{n} sequential requests (the part-2 setup: one simulator process, 0 ms, pool of two). "
@@ -211,6 +227,12 @@ async def run(options: Options) -> Section:
         "**cProfile, top own time** (per request; `cum` includes callees; waits in the loop show up as epoll):", ""
     )
     section.table(["function", "calls/request", "own ms", "cum ms"], _top(stats, n))
+    section.add(
+        f"**TCP connections opened per request**: ours **{_connects(stats) / n:.2f}**, the direct streamed floor on "
+        f"the same client {floor_connects:.2f} (a pooled connection is reused only when the response is read to "
+        "its end before the stream is closed).",
+        "",
+    )
     hops = _hand_offs(stats) / n
     section.add(
         f"**Storage round trips**: **{hops:.1f}** operations per request handed to aiosqlite's thread "

@@ -515,7 +515,10 @@ class AnthropicAdapter:
                 async for sse in EventSource(response):
                     for event in _parse_sse_event(state, sse.event, sse.data):
                         yield event
-                yield StreamDone(completion=state.completion(self.parse_limits(response.headers, now)))
+                completion = state.completion(self.parse_limits(response.headers, now))
+        # after the response is closed, its body read to the end: the connection goes back to the pool even when
+        # the caller stops at StreamDone
+        yield StreamDone(completion=completion)
 
     def parse_limits(self, headers: Mapping[str, str], now: datetime) -> RateLimits:
         """See `parse_anthropic_limits`."""

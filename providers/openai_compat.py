@@ -435,6 +435,8 @@ class OpenAICompatAdapter:
             ProviderTransportError: timeout, connection failure, or a stream cut before it finished.
         """
         body = _build_body(request, self._options, stream=True)
+        # StreamDone is yielded only after the response is read to its end and closed: the caller stops at
+        # StreamDone, and a response closed half-read closes its connection instead of returning it to the pool.
         with self._map_errors(request.model):
             async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
                 if not response.is_success:
@@ -447,21 +449,15 @@ class OpenAICompatAdapter:
                     completion = _parse_response(_decode(response.text, "response body"), model=request.model)
                     for event in _deltas_of(completion):
                         yield event
-                    yield StreamDone(completion=completion.model_copy(update={"rate_limits": limits}))
-                    return
-                state = _StreamState(model=request.model)
-                async for sse in httpx2.EventSource(response):
-                    data = sse.data.strip()
-                    if data == "[DONE]":
-                        state.done = True
-                        break
-                    if not data:
-                        continue
-                    if sse.event == "error":
-                        raise _ErrorReply(200, data, {}, find_error(_decode(data, "error event")))
-                    for event in state.apply(_parse_chunk(_decode(data, "stream chunk"))):
-                        yield event
-                yield StreamDone(completion=state.completion(limits))
+                    completion = completion.model_copy(update={"rate_limits": limits})
+                else:
+                    state = _StreamState(model=request.model)
+                    async for sse in httpx2.EventSource(response):
+                        # read on past [DONE] to the end of the body (see above)
+                        for event in _sse_deltas(state, sse):
+                            yield event
+                    completion = state.completion(limits)
+        yield StreamDone(completion=completion)
 
     @contextmanager
     def _map_errors(self, model: str) -> Iterator[None]:
@@ -509,3 +505,16 @@ class OpenAICompatAdapter:
 def _is_json(response: httpx2.Response) -> bool:
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     return content_type == "application/json"
+
+
+def _sse_deltas(state: _StreamState, sse: httpx2.ServerSentEvent) -> list[Delta]:
+    """The deltas of one server-sent event; nothing after `[DONE]`."""
+    data = sse.data.strip()
+    if state.done or not data:
+        return []
+    if data == "[DONE]":
+        state.done = True
+        return []
+    if sse.event == "error":
+        raise _ErrorReply(200, data, {}, find_error(_decode(data, "error event")))
+    return state.apply(_parse_chunk(_decode(data, "stream chunk")))

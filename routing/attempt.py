@@ -239,19 +239,23 @@ class AttemptRunner:
         where = f"{candidate.provider}/{candidate.model}"
         if self.progress is not None:
             await self.progress(0, f"routed to {where}")
+        completion: Completion | None = None
+        # read on past StreamDone to the iterator's end, so the adapter finishes (and frees its connection) now
         async for event in adapter.stream(chat):
             if isinstance(event, StreamDone):
-                return event.completion
-            if isinstance(event, TextDelta) and self.progress is not None:
+                completion = event.completion
+            elif isinstance(event, TextDelta) and self.progress is not None:
                 deltas += 1
                 if deltas % PROGRESS_EVERY == 0:
                     await self.progress(deltas, f"streaming from {where}")
-        raise ProviderTransportError(
-            "the stream ended without a final event",
-            provider=candidate.provider,
-            account=candidate.account,
-            model=candidate.model,
-        )
+        if completion is None:
+            raise ProviderTransportError(
+                "the stream ended without a final event",
+                provider=candidate.provider,
+                account=candidate.account,
+                model=candidate.model,
+            )
+        return completion
 
     async def _served(
         self,

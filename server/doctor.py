@@ -34,6 +34,7 @@ from providers.registry import make_adapter
 from providers.types import ChatRequest, Endpoint, Frozen, Message
 from server.app import App, AppUnavailable, open_app
 from server.paths import Paths
+from storage import StoreError
 
 Level = Literal["ok", "warning", "problem"]
 VERIFY_TIMEOUT_S = 15.0
@@ -177,7 +178,7 @@ def _config_checks(app: App) -> list[Check]:
         )
     ]
     checks.extend(
-        Check(area="config", name=source, level="warning", detail=warning, fix="edit providers.json")
+        Check(area="config", name=source, level="warning", detail=warning, fix=f"edit {source}")
         for warning in app.config.warnings
     )
     return checks
@@ -227,7 +228,10 @@ def _private(path: Path) -> bool:
 
 async def _database_checks(app: App) -> list[Check]:
     db = app.paths.db_file
-    damage = await app.store.integrity_check()
+    try:
+        damage = [line for line in await app.store.integrity_check() if line != "ok"]
+    except StoreError as error:
+        damage = [str(error)]
     checks = [
         Check(
             area="database",

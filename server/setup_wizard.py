@@ -26,7 +26,7 @@ from typing import Any
 import anyio
 
 from clients.configfile import read_text
-from providers.credentials import CredentialError, KeyringCredentials
+from providers.credentials import CredentialError, KeyringCredentials, describe_backend
 from providers.models import Account, CredentialRef
 from providers.vendors import VENDORS, vendor_for
 from routing.preferences import BUDGET_MODES
@@ -121,16 +121,20 @@ def _keyring_ref(account_id: str) -> str:
     return f"keyring:{account_id}"
 
 
-async def _has_stored_key(credentials: KeyringCredentials, provider: str, account_id: str) -> bool:
+def _keyring_account(account_id: str, provider: str = "") -> Account:
+    """An account reading its key from the keychain entry `account_id` (to ask the credential store about it)."""
     vendor = vendor_for(provider)
-    account = Account(
+    return Account(
         id=account_id,
-        provider=provider,
+        provider=provider or account_id,
         kind=vendor.kind if vendor else "openai",
         base_url=vendor.base_url if vendor else "",
         credential=CredentialRef(source="keyring", name=account_id),
     )
-    return (await credentials.locate(account)).source != "none"
+
+
+async def _has_stored_key(credentials: KeyringCredentials, provider: str, account_id: str) -> bool:
+    return (await credentials.locate(_keyring_account(account_id, provider))).source != "none"
 
 
 def _key_ref(
@@ -262,6 +266,8 @@ async def _store_keys(plan: Plan, environ: Mapping[str, str], prompter: Prompter
     credentials = KeyringCredentials(environ)
     for account_id, key in plan.keys.items():
         await credentials.set(account_id, key)
+        if (await credentials.locate(_keyring_account(account_id))).source != "keyring":
+            raise CredentialError(f"the keychain ({describe_backend().name}) did not keep the key for {account_id}")
         prompter.say(f"  stored the key for {account_id} in the keychain")
 
 

@@ -134,7 +134,7 @@ def _keyring_account(account_id: str, provider: str = "") -> Account:
 
 
 async def _has_stored_key(credentials: KeyringCredentials, provider: str, account_id: str) -> bool:
-    return (await credentials.locate(_keyring_account(account_id, provider))).source != "none"
+    return (await credentials.locate(_keyring_account(account_id, provider))).source == "keyring"
 
 
 def _key_ref(

@@ -46,7 +46,8 @@ _USER_ERRORS = (UserError, ConfigError, AppUnavailable, RouteError, CredentialEr
 
 def run_verb(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     """Run one verb behind the error boundary: a user error prints one message on stderr and exits 1."""
-    if not logging.getLogger().handlers:
+    # `serve` sets up its own logging (with key redaction)
+    if getattr(args, "verb", None) != "serve" and not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         return handler(args)

@@ -23,6 +23,7 @@ from server.config_write import (
     preference_edits,
     write_config_edits,
 )
+from server.reports import preferences_view
 from storage import ConversationNotFound, SwitchRecord
 
 
@@ -55,7 +56,7 @@ def prefer(args: argparse.Namespace) -> int:
     result = _write(edits)
     _warn_about(result, edits)
     if args.json:
-        emit_json(result.config.preferences)
+        emit_json(preferences_view(result.config.preferences))
         return 0
     scope = f"--task {args.task}" if args.task else f"--quality {args.quality}" if args.quality else "default"
     _report_write(result, f"{scope}: {' > '.join(args.providers)}")
@@ -66,7 +67,7 @@ def budget(args: argparse.Namespace) -> int:
     """`budget MODE`: free_only, cost_first or quality_first."""
     result = _write([budget_mode_edit(args.mode)])
     if args.json:
-        emit_json(result.config.preferences)
+        emit_json(preferences_view(result.config.preferences))
         return 0
     _report_write(result, f"budget mode: {args.mode}")
     return 0

@@ -13,20 +13,9 @@ from pathlib import Path
 
 def serve(args: argparse.Namespace) -> int:
     """The MCP server on stdio (server/serve.py); imported here so other verbs never load the MCP SDK."""
-    import importlib
+    from server.serve import run_serve
 
-    from server.commands.common import UserError
-
-    try:
-        run_serve = importlib.import_module("server.serve").run_serve
-    except ModuleNotFoundError as error:
-        if error.name != "server.serve":
-            raise
-        raise UserError(
-            "this installation has no MCP server module (server/serve.py); reinstall provider-router"
-        ) from error
-    status = run_serve()
-    return status if isinstance(status, int) else 0
+    return run_serve()
 
 
 def install(args: argparse.Namespace) -> int:

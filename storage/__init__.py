@@ -1,4 +1,4 @@
-"""The shared SQLite store (aiosqlite): the only code that writes SQL.
+"""The shared SQLite store (sqlite3 on a thread of its own): the only code that writes SQL.
 
 `Store` is the connection; one small class per concern sits on it: `Ledger` (quota and budget reservations,
 snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Conversations`, `DecisionLog`,

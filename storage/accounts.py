@@ -6,12 +6,13 @@ limits learned from headers, and the round-robin cursor of each pool.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from providers.types import RateLimits
-from storage.db import Store
+from storage.db import Job, Store
 from storage.windows import from_ms, to_ms
 
 DEFAULT_BREAKER_THRESHOLD = 3
@@ -53,31 +54,23 @@ ON CONFLICT (account, model) DO UPDATE SET
 
 
 class AccountStates:
-    """Writes of account health; every method is one atomic statement or transaction."""
+    """Writes of account health; every method is one atomic statement or transaction, one hop to the store's thread.
+    The `*_job` builders give the same writes as jobs, to run with others in one unit (`Store.write`)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
 
     async def set_cooldown(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None:
         """Keep `account` (or only its `model`) out of routing until `until` (rate limited, overloaded)."""
-        await self._store.execute(
-            _SQL_SET_UNTIL.format(col="cooldown"), (account, model or "", to_ms(until), reason, to_ms(now))
-        )
+        await self._store.run(cooldown_job(account, model, until, reason, now))
 
     async def set_exhausted(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None:
         """Mark a quota exhausted until its window resets; the router must not re-probe before `until`."""
-        await self._store.execute(
-            _SQL_SET_UNTIL.format(col="exhausted"), (account, model or "", to_ms(until), reason, to_ms(now))
-        )
+        await self._store.run(exhausted_job(account, model, until, reason, now))
 
     async def disable(self, account: str, reason: str, now: datetime) -> None:
         """Disable an account (e.g. its key was refused) until `enable`."""
-        await self._store.execute(
-            "INSERT INTO account_state (account, model, disabled_reason, updated_at) VALUES (?, '', ?, ?) "
-            "ON CONFLICT (account, model) DO UPDATE SET disabled_reason = excluded.disabled_reason, "
-            "updated_at = excluded.updated_at",
-            (account, reason, to_ms(now)),
-        )
+        await self._store.run(disable_job(account, reason, now))
 
     async def enable(self, account: str) -> None:
         """Lift `disable` (e.g. after `keys set` stored a new key)."""
@@ -95,11 +88,7 @@ class AccountStates:
 
     async def mark_model_retired(self, provider: str, model: str, reason: str, now: datetime) -> None:
         """Record that a provider no longer serves `model` (404); the account stays usable for other models."""
-        await self._store.execute(
-            "INSERT INTO retired_models (provider, model, reason, retired_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (provider, model) DO UPDATE SET reason = excluded.reason",
-            (provider, model, reason, to_ms(now)),
-        )
+        await self._store.run(retired_job(provider, model, reason, now))
 
     async def record_failure(
         self,
@@ -115,26 +104,11 @@ class AccountStates:
         Once open and expired (half-open), the next failure re-opens it at once, since the count stays above
         the threshold until a success.
         """
-        rows = await self._store.fetchall(
-            _SQL_FAILURE,
-            {
-                "account": account,
-                "model": model or "",
-                "threshold": threshold,
-                "open_until": to_ms(now + open_for),
-                "now": to_ms(now),
-            },
-        )
-        failures, open_until = next(iter(rows))
-        return BreakerState(failures, None if open_until is None else from_ms(open_until))
+        return await self._store.run(failure_job(account, model, now, threshold=threshold, open_for=open_for))
 
     async def record_success(self, account: str, model: str | None) -> None:
         """Close the breaker and reset the consecutive-failure count."""
-        await self._store.execute(
-            "UPDATE account_state SET consecutive_failures = 0, breaker_open_until = NULL "
-            "WHERE account = ? AND model = ? AND (consecutive_failures > 0 OR breaker_open_until IS NOT NULL)",
-            (account, model or ""),
-        )
+        await self._store.run(success_job(account, model))
 
     async def learn_limits(self, account: str, model: str, limits: RateLimits, now: datetime) -> None:
         """Adopt what response headers said about an account+model.
@@ -143,22 +117,7 @@ class AccountStates:
           replace the configured per-minute limits for that model from the next reservation on.
         - `*_remaining == 0` with a reset time in the future cools the model down until then.
         """
-        rpm, tpm = limits.requests_limit, limits.tokens_limit
-        now_ms = to_ms(now)
-        async with self._store.write() as conn:
-            if rpm is not None or tpm is not None:
-                await conn.execute(
-                    _SQL_LEARN, {"account": account, "model": model, "rpm": rpm, "tpm": tpm, "now": now_ms}
-                )
-            for kind, remaining, reset_at in (
-                ("requests", limits.requests_remaining, limits.requests_reset_at),
-                ("tokens", limits.tokens_remaining, limits.tokens_reset_at),
-            ):
-                if remaining is not None and remaining <= 0 and reset_at is not None and reset_at > now:
-                    reason = f"no {kind} remaining (response headers)"
-                    await conn.execute(
-                        _SQL_SET_UNTIL.format(col="cooldown"), (account, model, to_ms(reset_at), reason, now_ms)
-                    )
+        await self._store.write(learn_job(account, model, limits, now))
 
     async def next_in_pool(self, pool: str, eligible: Sequence[str]) -> str:
         """The next account of a pool's rotation, shared by every process: the first of `eligible` (in pool
@@ -167,31 +126,160 @@ class AccountStates:
         Raises:
             ValueError: `eligible` is empty.
         """
-        if not eligible:
-            raise ValueError(f"pool {pool!r} has no eligible account")
-        async with self._store.write() as conn:
-            rows = list(
-                await conn.execute_fetchall("SELECT last_account, turns FROM pool_cursors WHERE pool = ?", (pool,))
-            )
-            if not rows:
-                chosen, turns = eligible[0], 0
-            elif rows[0][0] in eligible:
-                chosen, turns = eligible[(list(eligible).index(rows[0][0]) + 1) % len(eligible)], rows[0][1]
-            else:
-                # The last one left the eligible set: continue the count instead of restarting at the first.
-                chosen, turns = eligible[(rows[0][1] + 1) % len(eligible)], rows[0][1]
-            await conn.execute(
-                "INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, ?, ?) "
-                "ON CONFLICT (pool) DO UPDATE SET last_account = excluded.last_account, turns = excluded.turns",
-                (pool, chosen, turns + 1),
-            )
-        return chosen
+        return await self._store.write(next_in_pool_job(pool, eligible))
 
     async def pool_served(self, pool: str, account: str) -> None:
         """Move a pool's cursor to the account that actually served (when `next_in_pool`'s choice failed over to
         another account of the pool), so the rotation continues after it and no account serves twice in a row."""
-        await self._store.execute(
+        await self._store.run(pool_served_job(pool, account))
+
+
+def cooldown_job(account: str, model: str | None, until: datetime, reason: str, now: datetime) -> Job[None]:
+    """`AccountStates.set_cooldown` as a job."""
+    return _until_job("cooldown", account, model, until, reason, now)
+
+
+def exhausted_job(account: str, model: str | None, until: datetime, reason: str, now: datetime) -> Job[None]:
+    """`AccountStates.set_exhausted` as a job."""
+    return _until_job("exhausted", account, model, until, reason, now)
+
+
+def _until_job(column: str, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> Job[None]:
+    sql = _SQL_SET_UNTIL.format(col=column)
+    params = (account, model or "", to_ms(until), reason, to_ms(now))
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(sql, params)
+
+    return job
+
+
+def disable_job(account: str, reason: str, now: datetime) -> Job[None]:
+    """`AccountStates.disable` as a job."""
+    params = (account, reason, to_ms(now))
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO account_state (account, model, disabled_reason, updated_at) VALUES (?, '', ?, ?) "
+            "ON CONFLICT (account, model) DO UPDATE SET disabled_reason = excluded.disabled_reason, "
+            "updated_at = excluded.updated_at",
+            params,
+        )
+
+    return job
+
+
+def retired_job(provider: str, model: str, reason: str, now: datetime) -> Job[None]:
+    """`AccountStates.mark_model_retired` as a job."""
+    params = (provider, model, reason, to_ms(now))
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO retired_models (provider, model, reason, retired_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (provider, model) DO UPDATE SET reason = excluded.reason",
+            params,
+        )
+
+    return job
+
+
+def failure_job(
+    account: str,
+    model: str | None,
+    now: datetime,
+    *,
+    threshold: int = DEFAULT_BREAKER_THRESHOLD,
+    open_for: timedelta = DEFAULT_BREAKER_OPEN_FOR,
+) -> Job[BreakerState]:
+    """`AccountStates.record_failure` as a job."""
+    params = {
+        "account": account,
+        "model": model or "",
+        "threshold": threshold,
+        "open_until": to_ms(now + open_for),
+        "now": to_ms(now),
+    }
+
+    def job(conn: sqlite3.Connection) -> BreakerState:
+        failures, open_until = conn.execute(_SQL_FAILURE, params).fetchone()
+        return BreakerState(failures, None if open_until is None else from_ms(open_until))
+
+    return job
+
+
+def success_job(account: str, model: str | None) -> Job[None]:
+    """`AccountStates.record_success` as a job."""
+    params = (account, model or "")
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "UPDATE account_state SET consecutive_failures = 0, breaker_open_until = NULL "
+            "WHERE account = ? AND model = ? AND (consecutive_failures > 0 OR breaker_open_until IS NOT NULL)",
+            params,
+        )
+
+    return job
+
+
+def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Job[None]:
+    """`AccountStates.learn_limits` as a job (several statements: run it inside a transaction)."""
+    rpm, tpm = limits.requests_limit, limits.tokens_limit
+    now_ms = to_ms(now)
+    cooldowns = [
+        (account, model, to_ms(reset_at), f"no {kind} remaining (response headers)", now_ms)
+        for kind, remaining, reset_at in (
+            ("requests", limits.requests_remaining, limits.requests_reset_at),
+            ("tokens", limits.tokens_remaining, limits.tokens_reset_at),
+        )
+        if remaining is not None and remaining <= 0 and reset_at is not None and reset_at > now
+    ]
+
+    def job(conn: sqlite3.Connection) -> None:
+        if rpm is not None or tpm is not None:
+            conn.execute(_SQL_LEARN, {"account": account, "model": model, "rpm": rpm, "tpm": tpm, "now": now_ms})
+        for params in cooldowns:
+            conn.execute(_SQL_SET_UNTIL.format(col="cooldown"), params)
+
+    return job
+
+
+def next_in_pool_job(pool: str, eligible: Sequence[str]) -> Job[str]:
+    """`AccountStates.next_in_pool` as a job (a read and a write: run it inside `BEGIN IMMEDIATE`).
+
+    Raises:
+        ValueError: `eligible` is empty.
+    """
+    if not eligible:
+        raise ValueError(f"pool {pool!r} has no eligible account")
+    order = list(eligible)
+
+    def job(conn: sqlite3.Connection) -> str:
+        row = conn.execute("SELECT last_account, turns FROM pool_cursors WHERE pool = ?", (pool,)).fetchone()
+        if row is None:
+            chosen, turns = order[0], 0
+        elif row[0] in order:
+            chosen, turns = order[(order.index(row[0]) + 1) % len(order)], row[1]
+        else:
+            # The last one left the eligible set: continue the count instead of restarting at the first.
+            chosen, turns = order[(row[1] + 1) % len(order)], row[1]
+        conn.execute(
+            "INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, ?, ?) "
+            "ON CONFLICT (pool) DO UPDATE SET last_account = excluded.last_account, turns = excluded.turns",
+            (pool, chosen, turns + 1),
+        )
+        return chosen
+
+    return job
+
+
+def pool_served_job(pool: str, account: str) -> Job[None]:
+    """`AccountStates.pool_served` as a job."""
+
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
             "INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, ?, 1) "
             "ON CONFLICT (pool) DO UPDATE SET last_account = excluded.last_account",
             (pool, account),
         )
+
+    return job

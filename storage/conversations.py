@@ -13,9 +13,10 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from providers.types import Message
-from storage.db import Store
+from storage.db import Job, Store
 from storage.errors import ConversationNotFound
 from storage.windows import from_ms, to_ms
 
@@ -135,8 +136,7 @@ class Conversations:
         """The conversation with its messages in order, or None (also for a malformed id)."""
         if not is_valid_id(conversation_id):
             return None
-        rows = list(await self._store.fetchall(_SQL_GET, (conversation_id,)))
-        return _conversation(conversation_id, rows) if rows else None
+        return await self._store.run(get_job(conversation_id))
 
     async def append(
         self,
@@ -156,18 +156,21 @@ class Conversations:
         """
         if not is_valid_id(conversation_id):
             raise ConversationNotFound(conversation_id)
-        async with self._store.write() as conn:
-            cursor = await conn.execute(
+        update = (to_ms(now), tokens, provider, model, conversation_id)
+        rows = [{"id": conversation_id, "message": m.model_dump_json()} for m in messages]
+
+        def job(conn: sqlite3.Connection) -> None:
+            cursor = conn.execute(
                 "UPDATE conversations SET updated_at = ?, tokens_used = tokens_used + ?, "
                 "current_provider = COALESCE(?, current_provider), current_model = COALESCE(?, current_model), "
                 "history_tokens = NULL WHERE id = ?",
-                (to_ms(now), tokens, provider, model, conversation_id),
+                update,
             )
             if not cursor.rowcount:
                 raise ConversationNotFound(conversation_id)
-            await conn.executemany(
-                _SQL_APPEND, [{"id": conversation_id, "message": m.model_dump_json()} for m in messages]
-            )
+            conn.executemany(_SQL_APPEND, rows)
+
+        await self._store.write(job)
 
     async def save_turn(self, conversation_id: str, turn: Turn, now: datetime) -> None:
         """Record a routed turn in one transaction: create the conversation if it is new, move it to the provider
@@ -176,28 +179,7 @@ class Conversations:
         Raises:
             ValueError: the id is malformed.
         """
-        if not is_valid_id(conversation_id):
-            raise ValueError("a conversation id is 1-64 letters, digits, '_' or '-'")
-        preferred = turn.preferred
-        params = {
-            "id": conversation_id,
-            "now": to_ms(now),
-            "provider": turn.provider,
-            "model": turn.model,
-            "preferred": preferred is not None,
-            "pref_provider": preferred[0] if preferred else None,
-            "pref_model": preferred[1] if preferred else None,
-            "tokens": turn.tokens,
-            "task_type": turn.task_type,
-            "history_tokens": turn.history_tokens,
-        }
-        async with self._store.write() as conn:
-            if turn.restart:
-                await conn.execute("DELETE FROM conversation_messages WHERE conversation_id = ?", (conversation_id,))
-            await conn.execute(_SQL_SAVE_TURN, params)
-            if turn.messages:
-                texts = json.dumps([m.model_dump_json() for m in turn.messages])
-                await conn.execute(_SQL_APPEND_MANY, {"id": conversation_id, "messages": texts})
+        await self._store.write(save_turn_job(conversation_id, turn, now))
 
     async def pin(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
         """Pin a conversation to a provider (and model), or unpin it with `provider=None` (automatic routing).
@@ -260,7 +242,50 @@ class Conversations:
         return await self._store.execute("DELETE FROM conversations WHERE updated_at < ?", (to_ms(older_than),))
 
 
-def _conversation(conversation_id: str, rows: list[sqlite3.Row]) -> Conversation:
+def get_job(conversation_id: str) -> Job[Conversation | None]:
+    """`Conversations.get` as a job (one statement), for an id already checked with `is_valid_id`."""
+
+    def job(conn: sqlite3.Connection) -> Conversation | None:
+        rows = conn.execute(_SQL_GET, (conversation_id,)).fetchall()
+        return _conversation(conversation_id, rows) if rows else None
+
+    return job
+
+
+def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
+    """`Conversations.save_turn` as a job (several statements: run it inside a transaction).
+
+    Raises:
+        ValueError: the id is malformed.
+    """
+    if not is_valid_id(conversation_id):
+        raise ValueError("a conversation id is 1-64 letters, digits, '_' or '-'")
+    preferred = turn.preferred
+    params = {
+        "id": conversation_id,
+        "now": to_ms(now),
+        "provider": turn.provider,
+        "model": turn.model,
+        "preferred": preferred is not None,
+        "pref_provider": preferred[0] if preferred else None,
+        "pref_model": preferred[1] if preferred else None,
+        "tokens": turn.tokens,
+        "task_type": turn.task_type,
+        "history_tokens": turn.history_tokens,
+    }
+    texts = json.dumps([m.model_dump_json() for m in turn.messages]) if turn.messages else None
+
+    def job(conn: sqlite3.Connection) -> None:
+        if turn.restart:
+            conn.execute("DELETE FROM conversation_messages WHERE conversation_id = ?", (conversation_id,))
+        conn.execute(_SQL_SAVE_TURN, params)
+        if texts is not None:
+            conn.execute(_SQL_APPEND_MANY, {"id": conversation_id, "messages": texts})
+
+    return job
+
+
+def _conversation(conversation_id: str, rows: list[Any]) -> Conversation:
     created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens, task_type, history, _ = rows[0]
     return Conversation(
         id=conversation_id,

@@ -1,23 +1,30 @@
-"""`Store`: the one aiosqlite connection of a process to the shared router.db, and its transactions.
+"""`Store`: the one SQLite connection of a process to the shared router.db, and its units of work.
 
-Several processes (one stdio server per agent) share the file, so it runs in WAL mode with a busy timeout,
-and every read-check-write happens inside `Store.write()`, a `BEGIN IMMEDIATE` transaction: SQLite then
-serialises writers across processes, which is what makes quotas and budgets exact. Within a process an
-`anyio.Lock` serialises the tasks sharing the connection. `sqlite3` errors become `StoreError`s here, once.
+Several processes (one stdio server per agent) share the file, so it runs in WAL mode with a busy timeout, and
+every read-check-write happens inside `Store.write(job)`, a `BEGIN IMMEDIATE` transaction: SQLite then serialises
+writers across processes, which is what makes quotas and budgets exact.
+
+A *job* is a plain function of the `sqlite3.Connection` that runs any number of statements. The connection lives
+on one worker thread of its own (SQLite blocks; the event loop must not), and each job is ONE hop to that thread
+and back, however many statements it runs — a thread hop costs more here than a typical statement. Jobs run one
+at a time in the order they were submitted, which also serialises the tasks of this process. `sqlite3` errors
+become `StoreError`s here, once.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import queue
 import sqlite3
+import threading
 import uuid
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Generic, TypeVar
 
-import aiosqlite
 import anyio
 
 from storage.errors import StoreError, translate
@@ -25,15 +32,89 @@ from storage.migrations import MIGRATIONS, Migration, migrate
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 
+T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
+#: a unit of work: statements run on the store's connection, on its thread
+Job = Callable[[sqlite3.Connection], T]
+
+
+class _Call(Generic[T]):
+    """A job on its way to the worker thread, and the future its result comes back by."""
+
+    __slots__ = ("fn", "future")
+
+    def __init__(self, fn: Callable[[], T], future: asyncio.Future[T]) -> None:
+        self.fn = fn
+        self.future = future
+
+
+def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class _Worker:
+    """The thread that owns the sqlite3 connection: runs each submitted call in order, hands results back.
+
+    asyncio rather than anyio: the store runs on the asyncio backend (as aiosqlite, which it replaces, did), and
+    a future resolved with `call_soon_threadsafe` is the cheapest hop back to the loop.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._calls: queue.SimpleQueue[_Call[Any] | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
+        self._thread.start()
+
+    def _serve(self) -> None:
+        while (call := self._calls.get()) is not None:
+            result: Any = None
+            error: BaseException | None = None
+            try:
+                result = call.fn()
+            except BaseException as raised:  # re-raised by the awaiting task
+                error = raised
+            # RuntimeError: the loop closed meanwhile, so nobody is waiting any more
+            with contextlib.suppress(RuntimeError):
+                call.future.get_loop().call_soon_threadsafe(_resolve, call.future, result, error)
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._calls.put_nowait(_Call(fn, future))
+        return await future
+
+    def stop(self) -> None:
+        """End the thread once the calls already submitted have run."""
+        self._calls.put_nowait(None)
+        self._thread.join()
+
+
+def _transaction(begin: str, job: Job[T]) -> Job[T]:
+    """`job` inside `begin` … COMMIT, rolled back if it raises."""
+
+    def run(conn: sqlite3.Connection) -> T:
+        conn.execute(begin)
+        try:
+            result = job(conn)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+        return result
+
+    return run
 
 
 class Store:
     """The shared SQLite store. Open with `await Store.open(path)` or `async with await Store.open(path)`."""
 
-    def __init__(self, conn: aiosqlite.Connection, path: Path, busy_timeout_ms: int) -> None:
+    def __init__(self, conn: sqlite3.Connection, worker: _Worker, path: Path, busy_timeout_ms: int) -> None:
         self._conn = conn
-        self._lock = anyio.Lock()
+        self._worker = worker
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         #: who holds this process's reservations (diagnostics; expiry is by time, not by liveness)
@@ -57,24 +138,26 @@ class Store:
         """
         db_path = Path(path)
         _create_private(db_path)
+        worker = _Worker(f"router.db {db_path.name}")
         try:
-            conn = await aiosqlite.connect(db_path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+            conn = await worker.run(lambda: _connect(db_path, busy_timeout_ms))
         except sqlite3.Error as error:
+            worker.stop()
             raise translate(error, db_path, busy_timeout_ms=busy_timeout_ms) from error
-        store = cls(conn, db_path, busy_timeout_ms)
+        store = cls(conn, worker, db_path, busy_timeout_ms)
         try:
-            await store._configure()
             await migrate(store, migrations)
         except BaseException:
             with anyio.CancelScope(shield=True):
-                await conn.close()
+                await store.close()
             raise
         return store
 
     async def close(self) -> None:
         """Close the connection; pending reservations of this process stay until settled or expired."""
         with anyio.CancelScope(shield=True):
-            await self._conn.close()
+            await self._worker.run(self._conn.close)
+        self._worker.stop()
 
     async def __aenter__(self) -> Store:
         return self
@@ -84,74 +167,49 @@ class Store:
     ) -> None:
         await self.close()
 
-    async def _configure(self) -> None:
-        async with self._lock:
-            with self._translated():
-                await self._conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout_ms)}")
-                await self._conn.execute("PRAGMA foreign_keys = ON")
-                await self._conn.execute("PRAGMA journal_mode = WAL")
-                await self._conn.execute("PRAGMA synchronous = NORMAL")
+    async def run(self, job: Job[T]) -> T:
+        """Run `job` on the connection in autocommit mode (each statement its own transaction), in one hop.
 
-    @contextmanager
-    def _translated(self) -> Iterator[None]:
-        try:
-            yield
-        except sqlite3.Error as error:
-            raise translate(error, self.path, busy_timeout_ms=self.busy_timeout_ms) from error
+        Shielded: a job that started is seen to its end, so a cancelled caller never leaves half of one undone.
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A `BEGIN IMMEDIATE` transaction: committed on exit, rolled back on any exception or cancellation.
+        Raises:
+            StoreLocked, StoreCorrupt, StoreError: from any statement of `job`.
+        """
+        conn = self._conn
+        with anyio.CancelScope(shield=True):
+            try:
+                result = await self._worker.run(lambda: job(conn))
+            except sqlite3.Error as error:
+                raise translate(error, self.path, busy_timeout_ms=self.busy_timeout_ms) from error
+        return result
+
+    async def write(self, job: Job[T]) -> T:
+        """Run `job` in one `BEGIN IMMEDIATE` transaction (one hop): committed when it returns, rolled back when it
+        raises. Its reads and writes are atomic across every process sharing the file.
 
         Raises:
             StoreLocked: the write lock could not be had within the busy timeout.
-            StoreCorrupt, StoreError: from any statement run inside.
+            StoreCorrupt, StoreError: from any statement of `job`.
         """
-        async with self._lock, self._transaction("BEGIN IMMEDIATE") as conn:
-            yield conn
+        return await self.run(_transaction("BEGIN IMMEDIATE", job))
 
-    @asynccontextmanager
-    async def read(self) -> AsyncIterator[aiosqlite.Connection]:
-        """A deferred transaction: every statement inside sees the same snapshot of the database."""
-        async with self._lock, self._transaction("BEGIN") as conn:
-            yield conn
+    async def read(self, job: Job[T]) -> T:
+        """Run `job` in one deferred transaction (one hop): every statement sees the same snapshot of the database."""
+        return await self.run(_transaction("BEGIN", job))
 
-    @asynccontextmanager
-    async def _transaction(self, begin: str) -> AsyncIterator[aiosqlite.Connection]:
-        with self._translated():
-            await self._conn.execute(begin)
-            try:
-                yield self._conn
-            except BaseException:
-                # Shielded: a cancelled caller must not leave the shared connection inside a transaction.
-                with anyio.CancelScope(shield=True):
-                    if self._conn.in_transaction:
-                        await self._conn.execute("ROLLBACK")
-                raise
-            with anyio.CancelScope(shield=True):
-                await self._conn.execute("COMMIT")
-
-    async def fetchall(self, sql: str, params: Params = ()) -> Iterable[sqlite3.Row]:
+    async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
         """Rows of one read statement (autocommit: one statement is its own consistent snapshot)."""
-        async with self._lock:
-            with self._translated():
-                return await self._conn.execute_fetchall(sql, params)
+        return await self.run(lambda conn: conn.execute(sql, params).fetchall())
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement atomically on its own; returns the number of rows it changed."""
-        async with self._lock:
-            with self._translated():
-                # No cursor.close(): a finished DML statement holds nothing, and closing is another round trip.
-                cursor = await self._conn.execute(sql, params)
-                return cursor.rowcount
+        return await self.run(lambda conn: conn.execute(sql, params).rowcount)
 
     async def insert(self, sql: str, params: Params = ()) -> int:
-        """Run one INSERT atomically on its own (one round trip); returns the new row's id."""
-        async with self._lock:
-            with self._translated():
-                row = await self._conn.execute_insert(sql, params)
-        assert row is not None
-        return int(row[0])
+        """Run one INSERT atomically on its own; returns the new row's id."""
+        row_id = await self.run(lambda conn: conn.execute(sql, params).lastrowid)
+        assert row_id is not None
+        return row_id
 
     async def integrity_check(self) -> list[str]:
         """`PRAGMA integrity_check`: `["ok"]` for a sound database, otherwise the problems found.
@@ -164,6 +222,20 @@ class Store:
     async def applied_migrations(self) -> list[str]:
         """Names of the migrations recorded in this database, in the order they were applied."""
         return [str(row[0]) for row in await self.fetchall("SELECT name FROM _migrations ORDER BY rowid")]
+
+
+def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
+    """The connection, configured (runs on the worker thread; used only there afterwards)."""
+    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000, check_same_thread=False)
+    try:
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.execute("PRAGMA synchronous = NORMAL")
+    except BaseException:
+        conn.close()
+        raise
+    return conn
 
 
 def _create_private(path: Path) -> None:

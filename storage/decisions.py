@@ -12,14 +12,13 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import Any, Literal
 
-import aiosqlite
 from pydantic import JsonValue
 
 from providers.errors import ErrorClass
 from providers.types import Usage
-from storage.db import Store
+from storage.db import Job, Store
 from storage.windows import from_ms, to_ms
 
 DEFAULT_RETENTION = timedelta(days=30)
@@ -129,8 +128,22 @@ class DecisionLog:
     ) -> int:
         """Write a decision with its attempts and the switch it made (if any) atomically; returns the decision id.
 
-        One round trip for a decision alone; otherwise one transaction. The switch gets the decision's id.
+        One hop to the store's thread; one statement for a decision alone, otherwise one transaction. The switch
+        gets the decision's id.
         """
+        job = self.record_job(decision, now, attempts, switch)
+        if not attempts and switch is None:
+            return await self._store.run(job)
+        return await self._store.write(job)
+
+    def record_job(
+        self,
+        decision: DecisionRecord,
+        now: datetime,
+        attempts: Sequence[AttemptRecord] = (),
+        switch: SwitchRecord | None = None,
+    ) -> Job[int]:
+        """`record_decision` as a job (with attempts or a switch it must run inside a transaction)."""
         row = (
             to_ms(now),
             decision.task_summary,
@@ -148,15 +161,17 @@ class DecisionLog:
             int(decision.dry_run),
             decision.prompt if self.keep_prompts else None,
         )
-        if not attempts and switch is None:
-            return await self._store.insert(_SQL_INSERT_DECISION, row)
-        async with self._store.write() as conn:
-            decision_id: int = next(iter(await conn.execute_fetchall(f"{_SQL_INSERT_DECISION} RETURNING id", row)))[0]
+
+        def job(conn: sqlite3.Connection) -> int:
+            decision_id = conn.execute(_SQL_INSERT_DECISION, row).lastrowid
+            assert decision_id is not None
             if attempts:
-                await conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
+                conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
             if switch is not None:
-                await conn.execute(_SQL_INSERT_SWITCH, _switch_row(switch, now, decision_id))
-        return decision_id
+                conn.execute(_SQL_INSERT_SWITCH, _switch_row(switch, now, decision_id))
+            return decision_id
+
+        return job
 
     async def record_attempt(self, decision_id: int, attempt: AttemptRecord) -> None:
         """Add one attempt to a recorded decision.
@@ -174,27 +189,32 @@ class DecisionLog:
         self, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None
     ) -> list[LoggedDecision]:
         """The latest decisions, newest first, each with its attempts."""
-        async with self._store.read() as conn:
-            rows = await conn.execute_fetchall(
+        params = (conversation_id, conversation_id, provider, provider, limit)
+
+        def job(conn: sqlite3.Connection) -> list[LoggedDecision]:
+            rows = conn.execute(
                 f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE (? IS NULL OR conversation_id = ?) "
                 "AND (? IS NULL OR provider = ?) ORDER BY id DESC LIMIT ?",
-                (conversation_id, conversation_id, provider, provider, limit),
-            )
+                params,
+            ).fetchall()
             decisions = [_decision(row) for row in rows]
-            attempts = await _attempts(conn, [d.id for d in decisions])
-        return [LoggedDecision(d.id, d.created_at, d.record, attempts.get(d.id, ())) for d in decisions]
+            attempts = _attempts(conn, [d.id for d in decisions])
+            return [LoggedDecision(d.id, d.created_at, d.record, attempts.get(d.id, ())) for d in decisions]
+
+        return await self._store.read(job)
 
     async def get(self, decision_id: int) -> LoggedDecision | None:
         """One decision with its attempts, or None."""
-        async with self._store.read() as conn:
-            rows = list(
-                await conn.execute_fetchall(f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,))
-            )
-            if not rows:
+
+        def job(conn: sqlite3.Connection) -> LoggedDecision | None:
+            row = conn.execute(f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+            if row is None:
                 return None
-            found = _decision(rows[0])
-            attempts = await _attempts(conn, [decision_id])
-        return LoggedDecision(found.id, found.created_at, found.record, attempts.get(decision_id, ()))
+            found = _decision(row)
+            attempts = _attempts(conn, [decision_id])
+            return LoggedDecision(found.id, found.created_at, found.record, attempts.get(decision_id, ()))
+
+        return await self._store.read(job)
 
     async def switches(self, limit: int = 20, *, conversation_id: str | None = None) -> list[LoggedSwitch]:
         """The latest switches, newest first."""
@@ -208,12 +228,12 @@ class DecisionLog:
     async def purge(self, now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> int:
         """Delete decisions (with their attempts) and switches older than `retention`; returns decisions deleted."""
         cutoff = to_ms(now - retention)
-        async with self._store.write() as conn:
-            await conn.execute("DELETE FROM switches WHERE created_at < ?", (cutoff,))
-            cursor = await conn.execute("DELETE FROM decisions WHERE created_at < ?", (cutoff,))
-            deleted = cursor.rowcount
-            await cursor.close()
-        return deleted
+
+        def job(conn: sqlite3.Connection) -> int:
+            conn.execute("DELETE FROM switches WHERE created_at < ?", (cutoff,))
+            return conn.execute("DELETE FROM decisions WHERE created_at < ?", (cutoff,)).rowcount
+
+        return await self._store.write(job)
 
 
 def _switch_row(switch: SwitchRecord, now: datetime, decision_id: int | None) -> tuple[object, ...]:
@@ -228,7 +248,7 @@ def _attempt_row(decision_id: int, a: AttemptRecord) -> tuple[object, ...]:
             round(a.cost_usd * NANO))  # fmt: skip
 
 
-def _decision(row: sqlite3.Row) -> LoggedDecision:
+def _decision(row: Any) -> LoggedDecision:
     (decision_id, created, summary, candidates, exclusions, scores, provider, model, account, reason, confidence,
      task_type, quality, conversation_id, dry_run, prompt) = row  # fmt: skip
     record = DecisionRecord(
@@ -250,10 +270,10 @@ def _decision(row: sqlite3.Row) -> LoggedDecision:
     return LoggedDecision(decision_id, from_ms(created), record)
 
 
-async def _attempts(conn: aiosqlite.Connection, decision_ids: list[int]) -> dict[int, tuple[AttemptRecord, ...]]:
+def _attempts(conn: sqlite3.Connection, decision_ids: list[int]) -> dict[int, tuple[AttemptRecord, ...]]:
     if not decision_ids:
         return {}
-    rows = await conn.execute_fetchall(
+    rows = conn.execute(
         f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY id",
         (json.dumps(decision_ids),),
     )

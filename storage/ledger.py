@@ -24,15 +24,16 @@ What counts:
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from providers.models import Account, BudgetSpec
 from providers.types import Usage
-from storage.db import Store
+from storage.db import Job, Store
 from storage.quota_check import SQL_CHECK, LimitName, Periods, Refused, first_refusal, observe, to_nusd
-from storage.snapshot import StateSnapshot, read_snapshot
+from storage.snapshot import StateSnapshot, snapshot_job
 from storage.windows import MINUTE, day_window, from_ms, month_window, to_ms
 
 __all__ = ["DEFAULT_TTL", "Ledger", "LimitName", "Refused", "Reservation", "to_nusd"]
@@ -66,12 +67,16 @@ _SQL_SETTLE = """
 UPDATE reservations SET state = 'settled', tokens = ?, cost_nusd = ?, settled_at = ?
 WHERE id = ? AND state IN ('pending', 'expired')"""
 
+_SQL_RELEASE = """
+UPDATE reservations SET state = 'released', tokens = 0, cost_nusd = 0, settled_at = ?
+WHERE id = ? AND state = 'pending'"""
+
 
 class Ledger:
     """Quota windows and USD budgets shared by every process using the store.
 
-    `budget` is the global cap (Preferences.budget), kept in calendar periods of `timezone`.
-    Round trips to SQLite (~0.1 ms each here): reserve 4, settle 1, release 1, snapshot 1.
+    `budget` is the global cap (Preferences.budget), kept in calendar periods of `timezone`. Each method is one
+    hop to the store's thread; the `*_job` builders give the same work as a job, to run with others in one unit.
     """
 
     def __init__(self, store: Store, *, budget: BudgetSpec | None = None, timezone: str = "UTC") -> None:
@@ -107,6 +112,26 @@ class Ledger:
             StoreLocked: the write lock could not be had within the busy timeout.
             StoreError: the database failed.
         """
+        job = self.reserve_job(
+            account, model, estimated_tokens=estimated_tokens, worst_case_cost_usd=worst_case_cost_usd, now=now, ttl=ttl
+        )
+        return await self._store.write(job)
+
+    def reserve_job(
+        self,
+        account: Account,
+        model: str,
+        *,
+        estimated_tokens: int,
+        worst_case_cost_usd: float,
+        now: datetime,
+        ttl: timedelta = DEFAULT_TTL,
+    ) -> Job[Reservation | Refused]:
+        """`reserve` as a job; it must run inside a `BEGIN IMMEDIATE` transaction (`Store.write`).
+
+        Raises:
+            ValueError: an empty account id or model.
+        """
         if not model or not account.id:
             raise ValueError("account id and model must be non-empty")
         periods = self._periods(account, now)
@@ -123,21 +148,21 @@ class Ledger:
             "now": now_ms,
             "since": now_ms - MINUTE // timedelta(milliseconds=1),
         }
-        async with self._store.write() as conn:
-            seen = observe(await conn.execute_fetchall(SQL_CHECK, params), account.id, periods, now_ms)
+        insert = (account.id, model, self._store.owner, now_ms, expires_ms, estimated_tokens, cost_nusd,
+                  estimated_tokens, cost_nusd, periods.account_day.key, periods.account_month.key,
+                  periods.global_day.key, periods.global_month.key)  # fmt: skip
+
+        def job(conn: sqlite3.Connection) -> Reservation | Refused:
+            seen = observe(conn.execute(SQL_CHECK, params), account.id, periods, now_ms)
             refusal = first_refusal(seen, account, model, self.budget, periods, estimated_tokens, cost_nusd)
             if refusal is not None:
                 return refusal
-            rows = await conn.execute_fetchall(
-                _SQL_INSERT,
-                (account.id, model, self._store.owner, now_ms, expires_ms, estimated_tokens, cost_nusd,
-                 estimated_tokens, cost_nusd, periods.account_day.key, periods.account_month.key,
-                 periods.global_day.key, periods.global_month.key),
-            )  # fmt: skip
-        row_id: int = next(iter(rows))[0]
-        return Reservation(
-            row_id, account.id, model, estimated_tokens, worst_case_cost_usd, from_ms(now_ms), from_ms(expires_ms)
-        )
+            row_id: int = conn.execute(_SQL_INSERT, insert).fetchone()[0]
+            return Reservation(
+                row_id, account.id, model, estimated_tokens, worst_case_cost_usd, from_ms(now_ms), from_ms(expires_ms)
+            )
+
+        return job
 
     async def settle(self, reservation: Reservation, *, usage: Usage, cost_usd: float, now: datetime) -> bool:
         """Replace the reservation's estimate with what the call really used; False if it was already finished.
@@ -148,19 +173,11 @@ class Ledger:
         Raises:
             StoreLocked, StoreError: the database failed.
         """
-        changed = await self._store.execute(
-            _SQL_SETTLE, (usage.total_tokens, to_nusd(cost_usd), to_ms(now), reservation.id)
-        )
-        return changed > 0
+        return await self._store.run(settle_job(reservation, usage=usage, cost_usd=cost_usd, now=now))
 
     async def release(self, reservation: Reservation, *, now: datetime) -> bool:
         """Free a reservation whose request never reached the provider; nothing is counted. False if finished."""
-        changed = await self._store.execute(
-            "UPDATE reservations SET state = 'released', tokens = 0, cost_nusd = 0, settled_at = ? "
-            "WHERE id = ? AND state = 'pending'",
-            (to_ms(now), reservation.id),
-        )
-        return changed > 0
+        return await self._store.run(release_job(reservation, now=now))
 
     async def reap(self, now: datetime, *, keep_rows: timedelta = DEFAULT_KEEP_ROWS) -> int:
         """Mark expired reservations (of dead or stuck processes) and delete finished rows older than `keep_rows`.
@@ -169,17 +186,35 @@ class Ledger:
         (e.g. at start-up and hourly) to keep the table small. Returns how many reservations expired now.
         """
         now_ms = to_ms(now)
-        async with self._store.write() as conn:
-            cursor = await conn.execute(
+
+        def job(conn: sqlite3.Connection) -> int:
+            expired = conn.execute(
                 "UPDATE reservations SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?", (now_ms,)
-            )
-            expired = cursor.rowcount
-            await conn.execute(
+            ).rowcount
+            conn.execute(
                 "DELETE FROM reservations WHERE state != 'pending' AND created_at < ?", (to_ms(now - keep_rows),)
             )
-        return expired
+            return expired
+
+        return await self._store.write(job)
 
     async def snapshot(self, accounts: Iterable[Account], now: datetime) -> StateSnapshot:
         """Everything routing needs, in one statement (one consistent read): usage in every window, health,
         learned limits, global spend, retired models, recent latency. See `storage.snapshot.StateSnapshot`."""
-        return await read_snapshot(self._store, list(accounts), now, self.timezone)
+        return await self._store.run(self.snapshot_job(accounts, now))
+
+    def snapshot_job(self, accounts: Iterable[Account], now: datetime) -> Job[StateSnapshot]:
+        """`snapshot` as a job (one statement: consistent on its own, or within the unit it runs in)."""
+        return snapshot_job(list(accounts), now, self.timezone)
+
+
+def settle_job(reservation: Reservation, *, usage: Usage, cost_usd: float, now: datetime) -> Job[bool]:
+    """`Ledger.settle` as a job (one statement)."""
+    params = (usage.total_tokens, to_nusd(cost_usd), to_ms(now), reservation.id)
+    return lambda conn: conn.execute(_SQL_SETTLE, params).rowcount > 0
+
+
+def release_job(reservation: Reservation, *, now: datetime) -> Job[bool]:
+    """`Ledger.release` as a job (one statement)."""
+    params = (to_ms(now), reservation.id)
+    return lambda conn: conn.execute(_SQL_RELEASE, params).rowcount > 0

@@ -10,27 +10,28 @@ Instants are unix milliseconds (UTC); money is integer nano-USD so sums are exac
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import sqlite3
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
-
-import aiosqlite
 
 from storage.errors import StoreTooNew
 
 if TYPE_CHECKING:
     from storage.db import Store
 
-Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
+#: one step of the schema, run inside the transaction that records it (plain functions since the store runs whole
+#: units of work on its thread; the statements are those that shipped)
+Migration = Callable[[sqlite3.Connection], None]
 
 
-async def _run(conn: aiosqlite.Connection, *statements: str) -> None:
+def _run(conn: sqlite3.Connection, *statements: str) -> None:
     for statement in statements:
-        await conn.execute(statement)
+        conn.execute(statement)
 
 
-async def m001_ledger_and_accounts(conn: aiosqlite.Connection) -> None:
+def m001_ledger_and_accounts(conn: sqlite3.Connection) -> None:
     """Reservations, settled usage counters per calendar period, account health, retired models, pool cursors."""
-    await _run(
+    _run(
         conn,
         """CREATE TABLE reservations (
             id INTEGER PRIMARY KEY,
@@ -113,9 +114,9 @@ async def m001_ledger_and_accounts(conn: aiosqlite.Connection) -> None:
     )
 
 
-async def m002_conversations(conn: aiosqlite.Connection) -> None:
+def m002_conversations(conn: sqlite3.Connection) -> None:
     """Conversations, their provider-neutral messages, and the global manual switch."""
-    await _run(
+    _run(
         conn,
         """CREATE TABLE conversations (
             id TEXT PRIMARY KEY,
@@ -146,9 +147,9 @@ async def m002_conversations(conn: aiosqlite.Connection) -> None:
     )
 
 
-async def m003_decision_log(conn: aiosqlite.Connection) -> None:
+def m003_decision_log(conn: sqlite3.Connection) -> None:
     """One row per routing decision (JSON columns), one per attempt, one per switch of provider."""
-    await _run(
+    _run(
         conn,
         """CREATE TABLE decisions (
             id INTEGER PRIMARY KEY,
@@ -203,11 +204,11 @@ async def m003_decision_log(conn: aiosqlite.Connection) -> None:
     )
 
 
-async def m004_conversation_routing(conn: aiosqlite.Connection) -> None:
+def m004_conversation_routing(conn: sqlite3.Connection) -> None:
     """What a conversation's next routing decision needs without re-reading its history: the task type of its
     last turn (a significant change frees it to move) and the token estimate of its stored history (NULL: not
     known yet, counted from the messages on the next read)."""
-    await _run(
+    _run(
         conn,
         "ALTER TABLE conversations ADD COLUMN last_task_type TEXT",
         "ALTER TABLE conversations ADD COLUMN history_tokens INTEGER",
@@ -231,30 +232,32 @@ async def migrate(store: Store, migrations: Sequence[Migration] = MIGRATIONS) ->
         StoreTooNew: the database records a migration this code does not know.
     """
     names = [migration.__name__ for migration in migrations]
-    async with store.read() as conn:
-        exists = await conn.execute_fetchall(
-            "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
-        )
-        applied = (
-            {str(row[0]) for row in await conn.execute_fetchall("SELECT name FROM _migrations")} if exists else set()
-        )
+    applied = await store.read(_applied)
     _refuse_unknown(store, applied, names)
     if all(name in applied for name in names):
         return []
-    done: list[str] = []
-    async with store.write() as conn:
-        await conn.execute(_CREATE_MIGRATIONS)
+
+    def apply(conn: sqlite3.Connection) -> list[str]:
+        conn.execute(_CREATE_MIGRATIONS)
         # Re-read under the write lock: another process may have migrated since.
-        applied = {str(row[0]) for row in await conn.execute_fetchall("SELECT name FROM _migrations")}
+        applied = _applied(conn)
         _refuse_unknown(store, applied, names)
+        done: list[str] = []
         for migration in migrations:
             if migration.__name__ not in applied:
-                await migration(conn)
-                await conn.execute(
+                migration(conn)
+                conn.execute(
                     "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (migration.__name__,)
                 )
                 done.append(migration.__name__)
-    return done
+        return done
+
+    return await store.write(apply)
+
+
+def _applied(conn: sqlite3.Connection) -> set[str]:
+    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchall()
+    return {str(row[0]) for row in conn.execute("SELECT name FROM _migrations")} if exists else set()
 
 
 def _refuse_unknown(store: Store, applied: set[str], known: list[str]) -> None:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import statistics
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from providers.models import Account
-from storage.db import Store
 from storage.windows import MINUTE, day_window, from_ms, month_window, require_aware, to_ms
+
+if TYPE_CHECKING:
+    from storage.db import Job
 
 NANO = 1_000_000_000
 #: how far back attempts are read for the latency estimate, and how many at most
@@ -246,21 +249,27 @@ class _Read:
         )
 
 
-async def read_snapshot(store: Store, accounts: Sequence[Account], now: datetime, global_tz: str) -> StateSnapshot:
-    """Assemble a `StateSnapshot` from one statement."""
+def snapshot_job(accounts: Sequence[Account], now: datetime, global_tz: str) -> Job[StateSnapshot]:
+    """A job that assembles a `StateSnapshot` from one statement."""
     now = require_aware(now)
     now_ms = to_ms(now)
-    tally = _Tally({account.id: account.quota.timezone for account in accounts}, global_tz, now)
-    rows = await store.fetchall(
-        _SQL_SNAPSHOT,
-        {
-            "periods": json.dumps(tally.periods()),
-            "now": now_ms,
-            "since": to_ms(now - MINUTE),
-            "latency_since": to_ms(now - LATENCY_WINDOW),
-            "latency_rows": LATENCY_ROWS,
-        },
-    )
+    zones = {account.id: account.quota.timezone for account in accounts}
+    params = {
+        "now": now_ms,
+        "since": to_ms(now - MINUTE),
+        "latency_since": to_ms(now - LATENCY_WINDOW),
+        "latency_rows": LATENCY_ROWS,
+    }
+
+    def job(conn: sqlite3.Connection) -> StateSnapshot:
+        tally = _Tally(zones, global_tz, now)
+        rows = conn.execute(_SQL_SNAPSHOT, {**params, "periods": json.dumps(tally.periods())}).fetchall()
+        return _assemble(tally, rows, now)
+
+    return job
+
+
+def _assemble(tally: _Tally, rows: list[Any], now: datetime) -> StateSnapshot:
     read = _Read()
     for kind, *row in rows:
         read.add(tally, kind, row)

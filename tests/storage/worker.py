@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import random
+import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -111,15 +112,17 @@ async def hold(store: Store, args: dict[str, Any]) -> None:
 
 
 async def hold_transaction(store: Store, args: dict[str, Any]) -> None:
-    async with store.write() as conn:
-        await conn.execute(
+    def job(conn: sqlite3.Connection) -> None:
+        conn.execute(
             "INSERT INTO reservations (account, model, owner, state, created_at, expires_at, est_tokens, "
             "est_cost_nusd, tokens, cost_nusd, account_day, account_month, global_day, global_month) "
             "VALUES ('held', 'm', ?, 'pending', 0, 9999999999999, 1, 0, 1, 0, 'd', 'm', 'd', 'm')",
             (store.owner,),
         )
         say("in-transaction")
-        await anyio.to_thread.run_sync(sys.stdin.readline)
+        sys.stdin.readline()  # killed here, inside the transaction
+
+    await store.write(job)
 
 
 async def main(mode: str, db: str, args: dict[str, Any]) -> None:

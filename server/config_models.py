@@ -41,12 +41,19 @@ DEFAULT_MAX_OUTPUT = 4096
 _SOON = timedelta(days=30)
 #: a user price this many times the catalogue's is probably a placeholder (the seed's glm-4.7 says 100000)
 _PRICE_SUSPICION = 10
+#: a billion tokens of context or output, and $1,000,000 per million tokens (the seed writes 100000 as a placeholder),
+#: are beyond any model; the bounds keep a
+#: worst-case cost (tokens x price) inside the ledger's 64-bit nano-dollar sums
+MAX_TOKENS = 10**9
+MAX_PRICE_PER_1M = 1e6
 
 
 def _sizes(reader: Reader, raw: dict[str, Any], path: str, base: ModelProfile | None) -> dict[str, Any]:
     update: dict[str, Any] = {}
     if "contextWindow" in raw:
-        update["context_window"] = reader.integer(raw["contextWindow"], child(path, "contextWindow"), minimum=1)
+        update["context_window"] = reader.integer(
+            raw["contextWindow"], child(path, "contextWindow"), minimum=1, maximum=MAX_TOKENS
+        )
     elif base is None:
         reader.fail(
             path,
@@ -55,18 +62,18 @@ def _sizes(reader: Reader, raw: dict[str, Any], path: str, base: ModelProfile | 
         )
     for key in ("maxTokens", "maxOutputTokens"):
         if key in raw:
-            update["max_output_tokens"] = reader.integer(raw[key], child(path, key), minimum=1)
+            update["max_output_tokens"] = reader.integer(raw[key], child(path, key), minimum=1, maximum=MAX_TOKENS)
     return update
 
 
 def _prices(reader: Reader, raw: dict[str, Any], path: str) -> dict[str, Any]:
     update: dict[str, Any] = {}
     if "costPer1M" in raw:
-        cost = reader.number(raw["costPer1M"], child(path, "costPer1M"))
+        cost = reader.number(raw["costPer1M"], child(path, "costPer1M"), maximum=MAX_PRICE_PER_1M)
         update["input_cost_per_1m"] = update["output_cost_per_1m"] = cost
     for key, name in _PRICES.items():
         if key in raw:
-            update[name] = reader.number(raw[key], child(path, key))
+            update[name] = reader.number(raw[key], child(path, key), maximum=MAX_PRICE_PER_1M)
     return update
 
 

@@ -43,6 +43,10 @@ _PREFERENCE_KEYS = (
     "switchThresholdTokens",
 )
 _SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone")
+MAX_RETENTION_DAYS = 36_500
+#: a call's reservation holds its room in the ledger for 15 minutes (storage.ledger.DEFAULT_TTL): a longer attempt
+#: or deadline would let the room lapse while the call still runs, and other processes could spend it
+MAX_WAIT_S = 840.0
 
 
 def _resolve(reader: Reader, name: str, path: str, configured: Collection[str]) -> str:
@@ -138,12 +142,14 @@ def parse_settings(reader: Reader, value: Any) -> RouterSettings:
     reader.known_keys(block, path, _SETTINGS_KEYS)
     fields: dict[str, Any] = {}
     if "retentionDays" in block:
-        fields["retention_days"] = reader.integer(block["retentionDays"], child(path, "retentionDays"), minimum=1)
+        fields["retention_days"] = reader.integer(
+            block["retentionDays"], child(path, "retentionDays"), minimum=1, maximum=MAX_RETENTION_DAYS
+        )
     if "logPrompts" in block:
         fields["log_prompts"] = reader.boolean(block["logPrompts"], child(path, "logPrompts"))
     for key, name in (("requestTimeoutS", "request_timeout_s"), ("deadlineS", "deadline_s")):
         if key in block:
-            fields[name] = reader.number(block[key], child(path, key), positive=True)
+            fields[name] = reader.number(block[key], child(path, key), positive=True, maximum=MAX_WAIT_S)
     if "timezone" in block:
         fields["timezone"] = reader.timezone(block["timezone"], child(path, "timezone"))
     return RouterSettings.model_validate(fields)

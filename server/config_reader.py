@@ -20,6 +20,11 @@ from providers.catalog import Catalog
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STRING_FIX = 'write a string in quotes: "..."'
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+#: the largest count (requests, tokens, days) and amount (USD, seconds) a setting may hold unless it says otherwise:
+#: far beyond any real limit, and small enough that sums in nano-dollars and millisecond timestamps fit SQLite's
+#: 64-bit integers and Python's timedelta (an unbounded number crashed the server at start or on a request)
+MAX_COUNT = 10**12
+MAX_AMOUNT = 1e9
 
 
 class ConfigError(Exception):
@@ -136,25 +141,27 @@ class Reader:
             self.fail(path, f"expected true or false, got {describe(value)}", "write true or false (no quotes)")
         return value
 
-    def integer(self, value: Any, path: str, *, minimum: int = 0, maximum: int | None = None) -> int:
-        bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
-        fix = f"write a whole number {bounds} (no quotes)"
+    def integer(self, value: Any, path: str, *, minimum: int = 0, maximum: int = MAX_COUNT) -> int:
+        fix = f"write a whole number >= {minimum} and <= {maximum} (no quotes)"
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(path, f"expected a whole number, got {describe(value)}", fix)
         if isinstance(value, float) and not (math.isfinite(value) and value.is_integer()):
             self.fail(path, "expected a whole number", fix)
         number = int(value)
-        if number < minimum or (maximum is not None and number > maximum):
-            self.fail(path, f"{number} is out of range", fix)
+        if number < minimum or number > maximum:
+            self.fail(path, f"{_short(number)} is out of range", fix)
         return number
 
-    def number(self, value: Any, path: str, *, positive: bool = False) -> float:
-        fix = f"write a number {'> 0' if positive else '>= 0'} (no quotes)"
+    def number(self, value: Any, path: str, *, positive: bool = False, maximum: float = MAX_AMOUNT) -> float:
+        fix = f"write a number {'> 0' if positive else '>= 0'} and <= {maximum:g} (no quotes)"
         if isinstance(value, bool) or not isinstance(value, int | float):
             self.fail(path, f"expected a number, got {describe(value)}", fix)
-        number = float(value)
-        if not math.isfinite(number) or number < 0 or (positive and number == 0):
-            self.fail(path, f"{value} is out of range", fix)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number) or number < 0 or (positive and number == 0) or number > maximum:
+            self.fail(path, f"{_short(value)} is out of range", fix)
         return number
 
     def choice(self, value: Any, path: str, options: Iterable[str]) -> str:
@@ -179,3 +186,9 @@ class Reader:
         except (ZoneInfoNotFoundError, ValueError, OSError, UnicodeError):
             self.fail(path, f'unknown time zone "{name}"', fix)
         return name
+
+
+def _short(number: float) -> str:
+    """A number as an error quotes it: a 5,000-digit integer is shown by its size."""
+    text = str(number)
+    return text if len(text) <= 24 else f"a {len(text)}-digit number"

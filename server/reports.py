@@ -72,6 +72,15 @@ Period = Literal["day", "month"]
 STATUS_WINDOW = timedelta(hours=24)
 #: a rate measured over less than this is too noisy to forecast from
 MIN_FORECAST_ELAPSED = timedelta(minutes=5)
+#: how much of a caller's unknown name an error quotes back (a 10 KB argument must not become a 10 KB message)
+QUOTED_CHARS = 64
+
+
+def quoted(name: str) -> str:
+    """`name` as an error message quotes it: repr'd, cut short when long."""
+    if len(name) <= QUOTED_CHARS:
+        return repr(name)
+    return f"{name[:QUOTED_CHARS]!r}... ({len(name)} characters)"
 
 
 # --------------------------------------------------------------------------------------------------- status
@@ -311,7 +320,7 @@ def _selected(app: App, provider: str | None) -> list[ProviderConfig]:
     chosen = [p for p in providers if p.id == provider]
     if not chosen:
         known = ", ".join(p.id for p in providers) or "none"
-        raise ValueError(f"no provider {provider!r} is configured (configured: {known})")
+        raise ValueError(f"no provider {quoted(provider)} is configured (configured: {known})")
     return chosen
 
 

@@ -62,7 +62,8 @@ def register_resources(server: MCPServer[ServerState], runtime: Runtime) -> None
         description="One decision: candidates with scores, exclusions with their filter, attempts",
     )
     async def decision(id: str) -> str:
-        if not id.isdigit() or len(id) > _MAX_ID_DIGITS:
+        # ASCII only: str.isdigit() also accepts '²' (which int() refuses) and fullwidth digits (an alias of another id)
+        if not (id.isascii() and id.isdigit()) or len(id) > _MAX_ID_DIGITS:
             raise ResourceNotFoundError(f"no decision {id[:40]!r}: a decision id is a number (see router://decisions)")
         found = await reports.decision_detail(_app(runtime), int(id))
         if found is None:

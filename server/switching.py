@@ -8,7 +8,7 @@ from pydantic import BaseModel, Field
 
 from routing.types import norm_provider
 from server.app import App
-from server.reports import PinView
+from server.reports import PinView, quoted
 from storage import Pin, SwitchRecord
 from storage.conversations import is_valid_id
 
@@ -41,13 +41,15 @@ def resolve_provider(app: App, name: str) -> str:
         if norm_provider(provider_id) == wanted:
             return provider_id
     known = ", ".join(providers) or "none (run `provider-router setup`)"
-    raise ValueError(f"no provider {name!r} is configured; configured: {known}")
+    raise ValueError(f"no provider {quoted(name)} is configured; configured: {known}")
 
 
 def _check_model(app: App, provider: str, model: str | None) -> None:
     models = app.config.providers[provider].models
     if model is not None and model not in models:
-        raise ValueError(f"{provider} has no model {model!r} configured; its models: {', '.join(models) or 'none'}")
+        raise ValueError(
+            f"{provider} has no model {quoted(model)} configured; its models: {', '.join(models) or 'none'}"
+        )
 
 
 def resolve_target(app: App, provider: str | None, model: str | None) -> tuple[str | None, str | None]:
@@ -61,7 +63,7 @@ def resolve_target(app: App, provider: str | None, model: str | None) -> tuple[s
         _check_model(app, provider, model)
     elif model is not None and not any(model in p.models for p in app.config.providers.values()):
         known = ", ".join(sorted({m for p in app.config.providers.values() for m in p.models})) or "none"
-        raise ValueError(f"no configured provider has a model {model!r}; configured models: {known}")
+        raise ValueError(f"no configured provider has a model {quoted(model)}; configured models: {known}")
     return provider, model
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, FiniteFloat
 
 from providers.models import TaskType
 from providers.types import Message, Usage
@@ -125,6 +125,9 @@ def as_messages(prompt: str | None, messages: list[ChatMessage] | None, system: 
     chat = tuple(Message(role=m.role, content=m.content) for m in turns if m.role != "system")
     if not chat or chat[-1].role != "user":
         raise ToolError("the last message must be the user's (role 'user') with the task to do")
+    if not chat[-1].content.strip():
+        # every provider refuses an empty turn; saying so here spares a call that could only fail
+        raise ToolError("the task is empty: put it in `prompt` (or the last user message)")
     joined = "\n\n".join(part for part in (system, *systems) if part)
     return RouteRequest(messages=chat, system=joined or None)
 
@@ -163,8 +166,10 @@ async def route_and_complete(
         ),
     ] = None,
     max_output_tokens: Annotated[int | None, Field(description="cap on the answer's length", gt=0)] = None,
-    temperature: Annotated[float | None, Field(description="sampling temperature", ge=0, le=2)] = None,
-    max_cost_usd: Annotated[float | None, Field(description="refuse candidates that could cost more", ge=0)] = None,
+    temperature: Annotated[FiniteFloat | None, Field(description="sampling temperature", ge=0, le=2)] = None,
+    max_cost_usd: Annotated[
+        FiniteFloat | None, Field(description="refuse candidates that could cost more", ge=0)
+    ] = None,
     dry_run: Annotated[bool, Field(description="decide and explain, without calling any provider")] = False,
 ) -> Annotated[CallToolResult, RouteOutput]:
     """Send a self-contained task to the cheapest capable model (failing over on limits or errors).

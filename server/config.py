@@ -33,6 +33,7 @@ from server.config_prefs import TOP_LEVEL_PREFERENCES, parse_preferences, parse_
 from server.config_providers import parse_provider
 from server.config_reader import ConfigError, Reader, child
 from server.config_types import SETUP_HINT, RouterConfig, RouterSettings
+from server.logging_setup import KEY_SHAPES, MASK
 
 __all__ = [
     "ConfigError",
@@ -205,16 +206,31 @@ def _provider_view(provider: ProviderConfig) -> dict[str, Any]:
     }
 
 
+def _masked(value: Any) -> Any:
+    """`value` with anything shaped like a key masked, however deep (a key pasted into the wrong field)."""
+    if isinstance(value, str):
+        return KEY_SHAPES.sub(MASK, value)
+    if isinstance(value, dict):
+        return {_masked(key): _masked(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_masked(item) for item in value]
+    return value
+
+
 def redacted_view(config: RouterConfig) -> dict[str, Any]:
-    """The configuration in force as JSON-ready data with no secrets (keys appear only as references)."""
+    """The configuration in force as JSON-ready data with no secrets (keys appear only as references; a key-shaped
+    string pasted anywhere else, a preference list or a model name, is masked)."""
     preferences = config.preferences.model_dump(mode="json")
     preferences["budget"] = _budget_view(config.preferences.budget)
-    return {
-        "source": config.source,
-        "missing": config.missing,
-        "setupHint": config.setup_hint,
-        "providers": {name: _provider_view(provider) for name, provider in config.providers.items()},
-        "preferences": preferences,
-        "settings": config.settings.model_dump(mode="json"),
-        "warnings": list(config.warnings),
-    }
+    view: dict[str, Any] = _masked(
+        {
+            "source": config.source,
+            "missing": config.missing,
+            "setupHint": config.setup_hint,
+            "providers": {name: _provider_view(provider) for name, provider in config.providers.items()},
+            "preferences": preferences,
+            "settings": config.settings.model_dump(mode="json"),
+            "warnings": list(config.warnings),
+        }
+    )
+    return view

@@ -117,6 +117,7 @@ class Reader:
                 return self.environ[name]
             if default is not None:
                 return default
+            name = name if len(name) <= 64 else f"{name[:64]}..."  # quoted three times: keep the message short
             self.fail(
                 path,
                 f"environment variable {name} is not set",

@@ -25,6 +25,7 @@ from server.app import open_app, utc_now
 from server.paths import Paths
 from storage.ledger import DEFAULT_TTL
 from tests.harness import ENV, write_config
+from tests.reliability import tally
 from tests.reliability.stdio import RawServer, raw_server
 from tests.reliability.support import BACKUP, matrix_accounts, matrix_config
 
@@ -139,6 +140,9 @@ async def crash_rounds(home: Path, crashes: Crashes, kill_points: Sequence[float
             assert await _scalar(app, "PRAGMA integrity_check") == "ok"
             assert await app.store.fetchall("PRAGMA foreign_key_check") == []
             crashes.lost = await _count_lost(app, crashes)
+            tally.record("kills", crashes.rounds, test="crash safety")
+            tally.record("rows_lost", crashes.lost, test="crash safety")
+            tally.record("requests", len(crashes.acknowledged) + crashes.killed_calls, test="crash safety")
             await _check_ledger(app, killed_at)
             await _check_attempts(app)
 

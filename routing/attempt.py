@@ -26,7 +26,25 @@ from routing.convert import convert_history
 from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import MAX_IN_REQUEST_WAIT_S, Action, action_for
 from routing.outcome import Outcome, Served
-from routing.ports import AttemptLog, ConversationRecord, Hold, Ports, Refusal
+from routing.ports import (
+    AttemptLog,
+    Change,
+    Claim,
+    ConversationRecord,
+    CoolDown,
+    Disable,
+    Exhaust,
+    Failed,
+    Hold,
+    Learn,
+    PoolServed,
+    Ports,
+    Refusal,
+    Release,
+    RetireModel,
+    Settle,
+    Succeeded,
+)
 from routing.results import Attempt, AttemptOutcome
 from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, RankedCandidate, Task
@@ -74,6 +92,8 @@ class AttemptRunner:
     _skip_windows_up_to: int = 0
     #: (provider, model) -> the account the shared round-robin cursor chose for that pool
     _pool_choice: dict[tuple[str, str], str] = field(default_factory=dict[tuple[str, str], str])
+    #: what a pool's turn already reserved (with the cursor, in one trip) for the candidate it chose
+    _reserved: dict[StateKey, Hold | Refusal] = field(default_factory=dict[StateKey, Hold | Refusal])
 
     async def run(self, ranked: Sequence[RankedCandidate]) -> Outcome:
         """Try the candidates in order until one serves, the request must stop, or none is left."""
@@ -106,7 +126,8 @@ class AttemptRunner:
     async def _rotated(self, rest: list[RankedCandidate], after_limit: bool | None) -> list[RankedCandidate]:
         """The accounts of the pool at the head of `rest`, starting where the shared round-robin cursor points.
 
-        The cursor advances only when the pool is reached (a pool only failed over to keeps its turn otherwise).
+        The cursor advances only when the pool is reached (a pool only failed over to keeps its turn otherwise),
+        and in the same transaction as the reservation for the account it chose.
         """
         key = _group(rest[0])
         size = next((i for i, r in enumerate(rest) if _group(r) != key), len(rest))
@@ -114,14 +135,23 @@ class AttemptRunner:
         provider = self.setup.providers.get(rest[0].provider)
         if size < 2 or provider is None or provider.load_balancing != "round_robin":
             return rest
-        if not any(self._eligible(c, after_limit) for c in group):
-            return rest
         by_id = {r.account: r for r in group}
         order = [a.id for a in provider.accounts if a.id in by_id]
-        start = await self.ports.state.next_in_pool(provider.id, order)
-        self._pool_choice[key] = start
-        at = order.index(start) if start in order else 0
+        eligible = [by_id[account] for account in order if self._eligible(by_id[account], after_limit)]
+        if not eligible:
+            return rest
+        claims = [self._claim(candidate) for candidate in eligible]
+        index, reserved = await self.ports.ledger.reserve_turn(provider.id, claims, self.clock())
+        start = eligible[index]
+        self._pool_choice[key] = start.account
+        self._reserved[state_key(start)] = reserved
+        at = order.index(start.account)
         return [by_id[account] for account in order[at:] + order[:at]] + rest[size:]
+
+    def _claim(self, candidate: RankedCandidate) -> Claim:
+        account = self._lookup(candidate)[2]
+        tokens = candidate.input_tokens + candidate.output_tokens
+        return Claim(account, candidate.model, tokens, candidate.estimated_cost_usd)
 
     def _lookup(self, candidate: RankedCandidate) -> tuple[ModelProfile, ProviderConfig, Account]:
         provider = self.setup.providers[candidate.provider]
@@ -148,18 +178,15 @@ class AttemptRunner:
         self, candidate: RankedCandidate, provider: ProviderConfig, account: Account, profile: ModelProfile
     ) -> Action | None:
         now = self.clock()
+        reserved = self._reserved.pop(state_key(candidate), None)
         chat = self._chat_request(candidate, provider, profile)
         if chat is None:
+            if isinstance(reserved, Hold):
+                await self.ports.bookkeeping.apply([Release(reserved)], now)
             detail = f"the conversation's history does not fit {profile.id}'s window of {profile.context_window}"
             self._record(candidate, "skipped", 0.0, now, detail=detail)
             return Action(skip_windows_up_to=profile.context_window, counted=False, reason=detail)
-        hold = await self.ports.ledger.reserve(
-            account,
-            profile.id,
-            estimated_tokens=candidate.input_tokens + candidate.output_tokens,
-            worst_case_cost_usd=candidate.estimated_cost_usd,
-            now=now,
-        )
+        hold = reserved if reserved is not None else await self.ports.ledger.reserve(self._claim(candidate), now)
         if isinstance(hold, Refusal):
             self._record(candidate, "skipped", 0.0, now, detail=f"{hold.limit} ({hold.scope}): {hold.detail}")
             self.outcome.note_retry_at(hold.resets_at)
@@ -177,12 +204,11 @@ class AttemptRunner:
         except anyio.get_cancelled_exc_class():
             # the caller went away (or the deadline passed): the upstream request is cancelled with us
             with anyio.CancelScope(shield=True):
-                await self.ports.ledger.release(hold, now=self.clock())
+                await self.ports.bookkeeping.apply([Release(hold)], self.clock())
             self._record(candidate, "cancelled", _ms_since(started), now)
             raise
         else:
-            with anyio.CancelScope(shield=True):
-                await self._served(candidate, account, profile, hold, completion, started, now)
+            self._served(candidate, account, profile, hold, completion, started, now)
             return None
         with anyio.CancelScope(shield=True):
             action = await self._failed(candidate, account, profile, hold, error, started, now)
@@ -257,7 +283,7 @@ class AttemptRunner:
             )
         return completion
 
-    async def _served(
+    def _served(
         self,
         candidate: RankedCandidate,
         account: Account,
@@ -267,19 +293,20 @@ class AttemptRunner:
         started: float,
         now: datetime,
     ) -> None:
+        """Note the answer and what it leaves to write (written with the decision, in the request's last trip)."""
         latency = _ms_since(started)
         free = candidate.estimated_cost_usd == 0 and is_free_tier(profile, None)
         cost = usage_cost_usd(completion.usage, profile, free=free, reported=completion.reported_cost_usd)
-        settled_at = self.clock()
-        await self.ports.ledger.settle(hold, usage=completion.usage, cost_usd=cost, now=settled_at)
+        changes: list[Change] = [Settle(hold, completion.usage, cost)]
         state = self.states.get(state_key(candidate))
         if _had_failures(state) or (account.id, profile.id) in self._failed_here:
-            await self.ports.health.succeeded(account.id, profile.id)
+            changes.append(Succeeded(account.id, profile.id))
         if not completion.rate_limits.is_empty and _news(completion.rate_limits, state):
-            await self.ports.health.learn(account.id, profile.id, completion.rate_limits, settled_at)
+            changes.append(Learn(account.id, profile.id, completion.rate_limits))
         chosen_in_pool = self._pool_choice.get(_group(candidate))
         if chosen_in_pool is not None and chosen_in_pool != account.id:
-            await self.ports.state.pool_served(candidate.provider, account.id)
+            changes.append(PoolServed(candidate.provider, account.id))
+        self.outcome.changes.extend(changes)
         self._record(candidate, "success", latency, now, usage=completion.usage, cost=cost)
         reply = Message(role="assistant", content=completion.text, tool_calls=completion.tool_calls)
         self.outcome.served = Served(candidate, completion, cost, reply, self._preferred(candidate))
@@ -311,42 +338,42 @@ class AttemptRunner:
         action = action_for(
             error, now=failed_at, timezone=account.quota.timezone, context_window=profile.context_window
         )
-        if action.counted:
-            await self.ports.ledger.settle(hold, usage=Usage(), cost_usd=0.0, now=failed_at)
-        else:
-            await self.ports.ledger.release(hold, now=failed_at)
-        await self._apply(action, account, profile, failed_at)
+        # a provider that answered has usually counted the request; one that was never reached has not
+        changes: list[Change] = [Settle(hold, Usage(), 0.0) if action.counted else Release(hold)]
+        changes.extend(self._apply(action, account, profile))
         limits = error.limits if isinstance(error, ProviderHTTPError) else None
         if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate))):
-            await self.ports.health.learn(account.id, profile.id, limits, failed_at)
+            changes.append(Learn(account.id, profile.id, limits))
+        await self.ports.bookkeeping.apply(changes, failed_at)
         self._record(candidate, "error", latency, now, error=error)
         if action.stop:
             self.outcome.stop = error
         return action
 
-    async def _apply(self, action: Action, account: Account, profile: ModelProfile, now: datetime) -> None:
-        """Carry out `action` on the shared state, and on what this request may still try."""
+    def _apply(self, action: Action, account: Account, profile: ModelProfile) -> list[Change]:
+        """What `action` changes in the shared state; notes what this request may no longer try."""
         model = None if action.scope == "account" else profile.id
-        health = self.ports.health
+        changes: list[Change] = []
         if action.exhausted_until is not None:
-            await health.exhaust(account.id, model, action.exhausted_until, action.reason, now)
+            changes.append(Exhaust(account.id, model, action.exhausted_until, action.reason))
             self.outcome.note_retry_at(action.exhausted_until)
         if action.cooldown_until is not None:
-            await health.cool_down(account.id, model, action.cooldown_until, action.reason, now)
+            changes.append(CoolDown(account.id, model, action.cooldown_until, action.reason))
             self.outcome.note_retry_at(action.cooldown_until)
         if action.disable_account:
-            await health.disable(account.id, action.reason, now)
+            changes.append(Disable(account.id, action.reason))
             self.ports.keys.forget(account.id)
         if action.retire_model:
-            await health.retire_model(account.provider, profile.id, action.reason, now)
+            changes.append(RetireModel(account.provider, profile.id, action.reason))
             self._retired.add((account.provider, profile.id))
         if action.breaker:
-            await health.failed(account.id, profile.id, now)
+            changes.append(Failed(account.id, profile.id))
             self._failed_here.add((account.id, profile.id))
         if model is None:
             self._blocked_accounts.add(account.id)
         if action.skip_windows_up_to is not None:
             self._skip_windows_up_to = max(self._skip_windows_up_to, action.skip_windows_up_to)
+        return changes
 
     def _record(
         self,

@@ -8,7 +8,7 @@ from datetime import datetime
 
 from providers.errors import ProviderError
 from providers.types import Completion, Message
-from routing.ports import AttemptLog
+from routing.ports import AttemptLog, Change
 from routing.results import Attempt, InvalidRequestError, NoRouteAvailable, RouteError
 from routing.types import RUNTIME_FILTERS, CandidateState, Exclusion, RankedCandidate
 
@@ -28,6 +28,8 @@ class Outcome:
     served: Served | None = None
     attempts: list[Attempt] = field(default_factory=list[Attempt])
     logs: list[AttemptLog] = field(default_factory=list[AttemptLog])
+    #: what the serving attempt left to write; the router writes it with the decision (`bookkeeping.finish`)
+    changes: list[Change] = field(default_factory=list[Change])
     stop: ProviderError | None = None
     retry_at: datetime | None = None
     #: the overall deadline (seconds) that cut the request short, if it did

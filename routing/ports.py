@@ -1,5 +1,9 @@
 """The small seams the router talks through. Storage, credentials and adapters satisfy them in the composition
-root (server/), so routing never imports aiosqlite, keyring, httpx2 or mcp."""
+root (server/), so routing never imports sqlite3, keyring, httpx2 or mcp.
+
+The storage ports are cut along a request's path, one call per trip to the store: `state.view` before deciding,
+`ledger.reserve` (or `reserve_turn`) per attempt, `bookkeeping.apply` after a failed attempt and
+`bookkeeping.finish` at the end; what an attempt leaves to write travels as `Change` values until then."""
 
 from __future__ import annotations
 
@@ -47,56 +51,6 @@ class Seed:
 
 
 @dataclass(frozen=True, slots=True)
-class StateView:
-    """What one read of the shared state gives the router: every candidate with its runtime state, and the global
-    manual switch (`switch_provider` without a conversation) in force."""
-
-    candidates: list[CandidateState]
-    manual: ManualSwitch | None = None
-
-
-class StatePort(Protocol):
-    async def view(self, seeds: Sequence[Seed], now: datetime) -> StateView:
-        """Every seed with its runtime state (quota windows, cooldowns, breaker, budget, latency, pool cursor) and
-        the global pin, read at once."""
-        ...
-
-    async def next_in_pool(self, pool: str, eligible: Sequence[str]) -> str:
-        """Advance the pool's shared round-robin cursor: the first of `eligible` after the account chosen last."""
-        ...
-
-    async def pool_served(self, pool: str, account: str) -> None:
-        """Another account of the pool served than `next_in_pool` chose: continue the rotation after it."""
-        ...
-
-
-class LedgerPort(Protocol):
-    async def reserve(
-        self, account: Account, model: str, *, estimated_tokens: int, worst_case_cost_usd: float, now: datetime
-    ) -> Hold | Refusal: ...
-
-    async def settle(self, hold: Hold, *, usage: Usage, cost_usd: float, now: datetime) -> None: ...
-
-    async def release(self, hold: Hold, *, now: datetime) -> None: ...
-
-
-class HealthPort(Protocol):
-    async def cool_down(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None: ...
-
-    async def exhaust(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None: ...
-
-    async def disable(self, account: str, reason: str, now: datetime) -> None: ...
-
-    async def retire_model(self, provider: str, model: str, reason: str, now: datetime) -> None: ...
-
-    async def failed(self, account: str, model: str, now: datetime) -> None: ...
-
-    async def succeeded(self, account: str, model: str) -> None: ...
-
-    async def learn(self, account: str, model: str, limits: RateLimits, now: datetime) -> None: ...
-
-
-@dataclass(frozen=True, slots=True)
 class ConversationRecord:
     state: ConversationState
     messages: tuple[Message, ...]
@@ -104,9 +58,142 @@ class ConversationRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class StateView:
+    """What one read of the shared state gives the router: every candidate with its runtime state, the global
+    manual switch (`switch_provider` without a conversation) in force, and the request's conversation."""
+
+    candidates: list[CandidateState]
+    conversation: ConversationRecord
+    manual: ManualSwitch | None = None
+
+
+class StatePort(Protocol):
+    async def view(self, seeds: Sequence[Seed], conversation_id: str | None, now: datetime) -> StateView:
+        """Every seed with its runtime state (quota windows, cooldowns, breaker, budget, latency, pool cursor), the
+        global pin and the conversation (a new, unsaved one with a fresh id when `conversation_id` is None or
+        unknown), read at once."""
+        ...
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Room to hold for one call of one candidate: its estimated tokens and worst-case cost."""
+
+    account: Account
+    model: str
+    estimated_tokens: int
+    worst_case_cost_usd: float
+
+
+class LedgerPort(Protocol):
+    async def reserve(self, claim: Claim, now: datetime) -> Hold | Refusal:
+        """Check every limit that applies and hold room for one call, atomically across processes."""
+        ...
+
+    async def reserve_turn(self, pool: str, claims: Sequence[Claim], now: datetime) -> tuple[int, Hold | Refusal]:
+        """A pool's next turn, in one transaction: advance its shared round-robin cursor to the first of `claims`
+        (accounts in pool order) after the account chosen last, and reserve for that one. Returns its index."""
+        ...
+
+
+# ------------------------------------------------------------------ what an attempt leaves to write
+# Values, so a request's writes are collected and applied together (one transaction, one hop to the store).
+
+
+@dataclass(frozen=True, slots=True)
+class Settle:
+    """The call reached the provider: replace the reservation's estimate with the real usage and cost."""
+
+    hold: Hold
+    usage: Usage
+    cost_usd: float
+
+
+@dataclass(frozen=True, slots=True)
+class Release:
+    """The request never reached the provider: free the reservation, counting nothing."""
+
+    hold: Hold
+
+
+@dataclass(frozen=True, slots=True)
+class CoolDown:
+    """Keep the account (or only its `model`) out of routing until `until`."""
+
+    account: str
+    model: str | None
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Exhaust:
+    """A quota is used up until its window resets at `until` (never re-probed before)."""
+
+    account: str
+    model: str | None
+    until: datetime
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Disable:
+    """The account's key was refused: disable it until the key changes."""
+
+    account: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class RetireModel:
+    """The provider no longer serves `model` (on any account)."""
+
+    provider: str
+    model: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class Failed:
+    """A failure towards the account+model's circuit breaker."""
+
+    account: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Succeeded:
+    """Close the account+model's circuit breaker."""
+
+    account: str
+    model: str
+
+
+@dataclass(frozen=True, slots=True)
+class Learn:
+    """Adopt what response headers said about the account+model's per-minute limits."""
+
+    account: str
+    model: str
+    limits: RateLimits
+
+
+@dataclass(frozen=True, slots=True)
+class PoolServed:
+    """Another account of the pool served than its turn chose: continue the rotation after it."""
+
+    pool: str
+    account: str
+
+
+Change = Settle | Release | CoolDown | Exhaust | Disable | RetireModel | Failed | Succeeded | Learn | PoolServed
+
+
+@dataclass(frozen=True, slots=True)
 class SavedTurn:
     """A served turn of a conversation, as the router saves it."""
 
+    conversation_id: str
     messages: tuple[Message, ...]
     provider: str
     model: str
@@ -119,16 +206,6 @@ class SavedTurn:
     preferred: tuple[str, str] | None = None
     #: the turn went to another provider without the history (preserveContext off): the history starts afresh
     restart: bool = False
-
-
-class ConversationPort(Protocol):
-    async def load(self, conversation_id: str | None, now: datetime) -> ConversationRecord:
-        """The conversation (a new, unsaved one with a fresh id when `conversation_id` is None or unknown)."""
-        ...
-
-    async def save_turn(self, record: ConversationRecord, turn: SavedTurn, now: datetime) -> None:
-        """Create the conversation if new, append the turn, move it to the provider that served (one write)."""
-        ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +242,17 @@ class DecisionLogEntry:
     switch: tuple[str, str | None, str, str, str] | None = None
 
 
-class DecisionLogPort(Protocol):
-    async def record(self, entry: DecisionLogEntry, now: datetime) -> int: ...
+class BookkeepingPort(Protocol):
+    async def apply(self, changes: Sequence[Change], now: datetime) -> None:
+        """Write `changes` (what a failed attempt left: its reservation, cooldowns, breaker, limits) at once."""
+        ...
+
+    async def finish(
+        self, changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
+    ) -> int:
+        """The end of a request in one transaction: `changes` (what the serving attempt left), the decision with
+        its attempts and switch, and the conversation's turn (created if new). Returns the decision id."""
+        ...
 
 
 class KeyPort(Protocol):
@@ -185,8 +271,6 @@ class Ports:
 
     state: StatePort
     ledger: LedgerPort
-    health: HealthPort
-    conversations: ConversationPort
-    decisions: DecisionLogPort
+    bookkeeping: BookkeepingPort
     keys: KeyPort
     connect: AdapterPort

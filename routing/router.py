@@ -111,9 +111,9 @@ class Router:
         )
 
     async def _prepare(self, request: RouteRequest, now: datetime) -> Prepared:
-        record = await self.ports.conversations.load(request.conversation_id, now)
+        view = await self.ports.state.view(await self.seeds(), request.conversation_id, now)
+        record = view.conversation
         task = self._task(request, record)
-        view = await self.ports.state.view(await self.seeds(), now)
         self._seed += 1
         decision = decide(
             task, view.candidates, self.setup.preferences, record.state, view.manual, now=now, seed=self._seed
@@ -126,7 +126,7 @@ class Router:
         now = self.clock()
         prepared = await self._prepare(request, now)
         entry = self._entry(prepared, Outcome(), dry_run=True)
-        decision_id = await self.ports.decisions.record(entry, now)
+        decision_id = await self.ports.bookkeeping.finish((), entry, None, now)
         return dry_run_result(prepared.decision, prepared.record.state.id, decision_id)
 
     async def route(self, request: RouteRequest, progress: Progress | None = None) -> RouteResult:
@@ -142,7 +142,8 @@ class Router:
         prepared = await self._prepare(request, started)
         decision = prepared.decision
         if decision.chosen is None:
-            decision_id = await self.ports.decisions.record(self._entry(prepared, Outcome(), dry_run=False), started)
+            entry = self._entry(prepared, Outcome(), dry_run=False)
+            decision_id = await self.ports.bookkeeping.finish((), entry, None, started)
             message = _no_route_message(decision)
             retry_at = frees_at(decision.excluded, prepared.states, started)
             raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=_setup_fix(decision))
@@ -163,8 +164,10 @@ class Router:
             with anyio.move_on_after(self.setup.deadline_s) as deadline:
                 outcome = await runner.run(decision.ranked)
         except anyio.get_cancelled_exc_class():
+            outcome = runner.outcome
             with anyio.CancelScope(shield=True):
-                await self.ports.decisions.record(self._entry(prepared, runner.outcome, dry_run=False), self.clock())
+                entry = self._entry(prepared, outcome, dry_run=False)
+                await self.ports.bookkeeping.finish(outcome.changes, entry, None, self.clock())
             raise
         if deadline.cancelled_caught:
             outcome = runner.outcome
@@ -187,12 +190,14 @@ class Router:
     ) -> RouteResult:
         now = self.clock()
         entry = self._entry(prepared, outcome, dry_run=False)
-        decision_id = await self.ports.decisions.record(entry, now)
         served = outcome.served
+        turn = self._turn(prepared, request, served) if served is not None else None
+        # shielded: the serving attempt's settlement travels with the decision and must not be lost to a cancel
+        with anyio.CancelScope(shield=True):
+            decision_id = await self.ports.bookkeeping.finish(outcome.changes, entry, turn, now)
         if served is None:
             outcome.note_retry_at(frees_at(prepared.decision.excluded, prepared.states, now))
             raise outcome.error(decision_id)
-        await self.ports.conversations.save_turn(prepared.record, self._turn(prepared, request, served), now)
         elapsed = (now - started).total_seconds()
         return route_result(prepared.task, prepared.decision, outcome, entry, decision_id, elapsed)
 
@@ -204,6 +209,7 @@ class Router:
         restart = bool(record.messages) and moved and not self.setup.preferences.preserve_context
         before = 0 if restart else record.state.history_tokens
         return SavedTurn(
+            conversation_id=record.state.id,
             messages=messages,
             provider=served.ranked.provider,
             model=served.ranked.model,

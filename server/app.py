@@ -24,13 +24,7 @@ from routing.ports import Ports
 from routing.router import Router, RouterSetup
 from server.config import ConfigError, RouterConfig, load_config
 from server.paths import Paths
-from server.store_ports import (
-    SqliteConversations,
-    SqliteDecisionLog,
-    SqliteHealth,
-    SqliteLedger,
-    SqliteState,
-)
+from server.store_ports import SqliteBookkeeping, SqliteLedger, SqliteState
 from storage import AccountStates, Conversations, DecisionLog, Ledger, Metrics, Store, StoreError
 
 log = logging.getLogger(__name__)
@@ -142,24 +136,21 @@ def _connector(http: httpx2.AsyncClient) -> Callable[[ProviderConfig, Account, S
 
 
 def _ports(app: App) -> Ports:
-    return make_ports(app.ledger, app.states, app.conversations, app.decisions, app.credentials, app.http, app.config)
+    return make_ports(app.store, app.ledger, app.decisions, app.credentials, app.http, app.config)
 
 
 def make_ports(
+    store: Store,
     ledger: Ledger,
-    states: AccountStates,
-    conversations: Conversations,
     decisions: DecisionLog,
     credentials: CredentialStore,
     http: httpx2.AsyncClient,
     config: RouterConfig,
 ) -> Ports:
     return Ports(
-        state=SqliteState(ledger, states, config.preferences),
-        ledger=SqliteLedger(ledger),
-        health=SqliteHealth(states),
-        conversations=SqliteConversations(conversations),
-        decisions=SqliteDecisionLog(decisions),
+        state=SqliteState(store, ledger, config.preferences),
+        ledger=SqliteLedger(store, ledger),
+        bookkeeping=SqliteBookkeeping(store, decisions),
         keys=credentials,
         connect=_connector(http),
     )
@@ -223,7 +214,7 @@ def _assemble(
     states = AccountStates(store)
     conversations = Conversations(store)
     decisions = DecisionLog(store, keep_prompts=config.settings.log_prompts)
-    ports = make_ports(ledger, states, conversations, decisions, credentials, http, config)
+    ports = make_ports(store, ledger, decisions, credentials, http, config)
     return App(
         paths=paths,
         environ=environ,

@@ -1,30 +1,46 @@
-"""The router's ports over the SQLite store: storage's rows in, routing's values out."""
+"""The router's ports over the SQLite store: storage's rows in, routing's values out.
+
+Each port call is one trip to the store's thread (`Store.run/read/write` of a job composed of storage's `*_job`
+builders): the state view with the conversation, a reservation (with the pool's cursor when it is the pool's turn),
+what a failed attempt changed, and the end of a request.
+"""
 
 from __future__ import annotations
 
+import sqlite3
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from providers.models import TASK_TYPES, Account, ProviderConfig, QuotaSpec, TaskType
-from providers.types import RateLimits, Usage
 from routing.ports import (
     AttemptLog,
+    Change,
+    Claim,
     ConversationRecord,
+    CoolDown,
     DecisionLogEntry,
+    Disable,
+    Exhaust,
+    Failed,
     Hold,
+    Learn,
+    PoolServed,
     Refusal,
+    Release,
+    RetireModel,
     SavedTurn,
     Seed,
+    Settle,
     StateView,
+    Succeeded,
 )
 from routing.preferences import Preferences
 from routing.tokens import message_tokens
 from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow
 from storage import (
-    AccountStates,
     AttemptRecord,
-    Conversations,
+    Conversation,
     DecisionLog,
     DecisionRecord,
     Health,
@@ -32,11 +48,25 @@ from storage import (
     Refused,
     Reservation,
     StateSnapshot,
+    Store,
     SwitchRecord,
     Turn,
     Usages,
 )
-from storage.conversations import is_valid_id
+from storage.accounts import (
+    cooldown_job,
+    disable_job,
+    exhausted_job,
+    failure_job,
+    learn_job,
+    next_in_pool_job,
+    pool_served_job,
+    retired_job,
+    success_job,
+)
+from storage.conversations import get_job, is_valid_id, save_turn_job
+from storage.db import Job
+from storage.ledger import release_job, settle_job
 
 
 def _later(*times: datetime | None, now: datetime) -> datetime | None:
@@ -84,26 +114,40 @@ def pool_cursor(provider: ProviderConfig, last_account: str | None) -> int:
     return (ids.index(last_account) + 1) % len(ids) if last_account in ids else 0
 
 
+#: how long a latency estimate serves the views after the one that read it (by the injected clock): the estimate
+#: moves slowly, and its rows cost more to read than the rest of the state
+LATENCY_REFRESH = timedelta(seconds=10)
+
+
 class SqliteState:
-    """StatePort: candidates with their runtime state, and the global pin, from one snapshot of the store."""
+    """StatePort: candidates with their runtime state, the global pin and the conversation, in one read."""
 
-    def __init__(self, ledger: Ledger, states: AccountStates, preferences: Preferences) -> None:
+    def __init__(self, store: Store, ledger: Ledger, preferences: Preferences) -> None:
+        self._store = store
         self._ledger = ledger
-        self._states = states
         self.preferences = preferences
+        self._latency: Mapping[tuple[str, str], float] = {}
+        self._latency_at: datetime | None = None
 
-    async def view(self, seeds: Sequence[Seed], now: datetime) -> StateView:
+    async def view(self, seeds: Sequence[Seed], conversation_id: str | None, now: datetime) -> StateView:
         accounts = {seed.account.id: seed.account for seed in seeds}
-        snapshot = await self._ledger.snapshot(accounts.values(), now)
+        read_latency = self._latency_at is None or not self._latency_at <= now < self._latency_at + LATENCY_REFRESH
+        snapshot_job = self._ledger.snapshot_job(accounts.values(), now, latency=read_latency)
+        wanted = conversation_id if conversation_id and is_valid_id(conversation_id) else None
+        conversation_job = get_job(wanted) if wanted is not None else None
+
+        def job(conn: sqlite3.Connection) -> tuple[StateSnapshot, Conversation | None]:
+            return snapshot_job(conn), conversation_job(conn) if conversation_job is not None else None
+
+        snapshot, found = await self._store.read(job)
+        if read_latency:
+            self._latency, self._latency_at = snapshot.latency_p50_ms, now
         pin = snapshot.global_pin
         return StateView(
             candidates=[self._state(seed, snapshot, now) for seed in seeds],
+            conversation=_record(conversation_id, found),
             manual=ManualSwitch(provider=pin[0], model=pin[1]) if pin else None,
         )
-
-    async def candidate_states(self, seeds: Sequence[Seed], now: datetime) -> list[CandidateState]:
-        """Every seed with its runtime state (the candidates of `view`)."""
-        return (await self.view(seeds, now)).candidates
 
     def _state(self, seed: Seed, snapshot: StateSnapshot, now: datetime) -> CandidateState:
         provider, account, model = seed.provider, seed.account, seed.model
@@ -136,118 +180,101 @@ class SqliteState:
             consecutive_failures=mine.consecutive_failures,
             windows=quota_windows(account.quota, state.usage, mine, now),
             budget_left_usd=budget_left(account, state.usage, self.preferences, snapshot.global_usage),
-            latency_p50_ms=snapshot.latency_p50_ms.get((provider.id, model.id)),
+            latency_p50_ms=self._latency.get((provider.id, model.id)),
         )
 
-    async def next_in_pool(self, pool: str, eligible: Sequence[str]) -> str:
-        return await self._states.next_in_pool(pool, eligible)
 
-    async def pool_served(self, pool: str, account: str) -> None:
-        await self._states.pool_served(pool, account)
-
-
-class SqliteLedger:
-    """LedgerPort over storage's Ledger."""
-
-    def __init__(self, ledger: Ledger) -> None:
-        self._ledger = ledger
-
-    async def reserve(
-        self, account: Account, model: str, *, estimated_tokens: int, worst_case_cost_usd: float, now: datetime
-    ) -> Hold | Refusal:
-        granted = await self._ledger.reserve(
-            account, model, estimated_tokens=estimated_tokens, worst_case_cost_usd=worst_case_cost_usd, now=now
-        )
-        if isinstance(granted, Refused):
-            return Refusal(granted.limit, granted.scope, granted.resets_at, granted.detail)
-        return Hold(granted)
-
-    async def settle(self, hold: Hold, *, usage: Usage, cost_usd: float, now: datetime) -> None:
-        reservation: Reservation = hold.token
-        await self._ledger.settle(reservation, usage=usage, cost_usd=cost_usd, now=now)
-
-    async def release(self, hold: Hold, *, now: datetime) -> None:
-        reservation: Reservation = hold.token
-        await self._ledger.release(reservation, now=now)
-
-
-class SqliteHealth:
-    """HealthPort over storage's AccountStates."""
-
-    def __init__(self, states: AccountStates) -> None:
-        self._states = states
-
-    async def cool_down(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None:
-        await self._states.set_cooldown(account, model, until, reason, now)
-
-    async def exhaust(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None:
-        await self._states.set_exhausted(account, model, until, reason, now)
-
-    async def disable(self, account: str, reason: str, now: datetime) -> None:
-        await self._states.disable(account, reason, now)
-
-    async def retire_model(self, provider: str, model: str, reason: str, now: datetime) -> None:
-        await self._states.mark_model_retired(provider, model, reason, now)
-
-    async def failed(self, account: str, model: str, now: datetime) -> None:
-        await self._states.record_failure(account, model, now)
-
-    async def succeeded(self, account: str, model: str) -> None:
-        await self._states.record_success(account, model)
-
-    async def learn(self, account: str, model: str, limits: RateLimits, now: datetime) -> None:
-        await self._states.learn_limits(account, model, limits, now)
-
-
-class SqliteConversations:
-    """ConversationPort over storage's Conversations."""
-
-    def __init__(self, conversations: Conversations) -> None:
-        self._conversations = conversations
-
-    async def load(self, conversation_id: str | None, now: datetime) -> ConversationRecord:
-        found = await self._conversations.get(conversation_id) if conversation_id else None
-        if found is None:
-            new_id = conversation_id if conversation_id and is_valid_id(conversation_id) else uuid.uuid4().hex
-            return ConversationRecord(ConversationState(id=new_id), (), exists=False)
-        pin = found.pinned
-        history = found.history_tokens
-        state = ConversationState(
-            id=found.id,
-            current_provider=found.current_provider,
-            current_model=found.current_model,
-            preferred_provider=found.preferred_provider,
-            preferred_model=found.preferred_model,
-            # counted once when the router saved the turn; a history written by other means is counted here
-            history_tokens=history if history is not None else message_tokens(found.messages),
-            last_task_type=_task_type(found.last_task_type),
-            pin=ManualSwitch(provider=pin.provider, model=pin.model, conversation_id=found.id) if pin else None,
-        )
-        return ConversationRecord(state, found.messages, exists=True)
-
-    async def save_turn(self, record: ConversationRecord, turn: SavedTurn, now: datetime) -> None:
-        await self._conversations.save_turn(
-            record.state.id,
-            Turn(
-                messages=turn.messages,
-                provider=turn.provider,
-                model=turn.model,
-                tokens=turn.tokens,
-                task_type=turn.task_type,
-                history_tokens=turn.history_tokens,
-                preferred=turn.preferred,
-                restart=turn.restart,
-            ),
-            now,
-        )
-
-    async def global_pin(self) -> ManualSwitch | None:
-        pin = await self._conversations.global_pin()
-        return ManualSwitch(provider=pin.provider, model=pin.model) if pin else None
+def _record(conversation_id: str | None, found: Conversation | None) -> ConversationRecord:
+    """The conversation as routing sees it (a new, unsaved one with a fresh id when it was not found)."""
+    if found is None:
+        new_id = conversation_id if conversation_id and is_valid_id(conversation_id) else uuid.uuid4().hex
+        return ConversationRecord(ConversationState(id=new_id), (), exists=False)
+    pin = found.pinned
+    history = found.history_tokens
+    state = ConversationState(
+        id=found.id,
+        current_provider=found.current_provider,
+        current_model=found.current_model,
+        preferred_provider=found.preferred_provider,
+        preferred_model=found.preferred_model,
+        # counted once when the router saved the turn; a history written by other means is counted here
+        history_tokens=history if history is not None else message_tokens(found.messages),
+        last_task_type=_task_type(found.last_task_type),
+        pin=ManualSwitch(provider=pin.provider, model=pin.model, conversation_id=found.id) if pin else None,
+    )
+    return ConversationRecord(state, found.messages, exists=True)
 
 
 def _task_type(value: str | None) -> TaskType | None:
     return next((task_type for task_type in TASK_TYPES if task_type == value), None)
+
+
+class SqliteLedger:
+    """LedgerPort over storage's Ledger (and the pool cursors of AccountStates)."""
+
+    def __init__(self, store: Store, ledger: Ledger) -> None:
+        self._store = store
+        self._ledger = ledger
+
+    def _reserve_job(self, claim: Claim, now: datetime) -> Job[Reservation | Refused]:
+        return self._ledger.reserve_job(
+            claim.account,
+            claim.model,
+            estimated_tokens=claim.estimated_tokens,
+            worst_case_cost_usd=claim.worst_case_cost_usd,
+            now=now,
+        )
+
+    async def reserve(self, claim: Claim, now: datetime) -> Hold | Refusal:
+        return _hold(await self._store.write(self._reserve_job(claim, now)))
+
+    async def reserve_turn(self, pool: str, claims: Sequence[Claim], now: datetime) -> tuple[int, Hold | Refusal]:
+        order = [claim.account.id for claim in claims]
+        turn_job = next_in_pool_job(pool, order)
+        reserve_jobs = [self._reserve_job(claim, now) for claim in claims]
+
+        def job(conn: sqlite3.Connection) -> tuple[int, Reservation | Refused]:
+            index = order.index(turn_job(conn))
+            return index, reserve_jobs[index](conn)
+
+        index, granted = await self._store.write(job)
+        return index, _hold(granted)
+
+
+def _hold(granted: Reservation | Refused) -> Hold | Refusal:
+    if isinstance(granted, Refused):
+        return Refusal(granted.limit, granted.scope, granted.resets_at, granted.detail)
+    return Hold(granted)
+
+
+def change_job(change: Change, now: datetime) -> Job[object]:
+    """The storage job that writes one change an attempt left."""
+    match change:
+        case Settle(hold, usage, cost_usd):
+            return settle_job(_reservation(hold), usage=usage, cost_usd=cost_usd, now=now)
+        case Release(hold):
+            return release_job(_reservation(hold), now=now)
+        case CoolDown(account, model, until, reason):
+            return cooldown_job(account, model, until, reason, now)
+        case Exhaust(account, model, until, reason):
+            return exhausted_job(account, model, until, reason, now)
+        case Disable(account, reason):
+            return disable_job(account, reason, now)
+        case RetireModel(provider, model, reason):
+            return retired_job(provider, model, reason, now)
+        case Failed(account, model):
+            return failure_job(account, model, now)
+        case Succeeded(account, model):
+            return success_job(account, model)
+        case Learn(account, model, limits):
+            return learn_job(account, model, limits, now)
+        case PoolServed(pool, account):
+            return pool_served_job(pool, account)
+
+
+def _reservation(hold: Hold) -> Reservation:
+    reservation: Reservation = hold.token
+    return reservation
 
 
 def _attempt_record(log: AttemptLog) -> AttemptRecord:
@@ -265,42 +292,86 @@ def _attempt_record(log: AttemptLog) -> AttemptRecord:
     )
 
 
-class SqliteDecisionLog:
-    """DecisionLogPort over storage's DecisionLog."""
+def decision_job(log: DecisionLog, entry: DecisionLogEntry, now: datetime) -> Job[int]:
+    """The job that records a decision with its attempts and the switch it made."""
+    decision = entry.decision
+    record = DecisionRecord(
+        task_summary=entry.task_summary,
+        candidates=decision.get("ranked", []),
+        exclusions=decision.get("excluded", []),
+        scores={
+            "explanation": list(decision.get("explanation", [])),
+            "switch": decision.get("switch"),
+            # refused by the ledger before any request was sent: not attempts, but part of the story
+            "refused": [
+                {"provider": a.provider, "model": a.model, "account": a.account, "detail": a.detail}
+                for a in entry.attempts
+                if a.outcome == "skipped"
+            ],
+        },
+        provider=entry.provider,
+        model=entry.model,
+        account=entry.account,
+        reason=entry.reason,
+        confidence=entry.confidence,
+        task_type=entry.task_type,
+        quality=entry.quality,
+        conversation_id=entry.conversation_id,
+        dry_run=entry.dry_run,
+        prompt=entry.prompt,
+    )
+    attempts = [_attempt_record(a) for a in entry.attempts if a.outcome != "skipped"]
+    switch = None
+    if entry.switch is not None:
+        from_provider, from_model, to_provider, to_model, why = entry.switch
+        switch = SwitchRecord(why, from_provider, from_model, to_provider, to_model, entry.conversation_id)
+    return log.record_job(record, now, attempts, switch)
 
-    def __init__(self, log: DecisionLog) -> None:
+
+def turn_job(turn: SavedTurn, now: datetime) -> Job[None]:
+    """The job that saves a served turn (creating the conversation if it is new)."""
+    saved = Turn(
+        messages=turn.messages,
+        provider=turn.provider,
+        model=turn.model,
+        tokens=turn.tokens,
+        task_type=turn.task_type,
+        history_tokens=turn.history_tokens,
+        preferred=turn.preferred,
+        restart=turn.restart,
+    )
+    return save_turn_job(turn.conversation_id, saved, now)
+
+
+class SqliteBookkeeping:
+    """BookkeepingPort: what attempts change, the decision log and conversation turns, each call one transaction."""
+
+    def __init__(self, store: Store, log: DecisionLog) -> None:
+        self._store = store
         self._log = log
 
-    async def record(self, entry: DecisionLogEntry, now: datetime) -> int:
-        decision = entry.decision
-        record = DecisionRecord(
-            task_summary=entry.task_summary,
-            candidates=decision.get("ranked", []),
-            exclusions=decision.get("excluded", []),
-            scores={
-                "explanation": list(decision.get("explanation", [])),
-                "switch": decision.get("switch"),
-                # refused by the ledger before any request was sent: not attempts, but part of the story
-                "refused": [
-                    {"provider": a.provider, "model": a.model, "account": a.account, "detail": a.detail}
-                    for a in entry.attempts
-                    if a.outcome == "skipped"
-                ],
-            },
-            provider=entry.provider,
-            model=entry.model,
-            account=entry.account,
-            reason=entry.reason,
-            confidence=entry.confidence,
-            task_type=entry.task_type,
-            quality=entry.quality,
-            conversation_id=entry.conversation_id,
-            dry_run=entry.dry_run,
-            prompt=entry.prompt,
-        )
-        attempts = [_attempt_record(a) for a in entry.attempts if a.outcome != "skipped"]
-        switch = None
-        if entry.switch is not None:
-            from_provider, from_model, to_provider, to_model, why = entry.switch
-            switch = SwitchRecord(why, from_provider, from_model, to_provider, to_model, entry.conversation_id)
-        return await self._log.record_decision(record, now, attempts, switch)
+    async def apply(self, changes: Sequence[Change], now: datetime) -> None:
+        jobs = [change_job(change, now) for change in changes]
+
+        def job(conn: sqlite3.Connection) -> None:
+            for each in jobs:
+                each(conn)
+
+        await self._store.write(job)
+
+    async def finish(
+        self, changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
+    ) -> int:
+        jobs = [change_job(change, now) for change in changes]
+        record = decision_job(self._log, entry, now)
+        save = turn_job(turn, now) if turn is not None else None
+
+        def job(conn: sqlite3.Connection) -> int:
+            for each in jobs:
+                each(conn)
+            decision_id = record(conn)
+            if save is not None:
+                save(conn)
+            return decision_id
+
+        return await self._store.write(job)

@@ -32,7 +32,18 @@ from datetime import datetime, timedelta
 from providers.models import Account, BudgetSpec
 from providers.types import Usage
 from storage.db import Job, Store
-from storage.quota_check import SQL_CHECK, LimitName, Periods, Refused, first_refusal, observe, to_nusd
+from storage.quota_check import (
+    SQL_CHECK,
+    SQL_MINUTE_CHECK,
+    LimitName,
+    Periods,
+    Refused,
+    first_refusal,
+    needs_minute,
+    observe,
+    observe_minute,
+    to_nusd,
+)
 from storage.snapshot import StateSnapshot, snapshot_job
 from storage.windows import MINUTE, day_window, from_ms, month_window, to_ms
 
@@ -154,6 +165,8 @@ class Ledger:
 
         def job(conn: sqlite3.Connection) -> Reservation | Refused:
             seen = observe(conn.execute(SQL_CHECK, params), account.id, periods, now_ms)
+            if needs_minute(seen, account):
+                observe_minute(seen, conn.execute(SQL_MINUTE_CHECK, params).fetchone())
             refusal = first_refusal(seen, account, model, self.budget, periods, estimated_tokens, cost_nusd)
             if refusal is not None:
                 return refusal
@@ -199,13 +212,13 @@ class Ledger:
         return await self._store.write(job)
 
     async def snapshot(self, accounts: Iterable[Account], now: datetime) -> StateSnapshot:
-        """Everything routing needs, in one statement (one consistent read): usage in every window, health,
-        learned limits, global spend, retired models, recent latency. See `storage.snapshot.StateSnapshot`."""
-        return await self._store.run(self.snapshot_job(accounts, now))
+        """Everything routing needs, in one consistent read: usage in every window, health, learned limits, global
+        spend, retired models, recent latency. See `storage.snapshot.StateSnapshot`."""
+        return await self._store.read(self.snapshot_job(accounts, now))
 
-    def snapshot_job(self, accounts: Iterable[Account], now: datetime) -> Job[StateSnapshot]:
-        """`snapshot` as a job (one statement: consistent on its own, or within the unit it runs in)."""
-        return snapshot_job(list(accounts), now, self.timezone)
+    def snapshot_job(self, accounts: Iterable[Account], now: datetime, *, latency: bool = True) -> Job[StateSnapshot]:
+        """`snapshot` as a job, for a read transaction (`Store.read`); see `storage.snapshot.snapshot_job`."""
+        return snapshot_job(list(accounts), now, self.timezone, latency=latency)
 
 
 def settle_job(reservation: Reservation, *, usage: Usage, cost_usd: float, now: datetime) -> Job[bool]:

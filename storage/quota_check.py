@@ -1,12 +1,13 @@
 """The ledger's check, as pure code: given what the store holds for an account at `now`, does one more call fit?
 
-`Ledger.reserve` reads every number this needs with ONE statement (`SQL_CHECK`) inside its `BEGIN IMMEDIATE`
-transaction, then `first_refusal` decides. Keeping the rule here, in Python, keeps it in one place.
+`Ledger.reserve` reads every number this needs (`SQL_CHECK`, and `SQL_MINUTE_CHECK` when a per-minute limit
+applies) inside its `BEGIN IMMEDIATE` transaction, then `first_refusal` decides. Keeping the rule here, in Python,
+keeps it in one place.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
@@ -92,8 +93,8 @@ class Observed:
     minute_model: tuple[int, int, int | None] = (0, 0, None)
 
 
-# Four row kinds in one statement (one round trip, one consistent snapshot), padded to nine columns:
-# s = account / account+model state, c = settled counters, p = live pending reservations, m = rolling minute.
+# Three row kinds in one statement, padded to nine columns: s = account / account+model state, c = settled counters,
+# p = live pending reservations.
 SQL_CHECK = """
 SELECT 's', model, cooldown_until, cooldown_reason, exhausted_until, exhausted_reason, disabled_reason,
        learned_requests_limit, learned_tokens_limit
@@ -104,11 +105,13 @@ WHERE model = '' AND ((account = :account AND period IN (:a_day, :a_month))
                   OR (account = '' AND period IN (:g_day, :g_month)))
 UNION ALL
 SELECT 'p', account, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL
-FROM reservations WHERE state = 'pending' AND expires_at > :now
-UNION ALL
-SELECT 'm', COUNT(*), COALESCE(SUM(tokens), 0), MIN(created_at), COALESCE(SUM(model = :model), 0),
-       COALESCE(SUM(CASE WHEN model = :model THEN tokens END), 0), MIN(CASE WHEN model = :model THEN created_at END),
-       NULL, NULL
+FROM reservations WHERE state = 'pending' AND expires_at > :now"""
+
+# The rolling minute of the account and of the account+model; read only when a per-minute limit applies (its cost
+# grows with the account's calls in the last minute).
+SQL_MINUTE_CHECK = """
+SELECT COUNT(*), COALESCE(SUM(tokens), 0), MIN(created_at), COALESCE(SUM(model = :model), 0),
+       COALESCE(SUM(CASE WHEN model = :model THEN tokens END), 0), MIN(CASE WHEN model = :model THEN created_at END)
 FROM reservations
 WHERE account = :account AND created_at > :since AND (state = 'settled' OR (state = 'pending' AND expires_at > :now))"""
 
@@ -137,10 +140,20 @@ def observe(rows: Iterable[Any], account: str, periods: Periods, now_ms: int) ->
             ):
                 if match:
                     used.add(1, tokens, cost)
-        else:
-            seen.minute_account = (row[0], row[1], row[2])
-            seen.minute_model = (row[3], row[4], row[5])
     return seen
+
+
+def needs_minute(seen: Observed, account: Account) -> bool:
+    """Whether a per-minute limit applies to the call (learned for the model, or configured for the account)."""
+    quota = account.quota
+    limits = (seen.learned_rpm, seen.learned_tpm, quota.requests_per_minute, quota.tokens_per_minute)
+    return any(limit is not None for limit in limits)
+
+
+def observe_minute(seen: Observed, row: Sequence[Any]) -> None:
+    """Add the row of `SQL_MINUTE_CHECK` to `seen`."""
+    seen.minute_account = (row[0], row[1], row[2])
+    seen.minute_model = (row[3], row[4], row[5])
 
 
 def _observe_state(seen: Observed, account: str, row: list[Any], now_ms: int) -> None:

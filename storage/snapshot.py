@@ -6,7 +6,7 @@ import json
 import sqlite3
 import statistics
 from collections import defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
@@ -90,7 +90,10 @@ class AccountState:
 @dataclass(frozen=True, slots=True)
 class StateSnapshot:
     """Everything routing reads at one instant. `retired` maps (provider, model) to the reason;
-    `latency_p50_ms` maps (provider, model) to the median latency of recent successful attempts."""
+    `latency_p50_ms` maps (provider, model) to the median latency of recent successful attempts (when read).
+
+    The rolling minute's usage is read only for accounts with a per-minute limit (configured or learned from
+    headers); it is zero for the others, which no per-minute window applies to."""
 
     taken_at: datetime
     accounts: Mapping[str, AccountState]
@@ -123,21 +126,15 @@ class _Sums:
         return WindowUsage(self.requests, self.tokens, self.cost / NANO)
 
 
-# One statement, so one round trip and one consistent snapshot; eight row kinds padded to twelve columns:
-# c = settled counters of the current periods, p = live pending reservations, m = rolling minute,
-# s = account state, r = retired models, k = pool cursors, g = the global manual switch,
-# l = recent successful latencies.
+# The state rows, in one statement; six row kinds padded to twelve columns:
+# c = settled counters of the current periods, p = live pending reservations, s = account state,
+# r = retired models, k = pool cursors, g = the global manual switch.
 _SQL_SNAPSHOT = """
 SELECT 'c', account, model, period, requests, tokens, cost_nusd, NULL, NULL, NULL, NULL, NULL
 FROM usage_counters WHERE period IN (SELECT value FROM json_each(:periods))
 UNION ALL
 SELECT 'p', account, model, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL, NULL, NULL
 FROM reservations WHERE state = 'pending' AND expires_at > :now
-UNION ALL
-SELECT 'm', account, model, COUNT(*), SUM(tokens), SUM(cost_nusd), NULL, NULL, NULL, NULL, NULL, NULL
-FROM reservations
-WHERE created_at > :since AND (state = 'settled' OR (state = 'pending' AND expires_at > :now))
-GROUP BY account, model
 UNION ALL
 SELECT 's', account, model, cooldown_until, cooldown_reason, exhausted_until, exhausted_reason, disabled_reason,
        consecutive_failures, breaker_open_until, learned_requests_limit, learned_tokens_limit
@@ -147,12 +144,23 @@ SELECT 'r', provider, model, reason, NULL, NULL, NULL, NULL, NULL, NULL, NULL, N
 UNION ALL
 SELECT 'k', pool, last_account, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pool_cursors
 UNION ALL
-SELECT 'g', provider, model, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pins WHERE scope = 'global'
-UNION ALL
-SELECT * FROM (
-    SELECT 'l', provider, model, latency_ms, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM attempts
-    WHERE outcome = 'success' AND created_at >= :latency_since ORDER BY created_at DESC LIMIT :latency_rows
-)"""
+SELECT 'g', provider, model, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pins WHERE scope = 'global'"""
+
+# The rolling minute, read only for the accounts with a per-minute limit (configured, `:limited`, or learned): its
+# cost grows with the calls of the last minute, and nothing else needs it.
+_SQL_MINUTE = """
+SELECT account, model, COUNT(*), SUM(tokens), SUM(cost_nusd)
+FROM reservations
+WHERE account IN (SELECT value FROM json_each(:limited)
+                  UNION SELECT account FROM account_state
+                  WHERE learned_requests_limit IS NOT NULL OR learned_tokens_limit IS NOT NULL)
+  AND created_at > :since AND (state = 'settled' OR (state = 'pending' AND expires_at > :now))
+GROUP BY account, model"""
+
+# Recent successful latencies, for the median per (provider, model).
+_SQL_LATENCY = """
+SELECT provider, model, latency_ms FROM attempts
+WHERE outcome = 'success' AND created_at >= :since ORDER BY created_at DESC LIMIT :rows"""
 
 
 class _Tally:
@@ -211,7 +219,6 @@ class _Read:
         self.health: dict[_Key, Health] = {}
         self.disabled: dict[str, str] = {}
         self.retired: dict[tuple[str, str], str] = {}
-        self.latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
         self.cursors: dict[str, str] = {}
         self.pin: tuple[str, str | None] | None = None
 
@@ -220,8 +227,6 @@ class _Read:
             tally.counter(*row[:6])
         elif kind == "p":
             tally.pending(row[:8])
-        elif kind == "m":
-            tally.minute(*row[:5])
         elif kind == "s":
             self.health[row[0], row[1]] = _health(row)
             if row[6] is not None and not row[1]:
@@ -230,10 +235,8 @@ class _Read:
             self.retired[row[0], row[1]] = row[2]
         elif kind == "k":
             self.cursors[row[0]] = row[1]
-        elif kind == "g":
-            self.pin = (row[0], row[1])
         else:
-            self.latencies[row[0], row[1]].append(row[2])
+            self.pin = (row[0], row[1])
 
     def account(self, tally: _Tally, account_id: str, models: set[str]) -> AccountState:
         health = self.health
@@ -249,30 +252,44 @@ class _Read:
         )
 
 
-def snapshot_job(accounts: Sequence[Account], now: datetime, global_tz: str) -> Job[StateSnapshot]:
-    """A job that assembles a `StateSnapshot` from one statement."""
+def snapshot_job(
+    accounts: Sequence[Account], now: datetime, global_tz: str, *, latency: bool = True
+) -> Job[StateSnapshot]:
+    """A job that assembles a `StateSnapshot` (run it in a read transaction for one consistent view: `Store.read`).
+
+    `latency=False` leaves out the latency estimate (`latency_p50_ms` is then empty): it changes slowly, and its
+    rows cost more to read than everything else.
+    """
     now = require_aware(now)
     now_ms = to_ms(now)
     zones = {account.id: account.quota.timezone for account in accounts}
-    params = {
-        "now": now_ms,
-        "since": to_ms(now - MINUTE),
-        "latency_since": to_ms(now - LATENCY_WINDOW),
-        "latency_rows": LATENCY_ROWS,
-    }
+    limited = [
+        a.id for a in accounts if a.quota.requests_per_minute is not None or a.quota.tokens_per_minute is not None
+    ]
+    minute = {"limited": json.dumps(limited), "since": to_ms(now - MINUTE), "now": now_ms}
+    recent = {"since": to_ms(now - LATENCY_WINDOW), "rows": LATENCY_ROWS}
 
     def job(conn: sqlite3.Connection) -> StateSnapshot:
         tally = _Tally(zones, global_tz, now)
-        rows = conn.execute(_SQL_SNAPSHOT, {**params, "periods": json.dumps(tally.periods())}).fetchall()
-        return _assemble(tally, rows, now)
+        read = _Read()
+        for kind, *row in conn.execute(_SQL_SNAPSHOT, {"periods": json.dumps(tally.periods()), "now": now_ms}):
+            read.add(tally, kind, row)
+        for account, model, requests, tokens, cost in conn.execute(_SQL_MINUTE, minute):
+            tally.minute(account, model, requests, tokens, cost)
+        latencies = _medians(conn.execute(_SQL_LATENCY, recent)) if latency else {}
+        return _assemble(tally, read, latencies, now)
 
     return job
 
 
-def _assemble(tally: _Tally, rows: list[Any], now: datetime) -> StateSnapshot:
-    read = _Read()
-    for kind, *row in rows:
-        read.add(tally, kind, row)
+def _medians(rows: Iterable[tuple[str, str, float]]) -> dict[tuple[str, str], float]:
+    samples: dict[tuple[str, str], list[float]] = defaultdict(list)
+    for provider, model, latency_ms in rows:
+        samples[provider, model].append(latency_ms)
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def _assemble(tally: _Tally, read: _Read, latencies: Mapping[tuple[str, str], float], now: datetime) -> StateSnapshot:
     models_of: dict[str, set[str]] = defaultdict(set)
     for account, model, *_ in (*tally.sums, *read.health):
         if model:
@@ -282,7 +299,7 @@ def _assemble(tally: _Tally, rows: list[Any], now: datetime) -> StateSnapshot:
         accounts={account_id: read.account(tally, account_id, models_of[account_id]) for account_id in tally.zones},
         global_usage=tally.usages("", ""),
         retired=read.retired,
-        latency_p50_ms={key: statistics.median(values) for key, values in read.latencies.items()},
+        latency_p50_ms=latencies,
         pool_cursors=read.cursors,
         global_pin=read.pin,
     )

@@ -45,7 +45,8 @@ async def test_a_turn_saves_its_task_type_and_the_history_estimate(tmp_path: Pat
         saved = await world.app.conversations.get(first.conversation_id)
         assert saved is not None and saved.last_task_type == "creative" and len(saved.messages) == 4
         assert saved.history_tokens == message_tokens(saved.messages)
-        record = await world.app.router.ports.conversations.load(first.conversation_id, world.clock())
+        view = await world.app.router.ports.state.view([], first.conversation_id, world.clock())
+        record = view.conversation
         assert (record.state.last_task_type, record.state.history_tokens) == ("creative", saved.history_tokens)
 
 

@@ -12,6 +12,7 @@ from providers.types import RateLimits, Usage
 from storage.accounts import AccountStates
 from storage.db import Store
 from storage.ledger import Ledger, Refused, Reservation
+from storage.snapshot import StateSnapshot
 from tests.storage.conftest import NOW, make_account
 
 pytestmark = pytest.mark.anyio
@@ -236,7 +237,7 @@ async def test_headers_saying_nothing_remains_cool_the_model_down_until_the_rese
 
 async def test_the_snapshot_reports_every_window_model_and_health_at_once(store: Store) -> None:
     ledger, states = Ledger(store, timezone="America/Los_Angeles"), AccountStates(store)
-    account = make_account(timezone="Asia/Kolkata")
+    account = make_account(timezone="Asia/Kolkata", requests_per_minute=10)
     yesterday = await ledger.reserve(
         account, "m", estimated_tokens=5, worst_case_cost_usd=1, now=NOW - timedelta(days=1)
     )
@@ -262,3 +263,21 @@ async def test_the_snapshot_reports_every_window_model_and_health_at_once(store:
 async def test_an_empty_model_or_account_id_is_a_programming_error(store: Store) -> None:
     with pytest.raises(ValueError):
         await Ledger(store).reserve(make_account(), "", estimated_tokens=1, worst_case_cost_usd=0, now=NOW)
+
+
+async def test_the_rolling_minute_is_read_for_accounts_with_a_configured_or_learned_per_minute_limit(
+    store: Store,
+) -> None:
+    ledger, states = Ledger(store), AccountStates(store)
+    unlimited, limited = make_account("free"), make_account("capped", requests_per_minute=5)
+    assert isinstance(await reserve(ledger, "free"), Reservation)
+    assert isinstance(await reserve(ledger, "capped", requests_per_minute=5), Reservation)
+
+    def minute(snapshot: StateSnapshot, account: str) -> int:
+        return snapshot.accounts[account].usage.minute.requests
+
+    snapshot = await ledger.snapshot([unlimited, limited], NOW)
+    assert (minute(snapshot, "free"), minute(snapshot, "capped")) == (0, 1)
+    await states.learn_limits("free", "model-a", RateLimits(requests_limit=50), NOW)
+    snapshot = await ledger.snapshot([unlimited, limited], NOW)
+    assert (minute(snapshot, "free"), minute(snapshot, "capped")) == (1, 1)

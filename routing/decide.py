@@ -10,9 +10,9 @@ The policy, in the order it applies (SCORING.md has the full text, with examples
 2. A target: the pin (the call's provider/model, else the conversation's switch_provider, else the global one), else
    the conversation's provider when it must stay (see below), else none. A target that cannot serve is an error
    when autoSwitch (or, for a quota/rate limit, switchOnLimit) forbids moving; otherwise the request moves on.
-3. Rank: (provider, model) groups by lexicographic tiers — target, quality list, window (max_context), task list,
-   cost_first list (budget cost_first), default — then by the weighted score (routing/score.py); the accounts of a
-   group follow their pool strategy.
+3. Rank: (provider, model) groups by lexicographic tiers — target, quality list, cost_first list (budget mode
+   cost_first: it ranks like a quality list, after the explicit one), window (max_context), task list, default —
+   then by the weighted score (routing/score.py); the accounts of a group follow their pool strategy.
 4. A conversation stays on its provider unless its history is below Preferences.switch_threshold_tokens, the task
    type changed significantly, the user pinned another provider, or its provider cannot serve; after a failover it
    returns to its preferred provider as soon as that one can serve again.
@@ -187,7 +187,7 @@ def _rank(groups: list[Group], target: _Target | None, seed: int) -> tuple[list[
             tier = _target_tier(g, target)
             if tier != 2:
                 t = g.tiers
-                g.tiers = Tiers(tier, t.quality_list, t.context_window, t.task_list, t.cost_list, t.default)
+                g.tiers = Tiers(tier, t.quality_list, t.cost_list, t.context_window, t.task_list, t.default)
         alive.sort(key=lambda g: (g.tiers.target, g.key))
     ranked: list[RankedCandidate] = []
     append = ranked.append
@@ -322,9 +322,9 @@ def _decided_by(first: Group, runner_up: Group | None, task: Task, budget_mode: 
     tier_reasons: tuple[tuple[object, object, Reason], ...] = (
         (a.target, b.target, "preference"),
         (a.quality_list, b.quality_list, "preference"),
+        (a.cost_list, b.cost_list, "cost"),
         (a.context_window, b.context_window, "context"),
         (a.task_list, b.task_list, "preference"),
-        (a.cost_list, b.cost_list, "cost"),
         (a.default, b.default, "preference"),
     )
     for mine, theirs, reason in tier_reasons:

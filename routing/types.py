@@ -258,17 +258,18 @@ class Exclusion:
 
 @dataclass(slots=True)  # not frozen: see the module docstring
 class Tiers:
-    """The lexicographic part of the ranking (smaller sorts first); see SCORING.md."""
+    """The lexicographic part of the ranking (smaller sorts first), fields in order of precedence; see SCORING.md."""
 
     #: 0: the pinned / sticky provider and model; 1: that provider, another model; 2: anything else
     target: int
     #: position in the explicit quality's list (None: no quality given or no list; unlisted = after the list)
     quality_list: int | None
+    #: budget mode cost_first only: position in qualityPreferences.cost_first (ranks like a quality list; after the
+    #: explicit quality's list when there is one)
+    cost_list: int | None
     #: max_context only: the context window (larger sorts first)
     context_window: int | None
     task_list: int | None
-    #: budget mode cost_first only: position in qualityPreferences.cost_first
-    cost_list: int | None
     #: 0 when the provider is Preferences.default
     default: int
 

@@ -78,17 +78,35 @@ SCENARIOS = [
         "cost",
     ),
     Scenario(
-        "cost_first keeps the task list first",
+        "cost_first follows the cost_first list ahead of the task list",
         {"task_type": "coding", "budget_mode": "cost_first"},
+        "kimi",
+        "cost",
+    ),
+    Scenario(
+        "cost_first without a cost_first list keeps the task list first",
+        {"task_type": "coding", "budget_mode": "cost_first"},
+        "openai",
+        "preference",
+        preferences={"qualityPreferences": {"max_quality": ["openai", "anthropic"]}},
+    ),
+    Scenario(
+        "an explicit quality list leads the cost_first list",
+        {"task_type": "coding", "budget_mode": "cost_first", "quality": "max_quality"},
         "openai",
         "preference",
     ),
     Scenario(
-        "cost_first orders what the task list leaves tied",
-        {"task_type": "coding", "budget_mode": "cost_first"},
-        "kimi",
+        "the cost_first list breaks the quality list's ties before the task list",
+        {"task_type": "coding", "budget_mode": "cost_first", "quality": "max_quality"},
+        "anthropic",
         "cost",
-        preferences={"taskPreferences": {}},
+        preferences={
+            "qualityPreferences": {
+                "max_quality": ["deepseek"],  # configured nowhere: every provider ties on this list
+                "cost_first": ["anthropic", "openai"],
+            }
+        },
     ),
     Scenario(
         "max_cost_usd leaves only what fits the cap",
@@ -213,9 +231,11 @@ SCENARIOS = [
         {"task_type": "coding"},
         "zai",
         "preference",
+        # the use case's own configuration: no cost_first list, so the task list orders the providers
         preferences={
             "budgetMode": "cost_first",
             "taskPreferences": {"simple": ["google", "kimi", "zai"], "coding": ["zai", "google"]},
+            "qualityPreferences": {},
         },
     ),
     Scenario(

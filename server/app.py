@@ -60,12 +60,36 @@ def http_client(timeout_s: float = 60.0) -> httpx2.AsyncClient:
     )
 
 
+class LazyHttp:
+    """The process's HTTP client, built on first use (or the one given, which its owner closes).
+
+    Building one (TLS context, CA bundle) costs ~50 ms that a starting MCP server need not pay before it answers
+    `initialize`: nothing calls out until the first routed request.
+    """
+
+    def __init__(self, timeout_s: float, given: httpx2.AsyncClient | None = None) -> None:
+        self._timeout_s = timeout_s
+        self._client = given
+        self._owned = given is None
+
+    @property
+    def client(self) -> httpx2.AsyncClient:
+        if self._client is None:
+            self._client = http_client(self._timeout_s)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the client if this holder built it."""
+        if self._owned and self._client is not None:
+            await self._client.aclose()
+
+
 @dataclass
 class App:
     paths: Paths
     environ: Mapping[str, str]
     clock: Clock
-    http: httpx2.AsyncClient
+    lazy_http: LazyHttp
     store: Store
     credentials: CredentialStore
     config: RouterConfig
@@ -77,6 +101,11 @@ class App:
     decisions: DecisionLog
     metrics: Metrics
     _config_stamp: tuple[float, int] | None = field(default=None)
+
+    @property
+    def http(self) -> httpx2.AsyncClient:
+        """The process's HTTP client (built on first use)."""
+        return self.lazy_http.client
 
     @property
     def problem(self) -> str | None:
@@ -127,16 +156,16 @@ def read_config(paths: Paths, environ: Mapping[str, str]) -> tuple[RouterConfig,
         return RouterConfig(source=str(paths.config_file)), error
 
 
-def _connector(http: httpx2.AsyncClient) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
+def _connector(http: LazyHttp) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
     def connect(provider: ProviderConfig, account: Account, key: SecretStr | None) -> ChatAdapter:
         endpoint = Endpoint(provider=provider.id, account=account.id, base_url=account.base_url, api_key=key)
-        return make_adapter(provider.kind, http, endpoint, provider.options)
+        return make_adapter(provider.kind, http.client, endpoint, provider.options)
 
     return connect
 
 
 def _ports(app: App) -> Ports:
-    return make_ports(app.store, app.ledger, app.decisions, app.credentials, app.http, app.config)
+    return make_ports(app.store, app.ledger, app.decisions, app.credentials, app.lazy_http, app.config)
 
 
 def make_ports(
@@ -144,7 +173,7 @@ def make_ports(
     ledger: Ledger,
     decisions: DecisionLog,
     credentials: CredentialStore,
-    http: httpx2.AsyncClient,
+    http: LazyHttp,
     config: RouterConfig,
 ) -> Ports:
     return Ports(
@@ -186,17 +215,17 @@ async def open_app(
     environ = environ if environ is not None else dict(os.environ)
     config, error = read_config(paths, environ)
     store = await open_store(paths)
-    owned_http = http is None
-    client = http if http is not None else http_client(config.settings.request_timeout_s)
+    lazy_http = LazyHttp(config.settings.request_timeout_s, http)
     try:
-        app = _assemble(paths, environ, clock, client, store, credentials or KeyringCredentials(environ), config, error)
+        app = _assemble(
+            paths, environ, clock, lazy_http, store, credentials or KeyringCredentials(environ), config, error
+        )
         now = clock()
         await app.ledger.reap(now)
         await app.decisions.purge(now, retention=timedelta(days=config.settings.retention_days))
         yield app
     finally:
-        if owned_http:
-            await client.aclose()
+        await lazy_http.aclose()
         await store.close()
 
 
@@ -204,7 +233,7 @@ def _assemble(
     paths: Paths,
     environ: Mapping[str, str],
     clock: Clock,
-    http: httpx2.AsyncClient,
+    http: LazyHttp,
     store: Store,
     credentials: CredentialStore,
     config: RouterConfig,
@@ -219,7 +248,7 @@ def _assemble(
         paths=paths,
         environ=environ,
         clock=clock,
-        http=http,
+        lazy_http=http,
         store=store,
         credentials=credentials,
         config=config,

@@ -110,3 +110,29 @@ def test_concurrent_first_use_loads_the_encoding_once(monkeypatch: pytest.Monkey
         thread.join(timeout=10)
     assert builds == ["cl100k_base"]
     assert len({id(encoding) for encoding in seen}) == 1
+
+
+@pytest.mark.anyio
+async def test_ready_loads_the_tokenizer_in_a_worker_thread_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    threads: list[int] = []
+    real = tokens.get_encoding
+
+    def spy(name: tokens.EncodingName = "o200k_base") -> object:
+        threads.append(threading.get_ident())
+        return real(name)
+
+    monkeypatch.setattr(tokens, "get_encoding", spy)
+    monkeypatch.setattr(tokens, "_encodings", {})
+    await tokens.ready()
+    await tokens.ready()
+    assert len(threads) == 1 and threads[0] != threading.get_ident()
+    assert tokens.count_text("hello world") == 2
+
+
+@pytest.mark.anyio
+async def test_ready_never_raises_when_the_tokenizer_cannot_load(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(tokens, "_encodings", {})
+    monkeypatch.setattr(tokens, "_failed", set())
+    monkeypatch.setitem(tokens._EXPECTED_SHA256, "o200k_base", "0" * 64)
+    await tokens.ready()
+    assert tokens.count_text("hello world") == tokens.fallback_count("hello world")

@@ -269,7 +269,7 @@ def _score_group(g: Group, ctx: Context) -> None:
     window = model.context_window if ctx.max_context else None
     ql, tl, cl = ctx.positions(g.prov, g.model)
     default = 0 if ctx.default is None or ctx.default == g.prov else 1
-    g.tiers = Tiers(target=2, quality_list=ql, cost_list=cl, context_window=window, task_list=tl, default=default)
+    g.tiers = Tiers(2, ql, cl, window, tl, default)
     g.key = (ql or 0, cl or 0, -(window or 0), tl or 0, default, -total, g.prov, g.model)
 
 

@@ -5,7 +5,7 @@ every read-check-write happens inside `Store.write(job)`, a `BEGIN IMMEDIATE` tr
 writers across processes, which is what makes quotas and budgets exact.
 
 A *job* is a plain function of the `sqlite3.Connection` that runs any number of statements. The connection lives
-on one worker thread of its own (SQLite blocks; the event loop must not), and each job is ONE hop to that thread
+on aiosqlite's thread (SQLite blocks; the event loop must not), and each job is ONE hop to that thread
 and back, however many statements it runs — a thread hop costs more here than a typical statement. Jobs run one
 at a time in the order they were submitted, which also serialises the tasks of this process. `sqlite3` errors
 become `StoreError`s here, once.
@@ -13,18 +13,15 @@ become `StoreError`s here, once.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import os
-import queue
 import sqlite3
-import threading
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Generic, TypeVar
+from typing import Any, TypeVar
 
+import aiosqlite
 import anyio
 
 from storage.errors import StoreError, translate
@@ -38,58 +35,37 @@ Params = Sequence[Any] | dict[str, Any]
 Job = Callable[[sqlite3.Connection], T]
 
 
-class _Call(Generic[T]):
-    """A job on its way to the worker thread, and the future its result comes back by."""
+class _Connection:
+    """aiosqlite's connection thread, used for whole units of work rather than statement by statement.
 
-    __slots__ = ("fn", "future")
-
-    def __init__(self, fn: Callable[[], T], future: asyncio.Future[T]) -> None:
-        self.fn = fn
-        self.future = future
-
-
-def _resolve(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
-    if future.done():
-        return
-    if error is not None:
-        future.set_exception(error)
-    else:
-        future.set_result(result)
-
-
-class _Worker:
-    """The thread that owns the sqlite3 connection: runs each submitted call in order, hands results back.
-
-    asyncio rather than anyio: the store runs on the asyncio backend (as aiosqlite, which it replaces, did), and
-    a future resolved with `call_soon_threadsafe` is the cheapest hop back to the loop.
+    aiosqlite runs every call on the one thread that owns the sqlite3 connection; its public API makes each
+    statement its own hop, and a hop costs more here than a typical statement. `_execute(fn, *args)` is the
+    primitive under that API (it queues `fn` on the thread and awaits the result): the one place we reach it.
     """
 
-    def __init__(self, name: str) -> None:
-        self._calls: queue.SimpleQueue[_Call[Any] | None] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._serve, name=name, daemon=True)
-        self._thread.start()
+    def __init__(self, connection: aiosqlite.Connection) -> None:
+        self._aio = connection
 
-    def _serve(self) -> None:
-        while (call := self._calls.get()) is not None:
-            result: Any = None
-            error: BaseException | None = None
-            try:
-                result = call.fn()
-            except BaseException as raised:  # re-raised by the awaiting task
-                error = raised
-            # RuntimeError: the loop closed meanwhile, so nobody is waiting any more
-            with contextlib.suppress(RuntimeError):
-                call.future.get_loop().call_soon_threadsafe(_resolve, call.future, result, error)
+    @classmethod
+    async def open(cls, path: Path, busy_timeout_ms: int) -> _Connection:
+        connection = aiosqlite.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000)
+        # a store that is never closed must not keep the process alive at exit
+        connection._thread.daemon = True
+        try:
+            await connection
+            await connection._execute(_configure, connection._conn, busy_timeout_ms)  # type: ignore[no-untyped-call]
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await connection.close()
+            raise
+        return cls(connection)
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        future: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._calls.put_nowait(_Call(fn, future))
-        return await future
+    async def run(self, job: Job[T]) -> T:
+        result: T = await self._aio._execute(job, self._aio._conn)  # type: ignore[no-untyped-call]
+        return result
 
-    def stop(self) -> None:
-        """End the thread once the calls already submitted have run."""
-        self._calls.put_nowait(None)
-        self._thread.join()
+    async def close(self) -> None:
+        await self._aio.close()
 
 
 def _transaction(begin: str, job: Job[T]) -> Job[T]:
@@ -112,9 +88,8 @@ def _transaction(begin: str, job: Job[T]) -> Job[T]:
 class Store:
     """The shared SQLite store. Open with `await Store.open(path)` or `async with await Store.open(path)`."""
 
-    def __init__(self, conn: sqlite3.Connection, worker: _Worker, path: Path, busy_timeout_ms: int) -> None:
+    def __init__(self, conn: _Connection, path: Path, busy_timeout_ms: int) -> None:
         self._conn = conn
-        self._worker = worker
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         #: who holds this process's reservations (diagnostics; expiry is by time, not by liveness)
@@ -138,13 +113,11 @@ class Store:
         """
         db_path = Path(path)
         _create_private(db_path)
-        worker = _Worker(f"router.db {db_path.name}")
         try:
-            conn = await worker.run(lambda: _connect(db_path, busy_timeout_ms))
+            conn = await _Connection.open(db_path, busy_timeout_ms)
         except sqlite3.Error as error:
-            worker.stop()
             raise translate(error, db_path, busy_timeout_ms=busy_timeout_ms) from error
-        store = cls(conn, worker, db_path, busy_timeout_ms)
+        store = cls(conn, db_path, busy_timeout_ms)
         try:
             await migrate(store, migrations)
         except BaseException:
@@ -156,8 +129,7 @@ class Store:
     async def close(self) -> None:
         """Close the connection; pending reservations of this process stay until settled or expired."""
         with anyio.CancelScope(shield=True):
-            await self._worker.run(self._conn.close)
-        self._worker.stop()
+            await self._conn.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -175,10 +147,9 @@ class Store:
         Raises:
             StoreLocked, StoreCorrupt, StoreError: from any statement of `job`.
         """
-        conn = self._conn
         with anyio.CancelScope(shield=True):
             try:
-                result = await self._worker.run(lambda: job(conn))
+                result = await self._conn.run(job)
             except sqlite3.Error as error:
                 raise translate(error, self.path, busy_timeout_ms=self.busy_timeout_ms) from error
         return result
@@ -224,18 +195,12 @@ class Store:
         return [str(row[0]) for row in await self.fetchall("SELECT name FROM _migrations ORDER BY rowid")]
 
 
-def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
-    """The connection, configured (runs on the worker thread; used only there afterwards)."""
-    conn = sqlite3.connect(path, isolation_level=None, timeout=busy_timeout_ms / 1000, check_same_thread=False)
-    try:
-        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute("PRAGMA journal_mode = WAL")
-        conn.execute("PRAGMA synchronous = NORMAL")
-    except BaseException:
-        conn.close()
-        raise
-    return conn
+def _configure(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
+    """WAL, a busy timeout and foreign keys (runs on the connection's thread)."""
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    conn.execute("PRAGMA foreign_keys = ON")
+    conn.execute("PRAGMA journal_mode = WAL")
+    conn.execute("PRAGMA synchronous = NORMAL")
 
 
 def _create_private(path: Path) -> None:

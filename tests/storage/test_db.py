@@ -49,14 +49,14 @@ async def test_a_job_that_raises_leaves_nothing_behind(store: Store) -> None:
 
 async def test_every_job_is_one_hop_whatever_it_runs(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     hops: list[object] = []
-    worker = store._worker
-    run = worker.run
+    connection = store._conn._aio
+    execute = connection._execute
 
-    async def counted(fn: object) -> object:
+    async def counted(fn: object, *args: object) -> object:
         hops.append(fn)
-        return await run(fn)  # type: ignore[arg-type]
+        return await execute(fn, *args)  # type: ignore[no-untyped-call]
 
-    monkeypatch.setattr(worker, "run", counted)
+    monkeypatch.setattr(connection, "_execute", counted)
 
     def many(conn: sqlite3.Connection) -> None:
         for i in range(10):

@@ -28,12 +28,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 from providers.catalog import Catalog, load_catalog
 from providers.models import Account, BudgetSpec, CredentialRef, ModelProfile, ProviderConfig, QuotaSpec
+from providers.redact import mask_keys
 from server.config_jsonc import decode_jsonc
 from server.config_prefs import TOP_LEVEL_PREFERENCES, parse_preferences, parse_settings
 from server.config_providers import parse_provider
 from server.config_reader import ConfigError, Reader, child
 from server.config_types import SETUP_HINT, RouterConfig, RouterSettings
-from server.logging_setup import KEY_SHAPES, MASK
 
 __all__ = [
     "ConfigError",
@@ -209,7 +209,7 @@ def _provider_view(provider: ProviderConfig) -> dict[str, Any]:
 def _masked(value: Any) -> Any:
     """`value` with anything shaped like a key masked, however deep (a key pasted into the wrong field)."""
     if isinstance(value, str):
-        return KEY_SHAPES.sub(MASK, value)
+        return mask_keys(value)
     if isinstance(value, dict):
         return {_masked(key): _masked(item) for key, item in value.items()}
     if isinstance(value, list):

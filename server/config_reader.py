@@ -16,6 +16,7 @@ from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from providers.catalog import Catalog
+from providers.redact import mask_keys
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _STRING_FIX = 'write a string in quotes: "..."'
@@ -91,10 +92,11 @@ class Reader:
     unknown_providers: set[str] = field(default_factory=set)
 
     def fail(self, path: str, problem: str, fix: str) -> NoReturn:
-        raise ConfigError(self.source, problem, fix=fix, path=path)
+        # a problem may quote what the user wrote, and a key pasted into the wrong field must not be echoed
+        raise ConfigError(self.source, mask_keys(problem), fix=fix, path=path)
 
     def warn(self, path: str, message: str) -> None:
-        self.warnings.append(f"{path}: {message}")
+        self.warnings.append(mask_keys(f"{path}: {message}"))
 
     def obj(self, value: Any, path: str, *, fix: str = "write an object: { ... }") -> dict[str, Any]:
         if not isinstance(value, dict):

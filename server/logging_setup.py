@@ -19,16 +19,8 @@ from pydantic import SecretStr
 
 from providers.credentials import CredentialStore, KeyLocation
 from providers.models import Account
+from providers.redact import KEY_SHAPES, MASK
 
-MASK = "***"
-#: shapes of provider keys and bearer tokens, redacted even when no store handed them out
-KEY_SHAPES = re.compile(
-    r"sk-[A-Za-z0-9_\-]{12,}"  # OpenAI, Anthropic (sk-ant-...), Moonshot, DeepSeek, OpenRouter (sk-or-...)
-    r"|AIza[0-9A-Za-z_\-]{30,}"  # Google API keys
-    r"|\b[0-9a-f]{32}\.[0-9A-Za-z]{16}\b"  # Z.AI / Zhipu keys: <id>.<secret>
-    r"|(?<=Bearer )[A-Za-z0-9._~+/\-]{12,}=*"  # any bearer token
-    r"|(?i:(?<=api[_-]key=))[^&\s\"']{8,}"  # ?key= style query parameters
-)
 #: keys shorter than this are not registered (redacting "a" everywhere would destroy every message)
 MIN_SECRET_LENGTH = 8
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"

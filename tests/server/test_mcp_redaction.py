@@ -11,7 +11,8 @@ from pathlib import Path
 import anyio
 import pytest
 
-from server.logging_setup import MASK, RedactingFilter, Redactor, configure_logging
+from providers.redact import MASK
+from server.logging_setup import RedactingFilter, Redactor, configure_logging
 from tests.harness import SIM_KEY
 from tests.server.mcp_support import mcp_session, text_of
 

@@ -201,6 +201,9 @@ def _period_refusal(
         ("budget_monthly_usd", "global", _nusd(budget.monthly_usd), g_month.cost_nusd, cost_nusd, p.global_month),
     )
     for limit, scope, allowed, so_far, share, window in checks:
+        # a call that costs nothing cannot overspend, even when a lowered cap is already below the spend
+        if share == 0 and limit.startswith("budget"):
+            continue
         if allowed is not None and so_far + share > allowed:
             # A call larger than the whole limit will not fit after the reset either.
             resets_at = window.end if share <= allowed else None

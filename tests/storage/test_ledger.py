@@ -281,3 +281,14 @@ async def test_the_rolling_minute_is_read_for_accounts_with_a_configured_or_lear
     await states.learn_limits("free", "model-a", RateLimits(requests_limit=50), NOW)
     snapshot = await ledger.snapshot([unlimited, limited], NOW)
     assert (minute(snapshot, "free"), minute(snapshot, "capped")) == (1, 1)
+
+
+async def test_a_free_call_is_not_refused_by_a_spent_budget(store: Store) -> None:
+    ledger = Ledger(store, budget=BudgetSpec(daily_usd=0.01))
+    account = make_account()
+    held = await ledger.reserve(account, "paid", estimated_tokens=10, worst_case_cost_usd=0.01, now=NOW)
+    assert isinstance(held, Reservation)
+    refused = await ledger.reserve(account, "paid", estimated_tokens=10, worst_case_cost_usd=0.001, now=NOW)
+    assert isinstance(refused, Refused) and refused.limit == "budget_daily_usd"
+    free = await ledger.reserve(account, "free", estimated_tokens=10, worst_case_cost_usd=0.0, now=NOW)
+    assert isinstance(free, Reservation)

@@ -1,7 +1,7 @@
 """decide(): the pure routing policy — from a task, the candidates' state, the preferences, the conversation and the
 time, a ranked list with every exclusion explained. No I/O and no clock (`now` is passed in); tests enforce both.
 
-The policy, in the order it applies (SCORING.md has the full text, with examples):
+The policy, in the order it applies (the README's "How routing decides" has the full text):
 
 1. Filters, in this order; a candidate is reported under the first it fails: disabled, no_key, retired (catalogue
    date or a learned 404), capability, budget_mode (free_only never keeps a paid model), context (the estimate with

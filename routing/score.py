@@ -1,6 +1,6 @@
 """The smooth part of the ranking: each part a number in 0..1 where higher is better, weighted by mode.
 
-SCORING.md (beside this file) is the documentation; in short:
+The README's "How routing decides" is the documentation; in short:
 
 - quality     the model's quality for the task type (0-100, the catalogue's or the config's `quality`) mapped
               (q - 40) / 60 onto 0..1: useful models sit between 60 and 95, and /100 would squeeze that range

@@ -24,7 +24,7 @@ from providers.types import Frozen, Message, WireKind
 from providers.vendors import ALIASES, vendor_for
 from routing.preferences import BudgetMode, QualityMode
 
-#: Why the chosen candidate won (INTERFACE.md's vocabulary; SCORING.md defines when each applies).
+#: Why the chosen candidate won (INTERFACE.md's vocabulary; the README's "How routing decides" says when).
 Reason = Literal["preference", "limit", "cost", "context", "quality", "latency", "sticky", "manual", "failover"]
 REASONS: tuple[Reason, ...] = (
     "preference",
@@ -258,7 +258,7 @@ class Exclusion:
 
 @dataclass(slots=True)  # not frozen: see the module docstring
 class Tiers:
-    """The lexicographic part of the ranking (smaller sorts first), fields in order of precedence; see SCORING.md."""
+    """The lexicographic part of the ranking (smaller sorts first), in precedence order (README: routing)."""
 
     #: 0: the pinned / sticky provider and model; 1: that provider, another model; 2: anything else
     target: int

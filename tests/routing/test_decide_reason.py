@@ -1,4 +1,4 @@
-"""reason and confidence follow SCORING.md; decisions serialise to JSON and back."""
+"""reason and confidence follow the README's "How routing decides"; decisions serialise to JSON and back."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Scenarios derived from the seed, run as dry runs through the whole router (config -> store -> decide), each
-checked against the policy routing/SCORING.md documents: the provider (and account) chosen and the reason.
+checked against the policy the README documents ("How routing decides"): the provider (and account)
+chosen and the reason.
 
 The line-up is the seed's (tests/harness.py): Z.AI glm-4.7 (205K), Kimi k2.6 (262K), three free Google accounts
 with gemini-2.5-flash (1M), OpenAI gpt-5.2 (400K), Anthropic claude-sonnet-4-6 (1M), with the seed's preference
@@ -39,7 +40,7 @@ class Scenario:
 
 
 SCENARIOS = [
-    # the task type's list leads when no quality is given (SCORING.md §3, tier 4)
+    # the task type's list leads when no quality is given (README, "How routing decides" §3, tier 4)
     Scenario("coding goes to the head of the coding list", {"task_type": "coding"}, "openai", "preference"),
     Scenario("reasoning goes to the head of its list", {"task_type": "reasoning"}, "anthropic", "preference"),
     Scenario("creative goes to the head of its list", {"task_type": "creative"}, "openai", "preference"),
@@ -173,7 +174,7 @@ SCENARIOS = [
         state=(("breaker", "openai"),),
     ),
     Scenario(
-        # a disabled account is a static filter: it is not "the wanted provider" unless pinned (SCORING.md §4)
+        # a disabled account is a static filter: not "the wanted provider" unless pinned (README routing §4)
         "a disabled first choice is passed over",
         {"task_type": "coding"},
         "anthropic",

@@ -189,12 +189,15 @@ class KeyringCredentials:
         self._cache.pop(account_id, None)
 
     async def delete(self, account_id: str) -> bool:
-        from keyring.errors import PasswordDeleteError
+        from keyring.errors import KeyringError, PasswordDeleteError
 
         try:
             await anyio.to_thread.run_sync(self._keyring().delete_password, SERVICE, account_id)
         except PasswordDeleteError:
             return False
+        except KeyringError as error:
+            info = describe_backend(self._keyring())
+            raise CredentialError(f"could not delete the key from the keychain ({info.name}): {info.why}") from error
         finally:
             self._cache.pop(account_id, None)
         return True

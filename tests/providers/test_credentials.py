@@ -5,7 +5,7 @@ from pathlib import Path
 import keyring
 import pytest
 
-from providers.credentials import SERVICE, KeyringCredentials, describe_backend, ensure_session_bus
+from providers.credentials import SERVICE, CredentialError, KeyringCredentials, describe_backend, ensure_session_bus
 from providers.models import Account, CredentialRef
 from tests.keychain import SecretService
 from tests.memory_keyring import MemoryKeyring
@@ -83,6 +83,14 @@ def test_the_session_bus_is_found_when_an_agent_left_it_out(tmp_path: Path) -> N
         assert environ["DBUS_SESSION_BUS_ADDRESS"] == f"unix:path={bus}" and said
     else:
         assert said is None and not environ
+
+
+async def test_deleting_from_an_unusable_keychain_is_a_credential_error_naming_the_fix() -> None:
+    from keyring.backends import fail
+
+    store = KeyringCredentials({}, backend=fail.Keyring())  # type: ignore[no-untyped-call]
+    with pytest.raises(CredentialError, match=r"\$\{ENV_VAR\}"):
+        await store.delete("zai")
 
 
 def test_doctor_names_an_unusable_keychain_and_the_fix() -> None:

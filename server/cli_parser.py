@@ -150,6 +150,8 @@ def _keys(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action.add_argument("--account", help="the account id, for a provider with several accounts")
         _json(action)
     listing = actions.add_parser("list", help="show each account and where its key lives")
+    listing.add_argument("provider", metavar="PROVIDER", nargs="?", help="only this provider's accounts")
+    listing.add_argument("--account", help="only this account")
     _json(listing)
 
 

@@ -15,7 +15,7 @@ from server.commands.common import UserError, cli_app, console, emit_json, run, 
 def keys(args: argparse.Namespace) -> int:
     """Dispatch `keys set|list|delete`."""
     if args.action == "list":
-        return run(lambda: _list(as_json=args.json))
+        return run(lambda: _list(args.provider, args.account, as_json=args.json))
     if args.action == "set":
         return run(lambda: _set(args.provider, args.account, as_json=args.json))
     return run(lambda: _delete(args.provider, args.account, as_json=args.json))
@@ -95,9 +95,16 @@ async def _delete(provider_id: str, account_id: str | None, *, as_json: bool) ->
     return 0
 
 
-async def _list(*, as_json: bool) -> int:
+async def _list(provider_id: str | None, account_id: str | None, *, as_json: bool) -> int:
     async with cli_app() as app:
-        accounts = [account for provider in app.config.providers.values() for account in provider.accounts]
+        if provider_id is not None and provider_id not in app.config.providers:
+            raise UserError(f"{provider_id!r} is not a configured provider; `provider-router list` shows them")
+        accounts = [
+            account
+            for provider in app.config.providers.values()
+            for account in provider.accounts
+            if provider_id in (None, provider.id) and account_id in (None, account.id)
+        ]
         locations = [await app.credentials.locate(account) for account in accounts]
         backend = describe_backend()
     if as_json:

@@ -243,6 +243,15 @@ def test_keys_set_stores_a_piped_key_in_the_keychain_and_list_never_shows_it(
     assert env.cli("keys", "delete", "google", "--account", "google-2").code == 1
 
 
+def test_keys_list_narrows_to_one_provider_or_account(env: SimHome) -> None:
+    google = env.cli("keys", "list", "google", "--json").json()["accounts"]
+    assert {a["account"] for a in google} == {"google-1", "google-2", "google-3"}
+    one = env.cli("keys", "list", "google", "--account", "google-2", "--json").json()["accounts"]
+    assert [a["account"] for a in one] == ["google-2"]
+    unknown = env.cli("keys", "list", "nosuch")
+    assert unknown.code == 1 and "provider-router list" in unknown.err
+
+
 def test_keys_set_needs_the_account_of_a_pool(env: SimHome) -> None:
     run = env.cli("keys", "set", "google")
     assert run.code == 1 and "--account" in run.err

@@ -236,12 +236,18 @@ async def set_preference(
         Literal["max_speed", "balanced", "max_quality", "max_context", "cost_first"] | None,
         Field(description="set this quality mode's order"),
     ] = None,
-    default: Annotated[bool, Field(description="set the default provider (`providers` names one)")] = False,
+    default: Annotated[
+        bool | str, Field(description="set the default provider: true (`providers` names one) or its id")
+    ] = False,
     budget_mode: Annotated[BudgetMode | None, Field(description="free_only | cost_first | quality_first")] = None,
 ) -> PreferenceResult:
     """Change the routing preferences in providers.json (comments kept, previous file backed up)."""
     app = ctx.request_context.lifespan_context.opened()
     with tool_errors():
+        if isinstance(default, str):
+            if providers not in (None, [default]):
+                raise ValueError("name the default provider once: default=<id>, or default=true with providers=[<id>]")
+            providers, default = [default], True
         edits = [budget_mode_edit(budget_mode)] if budget_mode else []
         if providers is not None or task_type or quality or default:
             if sum((task_type is not None, quality is not None, default)) != 1:

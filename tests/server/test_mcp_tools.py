@@ -234,9 +234,18 @@ async def test_set_preference_reorders_a_task_type_in_the_file_and_at_once(tmp_p
     assert saved["preferences"]["budgetMode"] == "free_only"
 
 
+async def test_set_preference_takes_the_default_provider_by_flag_or_by_id(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path) as s:
+        by_id = await s.ok("set_preference", default="kimi")
+        by_flag = await s.ok("set_preference", default=True, providers=["openai"])
+    assert by_id["preferences"]["default"] == "kimi"
+    assert by_flag["preferences"]["default"] == "openai"
+
+
 @pytest.mark.parametrize(
     ("arguments", "expected"),
     [
+        ({"default": "kimi", "providers": ["zai"]}, "name the default provider once"),
         ({"task_type": "coding", "providers": ["mistral"]}, "no provider 'mistral' is configured; configured: zai"),
         ({"providers": ["openai"]}, "exactly one of task_type, quality or default=true"),
         ({}, "nothing to change"),

@@ -140,7 +140,9 @@ def preference_edits(
             raise ValueError(f"unknown quality mode {quality!r}; use one of {', '.join(QUALITY_KEYS)}")
         return [(("preferences", "qualityPreferences", quality), list(providers))]
     if len(providers) > 1:
-        raise ValueError("the default is one provider; give an order with --task or --quality")
+        raise ValueError(
+            "the default is one provider; to order several, name a task type or a quality (CLI: --task / --quality)"
+        )
     return [(("preferences", "default"), providers[0])]
 
 

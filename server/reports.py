@@ -11,24 +11,37 @@ keys appear only as where they live, prompts only when the user enabled `setting
     decision_detail(app, decision_id)       -> DecisionDetail | None  (router://decisions/{id})
     providers_view(app)                     -> ProvidersReport   (router://providers, `provider-router list`)
     preferences_view(preferences)           -> PreferencesView   (`set_preference`, `provider-router prefer`)
+
+The metrics and decision-log views live in server/reports_history.py and are re-exported here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import asdict
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import Field
 
 from providers.models import Account, BudgetSpec, ModelProfile, ProviderConfig, QuotaSpec
-from providers.types import Frozen, Usage
+from providers.types import Frozen
 from routing.preferences import BudgetMode, Preferences
 from server.app import App
 from server.config import credential_label
+from server.reports_history import (
+    AttemptView,
+    DecisionDetail,
+    DecisionLogView,
+    DecisionSummary,
+    MetricsReport,
+    MetricsView,
+    SwitchView,
+    decision_detail,
+    decision_log,
+    metrics_report,
+)
 from server.store_ports import quota_windows
-from storage import AccountState, AttemptRecord, LoggedDecision, MetricsRow, StateSnapshot, Usages, WindowUsage
+from storage import AccountState, MetricsRow, StateSnapshot, Usages, WindowUsage
 from storage.windows import day_window, month_window
 
 __all__ = [
@@ -502,195 +515,6 @@ async def quota_report(
         spend_usd=round(global_usage.cost_usd, 6),
         budget_usd=budget.daily_usd if period == "day" else budget.monthly_usd,
         providers=lines,
-    )
-
-
-# --------------------------------------------------------------------------------------------------- metrics
-
-
-class MetricsView(Frozen):
-    """One group's requests, tokens, cost, latency (ms) and errors by class."""
-
-    group: str
-    requests: int
-    success: int
-    failed: int
-    input_tokens: int
-    output_tokens: int
-    cost_usd: float
-    latency_avg_ms: float | None = None
-    latency_p50_ms: float | None = None
-    latency_p95_ms: float | None = None
-    latency_p99_ms: float | None = None
-    errors_by_class: dict[str, int] = Field(default_factory=dict)
-
-
-class MetricsReport(Frozen):
-    since: datetime
-    until: datetime
-    by_provider: list[MetricsView] = Field(default_factory=list)
-    by_account: list[MetricsView] = Field(default_factory=list)
-    by_model: list[MetricsView] = Field(default_factory=list)
-
-
-def _metrics_view(row: MetricsRow) -> MetricsView:
-    return MetricsView(
-        group=row.group,
-        requests=row.requests,
-        success=row.success,
-        failed=row.failed,
-        input_tokens=row.input_tokens,
-        output_tokens=row.output_tokens,
-        cost_usd=round(row.cost_usd, 9),
-        latency_avg_ms=row.latency_avg_ms,
-        latency_p50_ms=row.latency_p50_ms,
-        latency_p95_ms=row.latency_p95_ms,
-        latency_p99_ms=row.latency_p99_ms,
-        errors_by_class=dict(row.errors_by_class),
-    )
-
-
-async def metrics_report(app: App, since: datetime | None = None, until: datetime | None = None) -> MetricsReport:
-    """Attempts in [since, until) grouped per provider, account and model (default: the retention period)."""
-    now = app.clock()
-    until = until or now + timedelta(seconds=1)
-    since = since or now - timedelta(days=app.config.settings.retention_days)
-    groups = {
-        name: [_metrics_view(row) for row in await app.metrics.compute(since, until, name)]
-        for name in ("provider", "account", "model")
-    }
-    return MetricsReport(
-        since=since, until=until, by_provider=groups["provider"], by_account=groups["account"], by_model=groups["model"]
-    )
-
-
-# --------------------------------------------------------------------------------------------------- decision log
-
-
-class AttemptView(Frozen):
-    provider: str
-    model: str
-    account: str
-    outcome: str
-    error_class: str | None = None
-    latency_ms: float
-    started_at: datetime
-    usage: Usage
-    cost_usd: float
-
-
-class DecisionSummary(Frozen):
-    id: int
-    created_at: datetime
-    task_summary: str
-    task_type: str | None = None
-    quality: str | None = None
-    provider: str | None = None
-    model: str | None = None
-    account: str | None = None
-    reason: str | None = None
-    confidence: float | None = None
-    conversation_id: str | None = None
-    dry_run: bool = False
-    served: bool = Field(description="an attempt succeeded")
-    failover: bool = Field(description="more than one candidate was called")
-    cost_usd: float
-    attempts: list[AttemptView] = Field(default_factory=list)
-
-
-class DecisionDetail(DecisionSummary):
-    """One decision with the ranked candidates (scores explained) and every exclusion with its filter."""
-
-    candidates: list[dict[str, Any]] = Field(default_factory=list)
-    exclusions: list[dict[str, Any]] = Field(default_factory=list)
-    explanation: list[str] = Field(default_factory=list)
-    switch: dict[str, Any] | None = None
-    #: only when the user enabled settings.logPrompts
-    prompt: str | None = None
-
-
-class SwitchView(Frozen):
-    id: int
-    created_at: datetime
-    reason: str
-    from_provider: str | None = None
-    from_model: str | None = None
-    to_provider: str | None = None
-    to_model: str | None = None
-    conversation_id: str | None = None
-    decision_id: int | None = None
-
-
-class DecisionLogView(Frozen):
-    decisions: list[DecisionSummary] = Field(default_factory=list)
-    switches: list[SwitchView] = Field(default_factory=list)
-
-
-def _attempt_view(a: AttemptRecord) -> AttemptView:
-    return AttemptView(
-        provider=a.provider,
-        model=a.model,
-        account=a.account,
-        outcome=a.outcome,
-        error_class=a.error_class,
-        latency_ms=round(a.latency_ms, 1),
-        started_at=a.started_at,
-        usage=a.usage,
-        cost_usd=round(a.cost_usd, 9),
-    )
-
-
-def _summary_fields(logged: LoggedDecision) -> dict[str, Any]:
-    r = logged.record
-    return {
-        "id": logged.id,
-        "created_at": logged.created_at,
-        "task_summary": r.task_summary,
-        "task_type": r.task_type,
-        "quality": r.quality,
-        "provider": r.provider,
-        "model": r.model,
-        "account": r.account,
-        "reason": r.reason,
-        "confidence": r.confidence,
-        "conversation_id": r.conversation_id,
-        "dry_run": r.dry_run,
-        "served": any(a.outcome == "success" for a in logged.attempts),
-        "failover": len(logged.attempts) > 1,
-        "cost_usd": round(sum(a.cost_usd for a in logged.attempts), 9),
-        "attempts": [_attempt_view(a) for a in logged.attempts],
-    }
-
-
-async def decision_log(
-    app: App, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None
-) -> DecisionLogView:
-    """The latest decisions, newest first, with their attempts, and the latest provider switches."""
-    limit = max(1, min(limit, 500))
-    decisions = await app.decisions.recent(limit, conversation_id=conversation_id, provider=provider)
-    switches = await app.decisions.switches(limit, conversation_id=conversation_id)
-    return DecisionLogView(
-        decisions=[DecisionSummary(**_summary_fields(d)) for d in decisions],
-        switches=[SwitchView(id=s.id, created_at=s.created_at, **asdict(s.record)) for s in switches],
-    )
-
-
-async def decision_detail(app: App, decision_id: int) -> DecisionDetail | None:
-    """One decision with candidates, exclusions, explanation and attempts; None when there is no such decision."""
-    logged = await app.decisions.get(decision_id)
-    if logged is None:
-        return None
-    r = logged.record
-    scores = dict(r.scores)
-    explanation = scores.get("explanation")
-    switch = scores.get("switch")
-    return DecisionDetail(
-        **_summary_fields(logged),
-        candidates=[dict(c) for c in r.candidates],
-        exclusions=[dict(e) for e in r.exclusions],
-        explanation=[str(line) for line in explanation] if isinstance(explanation, list) else [],
-        switch=dict(switch) if isinstance(switch, dict) else None,
-        prompt=r.prompt if app.config.settings.log_prompts else None,
     )
 
 

@@ -40,7 +40,7 @@ from server.reports_history import (
     decision_log,
     metrics_report,
 )
-from server.store_ports import quota_windows
+from server.store_ports import latest_active, quota_windows
 from storage import AccountState, MetricsRow, StateSnapshot, Usages, WindowUsage
 from storage.windows import day_window, month_window
 
@@ -185,10 +185,6 @@ class StatusReport(Frozen):
     providers: list[ProviderStatus] = Field(default_factory=list)
 
 
-def _later(*times: datetime | None, now: datetime) -> datetime | None:
-    return max((t for t in times if t is not None and t > now), default=None)
-
-
 def _blocks(state: AccountState | None, models: Sequence[str], now: datetime) -> list[Block]:
     if state is None:
         return []
@@ -262,9 +258,9 @@ async def _account_status(
         key=location.detail,
         health=_health(enabled, has_key, blocks, models),
         disabled_reason=disabled_reason or (None if account.enabled else "disabled in providers.json"),
-        cooldown_until=_later(*(b.until for b in blocks if b.kind == "cooldown"), now=now),
-        exhausted_until=_later(*(b.until for b in blocks if b.kind == "exhausted"), now=now),
-        breaker_open_until=_later(*(b.until for b in blocks if b.kind == "circuit_open"), now=now),
+        cooldown_until=latest_active(*(b.until for b in blocks if b.kind == "cooldown"), now=now),
+        exhausted_until=latest_active(*(b.until for b in blocks if b.kind == "exhausted"), now=now),
+        breaker_open_until=latest_active(*(b.until for b in blocks if b.kind == "circuit_open"), now=now),
         blocks=blocks,
         quota=quota,
         spend=_spend(state.usage if state else None, account.budget),
@@ -313,8 +309,8 @@ async def _provider_status(
         enabled=provider.enabled,
         health=health,
         available_again_at=_earliest_unblock(accounts) if blocked else None,
-        cooldown_until=_later(*(a.cooldown_until for a in accounts), now=now),
-        exhausted_until=_later(*(a.exhausted_until for a in accounts), now=now),
+        cooldown_until=latest_active(*(a.cooldown_until for a in accounts), now=now),
+        exhausted_until=latest_active(*(a.exhausted_until for a in accounts), now=now),
         models=list(provider.models),
         accounts=accounts,
         spend=_sum_spend(accounts, provider.budget),

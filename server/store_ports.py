@@ -69,7 +69,8 @@ from storage.db import Job
 from storage.ledger import release_job, settle_job
 
 
-def _later(*times: datetime | None, now: datetime) -> datetime | None:
+def latest_active(*times: datetime | None, now: datetime) -> datetime | None:
+    """The latest of `times` still in the future at `now` (None when none is)."""
     active = [t for t in times if t is not None and t > now]
     return max(active, default=None)
 
@@ -174,9 +175,9 @@ class SqliteState:
             enabled=provider.enabled and account.enabled and disabled is None,
             disabled_reason=disabled,
             model_retired=(provider.id, model.id) in snapshot.retired,
-            cooldown_until=_later(whole.cooldown_until, mine.cooldown_until, now=now),
-            exhausted_until=_later(whole.exhausted_until, mine.exhausted_until, now=now),
-            breaker_open_until=_later(whole.breaker_open_until, mine.breaker_open_until, now=now),
+            cooldown_until=latest_active(whole.cooldown_until, mine.cooldown_until, now=now),
+            exhausted_until=latest_active(whole.exhausted_until, mine.exhausted_until, now=now),
+            breaker_open_until=latest_active(whole.breaker_open_until, mine.breaker_open_until, now=now),
             consecutive_failures=mine.consecutive_failures,
             windows=quota_windows(account.quota, state.usage, mine, now),
             budget_left_usd=budget_left(account, state.usage, self.preferences, snapshot.global_usage),

@@ -14,7 +14,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -79,10 +79,6 @@ async def cli_app(*, require: bool = False) -> AsyncIterator[App]:
         if require:
             app.require()
         yield app
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 def jsonable(value: Any) -> Any:

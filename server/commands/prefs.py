@@ -11,8 +11,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from server.app import read_config
-from server.commands.common import UserError, cli_app, cli_paths, emit_json, run, say, utc_now, warn
+from server.app import read_config, utc_now
+from server.commands.common import UserError, cli_app, cli_paths, emit_json, run, say, warn
 from server.config import ConfigError, redacted_view
 from server.config_write import (
     ConfigWrite,

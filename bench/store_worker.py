@@ -15,12 +15,13 @@ import anyio
 from bench.fixtures import ENV
 from bench.overhead import route_call
 from bench.timing import timed_round
+from providers.clock import system_clock
 from server.app import open_app
 from server.paths import Paths
 
 
 async def main(home: Path, n: int, concurrency: int) -> None:
-    async with open_app(Paths.in_home(home), ENV) as app:
+    async with open_app(Paths.in_home(home), ENV, clock=system_clock) as app:
         print(json.dumps({"ready": True}), flush=True)
         await anyio.to_thread.run_sync(sys.stdin.readline)
         result = await timed_round(route_call(app.router), n, concurrency)

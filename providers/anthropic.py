@@ -14,7 +14,7 @@ import json
 from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx2
@@ -26,6 +26,7 @@ from providers.anthropic_errors import (
     classify_anthropic_error,
     classify_error_object,
 )
+from providers.clock import Clock
 from providers.errors import ProviderHTTPError, ProviderTransportError, ServerError
 from providers.ratelimits import header_int, parse_reset, parse_retry_after
 from providers.types import (
@@ -71,10 +72,6 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "refusal": "content_filter",
     "pause_turn": "other",
 }
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- request -------------------------------------------------------------------------------------------------
@@ -467,7 +464,7 @@ class AnthropicAdapter:
         endpoint: Endpoint,
         options: WireOptions = DEFAULT_OPTIONS,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock,
     ) -> None:
         self._http = http
         self._endpoint = endpoint

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncGenerator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, Iterator, Mapping, Sequence
 from contextlib import aclosing, contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx2
 
+from providers.clock import Clock
 from providers.errors import ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
 from providers.gemini_schema import gemini_schema
 from providers.google_errors import classify_google_error, parse_google_error_body
@@ -359,10 +360,6 @@ class _JsonArrayChunks:
 # ---------------------------------------------------------------- adapter
 
 
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
 class GeminiAdapter:
     """The Gemini `generateContent` protocol for one endpoint over an injected `httpx2.AsyncClient`.
 
@@ -376,7 +373,7 @@ class GeminiAdapter:
         endpoint: Endpoint,
         options: WireOptions = _DEFAULT_OPTIONS,
         *,
-        clock: Callable[[], datetime] = _utc_now,
+        clock: Clock,
     ) -> None:
         self._http = http
         self._endpoint = endpoint

@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import httpx2
 
+from providers.clock import Clock
 from providers.errors import ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
 from providers.openai_errors import classify_error, classify_payload, find_error, parse_limits
 from providers.types import (
@@ -394,7 +395,7 @@ class OpenAICompatAdapter:
         endpoint: Endpoint,
         options: WireOptions = _DEFAULT_OPTIONS,
         *,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock,
     ) -> None:
         self._http = http
         self._endpoint = endpoint

@@ -10,12 +10,13 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import date, timedelta
 
 import httpx2
 from pydantic import SecretStr
 
 from providers.adapter import ChatAdapter
+from providers.clock import Clock
 from providers.credentials import CredentialStore, KeyringCredentials
 from providers.models import Account, ProviderConfig
 from providers.registry import make_adapter
@@ -28,12 +29,6 @@ from server.store_ports import SqliteBookkeeping, SqliteLedger, SqliteState
 from storage import AccountStates, Conversations, DecisionLog, Ledger, Metrics, Store, StoreError
 
 log = logging.getLogger(__name__)
-
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class AppUnavailable(Exception):
@@ -127,7 +122,7 @@ class App:
         if stamp == self._config_stamp:
             return
         self._config_stamp = stamp
-        config, error = read_config(self.paths, self.environ)
+        config, error = read_config(self.paths, self.environ, self.clock().date())
         self.config_error = error
         if error is None:
             self.apply(config)
@@ -149,23 +144,23 @@ def _stamp(paths: Paths) -> tuple[float, int] | None:
     return (stat.st_mtime, stat.st_size)
 
 
-def read_config(paths: Paths, environ: Mapping[str, str]) -> tuple[RouterConfig, ConfigError | None]:
+def read_config(paths: Paths, environ: Mapping[str, str], today: date) -> tuple[RouterConfig, ConfigError | None]:
     try:
-        return load_config(paths.config_file, environ), None
+        return load_config(paths.config_file, environ, today=today), None
     except ConfigError as error:
         return RouterConfig(source=str(paths.config_file)), error
 
 
-def _connector(http: LazyHttp) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
+def _connector(http: LazyHttp, clock: Clock) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
     def connect(provider: ProviderConfig, account: Account, key: SecretStr | None) -> ChatAdapter:
         endpoint = Endpoint(provider=provider.id, account=account.id, base_url=account.base_url, api_key=key)
-        return make_adapter(provider.kind, http.client, endpoint, provider.options)
+        return make_adapter(provider.kind, http.client, endpoint, provider.options, clock)
 
     return connect
 
 
 def _ports(app: App) -> Ports:
-    return make_ports(app.store, app.ledger, app.decisions, app.credentials, app.lazy_http, app.config)
+    return make_ports(app.store, app.ledger, app.decisions, app.credentials, app.lazy_http, app.config, app.clock)
 
 
 def make_ports(
@@ -175,13 +170,14 @@ def make_ports(
     credentials: CredentialStore,
     http: LazyHttp,
     config: RouterConfig,
+    clock: Clock,
 ) -> Ports:
     return Ports(
         state=SqliteState(store, ledger, config.preferences),
         ledger=SqliteLedger(store, ledger),
         bookkeeping=SqliteBookkeeping(store, decisions),
         keys=credentials,
-        connect=_connector(http),
+        connect=_connector(http, clock),
     )
 
 
@@ -203,7 +199,7 @@ async def open_app(
     paths: Paths,
     environ: Mapping[str, str] | None = None,
     *,
-    clock: Clock = utc_now,
+    clock: Clock,
     credentials: CredentialStore | None = None,
     http: httpx2.AsyncClient | None = None,
 ) -> AsyncIterator[App]:
@@ -213,7 +209,7 @@ async def open_app(
         AppUnavailable: the database cannot be opened (a configuration problem does not raise: see `App.problem`).
     """
     environ = environ if environ is not None else dict(os.environ)
-    config, error = read_config(paths, environ)
+    config, error = read_config(paths, environ, clock().date())
     store = await open_store(paths)
     lazy_http = LazyHttp(config.settings.request_timeout_s, http)
     try:
@@ -243,7 +239,7 @@ def _assemble(
     states = AccountStates(store)
     conversations = Conversations(store)
     decisions = DecisionLog(store, keep_prompts=config.settings.log_prompts)
-    ports = make_ports(store, ledger, decisions, credentials, http, config)
+    ports = make_ports(store, ledger, decisions, credentials, http, config, clock)
     return App(
         paths=paths,
         environ=environ,

@@ -12,6 +12,7 @@ import importlib
 import sys
 from collections.abc import Callable, Sequence
 
+from providers.clock import Clock, system_clock
 from server.cli_parser import build_parser
 
 Handler = Callable[[argparse.Namespace], int]
@@ -23,8 +24,8 @@ def _handler(target: str) -> Handler:
     return handler
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run one verb; return the exit status (0 done, 1 a problem the message names the fix for, 2 usage)."""
+def main(argv: Sequence[str] | None = None, *, clock: Clock = system_clock) -> int:
+    """Run one verb on `clock`; return the exit status (0 done, 1 a problem the message names the fix for, 2 usage)."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -36,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     from server.commands.common import run_verb
 
-    return run_verb(_handler(args.target), args)
+    return run_verb(_handler(args.target), args, clock)
 
 
 if __name__ == "__main__":

@@ -78,7 +78,7 @@ def config_from_data(
     *,
     source: str,
     environ: Mapping[str, str],
-    today: date | None = None,
+    today: date,
     catalog: Catalog | None = None,
     warnings: tuple[str, ...] = (),
 ) -> RouterConfig:
@@ -87,7 +87,7 @@ def config_from_data(
     Raises:
         ConfigError: the data is not a valid configuration; the message names the JSON path and the fix.
     """
-    reader = Reader(source=source, environ=environ, today=today or date.today(), catalog=catalog or load_catalog())
+    reader = Reader(source=source, environ=environ, today=today, catalog=catalog or load_catalog())
     reader.warnings.extend(warnings)
     root = reader.obj(data, "$", fix='the file must hold one object: {"providers": {...}, "preferences": {...}}')
     reader.known_keys(root, "$", _TOP_KEYS)
@@ -110,12 +110,12 @@ def parse_config(
     *,
     source: str,
     environ: Mapping[str, str],
-    today: date | None = None,
+    today: date,
     catalog: Catalog | None = None,
 ) -> RouterConfig:
     """Parse the text of a providers.json (comments and trailing commas allowed).
 
-    `today` decides which catalogue models count as retired (default: the current date).
+    `today` (the UTC date, from the caller's clock) decides which catalogue models count as retired.
 
     Raises:
         ConfigError: the text is not valid JSON (line and column given) or not a valid configuration.
@@ -129,7 +129,7 @@ def load_config(
     path: Path,
     environ: Mapping[str, str],
     *,
-    today: date | None = None,
+    today: date,
     catalog: Catalog | None = None,
 ) -> RouterConfig:
     """Load providers.json; a missing file gives a `RouterConfig` with no providers and `missing=True`.

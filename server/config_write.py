@@ -16,7 +16,7 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -58,7 +58,7 @@ class ConfigWrite:
 
 
 def write_config_edits(
-    paths: Paths, edits: Sequence[Edit], environ: Mapping[str, str], *, now: datetime | None = None
+    paths: Paths, edits: Sequence[Edit], environ: Mapping[str, str], *, now: datetime
 ) -> ConfigWrite:
     """Apply `edits` to providers.json (creating it when missing) and return the validated result.
 
@@ -74,19 +74,19 @@ def write_config_edits(
     text = old if old is not None and old.strip() else "{}\n"
     for member_path, value in edits:
         text = _set(text, member_path, value, source)
-    config = parse_config(text, source=source, environ=environ)
+    config = parse_config(text, source=source, environ=environ, today=now.astimezone(UTC).date())
     plan = Plan(path, old, text, had_comments=False)
     if not plan.changed:
         return ConfigWrite(path=path, backup=None, changed=False, config=config)
     try:
-        saved = apply(plan, now=now or datetime.now(), new_file_mode=_CONFIG_FILE_MODE)
+        saved = apply(plan, now=now, new_file_mode=_CONFIG_FILE_MODE)
     except ConfigFileError as error:
         raise ConfigError(source, str(error), fix=f"check the permissions of {path.parent}") from error
     return ConfigWrite(path=path, backup=saved, changed=True, config=config)
 
 
 def write_config_document(
-    paths: Paths, document: Mapping[str, Any], environ: Mapping[str, str], *, now: datetime | None = None
+    paths: Paths, document: Mapping[str, Any], environ: Mapping[str, str], *, now: datetime
 ) -> ConfigWrite:
     """Replace providers.json with `document` (used by `setup`), validated first; the old file is backed up.
 
@@ -96,11 +96,11 @@ def write_config_document(
     path = write_target(paths.config_file)
     source = str(paths.config_file)
     text = render(dict(document)) + "\n"
-    config = parse_config(text, source=source, environ=environ)
+    config = parse_config(text, source=source, environ=environ, today=now.astimezone(UTC).date())
     try:
         old = read_text(path)
         plan = Plan(path, old, text, had_comments=False)
-        saved = apply(plan, now=now or datetime.now(), new_file_mode=_CONFIG_FILE_MODE) if plan.changed else None
+        saved = apply(plan, now=now, new_file_mode=_CONFIG_FILE_MODE) if plan.changed else None
     except ConfigFileError as error:
         raise ConfigError(source, str(error), fix=f"check the permissions of {path.parent}") from error
     return ConfigWrite(path=path, backup=saved, changed=plan.changed, config=config)

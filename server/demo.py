@@ -343,7 +343,7 @@ async def play_demo(home: Path, *, quiet: bool) -> DemoSummary:
     narrator = Narrator(quiet)
     clock = DemoClock()
     narrator.print("provider-router demo: the seed's providers on a local simulator (no keys, no network)", "bold")
-    async with Simulator(demo_accounts()) as sim:
+    async with Simulator(demo_accounts(), clock=lambda: clock().timestamp()) as sim:
         paths = Paths.in_home(home)
         write_config_edits(paths, [((key,), value) for key, value in demo_config(sim).items()], ENVIRON, now=clock())
         async with open_app(paths, ENVIRON, clock=clock) as app:

@@ -12,7 +12,6 @@ import os
 import stat
 import sys
 from collections.abc import Mapping
-from datetime import datetime
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -20,6 +19,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import anyio
 import httpx2
 
+from providers.clock import Clock
 from providers.credentials import CredentialStore, describe_backend, ensure_session_bus
 from providers.errors import (
     AuthFailed,
@@ -68,6 +68,7 @@ async def verify_account(
     provider: ProviderConfig,
     account: Account,
     *,
+    clock: Clock,
     timeout_s: float = VERIFY_TIMEOUT_S,
 ) -> Check:
     """Send one tiny request through the account's adapter: is the provider reachable and the key accepted?"""
@@ -87,7 +88,7 @@ async def verify_account(
             fix=f'add a model under "providers.{provider.id}.models"',
         )
     endpoint = Endpoint(provider=provider.id, account=account.id, base_url=account.base_url, api_key=key)
-    adapter = make_adapter(provider.kind, http, endpoint, provider.options)
+    adapter = make_adapter(provider.kind, http, endpoint, provider.options, clock)
     request = ChatRequest(
         model=model.id, messages=(Message(role="user", content="Reply with: ok"),), max_output_tokens=16
     )
@@ -279,12 +280,12 @@ async def _provider_checks(app: App, *, offline: bool) -> list[Check]:
                     )
                 )
                 continue
-            checks.append(await verify_account(app.http, app.credentials, provider, account))
+            checks.append(await verify_account(app.http, app.credentials, provider, account, clock=app.clock))
     return checks
 
 
 def _clock_checks(app: App) -> list[Check]:
-    local = datetime.now().astimezone()
+    local = app.clock().astimezone()
     checks = [Check(area="clock", name="local time", level="ok", detail=f"{local:%Y-%m-%d %H:%M %Z} (UTC{local:%z})")]
     zones = {app.config.settings.timezone, "America/Los_Angeles"}
     zones |= {a.quota.timezone for p in app.config.providers.values() for a in p.accounts}
@@ -313,10 +314,10 @@ def _clock_checks(app: App) -> list[Check]:
     return checks
 
 
-async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool) -> DoctorReport:
+async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, clock: Clock) -> DoctorReport:
     """Run every check; a database that cannot be opened is itself a finding, not an exception."""
     try:
-        async with open_app(paths, environ) as app:
+        async with open_app(paths, environ, clock=clock) as app:
             checks = [*_config_checks(app), *_keychain_checks(app, environ), *await _database_checks(app)]
             checks += await _provider_checks(app, offline=offline)
             checks += _clock_checks(app)
@@ -347,10 +348,10 @@ def _print(report: DoctorReport) -> None:
 
 def run_doctor(*, offline: bool, as_json: bool) -> int:
     """The `doctor` verb: exit 1 when any check found a problem."""
-    from server.commands.common import emit_json
+    from server.commands.common import cli_clock, emit_json
 
     paths = Paths.from_env(os.environ)
-    report = anyio.run(lambda: diagnose(paths, os.environ, offline=offline))
+    report = anyio.run(lambda: diagnose(paths, os.environ, offline=offline, clock=cli_clock()))
     if as_json:
         emit_json(report.model_dump(mode="json") | {"problems": report.problems})
     else:

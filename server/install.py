@@ -85,7 +85,7 @@ def run_install(
     err: TextIO | None = None,
     env: Mapping[str, str] | None = None,
     instructions: bool = False,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Register `provider-router` in CLIENT's config; return the exit status (0 done, 1 user error, 2 usage).
 
@@ -126,7 +126,7 @@ def run_install(
         if instructions and spec.instructions_file is not None:
             steps.append(_instructions_step(cwd / spec.instructions_file))
         for step in steps:
-            step.carry_out(dry_run=dry_run, now=now or datetime.now(), out=out)
+            step.carry_out(dry_run=dry_run, now=now, out=out)
     except ConfigFileError as exc:
         print(str(exc), file=err)
         return 1

@@ -12,13 +12,13 @@ import threading
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
+from providers.clock import Clock, system_clock
 from providers.credentials import KeyringCredentials
-from server.app import App, AppUnavailable, open_app, utc_now
+from server.app import App, AppUnavailable, open_app
 from server.logging_setup import RedactingCredentials, Redactor
 from server.paths import Paths
 
@@ -60,7 +60,7 @@ class ServerState:
     app: App | None
     problem: str | None
     config_source: str
-    clock: Callable[[], datetime] = utc_now
+    clock: Clock
 
     def opened(self) -> App:
         """The App even when its configuration is broken (for status and preference edits).
@@ -103,7 +103,7 @@ def default_app_factory(environ: Mapping[str, str], redactor: Redactor) -> AppFa
 
     def factory() -> AbstractAsyncContextManager[App]:
         credentials = RedactingCredentials(KeyringCredentials(environ), redactor)
-        return open_app(Paths.from_env(environ), environ, credentials=credentials)
+        return open_app(Paths.from_env(environ), environ, clock=system_clock, credentials=credentials)
 
     return factory
 
@@ -142,7 +142,7 @@ def _lifespan(
                 app=app,
                 problem=problem,
                 config_source=str(app.paths.config_file) if app else config_source,
-                clock=app.clock if app else utc_now,
+                clock=app.clock if app else system_clock,
             )
             runtime.state = state
             try:

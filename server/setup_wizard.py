@@ -31,7 +31,7 @@ from providers.models import Account, CredentialRef
 from providers.vendors import VENDORS, vendor_for
 from routing.preferences import BUDGET_MODES
 from server.app import open_app
-from server.commands.common import UserError
+from server.commands.common import UserError, cli_clock
 from server.config import ConfigError
 from server.config_jsonc import decode_jsonc
 from server.config_write import write_config_document
@@ -275,11 +275,11 @@ async def _verify(plan: Plan, paths: Paths, environ: Mapping[str, str], prompter
     """One tiny request per account of the chosen providers, through the same App the server opens."""
     prompter.say("Verifying each key with one tiny request:")
     checks = []
-    async with open_app(paths, environ) as app:
+    async with open_app(paths, environ, clock=cli_clock()) as app:
         providers = [app.config.providers[name] for name in plan.chosen if name in app.config.providers]
         for provider in providers:
             for account in provider.accounts:
-                check = await verify_account(app.http, app.credentials, provider, account)
+                check = await verify_account(app.http, app.credentials, provider, account, clock=app.clock)
                 checks.append(check)
                 mark = {"ok": "✓", "warning": "!", "problem": "✗"}[check.level]
                 fix = f" — fix: {check.fix}" if check.fix and check.level != "ok" else ""
@@ -327,6 +327,7 @@ def _offer_install(prompter: Prompter, environ: Mapping[str, str]) -> None:
                 platform=sys.platform,
                 out=sys.stdout,
                 env=environ,
+                now=cli_clock()().astimezone(),
             )
 
 
@@ -344,7 +345,7 @@ def run_setup(args: argparse.Namespace, environ: Mapping[str, str] | None = None
         anyio.run(_store_keys, plan, environ, prompter)
     except CredentialError as error:
         raise UserError(f"{error}; nothing was written (or put the keys in environment variables)") from error
-    result = write_config_document(paths, plan.document, environ)
+    result = write_config_document(paths, plan.document, environ, now=cli_clock()().astimezone())
     prompter.say(f"Wrote {result.path}" + (f" (the previous file is kept as {result.backup})" if result.backup else ""))
     checks = [] if args.no_verify else anyio.run(_verify, plan, paths, environ, prompter)
     if not args.no_install:

@@ -255,7 +255,7 @@ async def set_preference(
             edits += preference_edits(_configured(app, providers or []), task_type=task_type, quality=quality)
         if not edits:
             raise ValueError("nothing to change: give providers with task_type, quality or default, or budget_mode")
-        written = write_config_edits(app.paths, edits, app.environ)
+        written = write_config_edits(app.paths, edits, app.environ, now=app.clock())
     app.refresh()
     if app.config_error is not None or app.config.preferences != written.config.preferences:
         app.config_error = None

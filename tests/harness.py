@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from providers.simulator import SimAccount, Simulator
 from server.app import App, open_app
 from server.paths import Paths
+from tests.clock import FixedClock
 
 SIM_KEY = "sim-test-key-0123456789"
 ENV = {"SIM_KEY": SIM_KEY}
@@ -80,19 +80,6 @@ def write_config(home: Path, config: dict[str, Any]) -> Paths:
     return paths
 
 
-@dataclass
-class FixedClock:
-    """A clock tests move by hand (aware UTC)."""
-
-    now: datetime = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
-
-
 @asynccontextmanager
 async def seed_app(
     home: Path,
@@ -102,7 +89,8 @@ async def seed_app(
     **preferences: Any,
 ) -> AsyncIterator[tuple[App, Simulator]]:
     """The seed's providers on a running simulator, and an App over a fresh home routing to them."""
-    async with Simulator(seed_accounts(google_daily)) as sim:
+    clock = clock or FixedClock()
+    async with Simulator(seed_accounts(google_daily), clock=lambda: clock().timestamp()) as sim:
         paths = write_config(home, seed_config(sim, google_daily=google_daily, **preferences))
-        async with open_app(paths, ENV, clock=clock or FixedClock()) as app:
+        async with open_app(paths, ENV, clock=clock) as app:
             yield app, sim

@@ -138,7 +138,7 @@ class Baseline:
         endpoint = Endpoint(
             provider=d.provider.id, account=d.account.id, base_url=d.account.base_url, api_key=SecretStr(SIM_KEY)
         )
-        adapter = make_adapter(d.provider.kind, self.app.http, endpoint, d.provider.options)
+        adapter = make_adapter(d.provider.kind, self.app.http, endpoint, d.provider.options, self.app.clock)
         request = ChatRequest(model=d.model.id, messages=tuple(messages), max_output_tokens=OUTPUT_TOKENS)
         return await adapter.complete(request)
 

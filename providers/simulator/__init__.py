@@ -1,6 +1,6 @@
 """A loopback simulator of the OpenAI, Anthropic and Gemini wires, for tests, the demo and the benchmarks.
 
-    async with Simulator(SimSpec(accounts=(SimAccount(id="oa", kind="openai", rpm=3),))) as sim:
+    async with Simulator(SimSpec(accounts=(SimAccount(id="oa", kind="openai", rpm=3),)), clock=clock) as sim:
         base_url = sim.base_url("oa")          # http://127.0.0.1:PORT/oa/v1
         sim.script("oa", ["rate_limited", None])  # the next request gets a 429, the one after a normal answer
         sim.set_down("oa", "overloaded")        # every request fails until set_down("oa", None)

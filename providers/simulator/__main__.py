@@ -10,13 +10,14 @@ from pathlib import Path
 import anyio
 from pydantic import ValidationError
 
+from providers.clock import system_clock
 from providers.simulator.core import Simulator
 from providers.simulator.spec import SimSpec
 
 
 async def _serve(spec: SimSpec, port: int) -> None:
     with anyio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
-        async with Simulator(spec, port=port) as sim:
+        async with Simulator(spec, port=port, clock=lambda: system_clock().timestamp()) as sim:
             print(f"READY {sim.url}", flush=True)
             async for _ in signals:
                 return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -82,8 +81,8 @@ class Simulator:
         self,
         spec: SimSpec | Iterable[SimAccount],
         *,
+        clock: Callable[[], float],
         port: int = 0,
-        clock: Callable[[], float] = time.time,
         max_log: int = 10_000,
     ) -> None:
         self.spec = spec if isinstance(spec, SimSpec) else SimSpec(accounts=tuple(spec))

@@ -14,6 +14,7 @@ import os
 import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from contextvars import ContextVar
 from datetime import date, datetime
 from enum import Enum
 from pathlib import Path
@@ -23,6 +24,7 @@ import anyio
 from pydantic import BaseModel
 
 from clients.configfile import ConfigFileError
+from providers.clock import Clock, system_clock
 from providers.credentials import CredentialError
 from routing.results import RouteError
 from server.app import App, AppUnavailable, open_app
@@ -44,11 +46,21 @@ class UserError(Exception):
 _USER_ERRORS = (UserError, ConfigError, AppUnavailable, RouteError, CredentialError, StoreError, ConfigFileError)
 
 
-def run_verb(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    """Run one verb behind the error boundary: a user error prints one message on stderr and exits 1."""
+#: the clock of the verb being run (`main`'s; tests pass a fixed one)
+_verb_clock: ContextVar[Clock] = ContextVar("verb_clock", default=system_clock)
+
+
+def cli_clock() -> Clock:
+    """The clock `main` was given for this verb."""
+    return _verb_clock.get()
+
+
+def run_verb(handler: Callable[[argparse.Namespace], int], args: argparse.Namespace, clock: Clock) -> int:
+    """Run one verb on `clock` behind the error boundary: a user error prints one message on stderr and exits 1."""
     # `serve` sets up its own logging (with key redaction)
     if getattr(args, "verb", None) != "serve" and not logging.getLogger().handlers:
         logging.basicConfig(stream=sys.stderr, level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    token = _verb_clock.set(clock)
     try:
         return handler(args)
     except _USER_ERRORS as error:
@@ -57,6 +69,8 @@ def run_verb(handler: Callable[[argparse.Namespace], int], args: argparse.Namesp
     except KeyboardInterrupt:
         print("", file=sys.stderr)
         return 130
+    finally:
+        _verb_clock.reset(token)
 
 
 def run(function: Callable[[], Awaitable[T]]) -> T:
@@ -75,7 +89,7 @@ def cli_paths() -> Paths:
 @asynccontextmanager
 async def cli_app(*, require: bool = False) -> AsyncIterator[App]:
     """The same App the MCP server opens, over this user's home. `require`: fail (exit 1) when nothing routes."""
-    async with open_app(cli_paths(), os.environ) as app:
+    async with open_app(cli_paths(), os.environ, clock=cli_clock()) as app:
         if require:
             app.require()
         yield app

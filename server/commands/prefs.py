@@ -11,8 +11,8 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
-from server.app import read_config, utc_now
-from server.commands.common import UserError, cli_app, cli_paths, emit_json, run, say, warn
+from server.app import read_config
+from server.commands.common import UserError, cli_app, cli_clock, cli_paths, emit_json, run, say, warn
 from server.config import ConfigError, redacted_view
 from server.config_write import (
     ConfigWrite,
@@ -28,7 +28,7 @@ from storage import ConversationNotFound, SwitchRecord
 
 
 def _write(edits: Sequence[Edit]) -> ConfigWrite:
-    return write_config_edits(cli_paths(), edits, os.environ, now=utc_now().astimezone())
+    return write_config_edits(cli_paths(), edits, os.environ, now=cli_clock()().astimezone())
 
 
 def _report_write(result: ConfigWrite, what: str) -> None:
@@ -83,7 +83,7 @@ async def _switch(provider: str, model: str | None, conversation: str | None, *,
     async with cli_app() as app:
         if target is not None:
             _check_target(app.config.providers, target, model)
-        now = utc_now()
+        now = app.clock()
         previous = await app.conversations.global_pin()
         if conversation is None:
             await app.conversations.set_global_pin(target, model, now)
@@ -132,7 +132,7 @@ def reset(args: argparse.Namespace) -> int:
 
 async def _reset(*, as_json: bool) -> int:
     async with cli_app() as app:
-        now = utc_now()
+        now = app.clock()
         previous = await app.conversations.global_pin()
         await app.conversations.set_global_pin(None, None, now)
         cleared = await app.states.reset()
@@ -172,7 +172,7 @@ def _config_path(*, as_json: bool) -> int:
 
 def _config_show(*, as_json: bool) -> int:
     paths = cli_paths()
-    config, error = read_config(paths, os.environ)
+    config, error = read_config(paths, os.environ, cli_clock()().date())
     if error is not None:
         raise error
     view = redacted_view(config)
@@ -187,7 +187,7 @@ def _config_show(*, as_json: bool) -> int:
 
 def _config_validate(*, as_json: bool) -> int:
     paths = cli_paths()
-    config, error = read_config(paths, os.environ)
+    config, error = read_config(paths, os.environ, cli_clock()().date())
     problem = str(error) if error else config.setup_hint
     if as_json:
         emit_json(

@@ -10,6 +10,8 @@ import os
 import sys
 from pathlib import Path
 
+from server.commands.common import cli_clock
+
 
 def serve(args: argparse.Namespace) -> int:
     """The MCP server on stdio (server/serve.py); imported here so other verbs never load the MCP SDK."""
@@ -33,6 +35,7 @@ def install(args: argparse.Namespace) -> int:
         out=sys.stdout,
         err=sys.stderr,
         instructions=args.instructions,
+        now=cli_clock()().astimezone(),
     )
 
 

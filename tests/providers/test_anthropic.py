@@ -55,6 +55,7 @@ from providers.types import (
 )
 from providers.vendors import WireOptions
 from tests.cassettes import CASSETTES, Replay, load_cassette
+from tests.clock import FixedClock
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 SECRET = "sk-ant-api03-not-a-real-key"
@@ -100,7 +101,7 @@ def _done(events: list[StreamEvent]) -> Completion:
 @pytest.mark.anyio
 async def test_the_adapter_is_a_chat_adapter() -> None:
     async with httpx2.AsyncClient() as client:
-        adapter: ChatAdapter = AnthropicAdapter(client, ENDPOINT)
+        adapter: ChatAdapter = AnthropicAdapter(client, ENDPOINT, clock=FixedClock())
         assert adapter.parse_limits({}, NOW).is_empty
 
 

@@ -13,6 +13,7 @@ from providers.gemini import GeminiAdapter
 from providers.openai_compat import OpenAICompatAdapter
 from providers.simulator import SimAccount, Simulator
 from providers.types import ChatRequest, Completion, Endpoint, Message, StreamDone, WireKind
+from tests.clock import FixedClock, fixed_epoch
 
 pytestmark = pytest.mark.anyio
 
@@ -38,7 +39,7 @@ class CountingTransport(httpx2.AsyncBaseTransport):
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator([SimAccount(id=f"{kind}-1", kind=kind) for kind in KINDS]) as simulator:
+    async with Simulator([SimAccount(id=f"{kind}-1", kind=kind) for kind in KINDS], clock=fixed_epoch) as simulator:
         yield simulator
 
 
@@ -49,7 +50,7 @@ def _adapter(kind: WireKind, http: httpx2.AsyncClient, sim: Simulator) -> Any:
         "anthropic": AnthropicAdapter,
         "gemini": GeminiAdapter,
     }
-    return classes[kind](http, endpoint)
+    return classes[kind](http, endpoint, clock=FixedClock())
 
 
 async def _until_done(adapter: Any) -> Completion:

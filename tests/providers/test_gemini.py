@@ -46,6 +46,7 @@ from providers.types import (
 )
 from providers.vendors import WireOptions
 from tests.cassettes import CASSETTES, Replay, load_cassette
+from tests.clock import FixedClock
 
 pytestmark = pytest.mark.anyio
 
@@ -210,14 +211,14 @@ async def test_a_keyless_endpoint_sends_no_key_and_a_tuned_model_keeps_its_colle
     replay = Replay(load_cassette(GEMINI / "test_google_model.yaml"))
     async with replay.client() as client:
         endpoint = Endpoint(provider="proxy", account="p", base_url="http://127.0.0.1:9/v1beta/")
-        await GeminiAdapter(client, endpoint).complete(_ask(model="tunedModels/my-model"))
+        await GeminiAdapter(client, endpoint, clock=FixedClock()).complete(_ask(model="tunedModels/my-model"))
     assert str(replay.sent[0].url) == "http://127.0.0.1:9/v1beta/tunedModels/my-model:generateContent"
     assert "x-goog-api-key" not in replay.sent[0].headers
 
 
 async def test_the_adapter_satisfies_the_chat_adapter_protocol() -> None:
     async with httpx2.AsyncClient() as client:
-        adapter: ChatAdapter = GeminiAdapter(client, _endpoint())
+        adapter: ChatAdapter = GeminiAdapter(client, _endpoint(), clock=FixedClock())
         assert adapter.parse_limits({}, NOW) == RateLimits()
 
 
@@ -735,7 +736,7 @@ async def test_stopping_a_stream_early_closes_it_cleanly() -> None:
 )
 async def test_parse_limits_reads_only_retry_after(headers: dict[str, str], limits: RateLimits) -> None:
     async with httpx2.AsyncClient() as client:
-        assert GeminiAdapter(client, _endpoint()).parse_limits(headers, NOW) == limits
+        assert GeminiAdapter(client, _endpoint(), clock=FixedClock()).parse_limits(headers, NOW) == limits
 
 
 def test_candidates_without_parts_or_a_first_index_add_nothing() -> None:

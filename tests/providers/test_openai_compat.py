@@ -44,6 +44,7 @@ from providers.types import (
 )
 from providers.vendors import VENDORS, WireOptions
 from tests.cassettes import CASSETTES, Interaction, Replay, load_cassette
+from tests.clock import FixedClock
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 KEY = "sk-test-0123456789abcdef"
@@ -936,6 +937,6 @@ def test_parse_limits_reads_real_header_values(headers: dict[str, str], expected
 
 async def test_the_adapter_parse_limits_accepts_httpx_headers() -> None:
     async with httpx2.AsyncClient() as client:
-        adapter = OpenAICompatAdapter(client, ENDPOINT)
+        adapter = OpenAICompatAdapter(client, ENDPOINT, clock=FixedClock())
         headers = httpx2.Headers({"X-RateLimit-Remaining-Requests": "3"})
         assert adapter.parse_limits(headers, NOW).requests_remaining == 3

@@ -37,6 +37,7 @@ from providers.simulator.answers import pieces
 from providers.simulator.limits import go_duration
 from providers.types import ChatRequest, Endpoint, Message, StreamDone, TextDelta
 from providers.vendors import vendor_for
+from tests.clock import FixedClock, fixed_epoch
 
 pytestmark = pytest.mark.anyio
 
@@ -62,7 +63,7 @@ class Clock:
 
 @pytest.fixture
 async def sim() -> AsyncIterator[Simulator]:
-    async with Simulator([_account(flavour) for flavour in ALL_FLAVOURS]) as simulator:
+    async with Simulator([_account(flavour) for flavour in ALL_FLAVOURS], clock=fixed_epoch) as simulator:
         yield simulator
 
 
@@ -109,7 +110,7 @@ async def _events(http: httpx2.AsyncClient, url: str, body: dict[str, Any]) -> l
 async def test_simulator_listens_on_a_free_loopback_port_and_refuses_connections_after_stopping(
     http: httpx2.AsyncClient,
 ) -> None:
-    async with Simulator([_account("openai")]) as sim:
+    async with Simulator([_account("openai")], clock=fixed_epoch) as sim:
         assert sim.port > 0
         assert sim.base_url("openai-1") == f"http://127.0.0.1:{sim.port}/openai-1/v1"
         url, body = _request(sim, "openai")
@@ -143,7 +144,7 @@ async def test_stopping_does_not_wait_for_a_hung_request(http: httpx2.AsyncClien
             outcome.append(error)
 
     with anyio.fail_after(5):
-        async with anyio.create_task_group() as tg, Simulator([_account("openai")]) as sim:
+        async with anyio.create_task_group() as tg, Simulator([_account("openai")], clock=fixed_epoch) as sim:
             sim.set_down("openai-1", "timeout")
             tg.start_soon(call, *_request(sim, "openai"))
             while not sim.requests("openai-1"):
@@ -274,7 +275,7 @@ async def test_gemini_stream_without_alt_sse_is_one_json_array(sim: Simulator, h
 async def test_a_max_output_below_the_reply_cuts_it_with_the_wires_length_finish(
     http: httpx2.AsyncClient, flavour: Flavour, finish: str
 ) -> None:
-    async with Simulator([_account(flavour, output_tokens=50)]) as sim:
+    async with Simulator([_account(flavour, output_tokens=50)], clock=fixed_epoch) as sim:
         url, body = _request(sim, flavour)
         if flavour == "gemini":
             body["generationConfig"] = {"maxOutputTokens": 3}
@@ -290,7 +291,9 @@ async def test_a_max_output_below_the_reply_cuts_it_with_the_wires_length_finish
 
 
 async def test_reply_template_and_output_tokens_are_used(http: httpx2.AsyncClient) -> None:
-    async with Simulator([_account("openai", reply="{account}/{model}#{n}: {prompt}", output_tokens=42)]) as sim:
+    async with Simulator(
+        [_account("openai", reply="{account}/{model}#{n}: {prompt}", output_tokens=42)], clock=fixed_epoch
+    ) as sim:
         data = (await _post(http, sim, "openai")).json()
     assert data["choices"][0]["message"]["content"].startswith("openai-1/m-1#1: Explain the")
     assert data["usage"]["completion_tokens"] == 42
@@ -340,7 +343,7 @@ QUOTA_BODIES: dict[Flavour, tuple[int, Callable[[Any], bool]]] = {
 async def test_after_the_request_quota_each_flavour_answers_its_real_exhausted_error(
     http: httpx2.AsyncClient, flavour: Flavour
 ) -> None:
-    async with Simulator([_account(flavour, quota_requests=2)]) as sim:
+    async with Simulator([_account(flavour, quota_requests=2)], clock=fixed_epoch) as sim:
         url, body = _request(sim, flavour)
         statuses = [(await http.post(url, json=body)).status_code for _ in range(2)]
         exhausted = await http.post(url, json=body)
@@ -414,7 +417,7 @@ async def test_rate_limit_headers_count_down_then_the_flavour_answers_429_until_
 async def test_rate_limited_answers_the_flavours_429_with_its_retry_hint(
     http: httpx2.AsyncClient, flavour: Flavour, matches: Callable[[Any], bool]
 ) -> None:
-    async with Simulator([_account(flavour, retry_after_s=7)]) as sim:
+    async with Simulator([_account(flavour, retry_after_s=7)], clock=fixed_epoch) as sim:
         sim.script(f"{flavour}-1", ["rate_limited", "rate_limited_no_retry_after"])
         url, body = _request(sim, flavour)
         limited = await http.post(url, json=body)
@@ -442,7 +445,7 @@ async def test_rate_limited_answers_the_flavours_429_with_its_retry_hint(
 async def test_unknown_models_and_prompts_over_the_window_get_the_flavours_errors(
     http: httpx2.AsyncClient, flavour: Flavour, missing: tuple[int, str], too_long: tuple[int, str]
 ) -> None:
-    async with Simulator([_account(flavour, models={"small": 10, "big": 100_000})]) as sim:
+    async with Simulator([_account(flavour, models={"small": 10, "big": 100_000})], clock=fixed_epoch) as sim:
         answers = [await _post(http, sim, flavour, model=model) for model in ("other", "small", "big")]
         listed = await http.get(sim.base_url(f"{flavour}-1") + ("/v1/models" if flavour == "anthropic" else "/models"))
     assert answers[2].status_code == 200
@@ -458,7 +461,7 @@ async def test_an_account_with_a_key_refuses_other_keys_and_logs_none(http: http
         SimAccount(id="a", kind="anthropic", api_key="sk-right"),
         SimAccount(id="g", kind="gemini", api_key="sk-right"),
     ]
-    async with Simulator(accounts) as sim:
+    async with Simulator(accounts, clock=fixed_epoch) as sim:
         chat = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
         gemini = {"contents": [{"role": "user", "parts": [{"text": "hi"}]}]}
         o_url, a_url = sim.base_url("o") + "/chat/completions", sim.base_url("a") + "/v1/messages"
@@ -643,7 +646,7 @@ async def test_set_down_fails_every_request_until_cleared(sim: Simulator, http: 
 
 
 async def test_requests_are_recorded_and_reset_counters_forgets_them_and_the_quota(http: httpx2.AsyncClient) -> None:
-    async with Simulator([_account("openai", quota_requests=1)]) as sim:
+    async with Simulator([_account("openai", quota_requests=1)], clock=fixed_epoch) as sim:
         url, body = _request(sim, "openai")
         await http.post(url, json=body, headers={"authorization": "Bearer sk-secret"})
         assert (await http.post(url, json=body)).status_code == 429
@@ -680,7 +683,7 @@ async def test_an_invalid_body_gets_the_flavours_invalid_request_error(
 
 
 async def test_latency_delays_the_answer(http: httpx2.AsyncClient) -> None:
-    async with Simulator([_account("openai", latency_ms=150, chunk_latency_ms=10)]) as sim:
+    async with Simulator([_account("openai", latency_ms=150, chunk_latency_ms=10)], clock=fixed_epoch) as sim:
         url, body = _request(sim, "openai", stream=True)
         started = anyio.current_time()
         with anyio.fail_after(5):
@@ -781,10 +784,10 @@ def _adapter(http: httpx2.AsyncClient, sim: Simulator, flavour: Flavour) -> Chat
         provider=vendor.id, account=f"{flavour}-1", base_url=sim.base_url(f"{flavour}-1"), api_key=SecretStr("sk-sim")
     )
     if flavour == "anthropic":
-        return AnthropicAdapter(http, endpoint, vendor.options)
+        return AnthropicAdapter(http, endpoint, vendor.options, clock=FixedClock())
     if flavour == "gemini":
-        return GeminiAdapter(http, endpoint, vendor.options)
-    return OpenAICompatAdapter(http, endpoint, vendor.options)
+        return GeminiAdapter(http, endpoint, vendor.options, clock=FixedClock())
+    return OpenAICompatAdapter(http, endpoint, vendor.options, clock=FixedClock())
 
 
 CHAT = ChatRequest(model="m-1", messages=(Message(role="user", content=PROMPT),), max_output_tokens=200)

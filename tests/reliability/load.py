@@ -16,6 +16,7 @@ import anyio
 from providers.simulator import Fault, Simulator
 from server.app import open_app
 from server.paths import Paths
+from tests.clock import FixedClock, fixed_epoch
 from tests.harness import ENV, write_config
 from tests.reliability.stdio import RawServer, raw_server
 from tests.reliability.support import BACKUP, KINDS, matrix_accounts, matrix_config
@@ -127,7 +128,7 @@ async def run_load(
 ) -> LoadReport:
     """Run the load, stop the callers, let every call finish, stop the servers; the database is left to audit."""
     report = LoadReport()
-    async with Simulator(matrix_accounts(latency_ms=5)) as sim:
+    async with Simulator(matrix_accounts(latency_ms=5), clock=fixed_epoch) as sim:
         write_config(home, load_config(sim, budget_usd))
         async with _servers(home, processes) as servers:
             stop = anyio.Event()
@@ -175,7 +176,7 @@ async def _servers(home: Path, processes: int) -> AsyncIterator[list[RawServer]]
 
 async def audit(home: Path) -> dict[str, Any]:
     """The shared ledger after the run: every total must agree with every other."""
-    async with open_app(Paths.in_home(home), ENV) as app:
+    async with open_app(Paths.in_home(home), ENV, clock=FixedClock()) as app:
 
         async def one(sql: str) -> Any:
             return next(iter(await app.store.fetchall(sql, ())))[0]

@@ -17,7 +17,8 @@ from server.app import App
 from server.logging_setup import Redactor
 from server.mcp_server import build_server
 from server.paths import Paths
-from tests.harness import ENV, SIM_KEY, FixedClock, write_config
+from tests.clock import FixedClock
+from tests.harness import ENV, SIM_KEY, write_config
 from tests.server.mcp_support import app_factory, read_json, text_of
 
 #: provider id -> (simulator flavour, model): one account each, every wire and every error dialect

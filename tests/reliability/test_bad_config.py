@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from providers.simulator import Simulator
 from server.config import ConfigError, RouterConfig, load_config, redacted_view
+from tests.clock import FIXED_NOW, fixed_epoch
 from tests.harness import ENV
 from tests.reliability import tally
 from tests.reliability.support import live, matrix_accounts, matrix_config, text_of
@@ -90,7 +91,7 @@ def _mutated(mutations: list[tuple[tuple[Any, ...], str, Any]]) -> dict[str, Any
 def _check_load(path: Path) -> RouterConfig | ConfigError:
     """load_config's answer: the config (its redacted view serialisable) or a ConfigError; nothing else, no key."""
     try:
-        config = load_config(path, ENV)
+        config = load_config(path, ENV, today=FIXED_NOW.date())
     except ConfigError as error:
         message = str(error)
         assert message.startswith(str(path)) and "Fix: " in message, message[:500]
@@ -171,7 +172,7 @@ def test_a_directory_or_a_dangling_link_in_place_of_the_file_is_a_config_error(t
 
 @asynccontextmanager
 async def _simulator() -> AsyncIterator[Simulator]:
-    async with Simulator(matrix_accounts()) as sim:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as sim:
         yield sim
 
 

@@ -21,6 +21,7 @@ from mcp import MCPError
 from mcp.types import CallToolResult
 
 from providers.simulator import Simulator
+from tests.clock import fixed_epoch
 from tests.reliability import tally
 from tests.reliability.support import KINDS, Live, live, matrix_accounts, matrix_config, text_of
 from tests.server.mcp_support import mcp_session
@@ -99,7 +100,7 @@ TOOLS = ("route_and_complete", "provider_status", "set_preference", "switch_prov
 
 @asynccontextmanager
 async def _world(home: Path) -> AsyncIterator[Live]:
-    async with Simulator(matrix_accounts()) as sim, live(home, sim, matrix_config(sim)) as session:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as sim, live(home, sim, matrix_config(sim)) as session:
         yield session
 
 
@@ -191,7 +192,7 @@ HOSTILE_URIS = [
 
 @pytest.mark.anyio
 async def test_hostile_resource_uris_are_clear_not_found_errors_that_read_nothing(tmp_path: Path) -> None:
-    async with Simulator(matrix_accounts()) as sim, live(tmp_path, sim, matrix_config(sim)) as s:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as sim, live(tmp_path, sim, matrix_config(sim)) as s:
         with anyio.fail_after(20):
             served = (await s.call("route_and_complete", prompt="Say hi", task_type="simple")).structured_content
             assert served is not None
@@ -208,7 +209,7 @@ async def test_hostile_resource_uris_are_clear_not_found_errors_that_read_nothin
 
 @pytest.mark.anyio
 async def test_a_hostile_conversation_id_never_reaches_another_conversation(tmp_path: Path) -> None:
-    async with Simulator(matrix_accounts()) as sim, live(tmp_path, sim, matrix_config(sim)) as s:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as sim, live(tmp_path, sim, matrix_config(sim)) as s:
         with anyio.fail_after(30):
             first = await s.call("route_and_complete", prompt=f"Remember this: {SECRET}", task_type="simple")
             owner = (first.structured_content or {})["conversation_id"]
@@ -255,7 +256,7 @@ async def test_a_prompt_beyond_every_context_window_is_refused_with_the_reason_w
 
 @pytest.mark.anyio
 async def test_a_preference_order_repeating_a_provider_thousands_of_times_is_written_once_each(tmp_path: Path) -> None:
-    async with Simulator(matrix_accounts()) as sim, live(tmp_path, sim, matrix_config(sim)) as s:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as sim, live(tmp_path, sim, matrix_config(sim)) as s:
         with anyio.fail_after(20):
             result = await s.call("set_preference", providers=["openai", "moonshot", "kimi"] * 5000, task_type="coding")
     assert not result.is_error, text_of(result)

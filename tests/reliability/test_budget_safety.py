@@ -14,6 +14,7 @@ import anyio
 import pytest
 
 from providers.simulator import Fault, Simulator
+from tests.clock import fixed_epoch
 from tests.harness import ENV
 from tests.reliability import tally
 from tests.reliability.stdio import raw_server
@@ -65,7 +66,10 @@ async def _scalar(session: Live, sql: str) -> Any:
 async def test_concurrent_calls_failovers_and_a_killed_server_never_spend_past_the_global_budget(
     tmp_path: Path,
 ) -> None:
-    async with Simulator(matrix_accounts(output_tokens=64, latency_ms=30)) as sim, AsyncExitStack() as stack:
+    async with (
+        Simulator(matrix_accounts(output_tokens=64, latency_ms=30), clock=fixed_epoch) as sim,
+        AsyncExitStack() as stack,
+    ):
         config = _budget_config(sim)
         first = await stack.enter_async_context(live(tmp_path, sim, config))
         second = await stack.enter_async_context(live(tmp_path, sim, config))  # another process, same database
@@ -100,7 +104,7 @@ async def test_concurrent_calls_failovers_and_a_killed_server_never_spend_past_t
 
 @pytest.mark.parametrize("where", ["config", "call"])
 async def test_free_only_never_records_a_cent_whatever_is_asked(tmp_path: Path, where: str) -> None:
-    async with Simulator(matrix_accounts(output_tokens=64)) as sim:
+    async with Simulator(matrix_accounts(output_tokens=64), clock=fixed_epoch) as sim:
         config = _budget_config(sim, budgetMode="free_only" if where == "config" else "cost_first")
         config["providers"]["google"]["models"]["gemini-2.5-flash"] = {"inputCostPer1M": 0, "outputCostPer1M": 0}
         paid = [provider for provider in (*KINDS, BACKUP) if provider != "google"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,9 +21,11 @@ import anyio
 import pytest
 
 from providers.simulator import Simulator
-from server.app import open_app, utc_now
+from server.app import open_app
 from server.paths import Paths
+from storage import Store
 from storage.ledger import DEFAULT_TTL
+from tests.clock import fixed_epoch
 from tests.harness import ENV, write_config
 from tests.reliability import tally
 from tests.reliability.stdio import RawServer, raw_server
@@ -130,13 +132,13 @@ async def test_many_kills_at_random_points_leave_a_sound_database(tmp_path: Path
 
 async def crash_rounds(home: Path, crashes: Crashes, kill_points: Sequence[float | None]) -> None:
     """A server killed at each point in turn on one database; then the database is checked (see the docstring)."""
-    async with Simulator(matrix_accounts(latency_ms=LATENCY_MS)) as sim:
+    async with Simulator(matrix_accounts(latency_ms=LATENCY_MS), clock=fixed_epoch) as sim:
         sim.configure(QUICK, latency_ms=0)
         write_config(home, matrix_config(sim))
         for kill_after_s in kill_points:
             await _round(home, sim, crashes, kill_after_s)
-        killed_at = utc_now()
-        async with open_app(Paths.in_home(home), ENV) as app:
+        killed_at = await _last_reservation_time(home)
+        async with open_app(Paths.in_home(home), ENV, clock=lambda: killed_at) as app:
             assert await _scalar(app, "PRAGMA integrity_check") == "ok"
             assert await app.store.fetchall("PRAGMA foreign_key_check") == []
             crashes.lost = await _count_lost(app, crashes)
@@ -166,13 +168,18 @@ async def _check_attempts(app: Any) -> None:
     assert successes <= settled
 
 
+async def _last_reservation_time(home: Path) -> datetime:
+    """When the servers (on the machine's clock, not the test's) last reserved: the audit's "now"."""
+    async with await Store.open(Paths.in_home(home).db_file) as store:
+        rows = await store.fetchall("SELECT MAX(created_at) FROM reservations")
+    return datetime.fromtimestamp(next(iter(rows))[0] / 1000, UTC) + timedelta(seconds=1)
+
+
 async def _check_ledger(app: Any, killed_at: datetime) -> None:
     rows = await app.store.fetchall(
         "SELECT created_at, expires_at FROM reservations WHERE state = 'pending' ORDER BY expires_at"
     )
-    pending = [
-        (datetime.fromtimestamp(c / 1000).astimezone(), datetime.fromtimestamp(e / 1000).astimezone()) for c, e in rows
-    ]
+    pending = [(datetime.fromtimestamp(c / 1000, UTC), datetime.fromtimestamp(e / 1000, UTC)) for c, e in rows]
     assert pending, "the kills left no reservation pending: the test did not hit a call in flight"
     assert all(expires - created == DEFAULT_TTL for created, expires in pending)
     settled = await _scalar(app, "SELECT COUNT(*) FROM reservations WHERE state = 'settled'")

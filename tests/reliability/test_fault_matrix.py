@@ -18,7 +18,7 @@ import anyio
 import pytest
 
 from providers.simulator import FAULTS, Fault, Simulator
-from tests.harness import FixedClock
+from tests.clock import FixedClock, fixed_epoch
 from tests.reliability import tally
 from tests.reliability.support import BACKUP, KINDS, Live, live, matrix_accounts, matrix_config, text_of
 
@@ -101,7 +101,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 async def sim(anyio_backend: str) -> AsyncIterator[Simulator]:
-    async with Simulator(matrix_accounts()) as simulator:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as simulator:
         yield simulator
 
 

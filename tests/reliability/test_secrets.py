@@ -19,6 +19,7 @@ from anyio.from_thread import start_blocking_portal
 
 from providers.simulator import Simulator
 from server.paths import Paths
+from tests.clock import FixedClock, fixed_epoch
 from tests.harness import ENV, SIM_KEY, write_config
 from tests.reliability import tally
 from tests.reliability.stdio import raw_server
@@ -82,7 +83,7 @@ async def _exercise(home: Path, sim: Simulator) -> list[str]:
 
 @asynccontextmanager
 async def _simulator() -> AsyncIterator[Simulator]:
-    async with Simulator(matrix_accounts()) as sim:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as sim:
         yield sim
 
 
@@ -100,7 +101,7 @@ def _cli(argv: list[str]) -> str:
 
     out, err = io.StringIO(), io.StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        status = main(argv)
+        status = main(argv, clock=FixedClock())
     assert status in (0, 1), (argv, status, err.getvalue()[-500:])
     if "--json" in argv and status == 0:
         json.loads(out.getvalue())
@@ -137,7 +138,7 @@ async def test_a_config_holding_a_literal_key_is_refused_with_the_fix_and_never_
 ) -> None:
     caplog.set_level(logging.DEBUG)
     literal = _LITERALS[provider]
-    async with Simulator(matrix_accounts()) as sim:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as sim:
         config = matrix_config(sim)
         config["providers"][provider]["apiKey"] = literal
         async with live(tmp_path, sim, config) as s:
@@ -158,7 +159,7 @@ async def test_a_config_holding_a_literal_key_is_refused_with_the_fix_and_never_
 async def test_the_config_the_router_writes_and_the_database_are_private_files(tmp_path: Path) -> None:
     home = tmp_path / "home"
     home.mkdir(mode=0o755)  # a home the user made readable to others: the files in it stay private
-    async with Simulator(matrix_accounts()) as sim, live(home, sim, matrix_config(sim)) as s:
+    async with Simulator(matrix_accounts(), clock=fixed_epoch) as sim, live(home, sim, matrix_config(sim)) as s:
         Paths.in_home(home).config_file.unlink()  # the router writes a new one
         with anyio.fail_after(20):
             result = await s.call("set_preference", budget_mode="cost_first")

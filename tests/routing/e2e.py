@@ -14,7 +14,8 @@ from providers.types import Message
 from routing.router import RouteRequest
 from server.app import App, open_app
 from storage import AccountState, Health
-from tests.harness import ENV, FixedClock, seed_accounts, seed_config, write_config
+from tests.clock import FixedClock
+from tests.harness import ENV, seed_accounts, seed_config, write_config
 
 
 def ask(text: str, **fields: Any) -> RouteRequest:
@@ -59,7 +60,7 @@ async def routed(
 ) -> AsyncIterator[Routed]:
     """The seed's providers on a running simulator and an App routing to them, with `settings` in providers.json."""
     clock = FixedClock()
-    async with Simulator(seed_accounts(google_daily)) as sim:
+    async with Simulator(seed_accounts(google_daily), clock=clock.epoch) as sim:
         config = seed_config(sim, google_daily=google_daily, **preferences)
         if settings:
             config["settings"] = settings

@@ -10,7 +10,8 @@ import pytest
 from providers.types import Message
 from routing.results import NoRouteAvailable
 from routing.router import RouteRequest
-from tests.harness import FixedClock, seed_app
+from tests.clock import FixedClock
+from tests.harness import seed_app
 
 pytestmark = pytest.mark.anyio
 

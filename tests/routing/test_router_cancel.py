@@ -12,7 +12,8 @@ import pytest
 from providers.simulator import Simulator
 from routing.results import NoRouteAvailable, RouteResult
 from server.app import App, open_app
-from tests.harness import ENV, FixedClock, seed_accounts, seed_config, write_config
+from tests.clock import FixedClock, fixed_epoch
+from tests.harness import ENV, seed_accounts, seed_config, write_config
 from tests.routing.e2e import Routed, ask, routed
 
 pytestmark = pytest.mark.anyio
@@ -103,7 +104,7 @@ async def test_a_plain_success_writes_no_account_state(tmp_path: Path) -> None:
 
 async def test_two_processes_sharing_the_store_drain_a_pool_evenly(tmp_path: Path) -> None:
     clock = FixedClock()
-    async with Simulator(seed_accounts()) as sim:
+    async with Simulator(seed_accounts(), clock=fixed_epoch) as sim:
         paths = write_config(tmp_path, seed_config(sim))
         async with open_app(paths, ENV, clock=clock) as one, open_app(paths, ENV, clock=clock) as two:
             served: list[str] = []

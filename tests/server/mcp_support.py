@@ -19,7 +19,8 @@ from server.app import App, open_app
 from server.logging_setup import RedactingCredentials, Redactor
 from server.mcp_server import build_server
 from server.paths import Paths
-from tests.harness import ENV, FixedClock, seed_accounts, seed_config, write_config
+from tests.clock import FixedClock, fixed_epoch
+from tests.harness import ENV, seed_accounts, seed_config, write_config
 
 
 @dataclass
@@ -88,7 +89,7 @@ async def mcp_session(
     **preferences: Any,
 ) -> AsyncIterator[Session]:
     """The server over a fresh home and a client: the seed's config, or `config` (a dict, raw text, False: no file)."""
-    async with Simulator(seed_accounts(google_daily)) as sim:
+    async with Simulator(seed_accounts(google_daily), clock=fixed_epoch) as sim:
         paths = Paths.in_home(home)
         if config is False:
             home.mkdir(parents=True, exist_ok=True)

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from server.cli import main
+from tests.clock import FixedClock
 from tests.harness import SIM_KEY
 from tests.memory_keyring import MemoryKeyring
 from tests.server.test_cli_support import SimHome, sim_home
@@ -27,12 +28,12 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureF
 
 
 def test_no_verb_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main([]) == 2
+    assert main([], clock=FixedClock()) == 2
     assert "provider-router demo" in capsys.readouterr().err
 
 
 def test_help_names_every_verb_of_the_interface(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--help"]) == 0
+    assert main(["--help"], clock=FixedClock()) == 0
     out = capsys.readouterr().out
     verbs = "serve status list quota log prefer budget switch reset keys setup config monitor doctor demo install ask"
     for verb in verbs.split():
@@ -40,9 +41,9 @@ def test_help_names_every_verb_of_the_interface(capsys: pytest.CaptureFixture[st
 
 
 def test_a_usage_error_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["frobnicate"]) == 2
-    assert main(["budget", "cheapest"]) == 2
-    assert main(["prefer", "--task", "coding", "--quality", "max_speed", "zai"]) == 2
+    assert main(["frobnicate"], clock=FixedClock()) == 2
+    assert main(["budget", "cheapest"], clock=FixedClock()) == 2
+    assert main(["prefer", "--task", "coding", "--quality", "max_speed", "zai"], clock=FixedClock()) == 2
     assert "invalid choice" in capsys.readouterr().err
 
 
@@ -58,7 +59,7 @@ def test_serve_runs_the_mcp_servers_entry_point(monkeypatch: pytest.MonkeyPatch)
     fake = types.ModuleType("server.serve")
     fake.run_serve = lambda: calls.append("served") or 0  # type: ignore[attr-defined,func-returns-value]
     monkeypatch.setitem(sys.modules, "server.serve", fake)
-    assert main(["serve"]) == 0
+    assert main(["serve"], clock=FixedClock()) == 0
     assert calls == ["served"]
 
 
@@ -216,9 +217,9 @@ def test_no_configuration_points_at_setup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PROVIDER_ROUTER_HOME", str(tmp_path / "empty"))
-    assert main(["ask", "hello"]) == 1
+    assert main(["ask", "hello"], clock=FixedClock()) == 1
     assert "provider-router setup" in capsys.readouterr().err
-    assert main(["status"]) == 1
+    assert main(["status"], clock=FixedClock()) == 1
     assert "provider-router setup" in capsys.readouterr().out
 
 
@@ -282,7 +283,7 @@ def test_doctor_without_a_configuration_says_run_setup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("PROVIDER_ROUTER_HOME", str(tmp_path / "fresh"))
-    assert main(["doctor", "--offline"]) == 1
+    assert main(["doctor", "--offline"], clock=FixedClock()) == 1
     assert "provider-router setup" in capsys.readouterr().out
 
 
@@ -291,8 +292,8 @@ def test_install_dry_run_writes_nothing(
 ) -> None:
     monkeypatch.setenv("HOME", str(tmp_path))
     monkeypatch.chdir(tmp_path)
-    assert main(["install", "cursor", "--scope", "project", "--dry-run"]) == 0
+    assert main(["install", "cursor", "--scope", "project", "--dry-run"], clock=FixedClock()) == 0
     assert "dry run" in capsys.readouterr().out
     assert not (tmp_path / ".cursor").exists()
-    assert main(["install", "cursor", "--scope", "project", "--instructions"]) == 0
+    assert main(["install", "cursor", "--scope", "project", "--instructions"], clock=FixedClock()) == 0
     assert json.loads((tmp_path / ".cursor" / "mcp.json").read_text())["mcpServers"]["provider-router"]

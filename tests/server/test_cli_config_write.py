@@ -15,6 +15,7 @@ from server.config_write import (
     write_config_edits,
 )
 from server.paths import Paths
+from tests.clock import FIXED_NOW
 
 COMMENTED = """{
   // my providers
@@ -27,7 +28,7 @@ COMMENTED = """{
 def test_an_edit_keeps_the_comments_and_backs_up_the_old_file(tmp_path: Path) -> None:
     paths = Paths.in_home(tmp_path)
     paths.config_file.write_text(COMMENTED)
-    result = write_config_edits(paths, [budget_mode_edit("free_only")], {})
+    result = write_config_edits(paths, [budget_mode_edit("free_only")], {}, now=FIXED_NOW)
     text = paths.config_file.read_text()
     assert "// my providers" in text
     assert result.config.preferences.budget_mode == "free_only"
@@ -38,14 +39,14 @@ def test_an_edit_that_breaks_the_configuration_writes_nothing(tmp_path: Path) ->
     paths = Paths.in_home(tmp_path)
     paths.config_file.write_text(COMMENTED)
     with pytest.raises(ConfigError):
-        write_config_edits(paths, [(("preferences", "budgetMode"), "cheapest")], {})
+        write_config_edits(paths, [(("preferences", "budgetMode"), "cheapest")], {}, now=FIXED_NOW)
     assert paths.config_file.read_text() == COMMENTED
     assert list(tmp_path.iterdir()) == [paths.config_file]
 
 
 def test_a_missing_file_is_created_private(tmp_path: Path) -> None:
     paths = Paths.in_home(tmp_path)
-    result = write_config_edits(paths, preference_edits(["zai", "kimi"], task_type="coding"), {})
+    result = write_config_edits(paths, preference_edits(["zai", "kimi"], task_type="coding"), {}, now=FIXED_NOW)
     assert result.backup is None
     assert result.config.preferences.task_preferences["coding"] == ("zai", "kimi")
     assert paths.config_file.stat().st_mode & 0o777 == 0o600

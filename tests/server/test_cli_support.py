@@ -21,6 +21,7 @@ from keyring.errors import PasswordDeleteError
 
 from providers.simulator import Simulator
 from server.cli import main
+from tests.clock import FixedClock, fixed_epoch
 from tests.harness import SIM_KEY, seed_accounts, seed_config, write_config
 
 
@@ -43,7 +44,7 @@ class SimHome:
     def cli(self, *argv: str) -> Run:
         """Run one verb as `provider-router ARGV...` and capture its output."""
         self.capsys.readouterr()
-        code = main(list(argv))
+        code = main(list(argv), clock=FixedClock())
         captured = self.capsys.readouterr()
         return Run(code, captured.out, captured.err)
 
@@ -53,7 +54,7 @@ def running_seed_sim(google_daily: int = 20) -> Iterator[Simulator]:
     """The seed's simulator served from a background thread, for code that runs its own event loop."""
     with (
         start_blocking_portal() as portal,
-        portal.wrap_async_context_manager(Simulator(seed_accounts(google_daily))) as sim,
+        portal.wrap_async_context_manager(Simulator(seed_accounts(google_daily), clock=fixed_epoch)) as sim,
     ):
         yield sim
 

@@ -16,6 +16,7 @@ from providers.models import CredentialRef, QuotaSpec
 from server.config import ConfigError, RouterConfig, config_from_data, load_config, parse_config, redacted_view
 from server.config_jsonc import strip_jsonc
 from server.paths import Paths
+from tests.clock import FIXED_NOW
 
 TODAY = date(2026, 11, 28)
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -111,7 +112,7 @@ def test_a_provider_named_in_preferences_but_not_configured_is_one_warning_not_a
 
 
 def test_a_missing_file_gives_an_empty_configuration_that_says_to_run_setup(tmp_path: Path) -> None:
-    config = load_config(tmp_path / "providers.json", {})
+    config = load_config(tmp_path / "providers.json", {}, today=FIXED_NOW.date())
     assert config.missing and config.providers == {}
     assert config.setup_hint is not None and "provider-router setup" in config.setup_hint
 
@@ -302,7 +303,7 @@ def test_the_redacted_view_shows_credential_references_and_no_url_secrets() -> N
 
 
 def test_the_redacted_view_of_a_missing_configuration_carries_the_setup_hint(tmp_path: Path) -> None:
-    view = redacted_view(load_config(tmp_path / "none.json", {}))
+    view = redacted_view(load_config(tmp_path / "none.json", {}, today=FIXED_NOW.date()))
     assert view["missing"] is True and "setup" in view["setupHint"]
 
 
@@ -473,13 +474,13 @@ def test_an_empty_or_unreadable_file_is_a_config_error(tmp_path: Path) -> None:
     empty = tmp_path / "providers.json"
     empty.write_text("  \n", encoding="utf-8")
     with pytest.raises(ConfigError, match="empty"):
-        load_config(empty, {})
+        load_config(empty, {}, today=FIXED_NOW.date())
     with pytest.raises(ConfigError, match="cannot read"):
-        load_config(tmp_path, {})
+        load_config(tmp_path, {}, today=FIXED_NOW.date())
     binary = tmp_path / "binary.json"
     binary.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(ConfigError, match="UTF-8"):
-        load_config(binary, {})
+        load_config(binary, {}, today=FIXED_NOW.date())
 
 
 def test_the_paths_default_to_the_platform_config_dir_and_honour_provider_router_home() -> None:

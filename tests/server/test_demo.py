@@ -9,6 +9,7 @@ import pytest
 
 from server.cli import main
 from server.demo import play_demo
+from tests.clock import FixedClock
 
 
 @pytest.mark.anyio
@@ -38,7 +39,7 @@ def test_demo_json_runs_from_the_cli_in_a_temporary_home(
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
-    assert main(["demo", "--json"]) == 0
+    assert main(["demo", "--json"], clock=FixedClock()) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["served"] + summary["refused"] == summary["requests"]
     assert not (tmp_path / "user-home").exists()  # the user's own home is never touched
@@ -46,7 +47,7 @@ def test_demo_json_runs_from_the_cli_in_a_temporary_home(
 
 
 def test_demo_prints_each_request_and_the_final_dashboard(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["demo"]) == 0
+    assert main(["demo"], clock=FixedClock()) == 0
     out = capsys.readouterr().out
     assert "↳ failover: OpenAI rate_limited → Anthropic" in out
     assert "✗ refused:" in out

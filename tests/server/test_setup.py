@@ -14,6 +14,7 @@ import pytest
 
 from providers.simulator import Simulator
 from server.cli import main
+from tests.clock import FixedClock
 from tests.harness import SIM_KEY
 from tests.memory_keyring import MemoryKeyring
 from tests.server.test_cli_support import running_seed_sim
@@ -46,7 +47,7 @@ def test_interactive_setup_stores_keys_in_the_keychain_writes_references_and_ver
 ) -> None:
     # providers; google: 3 accounts and their keys; zai: 1 account and its key; default; budget mode; daily cap
     _answers(monkeypatch, "google,zai", "3", SIM_KEY, SIM_KEY, SIM_KEY, "1", SIM_KEY, "zai", "cost_first", "2.5")
-    assert main(["setup", "--no-install"]) == 0
+    assert main(["setup", "--no-install"], clock=FixedClock()) == 0
     out = capsys.readouterr().out
     assert SIM_KEY not in out
     assert out.count("✓") == 4 and "Wrote" in out
@@ -69,7 +70,13 @@ def test_setup_yes_takes_the_flags_and_keys_from_the_environment(
     sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SIM_KEY)
-    assert main(["setup", "--yes", "--providers", "openai", "--budget-mode", "free_only", "--no-install"]) == 0
+    assert (
+        main(
+            ["setup", "--yes", "--providers", "openai", "--budget-mode", "free_only", "--no-install"],
+            clock=FixedClock(),
+        )
+        == 0
+    )
     config = _config(tmp_path)
     assert config["providers"] == {"openai": {"apiKey": "${OPENAI_API_KEY}", "baseUrl": sim.base_url("openai")}}
     assert "✓ openai/openai: reachable, key accepted" in capsys.readouterr().out
@@ -78,7 +85,7 @@ def test_setup_yes_takes_the_flags_and_keys_from_the_environment(
 def test_a_missing_key_fails_verification_with_the_fix(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["setup", "--yes", "--providers", "anthropic", "--no-install"]) == 1
+    assert main(["setup", "--yes", "--providers", "anthropic", "--no-install"], clock=FixedClock()) == 1
     assert "keys set anthropic" in capsys.readouterr().out
 
 
@@ -90,12 +97,15 @@ def test_a_rerun_keeps_a_backup_the_old_values_and_disables_what_was_left_out(
 ) -> None:
     monkeypatch.setenv("ZAI_API_KEY", SIM_KEY)
     monkeypatch.setenv("OPENAI_API_KEY", SIM_KEY)
-    assert main(["setup", "--yes", "--providers", "zai,openai", "--daily-budget", "3", "--no-install"]) == 0
+    assert (
+        main(["setup", "--yes", "--providers", "zai,openai", "--daily-budget", "3", "--no-install"], clock=FixedClock())
+        == 0
+    )
     home = tmp_path / "home"
     first = (home / "providers.json").read_text()
     # now only zai; Enter keeps every other answer (the default provider zai, the mode, the cap)
     _answers(monkeypatch, "zai", "", "", "", "", "")
-    assert main(["setup", "--no-install", "--no-verify"]) == 0
+    assert main(["setup", "--no-install", "--no-verify"], clock=FixedClock()) == 0
     config = _config(tmp_path)
     assert config["providers"]["openai"]["enabled"] is False
     assert config["providers"]["zai"]["apiKey"] == "${ZAI_API_KEY}"
@@ -109,7 +119,7 @@ def test_setup_stopped_midway_writes_nothing(
     sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     _answers(monkeypatch, "google")
-    assert main(["setup", "--no-install"]) == 1
+    assert main(["setup", "--no-install"], clock=FixedClock()) == 1
     assert "nothing was written" in capsys.readouterr().err
     assert not (tmp_path / "home" / "providers.json").exists()
 
@@ -117,7 +127,7 @@ def test_setup_stopped_midway_writes_nothing(
 def test_an_unknown_provider_is_refused_with_the_choices(
     sim: Simulator, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["setup", "--yes", "--providers", "acme", "--no-install"]) == 1
+    assert main(["setup", "--yes", "--providers", "acme", "--no-install"], clock=FixedClock()) == 1
     assert "choose from google" in capsys.readouterr().err
 
 
@@ -127,7 +137,7 @@ def test_setup_offers_install_for_the_agents_it_finds(
     (tmp_path / ".cursor").mkdir()
     monkeypatch.setenv("OPENAI_API_KEY", SIM_KEY)
     _answers(monkeypatch, "openai", "", "", "", "", "", "y")
-    assert main(["setup", "--no-verify"]) == 0
+    assert main(["setup", "--no-verify"], clock=FixedClock()) == 0
     out = capsys.readouterr().out
     assert "Agents found on this machine: cursor" in out
     entry = json.loads((tmp_path / ".cursor" / "mcp.json").read_text())["mcpServers"]["provider-router"]

@@ -1,0 +1,30 @@
+"""The clock every test uses: fixed by the test, moved by hand, never the machine's."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+#: an arbitrary instant; nothing in the suite depends on it being near the real date
+FIXED_NOW = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
+
+
+@dataclass
+class FixedClock:
+    """A clock tests move by hand (aware UTC); `epoch` is the same time for the simulator."""
+
+    now: datetime = FIXED_NOW
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def epoch(self) -> float:
+        return self.now.timestamp()
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def fixed_epoch() -> float:
+    """`FIXED_NOW` as epoch seconds: the simulator's clock where a test never moves time."""
+    return FIXED_NOW.timestamp()

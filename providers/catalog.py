@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import Field, ValidationError
 
+from providers.clock import system_clock
 from providers.models import ModelProfile, QuotaSpec
 from providers.types import Frozen
 from providers.vendors import vendor_for
@@ -201,13 +202,12 @@ def _refreshed_models(section: dict[str, Any], as_of: date) -> Iterable[str]:
             yield model["id"]
 
 
-def refresh_prices(path: Path = CATALOG_PATH, as_of: date | None = None) -> list[str]:
+def refresh_prices(as_of: date, path: Path = CATALOG_PATH) -> list[str]:
     """Rewrite the genai-prices-sourced prices in a catalog.json; returns the ids whose prices changed.
 
     Raises:
         LookupError: a model marked as priced by genai-prices is unknown to it.
     """
-    as_of = as_of or date.today()
     data = json.loads(path.read_text(encoding="utf-8"))
     changed = [name for section in data["providers"].values() for name in _refreshed_models(section, as_of)]
     data["prices_as_of"] = as_of.isoformat()
@@ -224,7 +224,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.refresh_prices:
         parser.print_help(sys.stderr)
         return 2
-    changed = refresh_prices(as_of=args.as_of)
+    changed = refresh_prices(as_of=args.as_of or system_clock().date())
     print(f"updated {len(changed)} model(s): {', '.join(changed) or '-'}")
     return 0
 

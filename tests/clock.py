@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -28,3 +29,9 @@ class FixedClock:
 def fixed_epoch() -> float:
     """`FIXED_NOW` as epoch seconds: the simulator's clock where a test never moves time."""
     return FIXED_NOW.timestamp()
+
+
+def moved_clock_environ() -> dict[str, str]:
+    """The variables of a libfaketime run (`faketime -f '+730d' pytest`), for subprocesses given a thin environment,
+    so the servers a test starts live in the same moved time as the test run itself."""
+    return {name: value for name, value in os.environ.items() if name == "LD_PRELOAD" or name.startswith("FAKETIME")}

@@ -3,6 +3,7 @@
 - routing/decide.py and the value/policy modules it rests on import nothing that does I/O and never read the clock
   (`now` is passed in; a random seed is passed in). Checked over decide.py's whole in-project import closure, so a
   helper module cannot smuggle I/O in.
+- the product reads the wall clock in one module, providers/clock.py; everything else is handed its `Clock`.
 - routing never imports server or storage (nor the I/O libraries: it talks through Protocols it declares);
   providers never imports routing, server or storage; storage never imports server.
 """
@@ -169,7 +170,44 @@ def test_imports_point_down_only(package: str) -> None:
     assert not bad, "\n".join(bad)
 
 
+#: the one module that may read the wall clock
+CLOCK_MODULE = ROOT / "providers" / "clock.py"
+#: (object, attribute) that read the wall clock, called or passed as a value (`clock=time.time`)
+WALL_CLOCK = frozenset(
+    {("datetime", "now"), ("datetime", "utcnow"), ("datetime", "today"), ("date", "today"), ("time", "time")}
+    | {("time", "time_ns"), ("time", "localtime"), ("time", "gmtime"), ("time", "ctime")}
+)
+
+
+def _wall_clock_reads(tree: ast.AST) -> Iterator[tuple[str, int]]:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name | ast.Attribute):
+            owner = node.value.id if isinstance(node.value, ast.Name) else node.value.attr
+            if (owner, node.attr) in WALL_CLOCK:
+                yield f"{owner}.{node.attr}", node.lineno
+        elif isinstance(node, ast.ImportFrom) and node.module in ("time", "datetime"):
+            for alias in node.names:
+                if (node.module, alias.name) in WALL_CLOCK:
+                    yield f"from {node.module} import {alias.name}", node.lineno
+
+
+def test_the_product_reads_the_wall_clock_in_one_module_only() -> None:
+    bad = []
+    for package in PACKAGES:
+        for file in _package_files(package):
+            if file == CLOCK_MODULE:
+                continue
+            bad += [
+                f"{file.relative_to(ROOT)}:{line} {read}"
+                for read, line in _wall_clock_reads(ast.parse(file.read_text()))
+            ]
+    assert not bad, "take a Clock (providers/clock.py) from the caller instead:\n" + "\n".join(bad)
+    assert list(_wall_clock_reads(ast.parse(CLOCK_MODULE.read_text()))) != []
+
+
 def test_the_checker_catches_io_and_clock_reads() -> None:
     tree = ast.parse("import os\nfrom datetime import datetime\nx = datetime.now()\nimport time\ny = time.time()\n")
     assert {name for name, _ in _imports(tree)} >= {"os", "time", "datetime.datetime"}
     assert [call for call, _ in _clock_reads(tree)] == ["datetime.now()", "time.time()"]
+    passed = ast.parse("from time import time\nf(clock=time.time)\ng = date.today()\nh = time.monotonic()\n")
+    assert sorted(read for read, _ in _wall_clock_reads(passed)) == ["date.today", "from time import time", "time.time"]

@@ -192,7 +192,7 @@ def test_refresh_prices_rewrites_a_stale_price_and_reports_it(tmp_path: Path) ->
     data["providers"]["openai"]["models"][0]["input_cost_per_1m"] = 999.0
     copy = tmp_path / "catalog.json"
     copy.write_text(json.dumps(data), encoding="utf-8")
-    changed = refresh_prices(copy, as_of=date.fromisoformat(data["prices_as_of"]))
+    changed = refresh_prices(date.fromisoformat(data["prices_as_of"]), copy)
     assert changed == [data["providers"]["openai"]["models"][0]["id"]]
     assert json.loads(copy.read_text(encoding="utf-8")) == _raw()
 

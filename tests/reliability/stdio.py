@@ -16,6 +16,8 @@ import anyio
 from anyio.abc import Process, TaskGroup
 from anyio.streams.buffered import BufferedByteReceiveStream
 
+from tests.clock import moved_clock_environ
+
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = "2025-06-18"
 #: a line of JSON-RPC can carry a long answer
@@ -31,6 +33,7 @@ def server_environ(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
         "PROVIDER_ROUTER_LOG_LEVEL": "DEBUG",
+        **moved_clock_environ(),
         **extra,
     }
 

@@ -21,13 +21,14 @@ from tests.clock import FixedClock
 from tests.harness import ENV, SIM_KEY, write_config
 from tests.server.mcp_support import app_factory, read_json, text_of
 
-#: provider id -> (simulator flavour, model): one account each, every wire and every error dialect
+#: provider id -> (simulator flavour, model): one account each, every wire and every error dialect; the models have
+#: no retirement date (servers started by tests run on the machine's clock: tests/test_time_proofing.py checks)
 KINDS: dict[str, tuple[str, str]] = {
     "openai": ("openai", "gpt-5.2"),
     "zai": ("zai", "glm-4.7"),
-    "kimi": ("moonshot", "kimi-k2.6"),
+    "kimi": ("moonshot", "kimi-k3"),
     "anthropic": ("anthropic", "claude-sonnet-4-6"),
-    "google": ("gemini", "gemini-2.5-flash"),
+    "google": ("gemini", "gemini-3.5-flash-lite"),
 }
 _WIRE = {"openai": "openai", "zai": "openai", "moonshot": "openai", "anthropic": "anthropic", "gemini": "gemini"}
 #: the healthy provider every failover lands on: first in every order after a pin, its window larger than all

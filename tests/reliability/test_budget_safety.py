@@ -106,7 +106,7 @@ async def test_concurrent_calls_failovers_and_a_killed_server_never_spend_past_t
 async def test_free_only_never_records_a_cent_whatever_is_asked(tmp_path: Path, where: str) -> None:
     async with Simulator(matrix_accounts(output_tokens=64), clock=fixed_epoch) as sim:
         config = _budget_config(sim, budgetMode="free_only" if where == "config" else "cost_first")
-        config["providers"]["google"]["models"]["gemini-2.5-flash"] = {"inputCostPer1M": 0, "outputCostPer1M": 0}
+        config["providers"]["google"]["models"]["gemini-3.5-flash-lite"] = {"inputCostPer1M": 0, "outputCostPer1M": 0}
         paid = [provider for provider in (*KINDS, BACKUP) if provider != "google"]
         async with live(tmp_path, sim, config) as s:
             outcomes: list[Any] = []

@@ -15,7 +15,7 @@ from mcp.client.stdio import stdio_client
 
 import server
 from providers.simulator import Simulator
-from tests.clock import fixed_epoch
+from tests.clock import fixed_epoch, moved_clock_environ
 from tests.harness import SIM_KEY, seed_accounts, seed_config, write_config
 from tests.server.mcp_support import read_json, text_of
 
@@ -31,7 +31,7 @@ async def stdio_server(home: Path, errlog: TextIO) -> AsyncIterator[tuple[Client
     params = StdioServerParameters(
         command=sys.executable,
         args=["-m", "server.serve"],
-        env={"PROVIDER_ROUTER_HOME": str(home), "SIM_KEY": SIM_KEY},
+        env={"PROVIDER_ROUTER_HOME": str(home), "SIM_KEY": SIM_KEY, **moved_clock_environ()},
         cwd=ROOT,
     )
     stray: list[Any] = []

@@ -16,6 +16,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from tests.clock import moved_clock_environ
 from tests.harness import SIM_KEY
 
 pytestmark = [
@@ -109,6 +110,7 @@ def terminal(tmp_path: Path, simulator: str) -> Iterator[Terminal]:
         "PYTHON_KEYRING_BACKEND": "tests.server.test_cli_support.FileKeyring",
         "FILE_KEYRING": str(tmp_path / "keyring.json"),
         "TMUX_TMPDIR": str(tmp_path),
+        **moved_clock_environ(),
     }
     term = Terminal(tmp_path / "tmux.sock", env)
     term.tmux("new-session", "-d", "-s", "t", "-x", "160", "-y", "50", "bash --norc --noprofile")

@@ -177,6 +177,8 @@ class QuotaWindow(Frozen):
     limit: int = Field(ge=0)
     remaining: int
     resets_at: datetime | None = None
+    #: when response headers taught this limit (None: it is the configured one)
+    learned_at: datetime | None = None
 
 
 class CandidateState(Frozen):

@@ -143,7 +143,8 @@ def _quota_left(account: AccountStatus) -> str:
         return "no limit"
     tight = min(windows, key=lambda q: q.remaining / q.limit)
     share = 100 * tight.remaining / tight.limit
-    return f"{share:.0f}% left ({tight.remaining}/{tight.limit} {tight.kind}/{tight.period})"
+    learned = f", {tight.model}, from headers" if tight.model else ""
+    return f"{share:.0f}% left ({tight.remaining}/{tight.limit} {tight.kind}/{tight.period}{learned})"
 
 
 def _active(account: AccountStatus) -> Text:

@@ -255,7 +255,10 @@ def render_providers(report: ProvidersReport) -> RenderableType:
 
 
 def _price(model: ModelView) -> str:
-    return "free" if model.free_tier else f"${model.input_cost_per_1m:g}/${model.output_cost_per_1m:g}"
+    if model.free_tier:
+        return "free"
+    price = f"${model.input_cost_per_1m:g}/${model.output_cost_per_1m:g}"
+    return price if model.price_known else f"price unknown, counted as {price}"
 
 
 def _problems(problems: Sequence[str]) -> list[Text]:

@@ -550,6 +550,7 @@ class ModelView(Frozen):
     input_cost_per_1m: float
     output_cost_per_1m: float
     free_tier: bool
+    price_known: bool = Field(default=True, description="False: no price given; the costs shown are a stand-in")
     quality: dict[str, int] = Field(default_factory=dict)
     speed: int
     capabilities: list[str] = Field(default_factory=list)
@@ -584,6 +585,7 @@ def _model_view(model: ModelProfile) -> ModelView:
         input_cost_per_1m=model.input_cost_per_1m,
         output_cost_per_1m=model.output_cost_per_1m,
         free_tier=model.free_tier,
+        price_known=model.price_known,
         quality=dict(model.quality),
         speed=model.speed,
         capabilities=sorted(model.capabilities),

@@ -147,7 +147,7 @@ class Router:
         if decision.chosen is None:
             entry = self._entry(prepared, Outcome(), dry_run=False)
             decision_id = await self.ports.bookkeeping.finish((), entry, None, started)
-            message = _no_route_message(decision)
+            message = _no_route_message(decision, decision_id)
             retry_at = frees_at(decision.excluded, prepared.states, started)
             raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=_setup_fix(decision))
         runner = AttemptRunner(
@@ -228,13 +228,14 @@ class Router:
 LISTED_EXCLUSIONS = 10
 
 
-def _no_route_message(decision: Decision) -> str:
-    """Why nothing could even be tried, with the exclusions that decided it."""
+def _no_route_message(decision: Decision, decision_id: int | None) -> str:
+    """Why nothing could even be tried, with the exclusions that decided it (all of them in the decision log)."""
     message = decision.error.message if decision.error else "no provider can serve this request"
     lines = [message]
     lines.extend(f"  - {e.label}: {e.filter} ({e.detail})" for e in decision.excluded[:LISTED_EXCLUSIONS])
+    where = f"`exclusions` of router://decisions/{decision_id}" if decision_id is not None else "the decision log"
     if len(decision.excluded) > LISTED_EXCLUSIONS:
-        lines.append(f"  - and {len(decision.excluded) - LISTED_EXCLUSIONS} more (see the decision log)")
+        lines.append(f"  - and {len(decision.excluded) - LISTED_EXCLUSIONS} more (all of them: {where})")
     return "\n".join(lines)
 
 

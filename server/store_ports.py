@@ -200,6 +200,7 @@ class SqliteState:
             disabled_reason=disabled,
             model_retired=(provider.id, model.id) in snapshot.retired,
             cooldown_until=latest_active(whole.cooldown_until, mine.cooldown_until, now=now),
+            cooldown_reason=_cooldown_reason(whole, mine, now),
             exhausted_until=latest_active(whole.exhausted_until, mine.exhausted_until, now=now),
             breaker_open_until=latest_active(whole.breaker_open_until, mine.breaker_open_until, now=now),
             consecutive_failures=mine.consecutive_failures,
@@ -207,6 +208,13 @@ class SqliteState:
             budget_left_usd=budget_left(account, state.usage, self.preferences, snapshot.global_usage),
             latency_p50_ms=self._latency.get((provider.id, model.id)),
         )
+
+
+def _cooldown_reason(whole: Health, mine: Health, now: datetime) -> str | None:
+    """The reason of whichever cooldown in force lasts longer: the account's or the model's."""
+    active = [h for h in (whole, mine) if h.cooldown_until is not None and h.cooldown_until > now]
+    latest = max(active, key=lambda h: h.cooldown_until or now, default=None)
+    return latest.cooldown_reason if latest is not None else None
 
 
 def _record(conversation_id: str | None, found: Conversation | None) -> ConversationRecord:

@@ -237,7 +237,7 @@ def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Jo
     stale = to_ms(now - LEARNED_LIMIT_TTL)
     learned = {"account": account, "model": model, "rpm": rpm, "tpm": tpm, "now": now_ms, "stale": stale}
     cooldowns = [
-        (account, model, to_ms(reset_at), f"no {kind} remaining (response headers)", now_ms)
+        (account, model, to_ms(reset_at), f"rate_limited: no {kind} remaining (response headers)", now_ms)
         for kind, remaining, reset_at in (
             ("requests", limits.requests_remaining, limits.requests_reset_at),
             ("tokens", limits.tokens_remaining, limits.tokens_reset_at),

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from providers.models import Account, BudgetSpec
+from providers.ratelimits import plausible_limit
 from storage.accounts import LEARNED_LIMIT_TTL
 from storage.windows import MINUTE, Window, from_ms
 
@@ -161,7 +162,8 @@ def observe_minute(seen: Observed, row: Sequence[Any]) -> None:
 def _observe_state(seen: Observed, account: str, row: list[Any], now_ms: int) -> None:
     model, cool, cool_why, exhausted, exhausted_why, disabled_why, rpm, tpm, learned_at = row
     if model and learned_at is not None and learned_at > now_ms - _LEARNED_TTL_MS:
-        seen.learned_rpm, seen.learned_tpm = rpm, tpm
+        # a 0 stored by an older version is no information either
+        seen.learned_rpm, seen.learned_tpm = plausible_limit(rpm), plausible_limit(tpm)
     scope = f"account:{account}" + (f"/model:{model}" if model else "")
     refusal: Refused | None = None
     if disabled_why is not None and not model:

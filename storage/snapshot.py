@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from providers.models import Account
+from providers.ratelimits import plausible_limit
 from storage.accounts import LEARNED_LIMIT_TTL
 from storage.windows import MINUTE, day_window, from_ms, month_window, require_aware, to_ms
 
@@ -326,8 +327,8 @@ def _health(row: Sequence[Any]) -> Health:
         exhausted_reason=exh_why,
         consecutive_failures=failures,
         breaker_open_until=_instant(breaker),
-        learned_requests_limit=rpm if fresh else None,
-        learned_tokens_limit=tpm if fresh else None,
+        learned_requests_limit=plausible_limit(rpm) if fresh else None,
+        learned_tokens_limit=plausible_limit(tpm) if fresh else None,
         learned_at=_instant(learned_at),
     )
 

@@ -12,6 +12,7 @@ from storage.accounts import LEARNED_LIMIT_TTL, AccountStates
 from storage.db import Store
 from storage.ledger import Ledger, Refused, Reservation
 from storage.snapshot import Health
+from storage.windows import to_ms
 from tests.storage.conftest import NOW, make_account
 
 pytestmark = pytest.mark.anyio
@@ -84,3 +85,14 @@ async def test_reset_forgets_learned_limits(store: Store) -> None:
     found = await health(ledger, NOW + SECOND)
     assert (found.learned_requests_limit, found.learned_tokens_limit, found.learned_at) == (None, None, None)
     assert isinstance(await reserve(ledger, NOW + SECOND), Reservation)
+
+
+async def test_a_zero_limit_stored_by_an_older_version_refuses_nothing(store: Store) -> None:
+    ledger = Ledger(store)
+    await store.execute(
+        "INSERT INTO account_state (account, model, learned_requests_limit, learned_at, updated_at) "
+        "VALUES ('acct-1', 'model-a', 0, ?, ?)",
+        (to_ms(NOW), to_ms(NOW)),
+    )
+    assert isinstance(await reserve(ledger, NOW + SECOND), Reservation)
+    assert (await health(ledger, NOW + SECOND)).learned_requests_limit is None

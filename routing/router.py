@@ -20,7 +20,7 @@ from routing.analyse import Counter, analyse
 from routing.attempt import AttemptRunner, Progress, StateKey, Wait
 from routing.decide import decide
 from routing.logbook import decision_entry, dry_run_result, route_result
-from routing.outcome import Outcome, Served, frees_at
+from routing.outcome import Outcome, Served, frees_at, no_route_fix
 from routing.ports import ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
 from routing.preferences import BudgetMode, Preferences, QualityMode
 from routing.results import DryRunResult, NoRouteAvailable, RouteError, RouteResult
@@ -149,7 +149,8 @@ class Router:
             decision_id = await self.ports.bookkeeping.finish((), entry, None, started)
             message = _no_route_message(decision, decision_id)
             retry_at = frees_at(decision.excluded, prepared.states, started)
-            raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=_setup_fix(decision))
+            fix = _setup_fix(decision) or no_route_fix(retry_at)
+            raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=fix)
         runner = AttemptRunner(
             self.setup,
             self.ports,

@@ -21,6 +21,9 @@ DEFAULT_BREAKER_OPEN_FOR = timedelta(seconds=30)
 #: a limit learned from headers describes the window it was read in (a minute: headers report per-minute limits);
 #: one learned longer ago than that is forgotten, and later headers teach it again
 LEARNED_LIMIT_TTL = MINUTE
+#: the longest a "nothing remaining" header cools a model down: the longest window providers report in headers is a
+#: day, so a reset further away is noise that would otherwise lock the model out for as long
+MAX_HEADER_COOLDOWN = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +240,13 @@ def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Jo
     stale = to_ms(now - LEARNED_LIMIT_TTL)
     learned = {"account": account, "model": model, "rpm": rpm, "tpm": tpm, "now": now_ms, "stale": stale}
     cooldowns = [
-        (account, model, to_ms(reset_at), f"rate_limited: no {kind} remaining (response headers)", now_ms)
+        (
+            account,
+            model,
+            to_ms(min(reset_at, now + MAX_HEADER_COOLDOWN)),
+            f"rate_limited: no {kind} remaining (response headers)",
+            now_ms,
+        )
         for kind, remaining, reset_at in (
             ("requests", limits.requests_remaining, limits.requests_reset_at),
             ("tokens", limits.tokens_remaining, limits.tokens_reset_at),

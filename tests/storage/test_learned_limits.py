@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 import pytest
 
 from providers.types import RateLimits
-from storage.accounts import LEARNED_LIMIT_TTL, AccountStates
+from storage.accounts import LEARNED_LIMIT_TTL, MAX_HEADER_COOLDOWN, AccountStates
 from storage.db import Store
 from storage.ledger import Ledger, Refused, Reservation
 from storage.snapshot import Health
@@ -96,3 +96,12 @@ async def test_a_zero_limit_stored_by_an_older_version_refuses_nothing(store: St
     )
     assert isinstance(await reserve(ledger, NOW + SECOND), Reservation)
     assert (await health(ledger, NOW + SECOND)).learned_requests_limit is None
+
+
+async def test_a_nothing_remaining_header_cools_the_model_down_a_day_at_most(store: Store) -> None:
+    ledger, states = Ledger(store), AccountStates(store)
+    far = NOW + timedelta(days=3650)
+    await states.learn_limits("acct-1", "model-a", RateLimits(requests_remaining=0, requests_reset_at=far), NOW)
+    refused = await reserve(ledger, NOW + SECOND)
+    assert isinstance(refused, Refused) and refused.resets_at == NOW + MAX_HEADER_COOLDOWN
+    assert isinstance(await reserve(ledger, NOW + MAX_HEADER_COOLDOWN), Reservation)

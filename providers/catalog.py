@@ -101,6 +101,18 @@ class Catalog:
         section = self.provider(provider)
         return tuple(entry.profile for entry in section.entries) if section is not None else ()
 
+    def highest_prices(self, provider: str) -> tuple[float, float]:
+        """The highest input and output prices per 1M tokens among a provider's catalogue models, or among the whole
+        catalogue's when it lists none: the conservative stand-in for a model whose prices nobody gave."""
+        for models in (self.models(provider), tuple(e.profile for p in self.providers.values() for e in p.entries)):
+            highest = (
+                max((m.input_cost_per_1m for m in models), default=0.0),
+                max((m.output_cost_per_1m for m in models), default=0.0),
+            )
+            if any(highest):
+                return highest
+        return highest
+
     def current_models(self, provider: str, today: date) -> tuple[ModelProfile, ...]:
         """The models still served on `today`."""
         return tuple(model for model in self.models(provider) if not model.is_retired(today))

@@ -32,6 +32,10 @@ class ModelProfile(Frozen):
     speed: int = Field(default=50, ge=0, le=100)
     capabilities: frozenset[Capability] = frozenset({"tools", "json"})
     free_tier: bool = False
+    #: False: neither the catalogue nor the configuration gives this model's prices; they then hold a conservative
+    #: stand-in (never 0), so the model is paid: out of free_only, reserved and charged at that price unless the
+    #: provider reports the real cost
+    price_known: bool = True
     #: the user's own bias for this model (the seed's `preferenceScore`), 0-100
     preference_score: int | None = Field(default=None, ge=0, le=100)
     deprecated_on: date | None = None
@@ -43,8 +47,8 @@ class ModelProfile(Frozen):
 
     @property
     def is_free(self) -> bool:
-        """Free to call: no price at all (a free tier, or a local model)."""
-        return self.input_cost_per_1m == 0 and self.output_cost_per_1m == 0
+        """Free to call: known to have no price at all (a free tier, or a local model). An unknown price is not free."""
+        return self.price_known and self.input_cost_per_1m == 0 and self.output_cost_per_1m == 0
 
     def quality_for(self, task_type: TaskType) -> int:
         return self.quality.get(task_type, 50)

@@ -7,11 +7,16 @@ from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
+from providers.types import RateLimits
+
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _GO_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
 #: server hints longer than this are not waited for within a request (the OpenAI SDK's own cap)
 MAX_HONOURED_RETRY_AFTER_S = 120.0
+#: a per-minute limit above this is beyond any provider (a billion requests or tokens a minute): a header saying so
+#: is noise, and would not fit the store's integers either
+MAX_PLAUSIBLE_LIMIT = 10**9
 
 
 def parse_go_duration(text: str) -> float | None:
@@ -96,3 +101,22 @@ def header_int(headers: Mapping[str, str], name: str) -> int | None:
         return int(float(value.strip()))
     except ValueError:
         return None
+
+
+def plausible_limit(value: int | None) -> int | None:
+    """`value` when it can be a real per-minute limit; None for 0, a negative or an absurd number.
+
+    A limit of 0 would refuse every later call without end (a proxy's placeholder or a bug says it, never a
+    provider that just served the call), so it is no information.
+    """
+    return value if value is not None and 0 < value <= MAX_PLAUSIBLE_LIMIT else None
+
+
+def learnable(limits: RateLimits) -> RateLimits:
+    """What of `limits` is worth remembering: implausible limits dropped, and with each its `remaining` and reset
+    (a "0 left of 0" says nothing either)."""
+    update: dict[str, object] = {}
+    for kind, limit in (("requests", limits.requests_limit), ("tokens", limits.tokens_limit)):
+        if limit is not None and plausible_limit(limit) is None:
+            update |= {f"{kind}_limit": None, f"{kind}_remaining": None, f"{kind}_reset_at": None}
+    return limits.model_copy(update=update) if update else limits

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -21,6 +22,7 @@ import anyio
 from providers.adapter import ChatAdapter
 from providers.errors import ProviderError, ProviderHTTPError, ProviderTransportError
 from providers.models import Account, ModelProfile, ProviderConfig
+from providers.ratelimits import learnable
 from providers.types import ChatRequest, Completion, Message, RateLimits, StreamDone, TextDelta, Usage
 from routing.convert import convert_history
 from routing.cost import is_free_tier, usage_cost_usd
@@ -47,7 +49,7 @@ from routing.ports import (
 )
 from routing.results import Attempt, AttemptOutcome
 from routing.tokens import estimate_tokens
-from routing.types import CandidateState, Decision, RankedCandidate, Task
+from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate, Task
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -59,6 +61,9 @@ PROGRESS_EVERY = 16
 NO_USAGE = Usage()
 #: a retry is not worth starting with less than this much of the deadline left after the wait
 MIN_ATTEMPT_S = 1.0
+#: a limit learned from headers is written again when it is this old, so it stays in force (the store forgets one
+#: after a minute) while calls keep coming
+LEARNED_REFRESH = timedelta(seconds=30)
 
 #: (output tokens so far, message) -> reported to the caller while a completion streams in
 Progress = Callable[[int, str], Awaitable[None]]
@@ -301,8 +306,9 @@ class AttemptRunner:
         state = self.states.get(state_key(candidate))
         if _had_failures(state) or (account.id, profile.id) in self._failed_here:
             changes.append(Succeeded(account.id, profile.id))
-        if not completion.rate_limits.is_empty and _news(completion.rate_limits, state):
-            changes.append(Learn(account.id, profile.id, completion.rate_limits))
+        limits = learnable(completion.rate_limits)
+        if not limits.is_empty and _news(limits, state, now):
+            changes.append(Learn(account.id, profile.id, limits))
         chosen_in_pool = self._pool_choice.get(_group(candidate))
         if chosen_in_pool is not None and chosen_in_pool != account.id:
             changes.append(PoolServed(candidate.provider, account.id))
@@ -341,8 +347,8 @@ class AttemptRunner:
         # a provider that answered has usually counted the request; one that was never reached has not
         changes: list[Change] = [Settle(hold, Usage(), 0.0) if action.counted else Release(hold)]
         changes.extend(self._apply(action, account, profile))
-        limits = error.limits if isinstance(error, ProviderHTTPError) else None
-        if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate))):
+        limits = learnable(error.limits) if isinstance(error, ProviderHTTPError) and error.limits is not None else None
+        if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate)), now):
             changes.append(Learn(account.id, profile.id, limits))
         await self.ports.bookkeeping.apply(changes, failed_at)
         self._record(candidate, "error", latency, now, error=error)
@@ -416,18 +422,24 @@ def _had_failures(state: CandidateState | None) -> bool:
     return state is None or state.consecutive_failures > 0 or state.breaker_open_until is not None
 
 
-def _news(limits: RateLimits, state: CandidateState | None) -> bool:
-    """Whether response headers tell the store something new: a per-minute limit other than the one in force, or
-    nothing left until a reset (a cooldown). Saves a write on every ordinary success."""
+def _news(limits: RateLimits, state: CandidateState | None, now: datetime) -> bool:
+    """Whether response headers tell the store something new: a per-minute limit other than the one in force, one
+    about to be forgotten (learned half its lifetime ago), or nothing left until a reset (a cooldown). Saves a write
+    on every ordinary success."""
     if state is None:
         return True
     if any(left is not None and left <= 0 for left in (limits.requests_remaining, limits.tokens_remaining)):
         return True
-    known: dict[str, int] = {w.kind: w.limit for w in state.windows if w.period == "minute"}
-    return any(
-        limit is not None and limit != known.get(kind)
-        for kind, limit in (("requests", limits.requests_limit), ("tokens", limits.tokens_limit))
-    )
+    known: dict[str, QuotaWindow] = {w.kind: w for w in state.windows if w.period == "minute"}
+    for kind, limit in (("requests", limits.requests_limit), ("tokens", limits.tokens_limit)):
+        if limit is None:
+            continue
+        window = known.get(kind)
+        if window is None or window.limit != limit or window.learned_at is None:
+            return True
+        if now - window.learned_at >= LEARNED_REFRESH:
+            return True
+    return False
 
 
 def _ms_since(started: float) -> float:

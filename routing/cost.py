@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import math
+
 from providers.models import ModelProfile
 from providers.types import Usage
 
 
 def usage_cost_usd(usage: Usage, model: ModelProfile, *, free: bool = False, reported: float | None = None) -> float:
-    """USD for `usage` on `model`; 0 on a free tier; a provider-reported cost (OpenRouter) wins when given.
+    """USD for `usage` on `model`: a provider-reported cost (OpenRouter's `usage.cost`) when given, since the
+    provider knows what it billed (even for a model thought free); else 0 on a free tier; else the model's prices
+    (a stand-in when they are unknown: `ModelProfile.price_known`).
 
     Cached input is billed at the cache prices when the model has them, else at the input price.
     """
+    if reported is not None and math.isfinite(reported) and reported >= 0:
+        return reported
     if free:
         return 0.0
-    if reported is not None and reported >= 0:
-        return reported
     cache_read = min(usage.cache_read_tokens, usage.input_tokens)
     cache_write = min(usage.cache_write_tokens, usage.input_tokens - cache_read)
     uncached = usage.input_tokens - cache_read - cache_write

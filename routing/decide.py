@@ -166,9 +166,25 @@ def _state_detail(e: Evaluation, now: datetime) -> str:
                 return f"{w.kind} per {w.period}: {w.remaining} of {w.limit} left{resets}"
         return f"spend budget ${c.budget_left_usd or 0:.4f} left < worst case ${e.cost:.4f}"
     if e.filter == "cooldown" and c.cooldown_until is not None:
-        return f"rate limited until {c.cooldown_until.isoformat()}"
+        return _cooldown_detail(c.cooldown_until, c.cooldown_reason)
     until = c.breaker_open_until.isoformat() if c.breaker_open_until else "?"
-    return f"failing; circuit open until {until}"
+    return f"failing: circuit breaker open until {until}"
+
+
+#: what a cooldown is called, by the error class its recorded reason starts with
+_COOLDOWN_WORDS = {
+    "rate_limited": "rate limited",
+    "server_error": "resting after a server error",
+    "overloaded": "resting: the provider said it is overloaded",
+    "transport": "resting after a transport failure (no answer)",
+}
+
+
+def _cooldown_detail(until: datetime, reason: str | None) -> str:
+    words = _COOLDOWN_WORDS.get((reason or "").partition(":")[0])
+    if words is not None:
+        return f"{words} until {until.isoformat()}"
+    return f"cooling down until {until.isoformat()}" + (f" ({reason})" if reason else "")
 
 
 # --------------------------------------------------------------------------------------------------- ranking
@@ -478,7 +494,7 @@ def _no_candidate_message(evals: list[Evaluation]) -> str:
     if not evals:
         return "no provider is configured; run `provider-router setup`"
     summary = _filter_counts([e.filter for e in evals if e.filter is not None])
-    return f"no candidate can serve this request ({summary}); see `excluded` for each one"
+    return f"no candidate can serve this request ({summary})"
 
 
 def _explain(

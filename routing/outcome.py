@@ -58,8 +58,16 @@ class Outcome:
             attempts=attempts,
             retry_at=self.retry_at,
             decision_id=decision_id,
-            fix="wait until the time above, add an account or provider, or relax budget_mode / max_cost_usd",
+            fix=no_route_fix(self.retry_at),
         )
+
+
+def no_route_fix(retry_at: datetime | None) -> str:
+    """What to do when nothing could serve: wait for the named time when something frees up then, else the rest."""
+    others = "add an account or provider, or relax budget_mode / max_cost_usd"
+    if retry_at is None:
+        return f"{others} (no known reset frees a candidate by waiting)"
+    return f"retry after {retry_at.isoformat(timespec='seconds')}, or {others}"
 
 
 def frees_at(

@@ -20,7 +20,7 @@ from routing.analyse import Counter, analyse
 from routing.attempt import AttemptRunner, Progress, StateKey, Wait
 from routing.decide import decide
 from routing.logbook import decision_entry, dry_run_result, route_result
-from routing.outcome import Outcome, Served, frees_at
+from routing.outcome import Outcome, Served, frees_at, no_route_fix
 from routing.ports import ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
 from routing.preferences import BudgetMode, Preferences, QualityMode
 from routing.results import DryRunResult, NoRouteAvailable, RouteError, RouteResult
@@ -147,9 +147,10 @@ class Router:
         if decision.chosen is None:
             entry = self._entry(prepared, Outcome(), dry_run=False)
             decision_id = await self.ports.bookkeeping.finish((), entry, None, started)
-            message = _no_route_message(decision)
+            message = _no_route_message(decision, decision_id)
             retry_at = frees_at(decision.excluded, prepared.states, started)
-            raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=_setup_fix(decision))
+            fix = _setup_fix(decision) or no_route_fix(retry_at)
+            raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=fix)
         runner = AttemptRunner(
             self.setup,
             self.ports,
@@ -228,13 +229,14 @@ class Router:
 LISTED_EXCLUSIONS = 10
 
 
-def _no_route_message(decision: Decision) -> str:
-    """Why nothing could even be tried, with the exclusions that decided it."""
+def _no_route_message(decision: Decision, decision_id: int | None) -> str:
+    """Why nothing could even be tried, with the exclusions that decided it (all of them in the decision log)."""
     message = decision.error.message if decision.error else "no provider can serve this request"
     lines = [message]
     lines.extend(f"  - {e.label}: {e.filter} ({e.detail})" for e in decision.excluded[:LISTED_EXCLUSIONS])
+    where = f"`exclusions` of router://decisions/{decision_id}" if decision_id is not None else "the decision log"
     if len(decision.excluded) > LISTED_EXCLUSIONS:
-        lines.append(f"  - and {len(decision.excluded) - LISTED_EXCLUSIONS} more (see the decision log)")
+        lines.append(f"  - and {len(decision.excluded) - LISTED_EXCLUSIONS} more (all of them: {where})")
     return "\n".join(lines)
 
 

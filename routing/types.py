@@ -177,6 +177,8 @@ class QuotaWindow(Frozen):
     limit: int = Field(ge=0)
     remaining: int
     resets_at: datetime | None = None
+    #: when response headers taught this limit (None: it is the configured one)
+    learned_at: datetime | None = None
 
 
 class CandidateState(Frozen):
@@ -197,8 +199,10 @@ class CandidateState(Frozen):
     disabled_reason: str | None = None
     #: a 404 taught us the model is gone (the catalogue's retired_on date is checked as well)
     model_retired: bool = False
-    #: rate limited (429 with Retry-After / reset) until then
+    #: resting until then: rate limited (429 with Retry-After / reset), or after a server error or transport failure
     cooldown_until: datetime | None = None
+    #: why, as recorded: "<error class>: <message>" (e.g. "server_error: ...")
+    cooldown_reason: str | None = None
     #: a daily/monthly quota or spend cap ran out; never re-probed before then
     exhausted_until: datetime | None = None
     #: the circuit breaker opened after repeated failures (5xx, overload, transport)

@@ -128,7 +128,7 @@ def _choices(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None
         verbs,
         "reset",
         "server.commands.prefs:reset",
-        "Back to automatic routing: clear the manual switch, cooldowns and exhausted marks.",
+        "Back to automatic routing: clear the manual switch, cooldowns, exhausted marks and learned limits.",
     )
 
 

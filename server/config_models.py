@@ -4,8 +4,12 @@ Per model: `contextWindow`, `maxTokens` (or `maxOutputTokens`), `inputCostPer1M`
 single `costPer1M`, meaning both), `cacheReadCostPer1M`, `cacheWriteCostPer1M`, `preferenceScore` (0-100),
 `quality` ({coding, reasoning, creative, simple}: 0-100), `speed` (0-100), `capabilities` (["tools", "vision",
 "json", "reasoning"]), `freeTier`, and `enabled: false` to leave a catalogue model out. A model the catalogue does
-not know needs `contextWindow`; its `maxTokens` defaults to 4096 and its prices to 0. `models` may also be a list of
-catalogue model ids. With no `models`, a provider serves the catalogue's models that are not retired today.
+not know needs `contextWindow`; its `maxTokens` defaults to 4096. Its prices, when not given, are unknown, and unknown
+is not free: the model is paid (`price_known` False) at the highest prices the catalogue lists for its provider (or
+for any provider), with a warning naming the fix, unless it says `"freeTier": true` or its provider is local (a
+local vendor such as Ollama, or an unknown vendor reached on a loopback address or with `"apiKey": "none"`), where
+a missing price is 0. `models` may also be a list of catalogue model ids. With no `models`, a provider serves the
+catalogue's models that are not retired today.
 """
 
 from __future__ import annotations
@@ -123,8 +127,27 @@ def _warn_prices(reader: Reader, merged: ModelProfile, base: ModelProfile | None
             return
 
 
-def parse_model(reader: Reader, catalog_id: str, name: str, value: Any, path: str) -> ModelProfile | None:
-    """One model entry merged over its catalogue profile; None when it says `"enabled": false`.
+def _unknown_prices(reader: Reader, update: dict[str, Any], catalog_id: str, path: str, local: bool) -> dict[str, Any]:
+    """Stand-ins for the prices an uncatalogued model lacks: none for a free or local model, else the highest."""
+    names = ("input_cost_per_1m", "output_cost_per_1m")
+    missing = [name for name in names if name not in update]
+    if not missing or local or update.get("free_tier"):
+        return {}
+    highest = dict(zip(names, reader.catalog.highest_prices(catalog_id), strict=True))
+    reader.warn(
+        path,
+        f"no price known for this model, so it counts as paid: excluded by free_only, reserved and charged at "
+        f"${highest['input_cost_per_1m']:g}/${highest['output_cost_per_1m']:g} per 1M tokens unless the provider "
+        'reports the cost; add "inputCostPer1M" and "outputCostPer1M", or "freeTier": true if it really is free',
+    )
+    return {"price_known": False, **{name: highest[name] for name in missing}}
+
+
+def parse_model(
+    reader: Reader, catalog_id: str, name: str, value: Any, path: str, *, local: bool = False
+) -> ModelProfile | None:
+    """One model entry merged over its catalogue profile; None when it says `"enabled": false`. `local`: the
+    provider runs on the user's machine, so a price not given is 0 rather than unknown.
 
     Raises:
         ConfigError: a value has the wrong type or range, or an unknown model lacks `contextWindow`.
@@ -141,6 +164,7 @@ def parse_model(reader: Reader, catalog_id: str, name: str, value: Any, path: st
     update = {**_sizes(reader, raw, path, base), **_prices(reader, raw, path), **_traits(reader, raw, path, base)}
     if base is None:
         update.setdefault("max_output_tokens", min(DEFAULT_MAX_OUTPUT, update["context_window"]))
+        update |= _unknown_prices(reader, update, catalog_id, path, local)
         fields: dict[str, Any] = {"provider": catalog_id, "id": name, **update}
     else:
         fields = {**base.model_dump(), **update}
@@ -153,8 +177,11 @@ def parse_model(reader: Reader, catalog_id: str, name: str, value: Any, path: st
     return merged
 
 
-def parse_models(reader: Reader, catalog_id: str, value: Any, path: str) -> dict[str, ModelProfile]:
-    """The models of one provider keyed by API id; the catalogue's current models when none are listed.
+def parse_models(
+    reader: Reader, catalog_id: str, value: Any, path: str, *, local: bool = False
+) -> dict[str, ModelProfile]:
+    """The models of one provider keyed by API id; the catalogue's current models when none are listed. `local`: as
+    `parse_model`'s.
 
     Raises:
         ConfigError: a model is malformed, or two entries name the same model.
@@ -178,7 +205,7 @@ def parse_models(reader: Reader, catalog_id: str, value: Any, path: str) -> dict
             reader.fail(model_path, "a model id must not be empty", "write the model's API id as the key")
         if raw is not None and not isinstance(raw, dict | bool):
             reader.fail(model_path, f"expected an object, got {describe(raw)}", 'write {"contextWindow": ...} or {}')
-        profile = parse_model(reader, catalog_id, name, raw, model_path)
+        profile = parse_model(reader, catalog_id, name, raw, model_path, local=local)
         if profile is None:
             continue
         if profile.id in models:

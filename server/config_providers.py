@@ -12,8 +12,10 @@ Keys are never in the file and never resolved here: `apiKey` is a REFERENCE.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from typing import Any, get_args
+from urllib.parse import urlsplit
 
 from providers.models import Account, CredentialRef, LoadBalancing, ProviderConfig, QuotaSpec
 from providers.types import WireKind
@@ -208,11 +210,31 @@ def parse_provider(reader: Reader, provider_id: str, value: Any, path: str) -> P
         budget=parse_budget(reader, raw.get("budgetUsd"), child(path, "budgetUsd")),
         catalog=catalog,
     )
-    models = parse_models(reader, catalog, raw.get("models"), child(path, "models"))
+    accounts = _accounts(reader, raw, path, skeleton)
+    local = _is_local(vendor, accounts)
+    models = parse_models(reader, catalog, raw.get("models"), child(path, "models"), local=local)
     if not models:
         reader.warn(child(path, "models"), 'no models to route to; add "models": {"<model id>": {"contextWindow": N}}')
-    accounts = _accounts(reader, raw, path, skeleton)
     return skeleton.model_copy(update={"accounts": accounts, "models": models})
+
+
+def _is_local(vendor: Vendor | None, accounts: tuple[Account, ...]) -> bool:
+    """Whether the provider runs on the user's machine (its models cost nothing unless priced): a local vendor
+    (Ollama, LM Studio), or an unknown one whose every account is reached on a loopback address or without a key.
+    A paying vendor stays paying behind a local address (a proxy, a gateway)."""
+    if vendor is not None:
+        return not vendor.needs_key
+    return all(_is_loopback(account.base_url) or account.credential.source == "none" for account in accounts)
+
+
+def _is_loopback(url: str) -> bool:
+    host = urlsplit(url).hostname or ""
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _label(vendor: Vendor | None, provider_id: str) -> str:

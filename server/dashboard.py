@@ -143,7 +143,8 @@ def _quota_left(account: AccountStatus) -> str:
         return "no limit"
     tight = min(windows, key=lambda q: q.remaining / q.limit)
     share = 100 * tight.remaining / tight.limit
-    return f"{share:.0f}% left ({tight.remaining}/{tight.limit} {tight.kind}/{tight.period})"
+    learned = f", {tight.model}, from headers" if tight.model else ""
+    return f"{share:.0f}% left ({tight.remaining}/{tight.limit} {tight.kind}/{tight.period}{learned})"
 
 
 def _active(account: AccountStatus) -> Text:
@@ -254,7 +255,10 @@ def render_providers(report: ProvidersReport) -> RenderableType:
 
 
 def _price(model: ModelView) -> str:
-    return "free" if model.free_tier else f"${model.input_cost_per_1m:g}/${model.output_cost_per_1m:g}"
+    if model.free_tier:
+        return "free"
+    price = f"${model.input_cost_per_1m:g}/${model.output_cost_per_1m:g}"
+    return price if model.price_known else f"price unknown, counted as {price}"
 
 
 def _problems(problems: Sequence[str]) -> list[Text]:

@@ -26,6 +26,7 @@ from pydantic import Field
 from providers.models import Account, BudgetSpec, ModelProfile, ProviderConfig, QuotaSpec
 from providers.types import Frozen
 from routing.preferences import BudgetMode, Preferences
+from routing.types import QuotaWindow
 from server.app import App
 from server.config import credential_label
 from server.reports_history import (
@@ -42,6 +43,7 @@ from server.reports_history import (
 )
 from server.store_ports import latest_active, quota_windows
 from storage import AccountState, MetricsRow, StateSnapshot, Usages, WindowUsage
+from storage.accounts import LEARNED_LIMIT_TTL
 from storage.windows import day_window, month_window
 
 __all__ = [
@@ -108,6 +110,9 @@ class QuotaUse(Frozen):
     limit: int
     remaining: int
     resets_at: datetime | None = None
+    model: str | None = Field(default=None, description="a limit learned from response headers: its model")
+    learned_at: datetime | None = Field(default=None, description="when response headers said it (None: configured)")
+    forgotten_at: datetime | None = Field(default=None, description="when it lapses unless headers say it again")
 
 
 class Block(Frozen):
@@ -237,17 +242,7 @@ async def _account_status(
     disabled_reason = state.disabled_reason if state else None
     enabled = provider.enabled and account.enabled and disabled_reason is None
     quota = (
-        [
-            QuotaUse(
-                kind=w.kind,
-                period=w.period,
-                used=w.limit - w.remaining,
-                limit=w.limit,
-                remaining=w.remaining,
-                resets_at=w.resets_at,
-            )  # fmt: skip
-            for w in quota_windows(account.quota, state.usage, state.health, now)
-        ]
+        [_use(w) for w in quota_windows(account.quota, state.usage, state.health, now)] + _learned(state, models, now)
         if state
         else []
     )
@@ -265,6 +260,34 @@ async def _account_status(
         quota=quota,
         spend=_spend(state.usage if state else None, account.budget),
     )
+
+
+def _use(window: QuotaWindow, model: str | None = None) -> QuotaUse:
+    learned = window.learned_at
+    return QuotaUse(
+        kind=window.kind,
+        period=window.period,
+        used=window.limit - window.remaining,
+        limit=window.limit,
+        remaining=window.remaining,
+        resets_at=window.resets_at,
+        model=model,
+        learned_at=learned,
+        forgotten_at=learned + LEARNED_LIMIT_TTL if learned is not None else None,
+    )
+
+
+def _learned(state: AccountState | None, models: Sequence[str], now: datetime) -> list[QuotaUse]:
+    """The per-minute limits response headers taught for each model, still in force, against the model's minute."""
+    if state is None:
+        return []
+    uses: list[QuotaUse] = []
+    for model in models:
+        mine = state.model(model)
+        if mine.health.learned_at is not None:
+            windows = quota_windows(QuotaSpec(), state.usage, mine.health, now, mine.usage.minute)
+            uses.extend(_use(w, model) for w in windows)
+    return uses
 
 
 def _provider_health(enabled: bool, accounts: Sequence[AccountStatus]) -> HealthState:
@@ -399,6 +422,8 @@ class AccountQuota(Frozen):
     forecast_exhausted_at: datetime | None = None
     forecast_limit: Literal["requests", "tokens", "budget"] | None = None
     forecast: str
+    #: per-minute limits response headers taught for its models, still in force
+    learned_limits: list[QuotaUse] = Field(default_factory=list)
 
 
 class ProviderQuota(Frozen):
@@ -477,6 +502,7 @@ def _account_quota(
         forecast_exhausted_at=at,
         forecast_limit=limit_name,
         forecast=text,
+        learned_limits=_learned(state, list(provider.models), now),
     )
 
 
@@ -524,6 +550,7 @@ class ModelView(Frozen):
     input_cost_per_1m: float
     output_cost_per_1m: float
     free_tier: bool
+    price_known: bool = Field(default=True, description="False: no price given; the costs shown are a stand-in")
     quality: dict[str, int] = Field(default_factory=dict)
     speed: int
     capabilities: list[str] = Field(default_factory=list)
@@ -558,6 +585,7 @@ def _model_view(model: ModelProfile) -> ModelView:
         input_cost_per_1m=model.input_cost_per_1m,
         output_cost_per_1m=model.output_cost_per_1m,
         free_tier=model.free_tier,
+        price_known=model.price_known,
         quality=dict(model.quality),
         speed=model.speed,
         capabilities=sorted(model.capabilities),

@@ -52,6 +52,7 @@ from storage import (
     SwitchRecord,
     Turn,
     Usages,
+    WindowUsage,
 )
 from storage.accounts import (
     cooldown_job,
@@ -75,23 +76,46 @@ def latest_active(*times: datetime | None, now: datetime) -> datetime | None:
     return max(active, default=None)
 
 
-def quota_windows(quota: QuotaSpec, usage: Usages, health: Health, now: datetime) -> tuple[QuotaWindow, ...]:
-    """What is left of each configured (or header-learned) limit of an account."""
+def quota_windows(
+    quota: QuotaSpec, usage: Usages, health: Health, now: datetime, model_minute: WindowUsage | None = None
+) -> tuple[QuotaWindow, ...]:
+    """What is left of each configured (or header-learned) limit of an account.
+
+    A learned limit is the model's own (`health` of the account+model): it is measured against the model's rolling
+    minute (`model_minute`) when given, as the ledger does."""
     minute_reset = now + timedelta(minutes=1)
-    rows: list[tuple[str, str, int | None, int, datetime | None]] = [
-        ("requests", "minute", health.learned_requests_limit or quota.requests_per_minute, usage.minute.requests,
-         minute_reset),
-        ("tokens", "minute", health.learned_tokens_limit or quota.tokens_per_minute, usage.minute.tokens, minute_reset),
-        ("requests", "day", quota.requests_per_day, usage.day.requests, usage.day_resets_at),
-        ("tokens", "day", quota.tokens_per_day, usage.day.tokens, usage.day_resets_at),
-        ("requests", "month", quota.requests_per_month, usage.month.requests, usage.month_resets_at),
-        ("tokens", "month", quota.tokens_per_month, usage.month.tokens, usage.month_resets_at),
+    learned = health.learned_at
+    rows: list[tuple[str, str, int | None, int, datetime | None, datetime | None]] = [
+        *(_minute_row(kind, mine, configured, usage.minute, model_minute, minute_reset, learned)
+          for kind, mine, configured in (("requests", health.learned_requests_limit, quota.requests_per_minute),
+                                         ("tokens", health.learned_tokens_limit, quota.tokens_per_minute))),
+        ("requests", "day", quota.requests_per_day, usage.day.requests, usage.day_resets_at, None),
+        ("tokens", "day", quota.tokens_per_day, usage.day.tokens, usage.day_resets_at, None),
+        ("requests", "month", quota.requests_per_month, usage.month.requests, usage.month_resets_at, None),
+        ("tokens", "month", quota.tokens_per_month, usage.month.tokens, usage.month_resets_at, None),
     ]  # fmt: skip
     return tuple(
-        QuotaWindow(kind=kind, period=period, limit=limit, remaining=limit - used, resets_at=resets)
-        for kind, period, limit, used, resets in rows
+        QuotaWindow(kind=kind, period=period, limit=limit, remaining=limit - used, resets_at=resets, learned_at=taught)
+        for kind, period, limit, used, resets, taught in rows
         if limit is not None
     )
+
+
+def _minute_row(
+    kind: str,
+    learned: int | None,
+    configured: int | None,
+    account_minute: WindowUsage,
+    model_minute: WindowUsage | None,
+    resets: datetime,
+    learned_at: datetime | None,
+) -> tuple[str, str, int | None, int, datetime | None, datetime | None]:
+    if learned is None:
+        used = account_minute.requests if kind == "requests" else account_minute.tokens
+        return kind, "minute", configured, used, resets, None
+    minute = model_minute if model_minute is not None else account_minute
+    used = minute.requests if kind == "requests" else minute.tokens
+    return kind, "minute", learned, used, resets, learned_at
 
 
 def budget_left(account: Account, usage: Usages, prefs: Preferences, global_usage: Usages) -> float | None:
@@ -176,13 +200,21 @@ class SqliteState:
             disabled_reason=disabled,
             model_retired=(provider.id, model.id) in snapshot.retired,
             cooldown_until=latest_active(whole.cooldown_until, mine.cooldown_until, now=now),
+            cooldown_reason=_cooldown_reason(whole, mine, now),
             exhausted_until=latest_active(whole.exhausted_until, mine.exhausted_until, now=now),
             breaker_open_until=latest_active(whole.breaker_open_until, mine.breaker_open_until, now=now),
             consecutive_failures=mine.consecutive_failures,
-            windows=quota_windows(account.quota, state.usage, mine, now),
+            windows=quota_windows(account.quota, state.usage, mine, now, per_model.usage.minute),
             budget_left_usd=budget_left(account, state.usage, self.preferences, snapshot.global_usage),
             latency_p50_ms=self._latency.get((provider.id, model.id)),
         )
+
+
+def _cooldown_reason(whole: Health, mine: Health, now: datetime) -> str | None:
+    """The reason of whichever cooldown in force lasts longer: the account's or the model's."""
+    active = [h for h in (whole, mine) if h.cooldown_until is not None and h.cooldown_until > now]
+    latest = max(active, key=lambda h: h.cooldown_until or now, default=None)
+    return latest.cooldown_reason if latest is not None else None
 
 
 def _record(conversation_id: str | None, found: Conversation | None) -> ConversationRecord:

@@ -11,12 +11,19 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from providers.ratelimits import learnable
 from providers.types import RateLimits
 from storage.db import Job, Store
-from storage.windows import from_ms, to_ms
+from storage.windows import MINUTE, from_ms, to_ms
 
 DEFAULT_BREAKER_THRESHOLD = 3
 DEFAULT_BREAKER_OPEN_FOR = timedelta(seconds=30)
+#: a limit learned from headers describes the window it was read in (a minute: headers report per-minute limits);
+#: one learned longer ago than that is forgotten, and later headers teach it again
+LEARNED_LIMIT_TTL = MINUTE
+#: the longest a "nothing remaining" header cools a model down: the longest window providers report in headers is a
+#: day, so a reset further away is noise that would otherwise lock the model out for as long
+MAX_HEADER_COOLDOWN = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +55,10 @@ _SQL_LEARN = """
 INSERT INTO account_state (account, model, learned_requests_limit, learned_tokens_limit, learned_at, updated_at)
 VALUES (:account, :model, :rpm, :tpm, :now, :now)
 ON CONFLICT (account, model) DO UPDATE SET
-    learned_requests_limit = COALESCE(:rpm, learned_requests_limit),
-    learned_tokens_limit = COALESCE(:tpm, learned_tokens_limit),
+    learned_requests_limit = CASE WHEN :rpm IS NOT NULL THEN :rpm
+                                  WHEN learned_at > :stale THEN learned_requests_limit END,
+    learned_tokens_limit = CASE WHEN :tpm IS NOT NULL THEN :tpm
+                                WHEN learned_at > :stale THEN learned_tokens_limit END,
     learned_at = :now, updated_at = :now"""
 
 
@@ -77,11 +86,12 @@ class AccountStates:
         await self._store.execute("UPDATE account_state SET disabled_reason = NULL WHERE account = ?", (account,))
 
     async def reset(self, account: str | None = None) -> int:
-        """Clear cooldowns, exhaustion and breakers of one account (all when None); keeps disabling and learned
-        limits. Returns the number of rows cleared."""
+        """Clear cooldowns, exhaustion, breakers and limits learned from headers of one account (all when None);
+        keeps disabling (a refused key stays refused until `keys set`). Returns the number of rows cleared."""
         return await self._store.execute(
             "UPDATE account_state SET cooldown_until = NULL, cooldown_reason = NULL, exhausted_until = NULL, "
-            "exhausted_reason = NULL, consecutive_failures = 0, breaker_open_until = NULL "
+            "exhausted_reason = NULL, consecutive_failures = 0, breaker_open_until = NULL, "
+            "learned_requests_limit = NULL, learned_tokens_limit = NULL, learned_at = NULL "
             "WHERE ? IS NULL OR account = ?",
             (account, account),
         )
@@ -114,7 +124,8 @@ class AccountStates:
         """Adopt what response headers said about an account+model.
 
         - `*_limit` values are taken as per-minute limits (what OpenAI-style and Anthropic headers report) and
-          replace the configured per-minute limits for that model from the next reservation on.
+          replace the configured per-minute limits for that model from the next reservation on, for
+          `LEARNED_LIMIT_TTL` after `now`. A limit of 0 or an absurd one is not stored (no information).
         - `*_remaining == 0` with a reset time in the future cools the model down until then.
         """
         await self._store.write(learn_job(account, model, limits, now))
@@ -223,10 +234,19 @@ def success_job(account: str, model: str | None) -> Job[None]:
 
 def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Job[None]:
     """`AccountStates.learn_limits` as a job (several statements: run it inside a transaction)."""
+    limits = learnable(limits)
     rpm, tpm = limits.requests_limit, limits.tokens_limit
     now_ms = to_ms(now)
+    stale = to_ms(now - LEARNED_LIMIT_TTL)
+    learned = {"account": account, "model": model, "rpm": rpm, "tpm": tpm, "now": now_ms, "stale": stale}
     cooldowns = [
-        (account, model, to_ms(reset_at), f"no {kind} remaining (response headers)", now_ms)
+        (
+            account,
+            model,
+            to_ms(min(reset_at, now + MAX_HEADER_COOLDOWN)),
+            f"rate_limited: no {kind} remaining (response headers)",
+            now_ms,
+        )
         for kind, remaining, reset_at in (
             ("requests", limits.requests_remaining, limits.requests_reset_at),
             ("tokens", limits.tokens_remaining, limits.tokens_reset_at),
@@ -236,7 +256,7 @@ def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Jo
 
     def job(conn: sqlite3.Connection) -> None:
         if rpm is not None or tpm is not None:
-            conn.execute(_SQL_LEARN, {"account": account, "model": model, "rpm": rpm, "tpm": tpm, "now": now_ms})
+            conn.execute(_SQL_LEARN, learned)
         for params in cooldowns:
             conn.execute(_SQL_SET_UNTIL.format(col="cooldown"), params)
 

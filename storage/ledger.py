@@ -19,7 +19,7 @@ What counts:
   zero for an error). `release` a reservation whose request certainly never left (cancelled before sending,
   connection refused): it then counts nothing.
 - Limits learned from headers (`AccountStates.learn_limits`) are per minute and per account+model; where
-  known they replace the configured per-minute limits for that model.
+  known (learned within `LEARNED_LIMIT_TTL`, never 0) they replace the configured per-minute limits for that model.
 """
 
 from __future__ import annotations

@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from providers.models import Account, BudgetSpec
+from providers.ratelimits import plausible_limit
+from storage.accounts import LEARNED_LIMIT_TTL
 from storage.windows import MINUTE, Window, from_ms
 
 NANO = 1_000_000_000
+_LEARNED_TTL_MS = LEARNED_LIMIT_TTL // timedelta(milliseconds=1)
 
 LimitName = Literal[
     "disabled",
@@ -93,18 +96,18 @@ class Observed:
     minute_model: tuple[int, int, int | None] = (0, 0, None)
 
 
-# Three row kinds in one statement, padded to nine columns: s = account / account+model state, c = settled counters,
+# Three row kinds in one statement, padded to ten columns: s = account / account+model state, c = settled counters,
 # p = live pending reservations.
 SQL_CHECK = """
 SELECT 's', model, cooldown_until, cooldown_reason, exhausted_until, exhausted_reason, disabled_reason,
-       learned_requests_limit, learned_tokens_limit
+       learned_requests_limit, learned_tokens_limit, learned_at
 FROM account_state WHERE account = :account AND model IN ('', :model)
 UNION ALL
-SELECT 'c', account, period, requests, tokens, cost_nusd, NULL, NULL, NULL FROM usage_counters
+SELECT 'c', account, period, requests, tokens, cost_nusd, NULL, NULL, NULL, NULL FROM usage_counters
 WHERE model = '' AND ((account = :account AND period IN (:a_day, :a_month))
                   OR (account = '' AND period IN (:g_day, :g_month)))
 UNION ALL
-SELECT 'p', account, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL
+SELECT 'p', account, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL, NULL
 FROM reservations WHERE state = 'pending' AND expires_at > :now"""
 
 # The rolling minute of the account and of the account+model; read only when a per-minute limit applies (its cost
@@ -157,9 +160,10 @@ def observe_minute(seen: Observed, row: Sequence[Any]) -> None:
 
 
 def _observe_state(seen: Observed, account: str, row: list[Any], now_ms: int) -> None:
-    model, cool, cool_why, exhausted, exhausted_why, disabled_why, rpm, tpm = row
-    if model:
-        seen.learned_rpm, seen.learned_tpm = rpm, tpm
+    model, cool, cool_why, exhausted, exhausted_why, disabled_why, rpm, tpm, learned_at = row
+    if model and learned_at is not None and learned_at > now_ms - _LEARNED_TTL_MS:
+        # a 0 stored by an older version is no information either
+        seen.learned_rpm, seen.learned_tpm = plausible_limit(rpm), plausible_limit(tpm)
     scope = f"account:{account}" + (f"/model:{model}" if model else "")
     refusal: Refused | None = None
     if disabled_why is not None and not model:

@@ -12,6 +12,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from providers.models import Account
+from providers.ratelimits import plausible_limit
+from storage.accounts import LEARNED_LIMIT_TTL
 from storage.windows import MINUTE, day_window, from_ms, month_window, require_aware, to_ms
 
 if TYPE_CHECKING:
@@ -45,7 +47,9 @@ class Usages:
 
 @dataclass(frozen=True, slots=True)
 class Health:
-    """Cooldown, exhaustion, circuit breaker and header-learned per-minute limits of an account or account+model."""
+    """Cooldown, exhaustion, circuit breaker and header-learned per-minute limits of an account or account+model.
+
+    Learned limits are the ones still in force (learned within `LEARNED_LIMIT_TTL`), with when they were learned."""
 
     cooldown_until: datetime | None = None
     cooldown_reason: str | None = None
@@ -55,6 +59,7 @@ class Health:
     breaker_open_until: datetime | None = None
     learned_requests_limit: int | None = None
     learned_tokens_limit: int | None = None
+    learned_at: datetime | None = None
 
     def blocked_until(self, now: datetime) -> datetime | None:
         """The latest of the cooldown, exhaustion and open breaker still in force at `now`; None if none is."""
@@ -126,25 +131,28 @@ class _Sums:
         return WindowUsage(self.requests, self.tokens, self.cost / NANO)
 
 
-# The state rows, in one statement; six row kinds padded to twelve columns:
+# The state rows, in one statement; six row kinds padded to thirteen columns:
 # c = settled counters of the current periods, p = live pending reservations, s = account state,
 # r = retired models, k = pool cursors, g = the global manual switch.
 _SQL_SNAPSHOT = """
-SELECT 'c', account, model, period, requests, tokens, cost_nusd, NULL, NULL, NULL, NULL, NULL
+SELECT 'c', account, model, period, requests, tokens, cost_nusd, NULL, NULL, NULL, NULL, NULL, NULL
 FROM usage_counters WHERE period IN (SELECT value FROM json_each(:periods))
 UNION ALL
-SELECT 'p', account, model, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL, NULL, NULL
+SELECT 'p', account, model, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL, NULL, NULL,
+       NULL
 FROM reservations WHERE state = 'pending' AND expires_at > :now
 UNION ALL
 SELECT 's', account, model, cooldown_until, cooldown_reason, exhausted_until, exhausted_reason, disabled_reason,
-       consecutive_failures, breaker_open_until, learned_requests_limit, learned_tokens_limit
+       consecutive_failures, breaker_open_until, learned_requests_limit, learned_tokens_limit,
+       CASE WHEN learned_at > :learned_since THEN learned_at END
 FROM account_state
 UNION ALL
-SELECT 'r', provider, model, reason, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM retired_models
+SELECT 'r', provider, model, reason, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM retired_models
 UNION ALL
-SELECT 'k', pool, last_account, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pool_cursors
+SELECT 'k', pool, last_account, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pool_cursors
 UNION ALL
-SELECT 'g', provider, model, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pins WHERE scope = 'global'"""
+SELECT 'g', provider, model, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pins
+WHERE scope = 'global'"""
 
 # The rolling minute, read only for the accounts with a per-minute limit (configured, `:limited`, or learned): its
 # cost grows with the calls of the last minute, and nothing else needs it.
@@ -153,7 +161,8 @@ SELECT account, model, COUNT(*), SUM(tokens), SUM(cost_nusd)
 FROM reservations
 WHERE account IN (SELECT value FROM json_each(:limited)
                   UNION SELECT account FROM account_state
-                  WHERE learned_requests_limit IS NOT NULL OR learned_tokens_limit IS NOT NULL)
+                  WHERE (learned_requests_limit IS NOT NULL OR learned_tokens_limit IS NOT NULL)
+                    AND learned_at > :learned_since)
   AND created_at > :since AND (state = 'settled' OR (state = 'pending' AND expires_at > :now))
 GROUP BY account, model"""
 
@@ -266,13 +275,16 @@ def snapshot_job(
     limited = [
         a.id for a in accounts if a.quota.requests_per_minute is not None or a.quota.tokens_per_minute is not None
     ]
+    learned_since = to_ms(now - LEARNED_LIMIT_TTL)
     minute = {"limited": json.dumps(limited), "since": to_ms(now - MINUTE), "now": now_ms}
+    minute["learned_since"] = learned_since
     recent = {"since": to_ms(now - LATENCY_WINDOW), "rows": LATENCY_ROWS}
 
     def job(conn: sqlite3.Connection) -> StateSnapshot:
         tally = _Tally(zones, global_tz, now)
         read = _Read()
-        for kind, *row in conn.execute(_SQL_SNAPSHOT, {"periods": json.dumps(tally.periods()), "now": now_ms}):
+        state = {"periods": json.dumps(tally.periods()), "now": now_ms, "learned_since": learned_since}
+        for kind, *row in conn.execute(_SQL_SNAPSHOT, state):
             read.add(tally, kind, row)
         for account, model, requests, tokens, cost in conn.execute(_SQL_MINUTE, minute):
             tally.minute(account, model, requests, tokens, cost)
@@ -306,7 +318,8 @@ def _assemble(tally: _Tally, read: _Read, latencies: Mapping[tuple[str, str], fl
 
 
 def _health(row: Sequence[Any]) -> Health:
-    _, _, cool, cool_why, exh, exh_why, _, failures, breaker, rpm, tpm = row
+    _, _, cool, cool_why, exh, exh_why, _, failures, breaker, rpm, tpm, learned_at = row
+    fresh = learned_at is not None
     return Health(
         cooldown_until=_instant(cool),
         cooldown_reason=cool_why,
@@ -314,8 +327,9 @@ def _health(row: Sequence[Any]) -> Health:
         exhausted_reason=exh_why,
         consecutive_failures=failures,
         breaker_open_until=_instant(breaker),
-        learned_requests_limit=rpm,
-        learned_tokens_limit=tpm,
+        learned_requests_limit=plausible_limit(rpm) if fresh else None,
+        learned_tokens_limit=plausible_limit(tpm) if fresh else None,
+        learned_at=_instant(learned_at),
     )
 
 

@@ -27,6 +27,8 @@ class Answer:
     request_id: str
     created: int
     include_usage: bool = False
+    #: the `usage.cost` an OpenRouter-flavoured answer reports (None: computed from the tokens)
+    cost_usd: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +111,8 @@ def _openai_usage(flavour: Flavour, answer: Answer) -> dict[str, Any]:
         base["prompt_tokens_details"] = {"cached_tokens": 0}
         base["completion_tokens_details"] = {"reasoning_tokens": 0}
     if flavour == "openrouter":
-        base["cost"] = round((answer.input_tokens * 0.5 + answer.output_tokens * 1.5) / 1e6, 9)
+        own_price = round((answer.input_tokens * 0.5 + answer.output_tokens * 1.5) / 1e6, 9)
+        base["cost"] = own_price if answer.cost_usd is None else answer.cost_usd
         base["is_byok"] = False
         base["cost_details"] = {"upstream_inference_cost": None}
     return base

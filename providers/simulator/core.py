@@ -258,7 +258,7 @@ class Simulator:
         request_id: str,
     ) -> Action:
         spec = state.spec
-        headers = ratelimit_headers(spec.wire_flavour, window) if window else ()
+        headers = (*(ratelimit_headers(spec.wire_flavour, window) if window else ()), *spec.headers.items())
         if fault == "timeout":
             return "hang"
         if fault == "reset":
@@ -316,6 +316,7 @@ class Simulator:
             request_id,
             int(self._clock()),
             call.include_usage,
+            spec.cost_usd,
         )
 
     def _placeholder_answer(self, request_id: str) -> Answer:

@@ -64,6 +64,10 @@ class SimAccount(Frozen):
     api_key: str | None = None
     #: the retry-after a scripted `rate_limited` fault announces (an `rpm` overflow announces the real wait)
     retry_after_s: int = Field(default=1, ge=0)
+    #: extra headers sent with every answer, errors included (e.g. `x-ratelimit-limit-requests: 0`)
+    headers: dict[str, str] = Field(default_factory=dict)
+    #: the `usage.cost` an OpenRouter-flavoured account reports (None: its own small price)
+    cost_usd: float | None = None
 
     @model_validator(mode="before")
     @classmethod

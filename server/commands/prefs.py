@@ -126,7 +126,7 @@ def _check_target(providers: dict[str, Any], provider: str, model: str | None) -
 
 
 def reset(args: argparse.Namespace) -> int:
-    """`reset`: back to automatic routing; clears the manual switch, cooldowns, exhaustion and breakers."""
+    """`reset`: back to automatic routing; clears the switch, cooldowns, exhaustion, breakers and learned limits."""
     return run(lambda: _reset(as_json=args.json))
 
 
@@ -144,7 +144,7 @@ async def _reset(*, as_json: bool) -> int:
         emit_json({"switch_cleared": previous is not None, "accounts_reset": cleared})
         return 0
     pin = f"cleared the switch to {previous.provider}; " if previous else ""
-    say(f"automatic routing: {pin}cooldowns and exhausted marks cleared on {cleared} account(s)")
+    say(f"automatic routing: {pin}cooldowns, exhausted marks and learned limits cleared ({cleared} row(s))")
     return 0
 
 

@@ -6,12 +6,15 @@ import pytest
 
 from providers.ratelimits import (
     header_int,
+    learnable,
     parse_go_duration,
     parse_reset,
     parse_retry_after,
     parse_seconds,
     parse_timestamp,
+    plausible_limit,
 )
+from providers.types import RateLimits
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
@@ -68,3 +71,23 @@ def test_integer_headers_tolerate_floats_and_garbage() -> None:
     assert header_int({"x": "42.0"}, "x") == 42
     assert header_int({"x": "n/a"}, "x") is None
     assert header_int({}, "x") is None
+
+
+@pytest.mark.parametrize(("value", "kept"), [(None, None), (0, None), (-1, None), (10**10, None), (1, 1), (60, 60)])
+def test_only_a_positive_sane_limit_is_plausible(value: int | None, kept: int | None) -> None:
+    assert plausible_limit(value) == kept
+
+
+def test_a_zero_limit_and_its_remaining_count_are_not_learnable() -> None:
+    said = RateLimits(
+        requests_limit=0,
+        requests_remaining=0,
+        requests_reset_at=NOW + timedelta(days=1),
+        tokens_limit=40_000,
+        tokens_remaining=0,
+        tokens_reset_at=NOW + timedelta(seconds=5),
+    )
+    assert learnable(said) == RateLimits(
+        tokens_limit=40_000, tokens_remaining=0, tokens_reset_at=NOW + timedelta(seconds=5)
+    )
+    assert learnable(RateLimits(requests_remaining=0)) == RateLimits(requests_remaining=0)

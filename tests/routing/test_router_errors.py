@@ -201,7 +201,9 @@ async def test_when_nothing_can_serve_before_any_call_the_error_names_the_earlie
     async with routed(tmp_path) as world:
         now = world.clock()
         for n, account in enumerate(EVERY_ACCOUNT):
-            await world.app.states.set_cooldown(account, None, now + timedelta(minutes=5 + n), "test", now)
+            await world.app.states.set_cooldown(
+                account, None, now + timedelta(minutes=5 + n), "rate_limited: test", now
+            )
         with anyio.fail_after(10), pytest.raises(NoRouteAvailable) as caught:
             await world.app.router.route(ask(CODING, task_type="coding"))
         assert caught.value.attempts == ()

@@ -7,6 +7,7 @@ import httpx2
 import pytest
 
 from providers.simulator import SimAccount, SimSpec, Simulator
+from tests.clock import fixed_epoch
 
 pytestmark = pytest.mark.anyio
 
@@ -15,7 +16,7 @@ BODY = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
 
 async def test_chosen_headers_come_with_answers_and_errors() -> None:
     account = SimAccount(id="or", flavour="openrouter", headers={"x-ratelimit-limit-requests": "0"})
-    async with Simulator(SimSpec(accounts=(account,))) as sim, httpx2.AsyncClient() as client:
+    async with Simulator(SimSpec(accounts=(account,)), clock=fixed_epoch) as sim, httpx2.AsyncClient() as client:
         sim.script("or", [None, "server_error"])
         answered = await client.post(f"{sim.base_url('or')}/chat/completions", json=BODY)
         failed = await client.post(f"{sim.base_url('or')}/chat/completions", json=BODY)
@@ -26,7 +27,7 @@ async def test_chosen_headers_come_with_answers_and_errors() -> None:
 
 async def test_an_openrouter_account_reports_the_chosen_cost_and_can_change_it() -> None:
     account = SimAccount(id="or", flavour="openrouter", cost_usd=0.5)
-    async with Simulator(SimSpec(accounts=(account,))) as sim, httpx2.AsyncClient() as client:
+    async with Simulator(SimSpec(accounts=(account,)), clock=fixed_epoch) as sim, httpx2.AsyncClient() as client:
         chosen = (await client.post(f"{sim.base_url('or')}/chat/completions", json=BODY)).json()
         sim.configure("or", cost_usd=None)
         own = (await client.post(f"{sim.base_url('or')}/chat/completions", json=BODY)).json()

@@ -20,6 +20,7 @@ import pytest
 from providers.catalog import load_catalog
 from providers.simulator import Fault, SimAccount, Simulator
 from server.cli import main
+from tests.clock import fixed_epoch
 from tests.harness import SIM_KEY
 from tests.reliability import tally
 from tests.reliability.support import Live, live, text_of
@@ -64,7 +65,10 @@ def _cli_reset(home: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[], int]
 
 async def test_a_zero_limit_header_never_locks_the_model_out(tmp_path: Path) -> None:
     account = SimAccount(id="openai", kind="openai", api_key=SIM_KEY, headers=ZERO_LIMIT)
-    async with Simulator([account]) as sim, live(tmp_path, sim, _one_provider(sim, "openai", {MODEL: {}})) as s:
+    async with (
+        Simulator([account], clock=fixed_epoch) as sim,
+        live(tmp_path, sim, _one_provider(sim, "openai", {MODEL: {}})) as s,
+    ):
         with anyio.fail_after(30):
             outcomes = []
             for n in range(6):
@@ -84,7 +88,10 @@ async def test_a_learned_limit_binds_shows_in_status_lapses_and_reset_forgets_it
     two = {"x-ratelimit-limit-requests": "2", "x-ratelimit-remaining-requests": "1"}
     account = SimAccount(id="openai", kind="openai", api_key=SIM_KEY, headers=two)
     reset = _cli_reset(tmp_path, monkeypatch)
-    async with Simulator([account]) as sim, live(tmp_path, sim, _one_provider(sim, "openai", {MODEL: {}})) as s:
+    async with (
+        Simulator([account], clock=fixed_epoch) as sim,
+        live(tmp_path, sim, _one_provider(sim, "openai", {MODEL: {}})) as s,
+    ):
         with anyio.fail_after(60):
             taught_at = s.clock.now
             assert not (await _ask(s, 1))[0]
@@ -121,7 +128,7 @@ async def test_a_learned_limit_binds_shows_in_status_lapses_and_reset_forgets_it
 async def test_a_model_without_a_price_is_not_free_even_when_the_provider_reports_a_cost(tmp_path: Path) -> None:
     account = SimAccount(id="openrouter", kind="openai", flavour="openrouter", api_key=SIM_KEY, cost_usd=0.5)
     models = {UNPRICED: {"contextWindow": 32_000}}
-    async with Simulator([account]) as sim:
+    async with Simulator([account], clock=fixed_epoch) as sim:
         tiny = _one_provider(sim, "openrouter", models, budgetMode="free_only", budgetUsd={"daily": 0.000001})
         async with live(tmp_path / "tiny", sim, tiny) as s:
             with anyio.fail_after(30):
@@ -152,7 +159,7 @@ async def test_without_a_reported_cost_an_unpriced_model_is_charged_the_catalogu
     tmp_path: Path,
 ) -> None:
     account = SimAccount(id="openai", kind="openai", api_key=SIM_KEY, output_tokens=40)
-    async with Simulator([account]) as sim:
+    async with Simulator([account], clock=fixed_epoch) as sim:
         config = _one_provider(sim, "openai", {UNPRICED: {"contextWindow": 32_000}}, budgetMode="cost_first")
         async with live(tmp_path, sim, config) as s:
             with anyio.fail_after(30):
@@ -166,7 +173,7 @@ async def test_without_a_reported_cost_an_unpriced_model_is_charged_the_catalogu
 
 async def test_a_local_model_without_a_price_stays_free(tmp_path: Path) -> None:
     account = SimAccount(id="mine", kind="openai")
-    async with Simulator([account]) as sim:
+    async with Simulator([account], clock=fixed_epoch) as sim:
         config = {
             "providers": {
                 "mine": {"kind": "openai", "baseUrl": sim.base_url("mine"), "apiKey": "none",
@@ -198,7 +205,10 @@ async def test_what_the_caller_reads_after_a_failure_says_what_happened(
     tmp_path: Path, fault: Fault, words: str
 ) -> None:
     account = SimAccount(id="openai", kind="openai", api_key=SIM_KEY, retry_after_s=30)
-    async with Simulator([account]) as sim, live(tmp_path, sim, _one_provider(sim, "openai", {MODEL: {}})) as s:
+    async with (
+        Simulator([account], clock=fixed_epoch) as sim,
+        live(tmp_path, sim, _one_provider(sim, "openai", {MODEL: {}})) as s,
+    ):
         with anyio.fail_after(30):
             sim.script("openai", [fault])
             first = await _ask(s, 1)

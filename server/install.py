@@ -85,13 +85,15 @@ def run_install(
     err: TextIO | None = None,
     env: Mapping[str, str] | None = None,
     instructions: bool = False,
-    now: datetime | None = None,
+    now: datetime,
 ) -> int:
     """Register `provider-router` in CLIENT's config; return the exit status (0 done, 1 user error, 2 usage).
 
     `env` defaults to the process environment (it decides CODEX_HOME, APPDATA, XDG_CONFIG_HOME… and the
     pinned variables). With `instructions`, the delegation snippet is also placed between markers in the
-    client's instructions file in `cwd` (CLAUDE.md, AGENTS.md, GEMINI.md…).
+    client's instructions file in `cwd` (CLAUDE.md, AGENTS.md, GEMINI.md…). An entry already there keeps
+    every member install does not own (its `env` variables, `disabled`, `autoApprove`, timeouts…). `now` (the
+    caller's clock) names the backups.
     """
     err = err or sys.stderr
     spec = _check_arguments(client, scope, command, err)
@@ -126,7 +128,7 @@ def run_install(
         if instructions and spec.instructions_file is not None:
             steps.append(_instructions_step(cwd / spec.instructions_file))
         for step in steps:
-            step.carry_out(dry_run=dry_run, now=now or datetime.now(), out=out)
+            step.carry_out(dry_run=dry_run, now=now, out=out)
     except ConfigFileError as exc:
         print(str(exc), file=err)
         return 1

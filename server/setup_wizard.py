@@ -20,23 +20,26 @@ import shutil
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 
 from clients.configfile import read_text
+from providers.clock import Clock
 from providers.credentials import CredentialError, KeyringCredentials, describe_backend
 from providers.models import Account, CredentialRef
 from providers.vendors import VENDORS, vendor_for
 from routing.preferences import BUDGET_MODES
-from server.app import open_app
+from server.app import App, open_app
 from server.commands.common import UserError
 from server.config import ConfigError
 from server.config_jsonc import decode_jsonc
 from server.config_write import write_config_document
 from server.doctor import Check, verify_account
 from server.paths import Paths
+from server.setup_keys import check_keychain, env_ref, is_local, keyring_ref, say_variables, use_variables_for
 
 BASE_URL_ENV = "PROVIDER_ROUTER_SETUP_BASE_URL"
 OFFERED = ("google", "zai", "kimi", "openai", "anthropic", "deepseek", "groq", "openrouter", "ollama")
@@ -92,11 +95,18 @@ class Prompter:
 
 @dataclass
 class Plan:
-    """What the wizard will write: the whole document, and the keys to store first."""
+    """What the wizard will write: the whole document, and the keys to store first.
+
+    Without a usable keychain (`keychain` False) no key is asked for: each account gets a `${VAR}` reference,
+    and `variables` maps the account to the variable the user must set.
+    """
 
     document: dict[str, Any]
     keys: dict[str, str] = field(default_factory=dict)
     chosen: list[str] = field(default_factory=list)
+    keychain: bool = True
+    variables: dict[str, str] = field(default_factory=dict)
+    unreachable: list[str] = field(default_factory=list)
 
 
 def _existing(paths: Paths) -> dict[str, Any]:
@@ -117,10 +127,6 @@ def _base_url(root: str | None, provider: str, account: str) -> str | None:
     return f"{root.rstrip('/')}/{account}{_SUFFIX[vendor.kind]}"
 
 
-def _keyring_ref(account_id: str) -> str:
-    return f"keyring:{account_id}"
-
-
 def _keyring_account(account_id: str, provider: str = "") -> Account:
     """An account reading its key from the keychain entry `account_id` (to ask the credential store about it)."""
     vendor = vendor_for(provider)
@@ -138,28 +144,52 @@ async def _has_stored_key(credentials: KeyringCredentials, provider: str, accoun
 
 
 def _key_ref(
-    prompter: Prompter, plan: Plan, provider: str, account_id: str, old_ref: Any, environ: Mapping[str, str]
+    prompter: Prompter,
+    plan: Plan,
+    provider: str,
+    account: tuple[str, int | None],
+    old_ref: Any,
+    environ: Mapping[str, str],
 ) -> str:
-    """Ask for one account's key; return the reference to write (the key itself goes to `plan.keys`)."""
+    """Ask for one account's key; return the reference to write (the key itself goes to `plan.keys`).
+
+    `account` is the account's id and its index in a pool (None for a provider's only account).
+    """
+    account_id, index = account
     vendor = vendor_for(provider)
     if vendor is not None and not vendor.needs_key:
         return ""
+    if not plan.keychain:
+        ref = env_ref(plan, provider, account_id, index, old_ref)
+        prompter.say(f"  {account_id}: the key is read from {ref}")
+        return ref
     credentials = KeyringCredentials(environ)
     stored = anyio.run(_has_stored_key, credentials, provider, account_id)
     env_var = vendor.key_env if vendor is not None else None
     if isinstance(old_ref, str) and old_ref.startswith("${"):
         keep, keep_ref = f"Enter keeps {old_ref}", old_ref
     elif stored:
-        keep, keep_ref = "Enter keeps the key in the keychain", _keyring_ref(account_id)
+        keep, keep_ref = "Enter keeps the key in the keychain", keyring_ref(account_id)
     elif env_var and environ.get(env_var) and account_id == provider:
         keep, keep_ref = f"Enter uses ${env_var}", "${" + env_var + "}"
     else:
-        keep, keep_ref = "Enter to add it later with `provider-router keys set`", _keyring_ref(account_id)
+        keep, keep_ref = "Enter to add it later with `provider-router keys set`", keyring_ref(account_id)
     key = prompter.secret(f"  API key for {account_id} (input hidden; {keep})")
     if key:
         plan.keys[account_id] = key
-        return _keyring_ref(account_id)
+        return keyring_ref(account_id)
     return keep_ref
+
+
+def _local_entry(prompter: Prompter, provider: str, entry: dict[str, Any], root: str | None) -> dict[str, Any]:
+    vendor = vendor_for(provider)
+    url = _base_url(root, provider, provider)
+    if url and "accounts" not in entry:
+        entry["baseUrl"] = url
+    where = entry.get("baseUrl") or (vendor.base_url if vendor else "")
+    label = vendor.label if vendor is not None and vendor.label else provider
+    prompter.say(f"{label}: runs on this machine ({where}); no account or key to set up")
+    return entry
 
 
 def _provider_entry(
@@ -167,6 +197,8 @@ def _provider_entry(
 ) -> dict[str, Any]:
     entry = dict(old)
     entry.pop("enabled", None)
+    if is_local(provider, entry, root):
+        return _local_entry(prompter, provider, entry, root)
     old_accounts = [a for a in entry.get("accounts", []) if isinstance(a, dict)]
     label = VENDORS[provider].label if provider in VENDORS else provider
     pool_hint = " (several free accounts take turns)" if provider == "google" else ""
@@ -176,7 +208,7 @@ def _provider_entry(
     except ValueError:
         count = 1
     if count == 1 and not old_accounts:
-        entry["apiKey"] = _key_ref(prompter, plan, provider, provider, entry.get("apiKey"), environ)
+        entry["apiKey"] = _key_ref(prompter, plan, provider, (provider, None), entry.get("apiKey"), environ)
         if not entry["apiKey"]:
             del entry["apiKey"]
         url = _base_url(root, provider, provider)
@@ -188,7 +220,7 @@ def _provider_entry(
     for index in range(count):
         previous = old_accounts[index] if index < len(old_accounts) else {}
         account = {"id": f"{provider}-{index + 1}", **previous}
-        ref = _key_ref(prompter, plan, provider, account["id"], previous.get("apiKey"), environ)
+        ref = _key_ref(prompter, plan, provider, (account["id"], index), previous.get("apiKey"), environ)
         if ref:
             account["apiKey"] = ref
         url = _base_url(root, provider, account["id"])
@@ -244,13 +276,18 @@ def _preferences(
     return prefs
 
 
-def plan_setup(prompter: Prompter, args: argparse.Namespace, paths: Paths, environ: Mapping[str, str]) -> Plan:
-    """Ask every question and build the new providers.json (nothing written yet)."""
+def plan_setup(
+    prompter: Prompter, args: argparse.Namespace, paths: Paths, environ: Mapping[str, str], *, keychain: bool = True
+) -> Plan:
+    """Ask every question and build the new providers.json (nothing written yet).
+
+    Without a `keychain`, no key is asked for: accounts get `${VAR}` references (see `Plan.variables`).
+    """
     existing = _existing(paths)
     root = args.base_url_override or environ.get(BASE_URL_ENV) or None
     chosen = _choose(prompter, args, existing)
     old_providers: dict[str, Any] = {k: v for k, v in existing.get("providers", {}).items() if isinstance(v, dict)}
-    plan = Plan(document=dict(existing), chosen=chosen)
+    plan = Plan(document=dict(existing), chosen=chosen, keychain=keychain)
     providers: dict[str, Any] = {}
     for name in chosen:
         providers[name] = _provider_entry(prompter, plan, name, old_providers.get(name, {}), root, environ)
@@ -262,23 +299,44 @@ def plan_setup(prompter: Prompter, args: argparse.Namespace, paths: Paths, envir
     return plan
 
 
-async def _store_keys(plan: Plan, environ: Mapping[str, str], prompter: Prompter) -> None:
+async def _store_keys(plan: Plan, environ: Mapping[str, str], prompter: Prompter) -> str | None:
+    """Store the typed keys in the keychain; returns why it refused one (that key and the rest stay in
+    `plan.keys`), or None once every key is stored."""
     credentials = KeyringCredentials(environ)
-    for account_id, key in plan.keys.items():
-        await credentials.set(account_id, key)
-        if (await credentials.locate(_keyring_account(account_id))).source != "keyring":
-            raise CredentialError(f"the keychain ({describe_backend().name}) did not keep the key for {account_id}")
+    for account_id, key in list(plan.keys.items()):
+        try:
+            await credentials.set(account_id, key)
+            kept = (await credentials.locate(_keyring_account(account_id))).source == "keyring"
+        except CredentialError as error:
+            return str(error)
+        if not kept:
+            return f"the keychain ({describe_backend().name}) did not keep the key for {account_id}"
+        del plan.keys[account_id]
         prompter.say(f"  stored the key for {account_id} in the keychain")
+    return None
+
+
+async def _key_missing(app: App, account: Account) -> bool:
+    """An account that reads a key none of its sources holds yet."""
+    if account.credential.source not in ("env", "keyring"):
+        return False
+    return (await app.credentials.locate(account)).source == "none"
 
 
 async def _verify(plan: Plan, paths: Paths, environ: Mapping[str, str], prompter: Prompter) -> list[Check]:
-    """One tiny request per account of the chosen providers, through the same App the server opens."""
+    """One tiny request per account of the chosen providers, through the same App the server opens.
+
+    Without a keychain, an account whose variable is not set yet is skipped: setting it is the next step.
+    """
     prompter.say("Verifying each key with one tiny request:")
     checks = []
     async with open_app(paths, environ) as app:
         providers = [app.config.providers[name] for name in plan.chosen if name in app.config.providers]
         for provider in providers:
             for account in provider.accounts:
+                if not plan.keychain and await _key_missing(app, account):
+                    prompter.say(f"  · {provider.id}/{account.id}: not checked until its key is set")
+                    continue
                 check = await verify_account(app.http, app.credentials, provider, account)
                 checks.append(check)
                 mark = {"ok": "✓", "warning": "!", "problem": "✗"}[check.level]
@@ -303,7 +361,7 @@ def agents_found(environ: Mapping[str, str], home: Path) -> list[str]:
     return found
 
 
-def _offer_install(prompter: Prompter, environ: Mapping[str, str]) -> None:
+def _offer_install(prompter: Prompter, environ: Mapping[str, str], now: datetime) -> None:
     from server.install import default_server_command, run_install
 
     home = Path(environ.get("HOME") or Path.home())
@@ -327,27 +385,31 @@ def _offer_install(prompter: Prompter, environ: Mapping[str, str]) -> None:
                 platform=sys.platform,
                 out=sys.stdout,
                 env=environ,
+                now=now,
             )
 
 
-def run_setup(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
-    """The `setup` verb; re-runnable, with a backup of the existing providers.json."""
+def run_setup(args: argparse.Namespace, environ: Mapping[str, str] | None = None, *, clock: Clock) -> int:
+    """The `setup` verb; re-runnable, with a backup of the existing providers.json (named by `clock`)."""
     environ = os.environ if environ is None else environ
     paths = Paths.from_env(environ)
     prompter = Prompter(assume_yes=args.yes)
     prompter.say(f"provider-router setup — configuration: {paths.config_file}")
     if paths.config_file.exists():
         prompter.say("An existing configuration was found: its values are the defaults, and it is kept as a backup.")
-    plan = plan_setup(prompter, args, paths, environ)
+    keychain = check_keychain(prompter, environ)
+    plan = plan_setup(prompter, args, paths, environ, keychain=keychain)
     paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        anyio.run(_store_keys, plan, environ, prompter)
-    except CredentialError as error:
-        raise UserError(f"{error}; nothing was written (or put the keys in environment variables)") from error
-    result = write_config_document(paths, plan.document, environ)
+    refused = anyio.run(_store_keys, plan, environ, prompter)
+    if refused is not None:
+        prompter.say(f"The keychain refused the keys: {refused}")
+        prompter.say("So providers.json reads them from environment variables instead; the keys typed were not kept.")
+        use_variables_for(plan, set(plan.keys))
+    result = write_config_document(paths, plan.document, environ, now=clock())
     prompter.say(f"Wrote {result.path}" + (f" (the previous file is kept as {result.backup})" if result.backup else ""))
+    say_variables(prompter, plan, environ)
     checks = [] if args.no_verify else anyio.run(_verify, plan, paths, environ, prompter)
     if not args.no_install:
-        _offer_install(prompter, environ)
+        _offer_install(prompter, environ, clock())
     prompter.say("Next: provider-router status   ·   provider-router ask 'hello'   ·   provider-router doctor")
     return 1 if any(check.level == "problem" for check in checks) else 0

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from typing import Any
 
+from providers.clock import system_clock
 from server.app import read_config, utc_now
 from server.commands.common import UserError, cli_app, cli_paths, emit_json, run, say, warn
 from server.config import ConfigError, redacted_view
@@ -28,7 +29,8 @@ from storage import ConversationNotFound, SwitchRecord
 
 
 def _write(edits: Sequence[Edit]) -> ConfigWrite:
-    return write_config_edits(cli_paths(), edits, os.environ, now=utc_now().astimezone())
+    # no App here: the CLI entry is where this verb reads the clock
+    return write_config_edits(cli_paths(), edits, os.environ, now=system_clock())
 
 
 def _report_write(result: ConfigWrite, what: str) -> None:

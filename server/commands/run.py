@@ -20,6 +20,7 @@ def serve(args: argparse.Namespace) -> int:
 
 def install(args: argparse.Namespace) -> int:
     """Register this installation's `provider-router serve` in CLIENT's MCP config."""
+    from providers.clock import system_clock
     from server.install import default_server_command, run_install
 
     return run_install(
@@ -33,14 +34,16 @@ def install(args: argparse.Namespace) -> int:
         out=sys.stdout,
         err=sys.stderr,
         instructions=args.instructions,
+        now=system_clock(),  # no App here: the CLI entry reads the clock
     )
 
 
 def setup(args: argparse.Namespace) -> int:
     """The interactive first run (server/setup_wizard.py)."""
+    from providers.clock import system_clock
     from server.setup_wizard import run_setup
 
-    return run_setup(args)
+    return run_setup(args, clock=system_clock)
 
 
 def doctor(args: argparse.Namespace) -> int:

@@ -260,6 +260,7 @@ def test_a_relative_server_command_is_refused(env: Env) -> None:
         out=out,
         err=out,
         env={},
+        now=NOW,
     )
     assert code == 1
     assert "absolute" in out.getvalue()

@@ -205,7 +205,10 @@ class KeyringCredentials:
             await anyio.to_thread.run_sync(self._keyring().set_password, SERVICE, account_id, key)
         except KeyringError as error:
             info = describe_backend(self._keyring())
-            raise CredentialError(f"could not store the key in the keychain ({info.name}): {info.why}") from error
+            said = str(error).replace(key, "***") if key else str(error)
+            raise CredentialError(
+                f"could not store the key in the keychain ({info.name}: {type(error).__name__}: {said}); {info.why}"
+            ) from error
         self._cache.pop(account_id, None)
 
     async def delete(self, account_id: str) -> bool:

@@ -18,11 +18,11 @@ import getpass
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
@@ -41,6 +41,7 @@ from server.doctor import Check, verify_account
 from server.paths import Paths
 from server.setup_keys import check_keychain, env_ref, is_local, keyring_ref, say_variables, use_variables_for
 
+T = TypeVar("T")
 BASE_URL_ENV = "PROVIDER_ROUTER_SETUP_BASE_URL"
 OFFERED = ("google", "zai", "kimi", "openai", "anthropic", "deepseek", "groq", "openrouter", "ollama")
 _SUFFIX = {"openai": "/v1", "anthropic": "", "gemini": "/v1beta"}
@@ -74,6 +75,18 @@ class Prompter:
         except EOFError as error:
             raise UserError("setup stopped before it was finished; nothing was written") from error
         return answer or default
+
+    def valid(self, question: str, default: str, check: Callable[[str], T]) -> T:
+        """Ask until `check` accepts the answer (it raises ValueError saying what it accepts), so a typo never
+        throws away the answers given before it; with `assume_yes`, a default it refuses is a UserError."""
+        while True:
+            answer = self.ask(question, default)
+            try:
+                return check(answer)
+            except ValueError as error:
+                if self.assume_yes:
+                    raise UserError(str(error)) from error
+                self.say(f"  {error}; try again")
 
     def confirm(self, question: str, *, default: bool) -> bool:
         if self.assume_yes:
@@ -247,29 +260,40 @@ def _choose(prompter: Prompter, args: argparse.Namespace, existing: dict[str, An
     return chosen
 
 
+def _one_of(options: Sequence[str], what: str) -> Callable[[str], str]:
+    def check(answer: str) -> str:
+        if answer not in options:
+            raise ValueError(f"{what} must be one of {', '.join(options)}, not {answer!r}")
+        return answer
+
+    return check
+
+
+def _dollars(answer: str) -> float | None:
+    try:
+        return float(answer) if answer else None
+    except ValueError as error:
+        raise ValueError(f"the daily cap must be a number of dollars, not {answer!r}") from error
+
+
 def _preferences(
     prompter: Prompter, args: argparse.Namespace, old: dict[str, Any], chosen: list[str]
 ) -> dict[str, Any]:
     prefs = dict(old)
     old_default = prefs.get("default") if isinstance(prefs.get("default"), str) else None
-    default = prompter.ask("Default provider", old_default if old_default in chosen else chosen[0])
-    if default not in chosen:
-        raise UserError(f"the default must be one of the chosen providers ({', '.join(chosen)})")
-    prefs["default"] = default
+    prefs["default"] = prompter.valid(
+        "Default provider", old_default if old_default in chosen else chosen[0], _one_of(chosen, "the default")
+    )
     prompter.say("Budget modes: free_only (free tiers only), cost_first (cheapest capable), quality_first (best)")
-    mode = args.budget_mode or prompter.ask("Budget mode", str(prefs.get("budgetMode", "quality_first")))
-    if mode not in BUDGET_MODES:
-        raise UserError(f"unknown budget mode {mode!r}; choose one of {', '.join(BUDGET_MODES)}")
-    prefs["budgetMode"] = mode
+    prefs["budgetMode"] = args.budget_mode or prompter.valid(
+        "Budget mode", str(prefs.get("budgetMode", "quality_first")), _one_of(BUDGET_MODES, "the budget mode")
+    )
     budget = dict(prefs.get("budgetUsd") or {})
     old_cap = budget.get("daily")
     default_cap = "" if args.daily_budget is None and old_cap is None else str(args.daily_budget or old_cap)
-    cap = prompter.ask("Daily spend cap in USD (Enter for none)", default_cap)
-    if cap:
-        try:
-            budget["daily"] = float(cap)
-        except ValueError as error:
-            raise UserError(f"the daily cap must be a number of dollars, got {cap!r}") from error
+    cap = prompter.valid("Daily spend cap in USD (Enter for none)", default_cap, _dollars)
+    if cap is not None:
+        budget["daily"] = cap
         prefs["budgetUsd"] = budget
     prefs.setdefault("autoSwitch", True)
     prefs.setdefault("switchOnLimit", True)

@@ -306,3 +306,21 @@ def test_the_variable_for_a_key_is_the_vendors_own_numbered_in_a_pool() -> None:
 )
 def test_a_provider_is_local_by_its_vendor_or_a_loopback_base_url(provider: str, url: str | None, local: bool) -> None:
     assert is_local(provider, {"baseUrl": url} if url else {}) is local
+
+
+def test_a_typo_in_an_answer_is_asked_again_instead_of_throwing_the_answers_away(
+    sim: Simulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", SIM_KEY)
+    # providers; 1 account; Enter uses $OPENAI_API_KEY; then a wrong and a right answer to each of the last three
+    _answers(monkeypatch, "openai", "", "", "kimi", "openai", "cheapest", "cost_first", "two", "2")
+    assert _setup("--no-install", "--no-verify") == 0
+    out = capsys.readouterr().out
+    assert "the default must be one of openai, not 'kimi'; try again" in out
+    assert out.count("; try again") == 3
+    preferences = _config(tmp_path)["preferences"]
+    assert (preferences["default"], preferences["budgetMode"], preferences["budgetUsd"]) == (
+        "openai",
+        "cost_first",
+        {"daily": 2.0},
+    )

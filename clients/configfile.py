@@ -6,14 +6,17 @@ A file that cannot be read as its format is never written: the error names the f
 from __future__ import annotations
 
 import difflib
+import glob
 import json
 import os
+import re
 import shutil
 import stat
 import tempfile
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +125,25 @@ def plan_list_item(path: Path, key: str, item: str) -> Plan:
     return Plan(path, old, new_text, had_comments=False)
 
 
+def merged_entry(old: Any, ours: Mapping[str, Any]) -> dict[str, Any]:
+    """Our entry set over the one already in the file: install owns the members it writes (command, args and
+    the client's fixed ones such as `type`); every other member the user gave it stays (`disabled`,
+    `autoApprove`, `startup_timeout_sec`…), and `env` keeps the user's variables, the pinned ones set over them.
+    """
+    if not isinstance(old, dict):
+        return dict(ours)
+    merged = dict(old)
+    for key, value in ours.items():
+        old_value = old.get(key)
+        merged[key] = {**old_value, **value} if key == "env" and isinstance(old_value, dict) else value
+    return merged
+
+
+def _existing_entry(document: Any, servers_key: str) -> Any:
+    servers = document.get(servers_key) if isinstance(document, dict) else None
+    return servers.get(SERVER_NAME) if isinstance(servers, dict) else None
+
+
 def _merge_json(spec: ClientSpec, text: str, entry: dict[str, Any], path: Path) -> tuple[bool, str]:
     kind = (
         "JSON"
@@ -134,26 +156,50 @@ def _merge_json(spec: ClientSpec, text: str, entry: dict[str, Any], path: Path) 
         except json.JSONDecodeError as exc:
             raise _malformed(path, kind, f"{exc.msg} at line {exc.lineno}, column {exc.colno}") from exc
     try:
-        new_text, had_comments = set_nested_member(
-            text, spec.servers_key, SERVER_NAME, entry, trailing_commas=spec.trailing_commas
-        )
+        document = parse(text, trailing_commas=spec.trailing_commas)
+        old = _existing_entry(document.root.value, spec.servers_key)
+        if isinstance(old, dict):
+            new_text = _set_members(text, (spec.servers_key, SERVER_NAME), old, merged_entry(old, entry), spec)
+        else:
+            new_text, _ = set_nested_member(
+                text, spec.servers_key, SERVER_NAME, entry, trailing_commas=spec.trailing_commas
+            )
     except JsoncError as exc:
         raise _malformed(path, kind, str(exc)) from exc
-    return had_comments, new_text
+    return document.has_comments, new_text
+
+
+def _set_members(
+    text: str, at: tuple[str, ...], old: Mapping[str, Any], new: Mapping[str, Any], spec: ClientSpec
+) -> str:
+    """Set only the members of the object at `at` whose value differs, so the rest keeps its layout and comments."""
+    for key, value in new.items():
+        if key in old and old[key] == value:
+            continue
+        if isinstance(value, dict) and isinstance(old.get(key), dict):
+            text = _set_members(text, (*at, key), old[key], value, spec)
+        else:
+            text, _ = set_path(text, (*at, key), value, trailing_commas=spec.trailing_commas)
+    return text
 
 
 def _merge_toml(spec: ClientSpec, text: str, entry: dict[str, Any], path: Path) -> tuple[bool, str]:
+    had_comments = any(line.lstrip().startswith("#") for line in text.splitlines())
     try:
-        new_text, _ = set_table(text, (spec.servers_key, SERVER_NAME), entry)
+        old = _existing_entry(tomllib.loads(text), spec.servers_key)
+        merged = merged_entry(old, entry)
+        if merged == old:
+            return had_comments, text
+        new_text, _ = set_table(text, (spec.servers_key, SERVER_NAME), merged)
     except tomllib.TOMLDecodeError as exc:
         raise _malformed(path, "TOML", str(exc)) from exc
-    except TomlEditError as exc:
+    except (TomlEditError, TypeError) as exc:
         raise ConfigFileError(
             f"cannot add [{spec.servers_key}.{SERVER_NAME}] to {path}: {exc}. Remove the existing "
             f"{SERVER_NAME} server from that file (or write it as a [{spec.servers_key}.{SERVER_NAME}] table), "
             "then run install again"
         ) from exc
-    return any(line.lstrip().startswith("#") for line in text.splitlines()), new_text
+    return had_comments, new_text
 
 
 def _malformed(path: Path, kind: str, detail: str) -> ConfigFileError:
@@ -164,20 +210,47 @@ def _malformed(path: Path, kind: str, detail: str) -> ConfigFileError:
 
 
 def backup_path(path: Path, now: datetime) -> Path:
-    """`<file>.bak-<timestamp>`, numbered when a backup of that second already exists."""
-    stem = f"{path.name}.bak-{now.strftime('%Y%m%d-%H%M%S')}"
-    candidate = path.with_name(stem)
-    counter = 1
-    while candidate.exists():
-        candidate = path.with_name(f"{stem}-{counter}")
-        counter += 1
-    return candidate
+    """`<file>.bak-<timestamp>`, numbered (`-1`, `-2`…) when a backup of that second already exists.
+
+    An aware `now` is named in UTC, so backups written by callers in different zones still sort by time.
+    """
+    stamp = now.astimezone(UTC) if now.tzinfo is not None else now
+    stem = f"{path.name}.bak-{stamp.strftime('%Y%m%d-%H%M%S')}"
+    pattern = re.compile(re.escape(stem) + r"(?:-(\d+))?")
+    # after the highest number of that second, not in a gap pruning left, so the names keep their order
+    taken = [
+        int(match[1] or 0) for p in path.parent.glob(glob.escape(stem) + "*") if (match := pattern.fullmatch(p.name))
+    ]
+    return path.with_name(f"{stem}-{max(taken) + 1}" if taken else stem)
 
 
-def apply(plan: Plan, *, now: datetime, new_file_mode: int, backup: bool = True) -> Path | None:
+def backups_of(path: Path) -> list[Path]:
+    """The backups `apply` made of `path`, oldest first (by the time in their names, then their number)."""
+    pattern = re.compile(re.escape(path.name) + r"\.bak-(\d{8}-\d{6})(?:-(\d+))?")
+    found = []
+    for candidate in path.parent.glob(f"{glob.escape(path.name)}.bak-*"):
+        match = pattern.fullmatch(candidate.name)
+        if match is not None:
+            found.append(((match[1], int(match[2] or 0)), candidate))
+    return [candidate for _, candidate in sorted(found)]
+
+
+def prune_backups(path: Path, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups of `path`; returns the ones deleted."""
+    every = backups_of(path)
+    stale = every[:-keep] if keep > 0 else every
+    for old in stale:
+        old.unlink(missing_ok=True)
+    return stale
+
+
+def apply(
+    plan: Plan, *, now: datetime, new_file_mode: int, backup: bool = True, keep_backups: int | None = None
+) -> Path | None:
     """Write the plan: back up an existing file first, then replace it atomically. Returns the backup's path.
 
-    An existing file keeps its permission bits; a new one gets `new_file_mode`.
+    An existing file keeps its permission bits; a new one gets `new_file_mode`. With `keep_backups`, only that
+    many of the newest backups are kept (the caller holds the file's lock, so no other writer is pruning).
 
     Raises:
         ConfigFileError: a directory or file could not be created or written.
@@ -193,6 +266,8 @@ def apply(plan: Plan, *, now: datetime, new_file_mode: int, backup: bool = True)
                 saved = backup_path(path, now)
                 shutil.copy2(path, saved)
         _atomic_write(path, plan.new_text.encode("utf-8"), mode)
+        if saved is not None and keep_backups is not None:
+            prune_backups(path, keep_backups)
     except OSError as exc:
         raise ConfigFileError(
             f"cannot write {exc.filename or path}: {exc.strerror}; check the permissions of {path.parent}"

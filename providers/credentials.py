@@ -28,6 +28,8 @@ from providers.types import Frozen
 from providers.vendors import vendor_for
 
 SERVICE = "provider-router"
+#: the entry `problem()` reads to see whether the keychain answers (it is never written)
+PROBE_ACCOUNT = "provider-router-probe"
 KeySource = Literal["keyring", "env", "none"]
 
 
@@ -178,6 +180,24 @@ class KeyringCredentials:
             return SecretStr(value) if value else None
         return None
 
+    async def problem(self) -> str | None:
+        """Why the keychain cannot hold keys here (naming the fix), or None when it answers; asks nothing else."""
+        from keyring.backends import fail
+
+        backend = await anyio.to_thread.run_sync(self._keyring)
+        info = describe_backend(backend)
+        if isinstance(backend, fail.Keyring):
+            return info.why
+        try:
+            await anyio.to_thread.run_sync(backend.get_password, SERVICE, PROBE_ACCOUNT)
+        except Exception as error:  # backends raise their own types (D-Bus errors, a locked collection)
+            return (
+                f"the keychain ({info.name}) does not answer ({type(error).__name__}: {error}). "
+                "Fix: unlock or start it (gnome-keyring, KeePassXC's Secret Service), "
+                "or use `${ENV_VAR}` references in providers.json"
+            )
+        return None
+
     async def set(self, account_id: str, key: str) -> None:
         from keyring.errors import KeyringError
 
@@ -185,7 +205,10 @@ class KeyringCredentials:
             await anyio.to_thread.run_sync(self._keyring().set_password, SERVICE, account_id, key)
         except KeyringError as error:
             info = describe_backend(self._keyring())
-            raise CredentialError(f"could not store the key in the keychain ({info.name}): {info.why}") from error
+            said = str(error).replace(key, "***") if key else str(error)
+            raise CredentialError(
+                f"could not store the key in the keychain ({info.name}: {type(error).__name__}: {said}); {info.why}"
+            ) from error
         self._cache.pop(account_id, None)
 
     async def delete(self, account_id: str) -> bool:

@@ -3,24 +3,28 @@
 One writer for every caller that changes the configuration (the CLI's `prefer`, `budget`, `config set` and
 `setup`, and the MCP `set_preference` tool), so a change made in one place reads the same everywhere:
 
-    result = write_config_edits(paths, [(("preferences", "budgetMode"), "free_only")], environ)
+    result = write_config_edits(paths, [(("preferences", "budgetMode"), "free_only")], environ, now=app.clock())
 
 The edited text is validated as a whole before anything is written: an edit that would make the file invalid
 raises `ConfigError` and leaves the file as it was. An existing file is copied to `providers.json.bak-<time>`
-first.
+first (`<time>` from the caller's `now`); only the newest KEEP_BACKUPS backups are kept. Every write holds
+`providers.json.lock` (an OS lock) from its read to its rename, so concurrent writers in several processes
+(the CLI, each agent's server) never lose each other's edits.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from clients.configfile import ConfigFileError, Plan, apply, read_text, write_target
+from clients.filelock import LockError, exclusive
 from clients.jsonc import JsoncError, render, set_path
 from providers.models import TASK_TYPES
 from routing.preferences import BUDGET_MODES
@@ -45,6 +49,8 @@ _PREFERENCE_KEYS = (
 _SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone")
 _TOP_KEYS = ("providers", "preferences", "settings")
 _CONFIG_FILE_MODE = 0o600
+#: backups of providers.json kept beside it; older ones are deleted as new ones are made
+KEEP_BACKUPS = 10
 
 
 @dataclass(frozen=True)
@@ -57,31 +63,43 @@ class ConfigWrite:
     config: RouterConfig
 
 
+@contextmanager
+def _locked(path: Path, source: str) -> Iterator[None]:
+    """Hold providers.json's lock: the read, the edit and the write happen with no other writer in between."""
+    with ExitStack() as held:
+        try:
+            held.enter_context(exclusive(path))
+        except LockError as error:
+            raise ConfigError(source, str(error), fix=f"check the permissions of {path.parent}") from error
+        yield
+
+
 def write_config_edits(
     paths: Paths, edits: Sequence[Edit], environ: Mapping[str, str], *, now: datetime
 ) -> ConfigWrite:
     """Apply `edits` to providers.json (creating it when missing) and return the validated result.
+
+    The file is read again under its lock, so an edit made meanwhile by another process is kept, not overwritten.
+    `now` (the caller's clock) names the backup.
 
     Raises:
         ConfigError: the file cannot be read or edited, or the edited configuration is invalid (nothing written).
     """
     path = write_target(paths.config_file)
     source = str(paths.config_file)
-    try:
-        old = read_text(path)
-    except ConfigFileError as error:
-        raise ConfigError(source, str(error), fix="fix or move the file aside") from error
-    text = old if old is not None and old.strip() else "{}\n"
-    for member_path, value in edits:
-        text = _set(text, member_path, value, source)
-    config = parse_config(text, source=source, environ=environ, today=now.astimezone(UTC).date())
-    plan = Plan(path, old, text, had_comments=False)
-    if not plan.changed:
-        return ConfigWrite(path=path, backup=None, changed=False, config=config)
-    try:
-        saved = apply(plan, now=now, new_file_mode=_CONFIG_FILE_MODE)
-    except ConfigFileError as error:
-        raise ConfigError(source, str(error), fix=f"check the permissions of {path.parent}") from error
+    with _locked(path, source):
+        try:
+            old = read_text(path)
+        except ConfigFileError as error:
+            raise ConfigError(source, str(error), fix="fix or move the file aside") from error
+        text = old if old is not None and old.strip() else "{}\n"
+        for member_path, value in edits:
+            text = _set(text, member_path, value, source)
+        config = parse_config(text, source=source, environ=environ, today=now.astimezone(UTC).date())
+        plan = Plan(path, old, text, had_comments=False)
+        if not plan.changed:
+            return ConfigWrite(path=path, backup=None, changed=False, config=config)
+        saved = _apply(plan, now, source)
     return ConfigWrite(path=path, backup=saved, changed=True, config=config)
 
 
@@ -97,13 +115,21 @@ def write_config_document(
     source = str(paths.config_file)
     text = render(dict(document)) + "\n"
     config = parse_config(text, source=source, environ=environ, today=now.astimezone(UTC).date())
-    try:
-        old = read_text(path)
+    with _locked(path, source):
+        try:
+            old = read_text(path)
+        except ConfigFileError as error:
+            raise ConfigError(source, str(error), fix="fix or move the file aside") from error
         plan = Plan(path, old, text, had_comments=False)
-        saved = apply(plan, now=now, new_file_mode=_CONFIG_FILE_MODE) if plan.changed else None
-    except ConfigFileError as error:
-        raise ConfigError(source, str(error), fix=f"check the permissions of {path.parent}") from error
+        saved = _apply(plan, now, source) if plan.changed else None
     return ConfigWrite(path=path, backup=saved, changed=plan.changed, config=config)
+
+
+def _apply(plan: Plan, now: datetime, source: str) -> Path | None:
+    try:
+        return apply(plan, now=now, new_file_mode=_CONFIG_FILE_MODE, keep_backups=KEEP_BACKUPS)
+    except ConfigFileError as error:
+        raise ConfigError(source, str(error), fix=f"check the permissions of {plan.path.parent}") from error
 
 
 def _set(text: str, member_path: Sequence[str], value: Any, source: str) -> str:

@@ -91,7 +91,9 @@ def run_install(
 
     `env` defaults to the process environment (it decides CODEX_HOME, APPDATA, XDG_CONFIG_HOME… and the
     pinned variables). With `instructions`, the delegation snippet is also placed between markers in the
-    client's instructions file in `cwd` (CLAUDE.md, AGENTS.md, GEMINI.md…).
+    client's instructions file in `cwd` (CLAUDE.md, AGENTS.md, GEMINI.md…). An entry already there keeps
+    every member install does not own (its `env` variables, `disabled`, `autoApprove`, timeouts…). `now` (the
+    caller's clock) names the backups.
     """
     err = err or sys.stderr
     spec = _check_arguments(client, scope, command, err)

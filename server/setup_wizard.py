@@ -18,26 +18,30 @@ import getpass
 import os
 import shutil
 import sys
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import anyio
 
 from clients.configfile import read_text
+from providers.clock import Clock
 from providers.credentials import CredentialError, KeyringCredentials, describe_backend
 from providers.models import Account, CredentialRef
 from providers.vendors import VENDORS, vendor_for
 from routing.preferences import BUDGET_MODES
-from server.app import open_app
+from server.app import App, open_app
 from server.commands.common import UserError, cli_clock
 from server.config import ConfigError
 from server.config_jsonc import decode_jsonc
 from server.config_write import write_config_document
 from server.doctor import Check, verify_account
 from server.paths import Paths
+from server.setup_keys import check_keychain, env_ref, is_local, keyring_ref, say_variables, use_variables_for
 
+T = TypeVar("T")
 BASE_URL_ENV = "PROVIDER_ROUTER_SETUP_BASE_URL"
 OFFERED = ("google", "zai", "kimi", "openai", "anthropic", "deepseek", "groq", "openrouter", "ollama")
 _SUFFIX = {"openai": "/v1", "anthropic": "", "gemini": "/v1beta"}
@@ -72,6 +76,18 @@ class Prompter:
             raise UserError("setup stopped before it was finished; nothing was written") from error
         return answer or default
 
+    def valid(self, question: str, default: str, check: Callable[[str], T]) -> T:
+        """Ask until `check` accepts the answer (it raises ValueError saying what it accepts), so a typo never
+        throws away the answers given before it; with `assume_yes`, a default it refuses is a UserError."""
+        while True:
+            answer = self.ask(question, default)
+            try:
+                return check(answer)
+            except ValueError as error:
+                if self.assume_yes:
+                    raise UserError(str(error)) from error
+                self.say(f"  {error}; try again")
+
     def confirm(self, question: str, *, default: bool) -> bool:
         if self.assume_yes:
             return default
@@ -92,11 +108,18 @@ class Prompter:
 
 @dataclass
 class Plan:
-    """What the wizard will write: the whole document, and the keys to store first."""
+    """What the wizard will write: the whole document, and the keys to store first.
+
+    Without a usable keychain (`keychain` False) no key is asked for: each account gets a `${VAR}` reference,
+    and `variables` maps the account to the variable the user must set.
+    """
 
     document: dict[str, Any]
     keys: dict[str, str] = field(default_factory=dict)
     chosen: list[str] = field(default_factory=list)
+    keychain: bool = True
+    variables: dict[str, str] = field(default_factory=dict)
+    unreachable: list[str] = field(default_factory=list)
 
 
 def _existing(paths: Paths) -> dict[str, Any]:
@@ -117,10 +140,6 @@ def _base_url(root: str | None, provider: str, account: str) -> str | None:
     return f"{root.rstrip('/')}/{account}{_SUFFIX[vendor.kind]}"
 
 
-def _keyring_ref(account_id: str) -> str:
-    return f"keyring:{account_id}"
-
-
 def _keyring_account(account_id: str, provider: str = "") -> Account:
     """An account reading its key from the keychain entry `account_id` (to ask the credential store about it)."""
     vendor = vendor_for(provider)
@@ -138,28 +157,52 @@ async def _has_stored_key(credentials: KeyringCredentials, provider: str, accoun
 
 
 def _key_ref(
-    prompter: Prompter, plan: Plan, provider: str, account_id: str, old_ref: Any, environ: Mapping[str, str]
+    prompter: Prompter,
+    plan: Plan,
+    provider: str,
+    account: tuple[str, int | None],
+    old_ref: Any,
+    environ: Mapping[str, str],
 ) -> str:
-    """Ask for one account's key; return the reference to write (the key itself goes to `plan.keys`)."""
+    """Ask for one account's key; return the reference to write (the key itself goes to `plan.keys`).
+
+    `account` is the account's id and its index in a pool (None for a provider's only account).
+    """
+    account_id, index = account
     vendor = vendor_for(provider)
     if vendor is not None and not vendor.needs_key:
         return ""
+    if not plan.keychain:
+        ref = env_ref(plan, provider, account_id, index, old_ref)
+        prompter.say(f"  {account_id}: the key is read from {ref}")
+        return ref
     credentials = KeyringCredentials(environ)
     stored = anyio.run(_has_stored_key, credentials, provider, account_id)
     env_var = vendor.key_env if vendor is not None else None
     if isinstance(old_ref, str) and old_ref.startswith("${"):
         keep, keep_ref = f"Enter keeps {old_ref}", old_ref
     elif stored:
-        keep, keep_ref = "Enter keeps the key in the keychain", _keyring_ref(account_id)
+        keep, keep_ref = "Enter keeps the key in the keychain", keyring_ref(account_id)
     elif env_var and environ.get(env_var) and account_id == provider:
         keep, keep_ref = f"Enter uses ${env_var}", "${" + env_var + "}"
     else:
-        keep, keep_ref = "Enter to add it later with `provider-router keys set`", _keyring_ref(account_id)
+        keep, keep_ref = "Enter to add it later with `provider-router keys set`", keyring_ref(account_id)
     key = prompter.secret(f"  API key for {account_id} (input hidden; {keep})")
     if key:
         plan.keys[account_id] = key
-        return _keyring_ref(account_id)
+        return keyring_ref(account_id)
     return keep_ref
+
+
+def _local_entry(prompter: Prompter, provider: str, entry: dict[str, Any], root: str | None) -> dict[str, Any]:
+    vendor = vendor_for(provider)
+    url = _base_url(root, provider, provider)
+    if url and "accounts" not in entry:
+        entry["baseUrl"] = url
+    where = entry.get("baseUrl") or (vendor.base_url if vendor else "")
+    label = vendor.label if vendor is not None and vendor.label else provider
+    prompter.say(f"{label}: runs on this machine ({where}); no account or key to set up")
+    return entry
 
 
 def _provider_entry(
@@ -167,6 +210,8 @@ def _provider_entry(
 ) -> dict[str, Any]:
     entry = dict(old)
     entry.pop("enabled", None)
+    if is_local(provider, entry, root):
+        return _local_entry(prompter, provider, entry, root)
     old_accounts = [a for a in entry.get("accounts", []) if isinstance(a, dict)]
     label = VENDORS[provider].label if provider in VENDORS else provider
     pool_hint = " (several free accounts take turns)" if provider == "google" else ""
@@ -176,7 +221,7 @@ def _provider_entry(
     except ValueError:
         count = 1
     if count == 1 and not old_accounts:
-        entry["apiKey"] = _key_ref(prompter, plan, provider, provider, entry.get("apiKey"), environ)
+        entry["apiKey"] = _key_ref(prompter, plan, provider, (provider, None), entry.get("apiKey"), environ)
         if not entry["apiKey"]:
             del entry["apiKey"]
         url = _base_url(root, provider, provider)
@@ -188,7 +233,7 @@ def _provider_entry(
     for index in range(count):
         previous = old_accounts[index] if index < len(old_accounts) else {}
         account = {"id": f"{provider}-{index + 1}", **previous}
-        ref = _key_ref(prompter, plan, provider, account["id"], previous.get("apiKey"), environ)
+        ref = _key_ref(prompter, plan, provider, (account["id"], index), previous.get("apiKey"), environ)
         if ref:
             account["apiKey"] = ref
         url = _base_url(root, provider, account["id"])
@@ -215,42 +260,58 @@ def _choose(prompter: Prompter, args: argparse.Namespace, existing: dict[str, An
     return chosen
 
 
+def _one_of(options: Sequence[str], what: str) -> Callable[[str], str]:
+    def check(answer: str) -> str:
+        if answer not in options:
+            raise ValueError(f"{what} must be one of {', '.join(options)}, not {answer!r}")
+        return answer
+
+    return check
+
+
+def _dollars(answer: str) -> float | None:
+    try:
+        return float(answer) if answer else None
+    except ValueError as error:
+        raise ValueError(f"the daily cap must be a number of dollars, not {answer!r}") from error
+
+
 def _preferences(
     prompter: Prompter, args: argparse.Namespace, old: dict[str, Any], chosen: list[str]
 ) -> dict[str, Any]:
     prefs = dict(old)
     old_default = prefs.get("default") if isinstance(prefs.get("default"), str) else None
-    default = prompter.ask("Default provider", old_default if old_default in chosen else chosen[0])
-    if default not in chosen:
-        raise UserError(f"the default must be one of the chosen providers ({', '.join(chosen)})")
-    prefs["default"] = default
+    prefs["default"] = prompter.valid(
+        "Default provider", old_default if old_default in chosen else chosen[0], _one_of(chosen, "the default")
+    )
     prompter.say("Budget modes: free_only (free tiers only), cost_first (cheapest capable), quality_first (best)")
-    mode = args.budget_mode or prompter.ask("Budget mode", str(prefs.get("budgetMode", "quality_first")))
-    if mode not in BUDGET_MODES:
-        raise UserError(f"unknown budget mode {mode!r}; choose one of {', '.join(BUDGET_MODES)}")
-    prefs["budgetMode"] = mode
+    prefs["budgetMode"] = args.budget_mode or prompter.valid(
+        "Budget mode", str(prefs.get("budgetMode", "quality_first")), _one_of(BUDGET_MODES, "the budget mode")
+    )
     budget = dict(prefs.get("budgetUsd") or {})
     old_cap = budget.get("daily")
     default_cap = "" if args.daily_budget is None and old_cap is None else str(args.daily_budget or old_cap)
-    cap = prompter.ask("Daily spend cap in USD (Enter for none)", default_cap)
-    if cap:
-        try:
-            budget["daily"] = float(cap)
-        except ValueError as error:
-            raise UserError(f"the daily cap must be a number of dollars, got {cap!r}") from error
+    cap = prompter.valid("Daily spend cap in USD (Enter for none)", default_cap, _dollars)
+    if cap is not None:
+        budget["daily"] = cap
         prefs["budgetUsd"] = budget
     prefs.setdefault("autoSwitch", True)
     prefs.setdefault("switchOnLimit", True)
     return prefs
 
 
-def plan_setup(prompter: Prompter, args: argparse.Namespace, paths: Paths, environ: Mapping[str, str]) -> Plan:
-    """Ask every question and build the new providers.json (nothing written yet)."""
+def plan_setup(
+    prompter: Prompter, args: argparse.Namespace, paths: Paths, environ: Mapping[str, str], *, keychain: bool = True
+) -> Plan:
+    """Ask every question and build the new providers.json (nothing written yet).
+
+    Without a `keychain`, no key is asked for: accounts get `${VAR}` references (see `Plan.variables`).
+    """
     existing = _existing(paths)
     root = args.base_url_override or environ.get(BASE_URL_ENV) or None
     chosen = _choose(prompter, args, existing)
     old_providers: dict[str, Any] = {k: v for k, v in existing.get("providers", {}).items() if isinstance(v, dict)}
-    plan = Plan(document=dict(existing), chosen=chosen)
+    plan = Plan(document=dict(existing), chosen=chosen, keychain=keychain)
     providers: dict[str, Any] = {}
     for name in chosen:
         providers[name] = _provider_entry(prompter, plan, name, old_providers.get(name, {}), root, environ)
@@ -262,23 +323,44 @@ def plan_setup(prompter: Prompter, args: argparse.Namespace, paths: Paths, envir
     return plan
 
 
-async def _store_keys(plan: Plan, environ: Mapping[str, str], prompter: Prompter) -> None:
+async def _store_keys(plan: Plan, environ: Mapping[str, str], prompter: Prompter) -> str | None:
+    """Store the typed keys in the keychain; returns why it refused one (that key and the rest stay in
+    `plan.keys`), or None once every key is stored."""
     credentials = KeyringCredentials(environ)
-    for account_id, key in plan.keys.items():
-        await credentials.set(account_id, key)
-        if (await credentials.locate(_keyring_account(account_id))).source != "keyring":
-            raise CredentialError(f"the keychain ({describe_backend().name}) did not keep the key for {account_id}")
+    for account_id, key in list(plan.keys.items()):
+        try:
+            await credentials.set(account_id, key)
+            kept = (await credentials.locate(_keyring_account(account_id))).source == "keyring"
+        except CredentialError as error:
+            return str(error)
+        if not kept:
+            return f"the keychain ({describe_backend().name}) did not keep the key for {account_id}"
+        del plan.keys[account_id]
         prompter.say(f"  stored the key for {account_id} in the keychain")
+    return None
+
+
+async def _key_missing(app: App, account: Account) -> bool:
+    """An account that reads a key none of its sources holds yet."""
+    if account.credential.source not in ("env", "keyring"):
+        return False
+    return (await app.credentials.locate(account)).source == "none"
 
 
 async def _verify(plan: Plan, paths: Paths, environ: Mapping[str, str], prompter: Prompter) -> list[Check]:
-    """One tiny request per account of the chosen providers, through the same App the server opens."""
+    """One tiny request per account of the chosen providers, through the same App the server opens.
+
+    Without a keychain, an account whose variable is not set yet is skipped: setting it is the next step.
+    """
     prompter.say("Verifying each key with one tiny request:")
     checks = []
     async with open_app(paths, environ, clock=cli_clock()) as app:
         providers = [app.config.providers[name] for name in plan.chosen if name in app.config.providers]
         for provider in providers:
             for account in provider.accounts:
+                if not plan.keychain and await _key_missing(app, account):
+                    prompter.say(f"  · {provider.id}/{account.id}: not checked until its key is set")
+                    continue
                 check = await verify_account(app.http, app.credentials, provider, account, clock=app.clock)
                 checks.append(check)
                 mark = {"ok": "✓", "warning": "!", "problem": "✗"}[check.level]
@@ -303,7 +385,7 @@ def agents_found(environ: Mapping[str, str], home: Path) -> list[str]:
     return found
 
 
-def _offer_install(prompter: Prompter, environ: Mapping[str, str]) -> None:
+def _offer_install(prompter: Prompter, environ: Mapping[str, str], now: datetime) -> None:
     from server.install import default_server_command, run_install
 
     home = Path(environ.get("HOME") or Path.home())
@@ -327,28 +409,31 @@ def _offer_install(prompter: Prompter, environ: Mapping[str, str]) -> None:
                 platform=sys.platform,
                 out=sys.stdout,
                 env=environ,
-                now=cli_clock()().astimezone(),
+                now=now,
             )
 
 
-def run_setup(args: argparse.Namespace, environ: Mapping[str, str] | None = None) -> int:
-    """The `setup` verb; re-runnable, with a backup of the existing providers.json."""
+def run_setup(args: argparse.Namespace, environ: Mapping[str, str] | None = None, *, clock: Clock) -> int:
+    """The `setup` verb; re-runnable, with a backup of the existing providers.json (named by `clock`)."""
     environ = os.environ if environ is None else environ
     paths = Paths.from_env(environ)
     prompter = Prompter(assume_yes=args.yes)
     prompter.say(f"provider-router setup — configuration: {paths.config_file}")
     if paths.config_file.exists():
         prompter.say("An existing configuration was found: its values are the defaults, and it is kept as a backup.")
-    plan = plan_setup(prompter, args, paths, environ)
+    keychain = check_keychain(prompter, environ)
+    plan = plan_setup(prompter, args, paths, environ, keychain=keychain)
     paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    try:
-        anyio.run(_store_keys, plan, environ, prompter)
-    except CredentialError as error:
-        raise UserError(f"{error}; nothing was written (or put the keys in environment variables)") from error
-    result = write_config_document(paths, plan.document, environ, now=cli_clock()().astimezone())
+    refused = anyio.run(_store_keys, plan, environ, prompter)
+    if refused is not None:
+        prompter.say(f"The keychain refused the keys: {refused}")
+        prompter.say("So providers.json reads them from environment variables instead; the keys typed were not kept.")
+        use_variables_for(plan, set(plan.keys))
+    result = write_config_document(paths, plan.document, environ, now=clock())
     prompter.say(f"Wrote {result.path}" + (f" (the previous file is kept as {result.backup})" if result.backup else ""))
+    say_variables(prompter, plan, environ)
     checks = [] if args.no_verify else anyio.run(_verify, plan, paths, environ, prompter)
     if not args.no_install:
-        _offer_install(prompter, environ)
+        _offer_install(prompter, environ, clock())
     prompter.say("Next: provider-router status   ·   provider-router ask 'hello'   ·   provider-router doctor")
     return 1 if any(check.level == "problem" for check in checks) else 0

@@ -8,11 +8,13 @@ the configuration writer (server/config_write.py).
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
+import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -255,7 +257,9 @@ async def set_preference(
             edits += preference_edits(_configured(app, providers or []), task_type=task_type, quality=quality)
         if not edits:
             raise ValueError("nothing to change: give providers with task_type, quality or default, or budget_mode")
-        written = write_config_edits(app.paths, edits, app.environ, now=app.clock())
+        # in a worker thread: the write waits for providers.json's lock while another process edits it
+        write = functools.partial(write_config_edits, app.paths, edits, app.environ, now=app.clock())
+        written = await anyio.to_thread.run_sync(write)
     app.refresh()
     if app.config_error is not None or app.config.preferences != written.config.preferences:
         app.config_error = None

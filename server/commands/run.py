@@ -43,7 +43,7 @@ def setup(args: argparse.Namespace) -> int:
     """The interactive first run (server/setup_wizard.py)."""
     from server.setup_wizard import run_setup
 
-    return run_setup(args)
+    return run_setup(args, clock=cli_clock())
 
 
 def doctor(args: argparse.Namespace) -> int:

@@ -101,6 +101,36 @@ def test_doctor_names_an_unusable_keychain_and_the_fix() -> None:
     assert "${ENV_VAR}" in info.why
 
 
+async def test_a_keychain_that_answers_has_no_problem(memory_keyring: MemoryKeyring) -> None:
+    assert await KeyringCredentials({}).problem() is None
+    assert memory_keyring.entries == {}  # the probe only reads
+
+
+async def test_no_keychain_at_all_is_a_problem_naming_the_fix() -> None:
+    from keyring.backends import fail
+
+    problem = await KeyringCredentials({}, backend=fail.Keyring()).problem()  # type: ignore[no-untyped-call]
+    assert problem is not None and "${ENV_VAR}" in problem
+
+
+async def test_a_locked_keychain_is_a_problem_naming_the_fix_and_a_refused_key_is_not_echoed() -> None:
+    from keyring.errors import KeyringLocked
+
+    class Locked(MemoryKeyring):
+        def get_password(self, service: str, username: str) -> str | None:
+            raise KeyringLocked("collection is locked")
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            raise KeyringLocked(f"cannot store {password}")
+
+    store = KeyringCredentials({}, backend=Locked())
+    problem = await store.problem()
+    assert problem is not None and "KeyringLocked: collection is locked" in problem and "unlock" in problem
+    with pytest.raises(CredentialError) as raised:
+        await store.set("zai", "sk-secret-value")
+    assert "sk-secret-value" not in str(raised.value) and "KeyringLocked" in str(raised.value)
+
+
 async def test_keys_live_in_a_real_secret_service(
     secret_service: SecretService, monkeypatch: pytest.MonkeyPatch
 ) -> None:

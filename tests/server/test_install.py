@@ -486,3 +486,78 @@ def test_a_bad_approval_file_stops_the_install_before_anything_is_written(env: E
 def test_user_scope_leaves_project_approvals_alone(env: Env) -> None:
     assert env.install("claude-code").code == 0
     assert not (env.cwd / ".claude").exists()
+
+
+#: what a user adds to our entry by hand, per file format: install must keep all of it
+USER_SETTINGS: dict[str, dict[str, Any]] = {
+    "json": {
+        "env": {"PROVIDER_ROUTER_HOME": "/data/pr", "HTTPS_PROXY": "http://proxy:3128"},
+        "disabled": False,
+        "autoApprove": ["provider_status", "route_and_complete"],
+        "timeout": 60000,
+    },
+    "toml": {
+        "env": {"PROVIDER_ROUTER_HOME": "/data/pr", "HTTPS_PROXY": "http://proxy:3128"},
+        "startup_timeout_sec": 30,
+        "tool_timeout_sec": 120,
+        "enabled": True,
+    },
+}
+
+
+def file_with_user_settings(client: str) -> str:
+    """An old entry of ours (old command, args) carrying the user's own settings beside another server."""
+    fmt, key, _ = SHAPES[client]
+    if fmt == "toml":
+        return (
+            '# my settings\n[mcp_servers.other]\ncommand = "other-server"\n\n'
+            '[mcp_servers.provider-router]\ncommand = "/old/provider-router"\nargs = ["serve", "--old"]\n'
+            "startup_timeout_sec = 30\ntool_timeout_sec = 120\nenabled = true\n\n"
+            '[mcp_servers.provider-router.env]\nPROVIDER_ROUTER_HOME = "/data/pr"\nHTTPS_PROXY = "http://proxy:3128"\n'
+        )
+    entry = {"command": "/old/provider-router", "args": ["serve", "--old"], **USER_SETTINGS["json"]}
+    return json.dumps({key: {"other": {"command": "other-server"}, "provider-router": entry}}, indent=2) + "\n"
+
+
+@pytest.mark.parametrize("client", list(SHAPES))
+def test_reinstalling_keeps_the_users_settings_in_our_entry(env: Env, client: str) -> None:
+    fmt, key, extra = SHAPES[client]
+    path = env.path(client, "user", "linux")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(file_with_user_settings(client), encoding="utf-8")
+    assert env.install(client).code == 0  # PROVIDER_ROUTER_HOME not set in this shell: the entry's is kept
+    servers = read(path, fmt)[key]
+    assert servers["provider-router"] == {**USER_SETTINGS[fmt], **extra, "command": COMMAND[0], "args": COMMAND[1:]}
+    assert servers["other"] == {"command": "other-server"}
+    again = env.install(client, now=datetime(2026, 11, 29))
+    assert "nothing changed" in again.out
+
+
+@pytest.mark.parametrize("client", list(SHAPES))
+def test_a_pinned_variable_is_set_over_the_entrys_and_its_other_variables_stay(env: Env, client: str) -> None:
+    fmt, key, _ = SHAPES[client]
+    path = env.path(client, "user", "linux")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(file_with_user_settings(client), encoding="utf-8")
+    assert env.install(client, env={"PROVIDER_ROUTER_HOME": "/srv/router"}).code == 0
+    entry = read(path, fmt)[key]["provider-router"]
+    assert entry["env"] == {"PROVIDER_ROUTER_HOME": "/srv/router", "HTTPS_PROXY": "http://proxy:3128"}
+    assert {k: v for k, v in entry.items() if k not in ("env", "command", "args", "type", "source")} == {
+        k: v for k, v in USER_SETTINGS[fmt].items() if k != "env"
+    }
+
+
+def test_comments_inside_our_entry_stay_when_only_the_command_changes(env: Env) -> None:
+    path = env.path("zed", "user", "linux")
+    path.parent.mkdir(parents=True)
+    path.write_text(
+        '{\n  "context_servers": {\n    "provider-router": {\n      // started by Zed\n'
+        '      "source": "custom",\n      "command": "/old",\n      "args": ["serve"],\n'
+        '      "env": {"PROVIDER_ROUTER_HOME": "/data/pr"}, // my home\n      "settings": {},\n    },\n  },\n}\n',
+        encoding="utf-8",
+    )
+    assert env.install("zed").code == 0
+    text = path.read_text(encoding="utf-8")
+    assert "// started by Zed" in text and "// my home" in text
+    assert f'"command": "{COMMAND[0]}"' in text
+    assert '"settings": {}' in text

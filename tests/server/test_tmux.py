@@ -159,3 +159,27 @@ async def test_setup_at_its_prompts_then_the_dashboards_on_screen(terminal: Term
     terminal.type("echo rc-$?")
     await terminal.wait_for("rc-0")
     assert os.path.exists(tmp_path / "router" / "router.db")
+
+
+async def test_setup_in_a_terminal_with_no_keychain_writes_variable_references_that_work(
+    terminal: Terminal, tmp_path: Path
+) -> None:
+    await terminal.run("export PYTHON_KEYRING_BACKEND=keyring.backends.fail.Keyring")  # headless: no keychain
+    terminal.type("clear; provider-router setup --no-install")
+    await terminal.answer("Use environment variables for the keys?", "")
+    await terminal.answer("Which providers?", "google,zai")
+    await terminal.answer("Google: how many accounts", "2")
+    await terminal.answer("Z.AI: how many accounts", "")
+    await terminal.answer("Default provider [google]", "zai")
+    await terminal.answer("Budget mode [quality_first]", "")
+    await terminal.answer("Daily spend cap in USD", "")
+    screen = await terminal.wait_for("Next: provider-router status")
+    assert "No usable keychain here" in screen and "API key for" not in screen
+    for line in ("export GOOGLE_API_KEY_1=<key>", "export GOOGLE_API_KEY_2=<key>", "export ZAI_API_KEY=<key>"):
+        assert line in screen
+    assert "nothing was written" not in screen
+    config = json.loads((tmp_path / "router" / "providers.json").read_text())
+    assert config["providers"]["zai"]["apiKey"] == "${ZAI_API_KEY}"
+
+    answer = await terminal.run(f"export ZAI_API_KEY={SIM_KEY}; provider-router ask 'Summarize this line'")
+    assert "— zai/" in answer

@@ -1,0 +1,85 @@
+"""An exclusive lock across processes on a file, held by an OS lock on a `<file>.lock` beside it.
+
+Every read-modify-write of a shared file takes it, so two writers never both edit the text they read before the
+other wrote (a lost update). Readers need no lock: writes replace the file atomically.
+
+POSIX uses `fcntl.flock` and Windows `msvcrt.locking`; each waits for the holder. The lock belongs to the open
+file, so threads of one process exclude each other too, and a process that dies releases it. The lock file
+itself is never deleted: removing it while another process waits would let two holders in at once.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+LOCK_SUFFIX = ".lock"
+
+
+class LockError(Exception):
+    """The lock could not be taken; the message names the file and the fix."""
+
+
+def lock_path(path: Path) -> Path:
+    """The lock file guarding `path`: `<file>.lock` in the same directory."""
+    return path.with_name(path.name + LOCK_SUFFIX)
+
+
+@contextmanager
+def exclusive(path: Path, *, mode: int = 0o600) -> Iterator[Path]:
+    """Hold the lock guarding `path` (waiting for any other holder) for the body; yields the lock file's path.
+
+    Raises:
+        LockError: the lock file cannot be created or locked (e.g. the directory is read-only).
+    """
+    target = lock_path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(target, os.O_RDWR | os.O_CREAT, mode)
+    except OSError as error:
+        raise LockError(
+            f"cannot create {target} ({error.strerror}); check the permissions of {target.parent}"
+        ) from error
+    try:
+        try:
+            _lock(fd)
+        except OSError as error:
+            raise LockError(f"cannot lock {target} ({error.strerror})") from error
+        try:
+            yield target
+        finally:
+            _unlock(fd)
+    finally:
+        os.close(fd)
+
+
+if sys.platform == "win32":
+    import msvcrt
+
+    def _lock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_LOCK, 1)
+                return
+            except OSError as error:
+                # LK_LOCK gives up after ~10 s of waiting (EDEADLOCK); a writer holds it only for one edit
+                if error.errno != errno.EDEADLOCK:
+                    raise
+
+    def _unlock(fd: int) -> None:
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+
+else:
+    import fcntl
+
+    def _lock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+    def _unlock(fd: int) -> None:
+        fcntl.flock(fd, fcntl.LOCK_UN)

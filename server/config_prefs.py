@@ -41,6 +41,7 @@ _PREFERENCE_KEYS = (
     "budgetMode",
     "budgetUsd",
     "switchThresholdTokens",
+    "autoDiscover",
 )
 _SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone")
 MAX_RETENTION_DAYS = 36_500
@@ -123,6 +124,8 @@ def parse_preferences(reader: Reader, root: dict[str, Any], configured: Collecti
         if key in merged:
             fields[name] = reader.boolean(merged[key], where[key])
     fields["budget"] = parse_budget(reader, block.get("budgetUsd"), child(path, "budgetUsd"))
+    if "autoDiscover" in block:
+        fields["auto_discover"] = reader.boolean(block["autoDiscover"], child(path, "autoDiscover"))
     if "switchThresholdTokens" in block:
         threshold_path = child(path, "switchThresholdTokens")
         fields["switch_threshold_tokens"] = reader.integer(block["switchThresholdTokens"], threshold_path)

@@ -100,7 +100,15 @@ def models_response(spec: SimAccount, query: str = "") -> Response:
         start = names.index(after) + 1 if after in names else 0
         shown, following = _page(names, start, _size(asked, "limit", spec))
         data: list[dict[str, Any]] = [
-            {"type": "model", "id": name, "display_name": name, "created_at": "2026-01-01T00:00:00Z"} for name in shown
+            {
+                "type": "model",
+                "id": name,
+                "display_name": name,
+                "created_at": "2026-01-01T00:00:00Z",
+                "max_input_tokens": models[name],
+                "max_tokens": min(models[name], 8192),
+            }
+            for name in shown
         ]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
         return json_response(200, {"data": data, "has_more": following is not None, "first_id": first, "last_id": last})

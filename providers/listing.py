@@ -92,7 +92,8 @@ def parse_openai_models(data: Any) -> Page:
         pricing, top = _object(entry.get("pricing")), _object(entry.get("top_provider"))
         models.append(
             ListedModel(
-                id=model_id,
+                # Gemini's OpenAI-compatible endpoint lists its resource names ("models/gemini-...")
+                id=model_id.removeprefix("models/"),
                 context_window=_positive_int(entry.get("context_length") or entry.get("context_window")),
                 max_output_tokens=_positive_int(top.get("max_completion_tokens")),
                 input_cost_per_1m=_per_1m(pricing.get("prompt")),

@@ -36,6 +36,11 @@ def test_an_openai_listing_gives_ids_and_nothing_it_does_not_say() -> None:
     assert models == [ListedModel(id="gpt-5.2")] and cursor is None
 
 
+def test_geminis_openai_compatible_listing_gives_model_ids_without_their_resource_prefix() -> None:
+    models, _ = parse_openai_models({"data": [{"id": "models/gemini-3.5-flash", "object": "model"}]})
+    assert [m.id for m in models] == ["gemini-3.5-flash"]
+
+
 def test_an_openrouter_listing_keeps_its_context_completion_limit_and_prices_per_million() -> None:
     entry = {
         "id": "vendor/model-x",

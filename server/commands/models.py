@@ -80,6 +80,7 @@ def models(args: argparse.Namespace) -> int:
             _print_prices(prices)
         for account in report.accounts:
             _print_account(account)
-        if not report.auto_discover and any(r.status == "uncatalogued" for a in report.accounts for r in a.models):
-            say('uncatalogued models are not routed to; set "preferences.autoDiscover": true to use them')
+        rows = [row for account in report.accounts for row in account.models]
+        if not report.auto_discover and any(row.status == "uncatalogued" and not row.configured for row in rows):
+            say('uncatalogued models outside providers.json are not routed to; "preferences.autoDiscover": true does')
     return 1 if report.problems else 0

@@ -41,6 +41,9 @@ class ModelProfile(Frozen):
     deprecated_on: date | None = None
     retired_on: date | None = None
     replacement: str | None = None
+    #: listed by the provider but unknown to the catalogue (`preferences.autoDiscover`): ranked after every
+    #: catalogued model, and never counted free unless the listing gave its prices
+    uncatalogued: bool = False
 
     def is_retired(self, today: date) -> bool:
         return self.retired_on is not None and today >= self.retired_on

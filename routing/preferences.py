@@ -30,3 +30,5 @@ class Preferences(Frozen):
     budget: BudgetSpec = BudgetSpec()
     #: a conversation whose history is below this many tokens may move freely
     switch_threshold_tokens: int = Field(default=5000, ge=0)
+    #: uncatalogued models a provider's listing reports become candidates (after the catalogued ones)
+    auto_discover: bool = False

@@ -213,7 +213,7 @@ class Context:
                 inp,
                 out,
                 (inp * model.input_cost_per_1m + out * model.output_cost_per_1m) / 1_000_000,
-                model.is_free or model.free_tier,
+                (model.is_free and not model.uncatalogued) or model.free_tier,
             )
         return info
 
@@ -270,7 +270,8 @@ def _score_group(g: Group, ctx: Context) -> None:
     ql, tl, cl = ctx.positions(g.prov, g.model)
     default = 0 if ctx.default is None or ctx.default == g.prov else 1
     g.tiers = Tiers(2, ql, cl, window, tl, default)
-    g.key = (ql or 0, cl or 0, -(window or 0), tl or 0, default, -total, g.prov, g.model)
+    # an uncatalogued model (autoDiscover) makes no quality claim: it serves only after every catalogued one
+    g.key = (model.uncatalogued, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total, g.prov, g.model)
 
 
 def _pool_aggregates(members: list[Evaluation]) -> tuple[float, float, float | None]:

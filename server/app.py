@@ -11,11 +11,14 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import date, timedelta
+from pathlib import Path
 
 import httpx2
 from pydantic import SecretStr
 
 from providers.adapter import ChatAdapter
+from providers.catalog import Catalog, load_catalog
+from providers.catalog_overlay import OverlayError, load_user_catalog
 from providers.clock import Clock
 from providers.credentials import CredentialStore, KeyringCredentials
 from providers.models import Account, ProviderConfig
@@ -24,9 +27,20 @@ from providers.types import Endpoint
 from routing.ports import Ports
 from routing.router import Router, RouterSetup
 from server.config import ConfigError, RouterConfig, load_config
+from server.discovery import discovered_models, with_discovered
 from server.paths import Paths
 from server.store_ports import SqliteBookkeeping, SqliteLedger, SqliteState
-from storage import AccountStates, Conversations, DecisionLog, Ledger, Metrics, Store, StoreError
+from storage import (
+    AccountStates,
+    Conversations,
+    DecisionLog,
+    Ledger,
+    Metrics,
+    ModelListings,
+    Store,
+    StoredListing,
+    StoreError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +49,16 @@ class AppUnavailable(Exception):
     """The router cannot serve: the configuration or the database needs fixing (the message says how)."""
 
 
-def setup_of(config: RouterConfig) -> RouterSetup:
+def setup_of(
+    config: RouterConfig, listings: tuple[StoredListing, ...] = (), catalog: Catalog | None = None
+) -> RouterSetup:
+    """The router's setup; with `preferences.autoDiscover`, listed uncatalogued models join their providers."""
     settings = config.settings
+    providers = dict(config.providers)
+    if config.preferences.auto_discover and listings:
+        providers = with_discovered(providers, discovered_models(providers, listings, catalog or load_catalog()))
     return RouterSetup(
-        providers=dict(config.providers),
+        providers=providers,
         preferences=config.preferences,
         request_timeout_s=settings.request_timeout_s,
         deadline_s=settings.deadline_s,
@@ -95,7 +115,9 @@ class App:
     conversations: Conversations
     decisions: DecisionLog
     metrics: Metrics
-    _config_stamp: tuple[float, int] | None = field(default=None)
+    _config_stamp: tuple[tuple[float, int] | None, ...] | None = field(default=None)
+    #: the stored model listings (server.listings), read at open and after each refresh
+    listings: tuple[StoredListing, ...] = ()
 
     @property
     def http(self) -> httpx2.AsyncClient:
@@ -132,21 +154,52 @@ class App:
         self.config = config
         self.ledger = Ledger(self.store, budget=config.preferences.budget, timezone=config.settings.timezone)
         self.decisions = DecisionLog(self.store, keep_prompts=config.settings.log_prompts)
-        self.router.setup = setup_of(config)
+        self.router.setup = self._setup()
         self.router.ports = _ports(self)
 
+    def use_listings(self, listings: tuple[StoredListing, ...]) -> None:
+        """Route with these stored listings from now on (they matter only with `preferences.autoDiscover`)."""
+        self.listings = listings
+        if self.config.preferences.auto_discover:
+            self.router.setup = self._setup()
 
-def _stamp(paths: Paths) -> tuple[float, int] | None:
+    def catalog(self) -> Catalog:
+        """The packaged catalogue with the user's catalog.json merged over it.
+
+        Raises:
+            OverlayError: the user's catalog.json is malformed (the message names the file and the fix).
+        """
+        return load_user_catalog(self.paths.catalog_file) or load_catalog()
+
+    def _setup(self) -> RouterSetup:
+        if not (self.config.preferences.auto_discover and self.listings):
+            return setup_of(self.config)
+        try:
+            catalog = self.catalog()
+        except OverlayError:
+            catalog = load_catalog()  # read_config already reports the broken overlay
+        return setup_of(self.config, self.listings, catalog)
+
+
+def _file_stamp(path: Path) -> tuple[float, int] | None:
     try:
-        stat = paths.config_file.stat()
+        stat = path.stat()
     except OSError:
         return None
     return (stat.st_mtime, stat.st_size)
 
 
+def _stamp(paths: Paths) -> tuple[tuple[float, int] | None, ...]:
+    # the catalogue overlay changes the configuration in force as much as providers.json does
+    return (_file_stamp(paths.config_file), _file_stamp(paths.catalog_file))
+
+
 def read_config(paths: Paths, environ: Mapping[str, str], today: date) -> tuple[RouterConfig, ConfigError | None]:
     try:
-        return load_config(paths.config_file, environ, today=today), None
+        catalog = load_user_catalog(paths.catalog_file)
+        return load_config(paths.config_file, environ, today=today, catalog=catalog), None
+    except OverlayError as error:
+        return RouterConfig(source=str(paths.config_file)), ConfigError(str(error.path), error.problem, fix=error.fix)
     except ConfigError as error:
         return RouterConfig(source=str(paths.config_file)), error
 
@@ -216,6 +269,7 @@ async def open_app(
         app = _assemble(
             paths, environ, clock, lazy_http, store, credentials or KeyringCredentials(environ), config, error
         )
+        app.use_listings(tuple(await ModelListings(store).all()))
         now = clock()
         await app.ledger.reap(now)
         await app.decisions.purge(now, retention=timedelta(days=config.settings.retention_days))

@@ -92,6 +92,23 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     monitor.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (1)")
     monitor.add_argument("--once", action="store_true", help="draw the dashboard once and exit")
+    models = _verb(
+        verbs,
+        "models",
+        "server.commands.models:models",
+        "Show which models each account can really use: the provider's own listing merged with the catalogue.",
+        details="Listings are stored and reused (a server refreshes them at most once a day per account).\n"
+        "Each model is catalogued, uncatalogued (unknown to the catalogue: conservative defaults) or not listed\n"
+        "(configured, but the provider no longer lists it). Prices and context windows can be corrected in\n"
+        "catalog.json beside providers.json (the packaged catalogue's format, merged over it).",
+    )
+    models.add_argument("provider", metavar="PROVIDER", nargs="?", help="only this provider's accounts")
+    models.add_argument("--refresh", action="store_true", help="fetch each account's listing now")
+    models.add_argument(
+        "--refresh-prices",
+        action="store_true",
+        help="rewrite catalog.json's prices from the installed genai-prices (moves over 5x are held back)",
+    )
 
 
 def _choices(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -3,7 +3,8 @@
 Preferences (every list is an ORDER of provider ids, never an allow-list):
 `default`, `taskPreferences` {coding, reasoning, creative, simple}, `qualityPreferences` {max_speed, balanced,
 max_quality, max_context, cost_first}, `budgetMode` (free_only | cost_first | quality_first), `autoSwitch`,
-`switchOnLimit`, `preserveContext`, `budgetUsd` {daily, monthly} (global caps), `switchThresholdTokens`.
+`switchOnLimit`, `preserveContext`, `budgetUsd` {daily, monthly} (global caps), `switchThresholdTokens`,
+`autoDiscover` (route to listed models the catalogue lacks, after the catalogued ones; see server.listings).
 
 The seed's looser forms are read as meant:
 - `"default": ["google", "kimi", "zai"]` (its "free tier maximization" use case): the first id becomes `default`,
@@ -41,6 +42,7 @@ _PREFERENCE_KEYS = (
     "budgetMode",
     "budgetUsd",
     "switchThresholdTokens",
+    "autoDiscover",
 )
 _SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone")
 MAX_RETENTION_DAYS = 36_500
@@ -123,6 +125,8 @@ def parse_preferences(reader: Reader, root: dict[str, Any], configured: Collecti
         if key in merged:
             fields[name] = reader.boolean(merged[key], where[key])
     fields["budget"] = parse_budget(reader, block.get("budgetUsd"), child(path, "budgetUsd"))
+    if "autoDiscover" in block:
+        fields["auto_discover"] = reader.boolean(block["autoDiscover"], child(path, "autoDiscover"))
     if "switchThresholdTokens" in block:
         threshold_path = child(path, "switchThresholdTokens")
         fields["switch_threshold_tokens"] = reader.integer(block["switchThresholdTokens"], threshold_path)

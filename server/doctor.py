@@ -33,6 +33,7 @@ from providers.models import Account, ProviderConfig
 from providers.registry import make_adapter
 from providers.types import ChatRequest, Endpoint, Frozen, Message
 from server.app import App, AppUnavailable, open_app
+from server.listings import refresh_stale_listings
 from server.paths import Paths
 from storage import StoreError
 
@@ -320,6 +321,8 @@ async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, c
         async with open_app(paths, environ, clock=clock) as app:
             checks = [*_config_checks(app), *_keychain_checks(app, environ), *await _database_checks(app)]
             checks += await _provider_checks(app, offline=offline)
+            if not offline:
+                await refresh_stale_listings(app)
             checks += _clock_checks(app)
     except AppUnavailable as error:
         checks = [Check(area="database", name=str(paths.db_file), level="problem", detail=str(error), fix=str(error))]

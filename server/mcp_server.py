@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
@@ -123,8 +124,17 @@ def _preload_tokenizer() -> None:
     threading.Thread(target=load, name="tokenizer-preload", daemon=True).start()
 
 
+async def _start_listing_refresher(stack: AsyncExitStack, app: App) -> None:
+    """Keep the model listings fresh in the background (server.listings), cancelled when the server stops."""
+    from server.listings import background_refresher
+
+    tasks = await stack.enter_async_context(anyio.create_task_group())
+    stack.callback(tasks.cancel_scope.cancel)
+    tasks.start_soon(background_refresher, app)
+
+
 def _lifespan(
-    factory: AppFactory, runtime: Runtime, config_source: str, preload: bool
+    factory: AppFactory, runtime: Runtime, config_source: str, preload: bool, refresh_listings: bool
 ) -> Callable[[MCPServer[ServerState]], AbstractAsyncContextManager[ServerState]]:
     @asynccontextmanager
     async def lifespan(_server: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
@@ -138,6 +148,8 @@ def _lifespan(
                 log.warning("starting without a usable router: %s", problem)
             if preload:
                 _preload_tokenizer()
+            if refresh_listings and app is not None:
+                await _start_listing_refresher(stack, app)
             state = ServerState(
                 app=app,
                 problem=problem,
@@ -154,12 +166,17 @@ def _lifespan(
 
 
 def build_server(
-    factory: AppFactory, *, config_source: str = "providers.json", preload_tokenizer: bool = False
+    factory: AppFactory,
+    *,
+    config_source: str = "providers.json",
+    preload_tokenizer: bool = False,
+    refresh_listings: bool = False,
 ) -> MCPServer[ServerState]:
     """The MCP server with its five tools and five resources, opening its App through `factory` when it starts.
 
     `config_source` names the configuration in messages when the App cannot be opened at all. `preload_tokenizer`
     loads the tokenizer in the background at start (otherwise the first routed request loads it).
+    `refresh_listings` refreshes stale model listings in the background (`provider-router serve` turns it on).
     """
     from server.resources import register_resources
     from server.tools import register_tools
@@ -169,7 +186,7 @@ def build_server(
         NAME,
         version=VERSION,
         instructions=INSTRUCTIONS,
-        lifespan=_lifespan(factory, runtime, config_source, preload_tokenizer),
+        lifespan=_lifespan(factory, runtime, config_source, preload_tokenizer, refresh_listings),
     )
     register_tools(server)
     register_resources(server, runtime)

@@ -15,6 +15,7 @@ from pathlib import Path
 APP_DIR = "provider-router"
 CONFIG_FILE = "providers.json"
 DB_FILE = "router.db"
+CATALOG_OVERLAY_FILE = "catalog.json"
 HOME_ENV = "PROVIDER_ROUTER_HOME"
 
 
@@ -53,6 +54,11 @@ class Paths:
     home: Path
     config_file: Path
     db_file: Path
+
+    @property
+    def catalog_file(self) -> Path:
+        """The user's catalogue overlay (INTERFACE "Added in 0.2"), beside providers.json."""
+        return self.config_file.with_name(CATALOG_OVERLAY_FILE)
 
     @classmethod
     def in_home(cls, home: Path) -> Paths:

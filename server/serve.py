@@ -35,7 +35,9 @@ def run_serve(args: object = None, *, environ: MutableMapping[str, str] | None =
 
     snapshot = dict(environ)
     server = build_server(
-        default_app_factory(snapshot, redactor), config_source=str(Paths.from_env(snapshot).config_file)
+        default_app_factory(snapshot, redactor),
+        config_source=str(Paths.from_env(snapshot).config_file),
+        refresh_listings=True,
     )
     try:
         server.run("stdio")

@@ -2,7 +2,8 @@
 
 `Store` is the connection; one small class per concern sits on it: `Ledger` (quota and budget reservations,
 snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Conversations`, `DecisionLog`,
-`Metrics`. Every method that needs the time takes `now` (aware); window arithmetic is in `storage.windows`.
+`Metrics`, `ModelListings`. Every method that needs the time takes `now` (aware); window arithmetic is in
+`storage.windows`.
 """
 
 from storage.accounts import AccountStates, BreakerState
@@ -11,6 +12,7 @@ from storage.db import Store
 from storage.decisions import AttemptRecord, DecisionLog, DecisionRecord, LoggedDecision, LoggedSwitch, SwitchRecord
 from storage.errors import ConversationNotFound, StoreCorrupt, StoreError, StoreLocked, StoreTooNew
 from storage.ledger import Ledger, Refused, Reservation
+from storage.listings import ModelListings, StoredListing
 from storage.metrics import Metrics, MetricsRow
 from storage.snapshot import AccountState, Health, ModelState, StateSnapshot, Usages, WindowUsage
 
@@ -30,11 +32,13 @@ __all__ = [
     "LoggedSwitch",
     "Metrics",
     "MetricsRow",
+    "ModelListings",
     "ModelState",
     "Pin",
     "Refused",
     "Reservation",
     "StateSnapshot",
+    "StoredListing",
     "Store",
     "StoreCorrupt",
     "StoreError",

@@ -215,11 +215,29 @@ def m004_conversation_routing(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_model_listings(conn: sqlite3.Connection) -> None:
+    """What each account's provider last listed as its models (JSON), when that listing was fetched, and the last
+    attempt to refresh it (with its error, key-free, when it failed)."""
+    _run(
+        conn,
+        """CREATE TABLE model_listings (
+            provider TEXT NOT NULL,
+            account TEXT NOT NULL,
+            fetched_at INTEGER,
+            models TEXT NOT NULL DEFAULT '[]',
+            checked_at INTEGER NOT NULL,
+            error TEXT,
+            PRIMARY KEY (provider, account)
+        )""",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
     m003_decision_log,
     m004_conversation_routing,
+    m005_model_listings,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

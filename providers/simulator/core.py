@@ -190,8 +190,37 @@ class Simulator:
         if route is None:
             return not_found(f"{request.method} {request.path} is not an endpoint of the {state.spec.kind} wire")
         if route.op == "models":
-            return models_response(state.spec)
+            return self._listing(state, request)
         return await self._generate(state, request, route)
+
+    def _listing(self, state: _AccountState, request: HttpRequest) -> Action:
+        """The wire's model listing: logged in `requests()` but not counted in `stats()` (it uses no quota)."""
+        spec = state.spec
+        fault: Fault | None = state.down
+        if fault is None and spec.api_key is not None and not _key_matches(spec, request):
+            fault = "auth"
+        self._seq += 1
+        if fault is None:
+            action: Action = models_response(spec, request.query)
+        else:
+            action = self._respond(state, None, fault, None, False, f"{self._seq:012x}")
+        status = action.status if isinstance(action, Response | StreamResponse) else 0
+        state.log.append(
+            SimRequest(
+                self._seq,
+                spec.id,
+                request.method,
+                request.path,
+                _redact_query(request.query),
+                _redact(request.headers),
+                None,
+                None,
+                False,
+                status,
+                fault,
+            )
+        )
+        return action
 
     async def _generate(self, state: _AccountState, request: HttpRequest, route: Route) -> Action:
         data = parse_json(request.body)

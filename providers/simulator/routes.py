@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from typing import Any, Literal
+from urllib.parse import parse_qsl
 
 from providers.simulator.faults import JSON_TYPE
 from providers.simulator.httpserver import Response
@@ -53,25 +54,70 @@ def not_found(message: str) -> Response:
     return json_response(404, {"error": {"message": message, "type": "not_found"}})
 
 
-def models_response(spec: SimAccount) -> Response:
-    """The model list endpoint of the account's wire, listing its configured models."""
+def _page(names: list[str], start: int, size: int | None) -> tuple[list[str], int | None]:
+    """The names of one listing page and the index the next page starts at (None: the last page)."""
+    end = len(names) if size is None else min(len(names), start + size)
+    return names[start:end], (end if end < len(names) else None)
+
+
+def _query(query: str) -> dict[str, str]:
+    return dict(parse_qsl(query))
+
+
+def _size(query: dict[str, str], name: str, spec: SimAccount) -> int | None:
+    asked = query.get(name, "")
+    sizes = [size for size in (spec.listing_page_size, int(asked) if asked.isdigit() else None) if size]
+    return min(sizes) if sizes else None
+
+
+def models_response(spec: SimAccount, query: str = "") -> Response:
+    """The model list endpoint of the account's wire, listing its configured models (paged as the wire pages).
+
+    Anthropic pages with `limit` / `after_id` and answers `has_more` / `last_id`; Gemini with `pageSize` /
+    `pageToken` and answers `nextPageToken`; `spec.listing_page_size` caps a page (None: one page).
+    """
     models = spec.models or {}
+    names, asked = list(models), _query(query)
     if spec.kind == "gemini":
+        token = asked.get("pageToken", "")
+        shown, following = _page(names, int(token) if token.isdigit() else 0, _size(asked, "pageSize", spec))
         listed = [
             {
                 "name": f"models/{name}",
                 "displayName": name,
-                "inputTokenLimit": window,
+                "inputTokenLimit": models[name],
+                "outputTokenLimit": min(models[name], 8192),
                 "supportedGenerationMethods": ["generateContent", "countTokens"],
             }
-            for name, window in models.items()
+            for name in shown
         ]
-        return json_response(200, {"models": listed})
+        body: dict[str, Any] = {"models": listed}
+        if following is not None:
+            body["nextPageToken"] = str(following)
+        return json_response(200, body)
     if spec.kind == "anthropic":
+        after = asked.get("after_id")
+        start = names.index(after) + 1 if after in names else 0
+        shown, following = _page(names, start, _size(asked, "limit", spec))
         data: list[dict[str, Any]] = [
-            {"type": "model", "id": name, "display_name": name, "created_at": "2026-01-01T00:00:00Z"} for name in models
+            {
+                "type": "model",
+                "id": name,
+                "display_name": name,
+                "created_at": "2026-01-01T00:00:00Z",
+                "max_input_tokens": models[name],
+                "max_tokens": min(models[name], 8192),
+            }
+            for name in shown
         ]
         first, last = (data[0]["id"], data[-1]["id"]) if data else (None, None)
-        return json_response(200, {"data": data, "has_more": False, "first_id": first, "last_id": last})
-    listing = [{"id": name, "object": "model", "created": 1767225600, "owned_by": "sim"} for name in models]
+        return json_response(200, {"data": data, "has_more": following is not None, "first_id": first, "last_id": last})
+    listing = [_openai_model(spec, name, window) for name, window in models.items()]
     return json_response(200, {"object": "list", "data": listing})
+
+
+def _openai_model(spec: SimAccount, name: str, window: int) -> dict[str, Any]:
+    model: dict[str, Any] = {"id": name, "object": "model", "created": 1767225600, "owned_by": "sim"}
+    if spec.wire_flavour == "openrouter":  # OpenRouter's listing carries the window and per-token prices
+        model |= {"context_length": window, "pricing": {"prompt": "0.000001", "completion": "0.000002"}}
+    return model

@@ -47,7 +47,8 @@ class SimAccount(Frozen):
     request gets the flavour's real quota-exhausted error. `rpm`: a fixed 60 s window whose rate-limit headers
     count down; over it, the flavour's real 429. `models` maps model id -> context window (None: any model,
     no window). `reply` is a template with `{account}`, `{model}`, `{prompt}` and `{n}` (the request number);
-    `output_tokens` defaults to the reply's length / 4. `api_key`, when set, must be sent the flavour's way.
+    `output_tokens` defaults to the reply's length / 4. `api_key`, when set, must be sent the flavour's way
+    (by the model listing too).
     """
 
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._~-]*$")
@@ -68,6 +69,8 @@ class SimAccount(Frozen):
     headers: dict[str, str] = Field(default_factory=dict)
     #: the `usage.cost` an OpenRouter-flavoured account reports (None: its own small price)
     cost_usd: float | None = None
+    #: the most models one page of the wire's model listing holds (None: one page); Anthropic and Gemini page
+    listing_page_size: int | None = Field(default=None, ge=1)
 
     @model_validator(mode="before")
     @classmethod

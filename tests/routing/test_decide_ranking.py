@@ -202,3 +202,20 @@ def test_observed_latency_breaks_a_tie_between_equal_models() -> None:
     decision = run([slow, fast], prefs=NO_LISTS, quality="max_speed")
     assert decision.ranked[0].account == "fast"
     assert decision.reason == "latency"
+
+
+def test_an_uncatalogued_model_ranks_after_every_catalogued_one_however_it_scores() -> None:
+    found = model("openai", id="listed-only", uncatalogued=True, preference_score=100, input_cost_per_1m=0.0)
+    decision = run([cand("openai", "o", profile=found), *everyone(google_accounts=1)], task_type="coding")
+    assert decision.ranked[-1].model == "listed-only"
+    assert [r.provider for r in decision.ranked[:2]] == ["openai", "anthropic"]
+
+
+def test_an_uncatalogued_model_serves_when_pinned_and_is_never_free_without_a_listed_price() -> None:
+    found = model("openai", id="listed-only", uncatalogued=True, input_cost_per_1m=0.0, output_cost_per_1m=0.0)
+    pinned = run([cand("openai", "o", profile=found), cand("openai")], task_type="coding", model="listed-only")
+    assert pinned.ranked[0].model == "listed-only"
+    free_only = run([cand("openai", "o", profile=found), cand("kimi")], prefs=Preferences(budget_mode="free_only"))
+    assert [r.model for r in free_only.ranked] == [model("kimi").id]
+    priced = found.model_copy(update={"free_tier": True})
+    assert run([cand("openai", "o", profile=priced)], prefs=Preferences(budget_mode="free_only")).ranked

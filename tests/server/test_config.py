@@ -275,6 +275,13 @@ def test_settings_and_budgets_are_read() -> None:
     assert config.settings.request_timeout_s == 30 and config.settings.timezone == "Europe/Berlin"
 
 
+def test_auto_discover_is_off_unless_the_preferences_turn_it_on() -> None:
+    assert not data({"providers": {"openai": {}}}).preferences.auto_discover
+    assert data({"providers": {"openai": {}}, "preferences": {"autoDiscover": True}}).preferences.auto_discover
+    with pytest.raises(ConfigError, match=r"\$\.preferences\.autoDiscover"):
+        data({"providers": {"openai": {}}, "preferences": {"autoDiscover": "yes"}})
+
+
 def test_unknown_keys_are_warnings_so_a_typo_does_not_stop_the_server() -> None:
     config = data({"providers": {"openai": {"apikey": "x"}}, "colour": "blue"})
     assert any("$.providers.openai.apikey" in warning for warning in config.warnings)

@@ -30,6 +30,7 @@ TABLES = {
     "decisions",
     "attempts",
     "switches",
+    "model_listings",
 }
 
 

@@ -16,11 +16,13 @@ import re
 from typing import Any, get_args
 
 from providers.models import Account, CredentialRef, LoadBalancing, ProviderConfig, QuotaSpec
+from providers.redact import mask_keys
 from providers.types import WireKind
 from providers.vendors import Vendor, WireOptions, vendor_for
 from server.config_models import parse_models
 from server.config_quota import parse_budget, parse_quota
 from server.config_reader import Reader, child, describe, item
+from server.lifecycle import lifecycle_warnings, successors_of
 
 _PROVIDER_KEYS = (
     "kind",
@@ -212,7 +214,16 @@ def parse_provider(reader: Reader, provider_id: str, value: Any, path: str) -> P
     if not models:
         reader.warn(child(path, "models"), 'no models to route to; add "models": {"<model id>": {"contextWindow": N}}')
     accounts = _accounts(reader, raw, path, skeleton)
-    return skeleton.model_copy(update={"accounts": accounts, "models": models})
+    provider = skeleton.model_copy(
+        update={
+            "accounts": accounts,
+            "models": models,
+            "successors": successors_of(reader.catalog, catalog, models.values()),
+            "models_from_catalog": raw.get("models") in (None, {}, []),
+        }
+    )
+    reader.warnings.extend(mask_keys(warning) for warning in lifecycle_warnings(provider, (), reader.today))
+    return provider
 
 
 def _label(vendor: Vendor | None, provider_id: str) -> str:

@@ -22,7 +22,7 @@ from providers.vendors import Vendor, WireOptions, vendor_for
 from server.config_models import parse_models
 from server.config_quota import parse_budget, parse_quota
 from server.config_reader import Reader, child, describe, item
-from server.lifecycle import lifecycle_warnings, successors_of
+from server.lifecycle import lifecycle_notices, successors_of
 
 _PROVIDER_KEYS = (
     "kind",
@@ -222,7 +222,7 @@ def parse_provider(reader: Reader, provider_id: str, value: Any, path: str) -> P
             "models_from_catalog": raw.get("models") in (None, {}, []),
         }
     )
-    reader.warnings.extend(mask_keys(warning) for warning in lifecycle_warnings(provider, (), reader.today))
+    reader.warnings.extend(mask_keys(str(notice)) for notice in lifecycle_notices(provider, (), reader.today))
     return provider
 
 

@@ -42,43 +42,61 @@ def models_path(provider: ProviderConfig) -> str:
     return child(child("$.providers", provider.id), "models")
 
 
-def _edit(provider: ProviderConfig, gone: Retirement) -> str:
-    path = models_path(provider).removeprefix("$.")
-    if gone.replacement is not None:
-        return f'replace "{gone.model}" with "{gone.replacement.id}" in {path}'
-    return f'remove "{gone.model}" from {path}'
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A warning about one configured model's retirement: where, what routing does, and the edit that removes it."""
+
+    provider: str
+    model: str
+    path: str
+    text: str
+    #: None when the configuration lists no models (the catalogue's current ones serve): nothing to edit
+    edit: str | None
+
+    def __str__(self) -> str:
+        fix = f"; to remove this warning, {self.edit}" if self.edit else ""
+        return f"{self.path}: {self.text}{fix}"
 
 
-def retired_warning(provider: ProviderConfig, gone: Retirement) -> str:
-    """One retired model: what routing does about it, and (when the configuration lists it) the edit."""
-    if provider.models_from_catalog:
-        return f"{models_path(provider)}: {gone.note}"
-    return f"{models_path(provider)}: {gone.note}; to remove this warning, {_edit(provider, gone)}"
+def _retired(provider: ProviderConfig, gone: Retirement) -> Notice:
+    where = models_path(provider)
+    path = where.removeprefix("$.")
+    edit = None
+    if not provider.models_from_catalog:
+        edit = (
+            f'replace "{gone.model}" with "{gone.replacement.id}" in {path}'
+            if gone.replacement is not None
+            else f'remove "{gone.model}" from {path}'
+        )
+    return Notice(provider.id, gone.model, where, gone.note, edit)
 
 
-def _soon_warning(provider: ProviderConfig, model: ModelProfile, retired_on: date) -> str:
+def _retiring(provider: ProviderConfig, model: ModelProfile, retired_on: date) -> Notice:
     where = models_path(provider)
     path = where.removeprefix("$.")
     later = successor(provider.id, model.id, provider.successors, (), retired_on)
     when = f"{model.id} retires {retired_on.isoformat()}"
+    remove = f'remove "{model.id}" from {path}'
     if later is None:
-        return f'{where}: {when} and {provider.id} serves no replacement; remove "{model.id}" from {path}'
+        return Notice(provider.id, model.id, where, f"{when} and {provider.id} serves no replacement", remove)
     if later.id in provider.models:
-        return f'{where}: {when} ({provider.id} already serves {later.id}); remove "{model.id}" from {path}'
-    return f'{where}: {when}, then routes as {later.id}; replace "{model.id}" with "{later.id}" in {path}'
+        return Notice(provider.id, model.id, where, f"{when}; {provider.id} already serves {later.id}", remove)
+    edit = f'replace "{model.id}" with "{later.id}" in {path}'
+    return Notice(provider.id, model.id, where, f"{when}, then routes as {later.id}", edit)
 
 
-def lifecycle_warnings(provider: ProviderConfig, learned: Container[tuple[str, str]], today: date) -> list[str]:
-    """Warnings for the provider's models retired on `today` or retiring within NOTICE of it."""
+def lifecycle_notices(provider: ProviderConfig, learned: Container[tuple[str, str]], today: date) -> list[Notice]:
+    """The provider's models retired on `today` (learned retirements included), or retiring within NOTICE of it
+    (only models the configuration lists: the catalogue's own line-up follows the catalogue by itself)."""
     gone = retirements(provider, learned, today)
-    warnings = [retired_warning(provider, each) for each in gone.values()]
+    notices = [_retired(provider, each) for each in gone.values()]
     if provider.models_from_catalog:
-        return warnings
+        return notices
     for model in provider.models.values():
         retired_on = model.retired_on
         if retired_on is not None and today < retired_on <= today + NOTICE and model.id not in gone:
-            warnings.append(_soon_warning(provider, model, retired_on))
-    return warnings
+            notices.append(_retiring(provider, model, retired_on))
+    return notices
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,13 +4,14 @@ catalogue's replacement and every surface says so (dry run, status, list, decisi
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+import re
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import anyio
 import pytest
 
-from server.config import config_from_data
+from server.config import config_from_data, parse_config
 from server.doctor import retirement_notices
 from server.reports import decision_log, providers_view
 from tests.harness import FixedClock, seed_app
@@ -145,3 +146,14 @@ def test_a_provider_without_a_models_list_follows_the_catalogue_without_retireme
     )
     assert not [w for w in config.warnings if "retire" in w]
     assert "gemini-2.5-flash" in config.providers["google"].models
+
+
+def test_the_readmes_example_configuration_names_no_model_retiring_within_a_year() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    example = re.search(r"```jsonc\n(\{\n  \"providers\".*?)\n```", readme, re.S)
+    assert example is not None, "the README's example configuration moved"
+    written = date(2026, 12, 4)  # when the example was last brought up to date
+    config = parse_config(example.group(1), source="README.md", environ={"MOONSHOT_API_KEY": "x"}, today=written)
+    models = [m for p in config.providers.values() if not p.models_from_catalog for m in p.models.values()]
+    assert models and not [m.id for m in models if m.retired_on and m.retired_on <= written + timedelta(days=365)]
+    assert not [w for w in config.warnings if "retire" in w]

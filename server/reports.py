@@ -375,13 +375,14 @@ async def provider_status(app: App, provider: str | None = None, *, now: datetim
     manual = await app.conversations.global_pin()
     pins = await app.conversations.pinned()
     prefs = app.config.preferences
+    retirements = [str(n) for p in providers for n in lifecycle_notices(p, snapshot.retired, now.date())]
     return StatusReport(
         generated_at=now,
         config=app.config.source or str(app.paths.config_file),
         ready=app.problem is None,
         problems=_problems(app),
-        warnings=list(app.config.warnings),
-        retirements=[str(n) for p in providers for n in lifecycle_notices(p, snapshot.retired, now.date())],
+        warnings=[w for w in app.config.warnings if w not in retirements],  # each said once, under retirements
+        retirements=retirements,
         budget_mode=prefs.budget_mode,
         spend=_spend(snapshot.global_usage, prefs.budget),
         manual_switch=PinView(provider=manual.provider, model=manual.model, set_at=manual.set_at) if manual else None,

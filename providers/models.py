@@ -113,3 +113,8 @@ class ProviderConfig(Frozen):
     budget: BudgetSpec = BudgetSpec()
     #: the model catalogue id this provider's models are looked up under (see providers.vendors.Vendor.catalog)
     catalog: str
+    #: model id -> the catalogue profile of its replacement on this provider, for every configured model with one
+    #: (and down each chain), so routing can substitute a retired model on the day it retires
+    successors: dict[str, ModelProfile] = Field(default_factory=dict)
+    #: the configuration lists no models: the catalogue's current ones serve (so no retirement needs an edit)
+    models_from_catalog: bool = False

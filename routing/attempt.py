@@ -161,7 +161,10 @@ class AttemptRunner:
     def _lookup(self, candidate: RankedCandidate) -> tuple[ModelProfile, ProviderConfig, Account]:
         provider = self.setup.providers[candidate.provider]
         account = next(a for a in provider.accounts if a.id == candidate.account)
-        return provider.models[candidate.model], provider, account
+        model = provider.models.get(candidate.model)
+        if model is None:  # a retired model's successor, routed in its place (routing.retirement)
+            model = self.states[state_key(candidate)].model
+        return model, provider, account
 
     async def _attempt(self, candidate: RankedCandidate, rest: Sequence[RankedCandidate]) -> Action | None:
         """One try, and for the last remaining candidate one wait-and-retry; None when it served the request."""

@@ -141,6 +141,8 @@ def _detail(e: Evaluation, ctx: Context) -> str:
     if e.filter == "no_key":
         return f"no API key for account {c.account}; run `provider-router keys set {c.provider} --account {c.account}`"
     if e.filter == "retired":
+        if c.retirement_note is not None:
+            return c.retirement_note
         return f"model {model.id} is retired" + (f"; use {model.replacement}" if model.replacement else "")
     if e.filter == "capability":
         return f"{model.id} lacks {', '.join(sorted(ctx.task.needs - model.capabilities))}"
@@ -225,6 +227,7 @@ def _rank(groups: list[Group], target: _Target | None, seed: int) -> tuple[list[
                     e.output_tokens,
                     e.cost,
                     c.kind,
+                    c.retirement_note if c.substituted_for is not None else None,
                 )
             )
     return alive, ranked
@@ -240,6 +243,14 @@ def _effective_pin(task: Task, conversation: ConversationState | None, manual: M
     if pin is None and manual is not None and manual.conversation_id in (None, task.conversation_id):
         pin = manual
     return _Target(norm_provider(pin.provider), pin.model, "pin") if pin is not None else None
+
+
+def _standing_in(target: _Target, candidates: Sequence[CandidateState]) -> _Target:
+    """A target naming a configured model that has retired: its replacement, which routes in its place."""
+    for c in candidates:
+        if c.substituted_for == target.model and (not target.prov or norm_provider(c.provider) == target.prov):
+            return _Target(target.prov, c.model.id, target.kind, target.returning)
+    return target
 
 
 def _model_pin(target: _Target, groups: list[Group]) -> _Target:
@@ -378,11 +389,13 @@ def decide(
     evals = _evaluate(candidates, ctx)
     groups = build_groups(evals, ctx)
     target = _effective_pin(task, conversation, manual)
-    if target is not None and not target.prov:
-        target = _model_pin(target, groups)
     free_why: SwitchWhy | None = None
     if target is None:
         target, free_why = _conversation_target(conversation, task, preferences, groups)
+    if target is not None and target.model is not None and any(c.substituted_for for c in candidates):
+        target = _standing_in(target, candidates)
+    if target is not None and not target.prov:
+        target = _model_pin(target, groups)
     restricted = not (preferences.auto_switch and preferences.switch_on_limit)
     if target is None and restricted:
         top = next((g for g in groups if not (g.filters - RUNTIME_FILTERS) or g.survivors), None)
@@ -517,6 +530,8 @@ def _explain(
         lines.append(f"{len(excluded)} excluded: " + _filter_counts([x.filter for x in excluded]))
     if chosen is not None:
         lines.append(f"chose {chosen.label} ({reason}; score {chosen.score.total:.3f})")
+        if chosen.substitution is not None:
+            lines.append(f"routed as the replacement: {chosen.substitution}")
     if switch is not None:
         lines.append(f"conversation moves {switch.from_provider} -> {switch.to_provider} ({switch.why})")
     if error is not None:

@@ -48,6 +48,10 @@ class Seed:
     model: ModelProfile
     pool_index: int
     has_key: bool
+    #: the configured model this seed stands in for, when that one has retired (routing.retirement)
+    substituted_for: str | None = None
+    #: what the retirement of the configured model did: "gemini-2.5-flash retired 2026-12-01 → gemini-3.5-flash-lite"
+    retirement_note: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

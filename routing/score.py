@@ -223,10 +223,11 @@ class Context:
             prov = self.provs[provider] = norm_provider(provider)
         return prov
 
-    def positions(self, prov: str, model: str) -> tuple[int | None, int | None, int | None]:
+    def positions(self, prov: str, model: str, alias: str | None = None) -> tuple[int | None, int | None, int | None]:
+        """The group's place in each list; `alias` is the retired model a substitute stands in for."""
         q, t, c = self.lists
         if self.by_model:
-            return _position(q, prov, model), _position(t, prov, model), _position(c, prov, model)
+            return _position(q, prov, model, alias), _position(t, prov, model, alias), _position(c, prov, model, alias)
         return (
             None if q is None else q.get(prov, len(q)),
             None if t is None else t.get(prov, len(t)),
@@ -243,10 +244,12 @@ def _positions(entries: Sequence[str] | None) -> dict[str, int] | None:
     return positions
 
 
-def _position(positions: dict[str, int] | None, prov: str, model: str) -> int | None:
+def _position(positions: dict[str, int] | None, prov: str, model: str, alias: str | None = None) -> int | None:
     if positions is None:
         return None
     found = positions.get(f"{prov}/{model.lower()}")
+    if found is None and alias is not None:
+        found = positions.get(f"{prov}/{alias.lower()}")
     return positions.get(prov, len(positions)) if found is None else found
 
 
@@ -267,7 +270,7 @@ def _score_group(g: Group, ctx: Context) -> None:
     total = quality * wq + cost * wc + headroom * wh + latency * wl + speed * ws + preference * wp
     g.score = ScoreBreakdown(quality, cost, headroom, latency, speed, preference, ctx.weights, total)
     window = model.context_window if ctx.max_context else None
-    ql, tl, cl = ctx.positions(g.prov, g.model)
+    ql, tl, cl = ctx.positions(g.prov, g.model, first.c.substituted_for)
     default = 0 if ctx.default is None or ctx.default == g.prov else 1
     g.tiers = Tiers(2, ql, cl, window, tl, default)
     # an uncatalogued model (autoDiscover) makes no quality claim: it serves only after every catalogued one

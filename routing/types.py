@@ -199,6 +199,11 @@ class CandidateState(Frozen):
     disabled_reason: str | None = None
     #: a 404 taught us the model is gone (the catalogue's retired_on date is checked as well)
     model_retired: bool = False
+    #: the configured model this candidate stands in for because it retired (routing.retirement)
+    substituted_for: str | None = None
+    #: the substitution ("gemini-2.5-flash retired 2026-12-01 → gemini-3.5-flash-lite"), or why a retired model
+    #: is skipped
+    retirement_note: str | None = None
     #: resting until then: rate limited (429 with Retry-After / reset), or after a server error or transport failure
     cooldown_until: datetime | None = None
     #: why, as recorded: "<error class>: <message>" (e.g. "server_error: ...")
@@ -315,6 +320,8 @@ class RankedCandidate:
     output_tokens: int
     estimated_cost_usd: float
     kind: WireKind
+    #: the configured model retired and this one routes in its place: "<old> retired <date> → <new>"
+    substitution: str | None = None
 
     @property
     def label(self) -> str:

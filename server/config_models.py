@@ -14,7 +14,6 @@ catalogue's models that are not retired today.
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any, get_args
 
 from pydantic import ValidationError
@@ -42,7 +41,6 @@ _MODEL_KEYS = (
     "enabled",
 )
 DEFAULT_MAX_OUTPUT = 4096
-_SOON = timedelta(days=30)
 #: a user price this many times the catalogue's is probably a placeholder (the seed's glm-4.7 says 100000)
 _PRICE_SUSPICION = 10
 #: a billion tokens of context or output, and $1,000,000 per million tokens (the seed writes 100000 as a placeholder),
@@ -107,16 +105,6 @@ def _traits(reader: Reader, raw: dict[str, Any], path: str, base: ModelProfile |
     return update
 
 
-def _warn_lifecycle(reader: Reader, profile: ModelProfile, path: str) -> None:
-    if profile.retired_on is None or profile.retired_on > reader.today + _SOON:
-        return
-    successor = f'; use "{profile.replacement}" instead' if profile.replacement else ""
-    if profile.is_retired(reader.today):
-        reader.warn(path, f"retired on {profile.retired_on}: routing skips it{successor}")
-    else:
-        reader.warn(path, f"retires on {profile.retired_on}{successor}")
-
-
 def _warn_prices(reader: Reader, merged: ModelProfile, base: ModelProfile | None, path: str) -> None:
     if base is None or base.is_free:
         return
@@ -173,7 +161,6 @@ def parse_model(
     except ValidationError as exc:
         reader.fail(path, f"invalid model settings ({exc.error_count()} problem(s))", "check the numbers given")
     _warn_prices(reader, merged, base, path)
-    _warn_lifecycle(reader, merged, path)
     return merged
 
 

@@ -18,11 +18,13 @@ from typing import Any, get_args
 from urllib.parse import urlsplit
 
 from providers.models import Account, CredentialRef, LoadBalancing, ProviderConfig, QuotaSpec
+from providers.redact import mask_keys
 from providers.types import WireKind
 from providers.vendors import Vendor, WireOptions, vendor_for
 from server.config_models import parse_models
 from server.config_quota import parse_budget, parse_quota
 from server.config_reader import Reader, child, describe, item
+from server.lifecycle import lifecycle_notices, successors_of
 
 _PROVIDER_KEYS = (
     "kind",
@@ -215,7 +217,16 @@ def parse_provider(reader: Reader, provider_id: str, value: Any, path: str) -> P
     models = parse_models(reader, catalog, raw.get("models"), child(path, "models"), local=local)
     if not models:
         reader.warn(child(path, "models"), 'no models to route to; add "models": {"<model id>": {"contextWindow": N}}')
-    return skeleton.model_copy(update={"accounts": accounts, "models": models})
+    provider = skeleton.model_copy(
+        update={
+            "accounts": accounts,
+            "models": models,
+            "successors": successors_of(reader.catalog, catalog, models.values()),
+            "models_from_catalog": raw.get("models") in (None, {}, []),
+        }
+    )
+    reader.warnings.extend(mask_keys(str(notice)) for notice in lifecycle_notices(provider, (), reader.today))
+    return provider
 
 
 def _is_local(vendor: Vendor | None, accounts: tuple[Account, ...]) -> bool:

@@ -99,6 +99,8 @@ async def _current(app: App, log: DecisionLogView, status: StatusReport, labels:
         tokens = conversation.tokens_used if conversation is not None else tokens
     provider = app.config.providers.get(served.provider)
     model = provider.models.get(served.model or "") if provider else None
+    if provider is not None and model is None:  # a retired model's successor served in its place
+        model = next((m for m in provider.successors.values() if m.id == served.model), None)
     return CurrentView(
         provider=served.provider,
         label=labels.get(served.account or "", labels.get(served.provider)),
@@ -187,6 +189,8 @@ def decision_line(
     """ "Z.AI → Google #1 (failover: quota_exhausted, 12:30)" for a move, "Z.AI (preference, 12:31)" otherwise."""
     when = _local(decision.created_at)
     task = f" · {decision.task_type}" if decision.task_type and with_task else ""
+    if decision.substitution:
+        task += f" · {decision.substitution}"
     if decision.provider is None or not decision.served:
         return f"✗ no provider could serve ({when}){task}"
     to = labels.get(decision.account or "", decision.provider)
@@ -225,6 +229,8 @@ def _header(board: Dashboard) -> Text:
     text.append(f"Budget mode: {status.budget_mode} · spent today {_money(spend.day_usd)}{cap}\n")
     for problem in status.problems:
         text.append(f"Problem: {problem}\n", style="red")
+    for notice in status.retirements:
+        text.append(f"Warning: {notice}\n", style="yellow")
     return text
 
 
@@ -248,10 +254,15 @@ def render_providers(report: ProvidersReport) -> RenderableType:
         table.add_column(column)
     for provider in report.providers:
         accounts = "\n".join(f"{account} ({provider.credentials[account]})" for account in provider.accounts)
-        models = "\n".join(f"{m.id} ({m.context_window // 1000}k, {_price(m)})" for m in provider.models)
+        models = "\n".join(_model_line(m) for m in provider.models)
         label, style = _HEALTH_STYLE[provider.health]
         table.add_row(f"{provider.label} [{provider.id}]", provider.kind, Text(label, style=style), accounts, models)
     return Group(*_problems(report.problems), table)
+
+
+def _model_line(model: ModelView) -> str:
+    line = f"{model.id} ({model.context_window // 1000}k, {_price(model)})"
+    return f"{line}\n  {model.retirement}" if model.retirement else line
 
 
 def _price(model: ModelView) -> str:

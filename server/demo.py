@@ -150,7 +150,7 @@ def demo_config(sim: Simulator) -> dict[str, Any]:
     return {
         "providers": {
             "zai": {"baseUrl": sim.base_url("zai"), "apiKey": key, "models": {"glm-4.7": {}}},
-            "kimi": {"baseUrl": sim.base_url("kimi"), "apiKey": key, "models": {"kimi-k2.6": {}}},
+            "kimi": {"baseUrl": sim.base_url("kimi"), "apiKey": key, "models": {"kimi-k3.1-pro": {}}},
             "google": {
                 "accounts": pool,
                 "loadBalancing": "round_robin",

@@ -33,6 +33,7 @@ from providers.models import Account, ProviderConfig
 from providers.registry import make_adapter
 from providers.types import ChatRequest, Endpoint, Frozen, Message
 from server.app import App, AppUnavailable, open_app
+from server.lifecycle import Notice, lifecycle_notices
 from server.listings import refresh_stale_listings
 from server.paths import Paths
 from storage import StoreError
@@ -186,6 +187,24 @@ def _config_checks(app: App) -> list[Check]:
     return checks
 
 
+async def retirement_notices(app: App) -> list[Notice]:
+    """Configured models retired by the app's clock (or by a provider's model_not_found) or retiring within 30
+    days, each with the edit that removes the warning."""
+    now = app.clock()
+    learned = (await app.ledger.snapshot([], now)).retired
+    return [notice for p in app.config.providers.values() for notice in lifecycle_notices(p, learned, now.date())]
+
+
+def _retirement_check(app: App, notice: Notice) -> Check:
+    return Check(
+        area="models",
+        name=f"{notice.provider}/{notice.model}",
+        level="warning",
+        detail=notice.text,
+        fix=f"{notice.edit} ({app.paths.config_file})" if notice.edit else None,
+    )
+
+
 def _keychain_checks(app: App, environ: Mapping[str, str]) -> list[Check]:
     note = ensure_session_bus(dict(environ))
     try:
@@ -319,7 +338,11 @@ async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, c
     """Run every check; a database that cannot be opened is itself a finding, not an exception."""
     try:
         async with open_app(paths, environ, clock=clock) as app:
-            checks = [*_config_checks(app), *_keychain_checks(app, environ), *await _database_checks(app)]
+            notices = await retirement_notices(app)
+            shown = {str(notice) for notice in notices}  # the config's own warning of the same, without its edit
+            checks = [check for check in _config_checks(app) if check.detail not in shown]
+            checks += [_retirement_check(app, notice) for notice in notices]
+            checks += [*_keychain_checks(app, environ), *await _database_checks(app)]
             checks += await _provider_checks(app, offline=offline)
             if not offline:
                 await refresh_stale_listings(app)

@@ -29,6 +29,7 @@ from routing.preferences import BudgetMode, Preferences
 from routing.types import QuotaWindow
 from server.app import App
 from server.config import credential_label
+from server.lifecycle import lifecycle_notices, substitutions
 from server.reports_history import (
     AttemptView,
     DecisionDetail,
@@ -149,6 +150,14 @@ class AccountStatus(Frozen):
     spend: SpendView = SpendView()
 
 
+class RetiredModelView(Frozen):
+    """A configured model that has retired, and what routing does instead (`routed_as` None: it is skipped)."""
+
+    model: str
+    routed_as: str | None = None
+    note: str
+
+
 class ProviderStatus(Frozen):
     id: str
     kind: str
@@ -160,6 +169,7 @@ class ProviderStatus(Frozen):
     cooldown_until: datetime | None = None
     exhausted_until: datetime | None = None
     models: list[str] = Field(default_factory=list)
+    retired_models: list[RetiredModelView] = Field(default_factory=list)
     accounts: list[AccountStatus] = Field(default_factory=list)
     spend: SpendView = SpendView()
     requests_24h: int = 0
@@ -183,6 +193,10 @@ class StatusReport(Frozen):
     ready: bool = Field(description="whether the router can serve requests at all")
     problems: list[str] = Field(default_factory=list, description="what stops routing, each naming the fix")
     warnings: list[str] = Field(default_factory=list)
+    retirements: list[str] = Field(
+        default_factory=list,
+        description="configured models retired now (and what routes instead) or within 30 days, each with the edit",
+    )
     budget_mode: BudgetMode = "quality_first"
     spend: SpendView = SpendView()
     manual_switch: PinView | None = None
@@ -335,6 +349,10 @@ async def _provider_status(
         cooldown_until=latest_active(*(a.cooldown_until for a in accounts), now=now),
         exhausted_until=latest_active(*(a.exhausted_until for a in accounts), now=now),
         models=list(provider.models),
+        retired_models=[
+            RetiredModelView(model=s.model, routed_as=s.routed_as, note=s.note)
+            for s in substitutions(provider, snapshot.retired, now.date())
+        ],
         accounts=accounts,
         spend=_sum_spend(accounts, provider.budget),
         requests_24h=row.requests if row else 0,
@@ -380,12 +398,14 @@ async def provider_status(app: App, provider: str | None = None, *, now: datetim
     manual = await app.conversations.global_pin()
     pins = await app.conversations.pinned()
     prefs = app.config.preferences
+    retirements = [str(n) for p in providers for n in lifecycle_notices(p, snapshot.retired, now.date())]
     return StatusReport(
         generated_at=now,
         config=app.config.source or str(app.paths.config_file),
         ready=app.problem is None,
         problems=_problems(app),
-        warnings=list(app.config.warnings),
+        warnings=[w for w in app.config.warnings if w not in retirements],  # each said once, under retirements
+        retirements=retirements,
         budget_mode=prefs.budget_mode,
         spend=_spend(snapshot.global_usage, prefs.budget),
         manual_switch=PinView(provider=manual.provider, model=manual.model, set_at=manual.set_at) if manual else None,
@@ -555,6 +575,9 @@ class ModelView(Frozen):
     speed: int
     capabilities: list[str] = Field(default_factory=list)
     retired_on: str | None = None
+    #: retired: the model that routes in its place (None: none does) and the note saying so
+    routed_as: str | None = None
+    retirement: str | None = None
 
 
 class ProviderEntry(Frozen):
@@ -577,8 +600,10 @@ class ProvidersReport(Frozen):
     providers: list[ProviderEntry] = Field(default_factory=list)
 
 
-def _model_view(model: ModelProfile) -> ModelView:
+def _model_view(model: ModelProfile, retired: RetiredModelView | None = None) -> ModelView:
     return ModelView(
+        routed_as=retired.routed_as if retired else None,
+        retirement=retired.note if retired else None,
         id=model.id,
         context_window=model.context_window,
         max_output_tokens=model.max_output_tokens,
@@ -591,6 +616,10 @@ def _model_view(model: ModelProfile) -> ModelView:
         capabilities=sorted(model.capabilities),
         retired_on=model.retired_on.isoformat() if model.retired_on else None,
     )
+
+
+def _retired_view(status: ProviderStatus, model: str) -> RetiredModelView | None:
+    return next((r for r in status.retired_models if r.model == model), None)
 
 
 async def providers_view(app: App, *, now: datetime | None = None) -> ProvidersReport:
@@ -611,7 +640,7 @@ async def providers_view(app: App, *, now: datetime | None = None) -> ProvidersR
                 credentials={a.id: credential_label(a.credential) for a in p.accounts},
                 health=health[p.id].health,
                 available_again_at=health[p.id].available_again_at,
-                models=[_model_view(m) for m in p.models.values()],
+                models=[_model_view(m, _retired_view(health[p.id], m.id)) for m in p.models.values()],
             )
             for p in app.config.providers.values()
         ],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
 from datetime import datetime, timedelta
 from typing import Any
@@ -103,6 +104,8 @@ class DecisionSummary(Frozen):
     failover: bool = Field(description="more than one candidate was called")
     cost_usd: float
     attempts: list[AttemptView] = Field(default_factory=list)
+    #: the configured model had retired and this one routed in its place: "<old> retired <date> → <new>"
+    substitution: str | None = None
 
 
 class DecisionDetail(DecisionSummary):
@@ -166,7 +169,17 @@ def _summary_fields(logged: LoggedDecision) -> dict[str, Any]:
         "failover": len(logged.attempts) > 1,
         "cost_usd": round(sum(a.cost_usd for a in logged.attempts), 9),
         "attempts": [_attempt_view(a) for a in logged.attempts],
+        "substitution": _substitution(r.candidates, r.provider, r.model),
     }
+
+
+def _substitution(candidates: Sequence[Mapping[str, Any]], provider: str | None, model: str | None) -> str | None:
+    """The substitution note of the candidate the decision routed to (logged with the ranked candidates)."""
+    for candidate in candidates:
+        if candidate.get("provider") == provider and candidate.get("model") == model:
+            note = candidate.get("substitution")
+            return note if isinstance(note, str) else None
+    return None
 
 
 async def decision_log(

@@ -36,6 +36,7 @@ from routing.ports import (
     Succeeded,
 )
 from routing.preferences import Preferences
+from routing.retirement import substitute
 from routing.tokens import message_tokens
 from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow
 from storage import (
@@ -168,8 +169,10 @@ class SqliteState:
         if read_latency:
             self._latency, self._latency_at = snapshot.latency_p50_ms, now
         pin = snapshot.global_pin
+        # a retired model's seeds carry its successor, decided on the request's own day
+        routed = substitute(seeds, snapshot.retired, now.date())
         return StateView(
-            candidates=[self._state(seed, snapshot, now) for seed in seeds],
+            candidates=[self._state(seed, snapshot, now) for seed in routed],
             conversation=_record(conversation_id, found),
             manual=ManualSwitch(provider=pin[0], model=pin[1]) if pin else None,
         )
@@ -182,7 +185,10 @@ class SqliteState:
             return CandidateState(provider=provider.id, account=account.id, model=model, kind=provider.kind,
                                   pool=provider.load_balancing, pool_index=seed.pool_index,
                                   pool_size=len(provider.accounts), pool_cursor=cursor, has_key=seed.has_key,
-                                  enabled=provider.enabled and account.enabled)  # fmt: skip
+                                  enabled=provider.enabled and account.enabled,
+                                  model_retired=(provider.id, model.id) in snapshot.retired,
+                                  substituted_for=seed.substituted_for,
+                                  retirement_note=seed.retirement_note)  # fmt: skip
         per_model = state.model(model.id)
         whole, mine = state.health, per_model.health
         disabled = state.disabled_reason
@@ -199,6 +205,8 @@ class SqliteState:
             enabled=provider.enabled and account.enabled and disabled is None,
             disabled_reason=disabled,
             model_retired=(provider.id, model.id) in snapshot.retired,
+            substituted_for=seed.substituted_for,
+            retirement_note=seed.retirement_note,
             cooldown_until=latest_active(whole.cooldown_until, mine.cooldown_until, now=now),
             cooldown_reason=_cooldown_reason(whole, mine, now),
             exhausted_until=latest_active(whole.exhausted_until, mine.exhausted_until, now=now),

@@ -98,9 +98,11 @@ def route_line(out: RouteOutput) -> str:
         if out.provider is None:
             return f"dry run: no provider can serve this request: {out.error}"
         counts = f"{len(out.candidates)} candidates, {len(out.excluded)} excluded"
+        substitution = out.candidates[0].get("substitution") if out.candidates else None
         return (
             f"dry run: would route to {out.provider}/{out.model} (account {out.account}) · {out.reason} · "
             f"confidence {out.confidence:.2f} · {counts} · conversation {out.conversation_id}"
+            + (f" · {substitution}" if substitution else "")
         )
     failed = sum(1 for a in out.attempts if a.outcome != "success")
     after = f" after {failed} failed attempt{'s' if failed > 1 else ''}" if failed else ""

@@ -17,6 +17,7 @@ from typing import Any, Literal
 import anyio
 import pytest
 
+from providers.catalog import load_catalog
 from providers.simulator import FAULTS, Fault, Simulator
 from tests.clock import FixedClock, fixed_epoch
 from tests.reliability import tally
@@ -196,7 +197,11 @@ async def test_each_fault_of_each_provider_kind_is_classified_acted_on_failed_ov
             again = await s.call("route_and_complete", prompt=PROMPT, task_type="coding", provider=provider)
         assert not again.is_error, text_of(again)
         served_by = (again.structured_content or {})["provider"]
-        if klass in RESTS:
+        successor = load_catalog().replacement(provider, KINDS[provider][1], START.date())
+        if klass == "model_not_found" and successor is not None:
+            # the retired model's catalogue replacement serves in its place from then on (routing.retirement)
+            assert (served_by, (again.structured_content or {})["model"]) == (provider, successor.id)
+        elif klass in RESTS:
             assert (served_by, sim.stats(provider).requests) == (BACKUP, 1)
         else:
             assert (served_by, sim.stats(provider).requests) == (provider, 2)

@@ -244,7 +244,7 @@ def test_a_retired_model_in_the_config_is_kept_flagged_and_warned_about() -> Non
     config = data({"providers": {"anthropic": {"models": {"claude-3.5-sonnet": {}}}}})
     model = config.providers["anthropic"].models["claude-3-5-sonnet-20241022"]
     assert model.is_retired(TODAY)
-    assert any("retired on 2025-10-22" in warning and "claude-sonnet-4-6" in warning for warning in config.warnings)
+    assert any("retired 2025-10-22 → claude-sonnet-4-6" in warning for warning in config.warnings)
 
 
 def test_the_seeds_list_form_of_default_orders_every_task_type_without_its_own_list() -> None:

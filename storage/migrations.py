@@ -215,11 +215,17 @@ def m004_conversation_routing(conn: sqlite3.Connection) -> None:
     )
 
 
+def m005_usage_estimated(conn: sqlite3.Connection) -> None:
+    """Whether an attempt's usage is the router's estimate: the provider reported none to believe."""
+    _run(conn, "ALTER TABLE attempts ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
     m003_decision_log,
     m004_conversation_routing,
+    m005_usage_estimated,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -156,9 +156,15 @@ def read_config(paths: Paths, environ: Mapping[str, str]) -> tuple[RouterConfig,
         return RouterConfig(source=str(paths.config_file)), error
 
 
-def _connector(http: LazyHttp) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
+def _connector(http: LazyHttp, max_bytes: int) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
     def connect(provider: ProviderConfig, account: Account, key: SecretStr | None) -> ChatAdapter:
-        endpoint = Endpoint(provider=provider.id, account=account.id, base_url=account.base_url, api_key=key)
+        endpoint = Endpoint(
+            provider=provider.id,
+            account=account.id,
+            base_url=account.base_url,
+            api_key=key,
+            max_response_bytes=max_bytes,
+        )
         return make_adapter(provider.kind, http.client, endpoint, provider.options)
 
     return connect
@@ -181,7 +187,7 @@ def make_ports(
         ledger=SqliteLedger(store, ledger),
         bookkeeping=SqliteBookkeeping(store, decisions),
         keys=credentials,
-        connect=_connector(http),
+        connect=_connector(http, config.settings.max_response_bytes),
     )
 
 

@@ -26,7 +26,7 @@ from providers.anthropic_errors import (
     classify_error_object,
 )
 from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
-from providers.errors import ProviderHTTPError, ProviderTransportError, ServerError
+from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.ratelimits import header_int, parse_reset, parse_retry_after
 from providers.redact import redact_secret
 from providers.types import (
@@ -63,9 +63,6 @@ _JSON_INSTRUCTION = "Respond with a single valid JSON value and nothing else."
 #: the Messages API caps temperature at 1
 DEFAULT_OPTIONS = WireOptions(temperature_max=1.0)
 _NO_LIMITS = RateLimits()
-#: what reading a reply raises when its content is beyond understanding (a number too large for an int, say)
-_UNEXPECTED = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
-
 _FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",
@@ -550,7 +547,7 @@ class AnthropicAdapter:
                 None, error if isinstance(error, dict) else None, fallback_text=e.data, now=now
             )
             raise self._error(verdict, model, e.data, {}, now) from e
-        except (_Malformed, ResponseTooLarge, *_UNEXPECTED) as e:
+        except (_Malformed, ResponseTooLarge, *CONTENT_ERRORS) as e:
             # a reply that cannot be understood (impossible values included) is the server's fault: fail over
             raise self._malformed(f"malformed response: {e}", model) from e
         except _Truncated as e:

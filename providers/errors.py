@@ -40,6 +40,9 @@ MAX_BODY_CHARS = 2000
 MAX_MESSAGE_CHARS = 4000
 #: a retry hint longer than this (a month) is no real one
 MAX_RETRY_AFTER_S = 31 * 24 * 3600.0
+#: what reading a reply raises when its content is beyond understanding (a number too large for an int, say); an
+#: adapter reports it as a malformed response (`ServerError`), so the router fails over
+CONTENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
 
 
 class ProviderError(Exception):

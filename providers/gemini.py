@@ -23,7 +23,14 @@ from typing import Any
 import httpx2
 
 from providers.bounded import ResponseTooLarge, capped_events, capped_text, read_error_text, read_text
-from providers.errors import MAX_BODY_CHARS, ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
+from providers.errors import (
+    CONTENT_ERRORS,
+    MAX_BODY_CHARS,
+    ProviderHTTPError,
+    ProviderTransportError,
+    QuotaExhausted,
+    ServerError,
+)
 from providers.gemini_schema import gemini_schema
 from providers.google_errors import classify_google_error, parse_google_error_body
 from providers.ratelimits import parse_retry_after
@@ -50,9 +57,6 @@ from providers.vendors import WireOptions
 #: Gemini 3 rejects a replayed `functionCall` without a `thoughtSignature`. `Message` keeps none (a signature
 #: does not survive a switch of provider), so Google's documented sentinel stands in, on the first call of a turn.
 SKIP_THOUGHT_SIGNATURE = "skip_thought_signature_validator"
-
-#: what reading a reply raises when its content is beyond understanding (a number too large for an int, say)
-_UNEXPECTED = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
 
 #: ids travel to other providers (Anthropic allows only these characters in a tool_use id)
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
@@ -506,7 +510,7 @@ class GeminiAdapter:
         except httpx2.DecodingError as error:
             message = self._redact(f"undecodable response body: {error}")
             raise ServerError(message, provider=provider, account=account, model=model, status_code=200) from error
-        except (ResponseTooLarge, *_UNEXPECTED) as error:
+        except (ResponseTooLarge, *CONTENT_ERRORS) as error:
             # a reply that cannot be understood (impossible values included) is the server's fault: fail over
             raise self._malformed("", model, why=str(error)) from error
 

@@ -18,7 +18,7 @@ from typing import Any
 import httpx2
 
 from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
-from providers.errors import ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
+from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
 from providers.openai_errors import classify_error, classify_payload, find_error, parse_limits
 from providers.redact import redact_secret
 from providers.types import (
@@ -56,10 +56,6 @@ _FINISH_REASONS: dict[str, FinishReason] = {
     "network_error": "error",  # Z.AI
     "insufficient_system_resource": "error",  # DeepSeek
 }
-
-
-#: what reading a reply raises when its content is beyond understanding (a number too large for an int, say)
-_UNEXPECTED = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
 
 
 class _WireError(Exception):
@@ -477,7 +473,7 @@ class OpenAICompatAdapter:
             yield
         except _ErrorReply as e:
             raise self._http_error(e, model) from e
-        except (_Malformed, ResponseTooLarge, httpx2.SSEError, httpx2.DecodingError, *_UNEXPECTED) as e:
+        except (_Malformed, ResponseTooLarge, httpx2.SSEError, httpx2.DecodingError, *CONTENT_ERRORS) as e:
             # a reply that cannot be understood (impossible values included) is the server's fault: fail over
             status = e.status_code if isinstance(e, _Malformed) else 200
             message = self._redact(f"malformed reply: {e}")

@@ -114,7 +114,7 @@ async def test_a_key_with_a_trailing_crlf_is_stripped_and_never_shown(
         everything = await _written(s, tmp_path, results, caplog)
     assert all(sim.stats(provider).succeeded == 1 for provider in KINDS)  # the stripped key was accepted
     _no_key_in(everything, SIM_KEY + "\r\n")
-    tally.record("faults", len(KINDS), test="hostile crlf-key")
+    tally.record("faults", len(KINDS), test="upstream crlf-key")
 
 
 @pytest.mark.parametrize("bad", ["sim-test-kéy-0123456789", "sim-test\rkey-0123456789"], ids=["non-ascii", "inner-cr"])
@@ -141,7 +141,7 @@ async def test_a_key_no_header_can_carry_is_an_auth_failure_naming_the_variable(
         everything = await _written(s, tmp_path, [result], caplog)
     assert sim.stats("anthropic").requests == 0  # refused before anything was sent
     _no_key_in(everything, bad)
-    tally.record("faults", test="hostile unusable-key")
+    tally.record("faults", test="upstream unusable-key")
 
 
 # ------------------------------------------------------------------ items 3, 5, 6: impossible or missing usage
@@ -165,7 +165,7 @@ async def test_impossible_or_missing_usage_is_answered_and_settled_at_the_estima
         assert (again.structured_content or {}).get("provider") == provider, text_of(again)
         everything = await _written(s, tmp_path, [result, again], caplog)
     _no_key_in(everything, SIM_KEY)
-    tally.record("faults", test=f"hostile {provider} {fault}")
+    tally.record("faults", test=f"upstream {provider} {fault}")
 
 
 @pytest.mark.parametrize("provider", list(KINDS))
@@ -180,7 +180,7 @@ async def test_negative_usage_never_lowers_recorded_spend(sim: Simulator, tmp_pa
         [(spent_after,)] = await _rows(s, GLOBAL_SPENT)
     assert not first.is_error
     assert spent_after >= spent_before
-    tally.record("faults", test=f"hostile {provider} negative-spend")
+    tally.record("faults", test=f"upstream {provider} negative-spend")
 
 
 async def test_an_infinite_cost_and_infinite_rate_limit_headers_are_ignored(sim: Simulator, tmp_path: Path) -> None:
@@ -195,7 +195,7 @@ async def test_an_infinite_cost_and_infinite_rate_limit_headers_are_ignored(sim:
         assert learned == [(0,)]
         [(cost,)] = await _rows(s, "SELECT MAX(cost_nusd) FROM usage_counters")
         assert cost < 10**9  # under a dollar: the price list, not infinity
-    tally.record("faults", 2 * len(KINDS), test="hostile inf-cost-and-headers")
+    tally.record("faults", 2 * len(KINDS), test="upstream inf-cost-and-headers")
 
 
 # ------------------------------------------------------------------ item 11: replies of megabytes
@@ -223,4 +223,4 @@ async def test_a_reply_or_error_of_megabytes_fails_over_and_is_stored_short(
         assert all(len(reason) <= 300 for (reason,) in reasons)
         everything = await _written(s, tmp_path, [result], caplog)
     assert "x" * 5000 not in everything
-    tally.record("faults", test=f"hostile {provider} {fault}")
+    tally.record("faults", test=f"upstream {provider} {fault}")

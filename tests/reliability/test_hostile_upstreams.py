@@ -161,6 +161,8 @@ async def test_impossible_or_missing_usage_is_answered_and_settled_at_the_estima
         assert tokens_in > 0 and tokens_out > 0 and cost >= 0
         [(settled,)] = await _rows(s, "SELECT tokens FROM reservations WHERE state = 'settled'")
         assert settled == tokens_in + tokens_out
+        logged = await s.read(f"router://decisions/{(result.structured_content or {})['decision_id']}")
+        assert [a["usage_estimated"] for a in logged["attempts"]] == [True]
         again = await _ask(s, provider)  # no hold left behind blocks the small budget
         assert (again.structured_content or {}).get("provider") == provider, text_of(again)
         everything = await _written(s, tmp_path, [result, again], caplog)

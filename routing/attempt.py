@@ -387,9 +387,10 @@ class AttemptRunner:
         limits = error.limits if isinstance(error, ProviderHTTPError) else None
         if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate))):
             changes.append(Learn(account.id, profile.id, limits))
+        # recorded first: should the write fail, the decision still logs this attempt (and the hold is released)
+        self._record(candidate, "error", latency, now, error=error)
         await self.ports.bookkeeping.apply(changes, failed_at)
         self._open = None
-        self._record(candidate, "error", latency, now, error=error)
         if action.stop:
             self.outcome.stop = error
         return action

@@ -173,7 +173,6 @@ class Router:
             self.wait,
             anyio.current_time() + self.setup.deadline_s,
         )
-        deadline = anyio.CancelScope()
         try:
             with anyio.move_on_after(self.setup.deadline_s) as deadline:
                 outcome = await runner.run(decision.ranked)

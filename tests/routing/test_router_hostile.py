@@ -196,4 +196,5 @@ async def test_a_failure_of_the_loop_itself_still_logs_the_decision_and_releases
         assert raised.value.decision_id is not None
         logged = await world.app.decisions.get(raised.value.decision_id)
         assert logged is not None
+        assert [(a.provider, a.error_class) for a in logged.attempts] == [("openai", "server_error")]
         assert await world.pending() == 0

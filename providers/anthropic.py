@@ -63,6 +63,7 @@ _JSON_INSTRUCTION = "Respond with a single valid JSON value and nothing else."
 #: the Messages API caps temperature at 1
 DEFAULT_OPTIONS = WireOptions(temperature_max=1.0)
 _NO_LIMITS = RateLimits()
+
 _FINISH_REASONS: dict[str, FinishReason] = {
     "end_turn": "stop",
     "stop_sequence": "stop",

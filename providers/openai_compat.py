@@ -128,23 +128,26 @@ def _message(message: Message) -> Json:
 # ---------------------------------------------------------------- response
 
 
-def _map_usage(usage: Any, where: str = "an OpenAI-compatible reply") -> Usage | None:
+_WHERE = "an OpenAI-compatible reply"
+
+
+def _map_usage(usage: Any) -> Usage | None:
     """Normalise a `usage` object: `prompt_tokens` already includes cached input, reasoning is part of output.
 
     None when there is none, or its counts are impossible (see `providers.usage_check`)."""
     if not isinstance(usage, Mapping):
         return None
-    counts = required_counts(usage, ("prompt_tokens",), where)
-    if counts is None or impossible(usage, "completion_tokens", where):
+    counts = required_counts(usage, ("prompt_tokens",), _WHERE)
+    if counts is None or impossible(usage, "completion_tokens", _WHERE):
         return None
-    prompt, completion = counts[0], detail_count(usage, "completion_tokens", where)
+    prompt, completion = counts[0], detail_count(usage, "completion_tokens", _WHERE)
     prompt_details = usage.get("prompt_tokens_details")
     prompt_details = prompt_details if isinstance(prompt_details, Mapping) else {}
     completion_details = usage.get("completion_tokens_details")
     completion_details = completion_details if isinstance(completion_details, Mapping) else {}
-    reasoning = detail_count(completion_details, "reasoning_tokens", where)
+    reasoning = detail_count(completion_details, "reasoning_tokens", _WHERE)
     # Gemini's OpenAI endpoint leaves thinking out of completion_tokens but counts it in total_tokens
-    unreported = detail_count(usage, "total_tokens", where) - prompt - completion
+    unreported = detail_count(usage, "total_tokens", _WHERE) - prompt - completion
     if unreported > 0:
         completion += unreported
         reasoning += unreported
@@ -153,17 +156,17 @@ def _map_usage(usage: Any, where: str = "an OpenAI-compatible reply") -> Usage |
         output_tokens=completion,
         # OpenAI/Z.AI: prompt_tokens_details.cached_tokens; DeepSeek: prompt_cache_hit_tokens; Moonshot: cached_tokens
         cache_read_tokens=max(
-            detail_count(prompt_details, "cached_tokens", where),
-            detail_count(usage, "prompt_cache_hit_tokens", where),
-            detail_count(usage, "cached_tokens", where),
+            detail_count(prompt_details, "cached_tokens", _WHERE),
+            detail_count(usage, "prompt_cache_hit_tokens", _WHERE),
+            detail_count(usage, "cached_tokens", _WHERE),
         ),
-        cache_write_tokens=detail_count(prompt_details, "cache_write_tokens", where),
+        cache_write_tokens=detail_count(prompt_details, "cache_write_tokens", _WHERE),
         reasoning_tokens=reasoning,
     )
 
 
-def _reported_cost(usage: Any, where: str = "an OpenAI-compatible reply") -> float | None:
-    return cost_usd(usage.get("cost"), where) if isinstance(usage, Mapping) else None
+def _reported_cost(usage: Any) -> float | None:
+    return cost_usd(usage.get("cost"), _WHERE) if isinstance(usage, Mapping) else None
 
 
 def _finish(raw: str | None, has_tool_calls: bool) -> FinishReason:

@@ -51,7 +51,7 @@ from providers.types import (
     ToolSpec,
     Usage,
 )
-from providers.usage_check import detail_count, required_counts
+from providers.usage_check import detail_count, impossible, required_counts
 from providers.vendors import WireOptions
 
 #: Gemini 3 rejects a replayed `functionCall` without a `thoughtSignature`. `Message` keeps none (a signature
@@ -195,12 +195,7 @@ def _map_usage(metadata: Mapping[str, Any]) -> Usage | None:
     `candidatesTokenCount`: no output.
     """
     counts = required_counts(metadata, ("promptTokenCount",), _WHERE)
-    if counts is None:
-        return None
-    if (
-        metadata.get("candidatesTokenCount") is not None
-        and required_counts(metadata, ("candidatesTokenCount",), _WHERE) is None
-    ):
+    if counts is None or impossible(metadata, "candidatesTokenCount", _WHERE):
         return None
     thoughts = detail_count(metadata, "thoughtsTokenCount", _WHERE)
     return Usage(

@@ -41,7 +41,7 @@ async def _attempt_rows(world: Routed, decision_id: int | None) -> list[tuple[An
     return [tuple(row) for row in await world.app.store.fetchall(sql, (decision_id,))]
 
 
-async def _route(world: Routed, fault: AnyFault) -> Any:
+async def _route(world: Routed, fault: AnyFault | None) -> Any:
     world.sim.script("openai", [fault])
     with anyio.fail_after(10):
         return await world.app.router.route(ask(CODING, task_type="coding"))
@@ -71,7 +71,7 @@ async def test_a_reply_without_believable_usage_is_served_and_settled_at_the_est
 
 async def test_a_reply_with_usage_is_not_marked_estimated(tmp_path: Path) -> None:
     async with routed(tmp_path) as world:
-        result = await _route(world, None)  # type: ignore[arg-type]
+        result = await _route(world, None)
         assert result.attempts[0].detail is None
         [row] = await _attempt_rows(world, result.decision_id)
         assert row[-1] == 0

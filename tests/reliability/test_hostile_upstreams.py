@@ -138,6 +138,8 @@ async def test_a_key_no_header_can_carry_is_an_auth_failure_naming_the_variable(
         [(reason,)] = await _rows(s, "SELECT disabled_reason FROM account_state WHERE account = 'anthropic'")
         assert "ANTHROPIC_BAD_KEY" in reason and "Fix:" in reason
         assert await s.pending() == 0
+        status = await s.call("provider_status", provider="anthropic")
+        assert "ANTHROPIC_BAD_KEY" in text_of(status)  # the user sees which variable to fix
         everything = await _written(s, tmp_path, [result], caplog)
     assert sim.stats("anthropic").requests == 0  # refused before anything was sent
     _no_key_in(everything, bad)

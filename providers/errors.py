@@ -21,6 +21,7 @@ import math
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from providers.ratelimits import MAX_RETRY_AFTER_S
 from providers.types import RateLimits
 
 ErrorClass = Literal[
@@ -38,8 +39,6 @@ ErrorClass = Literal[
 MAX_BODY_CHARS = 2000
 #: an error's message is kept to this many characters (it reaches the caller, the log and the account's state)
 MAX_MESSAGE_CHARS = 4000
-#: a retry hint longer than this (a month) is no real one
-MAX_RETRY_AFTER_S = 31 * 24 * 3600.0
 #: what reading a reply raises when its content is beyond understanding (a number too large for an int, say); an
 #: adapter reports it as a malformed response (`ServerError`), so the router fails over
 CONTENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from datetime import UTC, datetime
 
 import anyio
 import httpx2
@@ -18,10 +19,10 @@ from providers.openai_compat import OpenAICompatAdapter
 from providers.redact import MASK, redact_secret, secret_forms
 from providers.simulator import SimAccount, Simulator
 from providers.types import ChatRequest, Endpoint, Message
-from tests.providers.test_hostile_replies import NOW
 
 pytestmark = pytest.mark.anyio
 
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 #: not key-shaped, so only knowing the key can mask it
 KEY = "plain-looking-secret-42\r\n"
 CORE = KEY.strip()

@@ -18,7 +18,6 @@ from datetime import datetime
 from typing import Any
 
 import httpx2
-from httpx2 import EventSource
 
 from providers.anthropic_errors import (
     AnthropicErrorVerdict,
@@ -26,9 +25,11 @@ from providers.anthropic_errors import (
     classify_anthropic_error,
     classify_error_object,
 )
+from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
 from providers.clock import Clock
-from providers.errors import ProviderHTTPError, ProviderTransportError, ServerError
+from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.ratelimits import header_int, parse_reset, parse_retry_after
+from providers.redact import redact_secret
 from providers.types import (
     ChatRequest,
     Completion,
@@ -45,6 +46,7 @@ from providers.types import (
     ToolSpec,
     Usage,
 )
+from providers.usage_check import detail_count, impossible, required_counts
 from providers.vendors import WireOptions
 
 ANTHROPIC_VERSION = "2023-06-01"
@@ -162,21 +164,21 @@ def _finish_reason(raw: object) -> FinishReason:
     return _FINISH_REASONS.get(raw, "other") if isinstance(raw, str) else "other"
 
 
-def _count(usage: Mapping[str, Any], key: str) -> int:
-    value = usage.get(key)
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return 0
-    return max(0, int(value))
+_WHERE = "an Anthropic reply"
 
 
-def _map_usage(usage: Mapping[str, Any] | None) -> Usage:
-    """Anthropic usage, normalised: its `input_tokens` EXCLUDES cached input, ours includes reads and writes."""
-    usage = usage or {}
-    cache_read = _count(usage, "cache_read_input_tokens")
-    cache_write = _count(usage, "cache_creation_input_tokens")
+def _map_usage(usage: Mapping[str, Any] | None) -> Usage | None:
+    """Anthropic usage, normalised: its `input_tokens` EXCLUDES cached input, ours includes reads and writes.
+
+    None when there is none, or its counts are impossible (see `providers.usage_check`)."""
+    counts = required_counts(usage, ("input_tokens",), _WHERE) if usage else None
+    if usage is None or counts is None or impossible(usage, "output_tokens", _WHERE):
+        return None
+    cache_read = detail_count(usage, "cache_read_input_tokens", _WHERE)
+    cache_write = detail_count(usage, "cache_creation_input_tokens", _WHERE)
     return Usage(
-        input_tokens=_count(usage, "input_tokens") + cache_read + cache_write,
-        output_tokens=_count(usage, "output_tokens"),
+        input_tokens=counts[0] + cache_read + cache_write,
+        output_tokens=detail_count(usage, "output_tokens", _WHERE),
         cache_read_tokens=cache_read,
         cache_write_tokens=cache_write,
     )
@@ -207,13 +209,15 @@ def _parse_response(
                 )
             )
     raw_reason = data.get("stop_reason")
-    usage = data.get("usage")
+    raw_usage = data.get("usage")
+    usage = _map_usage(raw_usage if isinstance(raw_usage, dict) else None)
     return Completion(
         text="".join(texts),
         tool_calls=tuple(calls),
         finish_reason=_finish_reason(raw_reason),
         raw_finish_reason=raw_reason if isinstance(raw_reason, str) else None,
-        usage=_map_usage(usage if isinstance(usage, dict) else None),
+        usage=usage or Usage(),
+        usage_missing=usage is None,
         model=str(data.get("model") or fallback_model),
         reasoning="".join(reasoning) or None,
         rate_limits=rate_limits,
@@ -273,6 +277,7 @@ class _StreamState:
         if not self.stopped and self.stop_reason is None:
             raise _Truncated("the stream ended before message_stop")
         blocks = list(self.blocks.values())
+        usage = _map_usage(self.usage)
         return Completion(
             text="".join("".join(block.parts) for block in blocks if block.kind == "text"),
             tool_calls=tuple(
@@ -282,7 +287,8 @@ class _StreamState:
             ),
             finish_reason=_finish_reason(self.stop_reason),
             raw_finish_reason=self.stop_reason,
-            usage=_map_usage(self.usage),
+            usage=usage or Usage(),
+            usage_missing=usage is None,
             model=self.model,
             reasoning="".join("".join(block.parts) for block in blocks if block.kind == "thinking") or None,
             rate_limits=rate_limits,
@@ -482,13 +488,14 @@ class AnthropicAdapter:
         """
         body = _build_body(request, self._options, stream=False)
         with self._map_errors(request.model):
-            response = await self._http.post(self._url, json=body, headers=self._headers())
-            now = self._clock()
-            if not response.is_success:
-                raise self._status_error(response, request.model, now)
-            data = _decode_object(response.text)
+            async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
+                now = self._clock()
+                if not response.is_success:
+                    raise self._status_error(response, await read_error_text(response), request.model, now)
+                text = await read_text(response, self._endpoint.max_response_bytes)
+            data = _decode_object(text)
             if data.get("type") == "error":
-                raise _ErrorEvent(data, response.text)
+                raise _ErrorEvent(data, text)
             return _parse_response(
                 data, fallback_model=request.model, rate_limits=self.parse_limits(response.headers, now)
             )
@@ -506,10 +513,9 @@ class AnthropicAdapter:
             async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
                 now = self._clock()
                 if not response.is_success:
-                    await response.aread()
-                    raise self._status_error(response, request.model, now)
+                    raise self._status_error(response, await read_error_text(response), request.model, now)
                 state = _StreamState(model=request.model)
-                async for sse in EventSource(response):
+                async for sse in capped_events(response, self._endpoint.max_response_bytes):
                     for event in _parse_sse_event(state, sse.event, sse.data):
                         yield event
                 completion = state.completion(self.parse_limits(response.headers, now))
@@ -539,7 +545,8 @@ class AnthropicAdapter:
                 None, error if isinstance(error, dict) else None, fallback_text=e.data, now=now
             )
             raise self._error(verdict, model, e.data, {}, now) from e
-        except _Malformed as e:
+        except (_Malformed, ResponseTooLarge, *CONTENT_ERRORS) as e:
+            # a reply that cannot be understood (impossible values included) is the server's fault: fail over
             raise self._malformed(f"malformed response: {e}", model) from e
         except _Truncated as e:
             raise ProviderTransportError(
@@ -555,9 +562,9 @@ class AnthropicAdapter:
                 model=model,
             ) from e
 
-    def _status_error(self, response: httpx2.Response, model: str, now: datetime) -> ProviderHTTPError:
-        verdict = classify_anthropic_error(response.status_code, response.text, now)
-        return self._error(verdict, model, response.text, response.headers, now)
+    def _status_error(self, response: httpx2.Response, text: str, model: str, now: datetime) -> ProviderHTTPError:
+        verdict = classify_anthropic_error(response.status_code, text, now)
+        return self._error(verdict, model, text, response.headers, now)
 
     def _error(
         self, verdict: AnthropicErrorVerdict, model: str, body: str, headers: Mapping[str, str], now: datetime
@@ -581,9 +588,9 @@ class AnthropicAdapter:
         )
 
     def _redact(self, text: str) -> str:
-        # no provider is known to echo the key, but an error must never be the place where one leaks
-        key = self._endpoint.api_key.get_secret_value() if self._endpoint.api_key is not None else ""
-        return text.replace(key, "[redacted]") if key else text
+        # an error must never be the place where a key leaks (httpx2 quotes an illegal header value whole)
+        key = self._endpoint.api_key.get_secret_value() if self._endpoint.api_key is not None else None
+        return redact_secret(text, key)
 
 
 def _decode_object(text: str) -> dict[str, Any]:

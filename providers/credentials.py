@@ -8,6 +8,10 @@ Lookup order for an account, first hit wins:
 3. For a provider's only account (account id == provider id) with nothing in the keychain -> the vendor's
    conventional variable (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY`, `GOOGLE_API_KEY`, `ZAI_API_KEY`, ...).
 
+Every key is stripped of surrounding whitespace (sourcing a CRLF `.env` leaves a `\r`); a key still holding a
+control or non-ASCII character cannot travel in an HTTP header and is refused (`UnusableKey`, an auth failure of
+its account) with a message naming where it came from.
+
 Keychain calls block (D-Bus, macOS Security framework), so they run in a worker thread; results are cached per
 process and `forget()` drops one after an auth failure so a changed key is picked up.
 """
@@ -23,6 +27,7 @@ from typing import Any, Literal, Protocol
 import anyio.to_thread
 from pydantic import SecretStr
 
+from providers.errors import AuthFailed
 from providers.models import Account
 from providers.types import Frozen
 from providers.vendors import vendor_for
@@ -35,6 +40,35 @@ KeySource = Literal["keyring", "env", "none"]
 
 class CredentialError(Exception):
     """The keychain could not be used; the message names the fix."""
+
+
+class UnusableKey(AuthFailed):
+    """A key no HTTP header can carry (a control or non-ASCII character); the message names its source and the fix."""
+
+
+def _usable(value: str | None, account: Account, source: str) -> SecretStr | None:
+    """`value` stripped of surrounding whitespace, None when empty; `UnusableKey` when no header can carry it."""
+    key = (value or "").strip()
+    if not key:
+        return None
+    problem = _key_problem(key)
+    if problem is not None:
+        raise UnusableKey(
+            f"the key in {source} contains {problem}, which an HTTP header cannot carry. "
+            f"Fix: set {source} again to the key alone, as the provider shows it",
+            provider=account.provider,
+            account=account.id,
+            status_code=0,
+        )
+    return SecretStr(key)
+
+
+def _key_problem(key: str) -> str | None:
+    if any(ord(char) < 32 or ord(char) == 127 for char in key):
+        return "a control character (a line break or tab, say)"
+    if not key.isascii():
+        return "a non-ASCII character"
+    return None
 
 
 class KeyLocation(Frozen):
@@ -53,7 +87,9 @@ class BackendInfo(Frozen):
 
 
 class CredentialStore(Protocol):
-    async def get(self, account: Account) -> SecretStr | None: ...
+    async def get(self, account: Account) -> SecretStr | None:
+        """The account's key, stripped; raises `UnusableKey` when no HTTP header can carry it."""
+        ...
 
     async def locate(self, account: Account) -> KeyLocation: ...
 
@@ -142,15 +178,18 @@ class KeyringCredentials:
         ref = account.credential
         where = {"provider": account.provider, "account": account.id}
         if ref.source == "env":
-            found = bool(self._environ.get(ref.name))
-            detail = f"environment variable {ref.name}" + ("" if found else " (not set)")
-            return KeyLocation(**where, source="env" if found else "none", detail=detail)
+            value = self._environ.get(ref.name, "").strip()
+            problem = _key_problem(value)
+            detail = f"environment variable {ref.name}" + ("" if value else " (not set)")
+            if problem is not None:
+                detail += f" (unusable: it contains {problem}; set it again to the key alone)"
+            return KeyLocation(**where, source="env" if value and problem is None else "none", detail=detail)
         if ref.source == "keyring":
             name = ref.name or account.id
             if await anyio.to_thread.run_sync(self._read_keychain, name):
                 return KeyLocation(**where, source="keyring", detail=f"keychain {SERVICE}/{name}")
             fallback = self._fallback_env(account)
-            if fallback and self._environ.get(fallback):
+            if fallback and self._environ.get(fallback, "").strip():
                 return KeyLocation(**where, source="env", detail=f"environment variable {fallback}")
             return KeyLocation(
                 **where,
@@ -167,17 +206,20 @@ class KeyringCredentials:
         return key
 
     async def _lookup(self, account: Account) -> SecretStr | None:
+        """Raises `UnusableKey` for a key with a character no header can carry."""
         ref = account.credential
         if ref.source == "env":
-            value = self._environ.get(ref.name)
-            return SecretStr(value) if value else None
+            return _usable(self._environ.get(ref.name), account, f"environment variable {ref.name}")
         if ref.source == "keyring":
-            stored = await anyio.to_thread.run_sync(self._read_keychain, ref.name or account.id)
-            if stored:
-                return SecretStr(stored)
+            name = ref.name or account.id
+            stored = await anyio.to_thread.run_sync(self._read_keychain, name)
+            key = _usable(stored, account, f"keychain entry {SERVICE}/{name}")
+            if key is not None:
+                return key
             fallback = self._fallback_env(account)
-            value = self._environ.get(fallback) if fallback else None
-            return SecretStr(value) if value else None
+            if fallback is None:
+                return None
+            return _usable(self._environ.get(fallback), account, f"environment variable {fallback}")
         return None
 
     async def problem(self) -> str | None:

@@ -17,9 +17,11 @@ The router branches on these types (or `error_class`), never on message text.
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 from typing import ClassVar, Literal
 
+from providers.ratelimits import MAX_RETRY_AFTER_S
 from providers.types import RateLimits
 
 ErrorClass = Literal[
@@ -35,6 +37,11 @@ ErrorClass = Literal[
 ]
 
 MAX_BODY_CHARS = 2000
+#: an error's message is kept to this many characters (it reaches the caller, the log and the account's state)
+MAX_MESSAGE_CHARS = 4000
+#: what reading a reply raises when its content is beyond understanding (a number too large for an int, say); an
+#: adapter reports it as a malformed response (`ServerError`), so the router fails over
+CONTENT_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, ArithmeticError, RecursionError)
 
 
 class ProviderError(Exception):
@@ -45,6 +52,7 @@ class ProviderError(Exception):
     fails_over: ClassVar[bool] = True
 
     def __init__(self, message: str, *, provider: str, account: str, model: str | None = None) -> None:
+        message = message[:MAX_MESSAGE_CHARS]
         super().__init__(message)
         self.message = message
         self.provider = provider
@@ -74,8 +82,15 @@ class ProviderHTTPError(ProviderError):
         super().__init__(message, provider=provider, account=account, model=model)
         self.status_code = status_code
         self.body = body[:MAX_BODY_CHARS]
-        self.retry_after_s = retry_after_s
+        self.retry_after_s = _sane_retry_after(retry_after_s)
         self.limits = limits or RateLimits()
+
+
+def _sane_retry_after(seconds: float | None) -> float | None:
+    """A server's retry hint, or None when it is impossible (not finite, negative, beyond a month)."""
+    if seconds is None or not math.isfinite(seconds) or not 0 <= seconds <= MAX_RETRY_AFTER_S:
+        return None
+    return seconds
 
 
 class RateLimited(ProviderHTTPError):

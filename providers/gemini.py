@@ -22,11 +22,20 @@ from typing import Any
 
 import httpx2
 
+from providers.bounded import ResponseTooLarge, capped_events, capped_text, read_error_text, read_text
 from providers.clock import Clock
-from providers.errors import ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
+from providers.errors import (
+    CONTENT_ERRORS,
+    MAX_BODY_CHARS,
+    ProviderHTTPError,
+    ProviderTransportError,
+    QuotaExhausted,
+    ServerError,
+)
 from providers.gemini_schema import gemini_schema
 from providers.google_errors import classify_google_error, parse_google_error_body
 from providers.ratelimits import parse_retry_after
+from providers.redact import redact_secret
 from providers.types import (
     ChatRequest,
     Completion,
@@ -43,6 +52,7 @@ from providers.types import (
     ToolSpec,
     Usage,
 )
+from providers.usage_check import detail_count, impossible, required_counts
 from providers.vendors import WireOptions
 
 #: Gemini 3 rejects a replayed `functionCall` without a `thoughtSignature`. `Message` keeps none (a signature
@@ -175,22 +185,24 @@ def _function_declaration(tool: ToolSpec) -> dict[str, Any]:
 # ---------------------------------------------------------------- response
 
 
-def _map_usage(metadata: Mapping[str, Any]) -> Usage:
-    """Normalised usage from `usageMetadata`.
+_WHERE = "a Gemini reply"
+
+
+def _map_usage(metadata: Mapping[str, Any]) -> Usage | None:
+    """Normalised usage from `usageMetadata`; None when its prompt count is missing or impossible.
 
     `promptTokenCount` already includes the cached tokens; tool-use prompt tokens (e.g. search results) are
-    billed as input; thoughts are billed as output and reported apart as reasoning.
+    billed as input; thoughts are billed as output and reported apart as reasoning. A blocked prompt reports no
+    `candidatesTokenCount`: no output.
     """
-
-    def count(name: str) -> int:
-        value = metadata.get(name)
-        return value if isinstance(value, int) else 0
-
-    thoughts = count("thoughtsTokenCount")
+    counts = required_counts(metadata, ("promptTokenCount",), _WHERE)
+    if counts is None or impossible(metadata, "candidatesTokenCount", _WHERE):
+        return None
+    thoughts = detail_count(metadata, "thoughtsTokenCount", _WHERE)
     return Usage(
-        input_tokens=count("promptTokenCount") + count("toolUsePromptTokenCount"),
-        output_tokens=count("candidatesTokenCount") + thoughts,
-        cache_read_tokens=count("cachedContentTokenCount"),
+        input_tokens=counts[0] + detail_count(metadata, "toolUsePromptTokenCount", _WHERE),
+        output_tokens=detail_count(metadata, "candidatesTokenCount", _WHERE) + thoughts,
+        cache_read_tokens=detail_count(metadata, "cachedContentTokenCount", _WHERE),
         reasoning_tokens=thoughts,
     )
 
@@ -213,7 +225,7 @@ class _GeminiState:
     text: list[str] = field(default_factory=list[str])
     reasoning: list[str] = field(default_factory=list[str])
     tool_calls: list[ToolCall] = field(default_factory=list[ToolCall])
-    usage: Usage = Usage()
+    usage: Usage | None = None
     raw_finish_reason: str | None = None
     block_reason: str | None = None
     response_id: str = ""
@@ -285,7 +297,8 @@ class _GeminiState:
             text="".join(self.text),
             tool_calls=tuple(self.tool_calls),
             finish_reason=finish_reason,
-            usage=self.usage,
+            usage=self.usage or Usage(),
+            usage_missing=self.usage is None,
             model=self.model,
             reasoning="".join(self.reasoning) or None,
             raw_finish_reason=raw,
@@ -388,27 +401,26 @@ class GeminiAdapter:
             ProviderTransportError: timeouts and connection failures.
         """
         with self._map_errors(request.model):
-            response = await self._http.post(
-                self._url(request.model, "generateContent"),
-                json=_build_body(request, self._options),
-                headers=self._headers(),
-            )
-            text = response.text
-        if response.status_code >= 400:
-            raise self._http_error(response.status_code, text, response.headers, request.model)
-        try:
-            data = json.loads(text)
-        except ValueError as error:
-            raise self._malformed(text, request.model) from error
-        chunks = data if isinstance(data, list) else [data]
-        state = _GeminiState(request.model)
-        for chunk in chunks:
-            if not isinstance(chunk, Mapping):
-                raise self._malformed(text, request.model)
-            if "error" in chunk:
-                raise self._chunk_error(chunk, request.model)
-            state.add(chunk)
-        return state.completion(self.parse_limits(response.headers, self._clock()))
+            url = self._url(request.model, "generateContent")
+            body = _build_body(request, self._options)
+            async with self._http.stream("POST", url, json=body, headers=self._headers()) as response:
+                if response.status_code >= 400:
+                    text = await read_error_text(response)
+                    raise self._http_error(response.status_code, text, response.headers, request.model)
+                text = await read_text(response, self._endpoint.max_response_bytes)
+            try:
+                data = json.loads(text)
+            except ValueError as error:
+                raise self._malformed(text, request.model) from error
+            chunks = data if isinstance(data, list) else [data]
+            state = _GeminiState(request.model)
+            for chunk in chunks:
+                if not isinstance(chunk, Mapping):
+                    raise self._malformed(text, request.model)
+                if "error" in chunk:
+                    raise self._chunk_error(chunk, request.model)
+                state.add(chunk)
+            return state.completion(self.parse_limits(response.headers, self._clock()))
 
     async def stream(self, request: ChatRequest) -> AsyncGenerator[StreamEvent]:
         """`streamGenerateContent?alt=sse` (a JSON array of chunks is accepted too); ends with `StreamDone`.
@@ -423,7 +435,7 @@ class GeminiAdapter:
             body = _build_body(request, self._options)
             async with self._http.stream("POST", url, json=body, headers=self._headers()) as response:
                 if response.status_code >= 400:
-                    text = (await response.aread()).decode("utf-8", errors="replace")
+                    text = await read_error_text(response)
                     raise self._http_error(response.status_code, text, response.headers, request.model)
                 limits = self.parse_limits(response.headers, self._clock())
                 async with aclosing(self._chunks(response, request.model)) as chunks:
@@ -448,14 +460,15 @@ class GeminiAdapter:
 
     async def _chunks(self, response: httpx2.Response, model: str) -> AsyncGenerator[Mapping[str, Any]]:
         content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+        limit = self._endpoint.max_response_bytes
         try:
             if content_type == "text/event-stream":
-                async for event in httpx2.EventSource(response):
+                async for event in capped_events(response, limit):
                     if event.data.strip():
                         yield _parse_chunk(event.data)
             else:
                 splitter = _JsonArrayChunks()
-                async for text in response.aiter_text():
+                async for text in capped_text(response, limit):
                     for chunk in splitter.feed(text):
                         yield chunk
         except ValueError as error:
@@ -481,12 +494,17 @@ class GeminiAdapter:
         except httpx2.TimeoutException as error:
             message = f"timed out ({type(error).__name__})"
             raise ProviderTransportError(message, provider=provider, account=account, model=model) from error
+        except httpx2.SSEError as error:
+            raise self._malformed(str(error), model) from error
         except httpx2.TransportError as error:
-            message = f"{type(error).__name__}: {error}"
+            message = self._redact(f"{type(error).__name__}: {error}")
             raise ProviderTransportError(message, provider=provider, account=account, model=model) from error
         except httpx2.DecodingError as error:
-            message = f"undecodable response body: {error}"
+            message = self._redact(f"undecodable response body: {error}")
             raise ServerError(message, provider=provider, account=account, model=model, status_code=200) from error
+        except (ResponseTooLarge, *CONTENT_ERRORS) as error:
+            # a reply that cannot be understood (impossible values included) is the server's fault: fail over
+            raise self._malformed("", model, why=str(error)) from error
 
     def _http_error(self, status: int, text: str, headers: Mapping[str, str], model: str) -> ProviderHTTPError:
         now = self._clock()
@@ -494,12 +512,14 @@ class GeminiAdapter:
         verdict = classify_google_error(status, parse_google_error_body(text), now)
         if verdict.retry_after_s is None and verdict.cls is not QuotaExhausted and limits.retry_after_s is not None:
             verdict = replace(verdict, retry_after_s=limits.retry_after_s)
+        if verdict.message:
+            verdict = replace(verdict, message=self._redact(verdict.message))
         return verdict.to_exception(
             provider=self._endpoint.provider,
             account=self._endpoint.account,
             model=model,
             status_code=status,
-            body=text,
+            body=self._redact(text),
             limits=limits,
         )
 
@@ -509,12 +529,17 @@ class GeminiAdapter:
         status = code if isinstance(code, int) and code >= 400 else 500
         return self._http_error(status, json.dumps(chunk), {}, model)
 
-    def _malformed(self, detail: str, model: str) -> ServerError:
+    def _malformed(self, detail: str, model: str, why: str = "") -> ServerError:
         return ServerError(
-            "malformed response from Gemini",
+            self._redact(f"malformed response from Gemini{': ' + why if why else ''}")[:300],
             provider=self._endpoint.provider,
             account=self._endpoint.account,
             model=model,
             status_code=200,
-            body=detail,
+            body=self._redact(detail[:MAX_BODY_CHARS]),
         )
+
+    def _redact(self, text: str) -> str:
+        # an error must never be the place where a key leaks (httpx2 quotes an illegal header value whole)
+        key = self._endpoint.api_key.get_secret_value() if self._endpoint.api_key is not None else None
+        return redact_secret(text, key)

@@ -17,9 +17,11 @@ from typing import Any
 
 import httpx2
 
+from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
 from providers.clock import Clock
-from providers.errors import ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
+from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
 from providers.openai_errors import classify_error, classify_payload, find_error, parse_limits
+from providers.redact import redact_secret
 from providers.types import (
     ChatRequest,
     Completion,
@@ -35,6 +37,7 @@ from providers.types import (
     ToolCallDelta,
     Usage,
 )
+from providers.usage_check import cost_usd, detail_count, impossible, required_counts
 from providers.vendors import WireOptions
 
 Json = dict[str, Any]
@@ -126,23 +129,26 @@ def _message(message: Message) -> Json:
 # ---------------------------------------------------------------- response
 
 
-def _int(value: Any) -> int:
-    return int(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0
+_WHERE = "an OpenAI-compatible reply"
 
 
-def _map_usage(usage: Any) -> Usage:
-    """Normalise a `usage` object: `prompt_tokens` already includes cached input, reasoning is part of output."""
+def _map_usage(usage: Any) -> Usage | None:
+    """Normalise a `usage` object: `prompt_tokens` already includes cached input, reasoning is part of output.
+
+    None when there is none, or its counts are impossible (see `providers.usage_check`)."""
     if not isinstance(usage, Mapping):
-        return Usage()
+        return None
+    counts = required_counts(usage, ("prompt_tokens",), _WHERE)
+    if counts is None or impossible(usage, "completion_tokens", _WHERE):
+        return None
+    prompt, completion = counts[0], detail_count(usage, "completion_tokens", _WHERE)
     prompt_details = usage.get("prompt_tokens_details")
     prompt_details = prompt_details if isinstance(prompt_details, Mapping) else {}
     completion_details = usage.get("completion_tokens_details")
     completion_details = completion_details if isinstance(completion_details, Mapping) else {}
-    prompt = _int(usage.get("prompt_tokens"))
-    completion = _int(usage.get("completion_tokens"))
-    reasoning = _int(completion_details.get("reasoning_tokens"))
+    reasoning = detail_count(completion_details, "reasoning_tokens", _WHERE)
     # Gemini's OpenAI endpoint leaves thinking out of completion_tokens but counts it in total_tokens
-    unreported = _int(usage.get("total_tokens")) - prompt - completion
+    unreported = detail_count(usage, "total_tokens", _WHERE) - prompt - completion
     if unreported > 0:
         completion += unreported
         reasoning += unreported
@@ -151,18 +157,17 @@ def _map_usage(usage: Any) -> Usage:
         output_tokens=completion,
         # OpenAI/Z.AI: prompt_tokens_details.cached_tokens; DeepSeek: prompt_cache_hit_tokens; Moonshot: cached_tokens
         cache_read_tokens=max(
-            _int(prompt_details.get("cached_tokens")),
-            _int(usage.get("prompt_cache_hit_tokens")),
-            _int(usage.get("cached_tokens")),
+            detail_count(prompt_details, "cached_tokens", _WHERE),
+            detail_count(usage, "prompt_cache_hit_tokens", _WHERE),
+            detail_count(usage, "cached_tokens", _WHERE),
         ),
-        cache_write_tokens=_int(prompt_details.get("cache_write_tokens")),
+        cache_write_tokens=detail_count(prompt_details, "cache_write_tokens", _WHERE),
         reasoning_tokens=reasoning,
     )
 
 
 def _reported_cost(usage: Any) -> float | None:
-    cost = usage.get("cost") if isinstance(usage, Mapping) else None
-    return float(cost) if isinstance(cost, int | float) and not isinstance(cost, bool) else None
+    return cost_usd(usage.get("cost"), _WHERE) if isinstance(usage, Mapping) else None
 
 
 def _finish(raw: str | None, has_tool_calls: bool) -> FinishReason:
@@ -227,16 +232,17 @@ def _parse_response(data: Any, *, model: str = "") -> Completion:
     raw_finish = choices[0].get("finish_reason")
     raw_finish = raw_finish if isinstance(raw_finish, str) else None
     reasoning = _reasoning_of(message)
-    usage = data.get("usage")
+    usage = _map_usage(data.get("usage"))
     return Completion(
         text=_text(message.get("content")) or _text(message.get("refusal")),
         tool_calls=tool_calls,
         finish_reason=_finish(raw_finish, bool(tool_calls)),
         raw_finish_reason=raw_finish,
-        usage=_map_usage(usage),
+        usage=usage or Usage(),
+        usage_missing=usage is None,
         model=str(data.get("model") or model),
         reasoning=reasoning or None,
-        reported_cost_usd=_reported_cost(usage),
+        reported_cost_usd=_reported_cost(data.get("usage")),
     )
 
 
@@ -349,12 +355,14 @@ class _StreamState:
             ToolCall(id=_call_id(c.id), name=c.name or "", arguments="".join(c.arguments) or "{}")
             for _, c in sorted(self.calls.items())
         )
+        usage = _map_usage(self.usage)
         return Completion(
             text="".join(self.text),
             tool_calls=tool_calls,
             finish_reason=_finish(self.finish_reason, bool(tool_calls)),
             raw_finish_reason=self.finish_reason,
-            usage=_map_usage(self.usage),
+            usage=usage or Usage(),
+            usage_missing=usage is None,
             model=self.model,
             reasoning="".join(self.reasoning) or None,
             rate_limits=rate_limits,
@@ -421,11 +429,13 @@ class OpenAICompatAdapter:
             ProviderTransportError: timeout, connection failure or a dropped connection.
         """
         body = _build_body(request, self._options, stream=False)
+        limit = self._endpoint.max_response_bytes
         with self._map_errors(request.model):
-            response = await self._http.post(self._url, json=body, headers=self._headers())
-            if not response.is_success:
-                raise _ErrorReply(response.status_code, response.text, response.headers, None)
-            completion = _parse_response(_decode(response.text, "response body"), model=request.model)
+            async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
+                if not response.is_success:
+                    raise _ErrorReply(response.status_code, await read_error_text(response), response.headers, None)
+                text = await read_text(response, limit)
+            completion = _parse_response(_decode(text, "response body"), model=request.model)
         return completion.model_copy(update={"rate_limits": self.parse_limits(response.headers, self._clock())})
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamEvent]:
@@ -441,19 +451,18 @@ class OpenAICompatAdapter:
         with self._map_errors(request.model):
             async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
                 if not response.is_success:
-                    await response.aread()
-                    raise _ErrorReply(response.status_code, response.text, response.headers, None)
+                    raise _ErrorReply(response.status_code, await read_error_text(response), response.headers, None)
                 limits = self.parse_limits(response.headers, self._clock())
                 if _is_json(response):
                     # a server that ignored `stream` (or answered with an error object) sent one JSON body
-                    await response.aread()
-                    completion = _parse_response(_decode(response.text, "response body"), model=request.model)
+                    text = await read_text(response, self._endpoint.max_response_bytes)
+                    completion = _parse_response(_decode(text, "response body"), model=request.model)
                     for event in _deltas_of(completion):
                         yield event
                     completion = completion.model_copy(update={"rate_limits": limits})
                 else:
                     state = _StreamState(model=request.model)
-                    async for sse in httpx2.EventSource(response):
+                    async for sse in capped_events(response, self._endpoint.max_response_bytes):
                         # read on past [DONE] to the end of the body (see above)
                         for event in _sse_deltas(state, sse):
                             yield event
@@ -468,14 +477,15 @@ class OpenAICompatAdapter:
             yield
         except _ErrorReply as e:
             raise self._http_error(e, model) from e
-        except (_Malformed, httpx2.SSEError, httpx2.DecodingError) as e:
+        except (_Malformed, ResponseTooLarge, httpx2.SSEError, httpx2.DecodingError, *CONTENT_ERRORS) as e:
+            # a reply that cannot be understood (impossible values included) is the server's fault: fail over
             status = e.status_code if isinstance(e, _Malformed) else 200
-            message = f"malformed reply: {e}"
+            message = self._redact(f"malformed reply: {e}")
             raise ServerError(message, provider=provider, account=account, model=model, status_code=status) from e
         except (_Truncated, httpx2.TransportError) as e:
             # a timeout, a refused/reset connection, or a stream cut short: the server never finished answering
             message = str(e) if isinstance(e, _Truncated) else f"{type(e).__name__}: {e}"
-            raise ProviderTransportError(message, provider=provider, account=account, model=model) from e
+            raise ProviderTransportError(self._redact(message), provider=provider, account=account, model=model) from e
 
     def _http_error(self, reply: _ErrorReply, model: str) -> ProviderHTTPError:
         now = self._clock()
@@ -499,8 +509,8 @@ class OpenAICompatAdapter:
         return verdict.cls(message, **common)
 
     def _redact(self, text: str) -> str:
-        key = self._endpoint.api_key.get_secret_value() if self._endpoint.api_key is not None else ""
-        return text.replace(key, "***") if key else text
+        key = self._endpoint.api_key.get_secret_value() if self._endpoint.api_key is not None else None
+        return redact_secret(text, key)
 
 
 def _is_json(response: httpx2.Response) -> bool:

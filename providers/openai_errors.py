@@ -14,6 +14,7 @@ Error bodies are classified by structured fields only, in this order:
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -135,8 +136,13 @@ def _reset_at(text: str | None, now: datetime) -> datetime | None:
         value = float(text.strip())
     except ValueError:
         return parse_reset(text, now)
+    if not math.isfinite(value):
+        return None
     if value > 1e11:  # epoch milliseconds (OpenRouter); parse_reset understands epoch seconds
-        return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+        try:
+            return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
     try:
         return parse_reset(text, now)
     except (OverflowError, ValueError):

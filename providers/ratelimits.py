@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -11,6 +12,11 @@ from providers.types import RateLimits
 
 _GO_DURATION_PART = re.compile(r"(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)")
 _GO_UNIT_SECONDS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+#: a retry hint longer than this (a month) is no real one
+MAX_RETRY_AFTER_S = 31 * 24 * 3600.0
+#: a limit or remaining count above this is no real one (and would not fit the store's integers)
+MAX_HEADER_COUNT = 10**12
 
 #: server hints longer than this are not waited for within a request (the OpenAI SDK's own cap)
 MAX_HONOURED_RETRY_AFTER_S = 120.0
@@ -35,12 +41,12 @@ def parse_go_duration(text: str) -> float | None:
 
 
 def parse_seconds(text: str) -> float | None:
-    """A plain number of seconds (`"20"`, `"1.5"`), or a Go duration; None when neither."""
+    """A plain number of seconds (`"20"`, `"1.5"`), or a Go duration; None when neither, negative or not finite."""
     try:
         value = float(text.strip())
     except ValueError:
         return parse_go_duration(text)
-    return value if value >= 0 else None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 def parse_timestamp(text: str) -> datetime | None:
@@ -72,7 +78,13 @@ def parse_reset(text: str, now: datetime) -> datetime | None:
 
 
 def parse_retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
-    """Seconds to wait from `retry-after-ms`, then `retry-after` (seconds or an HTTP-date)."""
+    """Seconds to wait from `retry-after-ms`, then `retry-after` (seconds or an HTTP-date); an impossible hint
+    (beyond a month) is none."""
+    seconds = _retry_after(headers, now)
+    return seconds if seconds is not None and seconds <= MAX_RETRY_AFTER_S else None
+
+
+def _retry_after(headers: Mapping[str, str], now: datetime) -> float | None:
     milliseconds = headers.get("retry-after-ms")
     if milliseconds is not None:
         seconds = parse_seconds(milliseconds)
@@ -94,13 +106,15 @@ def parse_retry_after(headers: Mapping[str, str], now: datetime) -> float | None
 
 
 def header_int(headers: Mapping[str, str], name: str) -> int | None:
+    """A count header; None when missing or impossible: not a number, not finite, negative or absurd."""
     value = headers.get(name)
     if value is None:
         return None
     try:
-        return int(float(value.strip()))
+        number = float(value.strip())
     except ValueError:
         return None
+    return int(number) if math.isfinite(number) and 0 <= number <= MAX_HEADER_COUNT else None
 
 
 def plausible_limit(value: int | None) -> int | None:

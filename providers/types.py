@@ -104,6 +104,9 @@ class RateLimits(Frozen):
 
 
 class Completion(Frozen):
+    """`usage_missing`: the provider reported no usage, or none to believe (`usage` is then zero and the router
+    settles the attempt at its estimate)."""
+
     text: str
     tool_calls: tuple[ToolCall, ...] = ()
     finish_reason: FinishReason
@@ -113,6 +116,7 @@ class Completion(Frozen):
     raw_finish_reason: str | None = None
     rate_limits: RateLimits = RateLimits()
     reported_cost_usd: float | None = None
+    usage_missing: bool = False
 
 
 class TextDelta(Frozen):
@@ -145,11 +149,19 @@ class StreamDone(Frozen):
 StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | StreamDone
 
 
+#: the default cap on one response's size (settings.maxResponseMb)
+DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024
+
+
 class Endpoint(Frozen):
-    """Where and as whom an adapter talks: one account of one provider, its key already resolved."""
+    """Where and as whom an adapter talks: one account of one provider, its key already resolved.
+
+    `max_response_bytes` caps what one response may send; past it the attempt fails as malformed.
+    """
 
     provider: str
     account: str
     base_url: str
     api_key: SecretStr | None = None
     extra_headers: dict[str, str] = Field(default_factory=dict)
+    max_response_bytes: int = Field(default=DEFAULT_MAX_RESPONSE_BYTES, gt=0)

@@ -12,6 +12,7 @@ Rules (DESIGN.md's error table and "Errors and what each one does"):
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from providers.adapter import ChatAdapter
-from providers.errors import ProviderError, ProviderHTTPError, ProviderTransportError
+from providers.errors import ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.ratelimits import learnable
 from providers.types import ChatRequest, Completion, Message, RateLimits, StreamDone, TextDelta, Usage
@@ -48,6 +49,7 @@ from routing.ports import (
     Succeeded,
 )
 from routing.results import Attempt, AttemptOutcome
+from routing.settlement import ESTIMATED_DETAIL, estimated_usage
 from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate, Task
 
@@ -55,6 +57,8 @@ if TYPE_CHECKING:
     from datetime import datetime
 
     from routing.router import RouteRequest, RouterSetup
+
+log = logging.getLogger(__name__)
 
 #: report streaming progress every this many text deltas
 PROGRESS_EVERY = 16
@@ -99,6 +103,19 @@ class AttemptRunner:
     _pool_choice: dict[tuple[str, str], str] = field(default_factory=dict[tuple[str, str], str])
     #: what a pool's turn already reserved (with the cursor, in one trip) for the candidate it chose
     _reserved: dict[StateKey, Hold | Refusal] = field(default_factory=dict[StateKey, Hold | Refusal])
+    #: the reservation of the attempt under way, until what it leaves to write names it
+    _open: Hold | None = None
+
+    def abandon(self) -> Outcome:
+        """The outcome so far after an unexpected failure of the loop itself: the open reservation is released."""
+        if self._open is not None:
+            self.outcome.changes.append(Release(self._open))
+            self._open = None
+        for hold in self._reserved.values():
+            if isinstance(hold, Hold):
+                self.outcome.changes.append(Release(hold))
+        self._reserved.clear()
+        return self.outcome
 
     async def run(self, ranked: Sequence[RankedCandidate]) -> Outcome:
         """Try the candidates in order until one serves, the request must stop, or none is left."""
@@ -199,12 +216,15 @@ class AttemptRunner:
             self._record(candidate, "skipped", 0.0, now, detail=f"{hold.limit} ({hold.scope}): {hold.detail}")
             self.outcome.note_retry_at(hold.resets_at)
             return Action(is_limit=True, counted=False)
+        self._open = hold
         started = anyio.current_time()
         error: ProviderError
         try:
             adapter = self.ports.connect(provider, account, await self.ports.keys.get(account))
             with anyio.fail_after(self.setup.request_timeout_s):
                 completion = await self._call(adapter, chat, candidate)
+            self._served(candidate, account, profile, hold, completion, started, now)
+            return None
         except TimeoutError as timeout:
             error = self._timed_out(candidate, timeout)
         except ProviderError as provider_error:
@@ -213,11 +233,12 @@ class AttemptRunner:
             # the caller went away (or the deadline passed): the upstream request is cancelled with us
             with anyio.CancelScope(shield=True):
                 await self.ports.bookkeeping.apply([Release(hold)], self.clock())
+            self._open = None
             self._record(candidate, "cancelled", _ms_since(started), now)
             raise
-        else:
-            self._served(candidate, account, profile, hold, completion, started, now)
-            return None
+        except Exception as unexpected:
+            # an adapter (or this loop) failed in a way nobody foresaw: a failed attempt like any other, never lost
+            error = self._unexpected(candidate, unexpected)
         with anyio.CancelScope(shield=True):
             action = await self._failed(candidate, account, profile, hold, error, started, now)
         return action
@@ -228,6 +249,18 @@ class AttemptRunner:
             provider=candidate.provider,
             account=candidate.account,
             model=candidate.model,
+        )
+        error.__cause__ = cause
+        return error
+
+    def _unexpected(self, candidate: RankedCandidate, cause: Exception) -> ProviderError:
+        log.exception("unexpected %s while calling %s", type(cause).__name__, candidate.label)
+        error = ServerError(
+            f"unexpected {type(cause).__name__} while calling the provider (details in the server log)",
+            provider=candidate.provider,
+            account=candidate.account,
+            model=candidate.model,
+            status_code=0,
         )
         error.__cause__ = cause
         return error
@@ -301,8 +334,13 @@ class AttemptRunner:
         started: float,
         now: datetime,
     ) -> None:
-        """Note the answer and what it leaves to write (written with the decision, in the request's last trip)."""
+        """Note the answer and what it leaves to write (written with the decision, in the request's last trip).
+
+        A reply without usage to believe is settled at the estimate (never at zero: that would bypass budgets)."""
         latency = _ms_since(started)
+        if completion.usage_missing:
+            usage = estimated_usage(completion, candidate, self.setup.providers[candidate.provider].catalog)
+            completion = completion.model_copy(update={"usage": usage})
         free = candidate.estimated_cost_usd == 0 and is_free_tier(profile, None)
         cost = usage_cost_usd(completion.usage, profile, free=free, reported=completion.reported_cost_usd)
         changes: list[Change] = [Settle(hold, completion.usage, cost)]
@@ -316,7 +354,12 @@ class AttemptRunner:
         if chosen_in_pool is not None and chosen_in_pool != account.id:
             changes.append(PoolServed(candidate.provider, account.id))
         self.outcome.changes.extend(changes)
-        self._record(candidate, "success", latency, now, usage=completion.usage, cost=cost)
+        self._open = None
+        estimated = completion.usage_missing
+        detail = ESTIMATED_DETAIL if estimated else None
+        self._record(
+            candidate, "success", latency, now, usage=completion.usage, cost=cost, detail=detail, estimated=estimated
+        )
         reply = Message(role="assistant", content=completion.text, tool_calls=completion.tool_calls)
         self.outcome.served = Served(candidate, completion, cost, reply, self._preferred(candidate))
 
@@ -353,8 +396,10 @@ class AttemptRunner:
         limits = learnable(error.limits) if isinstance(error, ProviderHTTPError) and error.limits is not None else None
         if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate)), now):
             changes.append(Learn(account.id, profile.id, limits))
-        await self.ports.bookkeeping.apply(changes, failed_at)
+        # recorded first: should the write fail, the decision still logs this attempt (and the hold is released)
         self._record(candidate, "error", latency, now, error=error)
+        await self.ports.bookkeeping.apply(changes, failed_at)
+        self._open = None
         if action.stop:
             self.outcome.stop = error
         return action
@@ -395,6 +440,7 @@ class AttemptRunner:
         detail: str | None = None,
         usage: Usage = NO_USAGE,
         cost: float = 0.0,
+        estimated: bool = False,
     ) -> None:
         ref = candidate
         error_class = error.error_class if error is not None else None
@@ -412,7 +458,17 @@ class AttemptRunner:
         )
         self.outcome.logs.append(
             AttemptLog(
-                ref.provider, ref.model, ref.account, outcome, latency_ms, started_at, error_class, usage, cost, detail
+                ref.provider,
+                ref.model,
+                ref.account,
+                outcome,
+                latency_ms,
+                started_at,
+                error_class,
+                usage,
+                cost,
+                detail,
+                estimated,
             )
         )
 

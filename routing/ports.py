@@ -225,6 +225,8 @@ class AttemptLog:
     cost_usd: float = 0.0
     #: why the ledger refused a `skipped` attempt, or the error's message
     detail: str | None = None
+    #: `usage` is the router's estimate: the provider reported none to believe
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -260,7 +262,9 @@ class BookkeepingPort(Protocol):
 
 
 class KeyPort(Protocol):
-    async def get(self, account: Account) -> SecretStr | None: ...
+    async def get(self, account: Account) -> SecretStr | None:
+        """The account's key; raises a `ProviderError` (an auth failure) for a key that cannot be used."""
+        ...
 
     def forget(self, account_id: str) -> None: ...
 

@@ -13,7 +13,8 @@ from datetime import datetime
 
 import anyio
 
-from providers.models import ProviderConfig, TaskType
+from providers.errors import ProviderError
+from providers.models import Account, ProviderConfig, TaskType
 from providers.types import Message, ToolSpec
 from routing import tokens
 from routing.analyse import Counter, analyse
@@ -88,9 +89,18 @@ class Router:
         seeds: list[Seed] = []
         for provider in self.setup.providers.values():
             for index, account in enumerate(provider.accounts):
-                has_key = account.credential.source == "none" or await self.ports.keys.get(account) is not None
+                has_key = await self._has_key(account)
                 seeds.extend(Seed(provider, account, model, index, has_key) for model in provider.models.values())
         return seeds
+
+    async def _has_key(self, account: Account) -> bool:
+        if account.credential.source == "none":
+            return True
+        try:
+            return await self.ports.keys.get(account) is not None
+        except ProviderError:
+            # an unusable key is tried, so its attempt fails as auth_failed and names the fix
+            return True
 
     def _task(self, request: RouteRequest, record: ConversationRecord) -> Task:
         return analyse(
@@ -168,11 +178,15 @@ class Router:
             with anyio.move_on_after(self.setup.deadline_s) as deadline:
                 outcome = await runner.run(decision.ranked)
         except anyio.get_cancelled_exc_class():
-            outcome = runner.outcome
+            outcome = runner.abandon()
             with anyio.CancelScope(shield=True):
                 entry = self._entry(prepared, outcome, dry_run=False)
                 await self.ports.bookkeeping.finish(outcome.changes, entry, None, self.clock())
             raise
+        except Exception:
+            # the loop itself failed: what it did so far is still logged, and the open reservation released
+            log.exception("routing failed unexpectedly; the attempts so far are logged")
+            outcome = runner.abandon()
         if deadline.cancelled_caught:
             outcome = runner.outcome
             outcome.deadline_s = self.setup.deadline_s

@@ -204,9 +204,17 @@ def read_config(paths: Paths, environ: Mapping[str, str], today: date) -> tuple[
         return RouterConfig(source=str(paths.config_file)), error
 
 
-def _connector(http: LazyHttp, clock: Clock) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
+def _connector(
+    http: LazyHttp, clock: Clock, max_bytes: int
+) -> Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]:
     def connect(provider: ProviderConfig, account: Account, key: SecretStr | None) -> ChatAdapter:
-        endpoint = Endpoint(provider=provider.id, account=account.id, base_url=account.base_url, api_key=key)
+        endpoint = Endpoint(
+            provider=provider.id,
+            account=account.id,
+            base_url=account.base_url,
+            api_key=key,
+            max_response_bytes=max_bytes,
+        )
         return make_adapter(provider.kind, http.client, endpoint, provider.options, clock)
 
     return connect
@@ -230,7 +238,7 @@ def make_ports(
         ledger=SqliteLedger(store, ledger),
         bookkeeping=SqliteBookkeeping(store, decisions),
         keys=credentials,
-        connect=_connector(http, clock),
+        connect=_connector(http, clock, config.settings.max_response_bytes),
     )
 
 

@@ -44,8 +44,10 @@ _PREFERENCE_KEYS = (
     "switchThresholdTokens",
     "autoDiscover",
 )
-_SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone")
+_SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone", "maxResponseMb")
 MAX_RETENTION_DAYS = 36_500
+#: a response cap beyond this is no cap
+MAX_RESPONSE_MB = 1024.0
 #: a call's reservation holds its room in the ledger for 15 minutes (storage.ledger.DEFAULT_TTL): a longer attempt
 #: or deadline would let the room lapse while the call still runs, and other processes could spend it
 MAX_WAIT_S = 840.0
@@ -156,4 +158,8 @@ def parse_settings(reader: Reader, value: Any) -> RouterSettings:
             fields[name] = reader.number(block[key], child(path, key), positive=True, maximum=MAX_WAIT_S)
     if "timezone" in block:
         fields["timezone"] = reader.timezone(block["timezone"], child(path, "timezone"))
+    if "maxResponseMb" in block:
+        fields["max_response_mb"] = reader.number(
+            block["maxResponseMb"], child(path, "maxResponseMb"), positive=True, maximum=MAX_RESPONSE_MB
+        )
     return RouterSettings.model_validate(fields)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pydantic import Field
 
 from providers.models import ProviderConfig
-from providers.types import Frozen
+from providers.types import DEFAULT_MAX_RESPONSE_BYTES, Frozen
 from routing.preferences import Preferences
 
+MIB = 1024 * 1024
 SETUP_HINT = "run `provider-router setup` to configure providers"
 
 
@@ -20,6 +21,8 @@ class RouterSettings(Frozen):
     - `requestTimeoutS` (request_timeout_s, 60): time allowed for one attempt at one provider.
     - `deadlineS` (deadline_s, 180): time allowed for a whole request, failovers included.
     - `timezone` (timezone, "UTC"): the zone of the day and month of the global budget and of reports.
+    - `maxResponseMb` (max_response_mb, 8): the most one provider response may send; past it the attempt fails as
+      malformed and the request fails over (a runaway or hostile upstream cannot exhaust memory).
     """
 
     retention_days: int = Field(default=30, ge=1)
@@ -27,6 +30,11 @@ class RouterSettings(Frozen):
     request_timeout_s: float = Field(default=60.0, gt=0)
     deadline_s: float = Field(default=180.0, gt=0)
     timezone: str = "UTC"
+    max_response_mb: float = Field(default=DEFAULT_MAX_RESPONSE_BYTES / MIB, gt=0)
+
+    @property
+    def max_response_bytes(self) -> int:
+        return max(1, int(self.max_response_mb * MIB))
 
 
 class RouterConfig(Frozen):

@@ -20,7 +20,7 @@ import anyio
 import httpx2
 
 from providers.clock import Clock
-from providers.credentials import CredentialStore, describe_backend, ensure_session_bus
+from providers.credentials import CredentialStore, UnusableKey, describe_backend, ensure_session_bus
 from providers.errors import (
     AuthFailed,
     ModelNotFound,
@@ -75,7 +75,11 @@ async def verify_account(
 ) -> Check:
     """Send one tiny request through the account's adapter: is the provider reachable and the key accepted?"""
     name = f"{provider.id}/{account.id}"
-    key = await credentials.get(account)
+    try:
+        key = await credentials.get(account)
+    except UnusableKey as unusable:
+        detail, _, fix = unusable.message.partition(". Fix: ")
+        return Check(area="providers", name=name, level="problem", detail=detail, fix=fix or None)
     if key is None and account.credential.source != "none":
         location = await credentials.locate(account)
         return Check(area="providers", name=name, level="problem", detail="no key found", fix=location.detail)

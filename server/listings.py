@@ -16,6 +16,7 @@ from typing import Literal
 import anyio
 
 from providers.catalog import Catalog
+from providers.credentials import UnusableKey
 from providers.listing import ListedModel, ListingError, fetch_listing
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.types import Endpoint, Frozen, WireKind
@@ -74,7 +75,10 @@ class ModelsReport(Frozen):
 
 
 async def _fetch(app: App, provider: ProviderConfig, account: Account) -> tuple[ListedModel, ...]:
-    key = await app.credentials.get(account)
+    try:
+        key = await app.credentials.get(account)
+    except UnusableKey as unusable:
+        raise ListingError(unusable.message, error_class="auth_failed") from unusable
     if key is None and account.credential.source != "none":
         location = await app.credentials.locate(account)
         raise ListingError(f"no key found ({location.detail})", error_class="auth_failed")

@@ -19,10 +19,8 @@ from pydantic import SecretStr
 
 from providers.credentials import CredentialStore, KeyLocation
 from providers.models import Account
-from providers.redact import KEY_SHAPES, MASK
+from providers.redact import KEY_SHAPES, MASK, MIN_SECRET_LENGTH, secret_forms
 
-#: keys shorter than this are not registered (redacting "a" everywhere would destroy every message)
-MIN_SECRET_LENGTH = 8
 FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -43,7 +41,8 @@ class Redactor:
         with self._lock:
             if secret in self._secrets:
                 return
-            self._secrets.add(secret)
+            # escaped forms too: a traceback quotes an illegal header value as bytes, its CR escaped
+            self._secrets.update(secret_forms(secret))
             # longest first, so a key that contains another is masked whole
             ordered = sorted(self._secrets, key=len, reverse=True)
             self._pattern = re.compile("|".join(re.escape(s) for s in ordered))

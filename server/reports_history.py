@@ -85,6 +85,7 @@ class AttemptView(Frozen):
     started_at: datetime
     usage: Usage
     cost_usd: float
+    usage_estimated: bool = Field(default=False, description="the provider reported no usage: settled at the estimate")
 
 
 class DecisionSummary(Frozen):
@@ -147,6 +148,7 @@ def _attempt_view(a: AttemptRecord) -> AttemptView:
         started_at=a.started_at,
         usage=a.usage,
         cost_usd=round(a.cost_usd, 9),
+        usage_estimated=a.estimated,
     )
 
 

@@ -330,6 +330,7 @@ def _attempt_record(log: AttemptLog) -> AttemptRecord:
         error_class=log.error_class if log.outcome != "skipped" else None,
         usage=log.usage,
         cost_usd=log.cost_usd,
+        estimated=log.estimated,
     )
 
 

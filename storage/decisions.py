@@ -61,6 +61,8 @@ class AttemptRecord:
     error_class: ErrorClass | None = None
     usage: Usage = Usage()
     cost_usd: float = 0.0
+    #: `usage` (and the cost) is the router's estimate: the provider reported none to believe
+    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +99,9 @@ _DECISION_COLUMNS = (
 )
 _ATTEMPT_COLUMNS = (
     "decision_id, provider, model, account, outcome, latency_ms, created_at, error_class, input_tokens, "
-    "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd"
+    "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd, usage_estimated"
 )
-_SQL_INSERT_ATTEMPT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 14)})"
+_SQL_INSERT_ATTEMPT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
 _SQL_INSERT_DECISION = (
     "INSERT INTO decisions (created_at, task_summary, candidates, exclusions, scores, provider, model, account, "
     "reason, confidence, task_type, quality, conversation_id, dry_run, prompt) "
@@ -245,7 +247,7 @@ def _attempt_row(decision_id: int, a: AttemptRecord) -> tuple[object, ...]:
     u = a.usage
     return (decision_id, a.provider, a.model, a.account, a.outcome, a.latency_ms, to_ms(a.started_at), a.error_class,
             u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, u.reasoning_tokens,
-            round(a.cost_usd * NANO))  # fmt: skip
+            round(a.cost_usd * NANO), int(a.estimated))  # fmt: skip
 
 
 def _decision(row: Any) -> LoggedDecision:
@@ -279,7 +281,7 @@ def _attempts(conn: sqlite3.Connection, decision_ids: list[int]) -> dict[int, tu
     )
     found: dict[int, list[AttemptRecord]] = {}
     for (decision_id, provider, model, account, outcome, latency, started, error_class, i_tok, o_tok, cr_tok, cw_tok,
-         r_tok, cost) in rows:  # fmt: skip
+         r_tok, cost, estimated) in rows:  # fmt: skip
         found.setdefault(decision_id, []).append(
             AttemptRecord(
                 provider=provider,
@@ -297,6 +299,7 @@ def _attempts(conn: sqlite3.Connection, decision_ids: list[int]) -> dict[int, tu
                     reasoning_tokens=r_tok,
                 ),
                 cost_usd=cost / NANO,
+                estimated=bool(estimated),
             )
         )
     return {key: tuple(value) for key, value in found.items()}

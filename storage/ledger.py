@@ -24,6 +24,7 @@ What counts:
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -184,6 +185,7 @@ class Ledger:
         its call ran is still settled: the call did happen.
 
         Raises:
+            ValueError: negative or non-finite tokens or cost.
             StoreLocked, StoreError: the database failed.
         """
         return await self._store.run(settle_job(reservation, usage=usage, cost_usd=cost_usd, now=now))
@@ -222,7 +224,16 @@ class Ledger:
 
 
 def settle_job(reservation: Reservation, *, usage: Usage, cost_usd: float, now: datetime) -> Job[bool]:
-    """`Ledger.settle` as a job (one statement)."""
+    """`Ledger.settle` as a job (one statement).
+
+    Raises:
+        ValueError: negative or non-finite tokens or cost (spend recorded must never go down).
+    """
+    if usage.total_tokens < 0 or not 0 <= cost_usd < math.inf:
+        raise ValueError(
+            f"refusing to settle reservation {reservation.id} at {usage.total_tokens} tokens and {cost_usd} USD: "
+            "a settlement is never negative"
+        )
     params = (usage.total_tokens, to_nusd(cost_usd), to_ms(now), reservation.id)
     return lambda conn: conn.execute(_SQL_SETTLE, params).rowcount > 0
 

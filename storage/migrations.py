@@ -232,12 +232,18 @@ def m005_model_listings(conn: sqlite3.Connection) -> None:
     )
 
 
+def m006_usage_estimated(conn: sqlite3.Connection) -> None:
+    """Whether an attempt's usage is the router's estimate: the provider reported none to believe."""
+    _run(conn, "ALTER TABLE attempts ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
     m003_decision_log,
     m004_conversation_routing,
     m005_model_listings,
+    m006_usage_estimated,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -4,6 +4,7 @@
         base_url = sim.base_url("oa")          # http://127.0.0.1:PORT/oa/v1
         sim.script("oa", ["rate_limited", None])  # the next request gets a 429, the one after a normal answer
         sim.set_down("oa", "overloaded")        # every request fails until set_down("oa", None)
+        sim.script("oa", ["nan_usage"])         # a 200 whose usage no provider could mean (HOSTILE_FAULTS)
         sim.requests("oa"), sim.stats("oa"), sim.reset_counters()
 
 Another process: `python -m providers.simulator --spec FILE.json [--port N]` prints `READY http://127.0.0.1:PORT`
@@ -11,6 +12,29 @@ and serves until SIGTERM/SIGINT; `/_sim/...` endpoints script it over HTTP (see 
 """
 
 from providers.simulator.core import Simulator
-from providers.simulator.spec import FAULTS, AccountStats, Fault, Flavour, SimAccount, SimRequest, SimSpec
+from providers.simulator.spec import (
+    FAULTS,
+    HOSTILE_FAULTS,
+    AccountStats,
+    AnyFault,
+    Fault,
+    Flavour,
+    HostileFault,
+    SimAccount,
+    SimRequest,
+    SimSpec,
+)
 
-__all__ = ["FAULTS", "AccountStats", "Fault", "Flavour", "SimAccount", "SimRequest", "SimSpec", "Simulator"]
+__all__ = [
+    "FAULTS",
+    "HOSTILE_FAULTS",
+    "AccountStats",
+    "AnyFault",
+    "Fault",
+    "Flavour",
+    "HostileFault",
+    "SimAccount",
+    "SimRequest",
+    "SimSpec",
+    "Simulator",
+]

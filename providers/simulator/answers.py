@@ -19,9 +19,12 @@ _MAX_PIECES = 8
 
 @dataclass(frozen=True, slots=True)
 class Answer:
+    """One reply to send. `input_tokens` is a float only when a hostile fault makes it NaN or infinite;
+    `usage` False sends none; `cost` is a reported cost to send whatever the flavour."""
+
     text: str
     model: str
-    input_tokens: int
+    input_tokens: int | float
     output_tokens: int
     truncated: bool
     request_id: str
@@ -29,6 +32,9 @@ class Answer:
     include_usage: bool = False
     #: the `usage.cost` an OpenRouter-flavoured answer reports (None: computed from the tokens)
     cost_usd: float | None = None
+    usage: bool = True
+    #: a hostile fault's reported cost (overrides everything)
+    cost: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,6 +121,8 @@ def _openai_usage(flavour: Flavour, answer: Answer) -> dict[str, Any]:
         base["cost"] = own_price if answer.cost_usd is None else answer.cost_usd
         base["is_byok"] = False
         base["cost_details"] = {"upstream_inference_cost": None}
+    if answer.cost is not None:
+        base["cost"] = answer.cost
     return base
 
 
@@ -137,7 +145,7 @@ def openai_json(flavour: Flavour, answer: Answer) -> bytes:
         "created": answer.created,
         "model": answer.model,
         "choices": [choice],
-        "usage": _openai_usage(flavour, answer),
+        **({"usage": _openai_usage(flavour, answer)} if answer.usage else {}),
         **style.top,
     }
     if flavour == "zai":
@@ -173,7 +181,7 @@ def _openai_choice(style: _Style, delta: dict[str, Any], finish: str | None) -> 
 def openai_stream(flavour: Flavour, answer: Answer) -> StreamPlan:
     """chat.completion.chunk frames ending in `data: [DONE]`, usage where this flavour puts it."""
     style = _STYLES[flavour]
-    with_usage = style.always_usage or answer.include_usage
+    with_usage = (style.always_usage or answer.include_usage) and answer.usage
     null_usage: Any = None if flavour in ("openai", "deepseek") and with_usage else ...
     head = [style.preamble] if style.preamble else []
     head.append(
@@ -229,7 +237,7 @@ def anthropic_json(answer: Answer) -> bytes:
             "content": [{"type": "text", "text": answer.text}],
             "stop_reason": _anthropic_stop(answer),
             "stop_sequence": None,
-            "usage": _anthropic_usage(answer, answer.output_tokens),
+            **({"usage": _anthropic_usage(answer, answer.output_tokens)} if answer.usage else {}),
         }
     )
 
@@ -248,7 +256,7 @@ def anthropic_stream(answer: Answer) -> StreamPlan:
         "content": [],
         "stop_reason": None,
         "stop_sequence": None,
-        "usage": _anthropic_usage(answer, 1),  # the API's placeholder before generation
+        **({"usage": _anthropic_usage(answer, 1)} if answer.usage else {}),  # the API's placeholder before generation
     }
     head = [
         _event("message_start", {"message": message}),
@@ -269,7 +277,10 @@ def anthropic_stream(answer: Answer) -> StreamPlan:
         _event("content_block_stop", {"index": 0}),
         _event(
             "message_delta",
-            {"delta": {"stop_reason": _anthropic_stop(answer), "stop_sequence": None}, "usage": final_usage},
+            {
+                "delta": {"stop_reason": _anthropic_stop(answer), "stop_sequence": None},
+                **({"usage": final_usage} if answer.usage else {}),
+            },
         ),
         _event("message_stop", {}),
     ]
@@ -295,7 +306,7 @@ def _gemini_response(answer: Answer, text: str, candidates: int, final: bool) ->
         candidate["index"] = 0
     return {
         "candidates": [candidate],
-        "usageMetadata": _gemini_usage(answer, candidates),
+        **({"usageMetadata": _gemini_usage(answer, candidates)} if answer.usage else {}),
         "modelVersion": answer.model,
         "responseId": "sim" + answer.request_id,
     }

@@ -10,13 +10,13 @@ from pydantic import TypeAdapter, ValidationError
 from providers.simulator.calls import parse_json
 from providers.simulator.httpserver import HttpRequest, Response
 from providers.simulator.routes import json_response, not_found
-from providers.simulator.spec import Fault
+from providers.simulator.spec import AnyFault
 
 if TYPE_CHECKING:
     from providers.simulator.core import Simulator
 
-_SCRIPT = TypeAdapter(list[Fault | None])
-_FAULT = TypeAdapter(Fault | None)
+_SCRIPT = TypeAdapter(list[AnyFault | None])
+_FAULT = TypeAdapter(AnyFault | None)
 
 CONTROL_HELP = {
     "GET /_sim/health": "the account ids",

@@ -24,13 +24,26 @@ from providers.simulator.answers import (
 from providers.simulator.calls import Call, estimate_tokens, parse_call, parse_json
 from providers.simulator.control import control_response
 from providers.simulator.faults import JSON_TYPE, ErrorContext, error_response, stream_error_frame
+from providers.simulator.hostile import INF_HEADERS, hostile_answer, huge_error_response
 from providers.simulator.httpserver import Action, HttpRequest, Response, StreamResponse, serve_connection
 from providers.simulator.limits import RequestWindow, WindowState, ratelimit_headers
 from providers.simulator.routes import Route, match_route, models_response, not_found
-from providers.simulator.spec import AccountStats, Fault, SimAccount, SimRequest, SimSpec
+from providers.simulator.spec import (
+    FAULTS,
+    HOSTILE_FAULTS,
+    AccountStats,
+    AnyFault,
+    Fault,
+    HostileFault,
+    SimAccount,
+    SimRequest,
+    SimSpec,
+)
 
 _REDACTED_HEADERS = frozenset({"authorization", "x-api-key", "x-goog-api-key", "api-key", "cookie"})
 _STREAM_FAULTS = frozenset({"error_in_stream", "truncated_stream"})
+_HOSTILE: dict[str, HostileFault] = {fault: fault for fault in HOSTILE_FAULTS}
+_PLAIN: dict[str, Fault] = {fault: fault for fault in FAULTS}
 _MALFORMED_BODY = b'<html><body>upstream hiccup</body></html>\n{"id": "chatcmpl-'
 _PROMPT_WORDS = 12
 #: the header that carries a request id, per flavour (Google sends none)
@@ -41,8 +54,8 @@ _REQUEST_ID_HEADER = {"openai": "x-request-id", "anthropic": "request-id"}
 class _AccountState:
     spec: SimAccount
     log: deque[SimRequest]
-    script: deque[Fault | None] = field(default_factory=deque)
-    down: Fault | None = None
+    script: deque[AnyFault | None] = field(default_factory=deque)
+    down: AnyFault | None = None
     requests: int = 0
     succeeded: int = 0
     window: RequestWindow | None = None
@@ -135,14 +148,14 @@ class Simulator:
 
     # --- scripting and observation ----------------------------------------------------------------------------------
 
-    def script(self, account_id: str, faults: Sequence[Fault | None]) -> None:
+    def script(self, account_id: str, faults: Sequence[AnyFault | None]) -> None:
         """Answer the account's next requests with these faults in order (None: a normal answer), then normally.
 
         A scripted fault replaces the account's own checks for that request, so it uses no quota and no RPM.
         """
         self._state(account_id).script = deque(faults)
 
-    def set_down(self, account_id: str, fault: Fault | None) -> None:
+    def set_down(self, account_id: str, fault: AnyFault | None) -> None:
         """Fail every request of the account with `fault` until called again with None."""
         self._state(account_id).down = fault
 
@@ -196,7 +209,7 @@ class Simulator:
     def _listing(self, state: _AccountState, request: HttpRequest) -> Action:
         """The wire's model listing: logged in `requests()` but not counted in `stats()` (it uses no quota)."""
         spec = state.spec
-        fault: Fault | None = state.down
+        fault: AnyFault | None = state.down
         if fault is None and spec.api_key is not None and not _key_matches(spec, request):
             fault = "auth"
         self._seq += 1
@@ -256,7 +269,7 @@ class Simulator:
 
     def _decide(
         self, state: _AccountState, call: Call | None, request: HttpRequest
-    ) -> tuple[Fault | None, WindowState | None]:
+    ) -> tuple[AnyFault | None, WindowState | None]:
         scripted = state.down or (state.script.popleft() if state.script else None)
         if scripted is not None:
             return scripted, None
@@ -281,13 +294,16 @@ class Simulator:
         self,
         state: _AccountState,
         call: Call | None,
-        fault: Fault | None,
+        any_fault: AnyFault | None,
         window: WindowState | None,
         stream: bool,
         request_id: str,
     ) -> Action:
         spec = state.spec
         headers = (*(ratelimit_headers(spec.wire_flavour, window) if window else ()), *spec.headers.items())
+        if any_fault is not None and any_fault in _HOSTILE:
+            return self._hostile(spec, call, _HOSTILE[any_fault], stream, headers, request_id)
+        fault = _PLAIN[any_fault] if any_fault is not None else None
         if fault == "timeout":
             return "hang"
         if fault == "reset":
@@ -300,6 +316,22 @@ class Simulator:
             answer = self._answer(spec, call, request_id) if call else self._placeholder_answer(request_id)
             return self._success(spec, call, answer, stream, headers, fault)
         return error_response(spec.wire_flavour, fault, self._error_context(spec, call, window, request_id), headers)
+
+    def _hostile(
+        self,
+        spec: SimAccount,
+        call: Call | None,
+        fault: HostileFault,
+        stream: bool,
+        headers: tuple[tuple[str, str], ...],
+        request_id: str,
+    ) -> Action:
+        if fault == "huge_error":
+            return huge_error_response(spec.huge_body_bytes, headers)
+        answer = self._answer(spec, call, request_id) if call else self._placeholder_answer(request_id)
+        answer = hostile_answer(answer, fault, spec.huge_body_bytes)
+        extra = INF_HEADERS if fault == "inf_header" else ()
+        return self._success(spec, call, answer, stream, (*headers, *extra), None)
 
     def _error_context(
         self, spec: SimAccount, call: Call | None, window: WindowState | None, request_id: str

@@ -33,6 +33,21 @@ Fault = Literal[
 ]
 FAULTS: tuple[Fault, ...] = get_args(Fault)
 
+#: A 200 answer (or an error body) no provider should send: impossible usage, none at all, an impossible rate-limit
+#: header, a body of megabytes (see `providers.simulator.hostile`).
+HostileFault = Literal[
+    "nan_usage",
+    "huge_usage",
+    "negative_usage",
+    "no_usage",
+    "inf_cost",
+    "inf_header",
+    "huge_body",
+    "huge_error",
+]
+HOSTILE_FAULTS: tuple[HostileFault, ...] = get_args(HostileFault)
+AnyFault = Fault | HostileFault
+
 _FLAVOURS_OF_KIND: dict[WireKind, tuple[Flavour, ...]] = {
     "openai": ("openai", "zai", "moonshot", "deepseek", "openrouter"),
     "anthropic": ("anthropic",),
@@ -71,6 +86,8 @@ class SimAccount(Frozen):
     cost_usd: float | None = None
     #: the most models one page of the wire's model listing holds (None: one page); Anthropic and Gemini page
     listing_page_size: int | None = Field(default=None, ge=1)
+    #: the size of the reply a `huge_body` fault sends, and of the error body of `huge_error`
+    huge_body_bytes: int = Field(default=12 * 1024 * 1024, ge=1)
 
     @model_validator(mode="before")
     @classmethod
@@ -122,7 +139,7 @@ class SimRequest:
     model: str | None
     stream: bool
     status: int
-    fault: Fault | None
+    fault: AnyFault | None
 
 
 @dataclass(frozen=True, slots=True)

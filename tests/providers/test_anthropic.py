@@ -481,10 +481,10 @@ def test_a_response_joins_text_blocks_keeps_thinking_apart_and_lists_tool_uses()
             Usage(input_tokens=1532, output_tokens=33, cache_read_tokens=1111, cache_write_tokens=418),
         ),
         ({"input_tokens": 4, "cache_read_input_tokens": None, "output_tokens": None}, Usage(input_tokens=4)),
-        (None, Usage()),
+        (None, None),
     ],
 )
-def test_usage_input_includes_cache_reads_and_writes(usage: dict[str, Any] | None, expected: Usage) -> None:
+def test_usage_input_includes_cache_reads_and_writes(usage: dict[str, Any] | None, expected: Usage | None) -> None:
     assert _map_usage(usage) == expected
 
 

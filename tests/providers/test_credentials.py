@@ -5,7 +5,14 @@ from pathlib import Path
 import keyring
 import pytest
 
-from providers.credentials import SERVICE, CredentialError, KeyringCredentials, describe_backend, ensure_session_bus
+from providers.credentials import (
+    SERVICE,
+    CredentialError,
+    KeyringCredentials,
+    UnusableKey,
+    describe_backend,
+    ensure_session_bus,
+)
 from providers.models import Account, CredentialRef
 from tests.keychain import SecretService
 from tests.memory_keyring import MemoryKeyring
@@ -151,3 +158,60 @@ async def test_keys_live_in_a_real_secret_service(
     assert await fresh.delete("google-1") is True
     fresh.forget("google-1")
     assert await fresh.get(account) is None
+
+
+# ------------------------------------------------------------------ keys as a CRLF .env or a paste leaves them
+
+
+@pytest.mark.parametrize(
+    "raw", ["sk-from-env-0123456789\r", "  sk-from-env-0123456789\r\n", "\tsk-from-env-0123456789 "]
+)
+async def test_a_key_from_an_env_reference_is_stripped_of_surrounding_whitespace(raw: str) -> None:
+    store = KeyringCredentials({"MY_KEY": raw})
+    key = await store.get(_account("openai", "openai", CredentialRef(source="env", name="MY_KEY")))
+    assert key is not None and key.get_secret_value() == "sk-from-env-0123456789"
+
+
+async def test_a_key_from_the_vendor_variable_is_stripped() -> None:
+    store = KeyringCredentials({"OPENAI_API_KEY": "sk-vendor-0123456789\r"})
+    key = await store.get(_account("openai", "openai", CredentialRef(source="keyring", name="openai")))
+    assert key is not None and key.get_secret_value() == "sk-vendor-0123456789"
+
+
+async def test_a_key_from_the_keychain_is_stripped(memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.set_password(SERVICE, "zai", "zai-key-0123456789\n")
+    store = KeyringCredentials({})
+    key = await store.get(_account("zai", "zai", CredentialRef(source="keyring", name="zai")))
+    assert key is not None and key.get_secret_value() == "zai-key-0123456789"
+
+
+async def test_a_variable_holding_only_whitespace_is_no_key() -> None:
+    store = KeyringCredentials({"MY_KEY": " \r\n"})
+    account = _account("openai", "openai", CredentialRef(source="env", name="MY_KEY"))
+    assert await store.get(account) is None
+    assert (await store.locate(account)).source == "none"
+
+
+@pytest.mark.parametrize(
+    ("raw", "problem"),
+    [("sk-one\rsk-two-0123456789", "control character"), ("sk-clé-0123456789", "non-ASCII")],
+)
+async def test_a_key_no_header_can_carry_is_an_auth_failure_naming_the_variable(raw: str, problem: str) -> None:
+    store = KeyringCredentials({"MY_KEY": raw})
+    account = _account("openai", "openai", CredentialRef(source="env", name="MY_KEY"))
+    with pytest.raises(UnusableKey) as raised:
+        await store.get(account)
+    error = raised.value
+    assert (error.error_class, error.provider, error.account) == ("auth_failed", "openai", "openai")
+    assert "environment variable MY_KEY" in error.message and problem in error.message
+    assert raw not in str(error) and "0123456789" not in str(error)
+    location = await store.locate(account)
+    assert location.source == "none" and "unusable" in location.detail
+
+
+async def test_an_unusable_keychain_entry_is_named(memory_keyring: MemoryKeyring) -> None:
+    memory_keyring.set_password(SERVICE, "zai", "zai\x00key-0123456789")
+    store = KeyringCredentials({})
+    with pytest.raises(UnusableKey) as raised:
+        await store.get(_account("zai", "zai", CredentialRef(source="keyring", name="zai")))
+    assert f"keychain entry {SERVICE}/zai" in raised.value.message

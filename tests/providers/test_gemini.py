@@ -392,16 +392,17 @@ def test_a_tool_without_parameters_declares_none() -> None:
 @pytest.mark.parametrize(
     ("metadata", "usage"),
     [
-        ({}, Usage()),
+        ({}, None),
         ({"promptTokenCount": 18, "candidatesTokenCount": 80, "thoughtsTokenCount": 35}, _usage(18, 115, 35)),
         (
             {"promptTokenCount": 5000, "cachedContentTokenCount": 4096, "candidatesTokenCount": 10},
             _usage(5000, 10, cached=4096),
         ),
-        ({"promptTokenCount": 10, "toolUsePromptTokenCount": 7, "candidatesTokenCount": "x"}, _usage(17, 0)),
+        ({"promptTokenCount": 10, "toolUsePromptTokenCount": 7, "candidatesTokenCount": 3}, _usage(17, 3)),
+        ({"promptTokenCount": 10, "candidatesTokenCount": "x"}, None),
     ],
 )
-def test_usage_maps_prompt_candidates_thoughts_and_cache(metadata: dict[str, Any], usage: Usage) -> None:
+def test_usage_maps_prompt_candidates_thoughts_and_cache(metadata: dict[str, Any], usage: Usage | None) -> None:
     assert _map_usage(metadata) == usage
 
 

@@ -420,7 +420,7 @@ def test_build_body_translates_each_request_field(
 @pytest.mark.parametrize(
     ("usage", "expected"),
     [
-        (None, Usage()),
+        (None, None),
         ({"prompt_tokens": 10, "completion_tokens": 5, "total_tokens": 15}, _u(10, 5)),
         (
             {"prompt_tokens": 4020, "completion_tokens": 4, "prompt_tokens_details": {"cached_tokens": 4012}},
@@ -434,10 +434,10 @@ def test_build_body_translates_each_request_field(
         ({"prompt_tokens": 30, "prompt_cache_hit_tokens": 20, "prompt_cache_miss_tokens": 10}, _u(30, 0, read=20)),
         ({"prompt_tokens": 30, "cached_tokens": 12}, _u(30, 0, read=12)),  # Moonshot
         ({"prompt_tokens": 35, "completion_tokens": 12, "total_tokens": 109}, _u(35, 74, reasoning=62)),  # Gemini
-        ({"prompt_tokens": None, "completion_tokens": "x", "prompt_tokens_details": None}, Usage()),
+        ({"prompt_tokens": None, "completion_tokens": "x", "prompt_tokens_details": None}, None),
     ],
 )
-def test_map_usage_normalises_every_vendors_fields(usage: Any, expected: Usage) -> None:
+def test_map_usage_normalises_every_vendors_fields(usage: Any, expected: Usage | None) -> None:
     assert _map_usage(usage) == expected
 
 

@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import math
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from providers.errors import MAX_MESSAGE_CHARS, ServerError
+from providers.openai_errors import parse_limits
 from providers.ratelimits import (
     header_int,
     learnable,
@@ -91,3 +94,26 @@ def test_a_zero_limit_and_its_remaining_count_are_not_learnable() -> None:
         tokens_limit=40_000, tokens_remaining=0, tokens_reset_at=NOW + timedelta(seconds=5)
     )
     assert learnable(RateLimits(requests_remaining=0)) == RateLimits(requests_remaining=0)
+
+
+@pytest.mark.parametrize("value", ["inf", "-inf", "nan", "1e400", "-1", "1e300"])
+def test_an_impossible_count_header_is_no_information(value: str) -> None:
+    assert header_int({"x": value}, "x") is None
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400", "-5", "1e300"])
+def test_an_impossible_retry_after_is_none(value: str) -> None:
+    assert parse_retry_after({"retry-after": value}, NOW) is None
+    assert parse_retry_after({"retry-after-ms": value}, NOW) is None
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e400"])
+def test_openai_style_headers_saying_inf_parse_to_nothing(value: str) -> None:
+    headers = dict.fromkeys(("x-ratelimit-limit-requests", "x-ratelimit-reset-requests", "retry-after"), value)
+    assert parse_limits(headers, NOW).is_empty
+
+
+def test_an_error_keeps_no_impossible_retry_hint_and_a_short_message() -> None:
+    error = ServerError("x" * 100_000, provider="p", account="a", status_code=500, retry_after_s=math.inf)
+    assert error.retry_after_s is None
+    assert len(error.message) == MAX_MESSAGE_CHARS

@@ -282,6 +282,14 @@ def test_doctor_reports_a_rejected_key_with_its_fix(env: SimHome) -> None:
     assert report["problems"] >= 1
 
 
+def test_doctor_names_a_key_no_header_can_carry_and_the_variable(env: SimHome, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SIM_KEY", "sim-kéy-0123456789")
+    report = env.cli("doctor", "--json").json()
+    openai = next(c for c in report["checks"] if c["name"] == "openai/openai")
+    assert openai["level"] == "problem" and "SIM_KEY" in openai["detail"] and "non-ASCII" in openai["detail"]
+    assert "0123456789" not in json.dumps(report)
+
+
 def test_doctor_without_a_configuration_says_run_setup(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -282,6 +282,11 @@ def test_auto_discover_is_off_unless_the_preferences_turn_it_on() -> None:
         data({"providers": {"openai": {}}, "preferences": {"autoDiscover": "yes"}})
 
 
+def test_the_response_size_cap_is_eight_mb_unless_set() -> None:
+    assert data({}).settings.max_response_bytes == 8 * 1024 * 1024
+    assert data({"settings": {"maxResponseMb": 0.5}}).settings.max_response_bytes == 512 * 1024
+
+
 def test_unknown_keys_are_warnings_so_a_typo_does_not_stop_the_server() -> None:
     config = data({"providers": {"openai": {"apikey": "x"}}, "colour": "blue"})
     assert any("$.providers.openai.apikey" in warning for warning in config.warnings)
@@ -430,6 +435,7 @@ INVALID: list[tuple[str, Any, str, str]] = [
     ("bad retention", {"settings": {"retentionDays": 0}}, "$.settings.retentionDays", ">= 1"),
     ("bad settings timezone", {"settings": {"timezone": "Nowhere"}}, "$.settings.timezone", "IANA"),
     ("bad timeout", {"settings": {"requestTimeoutS": 0}}, "$.settings.requestTimeoutS", "> 0"),
+    ("bad response cap", {"settings": {"maxResponseMb": -1}}, "$.settings.maxResponseMb", "> 0"),
 ]
 
 

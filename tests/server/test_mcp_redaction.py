@@ -89,6 +89,17 @@ def test_the_redactor_masks_known_keys_and_anything_key_shaped() -> None:
     )
 
 
+def test_the_redactor_masks_a_known_key_in_its_escaped_forms_too() -> None:
+    key = "not-key-shaped-secret\r"
+    redactor = Redactor([key])
+    texts = (
+        f"LocalProtocolError: Illegal header value {key.encode()!r}",
+        json.dumps({"key": key}),
+        f"x-api-key={key!r}",
+    )
+    assert all("not-key-shaped-secret" not in redactor.redact(text) for text in texts)
+
+
 def test_logging_goes_to_the_given_stream_with_arguments_and_tracebacks_redacted() -> None:
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)

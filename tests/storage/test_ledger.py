@@ -292,3 +292,18 @@ async def test_a_free_call_is_not_refused_by_a_spent_budget(store: Store) -> Non
     assert isinstance(refused, Refused) and refused.limit == "budget_daily_usd"
     free = await ledger.reserve(account, "free", estimated_tokens=10, worst_case_cost_usd=0.0, now=NOW)
     assert isinstance(free, Reservation)
+
+
+@pytest.mark.parametrize(
+    ("usage", "cost"),
+    [(Usage(input_tokens=-1_000_000), 0.0), (Usage(input_tokens=10), -1.0), (Usage(input_tokens=10), float("inf"))],
+    ids=["negative-tokens", "negative-cost", "infinite-cost"],
+)
+async def test_a_settlement_never_lowers_or_blows_up_recorded_spend(store: Store, usage: Usage, cost: float) -> None:
+    ledger = Ledger(store)
+    held = await reserve(ledger, cost=0.5)
+    assert isinstance(held, Reservation)
+    with pytest.raises(ValueError, match="never negative"):
+        await ledger.settle(held, usage=usage, cost_usd=cost, now=NOW)
+    rows = await store.fetchall("SELECT state FROM reservations WHERE id = ?", (held.id,))
+    assert [row[0] for row in rows] == ["pending"]

@@ -63,6 +63,7 @@ async def test_a_blank_database_is_migrated_to_the_whole_schema(tmp_path: Path) 
     assert columns(path, "attempts") == [
         "id", "decision_id", "created_at", "provider", "model", "account", "outcome", "error_class", "latency_ms",
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_nusd",
+        "usage_estimated",
     ]  # fmt: skip
     assert {"candidates", "exclusions", "scores", "reason", "confidence", "prompt"} <= set(columns(path, "decisions"))
 

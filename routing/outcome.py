@@ -39,7 +39,7 @@ class Outcome:
         if when is not None and (self.retry_at is None or when < self.retry_at):
             self.retry_at = when
 
-    def error(self, decision_id: int) -> RouteError:
+    def error(self, decision_id: int | None) -> RouteError:
         """The error the caller sees: the provider's rejection, or every attempt with the earliest retry time."""
         attempts = tuple(self.attempts)
         if self.stop is not None:

@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import httpx2
 from pydantic import SecretStr
@@ -23,9 +23,10 @@ from providers.types import Endpoint
 from routing.ports import Ports
 from routing.router import Router, RouterSetup
 from server.config import ConfigError, RouterConfig, load_config
+from server.maintenance import maintain
 from server.paths import Paths
 from server.store_ports import SqliteBookkeeping, SqliteLedger, SqliteState
-from storage import AccountStates, Conversations, DecisionLog, Ledger, Metrics, Store, StoreError
+from storage import AccountStates, Conversations, DecisionLog, Ledger, Metrics, Store, StoreError, StoreLocked
 
 log = logging.getLogger(__name__)
 
@@ -220,13 +221,25 @@ async def open_app(
         app = _assemble(
             paths, environ, clock, lazy_http, store, credentials or KeyringCredentials(environ), config, error
         )
-        now = clock()
-        await app.ledger.reap(now)
-        await app.decisions.purge(now, retention=timedelta(days=config.settings.retention_days))
+        await _maintain(app)
         yield app
     finally:
         await lazy_http.aclose()
         await store.close()
+
+
+async def _maintain(app: App) -> None:
+    """Start-up housekeeping: deferred when another process holds router.db locked, fatal only when it is broken.
+
+    Raises:
+        AppUnavailable: router.db is damaged or read-only (the message names the fix; the file is left as it is).
+    """
+    try:
+        await maintain(app.store, app.decisions, app.config.settings, app.clock())
+    except StoreLocked as error:
+        log.warning("start-up housekeeping deferred: %s", error)
+    except StoreError as error:
+        raise AppUnavailable(str(error)) from error
 
 
 def _assemble(

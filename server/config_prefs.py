@@ -42,7 +42,14 @@ _PREFERENCE_KEYS = (
     "budgetUsd",
     "switchThresholdTokens",
 )
-_SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone")
+_SETTINGS_KEYS = (
+    "retentionDays",
+    "logPrompts",
+    "conversationRetentionHours",
+    "requestTimeoutS",
+    "deadlineS",
+    "timezone",
+)
 MAX_RETENTION_DAYS = 36_500
 #: a call's reservation holds its room in the ledger for 15 minutes (storage.ledger.DEFAULT_TTL): a longer attempt
 #: or deadline would let the room lapse while the call still runs, and other processes could spend it
@@ -147,6 +154,13 @@ def parse_settings(reader: Reader, value: Any) -> RouterSettings:
         )
     if "logPrompts" in block:
         fields["log_prompts"] = reader.boolean(block["logPrompts"], child(path, "logPrompts"))
+    if "conversationRetentionHours" in block:
+        fields["conversation_retention_hours"] = reader.integer(
+            block["conversationRetentionHours"],
+            child(path, "conversationRetentionHours"),
+            minimum=1,
+            maximum=MAX_RETENTION_DAYS * 24,
+        )
     for key, name in (("requestTimeoutS", "request_timeout_s"), ("deadlineS", "deadline_s")):
         if key in block:
             fields[name] = reader.number(block[key], child(path, key), positive=True, maximum=MAX_WAIT_S)

@@ -42,7 +42,14 @@ _PREFERENCE_KEYS = (
     "budgetUsd",
     "switchThresholdTokens",
 )
-_SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone")
+_SETTINGS_KEYS = (
+    "retentionDays",
+    "logPrompts",
+    "conversationRetentionHours",
+    "requestTimeoutS",
+    "deadlineS",
+    "timezone",
+)
 _TOP_KEYS = ("providers", "preferences", "settings")
 _CONFIG_FILE_MODE = 0o600
 

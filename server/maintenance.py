@@ -1,0 +1,49 @@
+"""Housekeeping when a process opens the store: settlements kept while router.db was locked, expired reservations,
+the decision log's and the conversations' retention.
+
+None of it is needed to serve: a database another process holds locked only defers it (to the next start, or
+the server's retry loop for the settlements), so a busy ledger never keeps a server from answering `initialize`.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+
+from server.config_types import RouterSettings
+from server.settlements import settle_pending
+from server.store_ports import finish_job
+from storage import DecisionLog, Store
+from storage.conversations import purge_job as conversations_purge_job
+from storage.decisions import purge_job as decisions_purge_job
+from storage.journal import purge_applied_job
+from storage.ledger import reap_job
+from storage.windows import to_ms
+
+#: how long start-up housekeeping waits for another process's write lock before leaving the work for later
+START_WAIT_MS = 200
+#: ids of applied journal units are kept this long (a replay can only follow a crash right after the apply)
+KEEP_APPLIED = timedelta(days=7)
+
+
+async def maintain(store: Store, decisions: DecisionLog, settings: RouterSettings, now: datetime) -> None:
+    """Apply kept settlements, expire reservations and prune by retention, waiting at most START_WAIT_MS for the
+    write lock.
+
+    Raises:
+        StoreLocked: another process holds router.db's write lock (the work waits for a later chance).
+        StoreError: router.db is damaged, read-only or failed otherwise (the message names the fix).
+    """
+    await settle_pending(store, decisions, finish_job, now, busy_timeout_ms=START_WAIT_MS)
+    reap = reap_job(now)
+    purge_decisions = decisions_purge_job(now, retention=timedelta(days=settings.retention_days))
+    purge_conversations = conversations_purge_job(now - timedelta(hours=settings.conversation_retention_hours))
+    forget = purge_applied_job(to_ms(now - KEEP_APPLIED))
+
+    def job(conn: sqlite3.Connection) -> None:
+        reap(conn)
+        purge_decisions(conn)
+        purge_conversations(conn)
+        forget(conn)
+
+    await store.write(job, busy_timeout_ms=START_WAIT_MS)

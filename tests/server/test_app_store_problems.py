@@ -1,0 +1,72 @@
+"""A damaged, locked or unwritable router.db never keeps the App from explaining itself: start-up housekeeping
+that meets another process's lock is deferred, a damaged or read-only file is reported with its fix and left
+exactly as it was."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import anyio
+import pytest
+
+from server.app import AppUnavailable, open_app
+from server.doctor import diagnose
+from server.paths import Paths
+from storage.db import DEFAULT_BUSY_TIMEOUT_MS
+from tests.damaged_db import damage_table, digest, held_exclusive, unwritable
+from tests.harness import ENV, FixedClock
+
+pytestmark = pytest.mark.anyio
+
+
+async def _home_with_a_log(home: Path) -> Paths:
+    paths = Paths.in_home(home)
+    async with open_app(paths, ENV, clock=FixedClock()) as app:
+        for n in range(50):
+            await app.store.execute(
+                "INSERT INTO decisions (created_at, task_summary, candidates, exclusions, scores) "
+                "VALUES (0, ?, '[]', '[]', '{}')",
+                (f"task {n} " * 100,),
+            )
+    return paths
+
+
+async def test_a_damaged_database_is_reported_with_how_to_move_it_aside_and_left_untouched(tmp_path: Path) -> None:
+    paths = await _home_with_a_log(tmp_path)
+    damage_table(paths.db_file, "decisions")
+    before = digest(paths.db_file)
+    with pytest.raises(AppUnavailable) as caught:
+        async with open_app(paths, ENV, clock=FixedClock()):
+            pass
+    assert "is damaged" in str(caught.value) and f"mv '{paths.db_file}'" in str(caught.value)
+    assert digest(paths.db_file) == before
+    report = await diagnose(paths, ENV, offline=True)
+    [check] = [c for c in report.checks if c.area == "database"]
+    assert check.level == "problem" and "move it aside" in (check.fix or "")
+    assert digest(paths.db_file) == before
+
+
+async def test_another_process_holding_the_lock_at_start_only_defers_the_housekeeping(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    paths = await _home_with_a_log(tmp_path)
+    caplog.set_level(logging.WARNING)
+    with held_exclusive(paths.db_file), anyio.fail_after(DEFAULT_BUSY_TIMEOUT_MS / 1000 * 0.6):
+        async with open_app(paths, ENV, clock=FixedClock()) as app:
+            assert app.problem is not None and "setup" in app.problem  # only the missing configuration
+            assert await app.store.fetchall("SELECT COUNT(*) FROM decisions") == [(50,)]
+    assert "housekeeping deferred" in caplog.text and "locked" in caplog.text
+
+
+async def test_an_immutable_database_is_reported_naming_how_to_make_it_writable(tmp_path: Path) -> None:
+    paths = await _home_with_a_log(tmp_path)
+    before = digest(paths.db_file)
+    with unwritable(paths.db_file):
+        with pytest.raises(AppUnavailable) as caught:
+            async with open_app(paths, ENV, clock=FixedClock()):
+                pass
+        report = await diagnose(paths, ENV, offline=True)
+    assert "cannot be opened for writing" in str(caught.value) and "chattr -i" in str(caught.value)
+    assert any(c.area == "database" and c.level == "problem" and "chattr -i" in c.detail for c in report.checks)
+    assert digest(paths.db_file) == before

@@ -8,10 +8,13 @@ the server's retry loop for the settlements), so a busy ledger never keeps a ser
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
+import anyio
+
 from server.config_types import RouterSettings
-from server.settlements import settle_pending
+from server.settlements import DRAIN_WAIT_MS, RETRY_EVERY_S, journal_of, retry_pending, settle_pending
 from server.store_ports import finish_job
 from storage import DecisionLog, Store
 from storage.conversations import purge_job as conversations_purge_job
@@ -47,3 +50,20 @@ async def maintain(store: Store, decisions: DecisionLog, settings: RouterSetting
         forget(conn)
 
     await store.write(job, busy_timeout_ms=START_WAIT_MS)
+
+
+async def retry_settlements(
+    store: Store,
+    decisions: Callable[[], DecisionLog],
+    clock: Callable[[], datetime],
+    *,
+    every_s: float = RETRY_EVERY_S,
+    wait: Callable[[float], Awaitable[None]] = anyio.sleep,
+) -> None:
+    """Until cancelled: apply the settlements kept beside `store` as soon as router.db's lock frees (a server runs
+    this beside its requests, so an idle server does not leave them waiting for the next request)."""
+
+    async def drain() -> int:
+        return await settle_pending(store, decisions(), finish_job, clock(), busy_timeout_ms=DRAIN_WAIT_MS)
+
+    await retry_pending(drain, journal_of(store), every_s=every_s, wait=wait)

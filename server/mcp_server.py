@@ -14,12 +14,14 @@ from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontext
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import anyio
 from mcp.server.mcpserver import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from providers.credentials import KeyringCredentials
 from server.app import App, AppUnavailable, open_app, utc_now
 from server.logging_setup import RedactingCredentials, Redactor
+from server.maintenance import retry_settlements
 from server.paths import Paths
 
 log = logging.getLogger(__name__)
@@ -123,6 +125,10 @@ def _preload_tokenizer() -> None:
     threading.Thread(target=load, name="tokenizer-preload", daemon=True).start()
 
 
+async def _retry_settlements(app: App) -> None:
+    await retry_settlements(app.store, lambda: app.decisions, app.clock)
+
+
 def _lifespan(
     factory: AppFactory, runtime: Runtime, config_source: str, preload: bool
 ) -> Callable[[MCPServer[ServerState]], AbstractAsyncContextManager[ServerState]]:
@@ -136,6 +142,10 @@ def _lifespan(
                 app, problem = None, str(error)
             if problem:
                 log.warning("starting without a usable router: %s", problem)
+            if app is not None:
+                retries = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(retries.cancel_scope.cancel)
+                retries.start_soon(_retry_settlements, app)
             if preload:
                 _preload_tokenizer()
             state = ServerState(

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
 import anyio
 from pydantic import TypeAdapter, ValidationError
 
-from providers.types import Usage
 from routing.ports import (
     Change,
     CoolDown,
@@ -45,10 +45,10 @@ DRAIN_WAIT_MS = 50
 RETRY_EVERY_S = 1.0
 UNIT_VERSION = 1
 
-_PLAIN: dict[str, type[Any]] = {
-    cls.__name__: cls for cls in (CoolDown, Exhaust, Disable, RetireModel, Failed, Succeeded, Learn, PoolServed)
-}
-_ADAPTERS: dict[str, TypeAdapter[Any]] = {name: TypeAdapter(cls) for name, cls in _PLAIN.items()}
+_CHANGES: tuple[type[Any], ...] = (
+    Settle, Release, CoolDown, Exhaust, Disable, RetireModel, Failed, Succeeded, Learn, PoolServed,
+)  # fmt: skip
+_ADAPTERS: dict[str, TypeAdapter[Any]] = {cls.__name__: TypeAdapter(cls) for cls in _CHANGES}
 _RESERVATION: TypeAdapter[Reservation] = TypeAdapter(Reservation)
 _ENTRY: TypeAdapter[DecisionLogEntry] = TypeAdapter(DecisionLogEntry)
 _TURN: TypeAdapter[SavedTurn] = TypeAdapter(SavedTurn)
@@ -63,34 +63,20 @@ def journal_of(store: Store) -> Journal:
 
 
 def encode_change(change: Change) -> dict[str, Any]:
-    match change:
-        case Settle(hold, usage, cost_usd):
-            return {"kind": "Settle", "reservation": _reservation_json(hold), "usage": usage.model_dump(mode="json"),
-                    "cost_usd": cost_usd}  # fmt: skip
-        case Release(hold):
-            return {"kind": "Release", "reservation": _reservation_json(hold)}
+    """A change as JSON, tagged with its kind (a reservation's handle is the ledger's `Reservation`)."""
     name = type(change).__name__
     return {"kind": name, **_ADAPTERS[name].dump_python(change, mode="json")}
 
 
 def decode_change(data: Mapping[str, Any]) -> Change:
     """Raises ValueError for data that is not a change."""
-    fields = {key: value for key, value in data.items() if key != "kind"}
     kind = data.get("kind")
-    if kind in ("Settle", "Release"):
-        hold = Hold(_RESERVATION.validate_python(fields.pop("reservation")))
-        if kind == "Release":
-            return Release(hold)
-        return Settle(hold, Usage.model_validate(fields["usage"]), float(fields["cost_usd"]))
     if not isinstance(kind, str) or kind not in _ADAPTERS:
         raise ValueError(f"unknown change {kind!r}")
-    change: Change = _ADAPTERS[kind].validate_python(fields)
+    change: Change = _ADAPTERS[kind].validate_python({key: value for key, value in data.items() if key != "kind"})
+    if isinstance(change, Settle | Release):
+        change = replace(change, hold=Hold(_RESERVATION.validate_python(change.hold.token)))
     return change
-
-
-def _reservation_json(hold: Hold) -> Any:
-    reservation: Reservation = hold.token
-    return _RESERVATION.dump_python(reservation, mode="json")
 
 
 def encode_unit(

@@ -33,6 +33,7 @@ from providers.models import Account, ProviderConfig
 from providers.registry import make_adapter
 from providers.types import ChatRequest, Endpoint, Frozen, Message
 from server.app import App, AppUnavailable, open_app
+from server.maintenance import store_problems
 from server.paths import Paths
 from storage import StoreError
 
@@ -242,6 +243,10 @@ async def _database_checks(app: App) -> list[Check]:
         )
         if damage
         else Check(area="database", name=str(db), level="ok", detail="opens, integrity ok")
+    ]
+    checks += [
+        Check(area="database", name=f"{db} (writes)", level="problem", detail=blocked, fix=blocked)
+        for blocked in ([] if damage else await store_problems(app.store))
     ]
     for path in (app.paths.home, db, app.paths.config_file):
         if not _private(path):

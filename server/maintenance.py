@@ -16,7 +16,7 @@ import anyio
 from server.config_types import RouterSettings
 from server.settlements import DRAIN_WAIT_MS, RETRY_EVERY_S, journal_of, retry_pending, settle_pending
 from server.store_ports import finish_job
-from storage import DecisionLog, Store
+from storage import DecisionLog, Store, StoreError, StoreLocked
 from storage.conversations import purge_job as conversations_purge_job
 from storage.decisions import purge_job as decisions_purge_job
 from storage.journal import purge_applied_job
@@ -25,6 +25,8 @@ from storage.windows import to_ms
 
 #: how long start-up housekeeping waits for another process's write lock before leaving the work for later
 START_WAIT_MS = 200
+#: how long a status check waits for the write lock before it reports the lock as a problem
+LOCK_PROBE_MS = 100
 #: ids of applied journal units are kept this long (a replay can only follow a crash right after the apply)
 KEEP_APPLIED = timedelta(days=7)
 
@@ -67,3 +69,18 @@ async def retry_settlements(
         return await settle_pending(store, decisions(), finish_job, clock(), busy_timeout_ms=DRAIN_WAIT_MS)
 
     await retry_pending(drain, journal_of(store), every_s=every_s, wait=wait)
+
+
+async def store_problems(store: Store) -> list[str]:
+    """What keeps router.db from taking writes right now (another process's lock, a file turned read-only), each
+    naming the fix; empty when it takes them. Also says how many served answers wait to be recorded."""
+    try:
+        await store.write(lambda _conn: None, busy_timeout_ms=LOCK_PROBE_MS)
+    except StoreLocked as error:
+        journal = journal_of(store)
+        waiting = len(await journal.entries())
+        kept = f" {waiting} served answer(s) wait in {journal.path} and are recorded when it frees." if waiting else ""
+        return [f"{error}{kept}"]
+    except StoreError as error:
+        return [str(error)]
+    return []

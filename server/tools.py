@@ -28,6 +28,7 @@ from server import reports
 from server.app import App
 from server.config import ConfigError
 from server.config_write import budget_mode_edit, preference_edits, write_config_edits
+from server.maintenance import store_problems
 from server.mcp_server import ServerState
 from server.switching import SwitchResult, resolve_provider, resolve_target, switch
 from storage import StoreError
@@ -206,7 +207,11 @@ async def provider_status(
     if state.app is None:
         return reports.unavailable_status(state.problem or "unknown problem", state.config_source, state.clock())
     with tool_errors():
-        return await reports.provider_status(state.app, provider)
+        status = await reports.provider_status(state.app, provider)
+        blocked = await store_problems(state.app.store)
+    if blocked:
+        status = status.model_copy(update={"ready": False, "problems": [*status.problems, *blocked]})
+    return status
 
 
 async def quota_report(

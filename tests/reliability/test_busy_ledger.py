@@ -121,7 +121,8 @@ async def test_a_lock_held_at_start_delays_nothing_and_a_call_meeting_it_gets_a_
                     status = await server.call("provider_status", {})
                     answered_s = anyio.current_time() - started
                     routed = await server.call("route_and_complete", TASK)
-                assert not status.get("isError") and status["structuredContent"]["ready"], status
+                assert not status.get("isError"), status
+                assert any("stayed locked" in problem for problem in status["structuredContent"]["problems"])
                 assert answered_s < DEFAULT_BUSY_TIMEOUT_MS / 1000  # the start did not wait out the lock
                 assert routed.get("isError") and "stayed locked" in _text(routed) and "Fix:" in _text(routed)
                 assert "Traceback" not in _text(routed)

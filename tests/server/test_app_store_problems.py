@@ -16,6 +16,7 @@ from server.paths import Paths
 from storage.db import DEFAULT_BUSY_TIMEOUT_MS
 from tests.damaged_db import damage_table, digest, held_exclusive, unwritable
 from tests.harness import ENV, FixedClock
+from tests.server.mcp_support import mcp_session
 
 pytestmark = pytest.mark.anyio
 
@@ -70,3 +71,16 @@ async def test_an_immutable_database_is_reported_naming_how_to_make_it_writable(
     assert "cannot be opened for writing" in str(caught.value) and "chattr -i" in str(caught.value)
     assert any(c.area == "database" and c.level == "problem" and "chattr -i" in c.detail for c in report.checks)
     assert digest(paths.db_file) == before
+
+
+async def test_a_lock_held_on_a_running_server_is_reported_by_status_and_doctor_with_its_fix(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path) as s:
+        assert (await s.ok("provider_status"))["ready"]
+        with held_exclusive(s.paths.db_file):
+            status = await s.ok("provider_status")
+            report = await diagnose(s.paths, ENV, offline=True)
+        after = await s.ok("provider_status")
+    [problem] = status["problems"]
+    assert not status["ready"] and "stayed locked" in problem and "Fix: close any `sqlite3` shell" in problem
+    assert any(c.area == "database" and c.level == "problem" and "stayed locked" in c.detail for c in report.checks)
+    assert after["ready"] and after["problems"] == []

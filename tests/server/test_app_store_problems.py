@@ -5,17 +5,20 @@ exactly as it was."""
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from pathlib import Path
 
 import anyio
 import pytest
 
+from providers.types import Message
 from server.app import AppUnavailable, open_app
 from server.doctor import diagnose
 from server.paths import Paths
+from storage import Turn
 from storage.db import DEFAULT_BUSY_TIMEOUT_MS
 from tests.damaged_db import damage_table, digest, held_exclusive, unwritable
-from tests.harness import ENV, FixedClock
+from tests.harness import ENV, FixedClock, write_config
 from tests.server.mcp_support import mcp_session
 
 pytestmark = pytest.mark.anyio
@@ -84,3 +87,17 @@ async def test_a_lock_held_on_a_running_server_is_reported_by_status_and_doctor_
     assert not status["ready"] and "stayed locked" in problem and "Fix: close any `sqlite3` shell" in problem
     assert any(c.area == "database" and c.level == "problem" and "stayed locked" in c.detail for c in report.checks)
     assert after["ready"] and after["problems"] == []
+
+
+async def test_conversations_idle_past_their_retention_are_deleted_when_the_store_opens(tmp_path: Path) -> None:
+    clock = FixedClock()
+    paths = write_config(tmp_path, {"settings": {"conversationRetentionHours": 24, "logPrompts": False}})
+    turn = Turn(messages=[Message(role="user", content="secret plans")], provider="p", model="m", tokens=1,
+                task_type=None, history_tokens=1)  # fmt: skip
+    async with open_app(paths, ENV, clock=clock) as app:
+        await app.conversations.save_turn("old", turn, clock.now - timedelta(hours=25))
+        await app.conversations.save_turn("recent", turn, clock.now - timedelta(hours=23))
+    async with open_app(paths, ENV, clock=clock) as app:
+        assert await app.conversations.get("old") is None
+        assert await app.conversations.get("recent") is not None
+        assert await app.store.fetchall("SELECT COUNT(*) FROM message_bodies") == [(1,)]

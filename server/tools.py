@@ -177,7 +177,9 @@ async def route_and_complete(
 
     Returns the answer followed by one line: where it was routed, why, the cost and the conversation id.
     """
-    app = ctx.request_context.lifespan_context.ready()
+    state = ctx.request_context.lifespan_context
+    await state.retry_open()
+    app = state.ready()
     base = as_messages(prompt, messages, system)
     with tool_errors():
         provider, model = resolve_target(app, provider, model)
@@ -204,6 +206,7 @@ async def provider_status(
     """Health, cooldowns, quota use, spend and latency per provider and account, the pins in force, and any
     configuration problem with its fix."""
     state = ctx.request_context.lifespan_context
+    await state.retry_open()
     if state.app is None:
         return reports.unavailable_status(state.problem or "unknown problem", state.config_source, state.clock())
     with tool_errors():
@@ -221,7 +224,9 @@ async def quota_report(
 ) -> reports.QuotaReport:
     """Requests, tokens and spend per provider and account against their limits, when each resets, and when it
     runs out at the current rate."""
-    app = ctx.request_context.lifespan_context.opened()
+    state = ctx.request_context.lifespan_context
+    await state.retry_open()
+    app = state.opened()
     with tool_errors():
         return await reports.quota_report(app, period, provider)
 
@@ -247,7 +252,9 @@ async def set_preference(
     budget_mode: Annotated[BudgetMode | None, Field(description="free_only | cost_first | quality_first")] = None,
 ) -> PreferenceResult:
     """Change the routing preferences in providers.json (comments kept, previous file backed up)."""
-    app = ctx.request_context.lifespan_context.opened()
+    state = ctx.request_context.lifespan_context
+    await state.retry_open()
+    app = state.opened()
     with tool_errors():
         if isinstance(default, str):
             if providers not in (None, [default]):
@@ -283,7 +290,9 @@ async def switch_provider(
     ] = None,
 ) -> SwitchResult:
     """Pin routing to one provider (and model), for everything or one conversation; 'auto' undoes it."""
-    app = ctx.request_context.lifespan_context.ready()
+    state = ctx.request_context.lifespan_context
+    await state.retry_open()
+    app = state.ready()
     with tool_errors():
         return await switch(app, provider, model, conversation_id)
 

@@ -5,6 +5,7 @@ exactly as it was."""
 from __future__ import annotations
 
 import logging
+from contextlib import ExitStack
 from datetime import timedelta
 from pathlib import Path
 
@@ -15,8 +16,9 @@ from providers.types import Message
 from server.app import AppUnavailable, open_app
 from server.doctor import diagnose
 from server.paths import Paths
-from storage import Turn
+from storage import Store, Turn
 from storage.db import DEFAULT_BUSY_TIMEOUT_MS
+from storage.migrations import MIGRATIONS
 from tests.damaged_db import damage_table, digest, held_exclusive, unwritable
 from tests.harness import ENV, FixedClock, write_config
 from tests.server.mcp_support import mcp_session
@@ -101,3 +103,17 @@ async def test_conversations_idle_past_their_retention_are_deleted_when_the_stor
         assert await app.conversations.get("old") is None
         assert await app.conversations.get("recent") is not None
         assert await app.store.fetchall("SELECT COUNT(*) FROM message_bodies") == [(1,)]
+
+
+async def test_a_server_that_met_a_lock_while_upgrading_opens_once_it_frees(tmp_path: Path) -> None:
+    async with await Store.open(tmp_path / "router.db", migrations=MIGRATIONS[:4]):
+        pass  # a home written by an older version: opening it must write (migrate)
+    with ExitStack() as lock:
+        lock.enter_context(held_exclusive(tmp_path / "router.db"))
+        async with mcp_session(tmp_path) as s:
+            locked = await s.ok("provider_status")
+            lock.close()
+            opened = await s.ok("provider_status")
+            routed = await s.ok("route_and_complete", prompt="Write a haiku about rain", task_type="creative")
+    assert not locked["ready"] and "stayed locked" in locked["problems"][0]
+    assert opened["ready"] and routed["text"]

@@ -240,6 +240,8 @@ async def _maintain(app: App) -> None:
         log.warning("start-up housekeeping deferred: %s", error)
     except StoreError as error:
         raise AppUnavailable(str(error)) from error
+    except OSError as error:  # router.db.pending unreadable: its units wait (the server's retries will say more)
+        log.warning("settlements kept beside router.db could not be applied: %s", error)
 
 
 def _assemble(

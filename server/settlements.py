@@ -147,7 +147,7 @@ async def retry_pending(
             applied = await drain()
         except StoreLocked:
             continue
-        except StoreError as error:
+        except (StoreError, OSError) as error:
             log.warning("settlements kept in %s could not be applied: %s", journal.path, error)
             continue
         if applied:

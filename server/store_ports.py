@@ -396,7 +396,11 @@ class SqliteBookkeeping:
             decision_id = await self._store.write(finish_job(self._log, changes, entry, turn, now))
         except StoreLocked as error:
             journal = journal_of(self._store)
-            unit_id = await journal.append(encode_unit(changes, entry, turn, now))
+            try:
+                unit_id = await journal.append(encode_unit(changes, entry, turn, now))
+            except OSError as unkept:
+                log.error("router.db is locked and %s cannot be written either: %s", journal.path, unkept)
+                raise error from unkept
             log.warning("router.db is locked: this request's bookkeeping (%s) waits in %s (%s)", unit_id,
                         journal.path, error)  # fmt: skip
             return None
@@ -409,5 +413,5 @@ class SqliteBookkeeping:
             return
         try:
             await settle_pending(self._store, self._log, finish_job, now, busy_timeout_ms=DRAIN_WAIT_MS)
-        except StoreError as error:
+        except (StoreError, OSError) as error:
             log.info("settlements kept beside router.db wait for the next try: %s", error)

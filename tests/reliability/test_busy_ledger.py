@@ -151,15 +151,16 @@ async def test_a_lock_held_across_a_call_returns_the_answer_and_settles_it_exact
                 sim.configure(BACKUP, latency_ms=300)
                 async with anyio.create_task_group() as group:
                     answers: list[dict[str, Any]] = []
+                    answered = anyio.Event()
 
                     async def call() -> None:
                         answers.append(await server.call("route_and_complete", TASK))
+                        answered.set()
 
                     group.start_soon(call)
                     await _arrived(sim, 1)
                     with held_exclusive(db):  # taken after the reservation, held until the call has returned
-                        while not answers:
-                            await anyio.sleep(0.01)
+                        await answered.wait()
                         [first] = answers
                         assert not first.get("isError"), first
                         assert first["structuredContent"]["text"] and first["structuredContent"]["decision_id"] is None

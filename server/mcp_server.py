@@ -144,10 +144,6 @@ def _preload_tokenizer() -> None:
     threading.Thread(target=load, name="tokenizer-preload", daemon=True).start()
 
 
-async def _retry_settlements(app: App) -> None:
-    await retry_settlements(app.store, lambda: app.decisions, app.clock)
-
-
 def _lifespan(
     factory: AppFactory, runtime: Runtime, config_source: str, preload: bool
 ) -> Callable[[MCPServer[ServerState]], AbstractAsyncContextManager[ServerState]]:
@@ -166,7 +162,7 @@ def _lifespan(
             if app is not None:
                 retries = await stack.enter_async_context(anyio.create_task_group())
                 stack.callback(retries.cancel_scope.cancel)
-                retries.start_soon(_retry_settlements, app)
+                retries.start_soon(retry_settlements, app.store, lambda: app.decisions, app.clock)
             if preload:
                 _preload_tokenizer()
             state = ServerState(

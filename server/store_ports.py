@@ -351,11 +351,15 @@ def turn_job(turn: SavedTurn, now: datetime) -> Job[None]:
 
 
 def finish_job(
-    log: DecisionLog, changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
+    decisions: DecisionLog,
+    changes: Sequence[Change],
+    entry: DecisionLogEntry,
+    turn: SavedTurn | None,
+    now: datetime,
 ) -> Job[int]:
     """The end of a request as one job: the changes, the decision with its attempts, the turn."""
     jobs = [change_job(change, now) for change in changes]
-    record = decision_job(log, entry, now)
+    record = decision_job(decisions, entry, now)
     save = turn_job(turn, now) if turn is not None else None
 
     def job(conn: sqlite3.Connection) -> int:

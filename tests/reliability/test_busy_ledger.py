@@ -214,3 +214,14 @@ async def test_sigterm_mid_call_releases_the_reservation_logs_cancelled_and_exit
     assert states == [("released",)]
     assert [a.outcome for a in logged.attempts] == ["cancelled"]
     tally.record("kills", test="busy ledger: SIGTERM mid-call")
+
+
+async def test_sigterm_to_an_idle_server_exits_0_without_waiting_for_the_client(tmp_path: Path) -> None:
+    async with Simulator(matrix_accounts()) as sim:
+        await _seeded(tmp_path, sim)
+        with anyio.fail_after(30):
+            async with raw_server(tmp_path, ENV) as server:
+                assert not (await server.call("provider_status", {})).get("isError")
+                os.kill(server.pid, signal.SIGTERM)  # stdin stays open: the client is still there
+                assert await server.process.wait() == 0
+    tally.record("kills", test="busy ledger: SIGTERM idle")

@@ -1,12 +1,13 @@
-"""Housekeeping when a process opens the store: settlements kept while router.db was locked, expired reservations,
-the decision log's and the conversations' retention.
+"""Housekeeping of router.db: settlements kept while it was locked, expired reservations, the decision log's and
+the conversations' retention. Done when a process opens the store, and hourly by a running server.
 
-None of it is needed to serve: a database another process holds locked only defers it (to the next start, or
-the server's retry loop for the settlements), so a busy ledger never keeps a server from answering `initialize`.
+None of it is needed to serve: a database another process holds locked only defers it (to a later tick or the
+next start), so a busy ledger never keeps a server from answering `initialize`.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
@@ -14,7 +15,7 @@ from datetime import datetime, timedelta
 import anyio
 
 from server.config_types import RouterSettings
-from server.settlements import DRAIN_WAIT_MS, RETRY_EVERY_S, journal_of, retry_pending, settle_pending
+from server.settlements import DRAIN_WAIT_MS, journal_of, settle_pending, settle_waiting
 from server.store_ports import finish_job
 from storage import DecisionLog, Store, StoreError, StoreLocked
 from storage.conversations import purge_job as conversations_purge_job
@@ -23,10 +24,16 @@ from storage.journal import purge_applied_job
 from storage.ledger import reap_job
 from storage.windows import to_ms
 
+log = logging.getLogger(__name__)
+
 #: how long start-up housekeeping waits for another process's write lock before leaving the work for later
 START_WAIT_MS = 200
 #: how long a status check waits for the write lock before it reports the lock as a problem
 LOCK_PROBE_MS = 100
+#: how often a running server looks for kept settlements (a `stat` of the journal when there are none)
+TICK_S = 1.0
+#: how often a running server redoes the start-up housekeeping
+MAINTAIN_EVERY = timedelta(hours=1)
 #: ids of applied journal units are kept this long (a replay can only follow a crash right after the apply)
 KEEP_APPLIED = timedelta(days=7)
 
@@ -54,21 +61,37 @@ async def maintain(store: Store, decisions: DecisionLog, settings: RouterSetting
     await store.write(job, busy_timeout_ms=START_WAIT_MS)
 
 
-async def retry_settlements(
+async def housekeeping(
     store: Store,
     decisions: Callable[[], DecisionLog],
+    settings: Callable[[], RouterSettings],
     clock: Callable[[], datetime],
     *,
-    every_s: float = RETRY_EVERY_S,
+    every_s: float = TICK_S,
     wait: Callable[[float], Awaitable[None]] = anyio.sleep,
 ) -> None:
-    """Until cancelled: apply the settlements kept beside `store` as soon as router.db's lock frees (a server runs
-    this beside its requests, so an idle server does not leave them waiting for the next request)."""
+    """Until cancelled, beside a server's requests: apply kept settlements as soon as router.db's lock frees (an
+    idle server does not leave them for the next request), and redo the start-up housekeeping every
+    MAINTAIN_EVERY (expiry, retention), so a server that runs for days still keeps to the retention settings."""
+    journal = journal_of(store)
+    last = clock()
 
     async def drain() -> int:
         return await settle_pending(store, decisions(), finish_job, clock(), busy_timeout_ms=DRAIN_WAIT_MS)
 
-    await retry_pending(drain, journal_of(store), every_s=every_s, wait=wait)
+    while True:
+        await wait(every_s)
+        await settle_waiting(drain, journal)
+        now = clock()
+        if now - last < MAINTAIN_EVERY:
+            continue
+        try:
+            await maintain(store, decisions(), settings(), now)
+        except StoreLocked:
+            continue  # the next tick tries again
+        except (StoreError, OSError) as error:
+            log.warning("housekeeping of router.db failed: %s", error)
+        last = now
 
 
 async def store_problems(store: Store) -> list[str]:

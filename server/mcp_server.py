@@ -21,7 +21,7 @@ from mcp.server.mcpserver.exceptions import ToolError
 from providers.credentials import KeyringCredentials
 from server.app import App, AppUnavailable, open_app, utc_now
 from server.logging_setup import RedactingCredentials, Redactor
-from server.maintenance import retry_settlements
+from server.maintenance import housekeeping
 from server.paths import Paths
 from storage import StoreLocked
 
@@ -160,9 +160,11 @@ def _lifespan(
             if problem:
                 log.warning("starting without a usable router: %s", problem)
             if app is not None:
-                retries = await stack.enter_async_context(anyio.create_task_group())
-                stack.callback(retries.cancel_scope.cancel)
-                retries.start_soon(retry_settlements, app.store, lambda: app.decisions, app.clock)
+                background = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(background.cancel_scope.cancel)
+                background.start_soon(
+                    housekeeping, app.store, lambda: app.decisions, lambda: app.config.settings, app.clock
+                )
             if preload:
                 _preload_tokenizer()
             state = ServerState(

@@ -3,7 +3,7 @@
 `SqliteBookkeeping.finish` keeps its unit of work here when router.db's write lock stays held past the busy
 timeout: the answer the provider served goes back to the caller at once, and the settlement, health changes,
 decision, attempts and turn are applied when the lock frees: by the next request's bookkeeping in any process, at
-the start of any process, or by a running server's retry loop (`retry_pending`).
+the start of any process, or by a running server's housekeeping (server.maintenance.housekeeping).
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
-import anyio
 from pydantic import TypeAdapter, ValidationError
 
 from routing.ports import (
@@ -41,8 +40,6 @@ log = logging.getLogger(__name__)
 
 #: how long a drain waits for the write lock when it is not the caller's own work (it holds up the store's thread)
 DRAIN_WAIT_MS = 50
-#: how often a server with units waiting tries again (a `stat` of the journal when there are none)
-RETRY_EVERY_S = 1.0
 UNIT_VERSION = 1
 
 _CHANGES: tuple[type[Any], ...] = (
@@ -131,24 +128,16 @@ async def settle_pending(
     return await journal_of(store).drain(store, decoder(decisions, finish_job), now, busy_timeout_ms=busy_timeout_ms)
 
 
-async def retry_pending(
-    drain: Callable[[], Awaitable[int]],
-    journal: Journal,
-    *,
-    every_s: float = RETRY_EVERY_S,
-    wait: Callable[[float], Awaitable[None]] = anyio.sleep,
-) -> None:
-    """Until cancelled: whenever units wait in `journal`, try `drain` (a locked store is tried again later)."""
-    while True:
-        await wait(every_s)
-        if not journal.waiting():
-            continue
-        try:
-            applied = await drain()
-        except StoreLocked:
-            continue
-        except (StoreError, OSError) as error:
-            log.warning("settlements kept in %s could not be applied: %s", journal.path, error)
-            continue
-        if applied:
-            log.info("applied %d settlement(s) kept while router.db was locked", applied)
+async def settle_waiting(drain: Callable[[], Awaitable[int]], journal: Journal) -> None:
+    """One try at the units waiting in `journal`, if any (a locked store leaves them for the next try)."""
+    if not journal.waiting():
+        return
+    try:
+        applied = await drain()
+    except StoreLocked:
+        return
+    except (StoreError, OSError) as error:
+        log.warning("settlements kept in %s could not be applied: %s", journal.path, error)
+        return
+    if applied:
+        log.info("applied %d settlement(s) kept while router.db was locked", applied)

@@ -30,11 +30,12 @@ from routing.ports import (
     Succeeded,
 )
 from server.app import open_app
-from server.maintenance import retry_settlements
+from server.config_types import RouterSettings
+from server.maintenance import housekeeping
 from server.paths import Paths
 from server.settlements import decode_change, decode_unit, encode_change, encode_unit, journal_of
 from server.store_ports import SqliteBookkeeping
-from storage import DecisionLog, Ledger, Reservation, Store
+from storage import Conversations, DecisionLog, Ledger, Reservation, Store, Turn
 from tests.damaged_db import held_exclusive
 from tests.harness import ENV, FixedClock
 from tests.storage.conftest import NOW, make_account
@@ -168,7 +169,9 @@ async def test_an_idle_server_applies_the_kept_end_as_soon_as_the_lock_frees(sto
     reservation = await _reserve(store)
     with anyio.fail_after(10):
         async with anyio.create_task_group() as group:
-            group.start_soon(lambda: retry_settlements(store, lambda: DecisionLog(store), lambda: NOW, wait=ticks.wait))
+            group.start_soon(
+                lambda: housekeeping(store, lambda: DecisionLog(store), RouterSettings, lambda: NOW, wait=ticks.wait)
+            )
             with held_exclusive(store.path):
                 assert await bookkeeping.finish(*_end(reservation), NOW) is None
                 await ticks.tick()  # a try while the lock is held: the unit stays
@@ -177,3 +180,28 @@ async def test_an_idle_server_applies_the_kept_end_as_soon_as_the_lock_frees(sto
             group.cancel_scope.cancel()
     assert not journal_of(store).waiting()
     assert await _counts(store) == (1, 1, 1, 2)
+
+
+async def test_a_long_running_server_redoes_the_retention_hourly(store: Store) -> None:
+    clock = FixedClock(NOW)
+    conversations = Conversations(store)
+    await conversations.save_turn("idle", _turn_of("old question"), NOW)
+    settings = RouterSettings(conversation_retention_hours=2)
+    ticks = Ticks()
+    with anyio.fail_after(10):
+        async with anyio.create_task_group() as group:
+            group.start_soon(lambda: housekeeping(store, lambda: DecisionLog(store), lambda: settings, clock,
+                                                  wait=ticks.wait))  # fmt: skip
+            await ticks.waiting.wait()  # started: the hour counts from here
+            clock.advance(minutes=59)
+            await ticks.tick()
+            kept = await conversations.get("idle")
+            clock.advance(hours=2)
+            await ticks.tick()
+            group.cancel_scope.cancel()
+    assert kept is not None and await conversations.get("idle") is None
+
+
+def _turn_of(text: str) -> Turn:
+    return Turn(messages=[Message(role="user", content=text)], provider="p", model="m", tokens=1, task_type=None,
+                history_tokens=1)  # fmt: skip

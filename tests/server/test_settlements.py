@@ -35,7 +35,7 @@ from server.maintenance import housekeeping
 from server.paths import Paths
 from server.settlements import decode_change, decode_unit, encode_change, encode_unit, journal_of
 from server.store_ports import SqliteBookkeeping
-from storage import Conversations, DecisionLog, Ledger, Reservation, Store, Turn
+from storage import Conversations, DecisionLog, Ledger, Reservation, Store, StoreLocked, Turn
 from tests.damaged_db import held_exclusive
 from tests.harness import ENV, FixedClock
 from tests.storage.conftest import NOW, make_account
@@ -205,3 +205,11 @@ async def test_a_long_running_server_redoes_the_retention_hourly(store: Store) -
 def _turn_of(text: str) -> Turn:
     return Turn(messages=[Message(role="user", content=text)], provider="p", model="m", tokens=1, task_type=None,
                 history_tokens=1)  # fmt: skip
+
+
+async def test_when_the_journal_cannot_be_written_either_the_lock_error_stands(store: Store) -> None:
+    bookkeeping = SqliteBookkeeping(store, DecisionLog(store))
+    journal_of(store).path.mkdir()  # not a file: nothing can be appended to it
+    reservation = await _reserve(store)
+    with held_exclusive(store.path), pytest.raises(StoreLocked, match="stayed locked"):
+        await bookkeeping.finish(*_end(reservation), NOW)

@@ -86,7 +86,7 @@ def decision_entry(
     )
 
 
-def dry_run_result(decision: Decision, conversation_id: str, decision_id: int) -> DryRunResult:
+def dry_run_result(decision: Decision, conversation_id: str, decision_id: int | None) -> DryRunResult:
     data = decision_to_dict(decision)
     chosen = decision.chosen
     return DryRunResult(
@@ -114,7 +114,7 @@ def route_result(
     decision: Decision,
     outcome: Outcome,
     entry: DecisionLogEntry,
-    decision_id: int,
+    decision_id: int | None,
     latency_s: float,
 ) -> RouteResult:
     served = outcome.served

@@ -34,12 +34,14 @@ class Outcome:
     retry_at: datetime | None = None
     #: the overall deadline (seconds) that cut the request short, if it did
     deadline_s: float | None = None
+    #: the router's own failure that ended the loop (e.g. the ledger stayed locked), said to the caller as it is
+    failure: Exception | None = None
 
     def note_retry_at(self, when: datetime | None) -> None:
         if when is not None and (self.retry_at is None or when < self.retry_at):
             self.retry_at = when
 
-    def error(self, decision_id: int) -> RouteError:
+    def error(self, decision_id: int | None) -> RouteError:
         """The error the caller sees: the provider's rejection, or every attempt with the earliest retry time."""
         attempts = tuple(self.attempts)
         if self.stop is not None:
@@ -53,6 +55,14 @@ class Outcome:
         why = f"{tried} tried, {len(attempts) - tried} refused by limits"
         if self.deadline_s is not None:
             why += f"; the deadline of {self.deadline_s:g} s passed"
+        if self.failure is not None:
+            # the failure's own text names its fix (storage errors do): no provider was at fault
+            return NoRouteAvailable(
+                f"the router could not finish this request ({why}): {self.failure}",
+                attempts=attempts,
+                decision_id=decision_id,
+                fix="see the message above (the router failed, not a provider)",
+            )
         return NoRouteAvailable(
             f"no provider could serve this request ({why})",
             attempts=attempts,

@@ -255,9 +255,11 @@ class BookkeepingPort(Protocol):
 
     async def finish(
         self, changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
-    ) -> int:
+    ) -> int | None:
         """The end of a request in one transaction: `changes` (what the serving attempt left), the decision with
-        its attempts and switch, and the conversation's turn (created if new). Returns the decision id."""
+        its attempts and switch, and the conversation's turn (created if new). Returns the decision id, or None
+        when the store could not take it now and keeps it to record later (exactly once): the caller still gets
+        the answer the provider served."""
         ...
 
 

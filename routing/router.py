@@ -183,10 +183,11 @@ class Router:
                 entry = self._entry(prepared, outcome, dry_run=False)
                 await self.ports.bookkeeping.finish(outcome.changes, entry, None, self.clock())
             raise
-        except Exception:
+        except Exception as failure:
             # the loop itself failed: what it did so far is still logged, and the open reservation released
             log.exception("routing failed unexpectedly; the attempts so far are logged")
             outcome = runner.abandon()
+            outcome.failure = failure
         if deadline.cancelled_caught:
             outcome = runner.outcome
             outcome.deadline_s = self.setup.deadline_s

@@ -10,7 +10,7 @@ import os
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import httpx2
@@ -28,6 +28,7 @@ from routing.ports import Ports
 from routing.router import Router, RouterSetup
 from server.config import ConfigError, RouterConfig, load_config
 from server.discovery import discovered_models, with_discovered
+from server.maintenance import maintain
 from server.paths import Paths
 from server.store_ports import SqliteBookkeeping, SqliteLedger, SqliteState
 from storage import (
@@ -40,6 +41,7 @@ from storage import (
     Store,
     StoredListing,
     StoreError,
+    StoreLocked,
 )
 
 log = logging.getLogger(__name__)
@@ -278,13 +280,27 @@ async def open_app(
             paths, environ, clock, lazy_http, store, credentials or KeyringCredentials(environ), config, error
         )
         app.use_listings(tuple(await ModelListings(store).all()))
-        now = clock()
-        await app.ledger.reap(now)
-        await app.decisions.purge(now, retention=timedelta(days=config.settings.retention_days))
+        await _maintain(app)
         yield app
     finally:
         await lazy_http.aclose()
         await store.close()
+
+
+async def _maintain(app: App) -> None:
+    """Start-up housekeeping: deferred when another process holds router.db locked, fatal only when it is broken.
+
+    Raises:
+        AppUnavailable: router.db is damaged or read-only (the message names the fix; the file is left as it is).
+    """
+    try:
+        await maintain(app.store, app.decisions, app.config.settings, app.clock())
+    except StoreLocked as error:
+        log.warning("start-up housekeeping deferred: %s", error)
+    except StoreError as error:
+        raise AppUnavailable(str(error)) from error
+    except OSError as error:  # router.db.pending unreadable: its units wait (the server's retries will say more)
+        log.warning("settlements kept beside router.db could not be applied: %s", error)
 
 
 def _assemble(

@@ -44,7 +44,15 @@ _PREFERENCE_KEYS = (
     "switchThresholdTokens",
     "autoDiscover",
 )
-_SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone", "maxResponseMb")
+_SETTINGS_KEYS = (
+    "retentionDays",
+    "logPrompts",
+    "conversationRetentionHours",
+    "requestTimeoutS",
+    "deadlineS",
+    "timezone",
+    "maxResponseMb",
+)
 MAX_RETENTION_DAYS = 36_500
 #: a response cap beyond this is no cap
 MAX_RESPONSE_MB = 1024.0
@@ -153,6 +161,13 @@ def parse_settings(reader: Reader, value: Any) -> RouterSettings:
         )
     if "logPrompts" in block:
         fields["log_prompts"] = reader.boolean(block["logPrompts"], child(path, "logPrompts"))
+    if "conversationRetentionHours" in block:
+        fields["conversation_retention_hours"] = reader.integer(
+            block["conversationRetentionHours"],
+            child(path, "conversationRetentionHours"),
+            minimum=1,
+            maximum=MAX_RETENTION_DAYS * 24,
+        )
     for key, name in (("requestTimeoutS", "request_timeout_s"), ("deadlineS", "deadline_s")):
         if key in block:
             fields[name] = reader.number(block[key], child(path, key), positive=True, maximum=MAX_WAIT_S)

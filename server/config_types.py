@@ -17,7 +17,9 @@ class RouterSettings(Frozen):
 
     - `retentionDays` (retention_days, 30): decision-log and attempt rows older than this are pruned.
     - `logPrompts` (log_prompts, false): store prompt and completion text in the decision log; off by default
-      because prompts can hold secrets.
+      because prompts can hold secrets. (Conversations keep their messages whatever this says: see below.)
+    - `conversationRetentionHours` (conversation_retention_hours, 168): conversations (with every prompt and
+      answer of them) not continued for this long are deleted.
     - `requestTimeoutS` (request_timeout_s, 60): time allowed for one attempt at one provider.
     - `deadlineS` (deadline_s, 180): time allowed for a whole request, failovers included.
     - `timezone` (timezone, "UTC"): the zone of the day and month of the global budget and of reports.
@@ -27,6 +29,7 @@ class RouterSettings(Frozen):
 
     retention_days: int = Field(default=30, ge=1)
     log_prompts: bool = False
+    conversation_retention_hours: int = Field(default=168, ge=1)
     request_timeout_s: float = Field(default=60.0, gt=0)
     deadline_s: float = Field(default=180.0, gt=0)
     timezone: str = "UTC"

@@ -46,7 +46,15 @@ _PREFERENCE_KEYS = (
     "budgetUsd",
     "switchThresholdTokens",
 )
-_SETTINGS_KEYS = ("retentionDays", "logPrompts", "requestTimeoutS", "deadlineS", "timezone", "maxResponseMb")
+_SETTINGS_KEYS = (
+    "retentionDays",
+    "logPrompts",
+    "conversationRetentionHours",
+    "requestTimeoutS",
+    "deadlineS",
+    "timezone",
+    "maxResponseMb",
+)
 _TOP_KEYS = ("providers", "preferences", "settings")
 _CONFIG_FILE_MODE = 0o600
 #: backups of providers.json kept beside it; older ones are deleted as new ones are made

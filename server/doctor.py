@@ -35,6 +35,7 @@ from providers.types import ChatRequest, Endpoint, Frozen, Message
 from server.app import App, AppUnavailable, open_app
 from server.lifecycle import Notice, lifecycle_notices
 from server.listings import refresh_stale_listings
+from server.maintenance import store_problems
 from server.paths import Paths
 from storage import StoreError
 
@@ -267,6 +268,10 @@ async def _database_checks(app: App) -> list[Check]:
         )
         if damage
         else Check(area="database", name=str(db), level="ok", detail="opens, integrity ok")
+    ]
+    checks += [
+        Check(area="database", name=f"{db} (writes)", level="problem", detail=blocked, fix=blocked)
+        for blocked in ([] if damage else await store_problems(app.store))
     ]
     for path in (app.paths.home, db, app.paths.config_file):
         if not _private(path):

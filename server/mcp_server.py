@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -21,7 +21,9 @@ from providers.clock import Clock, system_clock
 from providers.credentials import KeyringCredentials
 from server.app import App, AppUnavailable, open_app
 from server.logging_setup import RedactingCredentials, Redactor
+from server.maintenance import housekeeping
 from server.paths import Paths
+from storage import StoreLocked
 
 log = logging.getLogger(__name__)
 
@@ -62,6 +64,24 @@ class ServerState:
     problem: str | None
     config_source: str
     clock: Clock
+    #: opens the App again when another process's lock on router.db kept it from opening at start
+    reopen: Callable[[], Awaitable[App]] | None = None
+    _opening: anyio.Lock = field(default_factory=anyio.Lock)
+
+    async def retry_open(self) -> None:
+        """Open the App now if a lock kept it from opening at start and may have freed since."""
+        async with self._opening:  # one try at a time: the others then find it open (or still locked)
+            if self.app is not None or self.reopen is None:
+                return
+            try:
+                app = await self.reopen()
+            except AppUnavailable as error:
+                self.problem = str(error)
+                if not isinstance(error.__cause__, StoreLocked):
+                    self.reopen = None
+                return
+            self.app, self.problem, self.reopen = app, app.problem, None
+            self.config_source, self.clock = str(app.paths.config_file), app.clock
 
     def opened(self) -> App:
         """The App even when its configuration is broken (for status and preference edits).
@@ -139,13 +159,21 @@ def _lifespan(
     @asynccontextmanager
     async def lifespan(_server: MCPServer[ServerState]) -> AsyncIterator[ServerState]:
         async with AsyncExitStack() as stack:
+            locked = False
             try:
                 app: App | None = await stack.enter_async_context(factory())
                 problem = app.problem if app else None
             except AppUnavailable as error:
                 app, problem = None, str(error)
+                locked = isinstance(error.__cause__, StoreLocked)
             if problem:
                 log.warning("starting without a usable router: %s", problem)
+            if app is not None:
+                background = await stack.enter_async_context(anyio.create_task_group())
+                stack.callback(background.cancel_scope.cancel)
+                background.start_soon(
+                    housekeeping, app.store, lambda: app.decisions, lambda: app.config.settings, app.clock
+                )
             if preload:
                 _preload_tokenizer()
             if refresh_listings and app is not None:
@@ -155,6 +183,7 @@ def _lifespan(
                 problem=problem,
                 config_source=str(app.paths.config_file) if app else config_source,
                 clock=app.clock if app else system_clock,
+                reopen=(lambda: stack.enter_async_context(factory())) if locked else None,
             )
             runtime.state = state
             try:

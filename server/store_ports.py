@@ -7,6 +7,7 @@ what a failed attempt changed, and the end of a request.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,7 @@ from routing.preferences import Preferences
 from routing.retirement import substitute
 from routing.tokens import message_tokens
 from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow
+from server.settlements import DRAIN_WAIT_MS, encode_unit, journal_of, settle_pending
 from storage import (
     AttemptRecord,
     Conversation,
@@ -50,6 +52,8 @@ from storage import (
     Reservation,
     StateSnapshot,
     Store,
+    StoreError,
+    StoreLocked,
     SwitchRecord,
     Turn,
     Usages,
@@ -69,6 +73,8 @@ from storage.accounts import (
 from storage.conversations import get_job, is_valid_id, save_turn_job
 from storage.db import Job
 from storage.ledger import release_job, settle_job
+
+log = logging.getLogger(__name__)
 
 
 def latest_active(*times: datetime | None, now: datetime) -> datetime | None:
@@ -385,8 +391,35 @@ def turn_job(turn: SavedTurn, now: datetime) -> Job[None]:
     return save_turn_job(turn.conversation_id, saved, now)
 
 
+def finish_job(
+    decisions: DecisionLog,
+    changes: Sequence[Change],
+    entry: DecisionLogEntry,
+    turn: SavedTurn | None,
+    now: datetime,
+) -> Job[int]:
+    """The end of a request as one job: the changes, the decision with its attempts, the turn."""
+    jobs = [change_job(change, now) for change in changes]
+    record = decision_job(decisions, entry, now)
+    save = turn_job(turn, now) if turn is not None else None
+
+    def job(conn: sqlite3.Connection) -> int:
+        for each in jobs:
+            each(conn)
+        decision_id = record(conn)
+        if save is not None:
+            save(conn)
+        return decision_id
+
+    return job
+
+
 class SqliteBookkeeping:
-    """BookkeepingPort: what attempts change, the decision log and conversation turns, each call one transaction."""
+    """BookkeepingPort: what attempts change, the decision log and conversation turns, each call one transaction.
+
+    A request's end that meets router.db locked past the busy timeout is kept in the journal beside it
+    (server.settlements) and applied once the lock frees: the answer already served is never thrown away.
+    """
 
     def __init__(self, store: Store, log: DecisionLog) -> None:
         self._store = store
@@ -403,17 +436,27 @@ class SqliteBookkeeping:
 
     async def finish(
         self, changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
-    ) -> int:
-        jobs = [change_job(change, now) for change in changes]
-        record = decision_job(self._log, entry, now)
-        save = turn_job(turn, now) if turn is not None else None
+    ) -> int | None:
+        try:
+            decision_id = await self._store.write(finish_job(self._log, changes, entry, turn, now))
+        except StoreLocked as error:
+            journal = journal_of(self._store)
+            try:
+                unit_id = await journal.append(encode_unit(changes, entry, turn, now))
+            except OSError as unkept:
+                log.error("router.db is locked and %s cannot be written either: %s", journal.path, unkept)
+                raise error from unkept
+            log.warning("router.db is locked: this request's bookkeeping (%s) waits in %s (%s)", unit_id,
+                        journal.path, error)  # fmt: skip
+            return None
+        await self._settle_pending(now)
+        return decision_id
 
-        def job(conn: sqlite3.Connection) -> int:
-            for each in jobs:
-                each(conn)
-            decision_id = record(conn)
-            if save is not None:
-                save(conn)
-            return decision_id
-
-        return await self._store.write(job)
+    async def _settle_pending(self, now: datetime) -> None:
+        """Apply what earlier requests (of any process) kept while router.db was locked: it is free now."""
+        if not journal_of(self._store).waiting():
+            return
+        try:
+            await settle_pending(self._store, self._log, finish_job, now, busy_timeout_ms=DRAIN_WAIT_MS)
+        except (StoreError, OSError) as error:
+            log.info("settlements kept beside router.db wait for the next try: %s", error)

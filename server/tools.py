@@ -30,6 +30,7 @@ from server import reports
 from server.app import App
 from server.config import ConfigError
 from server.config_write import budget_mode_edit, preference_edits, write_config_edits
+from server.maintenance import store_problems
 from server.mcp_server import ServerState
 from server.switching import SwitchResult, resolve_provider, resolve_target, switch
 from storage import StoreError
@@ -180,7 +181,9 @@ async def route_and_complete(
 
     Returns the answer followed by one line: where it was routed, why, the cost and the conversation id.
     """
-    app = ctx.request_context.lifespan_context.ready()
+    state = ctx.request_context.lifespan_context
+    await state.retry_open()
+    app = state.ready()
     base = as_messages(prompt, messages, system)
     with tool_errors():
         provider, model = resolve_target(app, provider, model)
@@ -207,10 +210,15 @@ async def provider_status(
     """Health, cooldowns, quota use, spend and latency per provider and account, the pins in force, and any
     configuration problem with its fix."""
     state = ctx.request_context.lifespan_context
+    await state.retry_open()
     if state.app is None:
         return reports.unavailable_status(state.problem or "unknown problem", state.config_source, state.clock())
     with tool_errors():
-        return await reports.provider_status(state.app, provider)
+        status = await reports.provider_status(state.app, provider)
+        blocked = await store_problems(state.app.store)
+    if blocked:
+        status = status.model_copy(update={"ready": False, "problems": [*status.problems, *blocked]})
+    return status
 
 
 async def quota_report(
@@ -220,7 +228,9 @@ async def quota_report(
 ) -> reports.QuotaReport:
     """Requests, tokens and spend per provider and account against their limits, when each resets, and when it
     runs out at the current rate."""
-    app = ctx.request_context.lifespan_context.opened()
+    state = ctx.request_context.lifespan_context
+    await state.retry_open()
+    app = state.opened()
     with tool_errors():
         return await reports.quota_report(app, period, provider)
 
@@ -246,7 +256,9 @@ async def set_preference(
     budget_mode: Annotated[BudgetMode | None, Field(description="free_only | cost_first | quality_first")] = None,
 ) -> PreferenceResult:
     """Change the routing preferences in providers.json (comments kept, previous file backed up)."""
-    app = ctx.request_context.lifespan_context.opened()
+    state = ctx.request_context.lifespan_context
+    await state.retry_open()
+    app = state.opened()
     with tool_errors():
         if isinstance(default, str):
             if providers not in (None, [default]):
@@ -284,7 +296,9 @@ async def switch_provider(
     ] = None,
 ) -> SwitchResult:
     """Pin routing to one provider (and model), for everything or one conversation; 'auto' undoes it."""
-    app = ctx.request_context.lifespan_context.ready()
+    state = ctx.request_context.lifespan_context
+    await state.retry_open()
+    app = state.ready()
     with tool_errors():
         return await switch(app, provider, model, conversation_id)
 

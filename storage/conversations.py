@@ -61,13 +61,10 @@ def is_valid_id(conversation_id: str) -> bool:
 _SQL_GET = """
 SELECT c.created_at, c.updated_at, c.pinned_provider, c.pinned_model, c.pinned_at, c.current_provider,
        c.current_model, c.preferred_provider, c.preferred_model, c.tokens_used, c.last_task_type, c.history_tokens,
-       m.message
+       b.message
 FROM conversations AS c LEFT JOIN conversation_messages AS m ON m.conversation_id = c.id
+LEFT JOIN message_bodies AS b ON b.id = m.body_id
 WHERE c.id = ? ORDER BY m.seq"""
-
-_SQL_APPEND = """
-INSERT INTO conversation_messages (conversation_id, seq, message)
-SELECT :id, COALESCE(MAX(seq), 0) + 1, :message FROM conversation_messages WHERE conversation_id = :id"""
 
 # A routed turn: create the conversation if new, or update it, in one statement. `:preferred` 0 keeps the
 # preferred provider as it is; 1 sets it (to NULL as well).
@@ -82,12 +79,24 @@ ON CONFLICT (id) DO UPDATE SET
     preferred_model = CASE WHEN :preferred THEN :pref_model ELSE preferred_model END,
     tokens_used = tokens_used + :tokens, last_task_type = :task_type, history_tokens = :history_tokens"""
 
-# Every new message in one statement: `:messages` is a JSON array of each message's JSON text.
+# Every new message in two statements: `:messages` is a JSON array of each message's JSON text, stored out of line
+# (m008) under ids from `:first` on (read under the write lock, so no other writer takes them).
+_SQL_BODIES = """
+INSERT INTO message_bodies (id, message) SELECT :first + new.key, new.value FROM json_each(:messages) AS new"""
 _SQL_APPEND_MANY = """
-INSERT INTO conversation_messages (conversation_id, seq, message)
-SELECT :id, base.seq + new.key + 1, new.value
+INSERT INTO conversation_messages (conversation_id, seq, body_id)
+SELECT :id, base.seq + new.key + 1, :first + new.key
 FROM json_each(:messages) AS new,
      (SELECT COALESCE(MAX(seq), 0) AS seq FROM conversation_messages WHERE conversation_id = :id) AS base"""
+_SQL_FIRST_BODY = "SELECT COALESCE(MAX(id), 0) + 1 FROM message_bodies"
+
+
+def append_messages(conn: sqlite3.Connection, conversation_id: str, texts: str) -> None:
+    """Append `texts` (a JSON array of message JSON texts) to a conversation; run inside a write transaction."""
+    first = conn.execute(_SQL_FIRST_BODY).fetchone()[0]
+    params = {"id": conversation_id, "messages": texts, "first": first}
+    conn.execute(_SQL_BODIES, params)
+    conn.execute(_SQL_APPEND_MANY, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,7 +166,7 @@ class Conversations:
         if not is_valid_id(conversation_id):
             raise ConversationNotFound(conversation_id)
         update = (to_ms(now), tokens, provider, model, conversation_id)
-        rows = [{"id": conversation_id, "message": m.model_dump_json()} for m in messages]
+        texts = json.dumps([m.model_dump_json() for m in messages])
 
         def job(conn: sqlite3.Connection) -> None:
             cursor = conn.execute(
@@ -168,7 +177,8 @@ class Conversations:
             )
             if not cursor.rowcount:
                 raise ConversationNotFound(conversation_id)
-            conn.executemany(_SQL_APPEND, rows)
+            if messages:
+                append_messages(conn, conversation_id, texts)
 
         await self._store.write(job)
 
@@ -239,7 +249,13 @@ class Conversations:
 
     async def purge(self, older_than: datetime) -> int:
         """Delete conversations not updated since `older_than`, with their messages; returns how many."""
-        return await self._store.execute("DELETE FROM conversations WHERE updated_at < ?", (to_ms(older_than),))
+        return await self._store.write(purge_job(older_than))
+
+
+def purge_job(older_than: datetime) -> Job[int]:
+    """`Conversations.purge` as a job (its messages go with it: run it inside a transaction)."""
+    cutoff = to_ms(older_than)
+    return lambda conn: conn.execute("DELETE FROM conversations WHERE updated_at < ?", (cutoff,)).rowcount
 
 
 def get_job(conversation_id: str) -> Job[Conversation | None]:
@@ -280,7 +296,7 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
             conn.execute("DELETE FROM conversation_messages WHERE conversation_id = ?", (conversation_id,))
         conn.execute(_SQL_SAVE_TURN, params)
         if texts is not None:
-            conn.execute(_SQL_APPEND_MANY, {"id": conversation_id, "messages": texts})
+            append_messages(conn, conversation_id, texts)
 
     return job
 

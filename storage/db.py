@@ -85,6 +85,19 @@ def _transaction(begin: str, job: Job[T]) -> Job[T]:
     return run
 
 
+def _waiting(wait_ms: int, usual_ms: int, job: Job[T]) -> Job[T]:
+    """`job` with the connection's busy timeout set to `wait_ms` while it runs."""
+
+    def run(conn: sqlite3.Connection) -> T:
+        conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
+        try:
+            return job(conn)
+        finally:
+            conn.execute(f"PRAGMA busy_timeout = {int(usual_ms)}")
+
+    return run
+
+
 class Store:
     """The shared SQLite store. Open with `await Store.open(path)` or `async with await Store.open(path)`."""
 
@@ -154,15 +167,26 @@ class Store:
                 raise translate(error, self.path, busy_timeout_ms=self.busy_timeout_ms) from error
         return result
 
-    async def write(self, job: Job[T]) -> T:
+    async def write(self, job: Job[T], *, busy_timeout_ms: int | None = None) -> T:
         """Run `job` in one `BEGIN IMMEDIATE` transaction (one hop): committed when it returns, rolled back when it
         raises. Its reads and writes are atomic across every process sharing the file.
+
+        `busy_timeout_ms` waits that long (instead of the store's busy timeout) for the write lock: work that can
+        wait for a later chance (start-up housekeeping) need not hold up its caller behind another process's lock.
 
         Raises:
             StoreLocked: the write lock could not be had within the busy timeout.
             StoreCorrupt, StoreError: from any statement of `job`.
         """
-        return await self.run(_transaction("BEGIN IMMEDIATE", job))
+        if busy_timeout_ms is None:
+            return await self.run(_transaction("BEGIN IMMEDIATE", job))
+        waiting = _waiting(busy_timeout_ms, self.busy_timeout_ms, _transaction("BEGIN IMMEDIATE", job))
+        with anyio.CancelScope(shield=True):
+            try:
+                result = await self._conn.run(waiting)
+            except sqlite3.Error as error:
+                raise translate(error, self.path, busy_timeout_ms=busy_timeout_ms) from error
+        return result
 
     async def read(self, job: Job[T]) -> T:
         """Run `job` in one deferred transaction (one hop): every statement sees the same snapshot of the database."""

@@ -229,13 +229,18 @@ class DecisionLog:
 
     async def purge(self, now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> int:
         """Delete decisions (with their attempts) and switches older than `retention`; returns decisions deleted."""
-        cutoff = to_ms(now - retention)
+        return await self._store.write(purge_job(now, retention=retention))
 
-        def job(conn: sqlite3.Connection) -> int:
-            conn.execute("DELETE FROM switches WHERE created_at < ?", (cutoff,))
-            return conn.execute("DELETE FROM decisions WHERE created_at < ?", (cutoff,)).rowcount
 
-        return await self._store.write(job)
+def purge_job(now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> Job[int]:
+    """`DecisionLog.purge` as a job (two statements: run it inside a transaction)."""
+    cutoff = to_ms(now - retention)
+
+    def job(conn: sqlite3.Connection) -> int:
+        conn.execute("DELETE FROM switches WHERE created_at < ?", (cutoff,))
+        return conn.execute("DELETE FROM decisions WHERE created_at < ?", (cutoff,)).rowcount
+
+    return job
 
 
 def _switch_row(switch: SwitchRecord, now: datetime, decision_id: int | None) -> tuple[object, ...]:

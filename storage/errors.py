@@ -75,7 +75,9 @@ def translate(error: sqlite3.Error, path: Path, *, busy_timeout_ms: int) -> Stor
     if primary in (_SQLITE_READONLY, _SQLITE_CANTOPEN):
         return StoreError(
             f"router.db at {path} cannot be opened for writing ({detail}). "
-            f"Fix: check that the file and its directory {path.parent} exist and belong to you (mode 0600/0700).",
+            f"Fix: check that the file and its directory {path.parent} exist and belong to you (mode 0600/0700), "
+            "that the file is not immutable (Linux: `lsattr` shows `i`, `chattr -i` clears it; macOS: "
+            "`chflags nouchg`) and that its file system is not mounted read-only.",
             path=path,
         )
     if primary in (_SQLITE_FULL, _SQLITE_IOERR):

@@ -200,18 +200,7 @@ class Ledger:
         Expired reservations stop counting at `expires_at` whether or not this runs; call it now and then
         (e.g. at start-up and hourly) to keep the table small. Returns how many reservations expired now.
         """
-        now_ms = to_ms(now)
-
-        def job(conn: sqlite3.Connection) -> int:
-            expired = conn.execute(
-                "UPDATE reservations SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?", (now_ms,)
-            ).rowcount
-            conn.execute(
-                "DELETE FROM reservations WHERE state != 'pending' AND created_at < ?", (to_ms(now - keep_rows),)
-            )
-            return expired
-
-        return await self._store.write(job)
+        return await self._store.write(reap_job(now, keep_rows=keep_rows))
 
     async def snapshot(self, accounts: Iterable[Account], now: datetime) -> StateSnapshot:
         """Everything routing needs, in one consistent read: usage in every window, health, learned limits, global
@@ -221,6 +210,20 @@ class Ledger:
     def snapshot_job(self, accounts: Iterable[Account], now: datetime, *, latency: bool = True) -> Job[StateSnapshot]:
         """`snapshot` as a job, for a read transaction (`Store.read`); see `storage.snapshot.snapshot_job`."""
         return snapshot_job(list(accounts), now, self.timezone, latency=latency)
+
+
+def reap_job(now: datetime, *, keep_rows: timedelta = DEFAULT_KEEP_ROWS) -> Job[int]:
+    """`Ledger.reap` as a job (two statements: run it inside a transaction)."""
+    now_ms = to_ms(now)
+
+    def job(conn: sqlite3.Connection) -> int:
+        expired = conn.execute(
+            "UPDATE reservations SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?", (now_ms,)
+        ).rowcount
+        conn.execute("DELETE FROM reservations WHERE state != 'pending' AND created_at < ?", (to_ms(now - keep_rows),))
+        return expired
+
+    return job
 
 
 def settle_job(reservation: Reservation, *, usage: Usage, cost_usd: float, now: datetime) -> Job[bool]:

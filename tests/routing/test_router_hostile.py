@@ -186,7 +186,7 @@ async def test_a_failure_of_the_loop_itself_still_logs_the_decision_and_releases
 
             async def finish(
                 self, changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
-            ) -> int:
+            ) -> int | None:
                 return await bookkeeping.finish(changes, entry, turn, now)
 
         world.app.router.ports.bookkeeping = Failing()

@@ -287,6 +287,13 @@ def test_the_response_size_cap_is_eight_mb_unless_set() -> None:
     assert data({"settings": {"maxResponseMb": 0.5}}).settings.max_response_bytes == 512 * 1024
 
 
+def test_conversations_are_kept_a_week_unless_conversation_retention_hours_says_otherwise() -> None:
+    assert data({}).settings.conversation_retention_hours == 168
+    config = data({"settings": {"conversationRetentionHours": 12, "logPrompts": False}})
+    assert config.settings.conversation_retention_hours == 12
+    assert not [w for w in config.warnings if "conversationRetentionHours" in w]
+
+
 def test_unknown_keys_are_warnings_so_a_typo_does_not_stop_the_server() -> None:
     config = data({"providers": {"openai": {"apikey": "x"}}, "colour": "blue"})
     assert any("$.providers.openai.apikey" in warning for warning in config.warnings)
@@ -433,6 +440,12 @@ INVALID: list[tuple[str, Any, str, str]] = [
     ),
     ("auto switch not bool", {"autoSwitch": 1}, "$.autoSwitch", "true or false"),
     ("bad retention", {"settings": {"retentionDays": 0}}, "$.settings.retentionDays", ">= 1"),
+    (
+        "bad conversation retention",
+        {"settings": {"conversationRetentionHours": 0}},
+        "$.settings.conversationRetentionHours",
+        ">= 1",
+    ),
     ("bad settings timezone", {"settings": {"timezone": "Nowhere"}}, "$.settings.timezone", "IANA"),
     ("bad timeout", {"settings": {"requestTimeoutS": 0}}, "$.settings.requestTimeoutS", "> 0"),
     ("bad response cap", {"settings": {"maxResponseMb": -1}}, "$.settings.maxResponseMb", "> 0"),

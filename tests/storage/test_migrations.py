@@ -31,6 +31,8 @@ TABLES = {
     "attempts",
     "switches",
     "model_listings",
+    "journal_applied",
+    "message_bodies",
 }
 
 
@@ -58,7 +60,7 @@ async def test_a_blank_database_is_migrated_to_the_whole_schema(tmp_path: Path) 
         assert list(await store.fetchall("PRAGMA synchronous")) == [(1,)]  # NORMAL
     found = schema(path)
     assert found["table"] == TABLES
-    assert found["trigger"] == {"reservations_settled"}
+    assert found["trigger"] == {"reservations_settled", "conversation_messages_deleted"}
     assert {"reservations_by_account_time", "reservations_pending", "attempts_by_time"} <= found["index"]
     assert columns(path, "attempts") == [
         "id", "decision_id", "created_at", "provider", "model", "account", "outcome", "error_class", "latency_ms",

@@ -33,7 +33,7 @@ from server.config_types import RouterSettings
 QUALITY_KEYS = (*QUALITY_MODES, "cost_first")
 TOP_LEVEL_PREFERENCES = ("budgetMode", "autoSwitch", "switchOnLimit", "preserveContext")
 _FLAGS = {"autoSwitch": "auto_switch", "switchOnLimit": "switch_on_limit", "preserveContext": "preserve_context"}
-_PREFERENCE_KEYS = (
+PREFERENCE_KEYS = (
     *_FLAGS,
     *TASK_TYPES,
     "default",
@@ -44,7 +44,7 @@ _PREFERENCE_KEYS = (
     "switchThresholdTokens",
     "autoDiscover",
 )
-_SETTINGS_KEYS = (
+SETTINGS_KEYS = (
     "retentionDays",
     "logPrompts",
     "conversationRetentionHours",
@@ -111,7 +111,7 @@ def parse_preferences(reader: Reader, root: dict[str, Any], configured: Collecti
     """
     path = "$.preferences"
     block = {} if root.get("preferences") is None else reader.obj(root["preferences"], path)
-    reader.known_keys(block, path, _PREFERENCE_KEYS)
+    reader.known_keys(block, path, PREFERENCE_KEYS)
     merged = {key: root[key] for key in TOP_LEVEL_PREFERENCES if key in root} | block
     where = {key: child(path if key in block else "$", key) for key in merged}
     fields: dict[str, Any] = {}
@@ -153,7 +153,7 @@ def parse_settings(reader: Reader, value: Any) -> RouterSettings:
     if value is None:
         return RouterSettings()
     block = reader.obj(value, path)
-    reader.known_keys(block, path, _SETTINGS_KEYS)
+    reader.known_keys(block, path, SETTINGS_KEYS)
     fields: dict[str, Any] = {}
     if "retentionDays" in block:
         fields["retention_days"] = reader.integer(

@@ -29,32 +29,14 @@ from clients.jsonc import JsoncError, render, set_path
 from providers.models import TASK_TYPES
 from routing.preferences import BUDGET_MODES
 from server.config import ConfigError, RouterConfig, parse_config
-from server.config_prefs import QUALITY_KEYS
+from server.config_prefs import PREFERENCE_KEYS, QUALITY_KEYS, SETTINGS_KEYS
 from server.paths import Paths
 
 #: one edit: the JSON path of a member (keys from the top level down) and its new value
 Edit = tuple[Sequence[str], Any]
 
-_PREFERENCE_KEYS = (
-    "default",
-    "taskPreferences",
-    "qualityPreferences",
-    "budgetMode",
-    "autoSwitch",
-    "switchOnLimit",
-    "preserveContext",
-    "budgetUsd",
-    "switchThresholdTokens",
-)
-_SETTINGS_KEYS = (
-    "retentionDays",
-    "logPrompts",
-    "conversationRetentionHours",
-    "requestTimeoutS",
-    "deadlineS",
-    "timezone",
-    "maxResponseMb",
-)
+#: the members `config set KEY` accepts without their block (the seed's task-type keys need `preferences.`)
+_PREFERENCE_KEYS = tuple(key for key in PREFERENCE_KEYS if key not in TASK_TYPES)
 _TOP_KEYS = ("providers", "preferences", "settings")
 _CONFIG_FILE_MODE = 0o600
 #: backups of providers.json kept beside it; older ones are deleted as new ones are made
@@ -208,11 +190,11 @@ def key_path(key: str) -> tuple[str, ...]:
         first = _camel(parts[0])
         if len(parts) == 1 and first in _PREFERENCE_KEYS:
             return ("preferences", first)
-        if len(parts) == 1 and first in _SETTINGS_KEYS:
+        if len(parts) == 1 and first in SETTINGS_KEYS:
             return ("settings", first)
         raise ValueError(
             f"unknown key {key!r}; start with providers., preferences. or settings. "
-            f"(preferences: {', '.join(_PREFERENCE_KEYS)}; settings: {', '.join(_SETTINGS_KEYS)})"
+            f"(preferences: {', '.join(_PREFERENCE_KEYS)}; settings: {', '.join(SETTINGS_KEYS)})"
         )
     if parts[0] == "providers":
         # provider and account ids are the user's own names: keep them as written

@@ -13,9 +13,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from providers.models import CredentialRef, QuotaSpec
-from server.config import ConfigError, RouterConfig, config_from_data, load_config, parse_config, redacted_view
-from server.config_jsonc import strip_jsonc
-from server.paths import Paths
+from server.config.jsonc import strip_jsonc
+from server.config.load import ConfigError, RouterConfig, config_from_data, load_config, parse_config, redacted_view
+from server.config.paths import Paths
 from tests.clock import FIXED_NOW
 
 TODAY = date(2026, 11, 28)

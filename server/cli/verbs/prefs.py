@@ -1,0 +1,221 @@
+"""Verbs that change what routing prefers: `prefer`, `budget`, `switch`, `reset`, `config`.
+
+Preferences live in providers.json (written through server.config.write, as the MCP `set_preference` tool does);
+the manual switch and the cooldowns live in the shared database (the same calls as `switch_provider`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+from typing import Any
+
+from server.cli.common import UserError, cli_app, cli_clock, cli_paths, emit_json, run, say, warn
+from server.config import (
+    ConfigError,
+    ConfigWrite,
+    Edit,
+    budget_mode_edit,
+    key_path,
+    parse_value,
+    preference_edits,
+    redacted_view,
+    write_config_edits,
+)
+from server.views import preferences_view
+from server.wiring import read_config
+from storage import ConversationNotFound, SwitchRecord
+
+
+def _write(edits: Sequence[Edit]) -> ConfigWrite:
+    return write_config_edits(cli_paths(), edits, os.environ, now=cli_clock()().astimezone())
+
+
+def _report_write(result: ConfigWrite, what: str) -> None:
+    if not result.changed:
+        say(f"{what} (already so; {result.path} unchanged)")
+        return
+    say(f"{what} (written to {result.path})")
+    if result.backup is not None:
+        say(f"  the previous file is kept as {result.backup}")
+
+
+def _warn_about(result: ConfigWrite, edits: Sequence[Edit]) -> None:
+    prefixes = tuple("$." + ".".join(path) for path, _ in edits)
+    for warning in result.config.warnings:
+        if warning.startswith(prefixes):
+            warn(warning)
+
+
+def prefer(args: argparse.Namespace) -> int:
+    """`prefer [--task T | --quality Q] PROVIDER...`: set one preference order in providers.json."""
+    try:
+        edits = preference_edits(args.providers, task_type=args.task, quality=args.quality)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    result = _write(edits)
+    _warn_about(result, edits)
+    if args.json:
+        emit_json(preferences_view(result.config.preferences))
+        return 0
+    scope = f"--task {args.task}" if args.task else f"--quality {args.quality}" if args.quality else "default"
+    _report_write(result, f"{scope}: {' > '.join(args.providers)}")
+    return 0
+
+
+def budget(args: argparse.Namespace) -> int:
+    """`budget MODE`: free_only, cost_first or quality_first."""
+    result = _write([budget_mode_edit(args.mode)])
+    if args.json:
+        emit_json(preferences_view(result.config.preferences))
+        return 0
+    _report_write(result, f"budget mode: {args.mode}")
+    return 0
+
+
+def switch(args: argparse.Namespace) -> int:
+    """`switch PROVIDER|auto [--model M] [--conversation ID]`: the manual switch, audited in the decision log."""
+    return run(lambda: _switch(args.provider, args.model, args.conversation, as_json=args.json))
+
+
+async def _switch(provider: str, model: str | None, conversation: str | None, *, as_json: bool) -> int:
+    target = None if provider == "auto" else provider
+    async with cli_app() as app:
+        if target is not None:
+            _check_target(app.config.providers, target, model)
+        now = app.clock()
+        previous = await app.conversations.global_pin()
+        if conversation is None:
+            await app.conversations.set_global_pin(target, model, now)
+        else:
+            try:
+                await app.conversations.pin(conversation, target, model, now)
+            except ConversationNotFound as error:
+                raise UserError(f"no conversation {conversation!r}; `provider-router log` shows their ids") from error
+        await app.decisions.record_switch(
+            SwitchRecord(
+                reason="manual",
+                from_provider=previous.provider if previous and conversation is None else None,
+                from_model=previous.model if previous and conversation is None else None,
+                to_provider=target,
+                to_model=model,
+                conversation_id=conversation,
+            ),
+            now,
+        )
+    result = {"provider": target or "auto", "model": model, "conversation_id": conversation}
+    result["scope"] = "conversation" if conversation else "global"
+    if as_json:
+        emit_json(result)
+        return 0
+    where = f"conversation {conversation}" if conversation else "every request"
+    if target is None:
+        say(f"automatic routing for {where}")
+    else:
+        say(f"{where} now goes to {target}{'/' + model if model else ''} (undo: provider-router switch auto)")
+    return 0
+
+
+def _check_target(providers: dict[str, Any], provider: str, model: str | None) -> None:
+    if provider not in providers:
+        known = ", ".join(providers) or "none configured"
+        raise UserError(f"{provider!r} is not a configured provider ({known}); `provider-router list` shows them")
+    if model is not None and model not in providers[provider].models:
+        models = ", ".join(providers[provider].models)
+        raise UserError(f"{provider} has no model {model!r} configured (it has: {models})")
+
+
+def reset(args: argparse.Namespace) -> int:
+    """`reset`: back to automatic routing; clears the switch, cooldowns, exhaustion, breakers and learned limits."""
+    return run(lambda: _reset(as_json=args.json))
+
+
+async def _reset(*, as_json: bool) -> int:
+    async with cli_app() as app:
+        now = app.clock()
+        previous = await app.conversations.global_pin()
+        await app.conversations.set_global_pin(None, None, now)
+        cleared = await app.states.reset()
+        if previous is not None:
+            await app.decisions.record_switch(
+                SwitchRecord(reason="manual", from_provider=previous.provider, from_model=previous.model), now
+            )
+    if as_json:
+        emit_json({"switch_cleared": previous is not None, "accounts_reset": cleared})
+        return 0
+    pin = f"cleared the switch to {previous.provider}; " if previous else ""
+    say(f"automatic routing: {pin}cooldowns, exhausted marks and learned limits cleared ({cleared} row(s))")
+    return 0
+
+
+def config(args: argparse.Namespace) -> int:
+    """`config path|show|validate|set KEY VALUE`."""
+    action: str = args.action
+    if action == "path":
+        return _config_path(as_json=args.json)
+    if action == "show":
+        return _config_show(as_json=args.json)
+    if action == "validate":
+        return _config_validate(as_json=args.json)
+    return _config_set(args.key, args.value, as_json=args.json)
+
+
+def _config_path(*, as_json: bool) -> int:
+    paths = cli_paths()
+    if as_json:
+        emit_json({"home": paths.home, "config": paths.config_file, "database": paths.db_file})
+        return 0
+    say(str(paths.config_file))
+    say(str(paths.db_file))
+    return 0
+
+
+def _config_show(*, as_json: bool) -> int:
+    paths = cli_paths()
+    config, error = read_config(paths, os.environ, cli_clock()().date())
+    if error is not None:
+        raise error
+    view = redacted_view(config)
+    if as_json:
+        emit_json(view)
+        return 0
+    import json
+
+    say(json.dumps(view, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _config_validate(*, as_json: bool) -> int:
+    paths = cli_paths()
+    config, error = read_config(paths, os.environ, cli_clock()().date())
+    problem = str(error) if error else config.setup_hint
+    if as_json:
+        emit_json(
+            {"path": paths.config_file, "valid": problem is None, "problem": problem, "warnings": config.warnings}
+        )
+        return 1 if problem else 0
+    if problem is not None:
+        raise error if error is not None else UserError(problem)
+    accounts = sum(len(provider.accounts) for provider in config.providers.values())
+    say(f"{paths.config_file} is valid: {len(config.providers)} provider(s), {accounts} account(s)")
+    for warning in config.warnings:
+        say(f"  warning: {warning}")
+    return 0
+
+
+def _config_set(key: str, value_text: str, *, as_json: bool) -> int:
+    try:
+        path = key_path(key)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    value = parse_value(value_text)
+    try:
+        result = _write([(path, value)])
+    except ConfigError as error:
+        raise UserError(f"{error} (providers.json was not changed)") from error
+    if as_json:
+        emit_json({"key": ".".join(path), "value": value, "path": result.path, "backup": result.backup})
+        return 0
+    _report_write(result, f"{'.'.join(path)} = {value_text}")
+    return 0

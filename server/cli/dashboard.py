@@ -31,7 +31,7 @@ from server.views import (
     StatusReport,
     decision_log,
     metrics_report,
-    provider_status,
+    router_status,
 )
 from server.wiring import App
 
@@ -115,7 +115,7 @@ async def _current(app: App, log: DecisionLogView, status: StatusReport, labels:
 async def gather(app: App, *, recent: int = RECENT, now: datetime | None = None) -> Dashboard:
     """Everything the dashboard shows, read once from the shared database."""
     now = now or app.clock()
-    status = await provider_status(app, now=now)
+    status = await router_status(app, now=now)
     log = await decision_log(app, recent)
     metrics: MetricsReport = await metrics_report(
         app, since=now - timedelta(hours=24), until=now + timedelta(seconds=1)

@@ -30,7 +30,7 @@ from server import views
 from server.actions import SwitchResult, resolve_provider, resolve_target, switch
 from server.config import ConfigError, budget_mode_edit, preference_edits, write_config_edits
 from server.mcp.state import ServerState
-from server.wiring import App, store_problems
+from server.wiring import App
 from storage import StoreError
 
 Ctx = Context[ServerState, Any]
@@ -211,11 +211,7 @@ async def provider_status(
     if state.app is None:
         return views.unavailable_status(state.problem or "unknown problem", state.config_source, state.clock())
     with tool_errors():
-        status = await views.provider_status(state.app, provider)
-        blocked = await store_problems(state.app.store)
-    if blocked:
-        status = status.model_copy(update={"ready": False, "problems": [*status.problems, *blocked]})
-    return status
+        return await views.router_status(state.app, provider)
 
 
 async def quota_report(

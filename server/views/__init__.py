@@ -23,6 +23,7 @@ from server.views.status import (
     SpendView,
     StatusReport,
     provider_status,
+    router_status,
     unavailable_status,
 )
 
@@ -55,6 +56,7 @@ __all__ = [
     "preferences_view",
     "provider_status",
     "providers_view",
+    "router_status",
     "quota_report",
     "quoted",
     "unavailable_status",

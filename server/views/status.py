@@ -20,7 +20,7 @@ from server.views.common import (
     quota_use,
     selected_providers,
 )
-from server.wiring import App, latest_active, quota_windows
+from server.wiring import App, latest_active, quota_windows, store_problems
 from storage import AccountState, MetricsRow, StateSnapshot, Usages
 
 #: how far back provider_status looks for latency percentiles and error counts
@@ -281,6 +281,20 @@ async def provider_status(app: App, provider: str | None = None, *, now: datetim
         ],
         providers=statuses,
     )
+
+
+async def router_status(app: App, provider: str | None = None, *, now: datetime | None = None) -> StatusReport:
+    """`provider_status`, not ready while router.db takes no writes (each problem naming the fix): what the
+    `provider_status` tool and `provider-router status` show.
+
+    Raises:
+        ValueError: `provider` names no configured provider (the message lists the configured ones).
+    """
+    status = await provider_status(app, provider, now=now)
+    blocked = await store_problems(app.store)
+    if blocked:
+        status = status.model_copy(update={"ready": False, "problems": [*status.problems, *blocked]})
+    return status
 
 
 def unavailable_status(problem: str, source: str, now: datetime) -> StatusReport:

@@ -1,7 +1,7 @@
 """Verbs that change what routing prefers: `prefer`, `budget`, `switch`, `reset`, `config`.
 
 Preferences live in providers.json (written through server.config.write, as the MCP `set_preference` tool does);
-the manual switch and the cooldowns live in the shared database (the same calls as `switch_provider`).
+the manual switch and the cooldowns live in the shared database: `switch` is the action `switch_provider` calls.
 """
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
-from typing import Any
 
+from server.actions import switch as switch_action
 from server.cli.common import UserError, cli_app, cli_clock, cli_paths, emit_json, run, say, warn
 from server.config import (
     ConfigError,
@@ -25,7 +25,7 @@ from server.config import (
 )
 from server.views import preferences_view
 from server.wiring import read_config
-from storage import ConversationNotFound, SwitchRecord
+from storage import SwitchRecord
 
 
 def _write(edits: Sequence[Edit]) -> ConfigWrite:
@@ -80,50 +80,30 @@ def switch(args: argparse.Namespace) -> int:
 
 
 async def _switch(provider: str, model: str | None, conversation: str | None, *, as_json: bool) -> int:
-    target = None if provider == "auto" else provider
     async with cli_app() as app:
-        if target is not None:
-            _check_target(app.config.providers, target, model)
-        now = app.clock()
-        previous = await app.conversations.global_pin()
-        if conversation is None:
-            await app.conversations.set_global_pin(target, model, now)
-        else:
-            try:
-                await app.conversations.pin(conversation, target, model, now)
-            except ConversationNotFound as error:
-                raise UserError(f"no conversation {conversation!r}; `provider-router log` shows their ids") from error
-        await app.decisions.record_switch(
-            SwitchRecord(
-                reason="manual",
-                from_provider=previous.provider if previous and conversation is None else None,
-                from_model=previous.model if previous and conversation is None else None,
-                to_provider=target,
-                to_model=model,
-                conversation_id=conversation,
-            ),
-            now,
-        )
-    result = {"provider": target or "auto", "model": model, "conversation_id": conversation}
-    result["scope"] = "conversation" if conversation else "global"
+        try:
+            result = await switch_action(app, provider, model, conversation)
+        except ValueError as error:
+            raise UserError(
+                f"{error}; `provider-router list` shows them, `provider-router log` the conversations"
+            ) from error
     if as_json:
-        emit_json(result)
+        emit_json(
+            {
+                "provider": result.provider or "auto",
+                "model": result.model,
+                "conversation_id": result.conversation_id,
+                "scope": result.scope,
+            }
+        )
         return 0
     where = f"conversation {conversation}" if conversation else "every request"
-    if target is None:
+    if result.provider is None:
         say(f"automatic routing for {where}")
     else:
-        say(f"{where} now goes to {target}{'/' + model if model else ''} (undo: provider-router switch auto)")
+        what = result.provider + (f"/{result.model}" if result.model else "")
+        say(f"{where} now goes to {what} (undo: provider-router switch auto)")
     return 0
-
-
-def _check_target(providers: dict[str, Any], provider: str, model: str | None) -> None:
-    if provider not in providers:
-        known = ", ".join(providers) or "none configured"
-        raise UserError(f"{provider!r} is not a configured provider ({known}); `provider-router list` shows them")
-    if model is not None and model not in providers[provider].models:
-        models = ", ".join(providers[provider].models)
-        raise UserError(f"{provider} has no model {model!r} configured (it has: {models})")
 
 
 def reset(args: argparse.Namespace) -> int:

@@ -1,10 +1,10 @@
 """The configuration: providers.json read, validated and resolved into frozen values, and edited in place
 (comments kept); where the user's files live."""
 
-from server.config.jsonc import decode_jsonc
 from server.config.lifecycle import Notice, lifecycle_notices, substitutions
 from server.config.load import ConfigError, RouterConfig, credential_label, load_config, redacted_view
 from server.config.paths import Paths
+from server.config.reader import decode_jsonc
 from server.config.types import RouterSettings
 from server.config.write import (
     ConfigWrite,

@@ -6,8 +6,8 @@ may use `${VAR}` or `${VAR:-default}`; a missing variable is an error naming it,
 a reference.
 
 Where each part is read:
-    server.config.jsonc      comments and trailing commas; syntax errors with line and column
-    server.config.reader     typed access by JSON path; `ConfigError`
+    clients.jsonc            comments and trailing commas; syntax errors with line and column
+    server.config.reader     the decoding into `ConfigError`s; typed access by JSON path
     server.config.providers  providers, account pools, key references
     server.config.quota      quota and budgetUsd blocks
     server.config.models     per-model overrides merged over providers/catalog.json
@@ -29,10 +29,9 @@ from urllib.parse import urlsplit, urlunsplit
 from providers.catalog import Catalog, load_catalog
 from providers.models import Account, BudgetSpec, CredentialRef, ModelProfile, ProviderConfig, QuotaSpec
 from providers.redact import mask_keys
-from server.config.jsonc import decode_jsonc
 from server.config.prefs import TOP_LEVEL_PREFERENCES, parse_preferences, parse_settings
 from server.config.providers import parse_provider
-from server.config.reader import ConfigError, Reader, child
+from server.config.reader import ConfigError, Reader, child, decode_jsonc
 from server.config.types import SETUP_HINT, RouterConfig, RouterSettings
 
 __all__ = [

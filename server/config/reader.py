@@ -15,6 +15,7 @@ from datetime import date
 from typing import Any, NoReturn
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from clients import jsonc
 from providers.catalog import Catalog
 from providers.redact import mask_keys
 
@@ -195,3 +196,30 @@ def _short(number: float) -> str:
     """A number as an error quotes it: a 5,000-digit integer is shown by its size."""
     text = str(number)
     return text if len(text) <= 24 else f"a {len(text)}-digit number"
+
+
+_SYNTAX_FIX = "correct the JSON at that place (comments with // or /* */ and trailing commas are allowed)"
+
+
+def decode_jsonc(text: str, source: str) -> tuple[Any, list[str]]:
+    """Decode providers.json with clients.jsonc (comments and trailing commas allowed); returns the value and the
+    keys that appeared twice in one object.
+
+    Raises:
+        ConfigError: the text is not valid JSON (with the line and column), or is empty.
+    """
+    if not text.strip():
+        raise ConfigError(source, "the file is empty", fix="run `provider-router setup`, or write {} to start")
+    if text.startswith("\ufeff"):
+        text = " " + text[1:]  # a byte-order mark: columns still count from the file's first character
+    try:
+        document = jsonc.parse(text)
+    except jsonc.JsoncError as exc:
+        unclosed = exc.reason == jsonc.UNCLOSED_COMMENT
+        reason, fix = ("a /* comment is never closed", "close it with */") if unclosed else (None, _SYNTAX_FIX)
+        message = reason or f"invalid JSON: {exc.reason}"
+        raise ConfigError(source, message, fix=fix, line=exc.line, column=exc.column) from exc
+    except (ValueError, RecursionError) as exc:
+        # numbers with thousands of digits, and absurdly deep nesting
+        raise ConfigError(source, "invalid JSON: a number is too long or nesting is too deep", fix=_SYNTAX_FIX) from exc
+    return document.root.value, list(document.duplicates)

@@ -1,11 +1,8 @@
-"""What a user can change, one use case per action: the MCP tool and the CLI verb both call it and only render
-its result."""
+"""What a user can do, one use case per action: the MCP tool and the CLI verb both call it and only render its
+result (README "The public surface")."""
 
+from server.actions.reset import ResetResult, reset
+from server.actions.route import route
 from server.actions.switch import SwitchResult, resolve_provider, resolve_target, switch
 
-__all__ = [
-    "SwitchResult",
-    "resolve_provider",
-    "resolve_target",
-    "switch",
-]
+__all__ = ["ResetResult", "SwitchResult", "reset", "resolve_provider", "resolve_target", "route", "switch"]

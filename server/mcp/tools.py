@@ -26,8 +26,8 @@ from routing.preferences import BudgetMode, QualityMode
 from routing.results import Attempt, DryRunResult, RouteError, RouteResult
 from routing.router import RouteRequest
 from routing.types import Reason
-from server import views
-from server.actions import SwitchResult, resolve_provider, resolve_target, switch
+from server import actions, views
+from server.actions import SwitchResult, resolve_provider
 from server.config import ConfigError, budget_mode_edit, preference_edits, write_config_edits
 from server.mcp.state import ServerState
 from server.wiring import App
@@ -182,8 +182,6 @@ async def route_and_complete(
     await state.retry_open()
     app = state.ready()
     base = as_messages(prompt, messages, system)
-    with tool_errors():
-        provider, model = resolve_target(app, provider, model)
     request = RouteRequest(
         messages=base.messages, system=base.system, task_type=task_type, quality=quality, budget_mode=budget_mode,
         provider=provider, model=model, conversation_id=conversation_id, max_output_tokens=max_output_tokens,
@@ -194,7 +192,7 @@ async def route_and_complete(
         await ctx.report_progress(tokens, None, message)  # a no-op unless the client asked for progress
 
     with tool_errors():
-        result = await (app.router.preview(request) if dry_run else app.router.route(request, progress=progress))
+        result = await actions.route(app, request, progress)
     out = route_output(result)
     text = f"{out.text}\n\n{route_line(out)}" if out.text else route_line(out)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json"))
@@ -293,7 +291,7 @@ async def switch_provider(
     await state.retry_open()
     app = state.ready()
     with tool_errors():
-        return await switch(app, provider, model, conversation_id)
+        return await actions.switch(app, provider, model, conversation_id)
 
 
 def register_tools(server: MCPServer[ServerState]) -> None:

@@ -107,3 +107,22 @@ def test_prefer_and_budget_leave_the_same_preferences_as_set_preference(env: Sim
     _, result = _through_mcp(tmp_path / "mcp", calls)
     assert cli == result["preferences"]
     assert cli["task_preferences"]["coding"] == ["zai", "kimi"]
+
+
+def test_ask_and_route_and_complete_route_the_same_request_alike(env: SimHome, tmp_path: Path) -> None:
+    cli = env.cli("ask", "Fix this function", "--task", "coding", "--provider", "moonshot", "--json").json()
+    calls: list[Call] = [
+        ("route_and_complete", {"prompt": "Fix this function", "task_type": "coding", "provider": "moonshot"})
+    ]
+    [tool] = _through_mcp(tmp_path / "mcp", calls)
+    same = ("text", "provider", "model", "account", "reason", "cost_usd", "usage", "decision_id")  # ids are random
+    assert {k: cli[k] for k in same} == {k: tool[k] for k in same}
+    assert (tool["provider"], tool["reason"]) == ("kimi", "manual")
+
+
+def test_a_dry_run_decides_alike_on_both(env: SimHome, tmp_path: Path) -> None:
+    cli = env.cli("ask", "Summarise this log", "--dry-run", "--json").json()
+    [tool] = _through_mcp(tmp_path / "mcp", [("route_and_complete", {"prompt": "Summarise this log", "dry_run": True})])
+    same = ("provider", "model", "account", "reason", "candidates", "excluded", "explanation", "task_type")
+    assert {k: cli[k] for k in same} == {k: tool[k] for k in same}
+    assert tool["provider"] is not None

@@ -1,4 +1,4 @@
-"""`ask PROMPT`: one completion from the shell through the router (the same call as `route_and_complete`)."""
+"""`ask PROMPT`: one completion from the shell through the router (the action `route_and_complete` calls)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import sys
 from providers.types import Message
 from routing.results import DryRunResult, RouteResult
 from routing.router import RouteRequest
+from server.actions import route
 from server.cli.common import UserError, cli_app, emit_json, run
 
 
@@ -50,8 +51,10 @@ def ask(args: argparse.Namespace) -> int:
 
 async def _ask(request: RouteRequest, *, as_json: bool) -> int:
     async with cli_app(require=True) as app:
-        outcome: RouteResult | DryRunResult
-        outcome = await app.router.preview(request) if request.dry_run else await app.router.route(request)
+        try:
+            outcome = await route(app, request)
+        except ValueError as error:  # an unknown --provider: the message lists the configured ones
+            raise UserError(str(error)) from error
     if as_json:
         emit_json(outcome)
         return 0

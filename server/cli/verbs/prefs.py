@@ -10,6 +10,7 @@ import argparse
 import os
 from collections.abc import Sequence
 
+from server.actions import reset as reset_action
 from server.actions import switch as switch_action
 from server.cli.common import UserError, cli_app, cli_clock, cli_paths, emit_json, run, say, warn
 from server.config import (
@@ -25,7 +26,6 @@ from server.config import (
 )
 from server.views import preferences_view
 from server.wiring import read_config
-from storage import SwitchRecord
 
 
 def _write(edits: Sequence[Edit]) -> ConfigWrite:
@@ -113,18 +113,12 @@ def reset(args: argparse.Namespace) -> int:
 
 async def _reset(*, as_json: bool) -> int:
     async with cli_app() as app:
-        now = app.clock()
-        previous = await app.conversations.global_pin()
-        await app.conversations.set_global_pin(None, None, now)
-        cleared = await app.states.reset()
-        if previous is not None:
-            await app.decisions.record_switch(
-                SwitchRecord(reason="manual", from_provider=previous.provider, from_model=previous.model), now
-            )
+        result = await reset_action(app)
     if as_json:
-        emit_json({"switch_cleared": previous is not None, "accounts_reset": cleared})
+        emit_json({"switch_cleared": result.switch_cleared, "accounts_reset": result.accounts_reset})
         return 0
-    pin = f"cleared the switch to {previous.provider}; " if previous else ""
+    pin = f"cleared the switch to {result.previous.provider}; " if result.previous else ""
+    cleared = result.accounts_reset
     say(f"automatic routing: {pin}cooldowns, exhausted marks and learned limits cleared ({cleared} row(s))")
     return 0
 

@@ -20,7 +20,6 @@ from providers.catalog import Catalog
 from providers.redact import mask_keys
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_STRING_FIX = 'write a string in quotes: "..."'
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 #: the largest count (requests, tokens, days) and amount (USD, seconds) a setting may hold unless it says otherwise:
 #: far beyond any real limit, and small enough that sums in nano-dollars and millisecond timestamps fit SQLite's

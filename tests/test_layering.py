@@ -293,3 +293,19 @@ def test_the_cycle_checker_finds_a_cycle_and_passes_a_chain() -> None:
     tree = ast.parse("import server.views\ndef f():\n    from server.cli import dashboard, main\n")
     assert sorted(_imported_modules(tree)) == ["server.cli.dashboard", "server.cli.main", "server.views"]
     assert _package_graph(ROOT / "server")["mcp"] >= {"views", "wiring", "config"}
+
+
+#: server's subpackages from the top down: each imports only those after it (and routing, providers, storage, clients)
+SERVER_LAYERS = ("cli", "mcp", "actions", "views", "wiring", "config")
+
+
+def test_servers_subpackages_import_only_the_layers_below_them() -> None:
+    graph = _package_graph(ROOT / "server")
+    bad = [
+        f"server.{layer} imports server.{target}"
+        for index, layer in enumerate(SERVER_LAYERS)
+        for target in sorted(graph.get(layer, set()))
+        if target in SERVER_LAYERS[: index + 1] or target == "__init__"
+    ]
+    assert not bad, "\n".join(bad)
+    assert set(SERVER_LAYERS) <= set(graph)

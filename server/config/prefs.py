@@ -1,10 +1,6 @@
 """The `preferences` and `settings` blocks of providers.json.
 
-Preferences (every list is an ORDER of provider ids, never an allow-list):
-`default`, `taskPreferences` {coding, reasoning, creative, simple}, `qualityPreferences` {max_speed, balanced,
-max_quality, max_context, cost_first}, `budgetMode` (free_only | cost_first | quality_first), `autoSwitch`,
-`switchOnLimit`, `preserveContext`, `budgetUsd` {daily, monthly} (global caps), `switchThresholdTokens`,
-`autoDiscover` (route to listed models the catalogue lacks, after the catalogued ones; see server.wiring.listings).
+The keys are README "Configuration"; every list is an ORDER of provider ids, never an allow-list.
 
 The looser forms are read as meant:
 - `"default": ["google", "kimi", "zai"]` (its "free tier maximization" use case): the first id becomes `default`,

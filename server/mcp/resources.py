@@ -1,12 +1,5 @@
-"""The MCP resources, all application/json, none holding a key (keys appear only as where they live) and none
-holding a prompt unless the user enabled `settings.logPrompts`.
-
-    router://decisions        recent decisions, newest first, with attempts; and recent provider switches
-    router://decisions/{id}   one decision with its ranked candidates, exclusions, explanation and attempts
-    router://metrics          per provider, account and model: requests, tokens, cost, latency, errors by class
-    router://providers        the configured providers and models (catalogue merged with the config) and health
-    router://config           the configuration in force, redacted, with any problem and its fix
-"""
+"""The five MCP resources (README "How an agent uses it"), all application/json: no key (only where it lives), no
+prompt unless the user enabled `settings.logPrompts`."""
 
 from __future__ import annotations
 

@@ -8,13 +8,11 @@ actions (server.actions) and the configuration writer (server.config.write).
 
 from __future__ import annotations
 
-import functools
 import inspect
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-import anyio.to_thread
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
@@ -27,10 +25,9 @@ from routing.results import Attempt, DryRunResult, RouteError, RouteResult
 from routing.router import RouteRequest
 from routing.types import Reason
 from server import actions, views
-from server.actions import SwitchResult, resolve_provider
-from server.config import ConfigError, budget_mode_edit, preference_edits, write_config_edits
+from server.actions import SwitchResult
+from server.config import ConfigError
 from server.mcp.state import ServerState
-from server.wiring import App
 from storage import StoreError
 
 Ctx = Context[ServerState, Any]
@@ -74,14 +71,6 @@ class RouteOutput(BaseModel):
     estimated_input_tokens: int | None = None
     switched: str | None = Field(default=None, description="the conversation moved: 'from -> to (why)'")
     error: str | None = Field(default=None, description="dry run: why no provider can serve")
-
-
-class PreferenceResult(BaseModel):
-    preferences: views.PreferencesView = Field(description="the preferences now in force")
-    config_file: str
-    backup: str | None = Field(default=None, description="the copy of the previous providers.json")
-    changed: bool
-    warnings: list[str] = Field(default_factory=list)
 
 
 def _cost(cost_usd: float) -> str:
@@ -226,11 +215,6 @@ async def quota_report(
         return await views.quota_report(app, period, provider)
 
 
-def _configured(app: App, names: list[str]) -> list[str]:
-    # an order names each provider once: a repeated name (or an alias of one already given) adds nothing
-    return list(dict.fromkeys(resolve_provider(app, name) for name in names))
-
-
 async def set_preference(
     ctx: Ctx,
     providers: Annotated[
@@ -245,37 +229,15 @@ async def set_preference(
         bool | str, Field(description="set the default provider: true (`providers` names one) or its id")
     ] = False,
     budget_mode: Annotated[BudgetMode | None, Field(description="free_only | cost_first | quality_first")] = None,
-) -> PreferenceResult:
+) -> actions.PreferenceResult:
     """Change the routing preferences in providers.json (comments kept, previous file backed up)."""
     state = ctx.request_context.lifespan_context
     await state.retry_open()
     app = state.opened()
     with tool_errors():
-        if isinstance(default, str):
-            if providers not in (None, [default]):
-                raise ValueError("name the default provider once: default=<id>, or default=true with providers=[<id>]")
-            providers, default = [default], True
-        edits = [budget_mode_edit(budget_mode)] if budget_mode else []
-        if providers is not None or task_type or quality or default:
-            if sum((task_type is not None, quality is not None, default)) != 1:
-                raise ValueError("say which order to set: exactly one of task_type, quality or default=true")
-            edits += preference_edits(_configured(app, providers or []), task_type=task_type, quality=quality)
-        if not edits:
-            raise ValueError("nothing to change: give providers with task_type, quality or default, or budget_mode")
-        # in a worker thread: the write waits for providers.json's lock while another process edits it
-        write = functools.partial(write_config_edits, app.paths, edits, app.environ, now=app.clock())
-        written = await anyio.to_thread.run_sync(write)
-    app.refresh()
-    if app.config_error is not None or app.config.preferences != written.config.preferences:
-        app.config_error = None
-        app.apply(written.config)
-    return PreferenceResult(
-        preferences=views.preferences_view(app.config.preferences),
-        config_file=str(written.path),
-        backup=str(written.backup) if written.backup else None,
-        changed=written.changed,
-        warnings=list(written.config.warnings),
-    )
+        return await actions.set_preference(
+            app, providers=providers, task_type=task_type, quality=quality, default=default, budget_mode=budget_mode
+        )
 
 
 async def switch_provider(

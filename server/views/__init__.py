@@ -12,6 +12,7 @@ from server.views.decisions import (
     decision_log,
 )
 from server.views.metrics import MetricsReport, MetricsView, metrics_report
+from server.views.models import AccountModels, ModelRow, ModelsReport, models_report
 from server.views.preferences import PreferencesView, preferences_view
 from server.views.providers import ModelView, ProviderEntry, ProvidersReport, providers_view
 from server.views.quota import AccountQuota, ProviderQuota, QuotaReport, quota_report
@@ -28,6 +29,7 @@ from server.views.status import (
 )
 
 __all__ = [
+    "AccountModels",
     "AccountQuota",
     "AccountStatus",
     "AttemptView",
@@ -38,7 +40,9 @@ __all__ = [
     "HealthState",
     "MetricsReport",
     "MetricsView",
+    "ModelRow",
     "ModelView",
+    "ModelsReport",
     "PinView",
     "PreferencesView",
     "ProviderEntry",
@@ -53,6 +57,7 @@ __all__ = [
     "decision_detail",
     "decision_log",
     "metrics_report",
+    "models_report",
     "preferences_view",
     "provider_status",
     "providers_view",

@@ -1,7 +1,7 @@
 """`provider-router models [PROVIDER] [--refresh] [--refresh-prices] [--json]`: which models each account can use.
 
-Reads the stored listings (server.wiring.listings); `--refresh` fetches them first, `--refresh-prices` first
-rewrites the prices of the user's catalog.json from the installed genai-prices (a move of more than 5x is held back).
+Renders server.views.models (the stored listings); `--refresh` fetches them first, `--refresh-prices` first rewrites
+the prices of the user's catalog.json from the installed genai-prices (a move of more than 5x is held back).
 """
 
 from __future__ import annotations
@@ -12,7 +12,8 @@ from typing import Any
 from providers.catalog import genai_prices_for
 from providers.catalog_overlay import OverlayError, PriceLookup, PriceRefresh, refresh_overlay_prices
 from server.cli.common import UserError, cli_app, emit_json, run, say
-from server.wiring import AccountModels, ModelRow, ModelsReport, models_report, refresh_listings
+from server.views import AccountModels, ModelRow, ModelsReport, models_report
+from server.wiring import refresh_listings
 
 #: where prices come from (tests replace it: the installed genai-prices version must not decide a test)
 PRICE_LOOKUP: PriceLookup = genai_prices_for

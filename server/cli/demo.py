@@ -1,6 +1,6 @@
 """`provider-router demo`: the router at work on simulated providers, in under a minute, with no keys.
 
-The seed's line-up (Z.AI, Kimi, three free Google accounts with 4 requests a day each, OpenAI, Anthropic) runs
+The example line-up (Z.AI, Kimi, three free Google accounts with 4 requests a day each, OpenAI, Anthropic) runs
 on the loopback simulator; a scripted mix of tasks goes through the real router and store in a temporary home
 (deleted afterwards), showing failovers, the Google pool draining evenly, a budget stop and the final dashboard.
 Nothing is read from or written to the user's own home, and nothing leaves 127.0.0.1.
@@ -126,7 +126,7 @@ PHASES: tuple[Phase, ...] = (
 
 
 def demo_accounts() -> list[SimAccount]:
-    """The seed's providers as simulator accounts (latencies small but distinct, so the table has something to show)."""
+    """The line-up as simulator accounts (latencies small but distinct, so the table has something to show)."""
     google = [
         SimAccount(id=f"google-{n}", kind="gemini", api_key=DEMO_KEY, latency_ms=4 + n, reply=_REPLY) for n in (1, 2, 3)
     ]

@@ -1,4 +1,4 @@
-"""What the router shows: one module per view, each a coroutine over an open App returning a frozen, JSON-ready model
+"""What the router shows: one module per view, each a function of the open App returning a frozen, JSON-ready model
 with no secret in it. The MCP tools and resources and the CLI verbs all render these."""
 
 from server.views.common import HealthState, QuotaUse, quoted

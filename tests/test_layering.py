@@ -309,3 +309,13 @@ def test_servers_subpackages_import_only_the_layers_below_them() -> None:
     ]
     assert not bad, "\n".join(bad)
     assert set(SERVER_LAYERS) <= set(graph)
+
+
+def test_clients_imports_no_other_package_of_the_project() -> None:
+    bad = [
+        f"{file.relative_to(ROOT)}:{line} imports {name}"
+        for file in _package_files("clients")
+        for name, line in _imports(ast.parse(file.read_text()))
+        if name.split(".")[0] in {"server", "routing", "providers", "storage"}
+    ]
+    assert not bad, "\n".join(bad)

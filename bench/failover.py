@@ -24,7 +24,7 @@ from providers.simulator import SimAccount, Simulator
 from providers.simulator.httpserver import Action, HttpRequest
 from providers.types import Message
 from routing.router import RouteRequest
-from server.app import App
+from server.wiring.app import App
 
 
 class TimedSimulator(Simulator):

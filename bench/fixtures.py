@@ -14,8 +14,8 @@ import anyio
 
 from bench.common import PROJECT_PYTHON, ROOT
 from providers.simulator import SimAccount, SimSpec
-from server.app import App, open_app
-from server.paths import Paths
+from server.config.paths import Paths
+from server.wiring.app import App, open_app
 
 SIM_KEY = "sim-bench-key-0123456789"
 ENV: Mapping[str, str] = {"SIM_KEY": SIM_KEY}

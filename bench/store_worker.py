@@ -16,8 +16,8 @@ from bench.fixtures import ENV
 from bench.overhead import route_call
 from bench.timing import timed_round
 from providers.clock import system_clock
-from server.app import open_app
-from server.paths import Paths
+from server.config.paths import Paths
+from server.wiring.app import open_app
 
 
 async def main(home: Path, n: int, concurrency: int) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 _WHITESPACE = " \t\r\n"
 _SCALAR_DECODER = json.JSONDecoder()
+UNCLOSED_COMMENT = "unterminated /* comment"
 
 
 class JsoncError(ValueError):
@@ -57,6 +58,8 @@ class Node:
 class Document:
     root: Node
     has_comments: bool
+    #: member names that appeared twice in one object (the last one counts), in the order met
+    duplicates: tuple[str, ...] = ()
 
 
 @dataclass
@@ -65,6 +68,7 @@ class _Parser:
     trailing_commas: bool = True
     pos: int = 0
     has_comments: bool = False
+    duplicates: list[str] = field(default_factory=list)
 
     def fail(self, message: str, pos: int | None = None) -> JsoncError:
         return JsoncError(message, self.text, self.pos if pos is None else pos)
@@ -84,7 +88,7 @@ class _Parser:
                 self.has_comments = True
                 end = text.find("*/", self.pos + 2)
                 if end < 0:
-                    raise self.fail("unterminated /* comment")
+                    raise self.fail(UNCLOSED_COMMENT)
                 self.pos = end + 2
             else:
                 return
@@ -129,6 +133,8 @@ class _Parser:
             if not self.text.startswith(":", self.pos):
                 raise self.fail("expected ':' after a member name")
             self.pos += 1
+            if any(m.key == key_node.value for m in members):
+                self.duplicates.append(key_node.value)
             members.append(Member(key_node.value, key_node.start, self.value()))
             self.skip()
             trailing = self.text.startswith(",", self.pos)
@@ -170,7 +176,7 @@ def parse(text: str, *, trailing_commas: bool = True) -> Document:
     parser.skip()
     if parser.pos != len(text):
         raise parser.fail("unexpected text after the top-level value")
-    return Document(root, parser.has_comments)
+    return Document(root, parser.has_comments, tuple(parser.duplicates))
 
 
 def _line_indent(text: str, pos: int) -> str:

@@ -8,7 +8,7 @@
 
 The parsers are pure (one page in, models and the next page's cursor out); `fetch_listing` only moves bytes, with
 the account's key sent the way its adapter sends it. Every failure is one `ListingError` whose message never
-carries the key. Listings are never fetched on a request's path: see `server.listings`.
+carries the key. Listings are never fetched on a request's path: see `server.wiring.listings`.
 """
 
 from __future__ import annotations

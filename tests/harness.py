@@ -10,8 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from providers.simulator import SimAccount, Simulator
-from server.app import App, open_app
-from server.paths import Paths
+from server.config.paths import Paths
+from server.wiring.app import App, open_app
 from tests.clock import FixedClock
 
 SIM_KEY = "sim-test-key-0123456789"

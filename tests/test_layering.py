@@ -211,3 +211,111 @@ def test_the_checker_catches_io_and_clock_reads() -> None:
     assert [call for call, _ in _clock_reads(tree)] == ["datetime.now()", "time.time()"]
     passed = ast.parse("from time import time\nf(clock=time.time)\ng = date.today()\nh = time.monotonic()\n")
     assert sorted(read for read, _ in _wall_clock_reads(passed)) == ["date.today", "from time import time", "time.time"]
+
+
+# --------------------------------------------------------------------------------------------------- import cycles
+
+#: cycles other branches are removing (issue 13); each entry must go when its cycle does, and no other may appear
+CYCLES_BEING_REMOVED: dict[str, tuple[str, ...]] = {
+    "providers.simulator": ("core", "control", "core"),
+    "routing": ("attempt", "router", "attempt"),
+    "storage": ("db", "migrations", "db"),
+}
+
+
+def _imported_modules(tree: ast.Module) -> Iterator[str]:
+    """The in-project modules a module imports anywhere in it (in functions and TYPE_CHECKING blocks too):
+    `from pkg import sub` is the module pkg.sub, `from pkg import name` the package pkg."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            yield from filter(None, (_project_module(alias.name) for alias in node.names))
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                target = _project_module(f"{node.module}.{alias.name}")
+                if target is not None:
+                    yield target
+
+
+def _package_graph(package: Path) -> dict[str, set[str]]:
+    """Each child of `package` (a module, a subpackage taken whole, or "__init__") -> the children it imports."""
+    dotted = ".".join(package.relative_to(ROOT).parts)
+    graph: dict[str, set[str]] = {}
+    for file in sorted(package.rglob("*.py")):
+        child = file.relative_to(package).with_suffix("").parts[0]
+        edges = graph.setdefault(child, set())
+        for target in _imported_modules(ast.parse(file.read_text())):
+            if target == dotted:
+                edges.add("__init__")
+            elif target.startswith(dotted + "."):
+                edges.add(target[len(dotted) + 1 :].split(".")[0])
+        edges.discard(child)
+    return graph
+
+
+def _cycle(graph: dict[str, set[str]]) -> tuple[str, ...] | None:
+    """One import cycle of `graph`, or None."""
+    state: dict[str, int] = {}  # 1: on the current path, 2: done
+    path: list[str] = []
+
+    def visit(node: str) -> tuple[str, ...] | None:
+        state[node] = 1
+        path.append(node)
+        for target in sorted(graph.get(node, ())):
+            if state.get(target) == 1:
+                return (*path[path.index(target) :], target)
+            if target not in state and (found := visit(target)) is not None:
+                return found
+        path.pop()
+        state[node] = 2
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)) is not None:
+            return found
+    return None
+
+
+def _packages() -> list[Path]:
+    return sorted(init.parent for package in PACKAGES for init in (ROOT / package).rglob("__init__.py"))
+
+
+@pytest.mark.parametrize("package", _packages(), ids=lambda p: ".".join(p.relative_to(ROOT).parts))
+def test_no_package_has_an_import_cycle_among_its_modules(package: Path) -> None:
+    """Counting lazy imports too: a cycle broken by an import inside a function is still a cycle to read."""
+    dotted = ".".join(package.relative_to(ROOT).parts)
+    cycle = _cycle(_package_graph(package))
+    assert cycle == CYCLES_BEING_REMOVED.get(dotted), f"{dotted}: import cycle " + " -> ".join(cycle or ("none",))
+
+
+def test_the_cycle_checker_finds_a_cycle_and_passes_a_chain() -> None:
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == ("a", "b", "c", "a")
+    assert _cycle({"a": {"b"}, "b": {"c"}, "c": set()}) is None
+    tree = ast.parse("import server.views\ndef f():\n    from server.cli import dashboard, main\n")
+    assert sorted(_imported_modules(tree)) == ["server.cli.dashboard", "server.cli.main", "server.views"]
+    assert _package_graph(ROOT / "server")["mcp"] >= {"views", "wiring", "config"}
+
+
+#: server's subpackages from the top down: each imports only those after it (and routing, providers, storage, clients)
+SERVER_LAYERS = ("cli", "mcp", "actions", "views", "wiring", "config")
+
+
+def test_servers_subpackages_import_only_the_layers_below_them() -> None:
+    graph = _package_graph(ROOT / "server")
+    bad = [
+        f"server.{layer} imports server.{target}"
+        for index, layer in enumerate(SERVER_LAYERS)
+        for target in sorted(graph.get(layer, set()))
+        if target in SERVER_LAYERS[: index + 1] or target == "__init__"
+    ]
+    assert not bad, "\n".join(bad)
+    assert set(SERVER_LAYERS) <= set(graph)
+
+
+def test_clients_imports_no_other_package_of_the_project() -> None:
+    bad = [
+        f"{file.relative_to(ROOT)}:{line} imports {name}"
+        for file in _package_files("clients")
+        for name, line in _imports(ast.parse(file.read_text()))
+        if name.split(".")[0] in {"server", "routing", "providers", "storage"}
+    ]
+    assert not bad, "\n".join(bad)

@@ -23,7 +23,7 @@ from routing.cost import is_free_tier, usage_cost_usd
 from routing.preferences import BudgetMode
 from routing.results import RouteError
 from routing.router import RouteRequest
-from server.app import App
+from server.wiring.app import App
 
 #: LiteLLM's defaults (litellm/constants.py): a failing deployment rests this long
 LITELLM_COOLDOWN = timedelta(seconds=5)

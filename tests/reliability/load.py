@@ -14,8 +14,8 @@ from typing import Any
 import anyio
 
 from providers.simulator import Fault, Simulator
-from server.app import open_app
-from server.paths import Paths
+from server.config.paths import Paths
+from server.wiring.app import open_app
 from tests.clock import FixedClock, fixed_epoch
 from tests.harness import ENV, write_config
 from tests.reliability.stdio import RawServer, raw_server

@@ -13,10 +13,10 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from providers.simulator import SimAccount, Simulator
-from server.app import App
-from server.logging_setup import Redactor
-from server.mcp_server import build_server
-from server.paths import Paths
+from server.config.paths import Paths
+from server.mcp.server import build_server
+from server.wiring.app import App
+from server.wiring.logging_setup import Redactor
 from tests.clock import FixedClock
 from tests.harness import ENV, SIM_KEY, write_config
 from tests.server.mcp_support import app_factory, read_json, text_of

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from providers.simulator import Simulator
-from server.config import ConfigError, RouterConfig, load_config, redacted_view
+from server.config.load import ConfigError, RouterConfig, load_config, redacted_view
 from tests.clock import FIXED_NOW, fixed_epoch
 from tests.harness import ENV
 from tests.reliability import tally

@@ -26,8 +26,8 @@ import anyio
 import pytest
 
 from providers.simulator import Simulator
-from server.app import open_app
-from server.paths import Paths
+from server.config.paths import Paths
+from server.wiring.app import open_app
 from storage.db import DEFAULT_BUSY_TIMEOUT_MS
 from tests.clock import FixedClock, fixed_epoch
 from tests.damaged_db import damage_table, digest, held_exclusive, unwritable

@@ -17,10 +17,10 @@ import pytest
 
 import clients.configfile
 import clients.filelock
-import server.config_write
+import server.config.write
 from clients.configfile import backups_of
-from server.config_write import KEEP_BACKUPS, write_config_edits
-from server.paths import Paths
+from server.config.paths import Paths
+from server.config.write import KEEP_BACKUPS, write_config_edits
 from tests.reliability import tally
 from tests.server.test_cli_config_write import daily_requests, writers_config
 
@@ -81,7 +81,7 @@ def test_a_writer_that_read_before_another_wrote_never_overwrites_its_edit(
             b_waits_or_is_done.set()
 
     writer_b = threading.Thread(target=run_b, name="writer-b")
-    monkeypatch.setattr(server.config_write, "read_text", read_then_let_b_run)
+    monkeypatch.setattr(server.config.write, "read_text", read_then_let_b_run)
     monkeypatch.setattr(clients.filelock, "_lock", lock)
     writer_a = threading.Thread(target=_edit, args=(paths, 0, 5), name="writer-a")
     writer_a.start()

@@ -21,8 +21,8 @@ import anyio
 import pytest
 
 from providers.simulator import Simulator
-from server.app import open_app
-from server.paths import Paths
+from server.config.paths import Paths
+from server.wiring.app import open_app
 from storage import Store
 from storage.ledger import DEFAULT_TTL
 from tests.clock import fixed_epoch

@@ -18,7 +18,7 @@ import pytest
 from anyio.from_thread import start_blocking_portal
 
 from providers.simulator import Simulator
-from server.paths import Paths
+from server.config.paths import Paths
 from tests.clock import FixedClock, fixed_epoch
 from tests.harness import ENV, SIM_KEY, write_config
 from tests.reliability import tally

@@ -12,7 +12,7 @@ from typing import Any
 from providers.simulator import Simulator
 from providers.types import Message
 from routing.router import RouteRequest
-from server.app import App, open_app
+from server.wiring.app import App, open_app
 from storage import AccountState, Health
 from tests.clock import FixedClock
 from tests.harness import ENV, seed_accounts, seed_config, write_config

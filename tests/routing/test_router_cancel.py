@@ -11,7 +11,7 @@ import pytest
 
 from providers.simulator import Simulator
 from routing.results import NoRouteAvailable, RouteResult
-from server.app import App, open_app
+from server.wiring.app import App, open_app
 from tests.clock import FixedClock, fixed_epoch
 from tests.harness import ENV, seed_accounts, seed_config, write_config
 from tests.routing.e2e import Routed, ask, routed

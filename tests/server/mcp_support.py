@@ -15,10 +15,10 @@ from mcp.types import CallToolResult, TextContent, TextResourceContents
 
 from providers.credentials import KeyringCredentials
 from providers.simulator import Simulator
-from server.app import App, open_app
-from server.logging_setup import RedactingCredentials, Redactor
-from server.mcp_server import build_server
-from server.paths import Paths
+from server.config.paths import Paths
+from server.mcp.server import build_server
+from server.wiring.app import App, open_app
+from server.wiring.logging_setup import RedactingCredentials, Redactor
 from tests.clock import FixedClock, fixed_epoch
 from tests.harness import ENV, seed_accounts, seed_config, write_config
 

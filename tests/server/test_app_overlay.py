@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from server.app import open_app
+from server.wiring.app import open_app
 from tests.clock import FixedClock
 from tests.harness import ENV, write_config
 

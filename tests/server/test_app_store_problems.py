@@ -13,9 +13,9 @@ import anyio
 import pytest
 
 from providers.types import Message
-from server.app import AppUnavailable, open_app
-from server.doctor import diagnose
-from server.paths import Paths
+from server.cli.doctor import diagnose
+from server.config.paths import Paths
+from server.wiring.app import AppUnavailable, open_app
 from storage import Store, Turn
 from storage.db import DEFAULT_BUSY_TIMEOUT_MS
 from storage.migrations import MIGRATIONS

@@ -56,9 +56,9 @@ def test_importing_the_cli_loads_neither_rich_nor_the_tokenizer_nor_the_mcp_sdk(
 
 def test_serve_runs_the_mcp_servers_entry_point(monkeypatch: pytest.MonkeyPatch) -> None:
     calls: list[str] = []
-    fake = types.ModuleType("server.serve")
+    fake = types.ModuleType("server.mcp.serve")
     fake.run_serve = lambda: calls.append("served") or 0  # type: ignore[attr-defined,func-returns-value]
-    monkeypatch.setitem(sys.modules, "server.serve", fake)
+    monkeypatch.setitem(sys.modules, "server.mcp.serve", fake)
     assert main(["serve"], clock=FixedClock()) == 0
     assert calls == ["served"]
 

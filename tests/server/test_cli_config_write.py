@@ -11,8 +11,9 @@ import pytest
 
 from clients.configfile import backups_of
 from clients.filelock import lock_path
-from server.config import ConfigError
-from server.config_write import (
+from server.config.load import ConfigError
+from server.config.paths import Paths
+from server.config.write import (
     KEEP_BACKUPS,
     budget_mode_edit,
     key_path,
@@ -20,7 +21,6 @@ from server.config_write import (
     preference_edits,
     write_config_edits,
 )
-from server.paths import Paths
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 COMMENTED = """{

@@ -13,7 +13,7 @@ from anyio.from_thread import start_blocking_portal
 
 from providers.catalog import load_catalog
 from providers.simulator import Simulator
-from server.commands import models as models_command
+from server.cli.verbs import models as models_command
 from tests.clock import fixed_epoch
 from tests.harness import SIM_KEY, write_config
 from tests.server.models_support import LINEUP, UNCATALOGUED_WINDOW, listing_accounts, listing_config

@@ -12,10 +12,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clients.jsonc import parse as parse_jsonc
 from providers.models import CredentialRef, QuotaSpec
-from server.config import ConfigError, RouterConfig, config_from_data, load_config, parse_config, redacted_view
-from server.config_jsonc import strip_jsonc
-from server.paths import Paths
+from server.config.load import ConfigError, RouterConfig, config_from_data, load_config, parse_config, redacted_view
+from server.config.paths import Paths
 from tests.clock import FIXED_NOW
 
 TODAY = date(2026, 11, 28)
@@ -132,7 +132,7 @@ def test_comments_inside_strings_are_not_comments_and_trailing_commas_are_accept
     }"""
     config = parse(text)
     assert config.providers["proxy"].base_url == "https://proxy.example/v1"
-    assert strip_jsonc('{"a": "x // y /* z */",}', "f") == '{"a": "x // y /* z */" }'
+    assert parse_jsonc('{"a": "x // y /* z */",}').root.value == {"a": "x // y /* z */"}
 
 
 def test_a_single_api_key_is_a_pool_of_one_named_after_the_provider_and_defaults_come_from_the_vendor() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 
 from providers.catalog import load_catalog
 from providers.models import ModelProfile
-from server.config import RouterConfig, config_from_data
+from server.config.load import RouterConfig, config_from_data
 
 TODAY = date(2026, 11, 28)
 ENV = {"OPENROUTER_API_KEY": "sk-or-test", "CUSTOM_KEY": "k"}

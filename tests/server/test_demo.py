@@ -8,7 +8,7 @@ import anyio
 import pytest
 
 from server.cli import main
-from server.demo import play_demo
+from server.cli.demo import play_demo
 from tests.clock import FixedClock
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from clients.instructions import BEGIN
-from server.install import default_server_command, run_install, server_env
+from server.cli.install import default_server_command, run_install, server_env
 
 COMMAND = ["/opt/pr/bin/provider-router", "serve"]
 NOW = datetime(2026, 11, 28, 12, 0, 0)

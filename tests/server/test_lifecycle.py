@@ -11,9 +11,9 @@ from pathlib import Path
 import anyio
 import pytest
 
-from server.config import config_from_data, parse_config
-from server.doctor import retirement_notices
-from server.reports import decision_log, providers_view
+from server.cli.doctor import retirement_notices
+from server.config.load import config_from_data, parse_config
+from server.views import decision_log, providers_view
 from tests.clock import FixedClock
 from tests.harness import seed_app
 from tests.routing.e2e import ask

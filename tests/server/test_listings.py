@@ -17,12 +17,12 @@ from mcp import Client
 from providers.simulator import Simulator
 from providers.types import Message
 from routing.router import RouteRequest
-from server.app import App, open_app
-from server.doctor import diagnose
-from server.listings import background_refresher, refresh_listings, refresh_stale_listings
-from server.logging_setup import Redactor
-from server.mcp_server import build_server
-from server.paths import Paths
+from server.cli.doctor import diagnose
+from server.config.paths import Paths
+from server.mcp.server import build_server
+from server.wiring.app import App, open_app
+from server.wiring.listings import background_refresher, refresh_listings, refresh_stale_listings
+from server.wiring.logging_setup import Redactor
 from storage import ModelListings, Store
 from tests.clock import FixedClock, fixed_epoch
 from tests.harness import ENV, seed_accounts, write_config

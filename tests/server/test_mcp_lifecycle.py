@@ -9,8 +9,8 @@ import anyio
 import pytest
 from mcp import Client
 
-from server.app import App, AppUnavailable
-from server.mcp_server import build_server
+from server.mcp.server import build_server
+from server.wiring.app import App, AppUnavailable
 from tests.harness import seed_config, write_config
 from tests.server.mcp_support import Session, mcp_session, read_json, text_of
 

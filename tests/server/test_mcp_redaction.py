@@ -12,7 +12,7 @@ import anyio
 import pytest
 
 from providers.redact import MASK
-from server.logging_setup import RedactingFilter, Redactor, configure_logging
+from server.wiring.logging_setup import RedactingFilter, Redactor, configure_logging
 from tests.harness import SIM_KEY
 from tests.server.mcp_support import mcp_session, text_of
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import anyio
 import pytest
 
-from server.mcp_server import INSTRUCTIONS
+from server.mcp.server import INSTRUCTIONS
 from tests.server.mcp_support import mcp_session, text_of
 
 pytestmark = pytest.mark.anyio

@@ -9,7 +9,7 @@ import pytest
 
 from providers.types import Message
 from routing.router import RouteRequest
-from server import reports
+from server import views
 from tests.clock import FixedClock
 from tests.harness import seed_app
 
@@ -22,7 +22,7 @@ def ask(text: str, **fields: object) -> RouteRequest:
 
 async def test_status_lists_every_provider_healthy_with_its_accounts_and_keys_by_reference(tmp_path: Path) -> None:
     async with seed_app(tmp_path) as (app, _sim):
-        status = await reports.provider_status(app)
+        status = await views.provider_status(app)
     assert status.ready and not status.problems
     assert [p.id for p in status.providers] == ["zai", "kimi", "google", "openai", "anthropic"]
     google = next(p for p in status.providers if p.id == "google")
@@ -38,7 +38,7 @@ async def test_a_rate_limited_provider_shows_its_cooldown_and_failed_attempt(tmp
         sim.script("openai", ["rate_limited"])
         with anyio.fail_after(10):
             await app.router.route(ask("Fix this Python function", task_type="coding"))
-        status = await reports.provider_status(app, "openai")
+        status = await views.provider_status(app, "openai")
     [openai] = status.providers
     assert openai.health == "cooling_down"
     assert openai.cooldown_until is not None and openai.available_again_at == openai.cooldown_until
@@ -49,9 +49,9 @@ async def test_a_rate_limited_provider_shows_its_cooldown_and_failed_attempt(tmp
 async def test_an_unknown_provider_is_refused_naming_the_configured_ones(tmp_path: Path) -> None:
     async with seed_app(tmp_path) as (app, _sim):
         with pytest.raises(ValueError, match="configured: zai, kimi, google, openai, anthropic"):
-            await reports.provider_status(app, "nope")
+            await views.provider_status(app, "nope")
         with pytest.raises(ValueError, match="no provider 'nope'"):
-            await reports.quota_report(app, "day", "nope")
+            await views.quota_report(app, "day", "nope")
 
 
 async def test_the_quota_report_counts_use_and_forecasts_exhaustion_at_the_current_rate(tmp_path: Path) -> None:
@@ -60,8 +60,8 @@ async def test_the_quota_report_counts_use_and_forecasts_exhaustion_at_the_curre
         with anyio.fail_after(10):
             for n in range(6):
                 await app.router.route(ask(f"Summarize item {n} in one line", task_type="simple"))
-        report = await reports.quota_report(app, "day", "google")
-        month = await reports.quota_report(app, "month")
+        report = await views.quota_report(app, "day", "google")
+        month = await views.quota_report(app, "month")
     [google] = report.providers
     used = {a.account: a.requests_used for a in google.accounts}
     assert used == {"google-1": 2, "google-2": 2, "google-3": 2}
@@ -80,7 +80,7 @@ async def test_the_forecast_names_the_first_limit_to_run_out_before_the_reset(tm
         with anyio.fail_after(10):
             for n in range(3):
                 await app.router.route(ask(f"Summarize item {n} in one line", task_type="simple"))
-        report = await reports.quota_report(app, "day", "google")
+        report = await views.quota_report(app, "day", "google")
     first = report.providers[0].accounts[0]
     assert first.forecast_limit == "requests"
     assert first.forecast_exhausted_at is not None and first.forecast_exhausted_at < first.resets_at
@@ -92,9 +92,9 @@ async def test_the_decision_log_shows_a_failover_newest_first_and_in_detail(tmp_
         with anyio.fail_after(10):
             await app.router.route(ask("Say hello", task_type="simple"))
             result = await app.router.route(ask("Fix this Python function", task_type="coding"))
-        log = await reports.decision_log(app, 10)
-        detail = await reports.decision_detail(app, result.decision_id or 0)
-        missing = await reports.decision_detail(app, 999_999)
+        log = await views.decision_log(app, 10)
+        detail = await views.decision_detail(app, result.decision_id or 0)
+        missing = await views.decision_detail(app, 999_999)
     assert [d.id for d in log.decisions] == sorted((d.id for d in log.decisions), reverse=True)
     newest = log.decisions[0]
     assert newest.failover and newest.served and newest.provider == "anthropic" and newest.reason == "failover"
@@ -109,7 +109,7 @@ async def test_metrics_group_attempts_per_provider_account_and_model(tmp_path: P
         sim.script("openai", ["rate_limited"])
         with anyio.fail_after(10):
             await app.router.route(ask("Fix this Python function", task_type="coding"))
-        metrics = await reports.metrics_report(app)
+        metrics = await views.metrics_report(app)
     by_provider = {m.group: m for m in metrics.by_provider}
     assert by_provider["openai"].errors_by_class == {"rate_limited": 1}
     assert by_provider["anthropic"].success == 1 and by_provider["anthropic"].cost_usd > 0
@@ -118,8 +118,8 @@ async def test_metrics_group_attempts_per_provider_account_and_model(tmp_path: P
 
 async def test_the_catalogue_view_lists_models_with_prices_and_key_references(tmp_path: Path) -> None:
     async with seed_app(tmp_path) as (app, _sim):
-        view = await reports.providers_view(app)
-        prefs = reports.preferences_view(app.config.preferences)
+        view = await views.providers_view(app)
+        prefs = views.preferences_view(app.config.preferences)
     openai = next(p for p in view.providers if p.id == "openai")
     assert openai.credentials == {"openai": "env:SIM_KEY"}
     assert openai.models[0].id == "gpt-5.2" and openai.models[0].input_cost_per_1m > 0
@@ -127,12 +127,12 @@ async def test_the_catalogue_view_lists_models_with_prices_and_key_references(tm
 
 
 async def test_status_of_a_missing_configuration_says_to_run_setup(tmp_path: Path) -> None:
-    from server.app import open_app
-    from server.paths import Paths
+    from server.config.paths import Paths
+    from server.wiring.app import open_app
 
     async with open_app(Paths.in_home(tmp_path), {}, clock=FixedClock()) as app:
-        status = await reports.provider_status(app)
+        status = await views.provider_status(app)
     assert not status.ready and status.providers == []
     assert "provider-router setup" in status.problems[0]
-    bare = reports.unavailable_status("the database is damaged; Fix: run `provider-router reset`", "x", FixedClock()())
+    bare = views.unavailable_status("the database is damaged; Fix: run `provider-router reset`", "x", FixedClock()())
     assert not bare.ready and bare.problems

@@ -29,12 +29,12 @@ from routing.ports import (
     Settle,
     Succeeded,
 )
-from server.app import open_app
-from server.config_types import RouterSettings
-from server.maintenance import housekeeping
-from server.paths import Paths
-from server.settlements import decode_change, decode_unit, encode_change, encode_unit, journal_of
-from server.store_ports import SqliteBookkeeping
+from server.config.paths import Paths
+from server.config.types import RouterSettings
+from server.wiring.app import open_app
+from server.wiring.maintenance import housekeeping
+from server.wiring.settlements import decode_change, decode_unit, encode_change, encode_unit, journal_of
+from server.wiring.store_ports import SqliteBookkeeping
 from storage import Conversations, DecisionLog, Ledger, Reservation, Store, StoreLocked, Turn
 from tests.clock import FixedClock
 from tests.damaged_db import held_exclusive

@@ -18,11 +18,11 @@ from keyring.errors import KeyringLocked
 
 from providers.simulator import Simulator
 from server.cli import main
-from server.cli_parser import build_parser
-from server.commands.common import run_verb
-from server.config import load_config
-from server.setup_keys import env_variable, is_local
-from server.setup_wizard import run_setup
+from server.cli.common import run_verb
+from server.cli.parser import build_parser
+from server.cli.setup_keys import env_variable, is_local
+from server.cli.setup_wizard import run_setup
+from server.config.load import load_config
 from tests.clock import FixedClock
 from tests.harness import SIM_KEY
 from tests.memory_keyring import MemoryKeyring

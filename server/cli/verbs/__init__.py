@@ -1,0 +1,1 @@
+"""The CLI's verbs, grouped by what they touch; each renders what server.views and server.actions return."""

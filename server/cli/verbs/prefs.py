@@ -1,0 +1,195 @@
+"""Verbs that change what routing prefers: `prefer`, `budget`, `switch`, `reset`, `config`.
+
+Preferences live in providers.json (written through server.config.write, as the MCP `set_preference` tool does);
+the manual switch and the cooldowns live in the shared database: `switch` is the action `switch_provider` calls.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Sequence
+
+from server.actions import reset as reset_action
+from server.actions import switch as switch_action
+from server.cli.common import UserError, cli_app, cli_clock, cli_paths, emit_json, run, say, warn
+from server.config import (
+    ConfigError,
+    ConfigWrite,
+    Edit,
+    budget_mode_edit,
+    key_path,
+    parse_value,
+    preference_edits,
+    redacted_view,
+    write_config_edits,
+)
+from server.views import preferences_view
+from server.wiring import read_config
+
+
+def _write(edits: Sequence[Edit]) -> ConfigWrite:
+    return write_config_edits(cli_paths(), edits, os.environ, now=cli_clock()().astimezone())
+
+
+def _report_write(result: ConfigWrite, what: str) -> None:
+    if not result.changed:
+        say(f"{what} (already so; {result.path} unchanged)")
+        return
+    say(f"{what} (written to {result.path})")
+    if result.backup is not None:
+        say(f"  the previous file is kept as {result.backup}")
+
+
+def _warn_about(result: ConfigWrite, edits: Sequence[Edit]) -> None:
+    prefixes = tuple("$." + ".".join(path) for path, _ in edits)
+    for warning in result.config.warnings:
+        if warning.startswith(prefixes):
+            warn(warning)
+
+
+def prefer(args: argparse.Namespace) -> int:
+    """`prefer [--task T | --quality Q] PROVIDER...`: set one preference order in providers.json."""
+    try:
+        edits = preference_edits(args.providers, task_type=args.task, quality=args.quality)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    result = _write(edits)
+    _warn_about(result, edits)
+    if args.json:
+        emit_json(preferences_view(result.config.preferences))
+        return 0
+    scope = f"--task {args.task}" if args.task else f"--quality {args.quality}" if args.quality else "default"
+    _report_write(result, f"{scope}: {' > '.join(args.providers)}")
+    return 0
+
+
+def budget(args: argparse.Namespace) -> int:
+    """`budget MODE`: free_only, cost_first or quality_first."""
+    result = _write([budget_mode_edit(args.mode)])
+    if args.json:
+        emit_json(preferences_view(result.config.preferences))
+        return 0
+    _report_write(result, f"budget mode: {args.mode}")
+    return 0
+
+
+def switch(args: argparse.Namespace) -> int:
+    """`switch PROVIDER|auto [--model M] [--conversation ID]`: the manual switch, audited in the decision log."""
+    return run(lambda: _switch(args.provider, args.model, args.conversation, as_json=args.json))
+
+
+async def _switch(provider: str, model: str | None, conversation: str | None, *, as_json: bool) -> int:
+    async with cli_app() as app:
+        try:
+            result = await switch_action(app, provider, model, conversation)
+        except ValueError as error:
+            raise UserError(
+                f"{error}; `provider-router list` shows them, `provider-router log` the conversations"
+            ) from error
+    if as_json:
+        emit_json(
+            {
+                "provider": result.provider or "auto",
+                "model": result.model,
+                "conversation_id": result.conversation_id,
+                "scope": result.scope,
+            }
+        )
+        return 0
+    where = f"conversation {conversation}" if conversation else "every request"
+    if result.provider is None:
+        say(f"automatic routing for {where}")
+    else:
+        what = result.provider + (f"/{result.model}" if result.model else "")
+        say(f"{where} now goes to {what} (undo: provider-router switch auto)")
+    return 0
+
+
+def reset(args: argparse.Namespace) -> int:
+    """`reset`: back to automatic routing; clears the switch, cooldowns, exhaustion, breakers and learned limits."""
+    return run(lambda: _reset(as_json=args.json))
+
+
+async def _reset(*, as_json: bool) -> int:
+    async with cli_app() as app:
+        result = await reset_action(app)
+    if as_json:
+        emit_json({"switch_cleared": result.switch_cleared, "accounts_reset": result.accounts_reset})
+        return 0
+    pin = f"cleared the switch to {result.previous.provider}; " if result.previous else ""
+    cleared = result.accounts_reset
+    say(f"automatic routing: {pin}cooldowns, exhausted marks and learned limits cleared ({cleared} row(s))")
+    return 0
+
+
+def config(args: argparse.Namespace) -> int:
+    """`config path|show|validate|set KEY VALUE`."""
+    action: str = args.action
+    if action == "path":
+        return _config_path(as_json=args.json)
+    if action == "show":
+        return _config_show(as_json=args.json)
+    if action == "validate":
+        return _config_validate(as_json=args.json)
+    return _config_set(args.key, args.value, as_json=args.json)
+
+
+def _config_path(*, as_json: bool) -> int:
+    paths = cli_paths()
+    if as_json:
+        emit_json({"home": paths.home, "config": paths.config_file, "database": paths.db_file})
+        return 0
+    say(str(paths.config_file))
+    say(str(paths.db_file))
+    return 0
+
+
+def _config_show(*, as_json: bool) -> int:
+    paths = cli_paths()
+    config, error = read_config(paths, os.environ, cli_clock()().date())
+    if error is not None:
+        raise error
+    view = redacted_view(config)
+    if as_json:
+        emit_json(view)
+        return 0
+    import json
+
+    say(json.dumps(view, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _config_validate(*, as_json: bool) -> int:
+    paths = cli_paths()
+    config, error = read_config(paths, os.environ, cli_clock()().date())
+    problem = str(error) if error else config.setup_hint
+    if as_json:
+        emit_json(
+            {"path": paths.config_file, "valid": problem is None, "problem": problem, "warnings": config.warnings}
+        )
+        return 1 if problem else 0
+    if problem is not None:
+        raise error if error is not None else UserError(problem)
+    accounts = sum(len(provider.accounts) for provider in config.providers.values())
+    say(f"{paths.config_file} is valid: {len(config.providers)} provider(s), {accounts} account(s)")
+    for warning in config.warnings:
+        say(f"  warning: {warning}")
+    return 0
+
+
+def _config_set(key: str, value_text: str, *, as_json: bool) -> int:
+    try:
+        path = key_path(key)
+    except ValueError as error:
+        raise UserError(str(error)) from error
+    value = parse_value(value_text)
+    try:
+        result = _write([(path, value)])
+    except ConfigError as error:
+        raise UserError(f"{error} (providers.json was not changed)") from error
+    if as_json:
+        emit_json({"key": ".".join(path), "value": value, "path": result.path, "backup": result.backup})
+        return 0
+    _report_write(result, f"{'.'.join(path)} = {value_text}")
+    return 0

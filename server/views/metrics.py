@@ -1,0 +1,67 @@
+"""`metrics_report` (router://metrics): requests, tokens, cost and latency over the attempts."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from pydantic import Field
+
+from providers.types import Frozen
+from server.wiring import App
+from storage import MetricsRow
+
+
+class MetricsView(Frozen):
+    """One group's requests, tokens, cost, latency (ms) and errors by class."""
+
+    group: str
+    requests: int
+    success: int
+    failed: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_avg_ms: float | None = None
+    latency_p50_ms: float | None = None
+    latency_p95_ms: float | None = None
+    latency_p99_ms: float | None = None
+    errors_by_class: dict[str, int] = Field(default_factory=dict)
+
+
+class MetricsReport(Frozen):
+    since: datetime
+    until: datetime
+    by_provider: list[MetricsView] = Field(default_factory=list)
+    by_account: list[MetricsView] = Field(default_factory=list)
+    by_model: list[MetricsView] = Field(default_factory=list)
+
+
+def _metrics_view(row: MetricsRow) -> MetricsView:
+    return MetricsView(
+        group=row.group,
+        requests=row.requests,
+        success=row.success,
+        failed=row.failed,
+        input_tokens=row.input_tokens,
+        output_tokens=row.output_tokens,
+        cost_usd=round(row.cost_usd, 9),
+        latency_avg_ms=row.latency_avg_ms,
+        latency_p50_ms=row.latency_p50_ms,
+        latency_p95_ms=row.latency_p95_ms,
+        latency_p99_ms=row.latency_p99_ms,
+        errors_by_class=dict(row.errors_by_class),
+    )
+
+
+async def metrics_report(app: App, since: datetime | None = None, until: datetime | None = None) -> MetricsReport:
+    """Attempts in [since, until) grouped per provider, account and model (default: the retention period)."""
+    now = app.clock()
+    until = until or now + timedelta(seconds=1)
+    since = since or now - timedelta(days=app.config.settings.retention_days)
+    groups = {
+        name: [_metrics_view(row) for row in await app.metrics.compute(since, until, name)]
+        for name in ("provider", "account", "model")
+    }
+    return MetricsReport(
+        since=since, until=until, by_provider=groups["provider"], by_account=groups["account"], by_model=groups["model"]
+    )

@@ -81,6 +81,22 @@ class World:
 
 
 @asynccontextmanager
+async def simulated_home(
+    home: Path,
+    clock: FixedClock,
+    *,
+    lineup: Lineup | None = None,
+    settings: Mapping[str, Any] | None = None,
+    **preferences: Any,
+) -> AsyncIterator[tuple[Simulator, Paths]]:
+    """The line-up (default: the seed's) on a simulator running on `clock`, and its providers.json (the seed's
+    preferences updated by `preferences`, plus `settings`) in `home`: every test world but the App."""
+    lineup = lineup or seed_lineup()
+    async with Simulator(lineup.accounts(), clock=clock.epoch) as sim:
+        yield sim, write_config(home, lineup.config(sim, settings=settings, **preferences))
+
+
+@asynccontextmanager
 async def world(
     home: Path,
     *,
@@ -94,14 +110,14 @@ async def world(
     (the seed's preferences updated by `preferences`, plus `settings`) in `home`, and an App over that home on the
     same clock. `moves_clock_on_wait`: a Retry-After the router waits out moves the clock instead of sleeping."""
     clock = clock or FixedClock()
-    lineup = lineup or seed_lineup()
-    async with Simulator(lineup.accounts(), clock=clock.epoch) as sim:
-        paths = write_config(home, lineup.config(sim, settings=settings, **preferences))
-        async with open_app(paths, ENV, clock=clock) as app:
-            built = World(app, sim, clock, paths)
-            if moves_clock_on_wait:
-                app.router.wait = built.wait
-            yield built
+    async with (
+        simulated_home(home, clock, lineup=lineup, settings=settings, **preferences) as (sim, paths),
+        open_app(paths, ENV, clock=clock) as app,
+    ):
+        built = World(app, sim, clock, paths)
+        if moves_clock_on_wait:
+            app.router.wait = built.wait
+        yield built
 
 
 @asynccontextmanager
@@ -116,6 +132,3 @@ async def seed_app(
     """`world()` as (App, Simulator)."""
     async with world(home, clock=clock, lineup=seed_lineup(google_daily, models), **preferences) as built:
         yield built.app, built.sim
-
-
-__all__ = ["ENV", "SIM_KEY", "World", "seed_accounts", "seed_app", "seed_config", "seed_lineup", "world"]

@@ -16,11 +16,10 @@ from providers.simulator import SimAccount, Simulator
 from providers.simulator.lineup import LINEUP
 from server.app import App
 from server.logging_setup import Redactor
-from server.mcp_server import build_server
 from server.paths import Paths
 from tests.clock import FixedClock
 from tests.harness import ENV, SIM_KEY, write_config
-from tests.server.mcp_support import app_factory, read_json, text_of
+from tests.server.mcp_support import read_json, served, text_of
 
 _MATRIX_ORDER = ("openai", "zai", "kimi", "anthropic", "google")
 #: provider id -> (simulator flavour, model): the line-up's providers (providers/simulator/lineup.py), one account
@@ -115,11 +114,7 @@ async def live(
         write_config(home, config)
     paths = Paths.in_home(home)
     fixed = clock if isinstance(clock, FixedClock) else FixedClock()
-    redactor = Redactor()
-    apps: list[App] = []
-    factory = app_factory(paths, dict(environ or ENV), redactor, apps, clock or fixed)
-    server = build_server(factory, preload_tokenizer=False)
-    async with Client(server) as client:
+    async with served(paths, environ or ENV, clock or fixed) as (client, redactor, apps):
         yield Live(client, sim, paths, redactor, fixed, apps)
 
 

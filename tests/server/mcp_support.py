@@ -79,6 +79,22 @@ def app_factory(
 
 
 @asynccontextmanager
+async def served(
+    paths: Paths,
+    environ: Mapping[str, str],
+    clock: Callable[[], datetime],
+    *,
+    mode: Literal["auto", "legacy"] = "auto",
+) -> AsyncIterator[tuple[Client, Redactor, list[App]]]:
+    """The MCP server over `paths` (each App it opens runs on `clock`, kept in the list) and an in-memory client."""
+    redactor = Redactor()
+    apps: list[App] = []
+    server = build_server(app_factory(paths, dict(environ), redactor, apps, clock), preload_tokenizer=False)
+    async with Client(server, mode=mode) as client:
+        yield client, redactor, apps
+
+
+@asynccontextmanager
 async def mcp_session(
     home: Path,
     *,
@@ -100,9 +116,5 @@ async def mcp_session(
             paths.config_file.write_text(config)
         elif config is not None:
             write_config(home, config)
-        redactor = Redactor()
-        apps: list[App] = []
-        factory = app_factory(paths, dict(ENV), redactor, apps, clock or fixed)
-        server = build_server(factory, preload_tokenizer=False)
-        async with Client(server, mode=mode) as client:
+        async with served(paths, ENV, clock or fixed, mode=mode) as (client, redactor, apps):
             yield Session(client, sim, paths, redactor, apps)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from providers.catalog import load_catalog
+from providers.simulator.lineup import LINEUP
 from providers.vendors import vendor_for
 from tests.clock import FIXED_NOW, FixedClock, moved_clock_environ
 from tests.reliability.support import BACKUP_MODEL, KINDS
@@ -31,6 +32,16 @@ def test_the_models_of_the_servers_tests_start_are_never_scheduled_to_retire() -
     assert not scheduled, "pick a model with no retired_on for tests/reliability/support.py KINDS: " + "; ".join(
         scheduled
     )
+
+
+def test_the_shared_line_up_names_catalogued_models_no_date_can_retire() -> None:
+    """The demo, the simulated day and every test world route to providers/simulator/lineup.py's models."""
+    catalog = load_catalog()
+    for seat in LINEUP:
+        assert seat.catalog == _catalogue_provider(seat.provider), seat
+        profile = catalog.get(seat.catalog, seat.model)
+        assert profile is not None, f"{seat.provider}/{seat.model} is not in the catalogue"
+        assert profile.retired_on is None, f"pick a model with no retired_on for the line-up's {seat.provider}"
 
 
 def test_the_fixed_clock_moves_only_when_a_test_moves_it() -> None:

@@ -17,8 +17,9 @@ from bench.common import Options, Section
 from bench.fixtures import bench_app
 from bench.simulate.policies import Baseline, Ours, Served, best_quality, capable, cheapest, deployments, round_robin
 from bench.simulate.workload import DAY_START, QUALITY_BAR, Event, SubTask, day, trouble
-from bench.simulate.world import GOOGLE_ACCOUNTS, GOOGLE_RPD, DayClock, new_simulator, router_config
+from bench.simulate.world import DAY_LINEUP, GOOGLE_ACCOUNTS, GOOGLE_RPD, DayClock, new_simulator, router_config
 from providers.simulator import Simulator
+from providers.simulator.lineup import LINEUP
 from routing.preferences import BUDGET_MODES, BudgetMode
 
 POLICIES: tuple[str, ...] = (*BUDGET_MODES, "best_quality", "round_robin", "cheapest")
@@ -205,13 +206,15 @@ def _describe(tasks: list[SubTask], conversations: int) -> list[str]:
         for e in trouble()
     )
     bars = ", ".join(f"{k} ≥ {v}" for k, v in QUALITY_BAR.items())
+    model = {seat.provider: DAY_LINEUP.model(seat) for seat in LINEUP}
     return [
         f"**The day** (Pacific time, clock injected into the router and the simulator): {len(tasks)} sub-tasks "
         f"between 08:00 and 20:00 ({', '.join(f'{k} {v}' for k, v in mix.items())}); {conversations} "
         f"conversations of 8–24 turns; prompts from ~80 to ~220K tokens (3 % above 130K); every answer 400 tokens.",
-        "**Providers**: the seed's — Z.AI glm-4.7, Kimi k2.6, a pool of three free Google accounts (gemini-2.5-flash, "
-        f"5 RPM and {GOOGLE_RPD} requests/day each, enforced by the simulator), OpenAI gpt-5.2, Anthropic "
-        "claude-sonnet-4-6; prices and quality scores from the catalogue; the seed's preference lists.",
+        f"**Providers**: the seed's — Z.AI {model['zai']}, Kimi {model['kimi']}, a pool of three free Google "
+        f"accounts ({model['google']}, 5 RPM and {GOOGLE_RPD} requests/day each, enforced by the simulator), OpenAI "
+        f"{model['openai']}, Anthropic {model['anthropic']}; prices and quality scores from the catalogue; the "
+        "seed's preference lists.",
         f"**Trouble**: {events}; plus Google's real limits.",
         f"**Capable** = the catalogue scores the serving model at or above the task type's bar ({bars}); failures "
         "count as not capable. **Switch accuracy** = conversation turns (after the first) whose stay-or-switch was "

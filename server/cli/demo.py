@@ -19,6 +19,7 @@ from typing import Any
 from pydantic import Field
 
 from providers.simulator import Fault, SimAccount, Simulator
+from providers.simulator.lineup import Lineup
 from providers.types import Frozen, Message
 from routing.results import RouteError, RouteResult
 from routing.router import RouteRequest
@@ -125,17 +126,15 @@ PHASES: tuple[Phase, ...] = (
 )
 
 
+#: small but distinct latencies, so the table has something to show
+LATENCY_MS = {"zai": 9, "kimi": 12, "google-1": 5, "google-2": 6, "google-3": 7, "openai": 8, "anthropic": 10}
+LINEUP = Lineup(api_key=DEMO_KEY, key_variable="DEMO_KEY", google_daily=GOOGLE_DAILY)
+
+
 def demo_accounts() -> list[SimAccount]:
     """The line-up as simulator accounts (latencies small but distinct, so the table has something to show)."""
-    google = [
-        SimAccount(id=f"google-{n}", kind="gemini", api_key=DEMO_KEY, latency_ms=4 + n, reply=_REPLY) for n in (1, 2, 3)
-    ]
     return [
-        SimAccount(id="zai", kind="openai", flavour="zai", api_key=DEMO_KEY, latency_ms=9, reply=_REPLY),
-        SimAccount(id="kimi", kind="openai", flavour="moonshot", api_key=DEMO_KEY, latency_ms=12, reply=_REPLY),
-        *google,
-        SimAccount(id="openai", kind="openai", api_key=DEMO_KEY, latency_ms=8, reply=_REPLY),
-        SimAccount(id="anthropic", kind="anthropic", api_key=DEMO_KEY, latency_ms=10, reply=_REPLY),
+        account.model_copy(update={"latency_ms": LATENCY_MS[account.id]}) for account in LINEUP.accounts(reply=_REPLY)
     ]
 
 
@@ -144,34 +143,7 @@ _REPLY = "{account} ({model}) answers request {n}: " + "a simulated answer of mo
 
 def demo_config(sim: Simulator) -> dict[str, Any]:
     """The seed's example configuration pointed at the simulator."""
-    key = "${DEMO_KEY}"
-    pool = [{"id": f"google-{n}", "apiKey": key, "baseUrl": sim.base_url(f"google-{n}")} for n in (1, 2, 3)]
-    return {
-        "providers": {
-            "zai": {"baseUrl": sim.base_url("zai"), "apiKey": key, "models": {"glm-4.7": {}}},
-            "kimi": {"baseUrl": sim.base_url("kimi"), "apiKey": key, "models": {"kimi-k3.1-pro": {}}},
-            "google": {
-                "accounts": pool,
-                "loadBalancing": "round_robin",
-                "quota": {"requestsPerDay": GOOGLE_DAILY},
-                "models": {"gemini-3.5-flash-lite": {}},
-            },
-            "openai": {"baseUrl": sim.base_url("openai"), "apiKey": key, "models": {"gpt-5.2": {}}},
-            "anthropic": {"baseUrl": sim.base_url("anthropic"), "apiKey": key, "models": {"claude-sonnet-4-6": {}}},
-        },
-        "preferences": {
-            "default": "zai",
-            "taskPreferences": {
-                "coding": ["openai", "anthropic", "zai", "kimi"],
-                "reasoning": ["anthropic", "kimi", "openai", "google"],
-                "creative": ["openai", "kimi", "zai"],
-                "simple": ["google", "zai", "kimi"],
-            },
-            "budgetMode": "quality_first",
-            "autoSwitch": True,
-            "switchOnLimit": True,
-        },
-    }
+    return LINEUP.config(sim)
 
 
 class DemoAttempt(Frozen):

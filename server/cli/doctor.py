@@ -2,16 +2,20 @@
 
 Checked in order: the configuration (path, valid, warnings), the keychain backend, the database (opens, integrity,
 private permissions), each account (a key is found; unless `--offline`, one tiny request proves the provider is
-reachable and accepts the key), and the clock and time zones (quota windows reset at a zone's midnight).
+reachable and accepts the key), the clock and time zones (quota windows reset at a zone's midnight), and that the
+top-level import names this distribution installs are its own.
 `verify_account` is also what `setup` uses to test each key it stores.
 """
 
 from __future__ import annotations
 
+import importlib.machinery
+import importlib.metadata
 import os
+import re
 import stat
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -340,6 +344,44 @@ def _clock_checks(app: App) -> list[Check]:
     return checks
 
 
+#: the top-level import names this distribution installs (pyproject.toml's packages; README "Layout" says why)
+IMPORT_NAMES = ("server", "routing", "providers", "storage", "clients")
+DISTRIBUTION = "provider-router"
+_ISOLATE = "or install provider-router in an environment of its own (`pipx install provider-router`)"
+
+
+def _found_at(name: str, search_path: Sequence[str] | None) -> str | None:
+    """Where a fresh import of `name` would load it from (a module's file, a package's __init__ or directory)."""
+    spec = importlib.machinery.PathFinder.find_spec(name, None if search_path is None else list(search_path))
+    if spec is None:
+        return None
+    return spec.origin or next(iter(spec.submodule_search_locations or ()), None)
+
+
+def import_name_checks(
+    owners: Mapping[str, Sequence[str]] | None = None, search_path: Sequence[str] | None = None
+) -> list[Check]:
+    """Is each of our import names ours alone? `owners` (import name -> distributions, default: the installed ones)
+    names another distribution installing the same name over ours; a search of `search_path` (default sys.path)
+    that finds a module of that name outside our tree means that module would be imported in place of ours."""
+    owners = importlib.metadata.packages_distributions() if owners is None else owners
+    root = Path(sys.modules[__name__.partition(".")[0]].__file__ or ".").resolve().parent.parent
+    problems: list[Check] = []
+    for name in IMPORT_NAMES:
+        others = sorted({d for d in owners.get(name, ()) if re.sub(r"[-_.]+", "-", d).lower() != DISTRIBUTION})
+        found = _found_at(name, search_path)
+        if others:
+            detail = f"the import name {name!r} is also installed by {', '.join(others)}: their files and ours clash"
+            fix = f"`pip uninstall {' '.join(others)}`, {_ISOLATE}"
+            problems.append(Check(area="install", name=name, level="problem", detail=detail, fix=fix))
+        elif found is None or not Path(found).resolve().is_relative_to(root / name):
+            detail = f"a module named {name!r} at {found} is found before provider-router's own ({root / name})"
+            fix = f"rename or move {found}, {_ISOLATE}"
+            problems.append(Check(area="install", name=name, level="problem", detail=detail, fix=fix))
+    ok = Check(area="install", name="import names", level="ok", detail=f"{', '.join(IMPORT_NAMES)} all from {root}")
+    return problems or [ok]
+
+
 async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, clock: Clock) -> DoctorReport:
     """Run every check; a database that cannot be opened is itself a finding, not an exception."""
     try:
@@ -355,7 +397,7 @@ async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, c
             checks += _clock_checks(app)
     except AppUnavailable as error:
         checks = [Check(area="database", name=str(paths.db_file), level="problem", detail=str(error), fix=str(error))]
-    return DoctorReport(home=str(paths.home), checks=checks)
+    return DoctorReport(home=str(paths.home), checks=[*checks, *import_name_checks()])
 
 
 _MARK = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "problem": ("✗", "red")}

@@ -638,13 +638,38 @@ async def test_a_stream_answered_with_one_json_body_still_yields_deltas_and_done
     assert events[0] == TextDelta(text="whole") and _done(events).usage == _u(7, 2)
 
 
+class _ClosableBody(httpx2.AsyncByteStream):
+    """A response body that notes whether it was read to the end and whether it was closed (its connection freed)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.lines = body.splitlines(keepends=True)
+        self.sent = 0
+        self.closed = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        for line in self.lines:
+            self.sent += 1
+            yield line
+
+    async def aclose(self) -> None:
+        self.closed = True
+
+
 async def test_breaking_out_of_a_stream_early_closes_it_cleanly() -> None:
-    async with _client(_sse(_chunk("a"), _chunk("b", finish="stop"))) as client:
+    body = _ClosableBody(_sse(_chunk("a"), _chunk("b", finish="stop")))
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, headers={"content-type": "text/event-stream"}, stream=body)
+
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as client:
         stream = _adapter(client).stream(HELLO)
         with anyio.fail_after(5):
-            async for _event in stream:
-                break
+            first = await anext(stream)
+            open_while_read = not body.closed
             await stream.aclose()  # type: ignore[attr-defined]
+    assert first == TextDelta(text="a") and open_while_read
+    assert body.closed, "closing the event stream early must close the response and free its connection"
+    assert body.sent < len(body.lines), "the body was read to the end before it was closed"
 
 
 # ------------------------------------------------------------------ non-stream failures

@@ -793,19 +793,22 @@ def _adapter(http: httpx2.AsyncClient, sim: Simulator, flavour: Flavour) -> Chat
 CHAT = ChatRequest(model="m-1", messages=(Message(role="user", content=PROMPT),), max_output_tokens=200)
 
 
-#: real provider behaviour the adapters do not read yet (reported to the lead); xfail, not strict, so a fix passes
+#: real provider behaviour the adapters do not read yet: strict xfails, so the day an adapter reads it the test says
+#: to drop the entry
 _ADAPTER_GAPS = {
     ("openrouter", "model_not_found"): "OpenRouter's unknown model is a bare 400 with no structured field",
     ("openrouter", "context_too_long"): "OpenRouter's context overflow is a bare 400 with no structured field",
 }
 
 
-def _gap(flavour: Flavour, what: str) -> Any:
-    reason = _ADAPTER_GAPS.get((flavour, what))
-    return pytest.param(flavour, marks=pytest.mark.xfail(reason=reason, strict=False)) if reason else flavour
+def _fault_case(flavour: Flavour, fault: Fault) -> Any:
+    reason = _ADAPTER_GAPS.get((flavour, fault))
+    if reason is None:
+        return pytest.param(flavour, fault)
+    return pytest.param(flavour, fault, marks=pytest.mark.xfail(reason=reason, strict=True, raises=AssertionError))
 
 
-@pytest.mark.parametrize("flavour", [_gap(flavour, "stream_usage") for flavour in ALL_FLAVOURS])
+@pytest.mark.parametrize("flavour", ALL_FLAVOURS)
 async def test_each_adapter_completes_and_streams_against_the_simulator(
     sim: Simulator, http: httpx2.AsyncClient, flavour: Flavour
 ) -> None:
@@ -843,13 +846,12 @@ ADAPTER_FAULTS: dict[Fault, tuple[type[ProviderError], ...]] = {
 }
 
 
-@pytest.mark.parametrize("fault", list(ADAPTER_FAULTS))
-@pytest.mark.parametrize("flavour", ALL_FLAVOURS)
+@pytest.mark.parametrize(
+    ("flavour", "fault"), [_fault_case(flavour, fault) for fault in ADAPTER_FAULTS for flavour in ALL_FLAVOURS]
+)
 async def test_each_adapter_classifies_the_simulators_faults(
     sim: Simulator, http: httpx2.AsyncClient, flavour: Flavour, fault: Fault
 ) -> None:
-    if (flavour, fault) in _ADAPTER_GAPS:
-        pytest.xfail(_ADAPTER_GAPS[flavour, fault])
     sim.script(f"{flavour}-1", [fault])
     with anyio.fail_after(5), pytest.raises(ProviderError) as raised:
         await _adapter(http, sim, flavour).complete(CHAT)

@@ -13,22 +13,20 @@ from mcp import Client
 from mcp.types import CallToolResult
 
 from providers.simulator import SimAccount, Simulator
+from providers.simulator.lineup import LINEUP
 from server.config.paths import Paths
-from server.mcp.server import build_server
 from server.wiring.app import App
 from server.wiring.logging_setup import Redactor
 from tests.clock import FixedClock
 from tests.harness import ENV, SIM_KEY, write_config
-from tests.server.mcp_support import app_factory, read_json, text_of
+from tests.server.mcp_support import read_json, served, text_of
 
-#: provider id -> (simulator flavour, model): one account each, every wire and every error dialect; the models have
-#: no retirement date (servers started by tests run on the machine's clock: tests/test_time_proofing.py checks)
+_MATRIX_ORDER = ("openai", "zai", "kimi", "anthropic", "google")
+#: provider id -> (simulator flavour, model): the line-up's providers (providers/simulator/lineup.py), one account
+#: each, every wire and every error dialect; the models have no retirement date (servers started by tests run on the
+#: machine's clock: tests/test_time_proofing.py checks)
 KINDS: dict[str, tuple[str, str]] = {
-    "openai": ("openai", "gpt-5.2"),
-    "zai": ("zai", "glm-4.7"),
-    "kimi": ("moonshot", "kimi-k3"),
-    "anthropic": ("anthropic", "claude-sonnet-4-6"),
-    "google": ("gemini", "gemini-3.5-flash-lite"),
+    seat.provider: (seat.flavour, seat.model) for seat in sorted(LINEUP, key=lambda s: _MATRIX_ORDER.index(s.provider))
 }
 _WIRE = {"openai": "openai", "zai": "openai", "moonshot": "openai", "anthropic": "anthropic", "gemini": "gemini"}
 #: the healthy provider every failover lands on: first in every order after a pin, its window larger than all
@@ -116,11 +114,7 @@ async def live(
         write_config(home, config)
     paths = Paths.in_home(home)
     fixed = clock if isinstance(clock, FixedClock) else FixedClock()
-    redactor = Redactor()
-    apps: list[App] = []
-    factory = app_factory(paths, dict(environ or ENV), redactor, apps, clock or fixed)
-    server = build_server(factory, preload_tokenizer=False)
-    async with Client(server) as client:
+    async with served(paths, environ or ENV, clock or fixed) as (client, redactor, apps):
         yield Live(client, sim, paths, redactor, fixed, apps)
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 import anyio
 import pytest
 
-from providers.simulator import Simulator
 from routing.results import NoRouteAvailable, RouteResult
 from server.wiring.app import App, open_app
-from tests.clock import FixedClock, fixed_epoch
-from tests.harness import ENV, seed_accounts, seed_config, write_config
+from tests.clock import FixedClock
+from tests.harness import ENV, simulated_home
 from tests.routing.e2e import Routed, ask, routed
 
 pytestmark = pytest.mark.anyio
@@ -104,17 +103,19 @@ async def test_a_plain_success_writes_no_account_state(tmp_path: Path) -> None:
 
 async def test_two_processes_sharing_the_store_drain_a_pool_evenly(tmp_path: Path) -> None:
     clock = FixedClock()
-    async with Simulator(seed_accounts(), clock=fixed_epoch) as sim:
-        paths = write_config(tmp_path, seed_config(sim))
-        async with open_app(paths, ENV, clock=clock) as one, open_app(paths, ENV, clock=clock) as two:
-            served: list[str] = []
+    async with (
+        simulated_home(tmp_path, clock) as (_sim, paths),
+        open_app(paths, ENV, clock=clock) as one,
+        open_app(paths, ENV, clock=clock) as two,
+    ):
+        served: list[str] = []
 
-            async def serve(app: App, n: int) -> None:
-                result = await app.router.route(ask(f"Summarize line {n}", task_type="simple"))
-                served.append(result.account)
+        async def serve(app: App, n: int) -> None:
+            result = await app.router.route(ask(f"Summarize line {n}", task_type="simple"))
+            served.append(result.account)
 
-            with anyio.fail_after(30):
-                async with anyio.create_task_group() as tg:
-                    for n in range(30):
-                        tg.start_soon(serve, one if n % 2 else two, n)
+        with anyio.fail_after(30):
+            async with anyio.create_task_group() as tg:
+                for n in range(30):
+                    tg.start_soon(serve, one if n % 2 else two, n)
     assert sorted(Counter(served).values()) == [10, 10, 10]

@@ -74,7 +74,7 @@ async def test_a_small_conversation_moves_freely_and_the_move_is_audited(tmp_pat
         logged = await world.app.decisions.switches(conversation_id=first.conversation_id)
         assert len(logged) == 1
         switch = logged[0]
-        assert (switch.record.from_model, switch.record.to_model) == ("gemini-2.5-flash", "gpt-5.2")
+        assert (switch.record.from_model, switch.record.to_model) == ("gemini-3.5-flash-lite", "gpt-5.2")
         assert switch.record.decision_id == moved.decision_id and switch.created_at == world.clock()
 
 

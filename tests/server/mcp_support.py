@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,8 +19,8 @@ from server.config.paths import Paths
 from server.mcp.server import build_server
 from server.wiring.app import App, open_app
 from server.wiring.logging_setup import RedactingCredentials, Redactor
-from tests.clock import FixedClock, fixed_epoch
-from tests.harness import ENV, seed_accounts, seed_config, write_config
+from tests.clock import FixedClock
+from tests.harness import ENV, seed_lineup, simulated_home, write_config
 
 
 @dataclass
@@ -79,6 +79,22 @@ def app_factory(
 
 
 @asynccontextmanager
+async def served(
+    paths: Paths,
+    environ: Mapping[str, str],
+    clock: Callable[[], datetime],
+    *,
+    mode: Literal["auto", "legacy"] = "auto",
+) -> AsyncIterator[tuple[Client, Redactor, list[App]]]:
+    """The MCP server over `paths` (each App it opens runs on `clock`, kept in the list) and an in-memory client."""
+    redactor = Redactor()
+    apps: list[App] = []
+    server = build_server(app_factory(paths, dict(environ), redactor, apps, clock), preload_tokenizer=False)
+    async with Client(server, mode=mode) as client:
+        yield client, redactor, apps
+
+
+@asynccontextmanager
 async def mcp_session(
     home: Path,
     *,
@@ -86,23 +102,19 @@ async def mcp_session(
     clock: Callable[[], datetime] | None = None,
     mode: Literal["auto", "legacy"] = "auto",
     google_daily: int = 20,
+    models: Mapping[str, str] | None = None,
     **preferences: Any,
 ) -> AsyncIterator[Session]:
-    """The server over a fresh home and a client: the seed's config, or `config` (a dict, raw text, False: no file)."""
-    async with Simulator(seed_accounts(google_daily), clock=fixed_epoch) as sim:
-        paths = Paths.in_home(home)
+    """The server over a fresh home and a client: the seed's config, or `config` (a dict, raw text, False: no file);
+    the simulator runs on `clock` when it is a FixedClock."""
+    fixed = clock if isinstance(clock, FixedClock) else FixedClock()
+    async with simulated_home(home, fixed, lineup=seed_lineup(google_daily, models), **preferences) as (sim, paths):
         if config is False:
-            home.mkdir(parents=True, exist_ok=True)
-        elif config is None:
-            write_config(home, seed_config(sim, google_daily=google_daily, **preferences))
+            paths.config_file.unlink()
         elif isinstance(config, str):
             home.mkdir(parents=True, exist_ok=True)
             paths.config_file.write_text(config)
-        else:
+        elif config is not None:
             write_config(home, config)
-        redactor = Redactor()
-        apps: list[App] = []
-        factory = app_factory(paths, dict(ENV), redactor, apps, clock or FixedClock())
-        server = build_server(factory, preload_tokenizer=False)
-        async with Client(server, mode=mode) as client:
+        async with served(paths, ENV, clock or fixed, mode=mode) as (client, redactor, apps):
             yield Session(client, sim, paths, redactor, apps)

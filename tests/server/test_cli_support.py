@@ -1,5 +1,5 @@
-"""Helpers for the CLI tests: the seed's simulator running in a background thread (the CLI runs its own event
-loop per verb), a temporary home pointed at it, and `cli()` to run one verb and capture what it printed.
+"""Helpers for the CLI tests: the test world's simulator and home (tests/harness.py) served from a background thread
+(the CLI runs its own event loop per verb), and `cli()` to run one verb and capture what it printed.
 
 Also `FileKeyring`: a keyring backend kept in a JSON file, so separate processes (the tmux test) share keys.
 """
@@ -22,7 +22,7 @@ from keyring.errors import PasswordDeleteError
 from providers.simulator import Simulator
 from server.cli import main
 from tests.clock import FixedClock, fixed_epoch
-from tests.harness import SIM_KEY, seed_accounts, seed_config, write_config
+from tests.harness import SIM_KEY, seed_accounts, simulated_home
 
 
 @dataclass
@@ -67,8 +67,10 @@ def sim_home(
     home = tmp_path / "home"
     monkeypatch.setenv("PROVIDER_ROUTER_HOME", str(home))
     monkeypatch.setenv("SIM_KEY", SIM_KEY)
-    with running_seed_sim() as sim:
-        write_config(home, seed_config(sim, **preferences))
+    with (
+        start_blocking_portal() as portal,
+        portal.wrap_async_context_manager(simulated_home(home, FixedClock(), **preferences)) as (sim, _paths),
+    ):
         yield SimHome(home, sim, capsys)
 
 

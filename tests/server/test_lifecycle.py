@@ -21,6 +21,8 @@ from tests.server.mcp_support import mcp_session, text_of
 
 pytestmark = pytest.mark.anyio
 
+#: the line-up's models never retire: these tests configure two that do, in place of Kimi's and Google's
+RETIRING = {"kimi": "kimi-k2.6", "google": "gemini-2.5-flash"}
 AFTER = datetime(2026, 12, 2, 18, 0, tzinfo=UTC)  # gemini-2.5-flash retired 2026-12-01
 BEFORE = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 NOTE = "gemini-2.5-flash retired 2026-12-01 → gemini-3.5-flash-lite"
@@ -30,7 +32,7 @@ EDIT = 'replace "gemini-2.5-flash" with "gemini-3.5-flash-lite" in providers.goo
 async def test_a_config_naming_a_retired_model_routes_to_its_replacement_and_the_dry_run_shows_it(
     tmp_path: Path,
 ) -> None:
-    async with mcp_session(tmp_path, clock=FixedClock(AFTER)) as s:
+    async with mcp_session(tmp_path, clock=FixedClock(AFTER), models=RETIRING) as s:
         dry = await s.call("route_and_complete", prompt="Summarize this line", task_type="simple", dry_run=True)
         with anyio.fail_after(20):
             served = await s.ok("route_and_complete", prompt="Summarize this line", task_type="simple")
@@ -45,7 +47,7 @@ async def test_a_config_naming_a_retired_model_routes_to_its_replacement_and_the
 
 
 async def test_status_list_and_the_decision_log_show_the_substitution(tmp_path: Path) -> None:
-    async with mcp_session(tmp_path, clock=FixedClock(AFTER)) as s:
+    async with mcp_session(tmp_path, clock=FixedClock(AFTER), models=RETIRING) as s:
         with anyio.fail_after(20):
             await s.ok("route_and_complete", prompt="Summarize this line", task_type="simple")
         status = await s.ok("provider_status")
@@ -64,7 +66,7 @@ async def test_status_list_and_the_decision_log_show_the_substitution(tmp_path: 
 async def test_a_model_not_found_answer_retires_the_model_and_its_replacement_serves_from_then_on(
     tmp_path: Path,
 ) -> None:
-    async with seed_app(tmp_path, clock=FixedClock(BEFORE)) as (app, sim):
+    async with seed_app(tmp_path, clock=FixedClock(BEFORE), models=RETIRING) as (app, sim):
         for n in (1, 2, 3):
             sim.configure(f"google-{n}", models={"gemini-3.5-flash-lite": 1_000_000})
         with anyio.fail_after(20):
@@ -81,7 +83,7 @@ async def test_a_model_not_found_answer_retires_the_model_and_its_replacement_se
 
 
 async def test_status_warns_thirty_days_ahead_of_a_configured_models_retirement(tmp_path: Path) -> None:
-    async with mcp_session(tmp_path, clock=FixedClock(BEFORE)) as s:
+    async with mcp_session(tmp_path, clock=FixedClock(BEFORE), models=RETIRING) as s:
         status = await s.ok("provider_status")
         with anyio.fail_after(20):
             served = await s.ok("route_and_complete", prompt="Summarize this line", task_type="simple")
@@ -93,13 +95,13 @@ async def test_status_warns_thirty_days_ahead_of_a_configured_models_retirement(
 
 
 async def test_nothing_is_warned_about_more_than_thirty_days_ahead(tmp_path: Path) -> None:
-    async with mcp_session(tmp_path, clock=FixedClock(datetime(2026, 10, 31, 18, 0, tzinfo=UTC))) as s:
+    async with mcp_session(tmp_path, clock=FixedClock(datetime(2026, 10, 31, 18, 0, tzinfo=UTC)), models=RETIRING) as s:
         status = await s.ok("provider_status")
     assert status["retirements"] == []
 
 
 async def test_doctor_warns_of_a_retired_model_with_the_edit_that_removes_the_warning(tmp_path: Path) -> None:
-    async with seed_app(tmp_path, clock=FixedClock(AFTER)) as (app, _):
+    async with seed_app(tmp_path, clock=FixedClock(AFTER), models=RETIRING) as (app, _):
         notices = await retirement_notices(app)
     assert [(n.provider, n.model, n.text, n.edit) for n in notices] == [
         ("kimi", "kimi-k2.6", "kimi-k2.6 retires 2026-12-31, then routes as kimi-k3.1-pro",
@@ -109,7 +111,7 @@ async def test_doctor_warns_of_a_retired_model_with_the_edit_that_removes_the_wa
 
 
 async def test_doctor_warns_thirty_days_ahead(tmp_path: Path) -> None:
-    async with seed_app(tmp_path, clock=FixedClock(BEFORE)) as (app, _):
+    async with seed_app(tmp_path, clock=FixedClock(BEFORE), models=RETIRING) as (app, _):
         notices = await retirement_notices(app)
     assert [(n.model, n.text) for n in notices] == [
         ("gemini-2.5-flash", "gemini-2.5-flash retires 2026-12-01, then routes as gemini-3.5-flash-lite")

@@ -80,7 +80,7 @@ async def test_the_providers_resource_lists_models_and_health(tmp_path: Path) ->
     google = next(p for p in view["providers"] if p["id"] == "google")
     assert google["accounts"] == ["google-1", "google-2", "google-3"]
     assert google["credentials"]["google-1"] == "env:SIM_KEY" and google["health"] == "healthy"
-    assert google["models"][0]["id"] == "gemini-2.5-flash"
+    assert google["models"][0]["id"] == "gemini-3.5-flash-lite"
 
 
 async def test_the_config_resource_shows_key_references_and_no_problem(tmp_path: Path) -> None:

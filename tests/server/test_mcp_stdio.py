@@ -14,9 +14,8 @@ from mcp import Client, StdioServerParameters
 from mcp.client.stdio import stdio_client
 
 import server
-from providers.simulator import Simulator
-from tests.clock import fixed_epoch, moved_clock_environ
-from tests.harness import SIM_KEY, seed_accounts, seed_config, write_config
+from tests.clock import FixedClock, moved_clock_environ
+from tests.harness import SIM_KEY, simulated_home
 from tests.server.mcp_support import read_json, text_of
 
 pytestmark = pytest.mark.anyio
@@ -52,8 +51,7 @@ async def test_a_client_lists_calls_and_reads_over_stdio_and_stdout_carries_only
 
     home = tmp_path / "home"
     stderr_path = tmp_path / "stderr.log"
-    async with Simulator(seed_accounts(), clock=fixed_epoch) as sim:
-        write_config(home, seed_config(sim))
+    async with simulated_home(home, FixedClock()) as (sim, _paths):
         sim.script("openai", ["rate_limited"])
         with stderr_path.open("w") as errlog, anyio.fail_after(30):
             async with stdio_server(home, errlog) as (client, stray):

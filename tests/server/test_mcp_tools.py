@@ -284,14 +284,14 @@ async def test_switch_provider_scoped_to_a_conversation_leaves_the_others_alone(
         with anyio.fail_after(10):
             first = await s.ok("route_and_complete", prompt=CODING, task_type="coding")
             cid = first["conversation_id"]
-            out = await s.ok("switch_provider", provider="moonshot", model="kimi-k2.6", conversation_id=cid)
+            out = await s.ok("switch_provider", provider="moonshot", model="kimi-k3.1-pro", conversation_id=cid)
             follow = await s.ok("route_and_complete", prompt="Now add a docstring", conversation_id=cid)
             other = await s.ok("route_and_complete", prompt=CODING, task_type="coding")
         status = await s.ok("provider_status")
-    assert (out["scope"], out["provider"], out["model"]) == ("conversation", "kimi", "kimi-k2.6")
+    assert (out["scope"], out["provider"], out["model"]) == ("conversation", "kimi", "kimi-k3.1-pro")
     assert follow["provider"] == "kimi" and other["provider"] == "openai"
     [pin] = status["conversation_pins"]
-    assert (pin["provider"], pin["model"], pin["conversation_id"]) == ("kimi", "kimi-k2.6", cid)
+    assert (pin["provider"], pin["model"], pin["conversation_id"]) == ("kimi", "kimi-k3.1-pro", cid)
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,7 @@ from clients.configfile import backups_of
 from server.config.paths import Paths
 from server.config.write import KEEP_BACKUPS, write_config_edits
 from tests.reliability import tally
-from tests.server.test_cli_config_write import daily_requests, writers_config
+from tests.server.config.test_write import daily_requests, writers_config
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 REPO = Path(__file__).resolve().parents[2]

@@ -152,7 +152,7 @@ def test_a_provider_without_a_models_list_follows_the_catalogue_without_retireme
 
 
 def test_the_readmes_example_configuration_names_no_model_retiring_within_a_year() -> None:
-    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    readme = (Path(__file__).resolve().parents[3] / "README.md").read_text(encoding="utf-8")
     example = re.search(r"```jsonc\n(\{\n  \"providers\".*?)\n```", readme, re.S)
     assert example is not None, "the README's example configuration moved"
     written = date(2026, 12, 4)  # when the example was last brought up to date

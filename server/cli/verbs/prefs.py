@@ -9,7 +9,9 @@ from __future__ import annotations
 import argparse
 import os
 from collections.abc import Sequence
+from typing import Any
 
+from server.actions import PreferenceResult, set_preference
 from server.actions import reset as reset_action
 from server.actions import switch as switch_action
 from server.cli.common import UserError, cli_app, cli_clock, cli_paths, emit_json, run, say, warn
@@ -17,14 +19,12 @@ from server.config import (
     ConfigError,
     ConfigWrite,
     Edit,
-    budget_mode_edit,
     key_path,
     parse_value,
-    preference_edits,
     redacted_view,
     write_config_edits,
 )
-from server.views import preferences_view
+from server.views import PreferencesView
 from server.wiring import read_config
 
 
@@ -41,36 +41,50 @@ def _report_write(result: ConfigWrite, what: str) -> None:
         say(f"  the previous file is kept as {result.backup}")
 
 
-def _warn_about(result: ConfigWrite, edits: Sequence[Edit]) -> None:
-    prefixes = tuple("$." + ".".join(path) for path, _ in edits)
-    for warning in result.config.warnings:
-        if warning.startswith(prefixes):
-            warn(warning)
-
-
 def prefer(args: argparse.Namespace) -> int:
-    """`prefer [--task T | --quality Q] PROVIDER...`: set one preference order in providers.json."""
-    try:
-        edits = preference_edits(args.providers, task_type=args.task, quality=args.quality)
-    except ValueError as error:
-        raise UserError(str(error)) from error
-    result = _write(edits)
-    _warn_about(result, edits)
-    if args.json:
-        emit_json(preferences_view(result.config.preferences))
-        return 0
+    """`prefer [--task T | --quality Q] PROVIDER...`: the `set_preference` action for one preference order."""
+    default = args.task is None and args.quality is None
+    change = {"providers": args.providers, "task_type": args.task, "quality": args.quality, "default": default}
+    result = run(lambda: _set_preference(**change))
     scope = f"--task {args.task}" if args.task else f"--quality {args.quality}" if args.quality else "default"
-    _report_write(result, f"{scope}: {' > '.join(args.providers)}")
-    return 0
+    return _render(result, f"{scope}: {' > '.join(_order(result.preferences, args.task, args.quality))}", args.json)
+
+
+def _order(view: PreferencesView, task: str | None, quality: str | None) -> list[str]:
+    """The order now in force for the list that was set (names resolved: `moonshot` reads `kimi`)."""
+    if task is not None:
+        return view.task_preferences.get(task, [])
+    if quality is not None:
+        return view.quality_preferences.get(quality, [])
+    return [view.default] if view.default else []
 
 
 def budget(args: argparse.Namespace) -> int:
-    """`budget MODE`: free_only, cost_first or quality_first."""
-    result = _write([budget_mode_edit(args.mode)])
-    if args.json:
-        emit_json(preferences_view(result.config.preferences))
+    """`budget MODE`: free_only, cost_first or quality_first (the `set_preference` action's budget_mode)."""
+    result = run(lambda: _set_preference(budget_mode=args.mode))
+    return _render(result, f"budget mode: {args.mode}", args.json)
+
+
+async def _set_preference(**change: Any) -> PreferenceResult:
+    async with cli_app() as app:
+        try:
+            return await set_preference(app, **change)
+        except ValueError as error:
+            raise UserError(str(error)) from error
+
+
+def _render(result: PreferenceResult, what: str, as_json: bool) -> int:
+    for warning in result.warnings:
+        warn(warning)
+    if as_json:
+        emit_json(result.preferences)
         return 0
-    _report_write(result, f"budget mode: {args.mode}")
+    if not result.changed:
+        say(f"{what} (already so; {result.config_file} unchanged)")
+        return 0
+    say(f"{what} (written to {result.config_file})")
+    if result.backup is not None:
+        say(f"  the previous file is kept as {result.backup}")
     return 0
 
 

@@ -147,9 +147,15 @@ def test_prefer_writes_the_order_keeps_a_backup_and_routes_by_it(env: SimHome) -
     assert env.cli("prefer", "zai", "kimi").code == 1  # the default is one provider
 
 
-def test_prefer_warns_about_a_provider_that_is_not_configured(env: SimHome) -> None:
+def test_prefer_refuses_a_provider_that_is_not_configured_as_set_preference_does(env: SimHome) -> None:
     run = env.cli("prefer", "--quality", "max_speed", "groq")
-    assert run.code == 0 and "not a configured provider" in run.err
+    assert run.code == 1 and "groq" in run.err and "zai" in run.err  # the configured ones are named
+    assert not list(env.home.glob("providers.json.bak-*"))  # nothing written
+
+
+def test_prefer_resolves_an_alias_as_set_preference_does(env: SimHome) -> None:
+    run = env.cli("prefer", "--task", "coding", "moonshot", "zai", "--json")
+    assert run.code == 0 and run.json()["task_preferences"]["coding"] == ["kimi", "zai"]
 
 
 def test_budget_sets_the_mode(env: SimHome) -> None:

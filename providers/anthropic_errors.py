@@ -20,9 +20,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
+from providers.calendar import next_month_start
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
@@ -38,6 +39,9 @@ from providers.errors import (
 from providers.types import RateLimits
 
 Scope = Literal["day", "month", "balance", "unknown"]
+
+#: Anthropic lifts a monthly spend cap at 00:00 UTC on the 1st of the next month
+SPEND_CAP_TIME_ZONE = "UTC"
 
 #: the provider's message is kept in our errors, cut to this length
 MAX_MESSAGE_CHARS = 300
@@ -93,14 +97,6 @@ def parse_error_body(text: str) -> dict[str, Any] | None:
     return error if isinstance(error, dict) else None
 
 
-def start_of_next_month(now: datetime) -> datetime:
-    """00:00 UTC on the 1st of the month after `now` (when Anthropic lifts a monthly spend cap)."""
-    now = now.astimezone(UTC)
-    if now.month == 12:
-        return datetime(now.year + 1, 1, 1, tzinfo=UTC)
-    return datetime(now.year, now.month + 1, 1, tzinfo=UTC)
-
-
 def classify_anthropic_error(status_code: int | None, body: str, now: datetime) -> AnthropicErrorVerdict:
     """Classify an error response; `status_code` is None for an `event: error` inside a 200 stream."""
     return classify_error_object(status_code, parse_error_body(body), fallback_text=body, now=now)
@@ -118,7 +114,7 @@ def classify_error_object(
 
     scope = _billing_scope(error)
     if scope is not None:
-        resets_at = start_of_next_month(now) if scope == "month" else None
+        resets_at = next_month_start(now, SPEND_CAP_TIME_ZONE) if scope == "month" else None
         return AnthropicErrorVerdict(QuotaExhausted, status, message, scope, resets_at)
 
     cls = known[0] if known else class_for_status(status)

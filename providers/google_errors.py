@@ -25,10 +25,10 @@ import json
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime
 from typing import Any, Literal
-from zoneinfo import ZoneInfo
 
+from providers.calendar import next_midnight, next_month_start
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
@@ -47,7 +47,7 @@ from providers.types import RateLimits
 Scope = Literal["day", "month", "balance", "unknown"]
 
 #: Gemini's daily quotas reset at midnight Pacific time (ai.google.dev/gemini-api/docs/rate-limits)
-QUOTA_TIME_ZONE = ZoneInfo("America/Los_Angeles")
+QUOTA_TIME_ZONE = "America/Los_Angeles"
 
 _QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
@@ -130,24 +130,6 @@ class GoogleErrorVerdict:
         if issubclass(self.cls, QuotaExhausted):
             return self.cls(self.message, resets_at=self.resets_at, scope=self.scope, **common)
         return self.cls(self.message, **common)
-
-
-def next_pacific_midnight(now: datetime) -> datetime:
-    """The first midnight in America/Los_Angeles strictly after `now` (a naive `now` is taken as UTC), in UTC."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    local = now.astimezone(QUOTA_TIME_ZONE)
-    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=QUOTA_TIME_ZONE)
-    return midnight.astimezone(UTC)
-
-
-def next_pacific_month_start(now: datetime) -> datetime:
-    """The first day of the next month at midnight America/Los_Angeles, in UTC."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    local = now.astimezone(QUOTA_TIME_ZONE)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return datetime(year, month, 1, tzinfo=QUOTA_TIME_ZONE).astimezone(UTC)
 
 
 def parse_google_error_body(text: str | bytes) -> Mapping[str, Any]:
@@ -251,9 +233,9 @@ def _quota_verdict(details: list[Mapping[str, Any]], message: str, now: datetime
         return GoogleErrorVerdict(QuotaExhausted, message, None, "unknown", None)
     windows = {quota_window(str(violation.get("quotaId", ""))) for violation in violations}
     if "Month" in windows:
-        return GoogleErrorVerdict(QuotaExhausted, message, None, "month", next_pacific_month_start(now))
+        return GoogleErrorVerdict(QuotaExhausted, message, None, "month", next_month_start(now, QUOTA_TIME_ZONE))
     if "Day" in windows:
-        return GoogleErrorVerdict(QuotaExhausted, message, None, "day", next_pacific_midnight(now))
+        return GoogleErrorVerdict(QuotaExhausted, message, None, "day", next_midnight(now, QUOTA_TIME_ZONE))
     if "Week" in windows:
         return GoogleErrorVerdict(QuotaExhausted, message, None, "unknown", None)
     return GoogleErrorVerdict(RateLimited, message, _retry_delay(details), "unknown", None)

@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from providers.calendar import require_aware
 from providers.models import Account
 from providers.ratelimits import plausible_limit
 from storage.accounts import LEARNED_LIMIT_TTL
-from storage.windows import MINUTE, day_window, from_ms, month_window, require_aware, to_ms
+from storage.windows import MINUTE, day_window, from_ms, month_window, to_ms
 
 if TYPE_CHECKING:
     from storage.db import Job

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from providers.calendar import first_of_next_month
 from providers.simulator.httpserver import Headers, Response
 from providers.simulator.spec import Fault, Flavour
 
@@ -260,9 +261,7 @@ _TABLES: dict[Flavour, dict[str, _Entry]] = {
 
 
 def _next_month_start(now: float) -> str:
-    today = datetime.fromtimestamp(now, tz=UTC)
-    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-    return f"{year:04d}-{month:02d}-01"
+    return first_of_next_month(datetime.fromtimestamp(now, tz=UTC).date()).isoformat()
 
 
 def _message(entry: _Entry, ctx: ErrorContext, fault: str) -> str:

@@ -24,7 +24,7 @@ from providers.anthropic import (
     _parse_response,
     parse_anthropic_limits,
 )
-from providers.anthropic_errors import classify_anthropic_error, start_of_next_month
+from providers.anthropic_errors import classify_anthropic_error
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
@@ -662,13 +662,6 @@ async def test_the_monthly_spend_cap_is_exhausted_until_the_first_of_next_month(
     error = await _complete_error(429, SPEND_CAP, now=now)
     assert isinstance(error, QuotaExhausted)
     assert (error.scope, error.resets_at, error.retry_after_s) == ("month", resets_at, None)
-
-
-def test_start_of_next_month_is_computed_in_utc() -> None:
-    from zoneinfo import ZoneInfo
-
-    late_pacific = datetime(2026, 11, 30, 20, 0, tzinfo=ZoneInfo("America/Los_Angeles"))  # Dec 1, 04:00 UTC
-    assert start_of_next_month(late_pacific) == datetime(2027, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.anyio

@@ -48,6 +48,7 @@ from routing.ports import (
     Settle,
     Succeeded,
 )
+from routing.request import RouteRequest, RouterSetup
 from routing.results import Attempt, AttemptOutcome
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
 from routing.tokens import estimate_tokens
@@ -56,7 +57,6 @@ from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from routing.router import RouteRequest, RouterSetup
 
 log = logging.getLogger(__name__)
 

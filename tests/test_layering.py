@@ -211,3 +211,76 @@ def test_the_checker_catches_io_and_clock_reads() -> None:
     assert [call for call, _ in _clock_reads(tree)] == ["datetime.now()", "time.time()"]
     passed = ast.parse("from time import time\nf(clock=time.time)\ng = date.today()\nh = time.monotonic()\n")
     assert sorted(read for read, _ in _wall_clock_reads(passed)) == ["date.today", "from time import time", "time.time"]
+
+
+def _module_name(file: Path) -> str:
+    parts = file.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_edges(tree: ast.AST) -> Iterator[str]:
+    """The in-project modules a file imports: `from pkg import mod` points at `pkg.mod`, not at `pkg`'s `__init__`."""
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = [f"{node.module}.{alias.name}" for alias in node.names]
+        else:
+            continue
+        for name in names:
+            target = _project_module(name)
+            if target is not None:
+                yield target
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every import cycle, as the modules on it (the strongly connected components with more than one module)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    found: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for target in sorted(graph[module]):
+            if target not in index:
+                visit(target)
+                low[module] = min(low[module], low[target])
+            elif target in stack:
+                low[module] = min(low[module], index[target])
+        if low[module] == index[module]:
+            component = [stack.pop()]
+            while component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return found
+
+
+def _package_graph(package: str) -> dict[str, set[str]]:
+    files = {_module_name(file): file for file in _package_files(package)}
+    return {
+        module: {target for target in _module_edges(ast.parse(file.read_text())) if target in files} - {module}
+        for module, file in files.items()
+    }
+
+
+def test_the_cycle_checker_finds_a_cycle_through_a_type_checking_import() -> None:
+    tree = ast.parse("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    from routing.router import Router\n")
+    assert list(_module_edges(tree)) == ["routing.router"]
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+
+
+@pytest.mark.parametrize("package", ["providers", "routing", "storage"])
+def test_no_import_cycles_inside_providers_routing_or_storage(package: str) -> None:
+    # TYPE_CHECKING imports count: a cycle for the type checker is still two modules that cannot be read apart
+    cycles = _cycles(_package_graph(package))
+    assert not cycles, "break the cycle (move the shared type down, or declare a Protocol):\n" + "\n".join(
+        " <-> ".join(cycle) for cycle in cycles
+    )

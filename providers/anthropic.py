@@ -20,14 +20,12 @@ from typing import Any
 import httpx2
 
 from providers.anthropic_errors import (
-    AnthropicErrorVerdict,
-    build_error,
     classify_anthropic_error,
     classify_error_object,
 )
 from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
 from providers.clock import Clock
-from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, ServerError
+from providers.errors import CONTENT_ERRORS, ErrorVerdict, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.ratelimits import header_int, parse_reset, parse_retry_after
 from providers.redact import redact_secret
 from providers.types import (
@@ -567,15 +565,16 @@ class AnthropicAdapter:
         return self._error(verdict, model, text, response.headers, now)
 
     def _error(
-        self, verdict: AnthropicErrorVerdict, model: str, body: str, headers: Mapping[str, str], now: datetime
+        self, verdict: ErrorVerdict, model: str, body: str, headers: Mapping[str, str], now: datetime
     ) -> ProviderHTTPError:
-        return build_error(
-            replace(verdict, message=self._redact(verdict.message)),
+        limits = self.parse_limits(headers, now)
+        return replace(verdict, message=self._redact(verdict.message), retry_after_s=limits.retry_after_s).to_exception(
             provider=self._endpoint.provider,
             account=self._endpoint.account,
             model=model,
+            status_code=verdict.status_code,
             body=self._redact(body),
-            limits=self.parse_limits(headers, now),
+            limits=limits,
         )
 
     def _malformed(self, message: str, model: str) -> ServerError:

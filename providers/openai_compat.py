@@ -11,7 +11,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,7 @@ import httpx2
 
 from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
 from providers.clock import Clock
-from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, QuotaExhausted, ServerError
+from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.openai_errors import classify_error, classify_payload, find_error, parse_limits
 from providers.redact import redact_secret
 from providers.types import (
@@ -493,20 +493,14 @@ class OpenAICompatAdapter:
             verdict = classify_payload(reply.status_code, reply.error, reply.headers, now)
         else:
             verdict = classify_error(reply.status_code, reply.body, reply.headers, now)
-        limits = self.parse_limits(reply.headers, now)
-        common: dict[str, Any] = {
-            "provider": self._endpoint.provider,
-            "account": self._endpoint.account,
-            "model": model,
-            "status_code": verdict.status_code or reply.status_code,
-            "body": self._redact(reply.body),
-            "retry_after_s": verdict.retry_after_s,
-            "limits": limits,
-        }
-        message = self._redact(verdict.message)
-        if issubclass(verdict.cls, QuotaExhausted):
-            return verdict.cls(message, resets_at=verdict.resets_at, scope=verdict.scope, **common)
-        return verdict.cls(message, **common)
+        return replace(verdict, message=self._redact(verdict.message)).to_exception(
+            provider=self._endpoint.provider,
+            account=self._endpoint.account,
+            model=model,
+            status_code=verdict.status_code or reply.status_code,
+            body=self._redact(reply.body),
+            limits=self.parse_limits(reply.headers, now),
+        )
 
     def _redact(self, text: str) -> str:
         key = self._endpoint.api_key.get_secret_value() if self._endpoint.api_key is not None else None

@@ -16,18 +16,20 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from typing import Any
 
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
+    ErrorVerdict,
     InvalidRequest,
     ModelNotFound,
     Overloaded,
     ProviderHTTPError,
     QuotaExhausted,
+    QuotaScope,
     RateLimited,
     ServerError,
     class_for_status,
@@ -36,7 +38,6 @@ from providers.google_errors import classify_google_error
 from providers.ratelimits import header_int, parse_go_duration, parse_reset, parse_retry_after
 from providers.types import RateLimits
 
-QuotaScope = Literal["day", "month", "balance", "unknown"]
 MAX_MESSAGE_CHARS = 500
 
 _Rule = tuple[type[ProviderHTTPError], QuotaScope]
@@ -110,18 +111,6 @@ _PREFIXES_400: tuple[tuple[str, type[ProviderHTTPError]], ...] = (
     ("Invalid request: Your request exceeded model token limit", ContextTooLong),  # Moonshot
     ("Model Not Exist", ModelNotFound),  # DeepSeek
 )
-
-
-@dataclass(frozen=True)
-class ErrorVerdict:
-    """The class an error body maps to, with what the router needs to act on it."""
-
-    cls: type[ProviderHTTPError]
-    message: str
-    retry_after_s: float | None = None
-    scope: QuotaScope = "unknown"
-    resets_at: datetime | None = None
-    status_code: int = 0
 
 
 def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
@@ -259,10 +248,7 @@ def _openrouter_rule(status_code: int, error: Mapping[str, Any]) -> _Rule | None
 
 
 def _classify_google(status_code: int, error: Mapping[str, Any], now: datetime) -> ErrorVerdict:
-    google = classify_google_error(status_code, error, now)
-    return ErrorVerdict(
-        google.cls, google.message, google.retry_after_s, google.scope, google.resets_at, _status_of(error, status_code)
-    )
+    return replace(classify_google_error(status_code, error, now), status_code=_status_of(error, status_code))
 
 
 def _message(error: Mapping[str, Any]) -> str:
@@ -290,6 +276,4 @@ def _with_retry(
     if retry_after is None and verdict.cls is RateLimited and bucket in ("requests", "tokens"):
         # OpenAI names the exhausted bucket in error.type; its reset header is when that bucket is full again
         retry_after = parse_go_duration(headers.get(f"x-ratelimit-reset-{bucket}", ""))
-    return ErrorVerdict(
-        verdict.cls, verdict.message, retry_after, verdict.scope, verdict.resets_at, verdict.status_code
-    )
+    return replace(verdict, retry_after_s=retry_after)

@@ -26,7 +26,7 @@ from providers.anthropic_errors import (
 from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
 from providers.clock import Clock
 from providers.errors import CONTENT_ERRORS, ErrorVerdict, ProviderHTTPError, ProviderTransportError, ServerError
-from providers.ratelimits import header_int, parse_reset, parse_retry_after
+from providers.ratelimits import parse_anthropic_limits
 from providers.redact import redact_secret
 from providers.types import (
     ChatRequest,
@@ -417,40 +417,6 @@ def _parse_sse_event(state: _StreamState, event: str, data: str) -> list[StreamE
 
 
 # --- rate limits ---------------------------------------------------------------------------------------------
-
-
-def _limit_group(
-    headers: Mapping[str, str], name: str, now: datetime
-) -> tuple[int | None, int | None, datetime | None]:
-    prefix = f"anthropic-ratelimit-{name}-"
-    reset = headers.get(prefix + "reset")
-    return (
-        header_int(headers, prefix + "limit"),
-        header_int(headers, prefix + "remaining"),
-        parse_reset(reset, now) if reset else None,
-    )
-
-
-def parse_anthropic_limits(headers: Mapping[str, str], now: datetime) -> RateLimits:
-    """`anthropic-ratelimit-*` headers (any case) as `RateLimits`; resets are RFC 3339 absolute times.
-
-    The `tokens-*` bucket is the combined one; an endpoint that only sends `input-tokens-*` is read from that.
-    `output-tokens-*` has no field of its own: output is what a request cannot size in advance.
-    """
-    lowered = {name.lower(): value for name, value in headers.items()}
-    requests = _limit_group(lowered, "requests", now)
-    tokens = _limit_group(lowered, "tokens", now)
-    if tokens == (None, None, None):
-        tokens = _limit_group(lowered, "input-tokens", now)
-    return RateLimits(
-        requests_limit=requests[0],
-        requests_remaining=requests[1],
-        requests_reset_at=requests[2],
-        tokens_limit=tokens[0],
-        tokens_remaining=tokens[1],
-        tokens_reset_at=tokens[2],
-        retry_after_s=parse_retry_after(lowered, now),
-    )
 
 
 # --- the adapter ---------------------------------------------------------------------------------------------

@@ -34,7 +34,7 @@ from providers.errors import (
 )
 from providers.gemini_schema import gemini_schema
 from providers.google_errors import classify_google_error, parse_google_error_body
-from providers.ratelimits import parse_retry_after
+from providers.ratelimits import parse_gemini_limits
 from providers.redact import redact_secret
 from providers.types import (
     ChatRequest,
@@ -455,8 +455,7 @@ class GeminiAdapter:
 
     def parse_limits(self, headers: Mapping[str, str], now: datetime) -> RateLimits:
         """Google sends no rate-limit headers; only a `retry-after` (from a proxy, say) is read."""
-        lowered = {name.lower(): value for name, value in headers.items()}
-        return RateLimits(retry_after_s=parse_retry_after(lowered, now))
+        return parse_gemini_limits(headers, now)
 
     async def _chunks(self, response: httpx2.Response, model: str) -> AsyncGenerator[Mapping[str, Any]]:
         content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()

@@ -20,7 +20,8 @@ import httpx2
 from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
 from providers.clock import Clock
 from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, ServerError
-from providers.openai_errors import classify_error, classify_payload, find_error, parse_limits
+from providers.openai_errors import classify_error, classify_payload, find_error
+from providers.ratelimits import parse_openai_limits
 from providers.redact import redact_secret
 from providers.types import (
     ChatRequest,
@@ -419,7 +420,7 @@ class OpenAICompatAdapter:
 
     def parse_limits(self, headers: Mapping[str, str], now: datetime) -> RateLimits:
         """What the response headers say about this account's rate limits (names read case-insensitively)."""
-        return parse_limits(headers, now)
+        return parse_openai_limits(headers, now)
 
     async def complete(self, request: ChatRequest) -> Completion:
         """One non-streamed chat completion.

@@ -22,7 +22,6 @@ from providers.anthropic import (
     _build_body,
     _map_usage,
     _parse_response,
-    parse_anthropic_limits,
 )
 from providers.anthropic_errors import classify_anthropic_error
 from providers.errors import (
@@ -38,6 +37,7 @@ from providers.errors import (
     RateLimited,
     ServerError,
 )
+from providers.ratelimits import parse_anthropic_limits
 from providers.types import (
     ChatRequest,
     Completion,

@@ -27,7 +27,8 @@ from providers.errors import (
     ServerError,
 )
 from providers.openai_compat import OpenAICompatAdapter, _build_body, _map_usage, _parse_chunk, _parse_response
-from providers.openai_errors import classify_error, parse_limits
+from providers.openai_errors import classify_error
+from providers.ratelimits import parse_openai_limits
 from providers.types import (
     ChatRequest,
     Completion,
@@ -931,7 +932,7 @@ def test_retry_after_comes_from_headers_or_the_named_buckets_reset(
     ],
 )
 def test_parse_limits_reads_real_header_values(headers: dict[str, str], expected: dict[str, Any]) -> None:
-    limits = parse_limits(headers, NOW)
+    limits = parse_openai_limits(headers, NOW)
     assert {key: value for key, value in limits.model_dump().items() if value is not None} == expected
 
 

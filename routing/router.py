@@ -166,7 +166,7 @@ class Router:
         return decision_entry(
             prepared.task,
             prepared.decision,
-            outcome.logs,
+            outcome.attempts,
             outcome.served,
             prepared.record,
             dry_run=dry_run,

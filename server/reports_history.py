@@ -9,9 +9,10 @@ from typing import Any
 
 from pydantic import Field
 
+from providers.attempts import AttemptRecord
 from providers.types import Frozen, Usage
 from server.app import App
-from storage import AttemptRecord, LoggedDecision, MetricsRow
+from storage import LoggedDecision, MetricsRow
 
 # --------------------------------------------------------------------------------------------------- metrics
 

@@ -104,13 +104,6 @@ def cost_part(cost_usd: float) -> float:
     return part if part > 0.0 else 0.0
 
 
-def latency_part(p50_ms: float | None) -> float:
-    """1 / (1 + p50 / 2 s); UNKNOWN_LATENCY when nothing has been observed."""
-    if p50_ms is None:
-        return UNKNOWN_LATENCY
-    return 1.0 / (1.0 + p50_ms / LATENCY_HALF_MS)
-
-
 def account_headroom(candidate: CandidateState, now: datetime) -> float:
     """The tightest known quota window's remaining fraction; 0 when exhausted, 1 with no known limit."""
     if candidate.exhausted_until is not None and candidate.exhausted_until > now:
@@ -122,11 +115,6 @@ def account_headroom(candidate: CandidateState, now: datetime) -> float:
             if fraction < headroom:
                 headroom = fraction
     return max(0.0, headroom)
-
-
-def work_cost_usd(input_tokens: int, output_tokens: int, input_per_1m: float, output_per_1m: float) -> float:
-    """The price of a call of this size."""
-    return (input_tokens * input_per_1m + output_tokens * output_per_1m) / 1_000_000
 
 
 # --------------------------------------------------------------------------------------------------- ranking

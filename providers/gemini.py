@@ -3,7 +3,7 @@
 Pure translators (`_build_body`, `_parse_response`, `_map_usage`, `_GeminiState`) sit apart from the two
 methods that touch the network. Errors are classified by `providers.google_errors` and raised from one place.
 
-Wire facts this module relies on (the project's provider research, PROVIDER_FACTS §3):
+Wire facts this module relies on (from Google's documentation and recorded answers):
 - a tool call ends with `finishReason: STOP`; it is recognised by its `functionCall` part;
 - every stream chunk repeats the cumulative `usageMetadata`, `finishReason` arrives on the last chunk only;
 - without `alt=sse` (and from some proxies) the stream is one JSON array of the same chunk objects;

@@ -1,6 +1,6 @@
 """The failover loop of one request: reserve -> call (streamed, under a timeout) -> settle -> act on the error.
 
-Rules (DESIGN.md's error table and "Errors and what each one does"):
+Rules (README "8. At call time" and "Errors, budgets and shared state"):
 - every attempt holds a reservation; it is settled with the real usage, settled empty when the provider counted a
   failed request, or released when the request never reached it — also when the caller goes away mid-call;
 - after a failure, the candidates it rules out are skipped without a call: the whole account after an account-wide

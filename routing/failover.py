@@ -1,4 +1,4 @@
-"""What a failed attempt means for the account, the model and the rest of the request (DESIGN.md's error table).
+"""What a failed attempt means for the account, the model and the rest of the request (README "8. At call time").
 
 Pure: the router passes `now`, and carries the returned `Action` out through its ports.
 """
@@ -80,7 +80,7 @@ def _rate_limit_until(error: RateLimited, now: datetime) -> tuple[datetime, floa
 
 
 def action_for(error: ProviderError, *, now: datetime, timezone: str, context_window: int) -> Action:
-    """The action DESIGN.md's table prescribes for `error` on a candidate with `context_window`."""
+    """The action README "8. At call time" prescribes for `error` on a candidate with `context_window`."""
     reason = f"{error.error_class}: {error.message}"[:300]
     if isinstance(error, QuotaExhausted):
         until, scope = _exhausted_until(error, now, timezone)

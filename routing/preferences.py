@@ -21,7 +21,7 @@ class Preferences(Frozen):
 
     default: str | None = None
     task_preferences: dict[TaskType, tuple[str, ...]] = Field(default_factory=dict)
-    #: keyed by quality mode; the seed also keys a `cost_first` list here, used when budget mode is cost_first
+    #: keyed by quality mode; providers.json may also key a `cost_first` list here (README "3. Ranking"), used when budget mode is cost_first
     quality_preferences: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     budget_mode: BudgetMode = "quality_first"
     auto_switch: bool = True

@@ -1,23 +1,5 @@
-"""The smooth part of the ranking: each part a number in 0..1 where higher is better, weighted by mode.
-
-The README's "How routing decides" is the documentation; in short:
-
-- quality     the model's quality for the task type (0-100, the catalogue's or the config's `quality`) mapped
-              (q - 40) / 60 onto 0..1: useful models sit between 60 and 95, and /100 would squeeze that range
-              into a third of the scale, letting a cent of cost outweigh ten quality points
-- cost        1 - ln(1 + c/$0.0001) / ln(1 + $1/$0.0001), clamped: $0 -> 1.0, $0.001 -> 0.74, $0.01 -> 0.50,
-              $0.10 -> 0.25, >= $1 -> 0. A log scale, so free models need no division by a zero price.
-- headroom    the pool's mean of each account's tightest quota window (remaining / limit); an exhausted account
-              counts 0, an account with no known limit 1. A fuller pool wins, so pools drain evenly.
-- latency     1 / (1 + p50 / 2 s) from observed latency; 0.5 when nothing is observed yet
-- speed       the model's catalogue speed, /100
-- preference  the model's `preferenceScore`, /100 (0.5 when unset)
-
-Weights depend on the quality mode, then the budget mode multiplies some parts and all are renormalised to sum 1.
-
-The second half holds the per-candidate scratch decide() works on (Evaluation, Group, Context) and the group
-ranking: scores, tiers and pool order. They are internal to the routing core, kept here so decide.py stays short.
-"""
+"""The smooth part of the ranking (README "The score": its parts, weights and formulas), and the per-candidate
+scratch decide() works on with the group ranking (scores, tiers, pool order), internal to the routing core."""
 
 from __future__ import annotations
 

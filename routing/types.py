@@ -24,7 +24,7 @@ from providers.types import Frozen, Message, WireKind
 from providers.vendors import ALIASES, vendor_for
 from routing.preferences import BudgetMode, QualityMode
 
-#: Why the chosen candidate won (INTERFACE.md's vocabulary; the README's "How routing decides" says when).
+#: Why the chosen candidate won (README "4. Reason" says when each is given).
 Reason = Literal["preference", "limit", "cost", "context", "quality", "latency", "sticky", "manual", "failover"]
 
 #: The filters, in the order decide() applies them; a candidate is reported under the first one it fails.

@@ -1,8 +1,9 @@
 """Each flavour's real error answers: status, body and headers, as the provider sends them.
 
-Bodies follow tests/fixtures/cassettes/errors/observed_error_bodies.json and the providers' documentation. Where a provider's real answer differs from the generic status (Moonshot and Z.AI report
-overload as 429, Gemini reports a bad key as 400 API_KEY_INVALID, Z.AI an unknown model as 400 code 1211,
-DeepSeek and OpenRouter a spent balance as 402), the real one is used: that is what adapters must classify.
+Bodies follow tests/fixtures/cassettes/errors/observed_error_bodies.json and the providers' documentation. Where a
+provider's real answer differs from the generic status (Moonshot and Z.AI report overload as 429, Gemini reports a
+bad key as 400 API_KEY_INVALID, Z.AI an unknown model as 400 code 1211, DeepSeek and OpenRouter a spent balance as
+402), the real one is used: that is what adapters must classify.
 """
 
 from __future__ import annotations

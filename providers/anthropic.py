@@ -17,10 +17,7 @@ from typing import Any
 
 import httpx2
 
-from providers.anthropic_errors import (
-    classify_anthropic_error,
-    classify_error_object,
-)
+from providers.anthropic_errors import classify_anthropic_error, classify_error_object
 from providers.anthropic_reply import parse_response
 from providers.anthropic_request import build_body
 from providers.anthropic_stream import ErrorEvent, Malformed, StreamState, Truncated, parse_sse_event
@@ -29,14 +26,7 @@ from providers.clock import Clock
 from providers.errors import CONTENT_ERRORS, ErrorVerdict, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.ratelimits import parse_anthropic_limits
 from providers.redact import redact_secret
-from providers.types import (
-    ChatRequest,
-    Completion,
-    Endpoint,
-    RateLimits,
-    StreamDone,
-    StreamEvent,
-)
+from providers.types import ChatRequest, Completion, Endpoint, RateLimits, StreamDone, StreamEvent
 from providers.vendors import WireOptions
 
 ANTHROPIC_VERSION = "2023-06-01"

@@ -6,13 +6,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from providers.types import (
-    Completion,
-    FinishReason,
-    RateLimits,
-    ToolCall,
-    Usage,
-)
+from providers.types import Completion, FinishReason, RateLimits, ToolCall, Usage
 from providers.usage_check import detail_count, impossible, required_counts
 
 _NO_LIMITS = RateLimits()

@@ -5,11 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from providers.types import (
-    ChatRequest,
-    Message,
-    ToolSpec,
-)
+from providers.types import ChatRequest, Message, ToolSpec
 from providers.vendors import WireOptions
 
 #: `max_tokens` is required on this wire; this is sent when the request sets none. Every current Claude model

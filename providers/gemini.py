@@ -30,14 +30,7 @@ from providers.gemini_stream import GeminiState, JsonArrayChunks, parse_chunk
 from providers.google_errors import classify_google_error, parse_google_error_body
 from providers.ratelimits import parse_gemini_limits
 from providers.redact import redact_secret
-from providers.types import (
-    ChatRequest,
-    Completion,
-    Endpoint,
-    RateLimits,
-    StreamDone,
-    StreamEvent,
-)
+from providers.types import ChatRequest, Completion, Endpoint, RateLimits, StreamDone, StreamEvent
 from providers.vendors import WireOptions
 
 

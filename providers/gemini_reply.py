@@ -8,10 +8,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from providers.types import (
-    FinishReason,
-    Usage,
-)
+from providers.types import FinishReason, Usage
 from providers.usage_check import detail_count, impossible, required_counts
 
 _CONTENT_FILTER_REASONS = frozenset(

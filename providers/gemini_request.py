@@ -7,11 +7,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from providers.gemini_schema import gemini_schema
-from providers.types import (
-    ChatRequest,
-    Message,
-    ToolSpec,
-)
+from providers.types import ChatRequest, Message, ToolSpec
 from providers.vendors import WireOptions
 
 #: Gemini 3 rejects a replayed `functionCall` without a `thoughtSignature`. `Message` keeps none (a signature

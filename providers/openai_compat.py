@@ -23,14 +23,7 @@ from providers.openai_request import build_body
 from providers.openai_stream import Delta, StreamState, decode, deltas_of, parse_chunk
 from providers.ratelimits import parse_openai_limits
 from providers.redact import redact_secret
-from providers.types import (
-    ChatRequest,
-    Completion,
-    Endpoint,
-    RateLimits,
-    StreamDone,
-    StreamEvent,
-)
+from providers.types import ChatRequest, Completion, Endpoint, RateLimits, StreamDone, StreamEvent
 from providers.vendors import WireOptions
 
 _DEFAULT_OPTIONS = WireOptions()

@@ -9,12 +9,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from providers.openai_errors import find_error
-from providers.types import (
-    Completion,
-    FinishReason,
-    ToolCall,
-    Usage,
-)
+from providers.types import Completion, FinishReason, ToolCall, Usage
 from providers.usage_check import cost_usd, detail_count, impossible, required_counts
 
 _FINISH_REASONS: dict[str, FinishReason] = {

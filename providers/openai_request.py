@@ -4,10 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from providers.types import (
-    ChatRequest,
-    Message,
-)
+from providers.types import ChatRequest, Message
 from providers.vendors import WireOptions
 
 Json = dict[str, Any]

@@ -19,15 +19,7 @@ from providers.openai_reply import (
     tool_call_id,
 )
 from providers.openai_request import Json
-from providers.types import (
-    Completion,
-    RateLimits,
-    ReasoningDelta,
-    TextDelta,
-    ToolCall,
-    ToolCallDelta,
-    Usage,
-)
+from providers.types import Completion, RateLimits, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta, Usage
 
 Delta = TextDelta | ReasoningDelta | ToolCallDelta
 

@@ -7,10 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from routing.score import Context, Evaluation, account_headroom
-from routing.types import (
-    CandidateState,
-    Filter,
-)
+from routing.types import CandidateState, Filter
 
 
 def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluation]:

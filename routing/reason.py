@@ -4,13 +4,7 @@ from __future__ import annotations
 
 from routing.preferences import BudgetMode
 from routing.score import Group
-from routing.types import (
-    LIMIT_FILTERS,
-    Filter,
-    Reason,
-    SwitchWhy,
-    Task,
-)
+from routing.types import LIMIT_FILTERS, Filter, Reason, SwitchWhy, Task
 
 #: A score margin this large between the first two groups gives full confidence.
 CONFIDENT_MARGIN = 0.15

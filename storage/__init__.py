@@ -2,8 +2,8 @@
 
 `Store` is the connection; one small class per concern sits on it: `Ledger` (quota and budget reservations,
 snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Conversations`, `DecisionLog`,
-`Metrics`, `ModelListings`. Every method that needs the time takes `now` (aware); window arithmetic is in
-`storage.windows`.
+`Metrics`, `ModelListings`. Every method that needs the time takes `now` (aware); quota windows are in
+`storage.windows` (on the calendar rules of `providers.calendar`).
 """
 
 from storage.accounts import AccountStates, BreakerState

@@ -15,9 +15,9 @@ from routing.preferences import BudgetMode, QualityMode
 from routing.types import Reason
 
 
+# what a caller is shown of a providers.attempts.AttemptRecord (its docstring is the MCP output schema's text)
 class Attempt(Frozen):
-    """One try at one candidate, as the caller is shown it. `skipped`: the ledger refused it before any request was
-    sent."""
+    """One try at one candidate. `skipped`: the ledger refused it before any request was sent."""
 
     provider: str
     model: str

@@ -62,11 +62,6 @@ class Health:
     learned_tokens_limit: int | None = None
     learned_at: datetime | None = None
 
-    def blocked_until(self, now: datetime) -> datetime | None:
-        """The latest of the cooldown, exhaustion and open breaker still in force at `now`; None if none is."""
-        active = [t for t in (self.cooldown_until, self.exhausted_until, self.breaker_open_until) if t and t > now]
-        return max(active, default=None)
-
 
 @dataclass(frozen=True, slots=True)
 class ModelState:

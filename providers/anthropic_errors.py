@@ -19,25 +19,27 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from datetime import datetime
+from typing import Any
 
+from providers.calendar import next_month_start
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
+    ErrorVerdict,
     InvalidRequest,
     ModelNotFound,
     Overloaded,
     ProviderHTTPError,
     QuotaExhausted,
+    QuotaScope,
     RateLimited,
     ServerError,
     class_for_status,
 )
-from providers.types import RateLimits
 
-Scope = Literal["day", "month", "balance", "unknown"]
+#: Anthropic lifts a monthly spend cap at 00:00 UTC on the 1st of the next month
+SPEND_CAP_TIME_ZONE = "UTC"
 
 #: the provider's message is kept in our errors, cut to this length
 MAX_MESSAGE_CHARS = 300
@@ -57,28 +59,17 @@ _ERROR_TYPES: dict[str, tuple[type[ProviderHTTPError], int]] = {
 }
 
 #: codes that mean money, not speed: waiting seconds will not bring the account back
-_BILLING_CODES: dict[str, Scope] = {
+_BILLING_CODES: dict[str, QuotaScope] = {
     "1113": "balance",  # Z.AI: "Insufficient balance or no resource package"
     "enforced_spend_limit_reached": "month",  # Anthropic: the organisation's monthly spend cap
 }
 
 #: 400 invalid_request_error messages with no structured field (anthropics/claude-code#4207; the API's
 #: "prompt is too long: N tokens > M maximum"); matched as case-insensitive prefixes
-_INVALID_REQUEST_PREFIXES: tuple[tuple[str, type[ProviderHTTPError], Scope], ...] = (
+_INVALID_REQUEST_PREFIXES: tuple[tuple[str, type[ProviderHTTPError], QuotaScope], ...] = (
     ("your credit balance is too low", QuotaExhausted, "balance"),
     ("prompt is too long", ContextTooLong, "unknown"),
 )
-
-
-@dataclass(frozen=True)
-class AnthropicErrorVerdict:
-    """What an error body means: the class to raise, the provider's message and, for quotas, when it resets."""
-
-    cls: type[ProviderHTTPError]
-    status_code: int
-    message: str
-    scope: Scope = "unknown"
-    resets_at: datetime | None = None
 
 
 def parse_error_body(text: str) -> dict[str, Any] | None:
@@ -93,22 +84,14 @@ def parse_error_body(text: str) -> dict[str, Any] | None:
     return error if isinstance(error, dict) else None
 
 
-def start_of_next_month(now: datetime) -> datetime:
-    """00:00 UTC on the 1st of the month after `now` (when Anthropic lifts a monthly spend cap)."""
-    now = now.astimezone(UTC)
-    if now.month == 12:
-        return datetime(now.year + 1, 1, 1, tzinfo=UTC)
-    return datetime(now.year, now.month + 1, 1, tzinfo=UTC)
-
-
-def classify_anthropic_error(status_code: int | None, body: str, now: datetime) -> AnthropicErrorVerdict:
+def classify_anthropic_error(status_code: int | None, body: str, now: datetime) -> ErrorVerdict:
     """Classify an error response; `status_code` is None for an `event: error` inside a 200 stream."""
     return classify_error_object(status_code, parse_error_body(body), fallback_text=body, now=now)
 
 
 def classify_error_object(
     status_code: int | None, error: Mapping[str, Any] | None, *, fallback_text: str = "", now: datetime
-) -> AnthropicErrorVerdict:
+) -> ErrorVerdict:
     """Classify a decoded `error` object (None when the body had none); see the module docstring for the order."""
     error = error or {}
     message = _message(error, status_code, fallback_text)
@@ -118,20 +101,20 @@ def classify_error_object(
 
     scope = _billing_scope(error)
     if scope is not None:
-        resets_at = start_of_next_month(now) if scope == "month" else None
-        return AnthropicErrorVerdict(QuotaExhausted, status, message, scope, resets_at)
+        resets_at = next_month_start(now, SPEND_CAP_TIME_ZONE) if scope == "month" else None
+        return ErrorVerdict(QuotaExhausted, message, scope=scope, resets_at=resets_at, status_code=status)
 
     cls = known[0] if known else class_for_status(status)
     if cls is QuotaExhausted:
-        return AnthropicErrorVerdict(cls, status, message, "balance")
+        return ErrorVerdict(cls, message, scope="balance", status_code=status)
     if status == 400 and cls is InvalidRequest:
         refined = _refine_invalid_request(error.get("message"))
         if refined is not None:
-            return AnthropicErrorVerdict(refined[0], status, message, refined[1])
-    return AnthropicErrorVerdict(cls, status, message)
+            return ErrorVerdict(refined[0], message, scope=refined[1], status_code=status)
+    return ErrorVerdict(cls, message, status_code=status)
 
 
-def _billing_scope(error: Mapping[str, Any]) -> Scope | None:
+def _billing_scope(error: Mapping[str, Any]) -> QuotaScope | None:
     details = error.get("details")
     codes = (error.get("code"), details.get("error_code") if isinstance(details, dict) else None)
     for code in codes:
@@ -141,7 +124,7 @@ def _billing_scope(error: Mapping[str, Any]) -> Scope | None:
     return None
 
 
-def _refine_invalid_request(message: object) -> tuple[type[ProviderHTTPError], Scope] | None:
+def _refine_invalid_request(message: object) -> tuple[type[ProviderHTTPError], QuotaScope] | None:
     if not isinstance(message, str):
         return None
     folded = message.strip().casefold()
@@ -160,32 +143,3 @@ def _message(error: Mapping[str, Any], status_code: int | None, fallback_text: s
         where = f"HTTP {status_code}" if status_code is not None else "error event"
         text = f"{where}: {body}" if body else f"{where} with an empty body"
     return text if len(text) <= MAX_MESSAGE_CHARS else text[: MAX_MESSAGE_CHARS - 1] + "…"
-
-
-def build_error(
-    verdict: AnthropicErrorVerdict, *, provider: str, account: str, model: str | None, body: str, limits: RateLimits
-) -> ProviderHTTPError:
-    """The exception a verdict stands for; `retry_after_s` comes from the response's headers (`limits`)."""
-    if verdict.cls is QuotaExhausted:
-        return QuotaExhausted(
-            verdict.message,
-            provider=provider,
-            account=account,
-            model=model,
-            status_code=verdict.status_code,
-            body=body,
-            retry_after_s=limits.retry_after_s,
-            limits=limits,
-            resets_at=verdict.resets_at,
-            scope=verdict.scope,
-        )
-    return verdict.cls(
-        verdict.message,
-        provider=provider,
-        account=account,
-        model=model,
-        status_code=verdict.status_code,
-        body=body,
-        retry_after_s=limits.retry_after_s,
-        limits=limits,
-    )

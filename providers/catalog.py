@@ -56,7 +56,7 @@ class ProviderCatalog(Frozen):
     genai_prices_provider: str | None = None
     #: IANA zone in which the vendor's daily quotas reset
     quota_timezone: str = "UTC"
-    #: the vendor's documented free-tier limits, if any (used for the seed's `"limit": "free_tier"`)
+    #: the vendor's documented free-tier limits, if any (what an account's `"limit": "free_tier"` stands for)
     free_tier_quota: QuotaSpec | None = None
     notes: str = ""
     entries: tuple[CatalogEntry, ...] = Field(default_factory=tuple)

@@ -18,8 +18,9 @@ The router branches on these types (or `error_class`), never on message text.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from datetime import datetime
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 
 from providers.ratelimits import MAX_RETRY_AFTER_S
 from providers.types import RateLimits
@@ -35,6 +36,9 @@ ErrorClass = Literal[
     "context_too_long",
     "invalid_request",
 ]
+
+#: how long a quota stays exhausted: a calendar day or month, until a balance is topped up, or not said
+QuotaScope = Literal["day", "month", "balance", "unknown"]
 
 MAX_BODY_CHARS = 2000
 #: an error's message is kept to this many characters (it reaches the caller, the log and the account's state)
@@ -118,7 +122,7 @@ class QuotaExhausted(ProviderHTTPError):
         retry_after_s: float | None = None,
         limits: RateLimits | None = None,
         resets_at: datetime | None = None,
-        scope: Literal["day", "month", "balance", "unknown"] = "unknown",
+        scope: QuotaScope = "unknown",
     ) -> None:
         super().__init__(
             message,
@@ -163,18 +167,6 @@ class ProviderTransportError(ProviderError):
     error_class = "transport"
 
 
-HTTP_ERROR_CLASSES: dict[ErrorClass, type[ProviderHTTPError]] = {
-    "rate_limited": RateLimited,
-    "quota_exhausted": QuotaExhausted,
-    "overloaded": Overloaded,
-    "server_error": ServerError,
-    "auth_failed": AuthFailed,
-    "model_not_found": ModelNotFound,
-    "context_too_long": ContextTooLong,
-    "invalid_request": InvalidRequest,
-}
-
-
 def class_for_status(status_code: int) -> type[ProviderHTTPError]:
     """The default class for an HTTP status when the body carries nothing more specific."""
     if status_code == 429:
@@ -192,3 +184,43 @@ def class_for_status(status_code: int) -> type[ProviderHTTPError]:
     if status_code >= 500 or status_code in (408, 409):
         return ServerError
     return InvalidRequest
+
+
+@dataclass(frozen=True)
+class ErrorVerdict:
+    """What an error reply means, whatever the wire: the class to raise, the provider's message, the retry hint
+    and, for a quota, its scope and when it resets. Each wire's classifier (`openai_errors`, `anthropic_errors`,
+    `google_errors`) returns one; the adapter turns it into the exception with `to_exception`.
+    """
+
+    cls: type[ProviderHTTPError]
+    message: str
+    retry_after_s: float | None = None
+    scope: QuotaScope = "unknown"
+    resets_at: datetime | None = None
+    #: the status the error stands for (an error inside a 200 stream names its own); 0 when the reply's is meant
+    status_code: int = 0
+
+    def to_exception(
+        self,
+        *,
+        provider: str,
+        account: str,
+        model: str | None,
+        status_code: int,
+        body: str = "",
+        limits: RateLimits | None = None,
+    ) -> ProviderHTTPError:
+        """The exception this verdict stands for (a `QuotaExhausted` also gets `scope` and `resets_at`)."""
+        common: dict[str, Any] = {
+            "provider": provider,
+            "account": account,
+            "model": model,
+            "status_code": status_code,
+            "body": body,
+            "retry_after_s": self.retry_after_s,
+            "limits": limits,
+        }
+        if issubclass(self.cls, QuotaExhausted):
+            return self.cls(self.message, resets_at=self.resets_at, scope=self.scope, **common)
+        return self.cls(self.message, **common)

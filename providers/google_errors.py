@@ -24,14 +24,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from typing import Any, Literal
-from zoneinfo import ZoneInfo
+from datetime import datetime
+from typing import Any
 
+from providers.calendar import next_midnight, next_month_start
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
+    ErrorVerdict,
     InvalidRequest,
     ModelNotFound,
     Overloaded,
@@ -42,12 +42,9 @@ from providers.errors import (
     class_for_status,
 )
 from providers.ratelimits import parse_seconds
-from providers.types import RateLimits
-
-Scope = Literal["day", "month", "balance", "unknown"]
 
 #: Gemini's daily quotas reset at midnight Pacific time (ai.google.dev/gemini-api/docs/rate-limits)
-QUOTA_TIME_ZONE = ZoneInfo("America/Los_Angeles")
+QUOTA_TIME_ZONE = "America/Los_Angeles"
 
 _QUOTA_FAILURE = "type.googleapis.com/google.rpc.QuotaFailure"
 _RETRY_INFO = "type.googleapis.com/google.rpc.RetryInfo"
@@ -97,59 +94,6 @@ _CAMEL_WORD = re.compile(r"[A-Z][a-z]*|[a-z]+|\d+")
 _MAX_MESSAGE_CHARS = 500
 
 
-@dataclass(frozen=True)
-class GoogleErrorVerdict:
-    """What a Google error means for the router: the class to raise and when the account may serve again."""
-
-    cls: type[ProviderHTTPError]
-    message: str
-    retry_after_s: float | None
-    scope: Scope
-    resets_at: datetime | None
-
-    def to_exception(
-        self,
-        *,
-        provider: str,
-        account: str,
-        model: str | None,
-        status_code: int,
-        body: str = "",
-        limits: RateLimits | None = None,
-    ) -> ProviderHTTPError:
-        """Build the exception this verdict stands for (QuotaExhausted also gets `scope` and `resets_at`)."""
-        common: dict[str, Any] = {
-            "provider": provider,
-            "account": account,
-            "model": model,
-            "status_code": status_code,
-            "body": body,
-            "retry_after_s": self.retry_after_s,
-            "limits": limits,
-        }
-        if issubclass(self.cls, QuotaExhausted):
-            return self.cls(self.message, resets_at=self.resets_at, scope=self.scope, **common)
-        return self.cls(self.message, **common)
-
-
-def next_pacific_midnight(now: datetime) -> datetime:
-    """The first midnight in America/Los_Angeles strictly after `now` (a naive `now` is taken as UTC), in UTC."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    local = now.astimezone(QUOTA_TIME_ZONE)
-    midnight = datetime.combine(local.date() + timedelta(days=1), time(0), tzinfo=QUOTA_TIME_ZONE)
-    return midnight.astimezone(UTC)
-
-
-def next_pacific_month_start(now: datetime) -> datetime:
-    """The first day of the next month at midnight America/Los_Angeles, in UTC."""
-    if now.tzinfo is None:
-        now = now.replace(tzinfo=UTC)
-    local = now.astimezone(QUOTA_TIME_ZONE)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return datetime(year, month, 1, tzinfo=QUOTA_TIME_ZONE).astimezone(UTC)
-
-
 def parse_google_error_body(text: str | bytes) -> Mapping[str, Any]:
     """The inner `error` object of a Google error body; `{}` when the body is truncated, not JSON or not an error.
 
@@ -166,7 +110,7 @@ def parse_google_error_body(text: str | bytes) -> Mapping[str, Any]:
     return {}
 
 
-def classify_google_error(status_code: int, error: Mapping[str, Any], now: datetime) -> GoogleErrorVerdict:
+def classify_google_error(status_code: int, error: Mapping[str, Any], now: datetime) -> ErrorVerdict:
     """Classify a Google error from its HTTP status and the inner `error` object (may be empty).
 
     When the HTTP status is not an error (an error chunk inside a 200 stream), `error.code` stands in for it.
@@ -182,12 +126,12 @@ def classify_google_error(status_code: int, error: Mapping[str, Any], now: datet
     if quota is not None:
         return quota
     if _error_reasons(details) & _AUTH_REASONS:
-        return GoogleErrorVerdict(AuthFailed, message, None, "unknown", None)
+        return ErrorVerdict(AuthFailed, message, None, "unknown", None)
     cls = _STATUS_CLASSES.get(status or "", class_for_status(status_code))
     if cls is InvalidRequest and status_code == 400 and message.startswith(_CONTEXT_TOO_LONG_PREFIXES):
         cls = ContextTooLong
     retry_after_s = _retry_delay(details) if cls in (RateLimited, Overloaded, ServerError) else None
-    return GoogleErrorVerdict(cls, message, retry_after_s, "unknown", None)
+    return ErrorVerdict(cls, message, retry_after_s, "unknown", None)
 
 
 def _message(error: Mapping[str, Any], status_code: int, status: str | None) -> str:
@@ -238,7 +182,7 @@ def quota_window(quota_id: str) -> str | None:
     return None
 
 
-def _quota_verdict(details: list[Mapping[str, Any]], message: str, now: datetime) -> GoogleErrorVerdict | None:
+def _quota_verdict(details: list[Mapping[str, Any]], message: str, now: datetime) -> ErrorVerdict | None:
     violations = [
         violation
         for failure in _of_type(details, _QUOTA_FAILURE)
@@ -248,12 +192,12 @@ def _quota_verdict(details: list[Mapping[str, Any]], message: str, now: datetime
     if not violations:
         return None
     if any(str(violation.get("quotaValue")) == "0" for violation in violations):
-        return GoogleErrorVerdict(QuotaExhausted, message, None, "unknown", None)
+        return ErrorVerdict(QuotaExhausted, message, None, "unknown", None)
     windows = {quota_window(str(violation.get("quotaId", ""))) for violation in violations}
     if "Month" in windows:
-        return GoogleErrorVerdict(QuotaExhausted, message, None, "month", next_pacific_month_start(now))
+        return ErrorVerdict(QuotaExhausted, message, None, "month", next_month_start(now, QUOTA_TIME_ZONE))
     if "Day" in windows:
-        return GoogleErrorVerdict(QuotaExhausted, message, None, "day", next_pacific_midnight(now))
+        return ErrorVerdict(QuotaExhausted, message, None, "day", next_midnight(now, QUOTA_TIME_ZONE))
     if "Week" in windows:
-        return GoogleErrorVerdict(QuotaExhausted, message, None, "unknown", None)
-    return GoogleErrorVerdict(RateLimited, message, _retry_delay(details), "unknown", None)
+        return ErrorVerdict(QuotaExhausted, message, None, "unknown", None)
+    return ErrorVerdict(RateLimited, message, _retry_delay(details), "unknown", None)

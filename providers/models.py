@@ -36,7 +36,7 @@ class ModelProfile(Frozen):
     #: stand-in (never 0), so the model is paid: out of free_only, reserved and charged at that price unless the
     #: provider reports the real cost
     price_known: bool = True
-    #: the user's own bias for this model (the seed's `preferenceScore`), 0-100
+    #: the user's own bias for this model (`preferenceScore` in providers.json), 0-100
     preference_score: int | None = Field(default=None, ge=0, le=100)
     deprecated_on: date | None = None
     retired_on: date | None = None
@@ -106,7 +106,7 @@ class ProviderConfig(Frozen):
     #: the pool; a provider configured with a single apiKey is a pool of one whose account id is the provider id
     accounts: tuple[Account, ...]
     load_balancing: LoadBalancing = "round_robin"
-    #: keyed by the model's API id (aliases such as the seed's "kimi-2.5" are resolved to "kimi-k2.5")
+    #: keyed by the model's API id (aliases such as "kimi-2.5" are resolved to "kimi-k2.5")
     models: dict[str, ModelProfile] = Field(default_factory=dict)
     options: WireOptions = WireOptions()
     #: spend caps of the provider as a whole (accounts may carry their own)

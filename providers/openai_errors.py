@@ -14,29 +14,28 @@ Error bodies are classified by structured fields only, in this order:
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, Literal
+from dataclasses import replace
+from datetime import datetime
+from typing import Any
 
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
+    ErrorVerdict,
     InvalidRequest,
     ModelNotFound,
     Overloaded,
     ProviderHTTPError,
     QuotaExhausted,
+    QuotaScope,
     RateLimited,
     ServerError,
     class_for_status,
 )
 from providers.google_errors import classify_google_error
-from providers.ratelimits import header_int, parse_go_duration, parse_reset, parse_retry_after
-from providers.types import RateLimits
+from providers.ratelimits import lower_headers, parse_go_duration, parse_retry_after
 
-QuotaScope = Literal["day", "month", "balance", "unknown"]
 MAX_MESSAGE_CHARS = 500
 
 _Rule = tuple[type[ProviderHTTPError], QuotaScope]
@@ -110,65 +109,6 @@ _PREFIXES_400: tuple[tuple[str, type[ProviderHTTPError]], ...] = (
     ("Invalid request: Your request exceeded model token limit", ContextTooLong),  # Moonshot
     ("Model Not Exist", ModelNotFound),  # DeepSeek
 )
-
-
-@dataclass(frozen=True)
-class ErrorVerdict:
-    """The class an error body maps to, with what the router needs to act on it."""
-
-    cls: type[ProviderHTTPError]
-    message: str
-    retry_after_s: float | None = None
-    scope: QuotaScope = "unknown"
-    resets_at: datetime | None = None
-    status_code: int = 0
-
-
-def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
-    """Header names folded to lower case, so any mapping (a plain dict too) is read case-insensitively."""
-    return {name.lower(): value for name, value in headers.items()}
-
-
-def _reset_at(text: str | None, now: datetime) -> datetime | None:
-    if text is None:
-        return None
-    try:
-        value = float(text.strip())
-    except ValueError:
-        return parse_reset(text, now)
-    if not math.isfinite(value):
-        return None
-    if value > 1e11:  # epoch milliseconds (OpenRouter); parse_reset understands epoch seconds
-        try:
-            return datetime.fromtimestamp(value / 1000.0, tz=UTC)
-        except (OverflowError, OSError, ValueError):
-            return None
-    try:
-        return parse_reset(text, now)
-    except (OverflowError, ValueError):
-        return None
-
-
-def parse_limits(headers: Mapping[str, str], now: datetime) -> RateLimits:
-    """Rate limits from OpenAI-style `x-ratelimit-*-{requests,tokens}`, Moonshot's `X-RateLimit-*` and retry hints."""
-    h = lower_headers(headers)
-    return RateLimits(
-        requests_limit=_first_int(h, "x-ratelimit-limit-requests", "x-ratelimit-limit"),
-        requests_remaining=_first_int(h, "x-ratelimit-remaining-requests", "x-ratelimit-remaining"),
-        requests_reset_at=_reset_at(h.get("x-ratelimit-reset-requests", h.get("x-ratelimit-reset")), now),
-        tokens_limit=header_int(h, "x-ratelimit-limit-tokens"),
-        tokens_remaining=header_int(h, "x-ratelimit-remaining-tokens"),
-        tokens_reset_at=_reset_at(h.get("x-ratelimit-reset-tokens"), now),
-        retry_after_s=parse_retry_after(h, now),
-    )
-
-
-def _first_int(headers: Mapping[str, str], *names: str) -> int | None:
-    for name in names:
-        value = header_int(headers, name)
-        if value is not None:
-            return value
-    return None
 
 
 def find_error(parsed: Any) -> Mapping[str, Any] | None:
@@ -259,10 +199,7 @@ def _openrouter_rule(status_code: int, error: Mapping[str, Any]) -> _Rule | None
 
 
 def _classify_google(status_code: int, error: Mapping[str, Any], now: datetime) -> ErrorVerdict:
-    google = classify_google_error(status_code, error, now)
-    return ErrorVerdict(
-        google.cls, google.message, google.retry_after_s, google.scope, google.resets_at, _status_of(error, status_code)
-    )
+    return replace(classify_google_error(status_code, error, now), status_code=_status_of(error, status_code))
 
 
 def _message(error: Mapping[str, Any]) -> str:
@@ -290,6 +227,4 @@ def _with_retry(
     if retry_after is None and verdict.cls is RateLimited and bucket in ("requests", "tokens"):
         # OpenAI names the exhausted bucket in error.type; its reset header is when that bucket is full again
         retry_after = parse_go_duration(headers.get(f"x-ratelimit-reset-{bucket}", ""))
-    return ErrorVerdict(
-        verdict.cls, verdict.message, retry_after, verdict.scope, verdict.resets_at, verdict.status_code
-    )
+    return replace(verdict, retry_after_s=retry_after)

@@ -1,4 +1,5 @@
-"""Pure helpers for reading rate-limit and retry headers; each adapter's `parse_limits` composes them."""
+"""Rate-limit and retry headers, for all three wires: `parse_openai_limits`, `parse_anthropic_limits` and
+`parse_gemini_limits` (each adapter's `parse_limits`), and the pure helpers they share."""
 
 from __future__ import annotations
 
@@ -18,8 +19,6 @@ MAX_RETRY_AFTER_S = 31 * 24 * 3600.0
 #: a limit or remaining count above this is no real one (and would not fit the store's integers)
 MAX_HEADER_COUNT = 10**12
 
-#: server hints longer than this are not waited for within a request (the OpenAI SDK's own cap)
-MAX_HONOURED_RETRY_AFTER_S = 120.0
 #: a per-minute limit above this is beyond any provider (a billion requests or tokens a minute): a header saying so
 #: is noise, and would not fit the store's integers either
 MAX_PLAUSIBLE_LIMIT = 10**9
@@ -134,3 +133,92 @@ def learnable(limits: RateLimits) -> RateLimits:
         if limit is not None and plausible_limit(limit) is None:
             update |= {f"{kind}_limit": None, f"{kind}_remaining": None, f"{kind}_reset_at": None}
     return limits.model_copy(update=update) if update else limits
+
+
+# --- the three wires ------------------------------------------------------------------------------------------
+
+
+def lower_headers(headers: Mapping[str, str]) -> dict[str, str]:
+    """Header names folded to lower case, so any mapping (a plain dict too) is read case-insensitively."""
+    return {name.lower(): value for name, value in headers.items()}
+
+
+def _reset_at(text: str | None, now: datetime) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return parse_reset(text, now)
+    if not math.isfinite(value):
+        return None
+    if value > 1e11:  # epoch milliseconds (OpenRouter); parse_reset understands epoch seconds
+        try:
+            return datetime.fromtimestamp(value / 1000.0, tz=UTC)
+        except (OverflowError, OSError, ValueError):
+            return None
+    try:
+        return parse_reset(text, now)
+    except (OverflowError, ValueError):
+        return None
+
+
+def parse_openai_limits(headers: Mapping[str, str], now: datetime) -> RateLimits:
+    """Rate limits from OpenAI-style `x-ratelimit-*-{requests,tokens}`, Moonshot's `X-RateLimit-*` and retry hints."""
+    h = lower_headers(headers)
+    return RateLimits(
+        requests_limit=_first_int(h, "x-ratelimit-limit-requests", "x-ratelimit-limit"),
+        requests_remaining=_first_int(h, "x-ratelimit-remaining-requests", "x-ratelimit-remaining"),
+        requests_reset_at=_reset_at(h.get("x-ratelimit-reset-requests", h.get("x-ratelimit-reset")), now),
+        tokens_limit=header_int(h, "x-ratelimit-limit-tokens"),
+        tokens_remaining=header_int(h, "x-ratelimit-remaining-tokens"),
+        tokens_reset_at=_reset_at(h.get("x-ratelimit-reset-tokens"), now),
+        retry_after_s=parse_retry_after(h, now),
+    )
+
+
+def _first_int(headers: Mapping[str, str], *names: str) -> int | None:
+    for name in names:
+        value = header_int(headers, name)
+        if value is not None:
+            return value
+    return None
+
+
+def _limit_group(
+    headers: Mapping[str, str], name: str, now: datetime
+) -> tuple[int | None, int | None, datetime | None]:
+    prefix = f"anthropic-ratelimit-{name}-"
+    reset = headers.get(prefix + "reset")
+    return (
+        header_int(headers, prefix + "limit"),
+        header_int(headers, prefix + "remaining"),
+        parse_reset(reset, now) if reset else None,
+    )
+
+
+def parse_anthropic_limits(headers: Mapping[str, str], now: datetime) -> RateLimits:
+    """`anthropic-ratelimit-*` headers (any case) as `RateLimits`; resets are RFC 3339 absolute times.
+
+    The `tokens-*` bucket is the combined one; an endpoint that only sends `input-tokens-*` is read from that.
+    `output-tokens-*` has no field of its own: output is what a request cannot size in advance.
+    """
+    lowered = lower_headers(headers)
+    requests = _limit_group(lowered, "requests", now)
+    tokens = _limit_group(lowered, "tokens", now)
+    if tokens == (None, None, None):
+        tokens = _limit_group(lowered, "input-tokens", now)
+    return RateLimits(
+        requests_limit=requests[0],
+        requests_remaining=requests[1],
+        requests_reset_at=requests[2],
+        tokens_limit=tokens[0],
+        tokens_remaining=tokens[1],
+        tokens_reset_at=tokens[2],
+        retry_after_s=parse_retry_after(lowered, now),
+    )
+
+
+def parse_gemini_limits(headers: Mapping[str, str], now: datetime) -> RateLimits:
+    """Google sends no rate-limit headers; only a `retry-after` (from a proxy, say) is read."""
+    return RateLimits(retry_after_s=parse_retry_after(lower_headers(headers), now))

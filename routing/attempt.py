@@ -1,6 +1,6 @@
 """The failover loop of one request: reserve -> call (streamed, under a timeout) -> settle -> act on the error.
 
-Rules (DESIGN.md's error table and "Errors and what each one does"):
+Rules (README "8. At call time" and "Errors, budgets and shared state"):
 - every attempt holds a reservation; it is settled with the real usage, settled empty when the provider counted a
   failed request, or released when the request never reached it — also when the caller goes away mid-call;
 - after a failure, the candidates it rules out are skipped without a call: the whole account after an account-wide
@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 import anyio
 
 from providers.adapter import ChatAdapter
+from providers.attempts import AttemptOutcome, AttemptRecord
 from providers.errors import ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.ratelimits import learnable
@@ -30,7 +31,6 @@ from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import MAX_IN_REQUEST_WAIT_S, Action, action_for
 from routing.outcome import Outcome, Served
 from routing.ports import (
-    AttemptLog,
     Change,
     Claim,
     ConversationRecord,
@@ -48,7 +48,7 @@ from routing.ports import (
     Settle,
     Succeeded,
 )
-from routing.results import Attempt, AttemptOutcome
+from routing.request import RouteRequest, RouterSetup
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
 from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate, Task
@@ -56,7 +56,6 @@ from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate
 if TYPE_CHECKING:
     from datetime import datetime
 
-    from routing.router import RouteRequest, RouterSetup
 
 log = logging.getLogger(__name__)
 
@@ -446,29 +445,18 @@ class AttemptRunner:
         error_class = error.error_class if error is not None else None
         detail = detail if detail is not None else (error.message[:200] if error is not None else None)
         self.outcome.attempts.append(
-            Attempt(
+            AttemptRecord(
                 provider=ref.provider,
                 model=ref.model,
                 account=ref.account,
                 outcome=outcome,
                 error_class=error_class,
-                latency_ms=round(latency_ms, 1),
+                latency_ms=latency_ms,
                 detail=detail,
-            )
-        )
-        self.outcome.logs.append(
-            AttemptLog(
-                ref.provider,
-                ref.model,
-                ref.account,
-                outcome,
-                latency_ms,
-                started_at,
-                error_class,
-                usage,
-                cost,
-                detail,
-                estimated,
+                started_at=started_at,
+                usage=usage,
+                cost_usd=cost,
+                estimated=estimated,
             )
         )
 

@@ -1,40 +1,34 @@
-"""decide(): the pure routing policy — from a task, the candidates' state, the preferences, the conversation and the
-time, a ranked list with every exclusion explained. No I/O and no clock (`now` is passed in); tests enforce both.
+"""decide(): the pure routing policy (README "How routing decides"): from a task, the candidates' state, the
+preferences, the conversation and `now`, a ranked list with every exclusion explained. No I/O, no clock.
 
-The policy, in the order it applies (the README's "How routing decides" has the full text):
-
-1. Filters, in this order; a candidate is reported under the first it fails: disabled, no_key, retired (catalogue
-   date or a learned 404), capability, budget_mode (free_only never keeps a paid model), context (the estimate with
-   the provider's tokenizer margin + the output budget > window), max_cost (worst-case cost), quota (exhausted,
-   a window at zero, spend budget), cooldown (rate limited), unhealthy (circuit breaker open).
-2. A target: the pin (the call's provider/model, else the conversation's switch_provider, else the global one), else
-   the conversation's provider when it must stay (see below), else none. A target that cannot serve is an error
-   when autoSwitch (or, for a quota/rate limit, switchOnLimit) forbids moving; otherwise the request moves on.
-3. Rank: (provider, model) groups by lexicographic tiers — target, quality list, cost_first list (budget mode
-   cost_first: it ranks like a quality list, after the explicit one), window (max_context), task list, default —
-   then by the weighted score (routing/score.py); the accounts of a group follow their pool strategy.
-4. A conversation stays on its provider unless its history is below Preferences.switch_threshold_tokens, the task
-   type changed significantly, the user pinned another provider, or its provider cannot serve; after a failover it
-   returns to its preferred provider as soon as that one can serve again.
+It filters (routing/filters.py), picks a target (routing/target.py), ranks (here, on routing/score.py) and says
+why (routing/reason.py).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
-from providers.models import TaskType
-from routing.preferences import BudgetMode, Preferences
-from routing.score import Context, Evaluation, Group, account_headroom, build_groups, pool_order
+from routing.filters import detail, evaluate, filter_counts, no_candidate_message
+from routing.preferences import Preferences
+from routing.reason import decided_by, filters_reason, switch_why
+from routing.score import Context, Group, build_groups, pool_order
+from routing.target import (
+    Target,
+    blocked,
+    conversation_target,
+    effective_pin,
+    filters_of_target,
+    model_pin,
+    standing_in,
+)
 from routing.types import (
-    LIMIT_FILTERS,
     RUNTIME_FILTERS,
     CandidateState,
     ConversationState,
     Decision,
     DecisionError,
-    ErrorKind,
     Exclusion,
     Filter,
     ManualSwitch,
@@ -47,158 +41,14 @@ from routing.types import (
     norm_provider,
 )
 
-#: A score margin this large between the first two groups gives full confidence.
-CONFIDENT_MARGIN = 0.15
-#: Below this classifier confidence an inferred task type change does not unstick a conversation.
-TASK_CHANGE_MIN_CONFIDENCE = 0.5
-#: Task type changes that do not unstick a conversation (the same kind of model serves both).
-_RELATED_TYPES: frozenset[frozenset[TaskType]] = frozenset({frozenset({"coding", "reasoning"})})
 
-
-def significant_change(previous: TaskType | None, task: Task) -> bool:
-    """Whether a conversation's task type changed enough to reconsider its provider."""
-    if previous is None or previous == task.task_type:
-        return False
-    if frozenset({previous, task.task_type}) in _RELATED_TYPES:
-        return False
-    return not task.task_type_inferred or task.task_type_confidence >= TASK_CHANGE_MIN_CONFIDENCE
-
-
-@dataclass(frozen=True, slots=True)
-class _Target:
-    prov: str
-    model: str | None
-    kind: str  # "pin" | "sticky" | "policy"
-    returning: bool = False
-
-
-#: What a model contributes to every one of its candidates: retired, missing capabilities, too big for the window,
-#: input tokens (with margin), output tokens, worst-case cost when paid, free by the catalogue.
-# --------------------------------------------------------------------------------------------------- filters
-
-
-def _evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluation]:
-    """Each candidate's first failing filter (None: it survives) and what it would cost.
-
-    One loop with the shared values in locals: this runs for every candidate of every request.
-    """
-    model_info, models, norm, provs, now = ctx.model_info, ctx.models, ctx.norm, ctx.provs, ctx.now
-    free_only, max_cost = ctx.free_only, ctx.task.max_cost_usd
-    out: list[Evaluation] = []
-    for c in candidates:
-        info = models.get((id(c.model), c.kind)) or model_info(c.model, c.kind)
-        retired, missing, too_big, inp, out_tokens, paid_cost, model_free = info
-        free = model_free if c.free_tier is None else c.free_tier
-        cost = c.estimated_cost_usd if c.estimated_cost_usd is not None else (0.0 if free else paid_cost)
-        stateful = c.windows or c.exhausted_until is not None
-        headroom = account_headroom(c, now) if stateful else 1.0
-        found: Filter | None = None
-        if not c.enabled:
-            found = "disabled"
-        elif not c.has_key:
-            found = "no_key"
-        elif retired or c.model_retired:
-            found = "retired"
-        elif missing:
-            found = "capability"
-        elif free_only and not free:
-            found = "budget_mode"
-        elif too_big:
-            found = "context"
-        elif max_cost is not None and cost > max_cost:
-            found = "max_cost"
-        elif (
-            stateful
-            or c.budget_left_usd is not None
-            or c.cooldown_until is not None
-            or c.breaker_open_until is not None
-        ):
-            found = _state_filter(c, now, inp, cost)
-        out.append(Evaluation(c, provs.get(c.provider) or norm(c.provider), found, inp, out_tokens, cost, headroom))
-    return out
-
-
-def _state_filter(c: CandidateState, now: datetime, inp: int, cost: float) -> Filter | None:
-    if c.exhausted_until is not None and c.exhausted_until > now:
-        return "quota"
-    for w in c.windows:
-        if w.remaining <= 0 or (w.kind == "tokens" and w.remaining < inp):
-            return "quota"
-    if c.budget_left_usd is not None and cost > c.budget_left_usd:
-        return "quota"
-    if c.cooldown_until is not None and c.cooldown_until > now:
-        return "cooldown"
-    if c.breaker_open_until is not None and c.breaker_open_until > now:
-        return "unhealthy"
-    return None
-
-
-def _detail(e: Evaluation, ctx: Context) -> str:
-    """Why the filter removed this candidate, in words (built only for excluded candidates)."""
-    c, model = e.c, e.c.model
-    if e.filter == "disabled":
-        return c.disabled_reason or "disabled in the configuration"
-    if e.filter == "no_key":
-        return f"no API key for account {c.account}; run `provider-router keys set {c.provider} --account {c.account}`"
-    if e.filter == "retired":
-        if c.retirement_note is not None:
-            return c.retirement_note
-        return f"model {model.id} is retired" + (f"; use {model.replacement}" if model.replacement else "")
-    if e.filter == "capability":
-        return f"{model.id} lacks {', '.join(sorted(ctx.task.needs - model.capabilities))}"
-    if e.filter == "budget_mode":
-        return f"{model.id} is paid and the budget mode is free_only"
-    if e.filter == "context":
-        return (
-            f"{e.input_tokens} input + {e.output_tokens} output tokens > {model.id}'s window of {model.context_window}"
-        )
-    if e.filter == "max_cost":
-        return f"worst case ${e.cost:.6f} > max_cost_usd ${ctx.task.max_cost_usd or 0:.6f}"
-    return _state_detail(e, ctx.now)
-
-
-def _state_detail(e: Evaluation, now: datetime) -> str:
-    c = e.c
-    if e.filter == "quota":
-        if c.exhausted_until is not None and c.exhausted_until > now:
-            return f"quota exhausted until {c.exhausted_until.isoformat()}"
-        for w in c.windows:
-            if w.remaining <= 0 or (w.kind == "tokens" and w.remaining < e.input_tokens):
-                resets = f" (resets {w.resets_at.isoformat()})" if w.resets_at else ""
-                return f"{w.kind} per {w.period}: {w.remaining} of {w.limit} left{resets}"
-        return f"spend budget ${c.budget_left_usd or 0:.4f} left < worst case ${e.cost:.4f}"
-    if e.filter == "cooldown" and c.cooldown_until is not None:
-        return _cooldown_detail(c.cooldown_until, c.cooldown_reason)
-    until = c.breaker_open_until.isoformat() if c.breaker_open_until else "?"
-    return f"failing: circuit breaker open until {until}"
-
-
-#: what a cooldown is called, by the error class its recorded reason starts with
-_COOLDOWN_WORDS = {
-    "rate_limited": "rate limited",
-    "server_error": "resting after a server error",
-    "overloaded": "resting: the provider said it is overloaded",
-    "transport": "resting after a transport failure (no answer)",
-}
-
-
-def _cooldown_detail(until: datetime, reason: str | None) -> str:
-    words = _COOLDOWN_WORDS.get((reason or "").partition(":")[0])
-    if words is not None:
-        return f"{words} until {until.isoformat()}"
-    return f"cooling down until {until.isoformat()}" + (f" ({reason})" if reason else "")
-
-
-# --------------------------------------------------------------------------------------------------- ranking
-
-
-def _target_tier(g: Group, target: _Target | None) -> int:
+def _target_tier(g: Group, target: Target | None) -> int:
     if target is None or g.prov != target.prov:
         return 2
     return 0 if target.model is None or target.model == g.model else 1
 
 
-def _rank(groups: list[Group], target: _Target | None, seed: int) -> tuple[list[Group], list[RankedCandidate]]:
+def _rank(groups: list[Group], target: Target | None, seed: int) -> tuple[list[Group], list[RankedCandidate]]:
     alive = [g for g in groups if g.survivors]
     if target is not None:
         for g in alive:
@@ -233,143 +83,6 @@ def _rank(groups: list[Group], target: _Target | None, seed: int) -> tuple[list[
     return alive, ranked
 
 
-# --------------------------------------------------------------------------------------------------- target
-
-
-def _effective_pin(task: Task, conversation: ConversationState | None, manual: ManualSwitch | None) -> _Target | None:
-    if task.provider or task.model:
-        return _Target(norm_provider(task.provider) if task.provider else "", task.model, "pin")
-    pin = conversation.pin if conversation is not None else None
-    if pin is None and manual is not None and manual.conversation_id in (None, task.conversation_id):
-        pin = manual
-    return _Target(norm_provider(pin.provider), pin.model, "pin") if pin is not None else None
-
-
-def _standing_in(target: _Target, candidates: Sequence[CandidateState]) -> _Target:
-    """A target naming a configured model that has retired: its replacement, which routes in its place."""
-    for c in candidates:
-        if c.substituted_for == target.model and (not target.prov or norm_provider(c.provider) == target.prov):
-            return _Target(target.prov, c.model.id, target.kind, target.returning)
-    return target
-
-
-def _model_pin(target: _Target, groups: list[Group]) -> _Target:
-    """A pin naming only a model: the provider of the best group offering that model."""
-    for g in groups:
-        if g.model == target.model:
-            return _Target(g.prov, target.model, "pin")
-    return target
-
-
-def _conversation_target(
-    conversation: ConversationState | None, task: Task, prefs: Preferences, groups: list[Group]
-) -> tuple[_Target | None, SwitchWhy | None]:
-    """The provider a conversation must stay on (None: free to move, with why)."""
-    if conversation is None or conversation.current_provider is None:
-        return None, None
-    if conversation.history_tokens < prefs.switch_threshold_tokens:
-        return None, "small_history"
-    if significant_change(conversation.last_task_type, task):
-        return None, "task_type"
-    current = norm_provider(conversation.current_provider)
-    preferred = norm_provider(conversation.preferred_provider) if conversation.preferred_provider else current
-    if preferred != current and any(g.prov == preferred and g.survivors for g in groups):
-        return _Target(preferred, conversation.preferred_model, "sticky", returning=True), None
-    return _Target(current, conversation.current_model, "sticky"), None
-
-
-def _target_filters(target: _Target, evals: list[Evaluation]) -> set[Filter]:
-    return {e.filter for e in evals if e.prov == target.prov and e.filter is not None}
-
-
-def _blocked(target: _Target, evals: list[Evaluation], prefs: Preferences) -> DecisionError | None:
-    """The error when the target cannot serve and the preferences forbid moving on; None when moving is allowed."""
-    mine = [e for e in evals if e.prov == target.prov and e.filter is not None]
-    filters = {e.filter for e in mine if e.filter is not None}
-    limit_only = bool(filters) and filters <= LIMIT_FILTERS
-    if prefs.auto_switch and (prefs.switch_on_limit or not limit_only):
-        return None
-    why = "; ".join(f"{e.c.account}: {e.filter}" for e in mine[:3]) or "no such provider or model is configured"
-    if limit_only and prefs.auto_switch:
-        fix = "wait for the reset, or set switchOnLimit to true to route around limits"
-    elif target.kind == "pin":
-        fix = "switch_provider to another provider, or set autoSwitch to true"
-    else:
-        fix = "set autoSwitch to true to fail over"
-    kind: ErrorKind = "limit" if limit_only else "unavailable"
-    name = target.prov or target.model or "?"
-    return DecisionError(kind, name, tuple(sorted(filters)), f"{name} cannot serve ({why}); {fix}")
-
-
-# --------------------------------------------------------------------------------------------------- reason
-
-
-def _filters_reason(filters: set[Filter]) -> Reason:
-    if filters & {"budget_mode", "max_cost"}:
-        return "cost"
-    if "context" in filters:
-        return "context"
-    if filters & LIMIT_FILTERS:
-        return "limit"
-    return "failover"
-
-
-def _switch_why(filters: set[Filter]) -> SwitchWhy:
-    if filters & LIMIT_FILTERS:
-        return "limit"
-    if "unhealthy" in filters:
-        return "failing"
-    if "context" in filters:
-        return "context"
-    return "unavailable"
-
-
-_PART_REASON: dict[str, Reason] = {
-    "quality": "quality",
-    "preference": "quality",
-    "cost": "cost",
-    "latency": "latency",
-    "speed": "latency",
-    "headroom": "limit",
-}
-
-
-def _mode_reason(task: Task, budget_mode: BudgetMode) -> Reason:
-    by_quality: dict[str, Reason] = {"max_speed": "latency", "max_quality": "quality", "max_context": "context"}
-    if task.quality in by_quality:
-        return by_quality[task.quality]
-    return "cost" if budget_mode in ("cost_first", "free_only") else "preference"
-
-
-def _decided_by(first: Group, runner_up: Group | None, task: Task, budget_mode: BudgetMode) -> tuple[Reason, float]:
-    """Which tier or score part put `first` ahead of `runner_up`, and how decisively (0.5..1)."""
-    if runner_up is None:
-        return _mode_reason(task, budget_mode), 1.0
-    a, b = first.tiers, runner_up.tiers
-    tier_reasons: tuple[tuple[object, object, Reason], ...] = (
-        (a.target, b.target, "preference"),
-        (a.quality_list, b.quality_list, "preference"),
-        (a.cost_list, b.cost_list, "cost"),
-        (a.context_window, b.context_window, "context"),
-        (a.task_list, b.task_list, "preference"),
-        (a.default, b.default, "preference"),
-    )
-    for mine, theirs, reason in tier_reasons:
-        if mine != theirs:
-            return reason, 1.0
-    diffs = {
-        name: (getattr(first.score, name) - getattr(runner_up.score, name)) * w
-        for name, w in first.score.weights.items()
-    }
-    part = max(diffs, key=lambda name: diffs[name])
-    margin = first.score.total - runner_up.score.total
-    decisiveness = 0.5 + 0.5 * min(1.0, max(0.0, margin) / CONFIDENT_MARGIN)
-    return (_PART_REASON[part] if diffs[part] > 0 else _mode_reason(task, budget_mode)), decisiveness
-
-
-# --------------------------------------------------------------------------------------------------- decide
-
-
 def decide(
     task: Task,
     candidates: Sequence[CandidateState],
@@ -386,33 +99,33 @@ def decide(
     (a conversation's own pin lives in `conversation.pin` and wins). `seed` drives the `random` pool strategy.
     """
     ctx = Context(task, preferences, now)
-    evals = _evaluate(candidates, ctx)
+    evals = evaluate(candidates, ctx)
     groups = build_groups(evals, ctx)
-    target = _effective_pin(task, conversation, manual)
+    target = effective_pin(task, conversation, manual)
     free_why: SwitchWhy | None = None
     if target is None:
-        target, free_why = _conversation_target(conversation, task, preferences, groups)
+        target, free_why = conversation_target(conversation, task, preferences, groups)
     if target is not None and target.model is not None and any(c.substituted_for for c in candidates):
-        target = _standing_in(target, candidates)
+        target = standing_in(target, candidates)
     if target is not None and not target.prov:
-        target = _model_pin(target, groups)
+        target = model_pin(target, groups)
     restricted = not (preferences.auto_switch and preferences.switch_on_limit)
     if target is None and restricted:
         top = next((g for g in groups if not (g.filters - RUNTIME_FILTERS) or g.survivors), None)
-        target = _Target(top.prov, top.model, "policy") if top is not None else None
+        target = Target(top.prov, top.model, "policy") if top is not None else None
     error: DecisionError | None = None
     target_filters: set[Filter] = set()
     if target is not None and not any(g.prov == target.prov and g.survivors for g in groups):
-        target_filters = _target_filters(target, evals)
-        error = _blocked(target, evals, preferences)
+        target_filters = filters_of_target(target, evals)
+        error = blocked(target, evals, preferences)
     alive, ranked = _rank(groups, target, seed)
     chosen = ranked[0] if ranked and error is None else None
     if chosen is None and error is None:
-        error = DecisionError("no_candidate", None, (), _no_candidate_message(evals))
+        error = DecisionError("no_candidate", None, (), no_candidate_message(evals))
     reason, confidence = _reason(chosen, alive, groups, target, target_filters, ctx)
     switch = _switch(chosen, conversation, target, target_filters, free_why, preferences)
     excluded = tuple(
-        Exclusion(e.c.provider, e.c.model.id, e.c.account, e.filter, _detail(e, ctx))
+        Exclusion(e.c.provider, e.c.model.id, e.c.account, e.filter, detail(e, ctx))
         for e in evals
         if e.filter is not None
     )
@@ -439,7 +152,7 @@ def _reason(
     chosen: RankedCandidate | None,
     alive: list[Group],
     groups: list[Group],
-    target: _Target | None,
+    target: Target | None,
     target_filters: set[Filter],
     ctx: Context,
 ) -> tuple[Reason | None, float]:
@@ -453,19 +166,19 @@ def _reason(
             if target.kind == "pin":
                 return "manual", 1.0
             return ("preference" if target.returning else "sticky"), 1.0
-        return _filters_reason(target_filters), round(certainty, 3)
+        return filters_reason(target_filters), round(certainty, 3)
     top = groups[0]
     if prov != top.prov and not top.survivors:
-        return _filters_reason(top.filters), round(certainty, 3)
+        return filters_reason(top.filters), round(certainty, 3)
     first = alive[0]
-    reason, decisiveness = _decided_by(first, alive[1] if len(alive) > 1 else None, task, ctx.budget_mode)
+    reason, decisiveness = decided_by(first, alive[1] if len(alive) > 1 else None, task, ctx.budget_mode)
     return reason, round(decisiveness * certainty, 3)
 
 
 def _switch(
     chosen: RankedCandidate | None,
     conversation: ConversationState | None,
-    target: _Target | None,
+    target: Target | None,
     target_filters: set[Filter],
     free_why: SwitchWhy | None,
     prefs: Preferences,
@@ -477,7 +190,7 @@ def _switch(
         return None
     why: SwitchWhy
     if target is not None and target.kind != "policy" and prov != target.prov:
-        why = _switch_why(target_filters)
+        why = switch_why(target_filters)
     elif target is not None and target.kind == "pin":
         why = "manual"
     elif target is not None and target.returning:
@@ -494,20 +207,6 @@ def _switch(
         carry_history=prefs.preserve_context,
         temporary=why in ("limit", "failing", "unavailable"),
     )
-
-
-def _filter_counts(filters: Sequence[Filter]) -> str:
-    counts: dict[str, int] = {}
-    for name in filters:
-        counts[name] = counts.get(name, 0) + 1
-    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items(), key=lambda item: -item[1]))
-
-
-def _no_candidate_message(evals: list[Evaluation]) -> str:
-    if not evals:
-        return "no provider is configured; run `provider-router setup`"
-    summary = _filter_counts([e.filter for e in evals if e.filter is not None])
-    return f"no candidate can serve this request ({summary})"
 
 
 def _explain(
@@ -527,7 +226,7 @@ def _explain(
         lines.append(f"task type {task.task_type}" + (" (inferred)" if task.task_type_inferred else ""))
     lines.append(f"quality {task.quality or 'none'}, budget mode {ctx.budget_mode}")
     if excluded:
-        lines.append(f"{len(excluded)} excluded: " + _filter_counts([x.filter for x in excluded]))
+        lines.append(f"{len(excluded)} excluded: " + filter_counts([x.filter for x in excluded]))
     if chosen is not None:
         lines.append(f"chose {chosen.label} ({reason}; score {chosen.score.total:.3f})")
         if chosen.substitution is not None:

@@ -1,4 +1,4 @@
-"""What a failed attempt means for the account, the model and the rest of the request (DESIGN.md's error table).
+"""What a failed attempt means for the account, the model and the rest of the request (README "8. At call time").
 
 Pure: the router passes `now`, and carries the returned `Action` out through its ports.
 """
@@ -6,10 +6,10 @@ Pure: the router passes `now`, and carries the returned `Action` out through its
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import datetime, timedelta
 from typing import Literal
-from zoneinfo import ZoneInfo
 
+from providers.calendar import next_midnight, next_month_start
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
@@ -59,21 +59,6 @@ class Action:
     reason: str = ""
 
 
-def next_local_midnight(now: datetime, timezone: str) -> datetime:
-    """The next midnight in `timezone` after `now`, as an aware datetime in that zone."""
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    tomorrow = local.date() + timedelta(days=1)
-    return datetime.combine(tomorrow, time(0), tzinfo=zone)
-
-
-def next_month_start(now: datetime, timezone: str) -> datetime:
-    zone = ZoneInfo(timezone)
-    local = now.astimezone(zone)
-    year, month = (local.year + 1, 1) if local.month == 12 else (local.year, local.month + 1)
-    return datetime(year, month, 1, tzinfo=zone)
-
-
 def _exhausted_until(error: QuotaExhausted, now: datetime, timezone: str) -> tuple[datetime, Scope]:
     if error.resets_at is not None and error.resets_at > now:
         return error.resets_at, "account" if error.scope in ("month", "balance") else "model"
@@ -81,7 +66,7 @@ def _exhausted_until(error: QuotaExhausted, now: datetime, timezone: str) -> tup
         return next_month_start(now, timezone), "account"
     if error.scope == "balance":
         return now + BALANCE_RECHECK, "account"
-    return next_local_midnight(now, timezone), "model"
+    return next_midnight(now, timezone), "model"
 
 
 def _rate_limit_until(error: RateLimited, now: datetime) -> tuple[datetime, float | None]:
@@ -95,7 +80,7 @@ def _rate_limit_until(error: RateLimited, now: datetime) -> tuple[datetime, floa
 
 
 def action_for(error: ProviderError, *, now: datetime, timezone: str, context_window: int) -> Action:
-    """The action DESIGN.md's table prescribes for `error` on a candidate with `context_window`."""
+    """The action README "8. At call time" prescribes for `error` on a candidate with `context_window`."""
     reason = f"{error.error_class}: {error.message}"[:300]
     if isinstance(error, QuotaExhausted):
         until, scope = _exhausted_until(error, now, timezone)

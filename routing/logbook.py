@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from providers.attempts import AttemptRecord
 from routing.outcome import Outcome, Served
-from routing.ports import AttemptLog, ConversationRecord, DecisionLogEntry
-from routing.results import DryRunResult, RouteResult
+from routing.ports import ConversationRecord, DecisionLogEntry
+from routing.results import Attempt, DryRunResult, RouteResult
 from routing.types import Decision, Reason, Task, decision_to_dict
 
 
@@ -31,7 +32,7 @@ def _prompt_text(task: Task) -> str:
     return "\n".join(turns)
 
 
-def served_reason(decision: Decision, served: Served | None, attempts: Sequence[AttemptLog]) -> Reason | None:
+def served_reason(decision: Decision, served: Served | None, attempts: Sequence[AttemptRecord]) -> Reason | None:
     """The decision's reason, or `failover` when the request was served only after an attempt failed or the
     ledger refused one (another account of a pool taking its turn in rotation is not a failover)."""
     if served is not None and any(a.outcome in ("error", "skipped") for a in attempts):
@@ -60,7 +61,7 @@ def _switch(
 def decision_entry(
     task: Task,
     decision: Decision,
-    attempts: Sequence[AttemptLog],
+    attempts: Sequence[AttemptRecord],
     served: Served | None,
     record: ConversationRecord,
     *,
@@ -128,7 +129,7 @@ def route_result(
         provider=served.ranked.provider,
         model=served.ranked.model,
         account=served.ranked.account,
-        reason=served_reason(decision, served, outcome.logs) or "preference",
+        reason=served_reason(decision, served, outcome.attempts) or "preference",
         confidence=decision.confidence,
         task_type=task.task_type,
         task_type_inferred=task.task_type_inferred,
@@ -137,7 +138,7 @@ def route_result(
         usage=completion.usage,
         cost_usd=served.cost_usd,
         latency_ms=round(latency_s * 1000.0, 1),
-        attempts=tuple(outcome.attempts),
+        attempts=tuple(Attempt.of(attempt) for attempt in outcome.attempts),
         conversation_id=entry.conversation_id,
         decision_id=decision_id,
         switched=f"{switched[0]} -> {switched[2]} ({switched[4]})" if switched else None,

@@ -6,9 +6,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from providers.attempts import AttemptRecord
 from providers.errors import ProviderError
 from providers.types import Completion, Message
-from routing.ports import AttemptLog, Change
+from routing.ports import Change
 from routing.results import Attempt, InvalidRequestError, NoRouteAvailable, RouteError
 from routing.types import RUNTIME_FILTERS, CandidateState, Exclusion, RankedCandidate
 
@@ -26,8 +27,7 @@ class Served:
 @dataclass
 class Outcome:
     served: Served | None = None
-    attempts: list[Attempt] = field(default_factory=list[Attempt])
-    logs: list[AttemptLog] = field(default_factory=list[AttemptLog])
+    attempts: list[AttemptRecord] = field(default_factory=list[AttemptRecord])
     #: what the serving attempt left to write; the router writes it with the decision (`bookkeeping.finish`)
     changes: list[Change] = field(default_factory=list[Change])
     stop: ProviderError | None = None
@@ -43,7 +43,7 @@ class Outcome:
 
     def error(self, decision_id: int | None) -> RouteError:
         """The error the caller sees: the provider's rejection, or every attempt with the earliest retry time."""
-        attempts = tuple(self.attempts)
+        attempts = tuple(Attempt.of(attempt) for attempt in self.attempts)
         if self.stop is not None:
             return InvalidRequestError(
                 f"{self.stop.provider} rejected the request: {self.stop.message}",

@@ -15,10 +15,9 @@ from typing import Any, Protocol
 from pydantic import SecretStr
 
 from providers.adapter import ChatAdapter
-from providers.errors import ErrorClass
+from providers.attempts import AttemptRecord
 from providers.models import Account, ModelProfile, ProviderConfig, TaskType
 from providers.types import Message, RateLimits, Usage
-from routing.results import AttemptOutcome
 from routing.types import CandidateState, ConversationState, ManualSwitch
 
 
@@ -213,27 +212,10 @@ class SavedTurn:
 
 
 @dataclass(frozen=True, slots=True)
-class AttemptLog:
-    provider: str
-    model: str
-    account: str
-    outcome: AttemptOutcome
-    latency_ms: float
-    started_at: datetime
-    error_class: ErrorClass | None = None
-    usage: Usage = Usage()
-    cost_usd: float = 0.0
-    #: why the ledger refused a `skipped` attempt, or the error's message
-    detail: str | None = None
-    #: `usage` is the router's estimate: the provider reported none to believe
-    estimated: bool = False
-
-
-@dataclass(frozen=True, slots=True)
 class DecisionLogEntry:
     task_summary: str
     decision: dict[str, Any]
-    attempts: tuple[AttemptLog, ...]
+    attempts: tuple[AttemptRecord, ...]
     provider: str | None
     model: str | None
     account: str | None

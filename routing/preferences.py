@@ -21,7 +21,8 @@ class Preferences(Frozen):
 
     default: str | None = None
     task_preferences: dict[TaskType, tuple[str, ...]] = Field(default_factory=dict)
-    #: keyed by quality mode; the seed also keys a `cost_first` list here, used when budget mode is cost_first
+    #: keyed by quality mode; a `cost_first` list may be keyed here too, used when budget mode is cost_first
+    #: (README "3. Ranking")
     quality_preferences: dict[str, tuple[str, ...]] = Field(default_factory=dict)
     budget_mode: BudgetMode = "quality_first"
     auto_switch: bool = True

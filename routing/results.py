@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import Field
 
+from providers.attempts import AttemptOutcome, AttemptRecord
 from providers.errors import ErrorClass
 from providers.models import TaskType
 from providers.types import Frozen, ToolCall, Usage
 from routing.preferences import BudgetMode, QualityMode
 from routing.types import Reason
 
-AttemptOutcome = Literal["success", "error", "skipped", "cancelled"]
 
-
+# what a caller is shown of a providers.attempts.AttemptRecord (its docstring is the MCP output schema's text)
 class Attempt(Frozen):
     """One try at one candidate. `skipped`: the ledger refused it before any request was sent."""
 
@@ -26,6 +26,19 @@ class Attempt(Frozen):
     error_class: ErrorClass | None = None
     latency_ms: float = 0.0
     detail: str | None = None
+
+    @classmethod
+    def of(cls, record: AttemptRecord) -> Attempt:
+        """What the caller is shown of `record`: the latency to a tenth of a millisecond, no usage or cost."""
+        return cls(
+            provider=record.provider,
+            model=record.model,
+            account=record.account,
+            outcome=record.outcome,
+            error_class=record.error_class,
+            latency_ms=round(record.latency_ms, 1),
+            detail=record.detail,
+        )
 
 
 class RouteResult(Frozen):

@@ -14,8 +14,7 @@ from datetime import datetime
 import anyio
 
 from providers.errors import ProviderError
-from providers.models import Account, ProviderConfig, TaskType
-from providers.types import Message, ToolSpec
+from providers.models import Account
 from routing import tokens
 from routing.analyse import Counter, analyse
 from routing.attempt import AttemptRunner, Progress, StateKey, Wait
@@ -23,44 +22,14 @@ from routing.decide import decide
 from routing.logbook import decision_entry, dry_run_result, route_result
 from routing.outcome import Outcome, Served, frees_at, no_route_fix
 from routing.ports import ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
-from routing.preferences import BudgetMode, Preferences, QualityMode
+from routing.request import RouteRequest, RouterSetup
 from routing.results import DryRunResult, NoRouteAvailable, RouteError, RouteResult
 from routing.tokens import message_tokens
 from routing.types import CandidateState, Decision, Task
 
+__all__ = ["Prepared", "RouteRequest", "Router", "RouterSetup"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RouteRequest:
-    """One call of route_and_complete, validated by the caller."""
-
-    messages: tuple[Message, ...]
-    system: str | None = None
-    task_type: TaskType | None = None
-    quality: QualityMode | None = None
-    budget_mode: BudgetMode | None = None
-    provider: str | None = None
-    model: str | None = None
-    conversation_id: str | None = None
-    max_output_tokens: int | None = None
-    temperature: float | None = None
-    max_cost_usd: float | None = None
-    tools: tuple[ToolSpec, ...] = ()
-    json_output: bool = False
-    dry_run: bool = False
-
-
-@dataclass(frozen=True)
-class RouterSetup:
-    """The configuration the router routes by; replaced whole when providers.json changes."""
-
-    providers: dict[str, ProviderConfig]
-    preferences: Preferences
-    request_timeout_s: float = 60.0
-    deadline_s: float = 180.0
-    timezone: str = "UTC"
-    log_prompts: bool = False
 
 
 @dataclass(frozen=True)
@@ -197,7 +166,7 @@ class Router:
         return decision_entry(
             prepared.task,
             prepared.decision,
-            outcome.logs,
+            outcome.attempts,
             outcome.served,
             prepared.record,
             dry_run=dry_run,

@@ -1,23 +1,5 @@
-"""The smooth part of the ranking: each part a number in 0..1 where higher is better, weighted by mode.
-
-The README's "How routing decides" is the documentation; in short:
-
-- quality     the model's quality for the task type (0-100, the catalogue's or the config's `quality`) mapped
-              (q - 40) / 60 onto 0..1: useful models sit between 60 and 95, and /100 would squeeze that range
-              into a third of the scale, letting a cent of cost outweigh ten quality points
-- cost        1 - ln(1 + c/$0.0001) / ln(1 + $1/$0.0001), clamped: $0 -> 1.0, $0.001 -> 0.74, $0.01 -> 0.50,
-              $0.10 -> 0.25, >= $1 -> 0. A log scale, so free models need no division by a zero price.
-- headroom    the pool's mean of each account's tightest quota window (remaining / limit); an exhausted account
-              counts 0, an account with no known limit 1. A fuller pool wins, so pools drain evenly.
-- latency     1 / (1 + p50 / 2 s) from observed latency; 0.5 when nothing is observed yet
-- speed       the model's catalogue speed, /100
-- preference  the model's `preferenceScore`, /100 (0.5 when unset)
-
-Weights depend on the quality mode, then the budget mode multiplies some parts and all are renormalised to sum 1.
-
-The second half holds the per-candidate scratch decide() works on (Evaluation, Group, Context) and the group
-ranking: scores, tiers and pool order. They are internal to the routing core, kept here so decide.py stays short.
-"""
+"""The smooth part of the ranking (README "The score": its parts, weights and formulas), and the per-candidate
+scratch decide() works on with the group ranking (scores, tiers, pool order), internal to the routing core."""
 
 from __future__ import annotations
 
@@ -104,13 +86,6 @@ def cost_part(cost_usd: float) -> float:
     return part if part > 0.0 else 0.0
 
 
-def latency_part(p50_ms: float | None) -> float:
-    """1 / (1 + p50 / 2 s); UNKNOWN_LATENCY when nothing has been observed."""
-    if p50_ms is None:
-        return UNKNOWN_LATENCY
-    return 1.0 / (1.0 + p50_ms / LATENCY_HALF_MS)
-
-
 def account_headroom(candidate: CandidateState, now: datetime) -> float:
     """The tightest known quota window's remaining fraction; 0 when exhausted, 1 with no known limit."""
     if candidate.exhausted_until is not None and candidate.exhausted_until > now:
@@ -122,11 +97,6 @@ def account_headroom(candidate: CandidateState, now: datetime) -> float:
             if fraction < headroom:
                 headroom = fraction
     return max(0.0, headroom)
-
-
-def work_cost_usd(input_tokens: int, output_tokens: int, input_per_1m: float, output_per_1m: float) -> float:
-    """The price of a call of this size."""
-    return (input_tokens * input_per_1m + output_tokens * output_per_1m) / 1_000_000
 
 
 # --------------------------------------------------------------------------------------------------- ranking

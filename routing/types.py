@@ -24,19 +24,8 @@ from providers.types import Frozen, Message, WireKind
 from providers.vendors import ALIASES, vendor_for
 from routing.preferences import BudgetMode, QualityMode
 
-#: Why the chosen candidate won (INTERFACE.md's vocabulary; the README's "How routing decides" says when).
+#: Why the chosen candidate won (README "4. Reason" says when each is given).
 Reason = Literal["preference", "limit", "cost", "context", "quality", "latency", "sticky", "manual", "failover"]
-REASONS: tuple[Reason, ...] = (
-    "preference",
-    "limit",
-    "cost",
-    "context",
-    "quality",
-    "latency",
-    "sticky",
-    "manual",
-    "failover",
-)
 
 #: The filters, in the order decide() applies them; a candidate is reported under the first one it fails.
 Filter = Literal[
@@ -51,18 +40,6 @@ Filter = Literal[
     "cooldown",
     "unhealthy",
 ]
-FILTERS: tuple[Filter, ...] = (
-    "disabled",
-    "no_key",
-    "retired",
-    "capability",
-    "budget_mode",
-    "context",
-    "max_cost",
-    "quota",
-    "cooldown",
-    "unhealthy",
-)
 #: Filters that describe the provider's state right now (they pass with time); the others describe the request/config.
 RUNTIME_FILTERS: frozenset[Filter] = frozenset({"quota", "cooldown", "unhealthy"})
 #: Runtime filters that are a quota or rate limit (governed by switchOnLimit); `unhealthy` is a failure (autoSwitch).

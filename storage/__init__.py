@@ -2,14 +2,14 @@
 
 `Store` is the connection; one small class per concern sits on it: `Ledger` (quota and budget reservations,
 snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Conversations`, `DecisionLog`,
-`Metrics`, `ModelListings`. Every method that needs the time takes `now` (aware); window arithmetic is in
-`storage.windows`.
+`Metrics`, `ModelListings`. Every method that needs the time takes `now` (aware); quota windows are in
+`storage.windows` (on the calendar rules of `providers.calendar`).
 """
 
 from storage.accounts import AccountStates, BreakerState
 from storage.conversations import Conversation, Conversations, Pin, Turn
 from storage.db import Store
-from storage.decisions import AttemptRecord, DecisionLog, DecisionRecord, LoggedDecision, LoggedSwitch, SwitchRecord
+from storage.decisions import DecisionLog, DecisionRecord, LoggedDecision, LoggedSwitch, SwitchRecord
 from storage.errors import ConversationNotFound, StoreCorrupt, StoreError, StoreLocked, StoreTooNew
 from storage.ledger import Ledger, Refused, Reservation
 from storage.listings import ModelListings, StoredListing
@@ -19,7 +19,6 @@ from storage.snapshot import AccountState, Health, ModelState, StateSnapshot, Us
 __all__ = [
     "AccountState",
     "AccountStates",
-    "AttemptRecord",
     "BreakerState",
     "Conversation",
     "ConversationNotFound",

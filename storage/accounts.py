@@ -96,10 +96,6 @@ class AccountStates:
             (account, account),
         )
 
-    async def mark_model_retired(self, provider: str, model: str, reason: str, now: datetime) -> None:
-        """Record that a provider no longer serves `model` (404); the account stays usable for other models."""
-        await self._store.run(retired_job(provider, model, reason, now))
-
     async def record_failure(
         self,
         account: str,
@@ -115,10 +111,6 @@ class AccountStates:
         the threshold until a success.
         """
         return await self._store.run(failure_job(account, model, now, threshold=threshold, open_for=open_for))
-
-    async def record_success(self, account: str, model: str | None) -> None:
-        """Close the breaker and reset the consecutive-failure count."""
-        await self._store.run(success_job(account, model))
 
     async def learn_limits(self, account: str, model: str, limits: RateLimits, now: datetime) -> None:
         """Adopt what response headers said about an account+model.
@@ -181,7 +173,7 @@ def disable_job(account: str, reason: str, now: datetime) -> Job[None]:
 
 
 def retired_job(provider: str, model: str, reason: str, now: datetime) -> Job[None]:
-    """`AccountStates.mark_model_retired` as a job."""
+    """Record that a provider no longer serves `model` (404); the account stays usable for other models."""
     params = (provider, model, reason, to_ms(now))
 
     def job(conn: sqlite3.Connection) -> None:
@@ -219,7 +211,7 @@ def failure_job(
 
 
 def success_job(account: str, model: str | None) -> Job[None]:
-    """`AccountStates.record_success` as a job."""
+    """Close the breaker and reset the consecutive-failure count."""
     params = (account, model or "")
 
     def job(conn: sqlite3.Connection) -> None:

@@ -214,10 +214,6 @@ class Store:
         """
         return [str(row[0]) for row in await self.fetchall("PRAGMA integrity_check")]
 
-    async def applied_migrations(self) -> list[str]:
-        """Names of the migrations recorded in this database, in the order they were applied."""
-        return [str(row[0]) for row in await self.fetchall("SELECT name FROM _migrations ORDER BY rowid")]
-
 
 def _configure(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:
     """WAL, a busy timeout and foreign keys (runs on the connection's thread)."""

@@ -12,19 +12,17 @@ import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import JsonValue
 
-from providers.errors import ErrorClass
+from providers.attempts import AttemptRecord
 from providers.types import Usage
 from storage.db import Job, Store
 from storage.windows import from_ms, to_ms
 
 DEFAULT_RETENTION = timedelta(days=30)
 NANO = 1_000_000_000
-
-Outcome = Literal["success", "error", "cancelled"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,23 +44,6 @@ class DecisionRecord:
     dry_run: bool = False
     #: stored only when the DecisionLog keeps prompts (opt-in)
     prompt: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class AttemptRecord:
-    """One call to one provider/model/account within a decision."""
-
-    provider: str
-    model: str
-    account: str
-    outcome: Outcome
-    latency_ms: float
-    started_at: datetime
-    error_class: ErrorClass | None = None
-    usage: Usage = Usage()
-    cost_usd: float = 0.0
-    #: `usage` (and the cost) is the router's estimate: the provider reported none to believe
-    estimated: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -249,6 +230,8 @@ def _switch_row(switch: SwitchRecord, now: datetime, decision_id: int | None) ->
 
 
 def _attempt_row(decision_id: int, a: AttemptRecord) -> tuple[object, ...]:
+    if a.started_at is None:
+        raise ValueError("an attempt is logged with the instant it started (AttemptRecord.started_at)")
     u = a.usage
     return (decision_id, a.provider, a.model, a.account, a.outcome, a.latency_ms, to_ms(a.started_at), a.error_class,
             u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, u.reasoning_tokens,

@@ -12,12 +12,23 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import Protocol, TypeVar
 
 from storage.errors import StoreTooNew
 
-if TYPE_CHECKING:
-    from storage.db import Store
+T = TypeVar("T")
+
+
+class Migratable(Protocol):
+    """What migrating needs of the store (storage/db.py's `Store`): declared here, so neither imports the other."""
+
+    path: Path
+
+    async def read(self, job: Callable[[sqlite3.Connection], T]) -> T: ...
+
+    async def write(self, job: Callable[[sqlite3.Connection], T], *, busy_timeout_ms: int | None = None) -> T: ...
+
 
 #: one step of the schema, run inside the transaction that records it (plain functions since the store runs whole
 #: units of work on its thread; the statements are those that shipped)
@@ -283,7 +294,7 @@ MIGRATIONS: tuple[Migration, ...] = (
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"
 
 
-async def migrate(store: Store, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
+async def migrate(store: Migratable, migrations: Sequence[Migration] = MIGRATIONS) -> list[str]:
     """Apply the migrations this database lacks, in order; returns the names applied now.
 
     Raises:
@@ -318,7 +329,7 @@ def _applied(conn: sqlite3.Connection) -> set[str]:
     return {str(row[0]) for row in conn.execute("SELECT name FROM _migrations")} if exists else set()
 
 
-def _refuse_unknown(store: Store, applied: set[str], known: list[str]) -> None:
+def _refuse_unknown(store: Migratable, applied: set[str], known: list[str]) -> None:
     unknown = sorted(applied - set(MIGRATIONS_NAMES) - set(known))
     if unknown:
         raise StoreTooNew(

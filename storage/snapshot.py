@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from providers.calendar import require_aware
 from providers.models import Account
 from providers.ratelimits import plausible_limit
 from storage.accounts import LEARNED_LIMIT_TTL
-from storage.windows import MINUTE, day_window, from_ms, month_window, require_aware, to_ms
+from storage.windows import MINUTE, day_window, from_ms, month_window, to_ms
 
 if TYPE_CHECKING:
     from storage.db import Job
@@ -60,11 +61,6 @@ class Health:
     learned_requests_limit: int | None = None
     learned_tokens_limit: int | None = None
     learned_at: datetime | None = None
-
-    def blocked_until(self, now: datetime) -> datetime | None:
-        """The latest of the cooldown, exhaustion and open breaker still in force at `now`; None if none is."""
-        active = [t for t in (self.cooldown_until, self.exhausted_until, self.breaker_open_until) if t and t > now]
-        return max(active, default=None)
 
 
 @dataclass(frozen=True, slots=True)

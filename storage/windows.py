@@ -1,17 +1,14 @@
-"""Quota windows as pure functions of an injected `now`: no clock reads, no I/O.
+"""Quota windows as pure functions of an injected `now`, on the calendar rules of providers/calendar.py.
 
-Calendar windows start at local midnight in the account's IANA zone (Gemini's free tier resets at midnight
-Pacific), so a day lasts 23, 24 or 25 hours (23.5/24.5 on Lord Howe Island) across DST changes. Every
-returned instant is an aware UTC datetime; `key` names the calendar period in local time and is what the
-ledger's counters are keyed by.
+`key` names the calendar period in local time and is what the ledger's counters are keyed by.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from functools import lru_cache
-from zoneinfo import ZoneInfo
+from datetime import UTC, datetime, timedelta
+
+from providers.calendar import first_of_next_month, local_date, local_midnight, require_aware
 
 MINUTE = timedelta(seconds=60)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,25 +26,6 @@ class Window:
         return self.start <= instant < self.end
 
 
-@lru_cache(maxsize=64)
-def zone(name: str) -> ZoneInfo:
-    """The `ZoneInfo` for an IANA name, cached; raises `zoneinfo.ZoneInfoNotFoundError` for an unknown one."""
-    return ZoneInfo(name)
-
-
-def require_aware(now: datetime) -> datetime:
-    """`now` converted to UTC; a naive datetime is a programming error, not a local time to guess at."""
-    if now.tzinfo is None or now.utcoffset() is None:
-        raise ValueError(f"expected an aware datetime, got naive {now.isoformat()}")
-    return now.astimezone(UTC)
-
-
-def _local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    # fold=0 maps a skipped midnight (DST starting at 00:00, e.g. America/Santiago) to the instant of the jump,
-    # and a repeated midnight to its first occurrence: in both cases the real start of that local day.
-    return datetime.combine(day, time(0), tzinfo=tz).astimezone(UTC)
-
-
 def minute_window(now: datetime) -> Window:
     """The rolling minute ending at `now`: events at `start` or earlier have left it (start, end]."""
     now = require_aware(now)
@@ -56,24 +34,20 @@ def minute_window(now: datetime) -> Window:
 
 def day_window(now: datetime, tz: str) -> Window:
     """The calendar day of `now` in zone `tz`, from local midnight to the next local midnight."""
-    zone_info = zone(tz)
-    local_day = require_aware(now).astimezone(zone_info).date()
+    local_day = local_date(require_aware(now), tz)
     return Window(
-        start=_local_midnight(local_day, zone_info),
-        end=_local_midnight(local_day + timedelta(days=1), zone_info),
+        start=local_midnight(local_day, tz),
+        end=local_midnight(local_day + timedelta(days=1), tz),
         key=local_day.isoformat(),
     )
 
 
 def month_window(now: datetime, tz: str) -> Window:
     """The calendar month of `now` in zone `tz`, from local midnight of the 1st to that of the next 1st."""
-    zone_info = zone(tz)
-    local_day = require_aware(now).astimezone(zone_info).date()
-    first = local_day.replace(day=1)
-    following = date(first.year + 1, 1, 1) if first.month == 12 else date(first.year, first.month + 1, 1)
+    first = local_date(require_aware(now), tz).replace(day=1)
     return Window(
-        start=_local_midnight(first, zone_info),
-        end=_local_midnight(following, zone_info),
+        start=local_midnight(first, tz),
+        end=local_midnight(first_of_next_month(first), tz),
         key=f"{first.year:04d}-{first.month:02d}",
     )
 

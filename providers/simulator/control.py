@@ -3,17 +3,34 @@
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
 from providers.simulator.calls import parse_json
 from providers.simulator.httpserver import HttpRequest, Response
 from providers.simulator.routes import json_response, not_found
-from providers.simulator.spec import AnyFault
+from providers.simulator.spec import AccountStats, AnyFault, SimAccount, SimRequest, SimSpec
 
-if TYPE_CHECKING:
-    from providers.simulator.core import Simulator
+
+class Simulator(Protocol):
+    """What the control routes drive (providers/simulator/core.py's `Simulator`), declared here to avoid a cycle."""
+
+    spec: SimSpec
+
+    def script(self, account_id: str, faults: Sequence[AnyFault | None]) -> None: ...
+
+    def set_down(self, account_id: str, fault: AnyFault | None) -> None: ...
+
+    def configure(self, account_id: str, **changes: Any) -> SimAccount: ...
+
+    def requests(self, account_id: str) -> list[SimRequest]: ...
+
+    def stats(self, account_id: str) -> AccountStats: ...
+
+    def reset_counters(self, account_id: str | None = None) -> None: ...
+
 
 _SCRIPT = TypeAdapter(list[AnyFault | None])
 _FAULT = TypeAdapter(AnyFault | None)

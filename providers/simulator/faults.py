@@ -1,9 +1,9 @@
 """Each flavour's real error answers: status, body and headers, as the provider sends them.
 
-Bodies follow tests/fixtures/cassettes/errors/observed_error_bodies.json and the provider docs summarised in
-PROVIDER_FACTS.md. Where a provider's real answer differs from the generic status (Moonshot and Z.AI report
-overload as 429, Gemini reports a bad key as 400 API_KEY_INVALID, Z.AI an unknown model as 400 code 1211,
-DeepSeek and OpenRouter a spent balance as 402), the real one is used: that is what adapters must classify.
+Bodies follow tests/fixtures/cassettes/errors/observed_error_bodies.json and the providers' documentation. Where a
+provider's real answer differs from the generic status (Moonshot and Z.AI report overload as 429, Gemini reports a
+bad key as 400 API_KEY_INVALID, Z.AI an unknown model as 400 code 1211, DeepSeek and OpenRouter a spent balance as
+402), the real one is used: that is what adapters must classify.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from providers.calendar import first_of_next_month
 from providers.simulator.httpserver import Headers, Response
 from providers.simulator.spec import Fault, Flavour
 
@@ -260,9 +261,7 @@ _TABLES: dict[Flavour, dict[str, _Entry]] = {
 
 
 def _next_month_start(now: float) -> str:
-    today = datetime.fromtimestamp(now, tz=UTC)
-    year, month = (today.year + 1, 1) if today.month == 12 else (today.year, today.month + 1)
-    return f"{year:04d}-{month:02d}-01"
+    return first_of_next_month(datetime.fromtimestamp(now, tz=UTC).date()).isoformat()
 
 
 def _message(entry: _Entry, ctx: ErrorContext, fault: str) -> str:

@@ -9,9 +9,10 @@ from typing import Any
 
 from pydantic import Field
 
+from providers.attempts import AttemptRecord
 from providers.types import Frozen, Usage
 from server.wiring import App
-from storage import AttemptRecord, LoggedDecision
+from storage import LoggedDecision
 
 
 class AttemptView(Frozen):

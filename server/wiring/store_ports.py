@@ -13,9 +13,9 @@ import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from providers.attempts import AttemptRecord
 from providers.models import TASK_TYPES, Account, ProviderConfig, QuotaSpec, TaskType
 from routing.ports import (
-    AttemptLog,
     Change,
     Claim,
     ConversationRecord,
@@ -42,7 +42,6 @@ from routing.tokens import message_tokens
 from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow
 from server.wiring.settlements import DRAIN_WAIT_MS, encode_unit, journal_of, settle_pending
 from storage import (
-    AttemptRecord,
     Conversation,
     DecisionLog,
     DecisionRecord,
@@ -324,7 +323,7 @@ def _reservation(hold: Hold) -> Reservation:
     return reservation
 
 
-def _attempt_record(log: AttemptLog) -> AttemptRecord:
+def _attempt_record(log: AttemptRecord) -> AttemptRecord:
     outcome = "error" if log.outcome == "skipped" else log.outcome
     return AttemptRecord(
         provider=log.provider,

@@ -15,16 +15,10 @@ import pytest
 from pydantic import SecretStr
 
 from providers.adapter import ChatAdapter
-from providers.anthropic import (
-    ANTHROPIC_VERSION,
-    DEFAULT_MAX_TOKENS,
-    AnthropicAdapter,
-    _build_body,
-    _map_usage,
-    _parse_response,
-    parse_anthropic_limits,
-)
-from providers.anthropic_errors import classify_anthropic_error, start_of_next_month
+from providers.anthropic import ANTHROPIC_VERSION, AnthropicAdapter
+from providers.anthropic_errors import classify_anthropic_error
+from providers.anthropic_reply import map_usage, parse_response
+from providers.anthropic_request import DEFAULT_MAX_TOKENS, build_body
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
@@ -38,6 +32,7 @@ from providers.errors import (
     RateLimited,
     ServerError,
 )
+from providers.ratelimits import parse_anthropic_limits
 from providers.types import (
     ChatRequest,
     Completion,
@@ -305,7 +300,7 @@ async def test_a_compatible_endpoint_base_url_gets_v1_messages_and_no_key_header
 
 def _body(*messages: Message, **fields: Any) -> dict[str, Any]:
     request = ChatRequest(model="m", messages=messages, **fields)
-    return _build_body(request, WireOptions(temperature_max=1.0), stream=False)
+    return build_body(request, WireOptions(temperature_max=1.0), stream=False)
 
 
 def test_system_is_top_level_and_system_role_messages_fold_into_it() -> None:
@@ -393,7 +388,7 @@ def test_tools_stop_sequences_and_stream_flag_are_translated() -> None:
         tools=(ToolSpec(name="search", description="Search the web", parameters=schema),),
         stop=("```", "END"),
     )
-    body = _build_body(request, WireOptions(), stream=True)
+    body = build_body(request, WireOptions(), stream=True)
     assert body["tools"] == [{"name": "search", "description": "Search the web", "input_schema": schema}]
     assert body["stop_sequences"] == ["```", "END"]
     assert body["stream"] is True
@@ -412,7 +407,7 @@ def test_tools_stop_sequences_and_stream_flag_are_translated() -> None:
 )
 def test_temperature_is_clamped_to_the_wire_range(asked: float, options: WireOptions, sent: float) -> None:
     request = ChatRequest(model="m", messages=(Message(role="user", content="hi"),), temperature=asked)
-    assert _build_body(request, options, stream=False)["temperature"] == sent
+    assert build_body(request, options, stream=False)["temperature"] == sent
 
 
 def test_json_output_is_asked_for_in_the_system_prompt() -> None:
@@ -448,7 +443,7 @@ def _message(content: list[dict[str, Any]], stop_reason: str | None = "end_turn"
     ],
 )
 def test_stop_reasons_map_to_finish_reasons_and_the_raw_one_is_kept(raw: str | None, finish: str) -> None:
-    completion = _parse_response(_message([], stop_reason=raw), fallback_model="m")
+    completion = parse_response(_message([], stop_reason=raw), fallback_model="m")
     assert (completion.finish_reason, completion.raw_finish_reason) == (finish, raw)
 
 
@@ -460,7 +455,7 @@ def test_a_response_joins_text_blocks_keeps_thinking_apart_and_lists_tool_uses()
         {"type": "text", "text": "world"},
         {"type": "tool_use", "id": "toolu_1", "name": "lookup", "input": {"q": "é"}},
     ]
-    completion = _parse_response(_message(content, "tool_use"), fallback_model="m")
+    completion = parse_response(_message(content, "tool_use"), fallback_model="m")
     assert completion.text == "Hello world"
     assert completion.reasoning == "Let me see."
     assert completion.tool_calls == (ToolCall(id="toolu_1", name="lookup", arguments=json.dumps({"q": "é"})),)
@@ -485,7 +480,7 @@ def test_a_response_joins_text_blocks_keeps_thinking_apart_and_lists_tool_uses()
     ],
 )
 def test_usage_input_includes_cache_reads_and_writes(usage: dict[str, Any] | None, expected: Usage | None) -> None:
-    assert _map_usage(usage) == expected
+    assert map_usage(usage) == expected
 
 
 # --- rate-limit headers -------------------------------------------------------------------------------------
@@ -662,13 +657,6 @@ async def test_the_monthly_spend_cap_is_exhausted_until_the_first_of_next_month(
     error = await _complete_error(429, SPEND_CAP, now=now)
     assert isinstance(error, QuotaExhausted)
     assert (error.scope, error.resets_at, error.retry_after_s) == ("month", resets_at, None)
-
-
-def test_start_of_next_month_is_computed_in_utc() -> None:
-    from zoneinfo import ZoneInfo
-
-    late_pacific = datetime(2026, 11, 30, 20, 0, tzinfo=ZoneInfo("America/Los_Angeles"))  # Dec 1, 04:00 UTC
-    assert start_of_next_month(late_pacific) == datetime(2027, 1, 1, tzinfo=UTC)
 
 
 @pytest.mark.anyio

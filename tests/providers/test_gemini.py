@@ -21,14 +21,10 @@ from providers.errors import (
     RateLimited,
     ServerError,
 )
-from providers.gemini import (
-    SKIP_THOUGHT_SIGNATURE,
-    GeminiAdapter,
-    _build_body,
-    _JsonArrayChunks,
-    _map_usage,
-    _parse_response,
-)
+from providers.gemini import GeminiAdapter
+from providers.gemini_reply import map_usage
+from providers.gemini_request import SKIP_THOUGHT_SIGNATURE, build_body
+from providers.gemini_stream import JsonArrayChunks, parse_response
 from providers.types import (
     ChatRequest,
     Completion,
@@ -237,7 +233,7 @@ def test_body_has_system_instruction_user_turns_and_no_empty_generation_config()
             Message(role="user", content=""),
         ),
     )
-    assert _build_body(request) == {
+    assert build_body(request) == {
         "systemInstruction": {"parts": [{"text": "You are terse."}, {"text": "Answer in French."}]},
         "contents": [
             {"role": "user", "parts": [{"text": "Hello"}, {"text": "again"}]},
@@ -260,7 +256,7 @@ def test_body_has_system_instruction_user_turns_and_no_empty_generation_config()
 def test_generation_config_maps_each_request_setting(
     extra: dict[str, Any], options: WireOptions, config: dict[str, Any]
 ) -> None:
-    assert _build_body(_ask(**extra), options)["generationConfig"] == config
+    assert build_body(_ask(**extra), options)["generationConfig"] == config
 
 
 def test_tool_turns_become_function_call_and_response_parts_merged_by_role() -> None:
@@ -280,7 +276,7 @@ def test_tool_turns_become_function_call_and_response_parts_merged_by_role() -> 
             Message(role="tool", content="[1, 2]", tool_call_id="unknown-id"),
         ),
     )
-    contents = _build_body(request)["contents"]
+    contents = build_body(request)["contents"]
     assert [turn["role"] for turn in contents] == ["user", "model", "user", "model", "user"]
     assert contents[1]["parts"] == [
         {"text": "Checking."},
@@ -373,7 +369,7 @@ def test_tool_turns_become_function_call_and_response_parts_merged_by_role() -> 
 def test_tool_schemas_are_cut_to_what_gemini_accepts(
     parameters: dict[str, Any], expected: dict[str, Any] | None
 ) -> None:
-    body = _build_body(_ask(tools=(ToolSpec(name="f", description="d", parameters=parameters),)))
+    body = build_body(_ask(tools=(ToolSpec(name="f", description="d", parameters=parameters),)))
     declaration = body["tools"][0]["functionDeclarations"][0]
     assert declaration["name"] == "f" and declaration["description"] == "d"
     if expected is not None:
@@ -382,7 +378,7 @@ def test_tool_schemas_are_cut_to_what_gemini_accepts(
 
 
 def test_a_tool_without_parameters_declares_none() -> None:
-    body = _build_body(_ask(tools=(ToolSpec(name="now"),)))
+    body = build_body(_ask(tools=(ToolSpec(name="now"),)))
     assert body["tools"] == [{"functionDeclarations": [{"name": "now", "description": ""}]}]
 
 
@@ -403,7 +399,7 @@ def test_a_tool_without_parameters_declares_none() -> None:
     ],
 )
 def test_usage_maps_prompt_candidates_thoughts_and_cache(metadata: dict[str, Any], usage: Usage | None) -> None:
-    assert _map_usage(metadata) == usage
+    assert map_usage(metadata) == usage
 
 
 def _response(parts: list[dict[str, Any]], finish: str | None = "STOP", **extra: Any) -> dict[str, Any]:
@@ -432,13 +428,13 @@ def _response(parts: list[dict[str, Any]], finish: str | None = "STOP", **extra:
 def test_finish_reasons_map_and_keep_the_raw_value(
     finish: str | None, parts: list[dict[str, Any]], reason: str
 ) -> None:
-    completion = _parse_response(_response(parts, finish), "m")
+    completion = parse_response(_response(parts, finish), "m")
     assert completion.finish_reason == reason
     assert completion.raw_finish_reason == finish
 
 
 def test_a_blocked_prompt_without_candidates_is_a_content_filter() -> None:
-    completion = _parse_response({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {}}, "m")
+    completion = parse_response({"promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": {}}, "m")
     assert (completion.text, completion.finish_reason, completion.raw_finish_reason) == (
         "",
         "content_filter",
@@ -458,7 +454,7 @@ def test_thought_parts_become_reasoning_and_function_calls_get_stable_ids() -> N
         ],
         modelVersion="models/gemini-2.5-pro",
     )
-    completion = _parse_response(data, "requested")
+    completion = parse_response(data, "requested")
     assert completion.text == "Let me check."
     assert completion.reasoning == "pondering"
     assert completion.tool_calls == (
@@ -467,9 +463,9 @@ def test_thought_parts_become_reasoning_and_function_calls_get_stable_ids() -> N
         ToolCall(id="call_2", name="c", arguments="{}"),
     )
     assert completion.model == "gemini-2.5-pro"
-    with_id = _parse_response({**data, "responseId": "r/1+x"}, "requested")
+    with_id = parse_response({**data, "responseId": "r/1+x"}, "requested")
     assert [call.id for call in with_id.tool_calls] == ["call_r1x_0", "given-id", "call_r1x_2"]
-    assert _parse_response(_response([{"text": "x"}]), "requested").model == "requested"
+    assert parse_response(_response([{"text": "x"}]), "requested").model == "requested"
 
 
 def test_only_the_first_candidate_is_read() -> None:
@@ -479,18 +475,18 @@ def test_only_the_first_candidate_is_read() -> None:
             {"index": 0, "content": {"parts": [{"text": "first"}]}, "finishReason": "STOP"},
         ]
     }
-    assert _parse_response(data, "m").text == "first"
+    assert parse_response(data, "m").text == "first"
 
 
 def test_json_array_chunks_are_split_whatever_the_byte_boundaries() -> None:
     chunks = [_response([{"text": "a"}], None), _response([{"text": "b]},{"}], "STOP")]
     text = " [\r\n" + ",\r\n".join(json.dumps(chunk) for chunk in chunks) + "\r\n]\n"
-    splitter = _JsonArrayChunks()
+    splitter = JsonArrayChunks()
     found = [item for char in text for item in splitter.feed(char)]
     assert found == chunks
-    assert _JsonArrayChunks().feed(json.dumps(chunks[0])) == [chunks[0]]  # one bare object
+    assert JsonArrayChunks().feed(json.dumps(chunks[0])) == [chunks[0]]  # one bare object
     with pytest.raises(ValueError):
-        _JsonArrayChunks().feed("<html>")
+        JsonArrayChunks().feed("<html>")
 
 
 # ---------------------------------------------------------------- handcrafted HTTP
@@ -741,9 +737,9 @@ async def test_parse_limits_reads_only_retry_after(headers: dict[str, str], limi
 
 
 def test_candidates_without_parts_or_a_first_index_add_nothing() -> None:
-    no_parts = _parse_response({"candidates": [{"content": {"role": "model"}, "finishReason": "SAFETY"}]}, "m")
+    no_parts = parse_response({"candidates": [{"content": {"role": "model"}, "finishReason": "SAFETY"}]}, "m")
     assert (no_parts.text, no_parts.finish_reason) == ("", "content_filter")
-    only_second = _parse_response({"candidates": [{"index": 1, "content": {"parts": [{"text": "x"}]}}]}, "m")
+    only_second = parse_response({"candidates": [{"index": 1, "content": {"parts": [{"text": "x"}]}}]}, "m")
     assert (only_second.text, only_second.raw_finish_reason) == ("", None)
 
 

@@ -20,8 +20,6 @@ from providers.errors import (
 )
 from providers.google_errors import (
     classify_google_error,
-    next_pacific_midnight,
-    next_pacific_month_start,
     parse_google_error_body,
     quota_window,
 )
@@ -278,25 +276,6 @@ def test_the_verdict_builds_the_exception_with_scope_and_reset() -> None:
 )
 def test_quota_window_reads_the_time_unit_after_per(quota_id: str, window: str | None) -> None:
     assert quota_window(quota_id) == window
-
-
-@pytest.mark.parametrize(
-    ("now", "expected"),
-    [
-        (datetime(2026, 11, 28, 7, 59, tzinfo=UTC), datetime(2026, 11, 28, 8, 0, tzinfo=UTC)),
-        (datetime(2026, 11, 28, 8, 0, tzinfo=UTC), datetime(2026, 11, 29, 8, 0, tzinfo=UTC)),
-        (datetime(2026, 7, 1, 12, 0, tzinfo=UTC), datetime(2026, 7, 2, 7, 0, tzinfo=UTC)),  # PDT, UTC-7
-        (datetime(2026, 3, 8, 9, 0, tzinfo=UTC), datetime(2026, 3, 9, 7, 0, tzinfo=UTC)),  # the spring-forward day
-        (datetime(2026, 11, 28, 12, 0), datetime(2026, 11, 29, 8, 0, tzinfo=UTC)),  # naive is UTC
-    ],
-)
-def test_next_pacific_midnight_follows_daylight_saving(now: datetime, expected: datetime) -> None:
-    assert next_pacific_midnight(now) == expected
-
-
-def test_next_pacific_month_start_rolls_over_the_year() -> None:
-    assert next_pacific_month_start(datetime(2026, 12, 15, tzinfo=UTC)) == datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
-    assert next_pacific_month_start(datetime(2026, 12, 15)) == datetime(2027, 1, 1, 8, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

@@ -26,8 +26,12 @@ from providers.errors import (
     RateLimited,
     ServerError,
 )
-from providers.openai_compat import OpenAICompatAdapter, _build_body, _map_usage, _parse_chunk, _parse_response
-from providers.openai_errors import classify_error, parse_limits
+from providers.openai_compat import OpenAICompatAdapter
+from providers.openai_errors import classify_error
+from providers.openai_reply import map_usage, parse_response
+from providers.openai_request import build_body
+from providers.openai_stream import parse_chunk
+from providers.ratelimits import parse_openai_limits
 from providers.types import (
     ChatRequest,
     Completion,
@@ -408,7 +412,7 @@ OPENAI = VENDORS["openai"].options
 def test_build_body_translates_each_request_field(
     request_: ChatRequest, options: WireOptions, stream: bool, expected: dict[str, Any]
 ) -> None:
-    body = _build_body(request_, options, stream)
+    body = build_body(request_, options, stream)
     assert {key: body.get(key) for key in expected} == expected
     if not stream:
         assert "stream_options" not in body
@@ -438,7 +442,7 @@ def test_build_body_translates_each_request_field(
     ],
 )
 def test_map_usage_normalises_every_vendors_fields(usage: Any, expected: Usage | None) -> None:
-    assert _map_usage(usage) == expected
+    assert map_usage(usage) == expected
 
 
 @pytest.mark.parametrize(
@@ -459,7 +463,7 @@ def test_map_usage_normalises_every_vendors_fields(usage: Any, expected: Usage |
 def test_parse_response_maps_finish_reasons_and_keeps_the_raw_one(raw: str, tools: bool, expected: str) -> None:
     calls = [{"id": "c", "type": "function", "function": {"name": "f", "arguments": "{}"}}] if tools else None
     body = {"choices": [{"message": {"content": "x", "tool_calls": calls}, "finish_reason": raw}], "model": "x"}
-    completion = _parse_response(body)
+    completion = parse_response(body)
     assert completion.finish_reason == expected
     assert completion.raw_finish_reason == raw
 
@@ -479,7 +483,7 @@ def test_parse_response_reads_reasoning_refusal_and_dict_arguments() -> None:
         ],
         "usage": {"prompt_tokens": 1, "completion_tokens": 2, "cost": 0.5},
     }
-    completion = _parse_response(body, model="fallback")
+    completion = parse_response(body, model="fallback")
     assert completion.text == "I can't help with that."
     assert completion.reasoning == "policy"
     assert json.loads(completion.tool_calls[0].arguments) == {"a": 1}
@@ -488,7 +492,7 @@ def test_parse_response_reads_reasoning_refusal_and_dict_arguments() -> None:
 
 
 def test_parse_chunk_reads_the_usage_chunk_that_has_no_choices() -> None:
-    chunk = _parse_chunk({"choices": [], "usage": {"prompt_tokens": 3}, "obfuscation": "pad"})
+    chunk = parse_chunk({"choices": [], "usage": {"prompt_tokens": 3}, "obfuscation": "pad"})
     assert chunk.usage == {"prompt_tokens": 3} and chunk.text == "" and chunk.finish_reason is None
 
 
@@ -956,7 +960,7 @@ def test_retry_after_comes_from_headers_or_the_named_buckets_reset(
     ],
 )
 def test_parse_limits_reads_real_header_values(headers: dict[str, str], expected: dict[str, Any]) -> None:
-    limits = parse_limits(headers, NOW)
+    limits = parse_openai_limits(headers, NOW)
     assert {key: value for key, value in limits.model_dump().items() if value is not None} == expected
 
 

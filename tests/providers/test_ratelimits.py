@@ -6,11 +6,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from providers.errors import MAX_MESSAGE_CHARS, ServerError
-from providers.openai_errors import parse_limits
 from providers.ratelimits import (
     header_int,
     learnable,
     parse_go_duration,
+    parse_openai_limits,
     parse_reset,
     parse_retry_after,
     parse_seconds,
@@ -110,7 +110,7 @@ def test_an_impossible_retry_after_is_none(value: str) -> None:
 @pytest.mark.parametrize("value", ["inf", "nan", "1e400"])
 def test_openai_style_headers_saying_inf_parse_to_nothing(value: str) -> None:
     headers = dict.fromkeys(("x-ratelimit-limit-requests", "x-ratelimit-reset-requests", "retry-after"), value)
-    assert parse_limits(headers, NOW).is_empty
+    assert parse_openai_limits(headers, NOW).is_empty
 
 
 def test_an_error_keeps_no_impossible_retry_hint_and_a_short_message() -> None:

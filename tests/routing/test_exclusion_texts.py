@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pytest
 
+from providers.attempts import AttemptRecord
 from routing.outcome import Outcome, no_route_fix
-from routing.results import Attempt
 from tests.routing.seed import LATER, cand, run
 
 UNTIL = LATER.isoformat()
@@ -49,7 +49,7 @@ def test_the_fix_names_the_time_when_something_frees_up() -> None:
 
 
 def test_without_a_known_reset_the_fix_does_not_ask_to_wait() -> None:
-    outcome = Outcome(attempts=[Attempt(provider="openai", model="m", account="a", outcome="error")])
+    outcome = Outcome(attempts=[AttemptRecord("openai", "m", "a", "error", latency_ms=0.0, started_at=LATER)])
     error = outcome.error(decision_id=7)
     assert error.retry_at is None and error.fix is not None
     assert "wait until" not in error.fix and "above" not in error.fix

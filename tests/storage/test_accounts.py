@@ -6,7 +6,7 @@ from datetime import timedelta
 
 import pytest
 
-from storage.accounts import AccountStates, BreakerState
+from storage.accounts import AccountStates, BreakerState, success_job
 from storage.db import Store
 from storage.ledger import Ledger
 from storage.snapshot import Health
@@ -39,7 +39,7 @@ async def test_reset_clears_cooldowns_exhaustion_and_breakers_but_not_disabling(
     await states.disable("acct-1", "401", NOW)
     assert await states.reset() == 2
     health = await health_of(store)
-    assert health.blocked_until(NOW) is None
+    assert (health.cooldown_until, health.exhausted_until, health.breaker_open_until) == (None, None, None)
     assert (await health_of(store, "m")).exhausted_until is None
     snapshot = await Ledger(store).snapshot([make_account()], NOW)
     assert snapshot.accounts["acct-1"].disabled_reason == "401"
@@ -51,13 +51,14 @@ async def test_the_breaker_opens_after_consecutive_failures_and_a_success_closes
     assert await states.record_failure("acct-1", "m", NOW, threshold=3) == BreakerState(2, None)
     opened = await states.record_failure("acct-1", "m", NOW, threshold=3, open_for=30 * SECOND)
     assert opened == BreakerState(3, NOW + 30 * SECOND)
-    assert (await health_of(store, "m")).blocked_until(NOW) == NOW + 30 * SECOND
+    health = await health_of(store, "m")
+    assert (health.cooldown_until, health.breaker_open_until) == (None, NOW + 30 * SECOND)
     # Half-open after the interval: one more failure re-opens it at once.
     later = NOW + 31 * SECOND
     assert await states.record_failure("acct-1", "m", later, open_for=30 * SECOND) == BreakerState(
         4, later + 30 * SECOND
     )
-    await states.record_success("acct-1", "m")
+    await store.run(success_job("acct-1", "m"))
     health = await health_of(store, "m")
     assert (health.consecutive_failures, health.breaker_open_until) == (0, None)
 

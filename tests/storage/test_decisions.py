@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from providers.attempts import AttemptRecord
 from providers.types import Usage
 from storage.db import Store
-from storage.decisions import AttemptRecord, DecisionLog, DecisionRecord, SwitchRecord
+from storage.decisions import DecisionLog, DecisionRecord, SwitchRecord
 from storage.errors import StoreError
 from tests.storage.conftest import NOW
 

@@ -9,7 +9,7 @@ import pytest
 
 from providers.models import BudgetSpec
 from providers.types import RateLimits, Usage
-from storage.accounts import AccountStates
+from storage.accounts import AccountStates, retired_job
 from storage.db import Store
 from storage.ledger import Ledger, Refused, Reservation
 from storage.snapshot import StateSnapshot
@@ -245,7 +245,7 @@ async def test_the_snapshot_reports_every_window_model_and_health_at_once(store:
     await ledger.settle(yesterday, usage=Usage(input_tokens=5), cost_usd=0.25, now=NOW - timedelta(days=1))
     pending = await ledger.reserve(account, "m", estimated_tokens=40, worst_case_cost_usd=0.5, now=NOW - 30 * SECOND)
     assert isinstance(pending, Reservation)
-    await states.mark_model_retired("google", "gemini-1.0-pro", "404 model not found", NOW)
+    await store.run(retired_job("google", "gemini-1.0-pro", "404 model not found", NOW))
     await states.disable("acct-2", "401", NOW)
     snapshot = await ledger.snapshot([account, make_account("acct-2")], NOW)
     usage = snapshot.accounts["acct-1"].usage

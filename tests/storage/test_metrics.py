@@ -6,9 +6,10 @@ from datetime import timedelta
 
 import pytest
 
+from providers.attempts import AttemptRecord
 from providers.types import Usage
 from storage.db import Store
-from storage.decisions import AttemptRecord, DecisionLog, DecisionRecord
+from storage.decisions import DecisionLog, DecisionRecord
 from storage.metrics import Metrics, percentile
 from tests.storage.conftest import NOW
 

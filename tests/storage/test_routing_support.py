@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from providers.attempts import AttemptRecord
 from providers.types import Message
-from storage import AttemptRecord, DecisionRecord, Turn
+from storage import DecisionRecord, Turn
 from storage.accounts import AccountStates
 from storage.conversations import Conversations
 from storage.db import Store

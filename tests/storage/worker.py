@@ -18,11 +18,12 @@ from typing import Any
 import anyio
 import anyio.to_thread
 
+from providers.attempts import AttemptRecord
 from providers.models import Account, BudgetSpec, CredentialRef, QuotaSpec
 from providers.types import Usage
 from storage.accounts import AccountStates
 from storage.db import Store
-from storage.decisions import AttemptRecord, DecisionLog, DecisionRecord
+from storage.decisions import DecisionLog, DecisionRecord
 from storage.ledger import Ledger, Reservation
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)

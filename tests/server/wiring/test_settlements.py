@@ -11,9 +11,9 @@ from pathlib import Path
 import anyio
 import pytest
 
+from providers.attempts import AttemptRecord
 from providers.types import Message, RateLimits, Usage
 from routing.ports import (
-    AttemptLog,
     Change,
     CoolDown,
     DecisionLogEntry,
@@ -62,8 +62,8 @@ async def _reserve(store: Store) -> Reservation:
 def _end(reservation: Reservation, conversation: str = "c1") -> tuple[list[Change], DecisionLogEntry, SavedTurn]:
     changes: list[Change] = [Settle(Hold(reservation), Usage(input_tokens=12, output_tokens=8), 0.02),
                              Succeeded("acct-1", "m")]  # fmt: skip
-    attempt = AttemptLog("p", "m", "acct-1", "success", 3000.0, NOW, usage=Usage(input_tokens=12, output_tokens=8),
-                         cost_usd=0.02)  # fmt: skip
+    attempt = AttemptRecord("p", "m", "acct-1", "success", 3000.0, NOW, usage=Usage(input_tokens=12, output_tokens=8),
+                            cost_usd=0.02)  # fmt: skip
     entry = DecisionLogEntry("a task", {"ranked": [{"provider": "p"}], "excluded": []}, (attempt,), "p", "m",
                              "acct-1", "preference", 0.9, "coding", "balanced", conversation, False, None)  # fmt: skip
     turn = SavedTurn(conversation, (Message(role="user", content="q"), Message(role="assistant", content="a")), "p",

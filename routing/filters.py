@@ -1,0 +1,136 @@
+"""The filters of decide() (README "1. Filters"): each candidate's first failing filter, and the words that explain
+it. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from routing.score import Context, Evaluation, account_headroom
+from routing.types import CandidateState, Filter
+
+
+def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluation]:
+    """Each candidate's first failing filter (None: it survives) and what it would cost.
+
+    One loop with the shared values in locals: this runs for every candidate of every request.
+    """
+    model_info, models, norm, provs, now = ctx.model_info, ctx.models, ctx.norm, ctx.provs, ctx.now
+    free_only, max_cost = ctx.free_only, ctx.task.max_cost_usd
+    out: list[Evaluation] = []
+    for c in candidates:
+        info = models.get((id(c.model), c.kind)) or model_info(c.model, c.kind)
+        retired, missing, too_big, inp, out_tokens, paid_cost, model_free = info
+        free = model_free if c.free_tier is None else c.free_tier
+        cost = c.estimated_cost_usd if c.estimated_cost_usd is not None else (0.0 if free else paid_cost)
+        stateful = c.windows or c.exhausted_until is not None
+        headroom = account_headroom(c, now) if stateful else 1.0
+        found: Filter | None = None
+        if not c.enabled:
+            found = "disabled"
+        elif not c.has_key:
+            found = "no_key"
+        elif retired or c.model_retired:
+            found = "retired"
+        elif missing:
+            found = "capability"
+        elif free_only and not free:
+            found = "budget_mode"
+        elif too_big:
+            found = "context"
+        elif max_cost is not None and cost > max_cost:
+            found = "max_cost"
+        elif (
+            stateful
+            or c.budget_left_usd is not None
+            or c.cooldown_until is not None
+            or c.breaker_open_until is not None
+        ):
+            found = _state_filter(c, now, inp, cost)
+        out.append(Evaluation(c, provs.get(c.provider) or norm(c.provider), found, inp, out_tokens, cost, headroom))
+    return out
+
+
+def _state_filter(c: CandidateState, now: datetime, inp: int, cost: float) -> Filter | None:
+    if c.exhausted_until is not None and c.exhausted_until > now:
+        return "quota"
+    for w in c.windows:
+        if w.remaining <= 0 or (w.kind == "tokens" and w.remaining < inp):
+            return "quota"
+    if c.budget_left_usd is not None and cost > c.budget_left_usd:
+        return "quota"
+    if c.cooldown_until is not None and c.cooldown_until > now:
+        return "cooldown"
+    if c.breaker_open_until is not None and c.breaker_open_until > now:
+        return "unhealthy"
+    return None
+
+
+def detail(e: Evaluation, ctx: Context) -> str:
+    """Why the filter removed this candidate, in words (built only for excluded candidates)."""
+    c, model = e.c, e.c.model
+    if e.filter == "disabled":
+        return c.disabled_reason or "disabled in the configuration"
+    if e.filter == "no_key":
+        return f"no API key for account {c.account}; run `provider-router keys set {c.provider} --account {c.account}`"
+    if e.filter == "retired":
+        if c.retirement_note is not None:
+            return c.retirement_note
+        return f"model {model.id} is retired" + (f"; use {model.replacement}" if model.replacement else "")
+    if e.filter == "capability":
+        return f"{model.id} lacks {', '.join(sorted(ctx.task.needs - model.capabilities))}"
+    if e.filter == "budget_mode":
+        return f"{model.id} is paid and the budget mode is free_only"
+    if e.filter == "context":
+        return (
+            f"{e.input_tokens} input + {e.output_tokens} output tokens > {model.id}'s window of {model.context_window}"
+        )
+    if e.filter == "max_cost":
+        return f"worst case ${e.cost:.6f} > max_cost_usd ${ctx.task.max_cost_usd or 0:.6f}"
+    return _state_detail(e, ctx.now)
+
+
+def _state_detail(e: Evaluation, now: datetime) -> str:
+    c = e.c
+    if e.filter == "quota":
+        if c.exhausted_until is not None and c.exhausted_until > now:
+            return f"quota exhausted until {c.exhausted_until.isoformat()}"
+        for w in c.windows:
+            if w.remaining <= 0 or (w.kind == "tokens" and w.remaining < e.input_tokens):
+                resets = f" (resets {w.resets_at.isoformat()})" if w.resets_at else ""
+                return f"{w.kind} per {w.period}: {w.remaining} of {w.limit} left{resets}"
+        return f"spend budget ${c.budget_left_usd or 0:.4f} left < worst case ${e.cost:.4f}"
+    if e.filter == "cooldown" and c.cooldown_until is not None:
+        return _cooldown_detail(c.cooldown_until, c.cooldown_reason)
+    until = c.breaker_open_until.isoformat() if c.breaker_open_until else "?"
+    return f"failing: circuit breaker open until {until}"
+
+
+#: what a cooldown is called, by the error class its recorded reason starts with
+_COOLDOWN_WORDS = {
+    "rate_limited": "rate limited",
+    "server_error": "resting after a server error",
+    "overloaded": "resting: the provider said it is overloaded",
+    "transport": "resting after a transport failure (no answer)",
+}
+
+
+def _cooldown_detail(until: datetime, reason: str | None) -> str:
+    words = _COOLDOWN_WORDS.get((reason or "").partition(":")[0])
+    if words is not None:
+        return f"{words} until {until.isoformat()}"
+    return f"cooling down until {until.isoformat()}" + (f" ({reason})" if reason else "")
+
+
+def filter_counts(filters: Sequence[Filter]) -> str:
+    counts: dict[str, int] = {}
+    for name in filters:
+        counts[name] = counts.get(name, 0) + 1
+    return ", ".join(f"{n} {name}" for name, n in sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def no_candidate_message(evals: list[Evaluation]) -> str:
+    if not evals:
+        return "no provider is configured; run `provider-router setup`"
+    summary = filter_counts([e.filter for e in evals if e.filter is not None])
+    return f"no candidate can serve this request ({summary})"

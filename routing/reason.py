@@ -1,0 +1,73 @@
+"""Why the chosen candidate won and how confident the choice is (README "4. Reason" and "5. Confidence"). Pure."""
+
+from __future__ import annotations
+
+from routing.preferences import BudgetMode
+from routing.score import Group
+from routing.types import LIMIT_FILTERS, Filter, Reason, SwitchWhy, Task
+
+#: A score margin this large between the first two groups gives full confidence.
+CONFIDENT_MARGIN = 0.15
+
+
+def filters_reason(filters: set[Filter]) -> Reason:
+    if filters & {"budget_mode", "max_cost"}:
+        return "cost"
+    if "context" in filters:
+        return "context"
+    if filters & LIMIT_FILTERS:
+        return "limit"
+    return "failover"
+
+
+def switch_why(filters: set[Filter]) -> SwitchWhy:
+    if filters & LIMIT_FILTERS:
+        return "limit"
+    if "unhealthy" in filters:
+        return "failing"
+    if "context" in filters:
+        return "context"
+    return "unavailable"
+
+
+_PART_REASON: dict[str, Reason] = {
+    "quality": "quality",
+    "preference": "quality",
+    "cost": "cost",
+    "latency": "latency",
+    "speed": "latency",
+    "headroom": "limit",
+}
+
+
+def _mode_reason(task: Task, budget_mode: BudgetMode) -> Reason:
+    by_quality: dict[str, Reason] = {"max_speed": "latency", "max_quality": "quality", "max_context": "context"}
+    if task.quality in by_quality:
+        return by_quality[task.quality]
+    return "cost" if budget_mode in ("cost_first", "free_only") else "preference"
+
+
+def decided_by(first: Group, runner_up: Group | None, task: Task, budget_mode: BudgetMode) -> tuple[Reason, float]:
+    """Which tier or score part put `first` ahead of `runner_up`, and how decisively (0.5..1)."""
+    if runner_up is None:
+        return _mode_reason(task, budget_mode), 1.0
+    a, b = first.tiers, runner_up.tiers
+    tier_reasons: tuple[tuple[object, object, Reason], ...] = (
+        (a.target, b.target, "preference"),
+        (a.quality_list, b.quality_list, "preference"),
+        (a.cost_list, b.cost_list, "cost"),
+        (a.context_window, b.context_window, "context"),
+        (a.task_list, b.task_list, "preference"),
+        (a.default, b.default, "preference"),
+    )
+    for mine, theirs, reason in tier_reasons:
+        if mine != theirs:
+            return reason, 1.0
+    diffs = {
+        name: (getattr(first.score, name) - getattr(runner_up.score, name)) * w
+        for name, w in first.score.weights.items()
+    }
+    part = max(diffs, key=lambda name: diffs[name])
+    margin = first.score.total - runner_up.score.total
+    decisiveness = 0.5 + 0.5 * min(1.0, max(0.0, margin) / CONFIDENT_MARGIN)
+    return (_PART_REASON[part] if diffs[part] > 0 else _mode_reason(task, budget_mode)), decisiveness

@@ -153,8 +153,10 @@ class PriceRefresh:
 
 
 def _moved_too_far(old: float | None, new: float | None) -> bool:
-    if not old or not new:
-        return False
+    if not old:
+        return False  # no price (or free) before: any price is information
+    if not new:
+        return True  # a paid model turning free, or losing its price, is held back like any big move
     ratio = new / old
     return ratio > MAX_PRICE_MOVE or ratio < 1 / MAX_PRICE_MOVE
 

@@ -27,7 +27,7 @@ from typing import Any, Literal, Protocol
 import anyio.to_thread
 from pydantic import SecretStr
 
-from providers.errors import AuthFailed
+from providers.errors import UnusableKey
 from providers.models import Account
 from providers.types import Frozen
 from providers.vendors import vendor_for
@@ -40,10 +40,6 @@ KeySource = Literal["keyring", "env", "none"]
 
 class CredentialError(Exception):
     """The keychain could not be used; the message names the fix."""
-
-
-class UnusableKey(AuthFailed):
-    """A key no HTTP header can carry (a control or non-ASCII character); the message names its source and the fix."""
 
 
 def _usable(value: str | None, account: Account, source: str) -> SecretStr | None:

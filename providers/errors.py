@@ -150,6 +150,11 @@ class AuthFailed(ProviderHTTPError):
     error_class = "auth_failed"
 
 
+class UnusableKey(AuthFailed):
+    """A key no HTTP header can carry (a control or non-ASCII character), refused before anything is sent; the
+    message names its source and the fix."""
+
+
 class ModelNotFound(ProviderHTTPError):
     error_class = "model_not_found"
 

@@ -19,6 +19,7 @@ from providers.errors import (
     ProviderHTTPError,
     QuotaExhausted,
     RateLimited,
+    UnusableKey,
 )
 
 #: a rate limit with no hint from the provider cools the account+model this long
@@ -26,6 +27,8 @@ DEFAULT_RATE_LIMIT_COOLDOWN = timedelta(seconds=30)
 #: an overloaded or failing model rests briefly; repeated failures open the circuit breaker
 SERVER_COOLDOWN = timedelta(seconds=10)
 TRANSPORT_COOLDOWN = timedelta(seconds=5)
+#: a key no header can carry is checked again after this (fixing its variable needs a restart anyway)
+UNUSABLE_KEY_REST = timedelta(minutes=1)
 #: a credit balance may be topped up at any time: re-probe no sooner than this
 BALANCE_RECHECK = timedelta(hours=1)
 #: a server hint longer than this is not waited for inside one request
@@ -88,6 +91,10 @@ def action_for(error: ProviderError, *, now: datetime, timezone: str, context_wi
     if isinstance(error, RateLimited):
         until, wait = _rate_limit_until(error, now)
         return Action(cooldown_until=until, is_limit=True, retry_after_s=wait, reason=reason)
+    if isinstance(error, UnusableKey):
+        # refused here, never sent: not the provider's verdict on the key, so the account is not disabled (a fixed
+        # variable works after a restart); it rests a minute so each request does not try it first again
+        return Action(cooldown_until=now + UNUSABLE_KEY_REST, scope="account", reason=reason)
     if isinstance(error, AuthFailed):
         return Action(disable_account=True, scope="account", reason=reason)
     if isinstance(error, ModelNotFound):

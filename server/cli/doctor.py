@@ -24,7 +24,7 @@ import anyio
 import httpx2
 
 from providers.clock import Clock
-from providers.credentials import CredentialStore, UnusableKey, describe_backend, ensure_session_bus
+from providers.credentials import CredentialStore, describe_backend, ensure_session_bus
 from providers.errors import (
     AuthFailed,
     ModelNotFound,
@@ -32,6 +32,7 @@ from providers.errors import (
     ProviderTransportError,
     QuotaExhausted,
     RateLimited,
+    UnusableKey,
 )
 from providers.models import Account, ProviderConfig
 from providers.registry import make_adapter

@@ -22,9 +22,11 @@ NOTICE = timedelta(days=30)
 
 def successors_of(catalog: Catalog, catalog_id: str, models: Iterable[ModelProfile]) -> dict[str, ModelProfile]:
     """Each model's catalogue replacement on this catalogue id, down every chain (retired links included: which
-    link serves is decided per request)."""
+    link serves is decided per request). A replacement is never freer than the model it stands in for: a model
+    the user (or the catalogue) counts as paid keeps its calls paid on its successor's free tier."""
     found: dict[str, ModelProfile] = {}
-    pending = [model.id for model in models]
+    sources = {model.id: model for model in models}
+    pending = list(sources)
     while pending:
         name = pending.pop()
         if name in found:
@@ -32,7 +34,11 @@ def successors_of(catalog: Catalog, catalog_id: str, models: Iterable[ModelProfi
         profile = catalog.get(catalog_id, name)
         replacement = catalog.get(catalog_id, profile.replacement) if profile and profile.replacement else None
         if replacement is not None:
+            source = sources.get(name) or profile
+            if replacement.free_tier and source is not None and not source.free_tier:
+                replacement = replacement.model_copy(update={"free_tier": False})
             found[name] = replacement
+            sources.setdefault(replacement.id, replacement)
             pending.append(replacement.id)
     return found
 

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 
 import anyio
 
-from providers.credentials import UnusableKey
+from providers.errors import UnusableKey
 from providers.listing import ListedModel, ListingError, fetch_listing
 from providers.models import Account, ProviderConfig
 from providers.types import Endpoint

@@ -154,3 +154,15 @@ def test_a_refresh_keeps_what_the_user_wrote_in_the_overlay(tmp_path: Path) -> N
     data = json.loads(path.read_text())
     assert mine in data["providers"]["openai"]["models"]
     assert load_user_catalog(path) is not None
+
+
+def test_a_paid_model_whose_refreshed_price_is_zero_or_missing_is_held_back_not_made_free(tmp_path: Path) -> None:
+    path = tmp_path / "catalog.json"
+    sonnet = load_catalog().get("anthropic", "claude-sonnet-4-6")
+    assert sonnet is not None and sonnet.input_cost_per_1m > 0
+    result = refresh_overlay_prices(path, AS_OF, _lookup({"claude-sonnet-4-6": (0.0, 0.0)}))
+    assert [line.split(" ")[0] for line in result.held_back] == ["anthropic/claude-sonnet-4-6"]
+    assert "anthropic/claude-sonnet-4-6" not in result.applied
+    catalog = load_user_catalog(path) or load_catalog()
+    kept = catalog.get("anthropic", "claude-sonnet-4-6")
+    assert kept is not None and not kept.is_free and kept.input_cost_per_1m == sonnet.input_cost_per_1m

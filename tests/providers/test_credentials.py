@@ -9,10 +9,10 @@ from providers.credentials import (
     SERVICE,
     CredentialError,
     KeyringCredentials,
-    UnusableKey,
     describe_backend,
     ensure_session_bus,
 )
+from providers.errors import UnusableKey
 from providers.models import Account, CredentialRef
 from tests.keychain import SecretService
 from tests.memory_keyring import MemoryKeyring

@@ -136,7 +136,10 @@ async def test_a_key_no_header_can_carry_is_an_auth_failure_naming_the_variable(
             (BACKUP, None),
         ]
         assert "ANTHROPIC_BAD_KEY" in out["attempts"][0]["detail"]
-        [(reason,)] = await _rows(s, "SELECT disabled_reason FROM account_state WHERE account = 'anthropic'")
+        [(disabled, reason)] = await _rows(
+            s, "SELECT disabled_reason, cooldown_reason FROM account_state WHERE account = 'anthropic'"
+        )
+        assert disabled is None  # refused here, not by the provider: a fixed variable works after a restart
         assert "ANTHROPIC_BAD_KEY" in reason and "Fix:" in reason
         assert await s.pending() == 0
         status = await s.call("provider_status", provider="anthropic")

@@ -5,7 +5,7 @@ decision are logged and no reservation stays pending; spend is never lowered nor
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +14,7 @@ import pytest
 from pydantic import SecretStr
 
 from providers.adapter import ChatAdapter
-from providers.credentials import UnusableKey
+from providers.errors import UnusableKey
 from providers.models import Account, ProviderConfig
 from providers.simulator import AnyFault
 from providers.types import ChatRequest, Completion, RateLimits, StreamEvent
@@ -162,7 +162,9 @@ class _UnusableKeys:
         self.inner.forget(account_id)
 
 
-async def test_an_unusable_key_disables_its_account_with_the_variable_named(tmp_path: Path) -> None:
+async def test_an_unusable_key_rests_its_account_a_minute_with_the_variable_named_but_never_disables_it(
+    tmp_path: Path,
+) -> None:
     async with routed(tmp_path) as world:
         ports = world.app.router.ports
         ports.keys = _UnusableKeys(ports.keys)
@@ -171,7 +173,9 @@ async def test_an_unusable_key_disables_its_account_with_the_variable_named(tmp_
         assert result.provider == "anthropic"
         assert [(a.provider, a.error_class) for a in result.attempts][0] == ("openai", "auth_failed")
         state = await world.account("openai")
-        assert "OPENAI_API_KEY" in (state.disabled_reason or "")
+        assert state.disabled_reason is None  # the provider never judged the key
+        assert state.health.cooldown_until == world.clock() + timedelta(minutes=1)
+        assert "OPENAI_API_KEY" in (state.health.cooldown_reason or "")
         assert world.sim.stats("openai").requests == 0
         assert await world.pending() == 0
 

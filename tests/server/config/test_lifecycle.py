@@ -160,3 +160,18 @@ def test_the_readmes_example_configuration_names_no_model_retiring_within_a_year
     models = [m for p in config.providers.values() if not p.models_from_catalog for m in p.models.values()]
     assert models and not [m.id for m in models if m.retired_on and m.retired_on <= written + timedelta(days=365)]
     assert not [w for w in config.warnings if "retire" in w]
+
+
+def test_a_paid_retired_model_routes_as_a_paid_successor_even_when_the_successor_has_a_free_tier() -> None:
+    from providers.catalog import load_catalog
+    from server.config.lifecycle import successors_of
+
+    catalog = load_catalog()
+    billed = catalog.get("google", "gemini-2.5-flash")
+    assert billed is not None and billed.free_tier  # the catalogue's own entry has a free tier...
+    chains = successors_of(catalog, "google", [billed.model_copy(update={"free_tier": False})])
+    assert not chains["gemini-2.5-flash"].free_tier  # ...but the user said this account pays: so does its successor
+    pro = catalog.get("google", "gemini-2.5-pro")
+    assert pro is not None and not pro.free_tier
+    assert not successors_of(catalog, "google", [pro])["gemini-2.5-pro"].free_tier
+    assert successors_of(catalog, "google", [billed])["gemini-2.5-flash"].free_tier  # free stays free

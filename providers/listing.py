@@ -20,15 +20,18 @@ from typing import Any
 import httpx2
 
 from providers.anthropic import AnthropicAdapter
+from providers.bounded import ResponseTooLarge, read_error_text, read_text
 from providers.clock import Clock
 from providers.errors import ErrorClass
 from providers.gemini import GeminiAdapter
 from providers.openai_compat import OpenAICompatAdapter
-from providers.redact import mask_keys
+from providers.redact import mask_keys, redact_secret
 from providers.types import Endpoint, Frozen, WireKind
 
 #: more pages than any provider has models: a server that keeps answering `has_more` must not loop forever
 MAX_PAGES = 50
+#: a page of a model listing larger than this is no listing (OpenRouter's whole catalogue is ~1 MB)
+MAX_PAGE_BYTES = 16 * 2**20
 _PAGE_SIZE = 1000
 _PER_TOKEN_TO_PER_1M = 1_000_000
 
@@ -178,21 +181,27 @@ def _redactor(endpoint: Endpoint) -> Callable[[str], str]:
     key = endpoint.api_key.get_secret_value() if endpoint.api_key is not None else ""
 
     def redact(text: str) -> str:
-        return mask_keys(text.replace(key, "***") if key else text)
+        return mask_keys(redact_secret(text, key or None))
 
     return redact
 
 
 async def _page(http: httpx2.AsyncClient, url: str, headers: dict[str, str], params: dict[str, str]) -> Any:
-    response = await http.get(url, headers=headers, params=params)
-    if response.status_code >= 400:
-        raise ListingError(
-            f"HTTP {response.status_code}: {response.text[:200]}",
-            error_class=_status_class(response.status_code),
-            status_code=response.status_code,
-        )
+    async with http.stream("GET", url, headers=headers, params=params) as response:
+        if response.status_code >= 400:
+            raise ListingError(
+                f"HTTP {response.status_code}: {(await read_error_text(response))[:200]}",
+                error_class=_status_class(response.status_code),
+                status_code=response.status_code,
+            )
+        try:
+            text = await read_text(response, MAX_PAGE_BYTES)
+        except ResponseTooLarge as error:
+            raise ListingError(
+                f"a listing page passed {MAX_PAGE_BYTES // 2**20} MB", error_class="server_error", status_code=200
+            ) from error
     try:
-        return json.loads(response.text)
+        return json.loads(text)
     except ValueError as error:
         raise ListingError("the listing is not JSON", error_class="server_error", status_code=200) from error
 

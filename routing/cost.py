@@ -15,7 +15,10 @@ def usage_cost_usd(usage: Usage, model: ModelProfile, *, free: bool = False, rep
 
     Cached input is billed at the cache prices when the model has them, else at the input price.
     """
-    if reported is not None and math.isfinite(reported) and reported >= 0:
+    # a reported 0 for a model with known prices is no bill (a proxy's placeholder, OpenRouter with the user's own
+    # key, whose charge is elsewhere): the prices decide then
+    believable = reported is not None and math.isfinite(reported) and reported >= 0
+    if believable and reported is not None and (reported > 0 or not model.price_known or free):
         return reported
     if free:
         return 0.0

@@ -54,3 +54,10 @@ def test_a_cost_the_provider_reports_is_what_the_call_is_charged() -> None:
 @pytest.mark.parametrize("reported", [-1.0, float("nan"), float("inf")])
 def test_an_impossible_reported_cost_falls_back_to_the_prices(reported: float) -> None:
     assert usage_cost_usd(USAGE, UNPRICED, reported=reported) == pytest.approx(35.0)
+
+
+def test_a_reported_cost_of_zero_does_not_make_a_priced_model_free() -> None:
+    priced = UNPRICED.model_copy(update={"price_known": True})
+    assert usage_cost_usd(USAGE, priced, reported=0.0) == pytest.approx(35.0)  # its prices decide
+    assert usage_cost_usd(USAGE, UNPRICED, reported=0.0) == 0.0  # the provider is the only source of a price
+    assert usage_cost_usd(USAGE, FREE, free=True, reported=0.0) == 0.0

@@ -383,6 +383,15 @@ def import_name_checks(
     return problems or [ok]
 
 
+async def _listing_checks(app: App) -> list[Check]:
+    """Refresh the stale model listings; a database another process holds is reported, not raised."""
+    try:
+        await refresh_stale_listings(app)
+    except StoreError as error:
+        return [Check(area="database", name="model listings", level="warning", detail=f"not refreshed: {error}")]
+    return []
+
+
 async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, clock: Clock) -> DoctorReport:
     """Run every check; a database that cannot be opened is itself a finding, not an exception."""
     try:
@@ -394,7 +403,7 @@ async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, c
             checks += [*_keychain_checks(app, environ), *await _database_checks(app)]
             checks += await _provider_checks(app, offline=offline)
             if not offline:
-                await refresh_stale_listings(app)
+                checks += await _listing_checks(app)
             checks += _clock_checks(app)
     except AppUnavailable as error:
         checks = [Check(area="database", name=str(paths.db_file), level="problem", detail=str(error), fix=str(error))]

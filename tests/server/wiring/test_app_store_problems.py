@@ -118,3 +118,13 @@ async def test_a_server_that_met_a_lock_while_upgrading_opens_once_it_frees(tmp_
             routed = await s.ok("route_and_complete", prompt="Write a haiku about rain", task_type="creative")
     assert not locked["ready"] and "stayed locked" in locked["problems"][0]
     assert opened["ready"] and routed["text"]
+
+
+async def test_doctor_online_reports_a_lock_held_while_it_refreshes_the_model_listings(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path) as s:
+        with held_exclusive(s.paths.db_file), anyio.fail_after(60):
+            report = await diagnose(s.paths, ENV, offline=False, clock=FixedClock())
+    listings = [c for c in report.checks if c.name == "model listings"]
+    assert [(c.area, c.level) for c in listings] == [("database", "warning")]
+    assert "stayed locked" in listings[0].detail
+    assert any(c.area == "providers" and c.level == "ok" for c in report.checks)  # the rest of the report is there

@@ -397,7 +397,13 @@ class AttemptRunner:
             changes.append(Learn(account.id, profile.id, limits))
         # recorded first: should the write fail, the decision still logs this attempt (and the hold is released)
         self._record(candidate, "error", latency, now, error=error)
-        await self.ports.bookkeeping.apply(changes, failed_at)
+        try:
+            await self.ports.bookkeeping.apply(changes, failed_at)
+        except Exception:
+            # the ledger is busy (or failing): the next candidate may still serve; these changes travel with the
+            # request's end instead, which keeps them (journaled if the lock persists) and releases the hold
+            log.warning("the failed attempt's bookkeeping waits for the request's end", exc_info=True)
+            self.outcome.changes.extend(changes)
         self._open = None
         if action.stop:
             self.outcome.stop = error

@@ -180,23 +180,52 @@ async def test_an_unusable_key_rests_its_account_a_minute_with_the_variable_name
         assert await world.pending() == 0
 
 
-async def test_a_failure_of_the_loop_itself_still_logs_the_decision_and_releases(tmp_path: Path) -> None:
+async def test_a_failed_attempts_bookkeeping_that_cannot_be_written_travels_with_the_request_and_failover_goes_on(
+    tmp_path: Path,
+) -> None:
     async with routed(tmp_path) as world:
         bookkeeping = world.app.router.ports.bookkeeping
 
-        class Failing:
+        class Busy:
             async def apply(self, changes: Sequence[Change], now: datetime) -> None:
-                raise RuntimeError("the store went away")
+                raise RuntimeError("router.db stayed locked")
 
             async def finish(
                 self, changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
             ) -> int | None:
                 return await bookkeeping.finish(changes, entry, turn, now)
 
-        world.app.router.ports.bookkeeping = Failing()
+        world.app.router.ports.bookkeeping = Busy()
+        world.sim.script("openai", ["server_error"])
+        with anyio.fail_after(10):
+            result = await world.app.router.route(ask(CODING, task_type="coding"))
+        assert [(a.provider, a.error_class) for a in result.attempts][0] == ("openai", "server_error")
+        assert result.provider != "openai"  # the next candidate served
+        state = await world.account("openai")
+        assert state.model("gpt-5.2").health.cooldown_until is not None  # the failure's rest was written at the end
+        assert await world.pending() == 0
+
+
+async def test_a_failure_of_the_loop_itself_still_logs_the_decision_releases_and_says_what_failed(
+    tmp_path: Path,
+) -> None:
+    async with routed(tmp_path) as world:
+        ledger = world.app.router.ports.ledger
+        calls = 0
+
+        class Failing:
+            async def reserve(self, claim: Any, now: datetime) -> Any:
+                nonlocal calls
+                calls += 1
+                if calls > 1:
+                    raise RuntimeError("the store went away")
+                return await ledger.reserve(claim, now)
+
+        world.app.router.ports.ledger = Failing()  # type: ignore[assignment]
         world.sim.script("openai", ["server_error"])
         with anyio.fail_after(10), pytest.raises(NoRouteAvailable) as raised:
             await world.app.router.route(ask(CODING, task_type="coding"))
+        assert "the store went away" in str(raised.value)
         assert raised.value.decision_id is not None
         logged = await world.app.decisions.get(raised.value.decision_id)
         assert logged is not None

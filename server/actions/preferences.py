@@ -73,8 +73,9 @@ async def set_preference(
     # in a worker thread: the write waits for providers.json's lock while another process edits it
     write = functools.partial(write_config_edits, app.paths, edits, app.environ, now=app.clock())
     written = await anyio.to_thread.run_sync(write)
-    app.refresh()
-    if app.config_error is not None or app.config.preferences != written.config.preferences:
+    # the file as it is now: it holds this edit and any another process made since (a newer one must not be undone)
+    app.refresh(force=True)
+    if app.config_error is not None:
         app.config_error = None
         app.apply(written.config)
     return PreferenceResult(

@@ -139,10 +139,13 @@ class App:
         if problem is not None:
             raise AppUnavailable(problem)
 
-    def refresh(self) -> None:
-        """Pick up an edited providers.json (every process shares it); a broken edit keeps the last good one."""
+    def refresh(self, *, force: bool = False) -> None:
+        """Pick up an edited providers.json (every process shares it); a broken edit keeps the last good one.
+
+        `force` reads it even when its time and size look unchanged (an edit within the same second can keep both).
+        """
         stamp = _stamp(self.paths)
-        if stamp == self._config_stamp:
+        if stamp == self._config_stamp and not force:
             return
         self._config_stamp = stamp
         config, error = read_config(self.paths, self.environ, self.clock().date())

@@ -3,7 +3,8 @@
 Every read-modify-write of a shared file takes it, so two writers never both edit the text they read before the
 other wrote (a lost update). Readers need no lock: writes replace the file atomically.
 
-POSIX uses `fcntl.flock` and Windows `msvcrt.locking`; each waits for the holder. The lock belongs to the open
+POSIX uses `fcntl.flock` and Windows `msvcrt.locking`; each waits for the holder, at most `WAIT_S` (a stopped
+process holding it must not hang a server for good). The lock belongs to the open
 file, so threads of one process exclude each other too, and a process that dies releases it. The lock file
 itself is never deleted: removing it while another process waits would let two holders in at once.
 """
@@ -13,11 +14,15 @@ from __future__ import annotations
 import errno
 import os
 import sys
+import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 LOCK_SUFFIX = ".lock"
+#: how long a writer waits for another holder before giving up with a `LockError` (an edit takes milliseconds)
+WAIT_S = 30.0
 
 
 class LockError(Exception):
@@ -46,7 +51,12 @@ def exclusive(path: Path, *, mode: int = 0o600) -> Iterator[Path]:
         ) from error
     try:
         try:
-            _lock(fd)
+            _lock(fd, time.monotonic() + WAIT_S)
+        except TimeoutError as error:
+            raise LockError(
+                f"another process has held {target} for more than {WAIT_S:g} s; if no provider-router command is "
+                "running (a stopped one holds it: `fg` it or end it), try again"
+            ) from error
         except OSError as error:
             raise LockError(f"cannot lock {target} ({error.strerror})") from error
         try:
@@ -60,7 +70,7 @@ def exclusive(path: Path, *, mode: int = 0o600) -> Iterator[Path]:
 if sys.platform == "win32":
     import msvcrt
 
-    def _lock(fd: int) -> None:
+    def _lock(fd: int, deadline: float) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
         while True:
             try:
@@ -70,6 +80,8 @@ if sys.platform == "win32":
                 # LK_LOCK gives up after ~10 s of waiting (EDEADLOCK); a writer holds it only for one edit
                 if error.errno != errno.EDEADLOCK:
                     raise
+                if time.monotonic() >= deadline:
+                    raise TimeoutError from error
 
     def _unlock(fd: int) -> None:
         os.lseek(fd, 0, os.SEEK_SET)
@@ -78,8 +90,16 @@ if sys.platform == "win32":
 else:
     import fcntl
 
-    def _lock(fd: int) -> None:
-        fcntl.flock(fd, fcntl.LOCK_EX)
+    def _lock(fd: int, deadline: float) -> None:
+        pause = threading.Event()  # never set: a wait that sleeps this thread (this runs off the event loop)
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    raise TimeoutError from None
+                pause.wait(0.01)
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)

@@ -62,10 +62,10 @@ def test_a_writer_that_read_before_another_wrote_never_overwrites_its_edit(
     real_read, real_lock = clients.configfile.read_text, clients.filelock._lock
     b_waits_or_is_done = threading.Event()
 
-    def lock(fd: int) -> None:
+    def lock(fd: int, deadline: float) -> None:
         if threading.current_thread().name == "writer-b":
             b_waits_or_is_done.set()  # B has reached the lock: it cannot read until A has written
-        real_lock(fd)
+        real_lock(fd, deadline)
 
     def read_then_let_b_run(path: Path) -> str | None:
         text = real_read(path)

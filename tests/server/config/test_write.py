@@ -148,3 +148,19 @@ def test_concurrent_writers_in_threads_lose_no_update_and_keep_a_bounded_number_
         list(pool.map(writer, range(writers)))
     assert daily_requests(paths) == [writes] * writers
     assert len(backups_of(paths.config_file)) == KEEP_BACKUPS
+
+
+def test_a_lock_held_too_long_by_another_process_is_a_lock_error_naming_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    import clients.filelock
+    from clients.filelock import LockError, exclusive
+
+    monkeypatch.setattr(clients.filelock, "WAIT_S", 0.05)
+    target = tmp_path / "providers.json"
+    with open(lock_path(target), "a") as holder:  # another open file description: another holder
+        fcntl.flock(holder, fcntl.LOCK_EX)
+        with pytest.raises(LockError, match=r"providers\.json\.lock.*more than 0\.05 s"), exclusive(target):
+            pass

@@ -63,26 +63,18 @@ ON CONFLICT (account, model) DO UPDATE SET
 
 
 class AccountStates:
-    """Writes of account health; every method is one atomic statement or transaction, one hop to the store's thread.
-    The `*_job` builders give the same writes as jobs, to run with others in one unit (`Store.write`)."""
+    """Writes of account health the CLI and the bench make; every method is one atomic statement, one hop to the
+    store's thread. The router's writes are the `*_job` builders, run with others in one unit (`Store.write`)."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
-
-    async def set_cooldown(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None:
-        """Keep `account` (or only its `model`) out of routing until `until` (rate limited, overloaded)."""
-        await self._store.run(cooldown_job(account, model, until, reason, now))
 
     async def set_exhausted(self, account: str, model: str | None, until: datetime, reason: str, now: datetime) -> None:
         """Mark a quota exhausted until its window resets; the router must not re-probe before `until`."""
         await self._store.run(exhausted_job(account, model, until, reason, now))
 
-    async def disable(self, account: str, reason: str, now: datetime) -> None:
-        """Disable an account (e.g. its key was refused) until `enable`."""
-        await self._store.run(disable_job(account, reason, now))
-
     async def enable(self, account: str) -> None:
-        """Lift `disable` (e.g. after `keys set` stored a new key)."""
+        """Lift `disable_job` (e.g. after `keys set` stored a new key)."""
         await self._store.execute("UPDATE account_state SET disabled_reason = NULL WHERE account = ?", (account,))
 
     async def reset(self, account: str | None = None) -> int:
@@ -96,54 +88,14 @@ class AccountStates:
             (account, account),
         )
 
-    async def record_failure(
-        self,
-        account: str,
-        model: str | None,
-        now: datetime,
-        *,
-        threshold: int = DEFAULT_BREAKER_THRESHOLD,
-        open_for: timedelta = DEFAULT_BREAKER_OPEN_FOR,
-    ) -> BreakerState:
-        """Count a failure towards the breaker; at `threshold` consecutive failures it opens for `open_for`.
-
-        Once open and expired (half-open), the next failure re-opens it at once, since the count stays above
-        the threshold until a success.
-        """
-        return await self._store.run(failure_job(account, model, now, threshold=threshold, open_for=open_for))
-
-    async def learn_limits(self, account: str, model: str, limits: RateLimits, now: datetime) -> None:
-        """Adopt what response headers said about an account+model.
-
-        - `*_limit` values are taken as per-minute limits (what OpenAI-style and Anthropic headers report) and
-          replace the configured per-minute limits for that model from the next reservation on, for
-          `LEARNED_LIMIT_TTL` after `now`. A limit of 0 or an absurd one is not stored (no information).
-        - `*_remaining == 0` with a reset time in the future cools the model down until then.
-        """
-        await self._store.write(learn_job(account, model, limits, now))
-
-    async def next_in_pool(self, pool: str, eligible: Sequence[str]) -> str:
-        """The next account of a pool's rotation, shared by every process: the first of `eligible` (in pool
-        order) after the one chosen last. Atomic, so concurrent processes rotate evenly together.
-
-        Raises:
-            ValueError: `eligible` is empty.
-        """
-        return await self._store.write(next_in_pool_job(pool, eligible))
-
-    async def pool_served(self, pool: str, account: str) -> None:
-        """Move a pool's cursor to the account that actually served (when `next_in_pool`'s choice failed over to
-        another account of the pool), so the rotation continues after it and no account serves twice in a row."""
-        await self._store.run(pool_served_job(pool, account))
-
 
 def cooldown_job(account: str, model: str | None, until: datetime, reason: str, now: datetime) -> Job[None]:
-    """`AccountStates.set_cooldown` as a job."""
+    """Keep `account` (or only its `model`) out of routing until `until` (rate limited, overloaded)."""
     return _until_job("cooldown", account, model, until, reason, now)
 
 
 def exhausted_job(account: str, model: str | None, until: datetime, reason: str, now: datetime) -> Job[None]:
-    """`AccountStates.set_exhausted` as a job."""
+    """Mark a quota exhausted until its window resets; the router must not re-probe before `until`."""
     return _until_job("exhausted", account, model, until, reason, now)
 
 
@@ -158,7 +110,7 @@ def _until_job(column: str, account: str, model: str | None, until: datetime, re
 
 
 def disable_job(account: str, reason: str, now: datetime) -> Job[None]:
-    """`AccountStates.disable` as a job."""
+    """Disable an account (e.g. its key was refused) until `AccountStates.enable`."""
     params = (account, reason, to_ms(now))
 
     def job(conn: sqlite3.Connection) -> None:
@@ -194,7 +146,11 @@ def failure_job(
     threshold: int = DEFAULT_BREAKER_THRESHOLD,
     open_for: timedelta = DEFAULT_BREAKER_OPEN_FOR,
 ) -> Job[BreakerState]:
-    """`AccountStates.record_failure` as a job."""
+    """Count a failure towards the breaker; at `threshold` consecutive failures it opens for `open_for`.
+
+    Once open and expired (half-open), the next failure re-opens it at once, since the count stays above
+    the threshold until a success.
+    """
     params = {
         "account": account,
         "model": model or "",
@@ -225,7 +181,13 @@ def success_job(account: str, model: str | None) -> Job[None]:
 
 
 def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Job[None]:
-    """`AccountStates.learn_limits` as a job (several statements: run it inside a transaction)."""
+    """Adopt what response headers said about an account+model (several statements: run it inside a transaction).
+
+    - `*_limit` values are taken as per-minute limits (what OpenAI-style and Anthropic headers report) and
+      replace the configured per-minute limits for that model from the next reservation on, for
+      `LEARNED_LIMIT_TTL` after `now`. A limit of 0 or an absurd one is not stored (no information).
+    - `*_remaining == 0` with a reset time in the future cools the model down until then.
+    """
     limits = learnable(limits)
     rpm, tpm = limits.requests_limit, limits.tokens_limit
     now_ms = to_ms(now)
@@ -256,7 +218,9 @@ def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Jo
 
 
 def next_in_pool_job(pool: str, eligible: Sequence[str]) -> Job[str]:
-    """`AccountStates.next_in_pool` as a job (a read and a write: run it inside `BEGIN IMMEDIATE`).
+    """The next account of a pool's rotation, shared by every process: the first of `eligible` (in pool order)
+    after the one chosen last. A read and a write: run it inside `BEGIN IMMEDIATE` (`Store.write`), so concurrent
+    processes rotate evenly together.
 
     Raises:
         ValueError: `eligible` is empty.
@@ -285,7 +249,8 @@ def next_in_pool_job(pool: str, eligible: Sequence[str]) -> Job[str]:
 
 
 def pool_served_job(pool: str, account: str) -> Job[None]:
-    """`AccountStates.pool_served` as a job."""
+    """Move a pool's cursor to the account that actually served (when `next_in_pool_job`'s choice failed over to
+    another account of the pool), so the rotation continues after it and no account serves twice in a row."""
 
     def job(conn: sqlite3.Connection) -> None:
         conn.execute(

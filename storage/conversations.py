@@ -101,7 +101,7 @@ def append_messages(conn: sqlite3.Connection, conversation_id: str, texts: str) 
 
 @dataclass(frozen=True, slots=True)
 class Turn:
-    """What the router saves after a served request (see `Conversations.save_turn`)."""
+    """What the router saves after a served request (see `save_turn_job`)."""
 
     messages: Sequence[Message]
     provider: str
@@ -182,15 +182,6 @@ class Conversations:
 
         await self._store.write(job)
 
-    async def save_turn(self, conversation_id: str, turn: Turn, now: datetime) -> None:
-        """Record a routed turn in one transaction: create the conversation if it is new, move it to the provider
-        that served, remember where it belongs, and append the turn's messages.
-
-        Raises:
-            ValueError: the id is malformed.
-        """
-        await self._store.write(save_turn_job(conversation_id, turn, now))
-
     async def pin(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
         """Pin a conversation to a provider (and model), or unpin it with `provider=None` (automatic routing).
 
@@ -201,18 +192,6 @@ class Conversations:
             conversation_id,
             "pinned_provider = ?, pinned_model = ?, pinned_at = ?, updated_at = ?",
             (provider, model if provider else None, to_ms(now) if provider else None, to_ms(now)),
-        )
-
-    async def set_preferred(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
-        """Remember where the conversation belongs, to return there once a failover's cause has passed.
-
-        Raises:
-            ConversationNotFound: no conversation has this id.
-        """
-        await self._update(
-            conversation_id,
-            "preferred_provider = ?, preferred_model = ?, updated_at = ?",
-            (provider, model, to_ms(now)),
         )
 
     async def _update(self, conversation_id: str, assignments: str, params: tuple[object, ...]) -> None:
@@ -247,13 +226,10 @@ class Conversations:
         )
         return {cid: Pin(provider, model, from_ms(at)) for cid, provider, model, at in rows}
 
-    async def purge(self, older_than: datetime) -> int:
-        """Delete conversations not updated since `older_than`, with their messages; returns how many."""
-        return await self._store.write(purge_job(older_than))
-
 
 def purge_job(older_than: datetime) -> Job[int]:
-    """`Conversations.purge` as a job (its messages go with it: run it inside a transaction)."""
+    """Delete conversations not updated since `older_than`, with their messages (run it inside a transaction);
+    the job returns how many."""
     cutoff = to_ms(older_than)
     return lambda conn: conn.execute("DELETE FROM conversations WHERE updated_at < ?", (cutoff,)).rowcount
 
@@ -269,7 +245,8 @@ def get_job(conversation_id: str) -> Job[Conversation | None]:
 
 
 def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
-    """`Conversations.save_turn` as a job (several statements: run it inside a transaction).
+    """Record a routed turn: create the conversation if it is new, move it to the provider that served, remember
+    where it belongs, and append the turn's messages (several statements: run it inside a transaction).
 
     Raises:
         ValueError: the id is malformed.

@@ -102,23 +102,6 @@ class DecisionLog:
         self._store = store
         self.keep_prompts = keep_prompts
 
-    async def record_decision(
-        self,
-        decision: DecisionRecord,
-        now: datetime,
-        attempts: Sequence[AttemptRecord] = (),
-        switch: SwitchRecord | None = None,
-    ) -> int:
-        """Write a decision with its attempts and the switch it made (if any) atomically; returns the decision id.
-
-        One hop to the store's thread; one statement for a decision alone, otherwise one transaction. The switch
-        gets the decision's id.
-        """
-        job = self.record_job(decision, now, attempts, switch)
-        if not attempts and switch is None:
-            return await self._store.run(job)
-        return await self._store.write(job)
-
     def record_job(
         self,
         decision: DecisionRecord,
@@ -126,7 +109,9 @@ class DecisionLog:
         attempts: Sequence[AttemptRecord] = (),
         switch: SwitchRecord | None = None,
     ) -> Job[int]:
-        """`record_decision` as a job (with attempts or a switch it must run inside a transaction)."""
+        """Write a decision with its attempts and the switch it made (if any); the job returns the decision id.
+        With attempts or a switch it must run inside a transaction (`Store.write`); the switch gets the decision's
+        id."""
         row = (
             to_ms(now),
             decision.task_summary,
@@ -155,14 +140,6 @@ class DecisionLog:
             return decision_id
 
         return job
-
-    async def record_attempt(self, decision_id: int, attempt: AttemptRecord) -> None:
-        """Add one attempt to a recorded decision.
-
-        Raises:
-            StoreError: e.g. the decision does not exist (foreign key).
-        """
-        await self._store.execute(_SQL_INSERT_ATTEMPT, _attempt_row(decision_id, attempt))
 
     async def record_switch(self, switch: SwitchRecord, now: datetime) -> int:
         """Audit a switch of provider (from, to, why, when); returns its id."""
@@ -208,13 +185,10 @@ class DecisionLog:
         )
         return [LoggedSwitch(row[0], from_ms(row[1]), SwitchRecord(*row[2:])) for row in rows]
 
-    async def purge(self, now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> int:
-        """Delete decisions (with their attempts) and switches older than `retention`; returns decisions deleted."""
-        return await self._store.write(purge_job(now, retention=retention))
-
 
 def purge_job(now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> Job[int]:
-    """`DecisionLog.purge` as a job (two statements: run it inside a transaction)."""
+    """Delete decisions (with their attempts) and switches older than `retention` (two statements: run it inside a
+    transaction); the job returns the decisions deleted."""
     cutoff = to_ms(now - retention)
 
     def job(conn: sqlite3.Connection) -> int:

@@ -18,7 +18,7 @@ What counts:
   has usually counted it against its own RPM/RPD. Tokens and cost are what the provider reported (usually
   zero for an error). `release` a reservation whose request certainly never left (cancelled before sending,
   connection refused): it then counts nothing.
-- Limits learned from headers (`AccountStates.learn_limits`) are per minute and per account+model; where
+- Limits learned from headers (`learn_job`) are per minute and per account+model; where
   known (learned within `LEARNED_LIMIT_TTL`, never 0) they replace the configured per-minute limits for that model.
 """
 

@@ -26,12 +26,6 @@ class Window:
         return self.start <= instant < self.end
 
 
-def minute_window(now: datetime) -> Window:
-    """The rolling minute ending at `now`: events at `start` or earlier have left it (start, end]."""
-    now = require_aware(now)
-    return Window(start=now - MINUTE, end=now, key="")
-
-
 def day_window(now: datetime, tz: str) -> Window:
     """The calendar day of `now` in zone `tz`, from local midnight to the next local midnight."""
     local_day = local_date(require_aware(now), tz)

@@ -11,6 +11,7 @@ import pytest
 
 from providers.simulator.lineup import PREFERENCES
 from routing.results import InvalidRequestError, NoRouteAvailable
+from storage.accounts import cooldown_job
 from tests.routing.e2e import ask, routed
 
 pytestmark = pytest.mark.anyio
@@ -203,8 +204,8 @@ async def test_when_nothing_can_serve_before_any_call_the_error_names_the_earlie
     async with routed(tmp_path) as world:
         now = world.clock()
         for n, account in enumerate(EVERY_ACCOUNT):
-            await world.app.states.set_cooldown(
-                account, None, now + timedelta(minutes=5 + n), "rate_limited: test", now
+            await world.app.store.run(
+                cooldown_job(account, None, now + timedelta(minutes=5 + n), "rate_limited: test", now)
             )
         with anyio.fail_after(10), pytest.raises(NoRouteAvailable) as caught:
             await world.app.router.route(ask(CODING, task_type="coding"))

@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from routing.results import NoRouteAvailable
+from storage.accounts import cooldown_job
 from tests.routing.e2e import ask, routed
 
 pytestmark = pytest.mark.anyio
@@ -39,7 +40,7 @@ async def test_without_auto_switch_the_policys_choice_is_kept_when_it_fails(tmp_
 async def test_without_auto_switch_a_cooling_pinned_provider_is_an_error_naming_the_fix(tmp_path: Path) -> None:
     async with routed(tmp_path, autoSwitch=False) as world:
         now = world.clock()
-        await world.app.states.set_cooldown("kimi", None, now + timedelta(seconds=40), "rate limited", now)
+        await world.app.store.run(cooldown_job("kimi", None, now + timedelta(seconds=40), "rate limited", now))
         with anyio.fail_after(10), pytest.raises(NoRouteAvailable) as caught:
             await world.app.router.route(ask(CODING, task_type="coding", provider="kimi"))
         assert "kimi cannot serve" in str(caught.value) and "autoSwitch" in str(caught.value)

@@ -17,6 +17,7 @@ from typing import Any
 import anyio
 import pytest
 
+from storage.accounts import cooldown_job, disable_job, failure_job, pool_served_job
 from tests.routing.e2e import Routed, ask, routed
 
 pytestmark = pytest.mark.anyio
@@ -258,15 +259,15 @@ async def apply_state(world: Routed, what: str, account: str) -> None:
     if what == "exhausted":
         await app.states.set_exhausted(account, None, later, "scenario", now)
     elif what == "cooldown":
-        await app.states.set_cooldown(account, None, later, "scenario", now)
+        await app.store.run(cooldown_job(account, None, later, "scenario", now))
     elif what == "disabled":
-        await app.states.disable(account, "scenario", now)
+        await app.store.run(disable_job(account, "scenario", now))
     elif what == "breaker":
         model = next(p for p in app.config.providers.values() if any(a.id == account for a in p.accounts))
         for _ in range(3):
-            await app.states.record_failure(account, next(iter(model.models)), now)
+            await app.store.run(failure_job(account, next(iter(model.models)), now))
     else:
-        await app.states.pool_served("google", account)
+        await app.store.run(pool_served_job("google", account))
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=[s.id for s in SCENARIOS])

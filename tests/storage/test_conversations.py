@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from providers.types import Message, ToolCall
-from storage.conversations import Conversations, Pin
+from storage.conversations import Conversations, Pin, Turn, purge_job, save_turn_job
 from storage.db import Store
 from storage.errors import ConversationNotFound
 from tests.storage.conftest import NOW
@@ -47,7 +47,8 @@ async def test_a_conversation_is_pinned_and_unpinned(store: Store) -> None:
     conversations = Conversations(store)
     created = await conversations.create(NOW, conversation_id="chat-1")
     await conversations.pin("chat-1", "anthropic", "claude-sonnet-4", NOW)
-    await conversations.set_preferred("chat-1", "openai", None, NOW)
+    # Where a conversation belongs is recorded by a routed turn; the turn leaves the pin as it is.
+    await store.write(save_turn_job("chat-1", Turn((), "openai", "gpt-4.1", 0, None, None, ("openai", None)), NOW))
     found = await conversations.get("chat-1")
     assert found is not None and found.pinned == Pin("anthropic", "claude-sonnet-4", NOW)
     assert found.preferred_provider == "openai"
@@ -95,7 +96,7 @@ async def test_purging_removes_stale_conversations_with_their_messages(store: St
     old = await conversations.create(NOW - timedelta(days=40))
     await conversations.append(old.id, [Message(role="user", content="old")], NOW - timedelta(days=40))
     fresh = await conversations.create(NOW)
-    assert await conversations.purge(NOW - timedelta(days=30)) == 1
+    assert await store.write(purge_job(NOW - timedelta(days=30))) == 1
     assert await conversations.get(old.id) is None
     assert await conversations.get(fresh.id) is not None
     assert list(await store.fetchall("SELECT COUNT(*) FROM conversation_messages")) == [(0,)]

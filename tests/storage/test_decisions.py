@@ -9,8 +9,7 @@ import pytest
 from providers.attempts import AttemptRecord
 from providers.types import Usage
 from storage.db import Store
-from storage.decisions import DecisionLog, DecisionRecord, SwitchRecord
-from storage.errors import StoreError
+from storage.decisions import DecisionLog, DecisionRecord, SwitchRecord, purge_job
 from tests.storage.conftest import NOW
 
 pytestmark = pytest.mark.anyio
@@ -48,8 +47,9 @@ def attempt(outcome: str = "success", error_class: str | None = None, latency: f
 
 async def test_a_decision_comes_back_with_its_attempts_and_without_the_prompt(store: Store) -> None:
     log = DecisionLog(store)
-    decision_id = await log.record_decision(DECISION, NOW, attempts=[attempt("error", "rate_limited", 80.0)])
-    await log.record_attempt(decision_id, attempt())
+    decision_id = await store.write(
+        log.record_job(DECISION, NOW, attempts=[attempt("error", "rate_limited", 80.0), attempt()])
+    )
     found = await log.get(decision_id)
     assert found is not None
     assert found.created_at == NOW
@@ -63,29 +63,24 @@ async def test_a_decision_comes_back_with_its_attempts_and_without_the_prompt(st
 
 
 async def test_the_prompt_is_kept_only_when_the_user_enabled_it(store: Store) -> None:
-    decision_id = await DecisionLog(store, keep_prompts=True).record_decision(DECISION, NOW)
+    decision_id = await store.write(DecisionLog(store, keep_prompts=True).record_job(DECISION, NOW))
     found = await DecisionLog(store).get(decision_id)
     assert found is not None and found.record.prompt == "the secret plan"
 
 
 async def test_recent_decisions_are_newest_first_and_filterable(store: Store) -> None:
     log = DecisionLog(store)
-    first = await log.record_decision(DECISION, NOW)
-    second = await log.record_decision(DecisionRecord(task_summary="simple", provider="zai"), NOW)
+    first = await store.write(log.record_job(DECISION, NOW))
+    second = await store.write(log.record_job(DecisionRecord(task_summary="simple", provider="zai"), NOW))
     assert [d.id for d in await log.recent()] == [second, first]
     assert [d.id for d in await log.recent(provider="openai")] == [first]
     assert [d.id for d in await log.recent(conversation_id="chat-1")] == [first]
     assert [d.id for d in await log.recent(limit=1)] == [second]
 
 
-async def test_an_attempt_of_an_unknown_decision_is_refused(store: Store) -> None:
-    with pytest.raises(StoreError, match="FOREIGN KEY"):
-        await DecisionLog(store).record_attempt(12345, attempt())
-
-
 async def test_switches_are_audited_from_to_why_and_when(store: Store) -> None:
     log = DecisionLog(store)
-    decision_id = await log.record_decision(DECISION, NOW)
+    decision_id = await store.write(log.record_job(DECISION, NOW))
     switch = SwitchRecord(
         reason="failover",
         from_provider="google",
@@ -103,12 +98,12 @@ async def test_switches_are_audited_from_to_why_and_when(store: Store) -> None:
 
 async def test_purge_keeps_thirty_days_by_default(store: Store) -> None:
     log = DecisionLog(store)
-    old = await log.record_decision(DECISION, NOW - timedelta(days=31), attempts=[attempt()])
+    old = await store.write(log.record_job(DECISION, NOW - timedelta(days=31), attempts=[attempt()]))
     await log.record_switch(SwitchRecord(reason="manual"), NOW - timedelta(days=31))
-    kept = await log.record_decision(DECISION, NOW - timedelta(days=29))
-    assert await log.purge(NOW) == 1
+    kept = await store.write(log.record_job(DECISION, NOW - timedelta(days=29)))
+    assert await store.write(purge_job(NOW)) == 1
     assert await log.get(old) is None
     assert await log.get(kept) is not None
     assert list(await store.fetchall("SELECT COUNT(*) FROM attempts")) == [(0,)]
     assert await log.switches() == []
-    assert await log.purge(NOW, retention=timedelta(days=1)) == 1
+    assert await store.write(purge_job(NOW, retention=timedelta(days=1))) == 1

@@ -39,7 +39,7 @@ async def test_damaged_pages_are_reported_when_read(tmp_path: Path) -> None:
     async with await Store.open(path) as store:
         log = DecisionLog(store)
         for _ in range(300):
-            await log.record_decision(DecisionRecord(task_summary="x" * 200), NOW)
+            await store.write(log.record_job(DecisionRecord(task_summary="x" * 200), NOW))
     data = bytearray(path.read_bytes())
     rng = random.Random(7)
     for offset in range(len(data) // 2, len(data)):

@@ -9,7 +9,7 @@ import pytest
 
 from providers.models import BudgetSpec
 from providers.types import RateLimits, Usage
-from storage.accounts import AccountStates, retired_job
+from storage.accounts import AccountStates, cooldown_job, disable_job, learn_job, retired_job
 from storage.db import Store
 from storage.ledger import Ledger, Refused, Reservation
 from storage.snapshot import StateSnapshot
@@ -196,7 +196,7 @@ async def test_tokens_per_minute_count_estimates_and_settled_usage(store: Store)
 
 async def test_cooldown_exhaustion_and_disabling_refuse_with_their_reason(store: Store) -> None:
     ledger, states = Ledger(store), AccountStates(store)
-    await states.set_cooldown("acct-1", "model-a", NOW + 30 * SECOND, "429 from provider", NOW)
+    await store.run(cooldown_job("acct-1", "model-a", NOW + 30 * SECOND, "429 from provider", NOW))
     refused = await reserve(ledger)
     assert refused == Refused("cooldown", "account:acct-1/model:model-a", NOW + 30 * SECOND, "429 from provider")
     other = await ledger.reserve(make_account(), "model-b", estimated_tokens=1, worst_case_cost_usd=0, now=NOW)
@@ -205,7 +205,7 @@ async def test_cooldown_exhaustion_and_disabling_refuse_with_their_reason(store:
     await states.set_exhausted("acct-1", None, NOW + timedelta(hours=5), "PerDay quota", NOW)
     refused = await reserve(ledger)
     assert isinstance(refused, Refused) and (refused.limit, refused.scope) == ("exhausted", "account:acct-1")
-    await states.disable("acct-1", "401: key refused", NOW)
+    await store.run(disable_job("acct-1", "401: key refused", NOW))
     assert await reserve(ledger, now=NOW + timedelta(days=1)) == Refused(
         "disabled", "account:acct-1", None, "401: key refused"
     )
@@ -214,8 +214,8 @@ async def test_cooldown_exhaustion_and_disabling_refuse_with_their_reason(store:
 
 
 async def test_a_limit_learned_from_headers_replaces_the_configured_one_for_that_model(store: Store) -> None:
-    ledger, states = Ledger(store), AccountStates(store)
-    await states.learn_limits("acct-1", "model-a", RateLimits(requests_limit=3, tokens_limit=100_000), NOW)
+    ledger = Ledger(store)
+    await store.write(learn_job("acct-1", "model-a", RateLimits(requests_limit=3, tokens_limit=100_000), NOW))
     for i in range(3):
         assert isinstance(await reserve(ledger, now=NOW + i * SECOND, requests_per_minute=1), Reservation)
     refused = await reserve(ledger, now=NOW + 3 * SECOND, requests_per_minute=1)
@@ -226,9 +226,9 @@ async def test_a_limit_learned_from_headers_replaces_the_configured_one_for_that
 
 
 async def test_headers_saying_nothing_remains_cool_the_model_down_until_the_reset(store: Store) -> None:
-    ledger, states = Ledger(store), AccountStates(store)
+    ledger = Ledger(store)
     reset = NOW + 17 * SECOND
-    await states.learn_limits("acct-1", "model-a", RateLimits(requests_remaining=0, requests_reset_at=reset), NOW)
+    await store.write(learn_job("acct-1", "model-a", RateLimits(requests_remaining=0, requests_reset_at=reset), NOW))
     refused = await reserve(ledger)
     assert isinstance(refused, Refused)
     assert (refused.limit, refused.resets_at) == ("cooldown", reset)
@@ -236,7 +236,7 @@ async def test_headers_saying_nothing_remains_cool_the_model_down_until_the_rese
 
 
 async def test_the_snapshot_reports_every_window_model_and_health_at_once(store: Store) -> None:
-    ledger, states = Ledger(store, timezone="America/Los_Angeles"), AccountStates(store)
+    ledger = Ledger(store, timezone="America/Los_Angeles")
     account = make_account(timezone="Asia/Kolkata", requests_per_minute=10)
     yesterday = await ledger.reserve(
         account, "m", estimated_tokens=5, worst_case_cost_usd=1, now=NOW - timedelta(days=1)
@@ -246,7 +246,7 @@ async def test_the_snapshot_reports_every_window_model_and_health_at_once(store:
     pending = await ledger.reserve(account, "m", estimated_tokens=40, worst_case_cost_usd=0.5, now=NOW - 30 * SECOND)
     assert isinstance(pending, Reservation)
     await store.run(retired_job("google", "gemini-1.0-pro", "404 model not found", NOW))
-    await states.disable("acct-2", "401", NOW)
+    await store.run(disable_job("acct-2", "401", NOW))
     snapshot = await ledger.snapshot([account, make_account("acct-2")], NOW)
     usage = snapshot.accounts["acct-1"].usage
     assert (usage.minute.requests, usage.day.requests, usage.month.requests) == (1, 1, 2)
@@ -268,7 +268,7 @@ async def test_an_empty_model_or_account_id_is_a_programming_error(store: Store)
 async def test_the_rolling_minute_is_read_for_accounts_with_a_configured_or_learned_per_minute_limit(
     store: Store,
 ) -> None:
-    ledger, states = Ledger(store), AccountStates(store)
+    ledger = Ledger(store)
     unlimited, limited = make_account("free"), make_account("capped", requests_per_minute=5)
     assert isinstance(await reserve(ledger, "free"), Reservation)
     assert isinstance(await reserve(ledger, "capped", requests_per_minute=5), Reservation)
@@ -278,7 +278,7 @@ async def test_the_rolling_minute_is_read_for_accounts_with_a_configured_or_lear
 
     snapshot = await ledger.snapshot([unlimited, limited], NOW)
     assert (minute(snapshot, "free"), minute(snapshot, "capped")) == (0, 1)
-    await states.learn_limits("free", "model-a", RateLimits(requests_limit=50), NOW)
+    await store.write(learn_job("free", "model-a", RateLimits(requests_limit=50), NOW))
     snapshot = await ledger.snapshot([unlimited, limited], NOW)
     assert (minute(snapshot, "free"), minute(snapshot, "capped")) == (1, 1)
 

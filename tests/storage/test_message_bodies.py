@@ -10,6 +10,7 @@ import pytest
 
 from providers.types import Message
 from storage import Conversations, Store, Turn
+from storage.conversations import purge_job, save_turn_job
 from storage.migrations import MIGRATIONS
 from tests.storage.conftest import NOW
 
@@ -39,30 +40,29 @@ async def test_an_old_history_keeps_its_messages_in_order_after_the_bodies_move(
         for cid in ("a", "b"):
             found = await conversations.get(cid)
             assert found is not None and [m.content for m in found.messages] == [f"{cid}1", f"{cid}2"]
-        await conversations.save_turn("a", _turn("a3"), NOW)
+        await store.write(save_turn_job("a", _turn("a3"), NOW))
         found = await conversations.get("a")
         assert found is not None and [m.content for m in found.messages] == ["a1", "a2", "a3"]
         assert await _count(store, "SELECT COUNT(*) FROM message_bodies") == 5
 
 
 async def test_deleting_a_conversation_or_restarting_its_history_deletes_the_bodies(store: Store) -> None:
-    conversations = Conversations(store)
-    await conversations.save_turn("old", _turn("one", "two"), NOW)
-    await conversations.save_turn("kept", _turn("three"), NOW)
+    await store.write(save_turn_job("old", _turn("one", "two"), NOW))
+    await store.write(save_turn_job("kept", _turn("three"), NOW))
     restart = Turn(messages=[Message(role="user", content="fresh")], provider="p", model="m", tokens=1,
                    task_type=None, history_tokens=1, restart=True)  # fmt: skip
-    await conversations.save_turn("kept", restart, NOW)
+    await store.write(save_turn_job("kept", restart, NOW))
     assert await _count(store, "SELECT COUNT(*) FROM message_bodies") == 3
-    assert await conversations.purge(NOW.replace(year=2027)) == 2
+    assert await store.write(purge_job(NOW.replace(year=2027))) == 2
     assert await _count(store, "SELECT COUNT(*) FROM message_bodies") == 0
 
 
 async def test_ten_thousand_messages_beside_a_five_megabyte_one_are_saved_quickly(store: Store) -> None:
     conversations = Conversations(store)
-    await conversations.save_turn("a" * 32, _turn("x" * 5_000_000), NOW)
+    await store.write(save_turn_job("a" * 32, _turn("x" * 5_000_000), NOW))
     many = _turn(*(f"m{n}" for n in range(10_000)))
     started = time.perf_counter()
-    await conversations.save_turn("b" * 32, many, NOW)
+    await store.write(save_turn_job("b" * 32, many, NOW))
     elapsed = time.perf_counter() - started
     found = await conversations.get("b" * 32)
     assert found is not None and len(found.messages) == 10_000 and found.messages[-1].content == "m9999"

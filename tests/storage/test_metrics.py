@@ -38,7 +38,7 @@ async def record(store: Store) -> None:
         attempt("google", "g1", "gemini-2.5-flash", 200.0, "quota_exhausted"),
         attempt("google", "g2", "gemini-2.5-flash", 250.0),
     ]
-    await DecisionLog(store).record_decision(DecisionRecord(task_summary="t"), NOW, attempts=attempts)
+    await store.write(DecisionLog(store).record_job(DecisionRecord(task_summary="t"), NOW, attempts=attempts))
 
 
 async def test_metrics_per_provider_count_tokens_cost_latency_and_errors(store: Store) -> None:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from storage.windows import day_window, from_ms, minute_window, month_window, to_ms
+from storage.windows import day_window, from_ms, month_window, to_ms
 
 
 def utc(text: str) -> datetime:
@@ -82,13 +82,6 @@ def test_consecutive_days_tile_time_without_gaps_across_a_dst_change() -> None:
         following = day_window(window.end, "Australia/Lord_Howe")
         assert following.start == window.end
         instant = window.end
-
-
-def test_the_rolling_minute_excludes_its_first_instant_and_includes_now() -> None:
-    now = utc("2026-11-28T12:00:30")
-    window = minute_window(now)
-    assert window.start == utc("2026-11-28T11:59:30")
-    assert window.end == now
 
 
 def test_a_naive_datetime_is_refused() -> None:

@@ -21,7 +21,7 @@ import anyio.to_thread
 from providers.attempts import AttemptRecord
 from providers.models import Account, BudgetSpec, CredentialRef, QuotaSpec
 from providers.types import Usage
-from storage.accounts import AccountStates
+from storage.accounts import next_in_pool_job
 from storage.db import Store
 from storage.decisions import DecisionLog, DecisionRecord
 from storage.ledger import Ledger, Reservation
@@ -82,14 +82,14 @@ async def hammer(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         worst_case = 0.0 if free else WORST_CASE_USD
         held = await ledger.reserve(account, "m", estimated_tokens=50, worst_case_cost_usd=worst_case, now=NOW)
         record = DecisionRecord(task_summary=f"hammer {i}", provider=account.provider, account=account.id)
-        decision_id = await log.record_decision(record, NOW)
         decisions += 1
         if not isinstance(held, Reservation):
+            await store.write(log.record_job(record, NOW))
             continue
         cost = 0.0 if free else round(rng.uniform(0.005, WORST_CASE_USD), 6)
         await ledger.settle(held, usage=Usage(input_tokens=40, output_tokens=5), cost_usd=cost, now=NOW)
         attempt = AttemptRecord(account.provider, "m", account.id, "success", 1.0, NOW, None, Usage(), cost)
-        await log.record_attempt(decision_id, attempt)
+        await store.write(log.record_job(record, NOW, [attempt]))
         attempts += 1
         granted[account.id] += 1
         spent_nusd[account.id] += round(cost * 1e9)
@@ -97,9 +97,8 @@ async def hammer(store: Store, args: dict[str, Any]) -> dict[str, Any]:
 
 
 async def rotate(store: Store, args: dict[str, Any]) -> dict[str, Any]:
-    states = AccountStates(store)
     await wait_for_go()
-    return {"chosen": [await states.next_in_pool("pool", args["pool"]) for _ in range(args["turns"])]}
+    return {"chosen": [await store.write(next_in_pool_job("pool", args["pool"])) for _ in range(args["turns"])]}
 
 
 async def hold(store: Store, args: dict[str, Any]) -> None:

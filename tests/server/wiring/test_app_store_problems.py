@@ -17,6 +17,7 @@ from server.cli.doctor import diagnose
 from server.config.paths import Paths
 from server.wiring.app import AppUnavailable, open_app
 from storage import Store, Turn
+from storage.conversations import save_turn_job
 from storage.db import DEFAULT_BUSY_TIMEOUT_MS
 from storage.migrations import MIGRATIONS
 from tests.clock import FixedClock
@@ -98,8 +99,8 @@ async def test_conversations_idle_past_their_retention_are_deleted_when_the_stor
     turn = Turn(messages=[Message(role="user", content="secret plans")], provider="p", model="m", tokens=1,
                 task_type=None, history_tokens=1)  # fmt: skip
     async with open_app(paths, ENV, clock=clock) as app:
-        await app.conversations.save_turn("old", turn, clock.now - timedelta(hours=25))
-        await app.conversations.save_turn("recent", turn, clock.now - timedelta(hours=23))
+        await app.store.write(save_turn_job("old", turn, clock.now - timedelta(hours=25)))
+        await app.store.write(save_turn_job("recent", turn, clock.now - timedelta(hours=23)))
     async with open_app(paths, ENV, clock=clock) as app:
         assert await app.conversations.get("old") is None
         assert await app.conversations.get("recent") is not None

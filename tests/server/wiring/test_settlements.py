@@ -36,6 +36,7 @@ from server.wiring.maintenance import housekeeping
 from server.wiring.settlements import decode_change, decode_unit, encode_change, encode_unit, journal_of
 from server.wiring.store_ports import SqliteBookkeeping
 from storage import Conversations, DecisionLog, Ledger, Reservation, Store, StoreLocked, Turn
+from storage.conversations import save_turn_job
 from tests.clock import FixedClock
 from tests.damaged_db import held_exclusive
 from tests.harness import ENV
@@ -186,7 +187,7 @@ async def test_an_idle_server_applies_the_kept_end_as_soon_as_the_lock_frees(sto
 async def test_a_long_running_server_redoes_the_retention_hourly(store: Store) -> None:
     clock = FixedClock(NOW)
     conversations = Conversations(store)
-    await conversations.save_turn("idle", _turn_of("old question"), NOW)
+    await store.write(save_turn_job("idle", _turn_of("old question"), NOW))
     settings = RouterSettings(conversation_retention_hours=2)
     ticks = Ticks()
     with anyio.fail_after(10):

@@ -27,6 +27,7 @@ async def test_a_deterministic_request_asked_twice_reaches_the_provider_once(tmp
         second = result.structured_content
         assert second is not None
         logged = await s.read(f"router://decisions/{second['decision_id']}")
+        metrics = await s.read("router://metrics")
     assert calls == 1
     assert first["cache_hit"] is False and first["reason"] == "preference" and first["cost_usd"] > 0
     assert second["cache_hit"] is True and second["reason"] == "cache"
@@ -34,6 +35,9 @@ async def test_a_deterministic_request_asked_twice_reaches_the_provider_once(tmp
     assert second["cost_usd"] == 0 and second["attempts"] == []
     assert logged["reason"] == "cache" and logged["attempts"] == []
     assert "· cache ·" in text_of(result)
+    paid = first["usage"]["input_tokens"] + first["usage"]["output_tokens"]
+    assert metrics["cache"]["hits"] == 1 and metrics["cache"]["entries"] == 1
+    assert metrics["cache"]["tokens_saved"] == paid and metrics["cache"]["dollars_saved"] == first["cost_usd"]
 
 
 async def test_another_conversation_scope_never_reads_the_entry(tmp_path: Path) -> None:

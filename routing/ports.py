@@ -253,6 +253,29 @@ class KeyPort(Protocol):
     def forget(self, account_id: str) -> None: ...
 
 
+@dataclass(frozen=True, slots=True)
+class CacheWrite:
+    """An answer for the response cache: `answer` is routing.cache.CachedAnswer as JSON; `tokens` and `cost_usd`
+    are what the call paid (what a later hit saves)."""
+
+    key: str
+    scope: str | None
+    answer: str
+    tokens: int
+    cost_usd: float
+    expires_at: datetime
+
+
+class CachePort(Protocol):
+    async def lookup(self, key: str, now: datetime) -> str | None:
+        """The live answer stored under `key`, counting the hit; None when there is none."""
+        ...
+
+    async def save(self, write: CacheWrite, now: datetime, max_bytes: int) -> None:
+        """Store an answer, then evict the least recently used ones past `max_bytes`."""
+        ...
+
+
 #: builds the adapter for one account of one provider with its key
 AdapterPort = Callable[[ProviderConfig, Account, SecretStr | None], ChatAdapter]
 
@@ -266,3 +289,5 @@ class Ports:
     bookkeeping: BookkeepingPort
     keys: KeyPort
     connect: AdapterPort
+    #: the response cache (None: no caching)
+    cache: CachePort | None = None

@@ -15,6 +15,19 @@ BudgetMode = Literal["free_only", "cost_first", "quality_first"]
 BUDGET_MODES: tuple[BudgetMode, ...] = ("free_only", "cost_first", "quality_first")
 
 
+#: the response cache's defaults (README "Response cache")
+DEFAULT_CACHE_TTL_S = 3600
+DEFAULT_CACHE_MAX_MB = 64.0
+
+
+class CachePolicy(Frozen):
+    """`preferences.cache`: a TTL in seconds per task type (a listed type is cached whatever its temperature; 0
+    turns caching off for it) and the cache's size bound in MB."""
+
+    ttl_s: dict[TaskType, int] = Field(default_factory=dict)
+    max_mb: float = Field(default=DEFAULT_CACHE_MAX_MB, gt=0)
+
+
 class Preferences(Frozen):
     """Every list is an ORDER of provider ids, never an allow-list: a provider missing from a list ranks after
     those on it and can still serve. Only filters exclude."""
@@ -33,3 +46,4 @@ class Preferences(Frozen):
     switch_threshold_tokens: int = Field(default=5000, ge=0)
     #: uncatalogued models a provider's listing reports become candidates (after the catalogued ones)
     auto_discover: bool = False
+    cache: CachePolicy = CachePolicy()

@@ -27,6 +27,8 @@ class RouteRequest:
     tools: tuple[ToolSpec, ...] = ()
     json_output: bool = False
     dry_run: bool = False
+    #: the response cache: False bypasses it, True opts in, None follows the policy (routing.cache.cache_ttl)
+    cache: bool | None = None
 
 
 @dataclass(frozen=True)

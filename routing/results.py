@@ -64,6 +64,8 @@ class RouteResult(Frozen):
     decision_id: int | None = None
     #: the conversation moved: "from -> to (why)"
     switched: str | None = None
+    #: served from the response cache (reason `cache`, no upstream call, $0)
+    cache_hit: bool = False
 
 
 class DryRunResult(Frozen):

@@ -6,6 +6,7 @@ Everything with I/O sits behind routing/ports.py; policy lives in decide() (rank
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -15,13 +16,15 @@ import anyio
 
 from providers.errors import ProviderError
 from providers.models import Account
+from providers.types import Message, Usage
 from routing import tokens
 from routing.analyse import Counter, analyse
 from routing.attempt import AttemptRunner, Progress, StateKey, Wait
+from routing.cache import CachedAnswer, CacheKeyParts, CachePlan, cache_key, cache_ttl
 from routing.decide import decide
 from routing.logbook import decision_entry, dry_run_result, route_result
 from routing.outcome import Outcome, Served, frees_at, no_route_fix
-from routing.ports import ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
+from routing.ports import CacheWrite, ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
 from routing.request import RouteRequest, RouterSetup
 from routing.results import DryRunResult, NoRouteAvailable, RouteError, RouteResult
 from routing.tokens import message_tokens
@@ -130,6 +133,9 @@ class Router:
             retry_at = frees_at(decision.excluded, prepared.states, started)
             fix = _setup_fix(decision) or no_route_fix(retry_at)
             raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=fix)
+        plan = self._cache_plan(request, prepared)
+        if plan is not None and (hit := await self._from_cache(prepared, request, plan, started)) is not None:
+            return hit
         runner = AttemptRunner(
             self.setup,
             self.ports,
@@ -160,7 +166,70 @@ class Router:
         if deadline.cancelled_caught:
             outcome = runner.outcome
             outcome.deadline_s = self.setup.deadline_s
-        return await self._finish(prepared, request, outcome, started)
+        result = await self._finish(prepared, request, outcome, started)
+        if plan is not None:
+            await self._remember(plan, result)
+        return result
+
+    def _cache_plan(self, request: RouteRequest, prepared: Prepared) -> CachePlan | None:
+        """The cache key and TTL of a cacheable call (README "Response cache"); None when it is not cached."""
+        chosen, task = prepared.decision.chosen, prepared.task
+        if self.ports.cache is None or chosen is None:
+            return None
+        ttl = cache_ttl(self.setup.preferences.cache, task.task_type, request.temperature, request.cache)
+        if ttl is None:
+            return None
+        parts = CacheKeyParts(
+            task.system, task.messages, request.tools, request.json_output, request.temperature,
+            request.max_output_tokens, chosen.provider, chosen.model, request.conversation_id,
+        )  # fmt: skip
+        return CachePlan(cache_key(parts), request.conversation_id, ttl)
+
+    async def _from_cache(
+        self, prepared: Prepared, request: RouteRequest, plan: CachePlan, started: datetime
+    ) -> RouteResult | None:
+        """A hit: logged as a decision with reason `cache` and no attempts, the turn saved, nothing reserved."""
+        assert self.ports.cache is not None
+        try:
+            stored = await self.ports.cache.lookup(plan.key, started)
+            answer = None if stored is None else CachedAnswer.model_validate_json(stored)
+        except Exception:
+            # the cache only saves money: a broken one must not stop the call
+            log.warning("the response cache could not be read; calling the provider instead", exc_info=True)
+            return None
+        if answer is None:
+            return None
+        base = self._entry(prepared, Outcome(), dry_run=False)
+        entry = dataclasses.replace(
+            base, provider=answer.provider, model=answer.model, account=answer.account, reason="cache"
+        )
+        record = prepared.record
+        messages = (*request.messages, Message(role="assistant", content=answer.text, tool_calls=answer.tool_calls))
+        turn = SavedTurn(
+            conversation_id=record.state.id, messages=messages, provider=answer.provider, model=answer.model,
+            tokens=0, task_type=prepared.task.task_type,
+            history_tokens=record.state.history_tokens + message_tokens(messages),
+        )  # fmt: skip
+        now = self.clock()
+        with anyio.CancelScope(shield=True):
+            decision_id = await self.ports.bookkeeping.finish((), entry, turn, now)
+        return cached_result(prepared, answer, record.state.id, decision_id, (now - started).total_seconds())
+
+    async def _remember(self, plan: CachePlan, result: RouteResult) -> None:
+        assert self.ports.cache is not None
+        answer = CachedAnswer(
+            text=result.text, tool_calls=result.tool_calls, finish_reason=result.finish_reason, usage=result.usage,
+            cost_usd=result.cost_usd, provider=result.provider, model=result.model, account=result.account,
+        )  # fmt: skip
+        now = self.clock()
+        write = CacheWrite(
+            plan.key, plan.scope, answer.model_dump_json(), result.usage.total_tokens, result.cost_usd,
+            plan.expires_at(now),
+        )  # fmt: skip
+        try:
+            await self.ports.cache.save(write, now, int(self.setup.preferences.cache.max_mb * 1024 * 1024))
+        except Exception:
+            log.warning("the answer could not be cached; it is returned all the same", exc_info=True)
 
     def _entry(self, prepared: Prepared, outcome: Outcome, *, dry_run: bool) -> DecisionLogEntry:
         return decision_entry(
@@ -222,6 +291,21 @@ def _no_route_message(decision: Decision, decision_id: int | None) -> str:
     if len(decision.excluded) > LISTED_EXCLUSIONS:
         lines.append(f"  - and {len(decision.excluded) - LISTED_EXCLUSIONS} more (all of them: {where})")
     return "\n".join(lines)
+
+
+def cached_result(
+    prepared: Prepared, answer: CachedAnswer, conversation_id: str, decision_id: int | None, latency_s: float
+) -> RouteResult:
+    """The caller's result for a cache hit: the stored answer at $0, no usage and no attempts."""
+    task, decision = prepared.task, prepared.decision
+    return RouteResult(
+        text=answer.text, tool_calls=answer.tool_calls, finish_reason=answer.finish_reason,
+        provider=answer.provider, model=answer.model, account=answer.account, reason="cache",
+        confidence=decision.confidence, task_type=task.task_type, task_type_inferred=task.task_type_inferred,
+        quality=task.quality, budget_mode=decision.budget_mode, usage=Usage(), cost_usd=0.0,
+        latency_ms=round(latency_s * 1000.0, 1), attempts=(), conversation_id=conversation_id,
+        decision_id=decision_id, cache_hit=True,
+    )  # fmt: skip
 
 
 def _setup_fix(decision: Decision) -> str | None:

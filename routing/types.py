@@ -25,7 +25,9 @@ from providers.vendors import ALIASES, vendor_for
 from routing.preferences import BudgetMode, QualityMode
 
 #: Why the chosen candidate won (README "4. Reason" says when each is given).
-Reason = Literal["preference", "limit", "cost", "context", "quality", "latency", "sticky", "manual", "failover"]
+Reason = Literal[
+    "preference", "limit", "cost", "context", "quality", "latency", "sticky", "manual", "failover", "cache"
+]
 
 #: The filters, in the order decide() applies them; a candidate is reported under the first one it fails.
 Filter = Literal[

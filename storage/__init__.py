@@ -14,12 +14,15 @@ from storage.errors import ConversationNotFound, StoreCorrupt, StoreError, Store
 from storage.ledger import Ledger, Refused, Reservation
 from storage.listings import ModelListings, StoredListing
 from storage.metrics import Metrics, MetricsRow
+from storage.response_cache import CacheEntry, CacheStats, ResponseCache
 from storage.snapshot import AccountState, Health, ModelState, StateSnapshot, Usages, WindowUsage
 
 __all__ = [
     "AccountState",
     "AccountStates",
     "BreakerState",
+    "CacheEntry",
+    "CacheStats",
     "Conversation",
     "ConversationNotFound",
     "Conversations",
@@ -35,6 +38,7 @@ __all__ = [
     "ModelState",
     "Pin",
     "Refused",
+    "ResponseCache",
     "Reservation",
     "StateSnapshot",
     "StoredListing",

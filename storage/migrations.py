@@ -280,6 +280,34 @@ def m008_message_bodies_out_of_line(conn: sqlite3.Connection) -> None:
     )
 
 
+def m009_response_cache(conn: sqlite3.Connection) -> None:
+    """The response cache (README "Response cache"): one answer per key (a sha256 of the canonical request, the
+    model class and the conversation scope), and one row of running totals that `cache clear` keeps."""
+    _run(
+        conn,
+        """CREATE TABLE response_cache (
+            key TEXT PRIMARY KEY,
+            scope TEXT,
+            created_at INTEGER NOT NULL,
+            expires_at INTEGER NOT NULL,
+            last_used_at INTEGER NOT NULL,
+            size_bytes INTEGER NOT NULL,
+            tokens INTEGER NOT NULL,
+            cost_nusd INTEGER NOT NULL,
+            hits INTEGER NOT NULL DEFAULT 0,
+            answer TEXT NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX response_cache_last_used ON response_cache (last_used_at)",
+        """CREATE TABLE response_cache_totals (
+            id INTEGER PRIMARY KEY CHECK (id = 1),
+            hits INTEGER NOT NULL,
+            tokens_saved INTEGER NOT NULL,
+            cost_saved_nusd INTEGER NOT NULL
+        )""",
+        "INSERT INTO response_cache_totals (id, hits, tokens_saved, cost_saved_nusd) VALUES (1, 0, 0, 0)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
@@ -289,6 +317,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m006_usage_estimated,
     m007_settlement_journal,
     m008_message_bodies_out_of_line,
+    m009_response_cache,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

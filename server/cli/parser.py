@@ -193,6 +193,22 @@ def _config(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _json(setter)
 
 
+def _cache(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    cache = _verb(
+        verbs,
+        "cache",
+        "server.cli.verbs.cache:cache",
+        "Show what the response cache holds and has saved, or clear it.",
+        json=False,
+    )
+    actions = cache.add_subparsers(dest="action", metavar="ACTION", required=True)
+    for name, summary in (
+        ("stats", "entries, bytes, hits, tokens and dollars saved"),
+        ("clear", "delete every cached answer (the totals saved are kept)"),
+    ):
+        _json(actions.add_parser(name, help=summary, description=summary))
+
+
 def _tools(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     _verb(verbs, "serve", "server.cli.verbs.run:serve", "Run the MCP server on stdio (what agents start).", json=False)
     ask = _verb(verbs, "ask", "server.cli.verbs.ask:ask", "Send one prompt through the router and print the answer.")
@@ -256,6 +272,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
-    for add in (_views, _choices, _keys, _config, _tools):
+    for add in (_views, _choices, _keys, _config, _cache, _tools):
         add(verbs)
     return parser

@@ -21,7 +21,7 @@ from typing import Any
 
 from providers.models import TASK_TYPES
 from providers.vendors import vendor_for
-from routing.preferences import BUDGET_MODES, QUALITY_MODES, Preferences
+from routing.preferences import BUDGET_MODES, QUALITY_MODES, CachePolicy, Preferences
 from server.config.quota import parse_budget
 from server.config.reader import Reader, child, item
 from server.config.types import RouterSettings
@@ -39,6 +39,7 @@ PREFERENCE_KEYS = (
     "budgetUsd",
     "switchThresholdTokens",
     "autoDiscover",
+    "cache",
 )
 SETTINGS_KEYS = (
     "retentionDays",
@@ -133,10 +134,22 @@ def parse_preferences(reader: Reader, root: dict[str, Any], configured: Collecti
     fields["budget"] = parse_budget(reader, block.get("budgetUsd"), child(path, "budgetUsd"))
     if "autoDiscover" in block:
         fields["auto_discover"] = reader.boolean(block["autoDiscover"], child(path, "autoDiscover"))
+    if "cache" in block:
+        fields["cache"] = _cache(reader, block["cache"], child(path, "cache"))
     if "switchThresholdTokens" in block:
         threshold_path = child(path, "switchThresholdTokens")
         fields["switch_threshold_tokens"] = reader.integer(block["switchThresholdTokens"], threshold_path)
     return Preferences.model_validate(fields)
+
+
+def _cache(reader: Reader, value: Any, path: str) -> CachePolicy:
+    """`{taskType: ttl seconds, "maxMb": MB}`."""
+    block = reader.obj(value, path, fix='write e.g. {"coding": 3600, "maxMb": 64}')
+    reader.known_keys(block, path, (*TASK_TYPES, "maxMb"))
+    ttl = {task: reader.integer(block[task], child(path, task)) for task in TASK_TYPES if task in block}
+    if "maxMb" not in block:
+        return CachePolicy(ttl_s=ttl)
+    return CachePolicy(ttl_s=ttl, max_mb=reader.number(block["maxMb"], child(path, "maxMb"), positive=True))
 
 
 def parse_settings(reader: Reader, value: Any) -> RouterSettings:

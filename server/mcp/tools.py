@@ -71,6 +71,7 @@ class RouteOutput(BaseModel):
     estimated_input_tokens: int | None = None
     switched: str | None = Field(default=None, description="the conversation moved: 'from -> to (why)'")
     error: str | None = Field(default=None, description="dry run: why no provider can serve")
+    cache_hit: bool = Field(default=False, description="served from the response cache: no call, $0")
 
 
 def _cost(cost_usd: float) -> str:
@@ -162,6 +163,10 @@ async def route_and_complete(
         FiniteFloat | None, Field(description="refuse candidates that could cost more", ge=0)
     ] = None,
     dry_run: Annotated[bool, Field(description="decide and explain, without calling any provider")] = False,
+    cache: Annotated[
+        bool | None,
+        Field(description="response cache: false bypasses it, true opts in; default: temperature 0 calls only"),
+    ] = None,
 ) -> Annotated[CallToolResult, RouteOutput]:
     """Send a self-contained task to the cheapest capable model (failing over on limits or errors).
 
@@ -174,7 +179,7 @@ async def route_and_complete(
     request = RouteRequest(
         messages=base.messages, system=base.system, task_type=task_type, quality=quality, budget_mode=budget_mode,
         provider=provider, model=model, conversation_id=conversation_id, max_output_tokens=max_output_tokens,
-        temperature=temperature, max_cost_usd=max_cost_usd, dry_run=dry_run,
+        temperature=temperature, max_cost_usd=max_cost_usd, dry_run=dry_run, cache=cache,
     )  # fmt: skip
 
     async def progress(tokens: int, message: str) -> None:

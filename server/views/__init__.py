@@ -1,6 +1,7 @@
 """What the router shows: one module per view, each a function of the open App returning a frozen, JSON-ready model
 with no secret in it. The MCP tools and resources and the CLI verbs all render these."""
 
+from server.views.cache import CacheReport, cache_report
 from server.views.common import HealthState, QuotaUse, quoted
 from server.views.decisions import (
     AttemptView,
@@ -29,11 +30,13 @@ from server.views.status import (
 )
 
 __all__ = [
+    "cache_report",
     "AccountModels",
     "AccountQuota",
     "AccountStatus",
     "AttemptView",
     "Block",
+    "CacheReport",
     "DecisionDetail",
     "DecisionLogView",
     "DecisionSummary",

@@ -7,6 +7,7 @@ from datetime import datetime, timedelta
 from pydantic import Field
 
 from providers.types import Frozen
+from server.views.cache import CacheReport, cache_report
 from server.wiring import App
 from storage import MetricsRow
 
@@ -34,6 +35,8 @@ class MetricsReport(Frozen):
     by_provider: list[MetricsView] = Field(default_factory=list)
     by_account: list[MetricsView] = Field(default_factory=list)
     by_model: list[MetricsView] = Field(default_factory=list)
+    #: the response cache: what it holds, and its hits and savings since the database was created
+    cache: CacheReport | None = None
 
 
 def _metrics_view(row: MetricsRow) -> MetricsView:
@@ -63,5 +66,6 @@ async def metrics_report(app: App, since: datetime | None = None, until: datetim
         for name in ("provider", "account", "model")
     }
     return MetricsReport(
-        since=since, until=until, by_provider=groups["provider"], by_account=groups["account"], by_model=groups["model"]
-    )
+        since=since, until=until, by_provider=groups["provider"], by_account=groups["account"],
+        by_model=groups["model"], cache=await cache_report(app),
+    )  # fmt: skip

@@ -27,6 +27,7 @@ from providers.types import Endpoint
 from routing.ports import Ports
 from routing.router import Router, RouterSetup
 from server.config import ConfigError, Paths, RouterConfig, load_config
+from server.wiring.cache_port import SqliteCache
 from server.wiring.discovery import discovered_models, with_discovered
 from server.wiring.maintenance import maintain
 from server.wiring.store_ports import SqliteBookkeeping, SqliteLedger, SqliteState
@@ -243,6 +244,7 @@ def make_ports(
         bookkeeping=SqliteBookkeeping(store, decisions),
         keys=credentials,
         connect=_connector(http, clock, config.settings.max_response_bytes),
+        cache=SqliteCache(store),
     )
 
 

@@ -33,6 +33,8 @@ TABLES = {
     "model_listings",
     "journal_applied",
     "message_bodies",
+    "response_cache",
+    "response_cache_totals",
 }
 
 

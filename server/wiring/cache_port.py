@@ -1,0 +1,22 @@
+"""The response cache port (routing.ports.CachePort) on the shared store (storage.ResponseCache)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from routing.ports import CacheWrite
+from storage import CacheEntry, ResponseCache, Store
+
+
+class SqliteCache:
+    """Answers kept in router.db, so every process sharing it reads the same entries."""
+
+    def __init__(self, store: Store) -> None:
+        self._cache = ResponseCache(store)
+
+    async def lookup(self, key: str, now: datetime) -> str | None:
+        return await self._cache.lookup(key, now)
+
+    async def save(self, write: CacheWrite, now: datetime, max_bytes: int) -> None:
+        entry = CacheEntry(write.key, write.scope, write.answer, write.tokens, write.cost_usd, write.expires_at)
+        await self._cache.save(entry, now, max_bytes)

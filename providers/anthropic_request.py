@@ -18,6 +18,10 @@ _WIRE_TEMPERATURE = (0.0, 1.0)
 #: Anthropic has no JSON mode on this API version; the request's wish is passed as an instruction
 _JSON_INSTRUCTION = "Respond with a single valid JSON value and nothing else."
 
+#: a cheap, generous token estimate for the caching decision: about four characters of JSON per token
+_CHARS_PER_TOKEN = 4
+_EPHEMERAL = {"type": "ephemeral"}
+
 
 def build_body(request: ChatRequest, options: WireOptions, stream: bool) -> dict[str, Any]:
     """The JSON body of a Messages call for `request`."""
@@ -43,7 +47,29 @@ def build_body(request: ChatRequest, options: WireOptions, stream: bool) -> dict
         body["tools"] = [_tool(tool) for tool in request.tools]
     if stream:
         body["stream"] = True
+    if options.min_cache_tokens is not None:
+        _mark_cacheable_prefix(body, options.min_cache_tokens)
     return body
+
+
+def _mark_cacheable_prefix(body: dict[str, Any], min_tokens: int) -> None:
+    """Put `cache_control` breakpoints (two of the wire's four) at the end of the stable prefix of a long request:
+    after tools and system, and on the last turn before the new one. The wire caches in the order tools, system,
+    messages, so each mark covers everything before it; a prefix below `min_tokens` is left unmarked, its body
+    unchanged."""
+    head: list[Any] = [body.get("tools", []), body.get("system", "")]
+    turns: list[dict[str, Any]] = body["messages"]
+    if _estimate_tokens(head) >= min_tokens:
+        if "system" in body:
+            body["system"] = [{"type": "text", "text": body["system"], "cache_control": dict(_EPHEMERAL)}]
+        elif "tools" in body:
+            body["tools"][-1]["cache_control"] = dict(_EPHEMERAL)
+    if len(turns) >= 2 and _estimate_tokens([*head, turns[:-1]]) >= min_tokens:
+        turns[-2]["content"][-1]["cache_control"] = dict(_EPHEMERAL)
+
+
+def _estimate_tokens(parts: list[Any]) -> int:
+    return sum(len(json.dumps(part, ensure_ascii=False)) for part in parts) // _CHARS_PER_TOKEN
 
 
 def _tool(tool: ToolSpec) -> dict[str, Any]:

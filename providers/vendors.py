@@ -18,6 +18,9 @@ class WireOptions(Frozen):
     temperature_max: float = 2.0
     #: ask for a usage chunk at the end of a stream (`stream_options.include_usage`)
     stream_usage: bool = True
+    #: Anthropic prompt caching: the smallest prefix (in tokens) the vendor caches; a request whose stable prefix
+    #: reaches it gets `cache_control` marks. None: the endpoint is never sent marks.
+    min_cache_tokens: int | None = None
 
 
 class Vendor(Frozen):
@@ -48,7 +51,8 @@ _VENDORS: tuple[Vendor, ...] = (
         base_url="https://api.anthropic.com",
         catalog="anthropic",
         key_env="ANTHROPIC_API_KEY",
-        options=WireOptions(temperature_max=1.0),
+        # 1024 is the Sonnet/Opus minimum; a model with a larger one (Haiku: 2048) just answers such a request uncached
+        options=WireOptions(temperature_max=1.0, min_cache_tokens=1024),
         label="Anthropic",
     ),
     Vendor(

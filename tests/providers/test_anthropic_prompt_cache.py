@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+import httpx2
+import pytest
+from pydantic import SecretStr
+
+from providers.anthropic import AnthropicAdapter
 from providers.anthropic_reply import map_usage
 from providers.anthropic_request import build_body
 from providers.models import ModelProfile
-from providers.types import ChatRequest, Message, ToolCall, ToolSpec
+from providers.types import ChatRequest, Endpoint, Message, ToolCall, ToolSpec
 from providers.vendors import WireOptions, vendor_for
 from routing.cost import usage_cost_usd
+from tests.clock import FIXED_NOW
 
 MIN_TOKENS = 1024
 CACHING = WireOptions(temperature_max=1.0, min_cache_tokens=MIN_TOKENS)
@@ -131,3 +138,33 @@ def test_a_reply_reporting_cache_reads_and_writes_is_costed_at_the_cache_prices(
     expected = (3 * 3.0 + 1111 * 0.3 + 418 * 3.75 + 10 * 15.0) / 1_000_000
     assert usage_cost_usd(usage, model) == expected
     assert usage_cost_usd(usage, model) < (1532 * 3.0 + 10 * 15.0) / 1_000_000
+
+
+@pytest.mark.anyio
+async def test_the_anthropic_vendor_adapter_sends_the_marks_and_reads_back_the_cache_usage() -> None:
+    sent: list[dict[str, Any]] = []
+    reply = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-sonnet-4-5",
+        "content": [{"type": "text", "text": "ok"}],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 3, "output_tokens": 1, "cache_read_input_tokens": 1200},
+    }
+
+    def handler(request: httpx2.Request) -> httpx2.Response:
+        sent.append(json.loads(request.content))
+        return httpx2.Response(200, json=reply)
+
+    vendor = vendor_for("anthropic")
+    assert vendor is not None
+    endpoint = Endpoint(provider="anthropic", account="a", base_url=vendor.base_url, api_key=SecretStr("k"))
+    async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as client:
+        adapter = AnthropicAdapter(client, endpoint, vendor.options, clock=lambda: FIXED_NOW)
+        completion = await adapter.complete(
+            ChatRequest(model="claude-sonnet-4-5", system=LONG, messages=(Message(role="user", content="hi"),))
+        )
+    assert sent[0]["system"][0]["cache_control"] == EPHEMERAL
+    assert completion.usage is not None
+    assert completion.usage.cache_read_tokens == 1200

@@ -147,41 +147,6 @@ class Conversations:
             return None
         return await self._store.run(get_job(conversation_id))
 
-    async def append(
-        self,
-        conversation_id: str,
-        messages: Sequence[Message],
-        now: datetime,
-        *,
-        provider: str | None = None,
-        model: str | None = None,
-        tokens: int = 0,
-    ) -> None:
-        """Add turns; `provider`/`model` (if given) become the current ones; `tokens` is added to tokens used.
-        The stored history estimate is cleared (the next read counts the messages).
-
-        Raises:
-            ConversationNotFound: no conversation has this id.
-        """
-        if not is_valid_id(conversation_id):
-            raise ConversationNotFound(conversation_id)
-        update = (to_ms(now), tokens, provider, model, conversation_id)
-        texts = json.dumps([m.model_dump_json() for m in messages])
-
-        def job(conn: sqlite3.Connection) -> None:
-            cursor = conn.execute(
-                "UPDATE conversations SET updated_at = ?, tokens_used = tokens_used + ?, "
-                "current_provider = COALESCE(?, current_provider), current_model = COALESCE(?, current_model), "
-                "history_tokens = NULL WHERE id = ?",
-                update,
-            )
-            if not cursor.rowcount:
-                raise ConversationNotFound(conversation_id)
-            if messages:
-                append_messages(conn, conversation_id, texts)
-
-        await self._store.write(job)
-
     async def pin(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
         """Pin a conversation to a provider (and model), or unpin it with `provider=None` (automatic routing).
 

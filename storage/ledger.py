@@ -1,9 +1,9 @@
 """The quota and budget ledger: reserve before a call, settle (or release) after it; exact across processes.
 
-How it stays exact: `reserve` reads every window that applies and inserts the reservation inside ONE
+How it stays exact: `reserve_job` reads every window that applies and inserts the reservation inside ONE
 `BEGIN IMMEDIATE` transaction, so the check and the write of concurrent processes are serialised by SQLite
 (LiteLLM checks and writes separately and overspends under concurrency). A reservation holds the estimated
-tokens and the worst-case cost; `settle` replaces them with the real usage and cost.
+tokens and the worst-case cost; `settle_job` replaces them with the real usage and cost.
 
 What counts:
 - Settled usage is summed per calendar period in `usage_counters` (global, per account, per account+model),
@@ -16,7 +16,7 @@ What counts:
 - The per-minute windows are rolling (the last 60 s), read from the reservation rows themselves.
 - Every settled call counts as one request, whatever its outcome: a provider that answered — even 429 or 500 —
   has usually counted it against its own RPM/RPD. Tokens and cost are what the provider reported (usually
-  zero for an error). `release` a reservation whose request certainly never left (cancelled before sending,
+  zero for an error). `release_job` a reservation whose request certainly never left (cancelled before sending,
   connection refused): it then counts nothing.
 - Limits learned from headers (`learn_job`) are per minute and per account+model; where
   known (learned within `LEARNED_LIMIT_TTL`, never 0) they replace the configured per-minute limits for that model.
@@ -51,13 +51,13 @@ from storage.windows import MINUTE, day_window, from_ms, month_window, to_ms
 __all__ = ["DEFAULT_TTL", "Ledger", "LimitName", "Refused", "Reservation", "to_nusd"]
 
 DEFAULT_TTL = timedelta(minutes=15)
-#: finished reservation rows older than this are deleted by `reap`; the counters keep their totals
+#: finished reservation rows older than this are deleted by `reap_job`; the counters keep their totals
 DEFAULT_KEEP_ROWS = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
 class Reservation:
-    """Room held for one call; hand it back to `settle` or `release`."""
+    """Room held for one call; hand it back to `settle_job` or `release_job`."""
 
     id: int
     account: str
@@ -87,8 +87,8 @@ WHERE id = ? AND state = 'pending'"""
 class Ledger:
     """Quota windows and USD budgets shared by every process using the store.
 
-    `budget` is the global cap (Preferences.budget), kept in calendar periods of `timezone`. Each method is one
-    hop to the store's thread; the `*_job` builders give the same work as a job, to run with others in one unit.
+    `budget` is the global cap (Preferences.budget), kept in calendar periods of `timezone`. Writes are jobs
+    (`reserve_job` here, `settle_job`, `release_job`, `reap_job` below) to run with others in one `Store.write`.
     """
 
     def __init__(self, store: Store, *, budget: BudgetSpec | None = None, timezone: str = "UTC") -> None:
@@ -102,33 +102,6 @@ class Ledger:
             day_window(now, tz), month_window(now, tz), day_window(now, self.timezone), month_window(now, self.timezone)
         )
 
-    async def reserve(
-        self,
-        account: Account,
-        model: str,
-        *,
-        estimated_tokens: int,
-        worst_case_cost_usd: float,
-        now: datetime,
-        ttl: timedelta = DEFAULT_TTL,
-    ) -> Reservation | Refused:
-        """Check every window and budget that applies and hold room for one call, in one `BEGIN IMMEDIATE`.
-
-        Checked: the account's disabled/exhausted/cooldown state (and the model's), requests and tokens per
-        rolling minute (learned per-model limits first), per day and per month (in the account's zone), the
-        account's daily/monthly USD budget and the global one. Returns the `Reservation`, or a `Refused` naming
-        the first limit that does not fit and when it resets.
-
-        Raises:
-            ValueError: an empty account id or model.
-            StoreLocked: the write lock could not be had within the busy timeout.
-            StoreError: the database failed.
-        """
-        job = self.reserve_job(
-            account, model, estimated_tokens=estimated_tokens, worst_case_cost_usd=worst_case_cost_usd, now=now, ttl=ttl
-        )
-        return await self._store.write(job)
-
     def reserve_job(
         self,
         account: Account,
@@ -139,7 +112,13 @@ class Ledger:
         now: datetime,
         ttl: timedelta = DEFAULT_TTL,
     ) -> Job[Reservation | Refused]:
-        """`reserve` as a job; it must run inside a `BEGIN IMMEDIATE` transaction (`Store.write`).
+        """Check every window and budget that applies and hold room for one call; run it inside a `BEGIN IMMEDIATE`
+        transaction (`Store.write`).
+
+        Checked: the account's disabled/exhausted/cooldown state (and the model's), requests and tokens per
+        rolling minute (learned per-model limits first), per day and per month (in the account's zone), the
+        account's daily/monthly USD budget and the global one. The job returns the `Reservation`, or a `Refused`
+        naming the first limit that does not fit and when it resets.
 
         Raises:
             ValueError: an empty account id or model.
@@ -178,30 +157,6 @@ class Ledger:
 
         return job
 
-    async def settle(self, reservation: Reservation, *, usage: Usage, cost_usd: float, now: datetime) -> bool:
-        """Replace the reservation's estimate with what the call really used; False if it was already finished.
-
-        Counts as one request whatever the outcome (see the module docstring). A reservation that expired while
-        its call ran is still settled: the call did happen.
-
-        Raises:
-            ValueError: negative or non-finite tokens or cost.
-            StoreLocked, StoreError: the database failed.
-        """
-        return await self._store.run(settle_job(reservation, usage=usage, cost_usd=cost_usd, now=now))
-
-    async def release(self, reservation: Reservation, *, now: datetime) -> bool:
-        """Free a reservation whose request never reached the provider; nothing is counted. False if finished."""
-        return await self._store.run(release_job(reservation, now=now))
-
-    async def reap(self, now: datetime, *, keep_rows: timedelta = DEFAULT_KEEP_ROWS) -> int:
-        """Mark expired reservations (of dead or stuck processes) and delete finished rows older than `keep_rows`.
-
-        Expired reservations stop counting at `expires_at` whether or not this runs; call it now and then
-        (e.g. at start-up and hourly) to keep the table small. Returns how many reservations expired now.
-        """
-        return await self._store.write(reap_job(now, keep_rows=keep_rows))
-
     async def snapshot(self, accounts: Iterable[Account], now: datetime) -> StateSnapshot:
         """Everything routing needs, in one consistent read: usage in every window, health, learned limits, global
         spend, retired models, recent latency. See `storage.snapshot.StateSnapshot`."""
@@ -213,7 +168,12 @@ class Ledger:
 
 
 def reap_job(now: datetime, *, keep_rows: timedelta = DEFAULT_KEEP_ROWS) -> Job[int]:
-    """`Ledger.reap` as a job (two statements: run it inside a transaction)."""
+    """Mark expired reservations (of dead or stuck processes) and delete finished rows older than `keep_rows`.
+
+    Expired reservations stop counting at `expires_at` whether or not this runs; run it now and then (the
+    server's maintenance does) to keep the table small. The job returns how many reservations expired now; two
+    statements, so run it inside a transaction (`Store.write`).
+    """
     now_ms = to_ms(now)
 
     def job(conn: sqlite3.Connection) -> int:
@@ -227,7 +187,11 @@ def reap_job(now: datetime, *, keep_rows: timedelta = DEFAULT_KEEP_ROWS) -> Job[
 
 
 def settle_job(reservation: Reservation, *, usage: Usage, cost_usd: float, now: datetime) -> Job[bool]:
-    """`Ledger.settle` as a job (one statement).
+    """Replace the reservation's estimate with what the call really used; the job returns False if it was already
+    finished (one statement).
+
+    Counts as one request whatever the outcome (see the module docstring). A reservation that expired while its
+    call ran is still settled: the call did happen.
 
     Raises:
         ValueError: negative or non-finite tokens or cost (spend recorded must never go down).
@@ -242,6 +206,7 @@ def settle_job(reservation: Reservation, *, usage: Usage, cost_usd: float, now: 
 
 
 def release_job(reservation: Reservation, *, now: datetime) -> Job[bool]:
-    """`Ledger.release` as a job (one statement)."""
+    """Free a reservation whose request never reached the provider; nothing is counted. The job returns False if it
+    was already finished (one statement)."""
     params = (to_ms(now), reservation.id)
     return lambda conn: conn.execute(_SQL_RELEASE, params).rowcount > 0

@@ -1,6 +1,6 @@
 """The ledger's check, as pure code: given what the store holds for an account at `now`, does one more call fit?
 
-`Ledger.reserve` reads every number this needs (`SQL_CHECK`, and `SQL_MINUTE_CHECK` when a per-minute limit
+`Ledger.reserve_job` reads every number this needs (`SQL_CHECK`, and `SQL_MINUTE_CHECK` when a per-minute limit
 applies) inside its `BEGIN IMMEDIATE` transaction, then `first_refusal` decides. Keeping the rule here, in Python,
 keeps it in one place.
 """

@@ -24,7 +24,7 @@ from providers.simulator import Simulator
 from server.config.paths import Paths
 from server.wiring.app import open_app
 from storage import Store
-from storage.ledger import DEFAULT_TTL
+from storage.ledger import DEFAULT_TTL, reap_job
 from tests.clock import fixed_epoch
 from tests.harness import ENV, write_config
 from tests.reliability import tally
@@ -199,5 +199,5 @@ async def _check_ledger(app: Any, killed_at: datetime) -> None:
     assert (
         sum(snapshot.accounts[a.id].usage.day.requests for a in accounts) == settled
     )  # ...until they expire, then they count nothing
-    assert await app.ledger.reap(after) == len(pending)
+    assert await app.store.write(reap_job(after)) == len(pending)
     assert await _scalar(app, "SELECT COUNT(*) FROM reservations WHERE state = 'pending'") == 0

@@ -23,7 +23,7 @@ from anyio.streams.buffered import BufferedByteReceiveStream
 
 from providers.models import QuotaSpec
 from storage.db import Store
-from storage.ledger import Ledger, Refused, Reservation
+from storage.ledger import Ledger, Refused, Reservation, reap_job
 from tests.storage import worker
 
 pytestmark = pytest.mark.anyio
@@ -134,12 +134,14 @@ async def test_a_process_killed_holding_a_reservation_leaves_it_to_expire(tmp_pa
 
             async def reserve(minutes: float) -> Reservation | Refused:
                 now = worker.NOW + timedelta(minutes=minutes)
-                return await ledger.reserve(account, "m", estimated_tokens=1, worst_case_cost_usd=0, now=now)
+                return await store.write(
+                    ledger.reserve_job(account, "m", estimated_tokens=1, worst_case_cost_usd=0, now=now)
+                )
 
             refused = await reserve(4.9)
             assert isinstance(refused, Refused) and refused.limit == "requests_per_day"
             assert isinstance(await reserve(5), Reservation)
-            assert await ledger.reap(worker.NOW + timedelta(minutes=5)) == 1
+            assert await store.write(reap_job(worker.NOW + timedelta(minutes=5))) == 1
 
 
 async def test_a_process_killed_inside_a_write_transaction_leaves_no_trace_and_no_lock(tmp_path: Path) -> None:
@@ -154,5 +156,7 @@ async def test_a_process_killed_inside_a_write_transaction_leaves_no_trace_and_n
             assert await store.integrity_check() == ["ok"]
             assert list(await store.fetchall("SELECT COUNT(*) FROM reservations")) == [(0,)]
             account = worker.ACCOUNTS[0].model_copy(update={"id": "held"})
-            held = await Ledger(store).reserve(account, "m", estimated_tokens=1, worst_case_cost_usd=0, now=worker.NOW)
+            held = await store.write(
+                Ledger(store).reserve_job(account, "m", estimated_tokens=1, worst_case_cost_usd=0, now=worker.NOW)
+            )
             assert isinstance(held, Reservation)

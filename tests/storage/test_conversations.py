@@ -34,8 +34,9 @@ async def test_messages_come_back_in_order_with_provider_and_tokens(store: Store
         Message(role="assistant", tool_calls=(ToolCall(id="c1", name="add", arguments='{"a": 1, "b": 2}'),)),
         Message(role="tool", content="3", tool_call_id="c1", name="add"),
     ]
-    await conversations.append(created.id, turns[:2], NOW, provider="openai", model="gpt-4.1", tokens=120)
-    await conversations.append(created.id, turns[2:], NOW + timedelta(seconds=5), tokens=30)
+    await store.write(save_turn_job(created.id, Turn(tuple(turns[:2]), "openai", "gpt-4.1", 120, None, None), NOW))
+    later = NOW + timedelta(seconds=5)
+    await store.write(save_turn_job(created.id, Turn(tuple(turns[2:]), "openai", "gpt-4.1", 30, None, None), later))
     found = await conversations.get(created.id)
     assert found is not None
     assert found.messages == tuple(turns)
@@ -72,8 +73,10 @@ async def test_a_hostile_conversation_id_only_misses(store: Store, hostile: str)
     conversations = Conversations(store)
     await conversations.create(NOW, conversation_id="kept")
     assert await conversations.get(hostile) is None
-    with pytest.raises(ConversationNotFound):
-        await conversations.append(hostile, [Message(role="user", content="hi")], NOW)
+    with pytest.raises(ValueError):
+        await store.write(
+            save_turn_job(hostile, Turn((Message(role="user", content="hi"),), "openai", "m", 0, None, None), NOW)
+        )
     with pytest.raises(ConversationNotFound):
         await conversations.pin(hostile, "openai", None, NOW)
     with pytest.raises(ValueError):
@@ -85,7 +88,7 @@ async def test_an_unknown_id_misses_and_a_taken_id_is_refused(store: Store) -> N
     conversations = Conversations(store)
     assert await conversations.get("nope") is None
     with pytest.raises(ConversationNotFound, match="omitting conversation_id"):
-        await conversations.append("nope", [], NOW)
+        await conversations.pin("nope", "openai", None, NOW)
     await conversations.create(NOW, conversation_id="taken")
     with pytest.raises(ValueError, match="already exists"):
         await conversations.create(NOW, conversation_id="taken")
@@ -94,7 +97,8 @@ async def test_an_unknown_id_misses_and_a_taken_id_is_refused(store: Store) -> N
 async def test_purging_removes_stale_conversations_with_their_messages(store: Store) -> None:
     conversations = Conversations(store)
     old = await conversations.create(NOW - timedelta(days=40))
-    await conversations.append(old.id, [Message(role="user", content="old")], NOW - timedelta(days=40))
+    old_turn = Turn((Message(role="user", content="old"),), "openai", "m", 0, None, None)
+    await store.write(save_turn_job(old.id, old_turn, NOW - timedelta(days=40)))
     fresh = await conversations.create(NOW)
     assert await store.write(purge_job(NOW - timedelta(days=30))) == 1
     assert await conversations.get(old.id) is None

@@ -59,14 +59,19 @@ async def test_a_lock_held_past_the_busy_timeout_raises_store_locked(tmp_path: P
         with closing(sqlite3.connect(path, isolation_level=None)) as other:
             other.execute("BEGIN IMMEDIATE")
             with anyio.fail_after(5), pytest.raises(StoreLocked) as caught:
-                await ledger.reserve(make_account(), "m", estimated_tokens=1, worst_case_cost_usd=0, now=NOW)
+                await store.write(
+                    ledger.reserve_job(make_account(), "m", estimated_tokens=1, worst_case_cost_usd=0, now=NOW)
+                )
             assert "100 ms" in str(caught.value) and "Fix:" in str(caught.value)
             # Readers are not blocked by a writer in WAL mode.
             await ledger.snapshot([make_account()], NOW)
             other.execute("ROLLBACK")
         # The failed transaction left the connection usable.
         assert isinstance(
-            await ledger.reserve(make_account(), "m", estimated_tokens=1, worst_case_cost_usd=0, now=NOW), Reservation
+            await store.write(
+                ledger.reserve_job(make_account(), "m", estimated_tokens=1, worst_case_cost_usd=0, now=NOW)
+            ),
+            Reservation,
         )
 
 

@@ -20,8 +20,10 @@ pytestmark = pytest.mark.anyio
 SECOND = timedelta(seconds=1)
 
 
-async def reserve(ledger: Ledger, now: datetime) -> Reservation | Refused:
-    return await ledger.reserve(make_account(), "model-a", estimated_tokens=10, worst_case_cost_usd=0, now=now)
+async def reserve(store: Store, ledger: Ledger, now: datetime) -> Reservation | Refused:
+    return await store.write(
+        ledger.reserve_job(make_account(), "model-a", estimated_tokens=10, worst_case_cost_usd=0, now=now)
+    )
 
 
 async def learn(store: Store, limits: RateLimits, now: datetime) -> None:
@@ -39,7 +41,7 @@ async def test_a_learned_limit_of_zero_or_an_absurd_one_is_not_stored(store: Sto
     said = RateLimits(requests_limit=limit, requests_remaining=0, requests_reset_at=NOW + timedelta(days=400))
     await learn(store, said, NOW)
     for i in range(5):
-        assert isinstance(await reserve(ledger, NOW + i * SECOND), Reservation)
+        assert isinstance(await reserve(store, ledger, NOW + i * SECOND), Reservation)
     assert (await health(ledger, NOW)).learned_requests_limit is None
     rows = await store.fetchall("SELECT learned_requests_limit FROM account_state")
     assert all(row[0] is None for row in rows)
@@ -55,13 +57,13 @@ async def test_a_zero_limit_beside_a_plausible_one_keeps_the_plausible_one(store
 async def test_a_learned_limit_is_forgotten_once_its_minute_has_passed(store: Store) -> None:
     ledger = Ledger(store)
     await learn(store, RateLimits(requests_limit=1), NOW)
-    assert isinstance(await reserve(ledger, NOW), Reservation)
-    refused = await reserve(ledger, NOW + 30 * SECOND)
+    assert isinstance(await reserve(store, ledger, NOW), Reservation)
+    refused = await reserve(store, ledger, NOW + 30 * SECOND)
     assert isinstance(refused, Refused) and refused.limit == "requests_per_minute"
     later = NOW + LEARNED_LIMIT_TTL + SECOND
     assert (await health(ledger, later)).learned_requests_limit is None
-    assert isinstance(await reserve(ledger, later), Reservation)
-    assert isinstance(await reserve(ledger, later + SECOND), Reservation)
+    assert isinstance(await reserve(store, ledger, later), Reservation)
+    assert isinstance(await reserve(store, ledger, later + SECOND), Reservation)
 
 
 async def test_headers_saying_the_limit_again_keep_it_in_force(store: Store) -> None:
@@ -84,12 +86,12 @@ async def test_a_lapsed_limit_is_not_revived_by_headers_about_the_other_kind(sto
 async def test_reset_forgets_learned_limits(store: Store) -> None:
     ledger, states = Ledger(store), AccountStates(store)
     await learn(store, RateLimits(requests_limit=1, tokens_limit=100), NOW)
-    assert isinstance(await reserve(ledger, NOW), Reservation)
-    assert isinstance(await reserve(ledger, NOW + SECOND), Refused)
+    assert isinstance(await reserve(store, ledger, NOW), Reservation)
+    assert isinstance(await reserve(store, ledger, NOW + SECOND), Refused)
     await states.reset()
     found = await health(ledger, NOW + SECOND)
     assert (found.learned_requests_limit, found.learned_tokens_limit, found.learned_at) == (None, None, None)
-    assert isinstance(await reserve(ledger, NOW + SECOND), Reservation)
+    assert isinstance(await reserve(store, ledger, NOW + SECOND), Reservation)
 
 
 async def test_a_zero_limit_stored_by_an_older_version_refuses_nothing(store: Store) -> None:
@@ -99,7 +101,7 @@ async def test_a_zero_limit_stored_by_an_older_version_refuses_nothing(store: St
         "VALUES ('acct-1', 'model-a', 0, ?, ?)",
         (to_ms(NOW), to_ms(NOW)),
     )
-    assert isinstance(await reserve(ledger, NOW + SECOND), Reservation)
+    assert isinstance(await reserve(store, ledger, NOW + SECOND), Reservation)
     assert (await health(ledger, NOW + SECOND)).learned_requests_limit is None
 
 
@@ -107,6 +109,6 @@ async def test_a_nothing_remaining_header_cools_the_model_down_a_day_at_most(sto
     ledger = Ledger(store)
     far = NOW + timedelta(days=3650)
     await learn(store, RateLimits(requests_remaining=0, requests_reset_at=far), NOW)
-    refused = await reserve(ledger, NOW + SECOND)
+    refused = await reserve(store, ledger, NOW + SECOND)
     assert isinstance(refused, Refused) and refused.resets_at == NOW + MAX_HEADER_COOLDOWN
-    assert isinstance(await reserve(ledger, NOW + MAX_HEADER_COOLDOWN), Reservation)
+    assert isinstance(await reserve(store, ledger, NOW + MAX_HEADER_COOLDOWN), Reservation)

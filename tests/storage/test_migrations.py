@@ -11,7 +11,7 @@ import pytest
 from providers.types import Usage
 from storage.db import Store
 from storage.errors import StoreTooNew
-from storage.ledger import Ledger, Reservation
+from storage.ledger import Ledger, Reservation, settle_job
 from storage.migrations import MIGRATIONS, migrate
 from tests.storage.conftest import NOW, make_account
 
@@ -81,9 +81,11 @@ async def test_an_old_database_upgrades_in_place_keeping_its_data(tmp_path: Path
     path = tmp_path / "router.db"
     async with await Store.open(path, migrations=MIGRATIONS[:1]) as old:
         assert await applied(old) == ["m001_ledger_and_accounts"]
-        held = await Ledger(old).reserve(make_account(), "m", estimated_tokens=5, worst_case_cost_usd=0.1, now=NOW)
+        held = await old.write(
+            Ledger(old).reserve_job(make_account(), "m", estimated_tokens=5, worst_case_cost_usd=0.1, now=NOW)
+        )
         assert isinstance(held, Reservation)
-        await Ledger(old).settle(held, usage=Usage(input_tokens=4), cost_usd=0.05, now=NOW)
+        await old.run(settle_job(held, usage=Usage(input_tokens=4), cost_usd=0.05, now=NOW))
     assert "conversations" not in schema(path)["table"]
     async with await Store.open(path) as store:
         assert await applied(store) == [m.__name__ for m in MIGRATIONS]

@@ -72,14 +72,6 @@ async def test_a_restarted_history_drops_the_earlier_messages(store: Store) -> N
     assert found is not None and found.messages == fresh and found.history_tokens == 9
 
 
-async def test_appending_by_other_means_forgets_the_history_estimate(store: Store) -> None:
-    conversations = Conversations(store)
-    await store.write(save_turn_job("chat-1", Turn(HELLO, "openai", "gpt-5.2", 40, "coding", 17), NOW))
-    await conversations.append("chat-1", [Message(role="user", content="more")], NOW)
-    found = await conversations.get("chat-1")
-    assert found is not None and found.history_tokens is None and len(found.messages) == 3
-
-
 async def test_a_malformed_id_is_refused_before_any_write(store: Store) -> None:
     with pytest.raises(ValueError):
         await store.write(save_turn_job("no spaces", Turn(HELLO, "openai", "m", 1, None, 1), NOW))

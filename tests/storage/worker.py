@@ -24,7 +24,7 @@ from providers.types import Usage
 from storage.accounts import next_in_pool_job
 from storage.db import Store
 from storage.decisions import DecisionLog, DecisionRecord
-from storage.ledger import Ledger, Reservation
+from storage.ledger import Ledger, Reservation, settle_job
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 WORST_CASE_USD = 0.03
@@ -80,14 +80,16 @@ async def hammer(store: Store, args: dict[str, Any]) -> dict[str, Any]:
         # The request-limited account serves a free model, so only its request count can refuse it.
         free = account is ACCOUNTS[0]
         worst_case = 0.0 if free else WORST_CASE_USD
-        held = await ledger.reserve(account, "m", estimated_tokens=50, worst_case_cost_usd=worst_case, now=NOW)
+        held = await store.write(
+            ledger.reserve_job(account, "m", estimated_tokens=50, worst_case_cost_usd=worst_case, now=NOW)
+        )
         record = DecisionRecord(task_summary=f"hammer {i}", provider=account.provider, account=account.id)
         decisions += 1
         if not isinstance(held, Reservation):
             await store.write(log.record_job(record, NOW))
             continue
         cost = 0.0 if free else round(rng.uniform(0.005, WORST_CASE_USD), 6)
-        await ledger.settle(held, usage=Usage(input_tokens=40, output_tokens=5), cost_usd=cost, now=NOW)
+        await store.run(settle_job(held, usage=Usage(input_tokens=40, output_tokens=5), cost_usd=cost, now=NOW))
         attempt = AttemptRecord(account.provider, "m", account.id, "success", 1.0, NOW, None, Usage(), cost)
         await store.write(log.record_job(record, NOW, [attempt]))
         attempts += 1
@@ -103,8 +105,10 @@ async def rotate(store: Store, args: dict[str, Any]) -> dict[str, Any]:
 
 async def hold(store: Store, args: dict[str, Any]) -> None:
     account = ACCOUNTS[0].model_copy(update={"id": "held", "quota": QuotaSpec(requests_per_day=1)})
-    held = await Ledger(store).reserve(
-        account, "m", estimated_tokens=1, worst_case_cost_usd=0, now=NOW, ttl=timedelta(minutes=args["ttl_minutes"])
+    held = await store.write(
+        Ledger(store).reserve_job(
+            account, "m", estimated_tokens=1, worst_case_cost_usd=0, now=NOW, ttl=timedelta(minutes=args["ttl_minutes"])
+        )
     )
     assert isinstance(held, Reservation)
     say(f"reserved {held.id}")

@@ -55,7 +55,9 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 
 async def _reserve(store: Store) -> Reservation:
-    held = await Ledger(store).reserve(make_account(), "m", estimated_tokens=50, worst_case_cost_usd=0.5, now=NOW)
+    held = await store.write(
+        Ledger(store).reserve_job(make_account(), "m", estimated_tokens=50, worst_case_cost_usd=0.5, now=NOW)
+    )
     assert isinstance(held, Reservation)
     return held
 

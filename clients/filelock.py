@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import errno
 import os
+import select
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -91,7 +91,6 @@ else:
     import fcntl
 
     def _lock(fd: int, deadline: float) -> None:
-        pause = threading.Event()  # never set: a wait that sleeps this thread (this runs off the event loop)
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -99,7 +98,9 @@ else:
             except BlockingIOError:
                 if time.monotonic() >= deadline:
                     raise TimeoutError from None
-                pause.wait(0.01)
+                # a pause of this thread (it runs off the event loop); select's timeout is relative, where a timed
+                # Event.wait takes an absolute deadline that a moved clock (libfaketime in CI) can push years away
+                select.select([], [], [], 0.01)
 
     def _unlock(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)

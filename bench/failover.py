@@ -20,6 +20,7 @@ import httpx2
 
 from bench.common import Options, Section, spread
 from bench.fixtures import PROMPT, SIM_KEY, bench_app, chat_body
+from providers.clock import system_clock
 from providers.simulator import SimAccount, Simulator
 from providers.simulator.httpserver import Action, HttpRequest
 from providers.types import Message
@@ -30,8 +31,8 @@ from server.wiring.app import App
 class TimedSimulator(Simulator):
     """The simulator, noting when each request arrived (perf_counter, after its body was read)."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, accounts: list[SimAccount]) -> None:
+        super().__init__(accounts, clock=lambda: system_clock().timestamp())
         self.arrivals: list[tuple[float, str]] = []
 
     async def _handle(self, request: HttpRequest) -> Action:

@@ -13,6 +13,7 @@ from typing import Any
 import anyio
 
 from bench.common import PROJECT_PYTHON, ROOT
+from providers.clock import Clock, system_clock
 from providers.simulator import SimAccount, SimSpec
 from server.config.paths import Paths
 from server.wiring.app import App, open_app
@@ -81,11 +82,12 @@ def write_home(home: Path, config: dict[str, Any]) -> Paths:
 
 
 @asynccontextmanager
-async def bench_app(config: dict[str, Any], **kwargs: Any) -> AsyncIterator[App]:
-    """An App over a fresh temporary home with `config`; fails loudly if the configuration is refused."""
+async def bench_app(config: dict[str, Any], *, clock: Clock = system_clock) -> AsyncIterator[App]:
+    """An App over a fresh temporary home with `config` (on the machine's clock unless a simulated day gives its
+    own); fails loudly if the configuration is refused."""
     with tempfile.TemporaryDirectory(prefix="bench-home-") as tmp:
         paths = write_home(Path(tmp), config)
-        async with open_app(paths, ENV, **kwargs) as app:
+        async with open_app(paths, ENV, clock=clock) as app:
             if app.problem is not None:
                 raise RuntimeError(f"the benchmark's configuration is refused: {app.problem}")
             yield app

@@ -8,15 +8,14 @@ LM Studio, a `baseUrl` on loopback) have no accounts or keys to ask about.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit
 
 import anyio
 
+from providers.addresses import is_loopback_url
 from providers.credentials import KeyringCredentials
 from providers.vendors import vendor_for
 from server.cli.common import UserError
@@ -64,13 +63,7 @@ def is_local(provider: str, entry: Mapping[str, Any], root: str | None = None) -
     url = entry.get("baseUrl")
     if not isinstance(url, str) or (root is not None and url.startswith(root.rstrip("/"))):
         return False
-    host = urlsplit(url).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return is_loopback_url(url)
 
 
 def use_variables_for(plan: Plan, accounts: set[str]) -> None:

@@ -12,11 +12,10 @@ Keys are never in the file and never resolved here: `apiKey` is a REFERENCE.
 
 from __future__ import annotations
 
-import ipaddress
 import re
 from typing import Any, get_args
-from urllib.parse import urlsplit
 
+from providers.addresses import is_loopback_url
 from providers.models import Account, CredentialRef, LoadBalancing, ProviderConfig, QuotaSpec
 from providers.redact import mask_keys
 from providers.types import WireKind
@@ -235,17 +234,7 @@ def _is_local(vendor: Vendor | None, accounts: tuple[Account, ...]) -> bool:
     A paying vendor stays paying behind a local address (a proxy, a gateway)."""
     if vendor is not None:
         return not vendor.needs_key
-    return all(_is_loopback(account.base_url) or account.credential.source == "none" for account in accounts)
-
-
-def _is_loopback(url: str) -> bool:
-    host = urlsplit(url).hostname or ""
-    if host == "localhost" or host.endswith(".localhost"):
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return all(is_loopback_url(account.base_url) or account.credential.source == "none" for account in accounts)
 
 
 def _label(vendor: Vendor | None, provider_id: str) -> str:

@@ -40,7 +40,7 @@ async def serve(home: Path, errlog: TextIO, roots: list[Path], cwd: Path) -> Asy
         cwd=cwd,
     )
 
-    async def list_roots(_context: ClientRequestContext) -> ListRootsResult | ErrorData:
+    async def list_roots(context: ClientRequestContext) -> ListRootsResult | ErrorData:
         return ListRootsResult(roots=[Root(uri=root.as_uri(), name=root.name) for root in roots])
 
     async with Client(stdio_client(params, errlog=errlog), list_roots_callback=list_roots) as client:

@@ -3,6 +3,7 @@ roots, a real temporary workspace, and the loopback simulator receiving what the
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import sys
@@ -81,6 +82,9 @@ async def test_over_stdio_the_server_reads_files_inside_the_roots_and_refuses_es
                 name: await client.call_tool("route_and_complete", {"prompt": "Summarise", "files": [name]})
                 for name in ("../outside/secret.txt", "link.txt", ".env", "blob.dat", str(outside / "secret.txt"))
             }
+            look = {"prompt": "Describe the screenshot", "images": ["shot.png"]}
+            dry = await client.call_tool("route_and_complete", {**look, "dry_run": True})
+            seen = await client.call_tool("route_and_complete", look)
             roots[:] = [outside]  # the client's workspace changes, and it says so
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
@@ -106,6 +110,15 @@ async def test_over_stdio_the_server_reads_files_inside_the_roots_and_refuses_es
     assert "binary" in text_of(refused["blob.dat"])
     assert "outside the workspace" in text_of(refused[str(outside / "secret.txt")])
     assert not any("do-not-send" in text or "OUTSIDE_CONTENT" in text for text in sent)
+    assert dry.structured_content is not None and not seen.is_error, text_of(seen)
+    lacking = [e for e in dry.structured_content["excluded"] if e["filter"] == "capability"]
+    assert lacking and all("vision" in e["detail"] for e in lacking)  # GLM and Kimi read no images
+    assert seen.structured_content is not None and seen.structured_content["provider"] not in ("zai", "kimi")
+    encoded = base64.b64encode(PNG).decode()
+    assert any(encoded in text for text in received(sim))
+    stored = b"".join(path.read_bytes() for path in home.glob("router.db*"))
+    assert encoded.encode() not in stored  # the conversation keeps a reference, not the image
+    assert b"shot.png: image/png 640x480" in stored
     assert not moved.is_error, text_of(moved)
     assert any("OUTSIDE_CONTENT" in text for text in received(sim))
 

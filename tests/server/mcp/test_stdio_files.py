@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import sys
 import warnings
 from collections.abc import AsyncIterator
@@ -23,7 +24,7 @@ from mcp.types import ErrorData, ListRootsResult, Root
 from providers.simulator import Simulator
 from tests.clock import FixedClock, moved_clock_environ
 from tests.harness import SIM_KEY, simulated_home
-from tests.server.mcp_support import text_of
+from tests.server.mcp_support import read_json, text_of
 
 pytestmark = pytest.mark.anyio
 
@@ -77,6 +78,7 @@ async def test_over_stdio_the_server_reads_files_inside_the_roots_and_refuses_es
         async with simulated_home(home, FixedClock()) as (sim, _paths), serve(home, errlog, roots, tmp_path) as client:
             arguments = {"prompt": "Summarise this module", "files": ["src/big.py"], "task_type": "simple"}
             read = await client.call_tool("route_and_complete", arguments)
+            logged = await read_json(client, "router://decisions")
             sent = received(sim)
             refused = {
                 name: await client.call_tool("route_and_complete", {"prompt": "Summarise", "files": [name]})
@@ -97,6 +99,10 @@ async def test_over_stdio_the_server_reads_files_inside_the_roots_and_refuses_es
     assert out is not None
     assert [f["path"] for f in out["files"]] == ["src/big.py"]
     assert out["files"][0]["tokens"] > 5_000
+    summary = logged["decisions"][0]["task_summary"]
+    assert f"files src/big.py (~{out['files'][0]['tokens']:,} tokens)" in summary
+    estimate = re.search(r"~([\d,]+) input tokens", summary)
+    assert estimate and int(estimate[1].replace(",", "")) > out["files"][0]["tokens"]  # the window filter counts it
     assert any("def step_599" in text and "MARKER_END" in text for text in sent)
     assert any("<\\\\/file> ends nothing" in text for text in sent)  # escaped inside its block
     # the agent wrote ~90 bytes for a ~30 KB file

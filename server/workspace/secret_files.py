@@ -47,8 +47,8 @@ SECRET_NAMES = (
     "*.tfvars",
     "terraform.tfstate*",
 )
-#: directories whose files are credential stores
-SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".password-store", "gcloud"})
+#: directories whose files are credential stores (`.git/config` can hold a remote's token)
+SECRET_DIRS = frozenset({".ssh", ".gnupg", ".aws", ".azure", ".kube", ".docker", ".password-store", "gcloud", ".git"})
 _KEY_MARKERS = (b"-----BEGIN", b"PRIVATE KEY-----")
 
 

@@ -48,7 +48,17 @@ async def test_a_symlink_inside_pointing_out_is_refused_after_resolving_it(tmp_p
 
 
 @pytest.mark.parametrize(
-    "name", [".env", ".env.local", "deploy/key.pem", "id_ed25519", ".aws/credentials", ".npmrc", "certs/site.p12"]
+    "name",
+    [
+        ".env",
+        ".env.local",
+        "deploy/key.pem",
+        "id_ed25519",
+        ".aws/credentials",
+        ".npmrc",
+        "certs/site.p12",
+        ".git/config",
+    ],
 )
 async def test_secret_looking_files_are_never_sent(tmp_path: Path, name: str) -> None:
     space = tree(tmp_path, {name: "x"})

@@ -10,7 +10,7 @@ from providers.types import Message
 from routing.results import DryRunResult, RouteResult
 from routing.router import RouteRequest
 from server.actions import Attachments, attach, route
-from server.cli.common import UserError, cli_app, emit_json, run
+from server.cli.common import UserError, cli_app, emit_json, jsonable, run
 from server.workspace import Workspace
 
 
@@ -62,7 +62,8 @@ async def _ask(request: RouteRequest, attachments: Attachments, *, as_json: bool
         except ValueError as error:  # a refused file, or an unknown --provider: the message names the fix
             raise UserError(str(error)) from error
     if as_json:
-        emit_json(outcome)
+        files = [{"path": file.path, "tokens": file.tokens} for file in request.files]
+        emit_json(jsonable(outcome) | {"files": files})
         return 0
     if isinstance(outcome, DryRunResult):
         _print_preview(outcome)

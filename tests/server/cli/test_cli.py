@@ -96,6 +96,7 @@ def test_ask_file_sends_a_file_of_the_current_directory_and_refuses_a_secret(
     run = env.cli("ask", "Summarize the notes", "--task", "simple", "--file", "notes.md", "--json")
     assert run.code == 0
     assert any("MARKER_NOTES" in json.dumps(r.body) for r in env.sim.requests("google-1"))
+    assert [file["path"] for file in run.json()["files"]] == ["notes.md"]
     refused = env.cli("ask", "Summarize", "--file", ".env")
     assert refused.code == 1 and "looks like a secret" in refused.err
 

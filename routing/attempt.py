@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -22,7 +22,7 @@ import anyio
 
 from providers.adapter import ChatAdapter
 from providers.attempts import AttemptOutcome, AttemptRecord
-from providers.errors import ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
+from providers.errors import InvalidOutput, ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.ratelimits import learnable
 from providers.types import ChatRequest, Completion, Message, RateLimits, StreamDone, TextDelta, Usage
@@ -50,6 +50,7 @@ from routing.ports import (
 )
 from routing.request import RouteRequest, RouterSetup
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
+from routing.structured import structured_answer
 from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate, Task
 
@@ -67,6 +68,9 @@ MIN_ATTEMPT_S = 1.0
 #: a limit learned from headers is written again when it is this old, so it stays in force (the store forgets one
 #: after a minute) while calls keep coming
 LEARNED_REFRESH = timedelta(seconds=30)
+
+#: answers that fail the request's json_schema before it stops (the first is retried on the next candidate)
+MAX_INVALID_OUTPUTS = 2
 
 #: (output tokens so far, message) -> reported to the caller while a completion streams in
 Progress = Callable[[int, str], Awaitable[None]]
@@ -98,6 +102,7 @@ class AttemptRunner:
     _retired: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _failed_here: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _skip_windows_up_to: int = 0
+    _invalid_outputs: int = 0
     #: (provider, model) -> the account the shared round-robin cursor chose for that pool
     _pool_choice: dict[tuple[str, str], str] = field(default_factory=dict[tuple[str, str], str])
     #: what a pool's turn already reserved (with the cursor, in one trip) for the candidate it chose
@@ -222,6 +227,8 @@ class AttemptRunner:
             adapter = self.ports.connect(provider, account, await self.ports.keys.get(account))
             with anyio.fail_after(self.setup.request_timeout_s):
                 completion = await self._call(adapter, chat, candidate)
+            if self.request.json_schema is not None:
+                completion = structured_answer(completion, self.request.json_schema, candidate)
             self._served(candidate, account, profile, hold, completion, started, now)
             return None
         except TimeoutError as timeout:
@@ -294,6 +301,7 @@ class AttemptRunner:
             temperature=self.request.temperature,
             tools=self.request.tools,
             json_output=self.request.json_output,
+            json_schema=self.request.json_schema,
         )
 
     def _moves_history(self, candidate: RankedCandidate) -> bool:
@@ -389,8 +397,10 @@ class AttemptRunner:
         action = action_for(
             error, now=failed_at, timezone=account.quota.timezone, context_window=profile.context_window
         )
+        if isinstance(error, InvalidOutput):
+            action = self._invalid_output(error, action)
         # a provider that answered has usually counted the request; one that was never reached has not
-        changes: list[Change] = [Settle(hold, Usage(), 0.0) if action.counted else Release(hold)]
+        changes: list[Change] = [self._settle_failed(hold, error, profile) if action.counted else Release(hold)]
         changes.extend(self._apply(action, account, profile))
         limits = learnable(error.limits) if isinstance(error, ProviderHTTPError) and error.limits is not None else None
         if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate)), now):
@@ -408,6 +418,19 @@ class AttemptRunner:
         if action.stop:
             self.outcome.stop = error
         return action
+
+    def _invalid_output(self, error: InvalidOutput, action: Action) -> Action:
+        """An answer that fails the request's json_schema is retried on the next candidate once, then returned as
+        the error (routing.structured)."""
+        self.outcome.invalid = error
+        self._invalid_outputs += 1
+        return replace(action, stop=True) if self._invalid_outputs >= MAX_INVALID_OUTPUTS else action
+
+    def _settle_failed(self, hold: Hold, error: ProviderError, profile: ModelProfile) -> Settle:
+        """A failed attempt the provider counted: settled empty, or at what an answer that failed validation used."""
+        if not isinstance(error, InvalidOutput):
+            return Settle(hold, Usage(), 0.0)
+        return Settle(hold, error.usage, usage_cost_usd(error.usage, profile, free=is_free_tier(profile, None)))
 
     def _apply(self, action: Action, account: Account, profile: ModelProfile) -> list[Change]:
         """What `action` changes in the shared state; notes what this request may no longer try."""

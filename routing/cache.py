@@ -11,6 +11,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from providers.models import TaskType
 from providers.types import Frozen, Message, ToolCall, ToolSpec, Usage
@@ -33,11 +34,13 @@ class CacheKeyParts:
     provider: str
     model: str
     scope: str | None
+    #: a structured-output request's schema (part of the key only when set, so other keys are unchanged)
+    json_schema: dict[str, Any] | None = None
 
 
 def cache_key(parts: CacheKeyParts) -> str:
     """The sha256 (hex) of the canonical JSON of `parts` (sorted keys, no whitespace)."""
-    canonical = {
+    canonical: dict[str, Any] = {
         "v": KEY_VERSION,
         "system": parts.system,
         "messages": [m.model_dump(mode="json") for m in parts.messages],
@@ -48,6 +51,8 @@ def cache_key(parts: CacheKeyParts) -> str:
         "class": [parts.provider, parts.model],
         "scope": parts.scope,
     }
+    if parts.json_schema is not None:
+        canonical["json_schema"] = parts.json_schema
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 

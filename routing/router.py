@@ -84,7 +84,7 @@ class Router:
             max_output_tokens=request.max_output_tokens,
             max_cost_usd=request.max_cost_usd,
             tools=request.tools,
-            json_output=request.json_output,
+            json_output=request.json_output or request.json_schema is not None,
             conversation_id=record.state.id,
             provider=request.provider,
             model=request.model,
@@ -181,7 +181,7 @@ class Router:
             return None
         parts = CacheKeyParts(
             task.system, task.messages, request.tools, request.json_output, request.temperature,
-            request.max_output_tokens, chosen.provider, chosen.model, request.conversation_id,
+            request.max_output_tokens, chosen.provider, chosen.model, request.conversation_id, request.json_schema,
         )  # fmt: skip
         return CachePlan(cache_key(parts), request.conversation_id, ttl)
 

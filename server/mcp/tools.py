@@ -16,13 +16,14 @@ from typing import Annotated, Any, Literal
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.types import CallToolResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field, FiniteFloat
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from providers.models import TaskType
 from providers.types import Message, Usage
 from routing.preferences import BudgetMode, QualityMode
 from routing.results import Attempt, DryRunResult, RouteError, RouteResult
 from routing.router import RouteRequest
+from routing.structured import check_schema, parsed
 from routing.types import Reason
 from server import actions, views
 from server.actions import SwitchResult
@@ -72,6 +73,11 @@ class RouteOutput(BaseModel):
     switched: str | None = Field(default=None, description="the conversation moved: 'from -> to (why)'")
     error: str | None = Field(default=None, description="dry run: why no provider can serve")
     cache_hit: bool = Field(default=False, description="served from the response cache: no call, $0")
+    parsed: Any = Field(
+        default=None, alias="json", description="with `json_schema`: the answer parsed (valid against the schema)"
+    )
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 def _cost(cost_usd: float) -> str:
@@ -100,12 +106,14 @@ def route_line(out: RouteOutput) -> str:
     )
 
 
-def route_output(result: RouteResult | DryRunResult) -> RouteOutput:
+def route_output(result: RouteResult | DryRunResult, *, structured: bool = False) -> RouteOutput:
+    """The tool's output; `structured`: the request had a json_schema, so the (validated) answer is parsed too."""
     if isinstance(result, DryRunResult):
         data = result.model_dump(exclude={"explanation"})
         return RouteOutput(**data, explanation=list(result.explanation), dry_run=True, text="")
     data = result.model_dump(exclude={"attempts", "tool_calls", "usage"})
-    return RouteOutput(**data, attempts=list(result.attempts), usage=result.usage)
+    value = parsed(result.text) if structured else None
+    return RouteOutput(**data, attempts=list(result.attempts), usage=result.usage, parsed=value)
 
 
 def as_messages(prompt: str | None, messages: list[ChatMessage] | None, system: str | None) -> RouteRequest:
@@ -167,6 +175,10 @@ async def route_and_complete(
         bool | None,
         Field(description="response cache: false bypasses it, true opts in; default: temperature 0 calls only"),
     ] = None,
+    json_schema: Annotated[
+        dict[str, Any] | None,
+        Field(description="a JSON Schema the answer must match; the parsed answer comes back as `json`"),
+    ] = None,
 ) -> Annotated[CallToolResult, RouteOutput]:
     """Send a self-contained task to the cheapest capable model (failing over on limits or errors).
 
@@ -179,17 +191,20 @@ async def route_and_complete(
     request = RouteRequest(
         messages=base.messages, system=base.system, task_type=task_type, quality=quality, budget_mode=budget_mode,
         provider=provider, model=model, conversation_id=conversation_id, max_output_tokens=max_output_tokens,
-        temperature=temperature, max_cost_usd=max_cost_usd, dry_run=dry_run, cache=cache,
+        temperature=temperature, max_cost_usd=max_cost_usd, dry_run=dry_run, cache=cache, json_schema=json_schema,
     )  # fmt: skip
 
     async def progress(tokens: int, message: str) -> None:
         await ctx.report_progress(tokens, None, message)  # a no-op unless the client asked for progress
 
     with tool_errors():
+        if json_schema is not None:
+            check_schema(json_schema)
         result = await actions.route(app, request, progress)
-    out = route_output(result)
+    out = route_output(result, structured=json_schema is not None)
     text = f"{out.text}\n\n{route_line(out)}" if out.text else route_line(out)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json"))
+    content = out.model_dump(mode="json", by_alias=True)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=content)
 
 
 async def provider_status(

@@ -1,0 +1,102 @@
+"""Structured output: a `json_schema` request's answer read from the wire's reply and validated (`jsonschema`).
+
+Each wire asks in its own way (providers' request builders); whatever came back is checked here before it is
+returned: an answer that is not JSON, or not valid against the schema, is an `InvalidOutput` naming what failed
+(the JSON path and the validator's message), and the router tries the next candidate once.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from jsonschema import SchemaError, ValidationError
+from jsonschema.validators import validator_for
+
+from providers.anthropic_request import WRAPPED_KEY, is_object_schema
+from providers.errors import InvalidOutput
+from providers.types import STRUCTURED_NAME, Completion
+from routing.types import RankedCandidate
+
+#: validation errors named in one message (the rest are counted)
+SHOWN_ERRORS = 3
+_FENCE = "```"
+
+
+def check_schema(schema: dict[str, Any]) -> None:
+    """Raise ValueError naming the fix when `schema` is not a usable JSON Schema (checked before any call)."""
+    try:
+        validator_for(schema).check_schema(schema)
+    except SchemaError as error:
+        where = _path(error.absolute_path)
+        raise ValueError(
+            f"`json_schema` is not a valid JSON Schema (at {where}: {error.message}); fix the schema and call again"
+        ) from None
+
+
+def structured_answer(completion: Completion, schema: dict[str, Any], candidate: RankedCandidate) -> Completion:
+    """`completion` with its text the answer as JSON text (a forced tool's input taken as the answer).
+
+    Raises:
+        InvalidOutput: the answer is not JSON, or not valid against `schema`; the message says where and why.
+    """
+    value = _answer(completion, schema, candidate)
+    validator = validator_for(schema)(schema)
+    errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        raise _invalid(candidate, completion, _describe(errors))
+    others = tuple(call for call in completion.tool_calls if call.name != STRUCTURED_NAME)
+    text = json.dumps(value, ensure_ascii=False)
+    return completion.model_copy(update={"text": text, "tool_calls": others})
+
+
+def parsed(text: str) -> Any:
+    """The JSON value of a structured answer's text (as `structured_answer` left it)."""
+    return json.loads(text)
+
+
+def _answer(completion: Completion, schema: dict[str, Any], candidate: RankedCandidate) -> Any:
+    call = next((c for c in completion.tool_calls if c.name == STRUCTURED_NAME), None)
+    text = call.arguments if call is not None else _unfenced(completion.text)
+    try:
+        value = json.loads(text)
+    except (ValueError, RecursionError):
+        shown = text.strip()[:120] or "an empty answer"
+        raise _invalid(candidate, completion, f"the answer is not JSON: {shown!r}") from None
+    if call is not None and not is_object_schema(schema) and isinstance(value, dict):
+        # the Anthropic wire's forced tool wraps a schema that is not an object
+        return value.get(WRAPPED_KEY)
+    return value
+
+
+def _unfenced(text: str) -> str:
+    """The text without a Markdown code fence around it (```json … ```), which some models add in JSON mode."""
+    stripped = text.strip()
+    if stripped.startswith(_FENCE) and stripped.endswith(_FENCE) and len(stripped) > 2 * len(_FENCE):
+        body = stripped[len(_FENCE) : -len(_FENCE)]
+        first_line, _, rest = body.partition("\n")
+        return rest if first_line.strip().isalpha() or not first_line.strip() else body
+    return stripped
+
+
+def _describe(errors: list[ValidationError]) -> str:
+    shown = "; ".join(f"at {_path(e.absolute_path)}: {e.message[:200]}" for e in errors[:SHOWN_ERRORS])
+    more = f" (and {len(errors) - SHOWN_ERRORS} more)" if len(errors) > SHOWN_ERRORS else ""
+    return f"the answer does not match json_schema: {shown}{more}"
+
+
+def _path(parts: Any) -> str:
+    path = "$"
+    for part in parts:
+        path += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return path
+
+
+def _invalid(candidate: RankedCandidate, completion: Completion, message: str) -> InvalidOutput:
+    return InvalidOutput(
+        message,
+        provider=candidate.provider,
+        account=candidate.account,
+        model=candidate.model,
+        usage=completion.usage,
+    )

@@ -15,11 +15,12 @@ from typing import Annotated, Any, Literal
 
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from providers.models import TaskType
 from providers.types import Message, Usage
+from routing.fallback import ClientDeferred
 from routing.preferences import BudgetMode, QualityMode
 from routing.results import Attempt, DryRunResult, RouteError, RouteResult
 from routing.router import RouteRequest
@@ -28,6 +29,7 @@ from routing.types import Reason
 from server import actions, views
 from server.actions import SwitchResult
 from server.config import ConfigError
+from server.mcp.sampling import client_model, input_required
 from server.mcp.state import ServerState
 from storage import StoreError
 
@@ -179,7 +181,7 @@ async def route_and_complete(
         dict[str, Any] | None,
         Field(description="a JSON Schema the answer must match; the parsed answer comes back as `json`"),
     ] = None,
-) -> Annotated[CallToolResult, RouteOutput]:
+) -> Annotated[CallToolResult, RouteOutput] | InputRequiredResult:
     """Send a self-contained task to the cheapest capable model (failing over on limits or errors).
 
     Returns the answer followed by one line: where it was routed, why, the cost and the conversation id.
@@ -200,7 +202,10 @@ async def route_and_complete(
     with tool_errors():
         if json_schema is not None:
             check_schema(json_schema)
-        result = await actions.route(app, request, progress)
+        try:
+            result = await actions.route(app, request, progress, client_model(ctx))
+        except ClientDeferred as deferred:
+            return input_required(deferred)  # the client answers and retries the call (MCP 2026-07-28)
     out = route_output(result, structured=json_schema is not None)
     text = f"{out.text}\n\n{route_line(out)}" if out.text else route_line(out)
     content = out.model_dump(mode="json", by_alias=True)

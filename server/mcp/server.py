@@ -45,7 +45,8 @@ How to call: put everything needed in `prompt` (or `messages`), standing rules i
 `quality`: max_speed | balanced (default) | max_quality | max_context. \
 `budget_mode`: free_only (spend nothing) | cost_first | quality_first; `max_cost_usd` caps one call. \
 Pass the `conversation_id` of a previous result to continue that thread; omit it for an unrelated task. \
-`dry_run: true` shows which provider/model would serve and why, without calling any.
+`dry_run: true` shows which provider/model would serve and why, without calling any. \
+`json_schema` (a JSON Schema) gets an answer validated against it, parsed in the result's `json`.
 
 Reading the result: the text is the answer (review it before use), followed by one line saying where it was \
 routed, why (preference, limit, cost, context, quality, latency, sticky, manual, failover), what it cost and the \

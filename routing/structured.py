@@ -8,7 +8,7 @@ returned: an answer that is not JSON, or not valid against the schema, is an `In
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, Protocol
 
 from jsonschema import SchemaError, ValidationError
 from jsonschema.validators import validator_for
@@ -16,11 +16,21 @@ from jsonschema.validators import validator_for
 from providers.anthropic_request import WRAPPED_KEY, is_object_schema
 from providers.errors import InvalidOutput
 from providers.types import STRUCTURED_NAME, Completion
-from routing.types import RankedCandidate
 
 #: validation errors named in one message (the rest are counted)
 SHOWN_ERRORS = 3
 _FENCE = "```"
+
+
+class Where(Protocol):
+    """The candidate that answered (a `RankedCandidate`)."""
+
+    @property
+    def provider(self) -> str: ...
+    @property
+    def account(self) -> str: ...
+    @property
+    def model(self) -> str: ...
 
 
 def check_schema(schema: dict[str, Any]) -> None:
@@ -34,7 +44,7 @@ def check_schema(schema: dict[str, Any]) -> None:
         ) from None
 
 
-def structured_answer(completion: Completion, schema: dict[str, Any], candidate: RankedCandidate) -> Completion:
+def structured_answer(completion: Completion, schema: dict[str, Any], candidate: Where) -> Completion:
     """`completion` with its text the answer as JSON text (a forced tool's input taken as the answer).
 
     Raises:
@@ -55,7 +65,7 @@ def parsed(text: str) -> Any:
     return json.loads(text)
 
 
-def _answer(completion: Completion, schema: dict[str, Any], candidate: RankedCandidate) -> Any:
+def _answer(completion: Completion, schema: dict[str, Any], candidate: Where) -> Any:
     call = next((c for c in completion.tool_calls if c.name == STRUCTURED_NAME), None)
     text = call.arguments if call is not None else _unfenced(completion.text)
     try:
@@ -92,7 +102,7 @@ def _path(parts: Any) -> str:
     return path
 
 
-def _invalid(candidate: RankedCandidate, completion: Completion, message: str) -> InvalidOutput:
+def _invalid(candidate: Where, completion: Completion, message: str) -> InvalidOutput:
     return InvalidOutput(
         message,
         provider=candidate.provider,

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -50,7 +50,7 @@ from routing.ports import (
 )
 from routing.request import RouteRequest, RouterSetup
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
-from routing.structured import structured_answer
+from routing.structured import after_invalid_output, failed_settlement, structured_answer
 from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate, Task
 
@@ -68,9 +68,6 @@ MIN_ATTEMPT_S = 1.0
 #: a limit learned from headers is written again when it is this old, so it stays in force (the store forgets one
 #: after a minute) while calls keep coming
 LEARNED_REFRESH = timedelta(seconds=30)
-
-#: answers that fail the request's json_schema before it stops (the first is retried on the next candidate)
-MAX_INVALID_OUTPUTS = 2
 
 #: (output tokens so far, message) -> reported to the caller while a completion streams in
 Progress = Callable[[int, str], Awaitable[None]]
@@ -102,7 +99,6 @@ class AttemptRunner:
     _retired: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _failed_here: set[tuple[str, str]] = field(default_factory=set[tuple[str, str]])
     _skip_windows_up_to: int = 0
-    _invalid_outputs: int = 0
     #: (provider, model) -> the account the shared round-robin cursor chose for that pool
     _pool_choice: dict[tuple[str, str], str] = field(default_factory=dict[tuple[str, str], str])
     #: what a pool's turn already reserved (with the cursor, in one trip) for the candidate it chose
@@ -398,9 +394,10 @@ class AttemptRunner:
             error, now=failed_at, timezone=account.quota.timezone, context_window=profile.context_window
         )
         if isinstance(error, InvalidOutput):
-            action = self._invalid_output(error, action)
+            self.outcome.invalid = error
+            action = after_invalid_output(action, self.outcome.attempts)
         # a provider that answered has usually counted the request; one that was never reached has not
-        changes: list[Change] = [self._settle_failed(hold, error, profile) if action.counted else Release(hold)]
+        changes: list[Change] = [failed_settlement(hold, error, profile) if action.counted else Release(hold)]
         changes.extend(self._apply(action, account, profile))
         limits = learnable(error.limits) if isinstance(error, ProviderHTTPError) and error.limits is not None else None
         if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate)), now):
@@ -418,19 +415,6 @@ class AttemptRunner:
         if action.stop:
             self.outcome.stop = error
         return action
-
-    def _invalid_output(self, error: InvalidOutput, action: Action) -> Action:
-        """An answer that fails the request's json_schema is retried on the next candidate once, then returned as
-        the error (routing.structured)."""
-        self.outcome.invalid = error
-        self._invalid_outputs += 1
-        return replace(action, stop=True) if self._invalid_outputs >= MAX_INVALID_OUTPUTS else action
-
-    def _settle_failed(self, hold: Hold, error: ProviderError, profile: ModelProfile) -> Settle:
-        """A failed attempt the provider counted: settled empty, or at what an answer that failed validation used."""
-        if not isinstance(error, InvalidOutput):
-            return Settle(hold, Usage(), 0.0)
-        return Settle(hold, error.usage, usage_cost_usd(error.usage, profile, free=is_free_tier(profile, None)))
 
     def _apply(self, action: Action, account: Account, profile: ModelProfile) -> list[Change]:
         """What `action` changes in the shared state; notes what this request may no longer try."""

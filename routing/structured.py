@@ -7,16 +7,25 @@ returned: an answer that is not JSON, or not valid against the schema, is an `In
 
 from __future__ import annotations
 
+import dataclasses
 import json
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from jsonschema import SchemaError, ValidationError
 from jsonschema.validators import validator_for
 
 from providers.anthropic_request import WRAPPED_KEY, is_object_schema
-from providers.errors import InvalidOutput
-from providers.types import STRUCTURED_NAME, Completion
+from providers.attempts import AttemptRecord
+from providers.errors import InvalidOutput, ProviderError
+from providers.models import ModelProfile
+from providers.types import STRUCTURED_NAME, Completion, Usage
+from routing.cost import is_free_tier, usage_cost_usd
+from routing.failover import Action
+from routing.ports import Hold, Settle
 
+#: answers that fail the request's json_schema before it stops (the first is retried on the next candidate)
+MAX_INVALID_OUTPUTS = 2
 #: validation errors named in one message (the rest are counted)
 SHOWN_ERRORS = 3
 _FENCE = "```"
@@ -58,6 +67,20 @@ def structured_answer(completion: Completion, schema: dict[str, Any], candidate:
     others = tuple(call for call in completion.tool_calls if call.name != STRUCTURED_NAME)
     text = json.dumps(value, ensure_ascii=False)
     return completion.model_copy(update={"text": text, "tool_calls": others})
+
+
+def after_invalid_output(action: Action, attempts: Sequence[AttemptRecord]) -> Action:
+    """What an invalid answer leads to: the next candidate, unless this was the last one allowed (`attempts` are
+    those before it)."""
+    earlier = sum(1 for attempt in attempts if attempt.error_class == "invalid_output")
+    return dataclasses.replace(action, stop=True) if earlier + 1 >= MAX_INVALID_OUTPUTS else action
+
+
+def failed_settlement(hold: Hold, error: ProviderError, profile: ModelProfile) -> Settle:
+    """A failed attempt the provider counted: settled empty, or at what an answer that failed validation used."""
+    if not isinstance(error, InvalidOutput):
+        return Settle(hold, Usage(), 0.0)
+    return Settle(hold, error.usage, usage_cost_usd(error.usage, profile, free=is_free_tier(profile, None)))
 
 
 def parsed(text: str) -> Any:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from providers.types import ChatRequest, Message, ToolSpec
+from providers.types import STRUCTURED_NAME, ChatRequest, Message, ToolSpec
 from providers.vendors import WireOptions
+
+#: the property of the forced tool's input that holds an answer whose schema is not an object
+WRAPPED_KEY = "value"
 
 #: `max_tokens` is required on this wire; this is sent when the request sets none. Every current Claude model
 #: (and the GLM/Kimi models behind the compatible endpoints) accepts it, and it bounds a runaway answer's cost.
@@ -28,7 +31,7 @@ def build_body(request: ChatRequest, options: WireOptions, stream: bool) -> dict
     system_parts = [request.system] if request.system else []
     # the wire has no system role inside `messages`: such turns join the top-level system prompt
     system_parts += [message.content for message in request.messages if message.role == "system" and message.content]
-    if request.json_output:
+    if request.json_output and request.json_schema is None:
         system_parts.append(_JSON_INSTRUCTION)
     body: dict[str, Any] = {
         "model": request.model,
@@ -45,6 +48,10 @@ def build_body(request: ChatRequest, options: WireOptions, stream: bool) -> dict
         body["stop_sequences"] = list(request.stop)
     if request.tools:
         body["tools"] = [_tool(tool) for tool in request.tools]
+    if request.json_schema is not None:
+        # the wire's structured output: one forced tool whose input is the answer
+        body.setdefault("tools", []).append(structured_tool(request.json_schema))
+        body["tool_choice"] = {"type": "tool", "name": STRUCTURED_NAME}
     if stream:
         body["stream"] = True
     if options.min_cache_tokens is not None:
@@ -70,6 +77,24 @@ def _mark_cacheable_prefix(body: dict[str, Any], min_tokens: int) -> None:
 
 def _estimate_tokens(parts: list[Any]) -> int:
     return sum(len(json.dumps(part, ensure_ascii=False)) for part in parts) // _CHARS_PER_TOKEN
+
+
+def structured_tool(schema: dict[str, Any]) -> dict[str, Any]:
+    """The forced tool that carries a structured answer; a schema whose top is not an object is wrapped as the
+    object's `value` (`tool_input_answer` unwraps it)."""
+    return {
+        "name": STRUCTURED_NAME,
+        "description": "Give your answer by calling this tool: its input is the answer.",
+        "input_schema": schema if is_object_schema(schema) else _wrapped(schema),
+    }
+
+
+def is_object_schema(schema: dict[str, Any]) -> bool:
+    return schema.get("type") == "object"
+
+
+def _wrapped(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "properties": {WRAPPED_KEY: schema}, "required": [WRAPPED_KEY]}
 
 
 def _tool(tool: ToolSpec) -> dict[str, Any]:

@@ -10,7 +10,8 @@
     │   ├── ModelNotFound      404 model                                       -> mark the model retired
     │   ├── ContextTooLong     400 context length                              -> skip smaller windows
     │   └── InvalidRequest     other 400                                       -> stop, no failover
-    └── ProviderTransportError timeout, connection refused/reset, truncated stream -> next, breaker counts it
+    ├── ProviderTransportError timeout, connection refused/reset, truncated stream -> next, breaker counts it
+    └── InvalidOutput          an answer not valid against the request's json_schema -> next candidate, once
 
 The router branches on these types (or `error_class`), never on message text.
 """
@@ -23,7 +24,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Literal
 
 from providers.ratelimits import MAX_RETRY_AFTER_S
-from providers.types import RateLimits
+from providers.types import RateLimits, Usage
 
 ErrorClass = Literal[
     "rate_limited",
@@ -35,6 +36,7 @@ ErrorClass = Literal[
     "model_not_found",
     "context_too_long",
     "invalid_request",
+    "invalid_output",
 ]
 
 #: how long a quota stays exhausted: a calendar day or month, until a balance is topped up, or not said
@@ -170,6 +172,20 @@ class InvalidRequest(ProviderHTTPError):
 
 class ProviderTransportError(ProviderError):
     error_class = "transport"
+
+
+class InvalidOutput(ProviderError):
+    """The model answered, but not with what the request's `json_schema` asks for: another model may do better.
+
+    `usage` is what the answer used (the provider bills it all the same)."""
+
+    error_class = "invalid_output"
+
+    def __init__(
+        self, message: str, *, provider: str, account: str, model: str | None = None, usage: Usage | None = None
+    ) -> None:
+        super().__init__(message, provider=provider, account=account, model=model)
+        self.usage = usage if usage is not None else Usage()
 
 
 def class_for_status(status_code: int) -> type[ProviderHTTPError]:

@@ -35,8 +35,11 @@ def build_body(request: ChatRequest, options: WireOptions = DEFAULT_OPTIONS) -> 
         config["maxOutputTokens"] = request.max_output_tokens
     if request.stop:
         config["stopSequences"] = list(request.stop)
-    if request.json_output:
+    if request.json_output or request.json_schema is not None:
         config["responseMimeType"] = "application/json"
+    if request.json_schema is not None:
+        # Gemini's Schema is an OpenAPI subset: unsupported keywords are cut (the router validates the full schema)
+        config["responseSchema"] = gemini_schema(request.json_schema)
     if config:
         body["generationConfig"] = config
     return body

@@ -2,17 +2,28 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from providers.types import ChatRequest, Message
+from providers.types import STRUCTURED_NAME, ChatRequest, Message
 from providers.vendors import WireOptions
 
 Json = dict[str, Any]
 
 
+def schema_instruction(schema: Json) -> str:
+    """The schema as an instruction, for an endpoint that can ask for JSON but not for a schema."""
+    return "Respond with a single JSON value, and nothing else, valid against this JSON Schema:\n" + json.dumps(
+        schema, ensure_ascii=False
+    )
+
+
 def build_body(request: ChatRequest, options: WireOptions, stream: bool) -> Json:
     """The JSON body of a chat completion request for this vendor's wire options."""
-    messages: list[Json] = [{"role": "system", "content": request.system}] if request.system else []
+    system = request.system
+    if request.json_schema is not None and not options.json_schema:
+        system = "\n\n".join(part for part in (system, schema_instruction(request.json_schema)) if part)
+    messages: list[Json] = [{"role": "system", "content": system}] if system else []
     messages.extend(_message(message) for message in request.messages)
     body: Json = {"model": request.model, "messages": messages, "stream": stream}
     if request.max_output_tokens is not None:
@@ -26,7 +37,12 @@ def build_body(request: ChatRequest, options: WireOptions, stream: bool) -> Json
             {"type": "function", "function": {"name": t.name, "description": t.description, "parameters": t.parameters}}
             for t in request.tools
         ]
-    if request.json_output:
+    if request.json_schema is not None and options.json_schema:
+        body["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": STRUCTURED_NAME, "schema": request.json_schema, "strict": False},
+        }
+    elif request.json_output or request.json_schema is not None:
         body["response_format"] = {"type": "json_object"}
     if stream and options.stream_usage:
         body["stream_options"] = {"include_usage": True}

@@ -11,6 +11,9 @@ WireKind = Literal["openai", "anthropic", "gemini"]
 Role = Literal["system", "user", "assistant", "tool"]
 FinishReason = Literal["stop", "length", "tool_calls", "content_filter", "error", "other"]
 
+#: the name a structured answer's schema (on the Anthropic wire: its forced tool) goes by
+STRUCTURED_NAME = "structured_answer"
+
 
 class Frozen(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -73,6 +76,8 @@ class ChatRequest(Frozen):
     stop: tuple[str, ...] = ()
     tools: tuple[ToolSpec, ...] = ()
     json_output: bool = False
+    #: structured output: the answer must be JSON valid against this JSON Schema (each wire asks in its own way)
+    json_schema: dict[str, Any] | None = None
 
 
 class Usage(Frozen):

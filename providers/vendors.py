@@ -21,6 +21,9 @@ class WireOptions(Frozen):
     #: Anthropic prompt caching: the smallest prefix (in tokens) the vendor caches; a request whose stable prefix
     #: reaches it gets `cache_control` marks. None: the endpoint is never sent marks.
     min_cache_tokens: int | None = None
+    #: the endpoint takes `response_format: {type: json_schema}`; False: only `json_object`, the schema then goes
+    #: in the system prompt (the router validates the answer either way)
+    json_schema: bool = True
 
 
 class Vendor(Frozen):
@@ -69,8 +72,8 @@ _VENDORS: tuple[Vendor, ...] = (
         base_url="https://api.z.ai/api/paas/v4",
         catalog="zai",
         key_env="ZAI_API_KEY",
-        # Z.AI accepts temperature in (0, 1]
-        options=WireOptions(temperature_min=0.01, temperature_max=1.0),
+        # Z.AI accepts temperature in (0, 1], and JSON mode without a schema
+        options=WireOptions(temperature_min=0.01, temperature_max=1.0, json_schema=False),
         label="Z.AI",
     ),
     Vendor(
@@ -79,7 +82,7 @@ _VENDORS: tuple[Vendor, ...] = (
         base_url="https://open.bigmodel.cn/api/paas/v4",
         catalog="zai",
         key_env="ZHIPUAI_API_KEY",
-        options=WireOptions(temperature_min=0.01, temperature_max=1.0),
+        options=WireOptions(temperature_min=0.01, temperature_max=1.0, json_schema=False),
         label="Zhipu",
     ),
     Vendor(
@@ -88,7 +91,7 @@ _VENDORS: tuple[Vendor, ...] = (
         base_url="https://api.moonshot.ai/v1",
         catalog="moonshot",
         key_env="MOONSHOT_API_KEY",
-        options=WireOptions(temperature_max=1.0),
+        options=WireOptions(temperature_max=1.0, json_schema=False),
         label="Kimi",
     ),
     Vendor(
@@ -105,6 +108,7 @@ _VENDORS: tuple[Vendor, ...] = (
         base_url="https://api.deepseek.com",
         catalog="deepseek",
         key_env="DEEPSEEK_API_KEY",
+        options=WireOptions(json_schema=False),
         label="DeepSeek",
     ),
     Vendor(

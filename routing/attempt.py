@@ -22,7 +22,7 @@ import anyio
 
 from providers.adapter import ChatAdapter
 from providers.attempts import AttemptOutcome, AttemptRecord
-from providers.errors import ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
+from providers.errors import InvalidOutput, ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.ratelimits import learnable
 from providers.types import ChatRequest, Completion, Message, RateLimits, StreamDone, TextDelta, Usage
@@ -50,6 +50,7 @@ from routing.ports import (
 )
 from routing.request import RouteRequest, RouterSetup
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
+from routing.structured import after_invalid_output, failed_settlement, structured_answer
 from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate, Task
 
@@ -222,6 +223,8 @@ class AttemptRunner:
             adapter = self.ports.connect(provider, account, await self.ports.keys.get(account))
             with anyio.fail_after(self.setup.request_timeout_s):
                 completion = await self._call(adapter, chat, candidate)
+            if self.request.json_schema is not None:
+                completion = structured_answer(completion, self.request.json_schema, candidate)
             self._served(candidate, account, profile, hold, completion, started, now)
             return None
         except TimeoutError as timeout:
@@ -294,6 +297,7 @@ class AttemptRunner:
             temperature=self.request.temperature,
             tools=self.request.tools,
             json_output=self.request.json_output,
+            json_schema=self.request.json_schema,
         )
 
     def _moves_history(self, candidate: RankedCandidate) -> bool:
@@ -389,8 +393,11 @@ class AttemptRunner:
         action = action_for(
             error, now=failed_at, timezone=account.quota.timezone, context_window=profile.context_window
         )
+        if isinstance(error, InvalidOutput):
+            self.outcome.invalid = error
+            action = after_invalid_output(action, self.outcome.attempts)
         # a provider that answered has usually counted the request; one that was never reached has not
-        changes: list[Change] = [Settle(hold, Usage(), 0.0) if action.counted else Release(hold)]
+        changes: list[Change] = [failed_settlement(hold, error, profile) if action.counted else Release(hold)]
         changes.extend(self._apply(action, account, profile))
         limits = learnable(error.limits) if isinstance(error, ProviderHTTPError) and error.limits is not None else None
         if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate)), now):

@@ -12,6 +12,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from providers.models import TaskType
 from providers.types import Frozen, Message, ToolCall, ToolSpec, Usage
@@ -36,11 +37,13 @@ class CacheKeyParts:
     scope: str | None
     #: sha256 of each attached workspace file's content, in order
     files: tuple[str, ...] = ()
+    #: a structured-output request's schema (part of the key only when set, so other keys are unchanged)
+    json_schema: dict[str, Any] | None = None
 
 
 def cache_key(parts: CacheKeyParts) -> str:
     """The sha256 (hex) of the canonical JSON of `parts` (sorted keys, no whitespace)."""
-    canonical = {
+    canonical: dict[str, Any] = {
         "v": KEY_VERSION,
         "system": parts.system,
         "messages": [m.model_dump(mode="json") for m in parts.messages],
@@ -53,6 +56,8 @@ def cache_key(parts: CacheKeyParts) -> str:
     }
     if parts.files:
         canonical["files"] = list(parts.files)
+    if parts.json_schema is not None:
+        canonical["json_schema"] = parts.json_schema
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 

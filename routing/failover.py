@@ -13,6 +13,7 @@ from providers.calendar import next_midnight, next_month_start
 from providers.errors import (
     AuthFailed,
     ContextTooLong,
+    InvalidOutput,
     InvalidRequest,
     ModelNotFound,
     ProviderError,
@@ -103,6 +104,9 @@ def action_for(error: ProviderError, *, now: datetime, timezone: str, context_wi
         return Action(skip_windows_up_to=context_window, reason=reason)
     if isinstance(error, InvalidRequest):
         return Action(stop=True, reason=reason)
+    if isinstance(error, InvalidOutput):
+        # the model answered (and billed it), just not in the requested shape: no rest, another model may comply
+        return Action(reason=reason)
     if isinstance(error, ProviderHTTPError):
         # overloaded, server errors and any other status: a short rest (the server's own hint when it gives one)
         wait = error.retry_after_s

@@ -7,10 +7,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from providers.attempts import AttemptRecord
-from providers.errors import ProviderError
+from providers.errors import InvalidOutput, ProviderError
 from providers.types import Completion, Message
 from routing.ports import Change
-from routing.results import Attempt, InvalidRequestError, NoRouteAvailable, RouteError
+from routing.results import Attempt, InvalidOutputError, InvalidRequestError, NoRouteAvailable, RouteError
 from routing.types import RUNTIME_FILTERS, CandidateState, Exclusion, RankedCandidate
 
 
@@ -36,6 +36,8 @@ class Outcome:
     deadline_s: float | None = None
     #: the router's own failure that ended the loop (e.g. the ledger stayed locked), said to the caller as it is
     failure: Exception | None = None
+    #: the last answer that failed the request's json_schema (the error names what failed validation)
+    invalid: InvalidOutput | None = None
 
     def note_retry_at(self, when: datetime | None) -> None:
         if when is not None and (self.retry_at is None or when < self.retry_at):
@@ -44,6 +46,14 @@ class Outcome:
     def error(self, decision_id: int | None) -> RouteError:
         """The error the caller sees: the provider's rejection, or every attempt with the earliest retry time."""
         attempts = tuple(Attempt.of(attempt) for attempt in self.attempts)
+        if self.invalid is not None:
+            return InvalidOutputError(
+                f"no answer matched json_schema; the last, from {self.invalid.provider}/{self.invalid.model}: "
+                f"{self.invalid.message}",
+                attempts=attempts,
+                decision_id=decision_id,
+                fix="simplify the schema or say more about the expected shape in the prompt, then call again",
+            )
         if self.stop is not None:
             return InvalidRequestError(
                 f"{self.stop.provider} rejected the request: {self.stop.message}",

@@ -47,3 +47,5 @@ class Preferences(Frozen):
     #: uncatalogued models a provider's listing reports become candidates (after the catalogued ones)
     auto_discover: bool = False
     cache: CachePolicy = CachePolicy()
+    #: when no provider can serve, ask the MCP client's own model (sampling), if the client declared it
+    sampling_fallback: bool = True

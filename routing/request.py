@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from providers.models import ProviderConfig, TaskType
 from providers.types import Message, ToolSpec
@@ -36,6 +37,8 @@ class RouteRequest:
     max_cost_usd: float | None = None
     tools: tuple[ToolSpec, ...] = ()
     json_output: bool = False
+    #: structured output: the answer must be JSON valid against this schema (routing.structured)
+    json_schema: dict[str, Any] | None = None
     dry_run: bool = False
     #: the response cache: False bypasses it, True opts in, None follows the policy (routing.cache.cache_ttl)
     cache: bool | None = None

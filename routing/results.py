@@ -127,5 +127,9 @@ class InvalidRequestError(RouteError):
     """The provider rejected the request itself; trying elsewhere would repeat the rejection."""
 
 
+class InvalidOutputError(RouteError):
+    """No answer was valid against the request's `json_schema`; the message shows what failed validation."""
+
+
 class NoRouteAvailable(RouteError):
     """Every candidate failed or was refused."""

@@ -22,6 +22,7 @@ from routing.analyse import Counter, analyse
 from routing.attempt import AttemptRunner, Progress, StateKey, Wait
 from routing.cache import CachedAnswer, CacheKeyParts, CachePlan, cache_key, cache_ttl
 from routing.decide import decide
+from routing.fallback import ClientFallback, ClientModel, Routed
 from routing.logbook import decision_entry, dry_run_result, route_result
 from routing.outcome import Outcome, Served, frees_at, no_route_fix
 from routing.ports import CacheWrite, ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
@@ -36,12 +37,9 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Prepared:
+class Prepared(Routed):
     """A request analysed and decided, with the state it was decided on."""
 
-    task: Task
-    decision: Decision
-    record: ConversationRecord
     states: dict[StateKey, CandidateState]
 
 
@@ -84,7 +82,7 @@ class Router:
             max_output_tokens=request.max_output_tokens,
             max_cost_usd=request.max_cost_usd,
             tools=request.tools,
-            json_output=request.json_output,
+            json_output=request.json_output or request.json_schema is not None,
             conversation_id=record.state.id,
             provider=request.provider,
             model=request.model,
@@ -117,25 +115,34 @@ class Router:
         decision_id = await self.ports.bookkeeping.finish((), entry, None, now)
         return dry_run_result(prepared.decision, prepared.record.state.id, decision_id)
 
-    async def route(self, request: RouteRequest, progress: Progress | None = None) -> RouteResult:
-        """Serve `request` on the best candidate that answers, failing over down the ranked list.
+    async def route(
+        self, request: RouteRequest, progress: Progress | None = None, client: ClientModel | None = None
+    ) -> RouteResult:
+        """Serve `request` on the best candidate that answers, failing over down the ranked list; when none can,
+        on `client` (the MCP client's own model, routing.fallback) if given and `samplingFallback` allows.
 
         Cancelling the call (the caller went away) cancels the upstream request and releases its reservation.
 
         Raises:
             NoRouteAvailable: nothing could serve; the error lists every attempt and when something frees up.
             InvalidRequestError: the provider rejected the request itself (failover would repeat it).
+            ClientDeferred: the client's answer comes on its retry of the call (the decision so far is logged).
         """
         started = self.clock()
         prepared = await self._prepare(request, started)
         decision = prepared.decision
         if decision.chosen is None:
-            entry = self._entry(prepared, Outcome(), dry_run=False)
-            decision_id = await self.ports.bookkeeping.finish((), entry, None, started)
-            message = _no_route_message(decision, decision_id)
             retry_at = frees_at(decision.excluded, prepared.states, started)
-            fix = _setup_fix(decision) or no_route_fix(retry_at)
-            raise NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=fix)
+
+            def no_route(decision_id: int | None) -> NoRouteAvailable:
+                message = _no_route_message(decision, decision_id)
+                fix = _setup_fix(decision) or no_route_fix(retry_at)
+                return NoRouteAvailable(message, retry_at=retry_at, decision_id=decision_id, fix=fix)
+
+            if client is not None and self._may_fall_back(request, None):
+                return await self._fallback().serve(client, prepared, request, Outcome(), no_route, started)
+            entry = self._entry(prepared, Outcome(), dry_run=False)
+            raise no_route(await self.ports.bookkeeping.finish((), entry, None, started))
         plan = self._cache_plan(request, prepared)
         if plan is not None and (hit := await self._from_cache(prepared, request, plan, started)) is not None:
             return hit
@@ -169,10 +176,23 @@ class Router:
         if deadline.cancelled_caught:
             outcome = runner.outcome
             outcome.deadline_s = self.setup.deadline_s
+        if outcome.served is None and client is not None and self._may_fall_back(request, outcome):
+            outcome.note_retry_at(frees_at(decision.excluded, prepared.states, self.clock()))
+            return await self._fallback().serve(client, prepared, request, outcome, outcome.error, started)
         result = await self._finish(prepared, request, outcome, started)
         if plan is not None:
             await self._remember(plan, result)
         return result
+
+    def _may_fall_back(self, request: RouteRequest, outcome: Outcome | None) -> bool:
+        """Whether the client's model may answer: `samplingFallback` on, no json_schema to hold it to, and the
+        request not stopped on purpose (a provider's rejection of the request, an invalid answer, our failure)."""
+        if not self.setup.preferences.sampling_fallback or request.json_schema is not None:
+            return False
+        return outcome is None or (outcome.stop is None and outcome.invalid is None and outcome.failure is None)
+
+    def _fallback(self) -> ClientFallback:
+        return ClientFallback(self.ports, self.clock, self.setup.log_prompts)
 
     def _cache_plan(self, request: RouteRequest, prepared: Prepared) -> CachePlan | None:
         """The cache key and TTL of a cacheable call (README "Response cache"); None when it is not cached."""
@@ -185,7 +205,7 @@ class Router:
         parts = CacheKeyParts(
             task.system, for_history(task.messages), request.tools, request.json_output, request.temperature,
             request.max_output_tokens, chosen.provider, chosen.model, request.conversation_id,
-            tuple(file.sha256 for file in request.files),
+            tuple(file.sha256 for file in request.files), request.json_schema,
         )  # fmt: skip
         return CachePlan(cache_key(parts), request.conversation_id, ttl)
 

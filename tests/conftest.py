@@ -48,6 +48,25 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
+#: where the tests look for local model servers: a port nothing listens on, so the machine's own Ollama or LM Studio
+#: never leaks into a test (a test that wants one starts a fake and points the variable at it)
+UNREACHABLE = "http://127.0.0.1:1"
+
+
+@pytest.fixture(autouse=True)
+def no_local_models(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    import dataclasses
+
+    import providers.local as local
+
+    monkeypatch.setenv("PROVIDER_ROUTER_OLLAMA_URL", UNREACHABLE)
+    monkeypatch.setenv("PROVIDER_ROUTER_LMSTUDIO_URL", UNREACHABLE)
+    monkeypatch.delenv("OLLAMA_HOST", raising=False)
+    servers = tuple(dataclasses.replace(server, default_url=UNREACHABLE) for server in local.LOCAL_SERVERS)
+    monkeypatch.setattr(local, "LOCAL_SERVERS", servers)
+    yield
+
+
 @pytest.fixture(autouse=True)
 def memory_keyring() -> Iterator[Any]:
     """Every test gets an empty in-memory keychain unless it asks for the real one."""

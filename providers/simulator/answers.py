@@ -35,6 +35,8 @@ class Answer:
     usage: bool = True
     #: a hostile fault's reported cost (overrides everything)
     cost: float | None = None
+    #: Anthropic: answer as a call of this (forced) tool, its input the text parsed as JSON
+    tool: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,7 +225,7 @@ def _anthropic_usage(answer: Answer, output_tokens: int) -> dict[str, Any]:
 
 
 def _anthropic_stop(answer: Answer) -> str:
-    return "max_tokens" if answer.truncated else "end_turn"
+    return "max_tokens" if answer.truncated else ("tool_use" if answer.tool is not None else "end_turn")
 
 
 def anthropic_json(answer: Answer) -> bytes:
@@ -234,12 +236,36 @@ def anthropic_json(answer: Answer) -> bytes:
             "id": "msg_sim" + answer.request_id,
             "type": "message",
             "role": "assistant",
-            "content": [{"type": "text", "text": answer.text}],
+            "content": [_anthropic_block(answer, whole=True)],
             "stop_reason": _anthropic_stop(answer),
             "stop_sequence": None,
             **({"usage": _anthropic_usage(answer, answer.output_tokens)} if answer.usage else {}),
         }
     )
+
+
+def _anthropic_block(answer: Answer, *, whole: bool) -> dict[str, Any]:
+    if answer.tool is None:
+        return {"type": "text", "text": answer.text if whole else ""}
+    return {"type": "tool_use", "id": "toolu_sim" + answer.request_id, "name": answer.tool, "input": _input(answer)}
+
+
+def _input(answer: Answer) -> Any:
+    try:
+        return json.loads(answer.text)
+    except ValueError:
+        return {"text": answer.text}
+
+
+def _start_block(answer: Answer) -> dict[str, Any]:
+    block = _anthropic_block(answer, whole=False)
+    return {**block, "input": {}} if answer.tool is not None else block
+
+
+def _anthropic_delta(answer: Answer, piece: str) -> dict[str, Any]:
+    if answer.tool is None:
+        return {"type": "text_delta", "text": piece}
+    return {"type": "input_json_delta", "partial_json": piece}
 
 
 def _event(name: str, data: dict[str, Any]) -> bytes:
@@ -260,12 +286,12 @@ def anthropic_stream(answer: Answer) -> StreamPlan:
     }
     head = [
         _event("message_start", {"message": message}),
-        _event("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}}),
+        _event("content_block_start", {"index": 0, "content_block": _start_block(answer)}),
         _event("ping", {}),
     ]
+    text = answer.text if answer.tool is None else json.dumps(_input(answer))
     body = [
-        _event("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": piece}})
-        for piece in pieces(answer.text)
+        _event("content_block_delta", {"index": 0, "delta": _anthropic_delta(answer, piece)}) for piece in pieces(text)
     ]
     final_usage = {
         "input_tokens": answer.input_tokens,

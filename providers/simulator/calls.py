@@ -24,6 +24,8 @@ class Call:
     prompt: str
     input_tokens: int
     max_output_tokens: int | None
+    #: Anthropic: the tool `tool_choice` forces (the answer then comes as that tool's input)
+    forced_tool: str | None = None
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -99,4 +101,11 @@ def parse_call(kind: WireKind, data: Any, path_model: str | None, query: str) ->
         prompt=_last_user_text(messages),
         input_tokens=estimate_tokens(chars),
         max_output_tokens=_int_or_none(limit),
+        forced_tool=_forced_tool(data.get("tool_choice")) if kind == "anthropic" else None,
     )
+
+
+def _forced_tool(choice: Any) -> str | None:
+    if isinstance(choice, dict) and choice.get("type") == "tool" and isinstance(choice.get("name"), str):
+        return str(choice["name"])
+    return None

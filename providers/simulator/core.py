@@ -378,6 +378,7 @@ class Simulator:
             int(self._clock()),
             call.include_usage,
             spec.cost_usd,
+            tool=call.forced_tool,
         )
 
     def _placeholder_answer(self, request_id: str) -> Answer:

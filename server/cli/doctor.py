@@ -2,7 +2,8 @@
 
 Checked in order: the configuration (path, valid, warnings), the keychain backend, the database (opens, integrity,
 private permissions), each account (a key is found; unless `--offline`, one tiny request proves the provider is
-reachable and accepts the key), the clock and time zones (quota windows reset at a zone's midnight), and that the
+reachable and accepts the key), the local model servers running on this machine (Ollama, LM Studio: their own model
+listings, loopback only), the clock and time zones (quota windows reset at a zone's midnight), and that the
 top-level import names this distribution installs are its own.
 `verify_account` is also what `setup` uses to test each key it stores.
 """
@@ -34,6 +35,7 @@ from providers.errors import (
     RateLimited,
     UnusableKey,
 )
+from providers.local import detect, looked_for
 from providers.models import Account, ProviderConfig
 from providers.registry import make_adapter
 from providers.types import ChatRequest, Endpoint, Frozen, Message
@@ -392,6 +394,24 @@ async def _listing_checks(app: App) -> list[Check]:
     return []
 
 
+async def local_checks(
+    http: httpx2.AsyncClient, configured: Mapping[str, ProviderConfig], environ: Mapping[str, str]
+) -> list[Check]:
+    """The local model servers running on this machine (Ollama, LM Studio) with the models they list themselves."""
+    found = await detect(http, environ)
+    if not found:
+        detail = f"looked for {looked_for(environ)}"
+        return [Check(area="local models", name="none running", level="ok", detail=detail)]
+    checks = []
+    for local in found:
+        models = ", ".join(local.models) if local.models else "no models pulled yet"
+        provider = configured.get(local.server.provider)
+        used = "" if provider is not None else "; not in providers.json: `provider-router setup` adds it"
+        detail = f"{local.url}: {len(local.models)} model(s): {models}{used}"
+        checks.append(Check(area="local models", name=local.server.label, level="ok", detail=detail))
+    return checks
+
+
 async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, clock: Clock) -> DoctorReport:
     """Run every check; a database that cannot be opened is itself a finding, not an exception."""
     try:
@@ -402,6 +422,7 @@ async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, c
             checks += [_retirement_check(app, notice) for notice in notices]
             checks += [*_keychain_checks(app, environ), *await _database_checks(app)]
             checks += await _provider_checks(app, offline=offline)
+            checks += await local_checks(app.http, app.config.providers, environ)
             if not offline:
                 checks += await _listing_checks(app)
             checks += _clock_checks(app)

@@ -27,19 +27,21 @@ import anyio
 from clients.configfile import read_text
 from providers.clock import Clock
 from providers.credentials import CredentialError, KeyringCredentials, describe_backend
+from providers.local import Detected
 from providers.models import Account, CredentialRef
 from providers.vendors import VENDORS, vendor_for
 from routing.preferences import BUDGET_MODES
 from server.cli.common import UserError, cli_clock
 from server.cli.doctor import Check, verify_account
 from server.cli.setup_keys import check_keychain, env_ref, is_local, keyring_ref, say_variables, use_variables_for
+from server.cli.setup_local import describe, detect_local, fill_local_entry
 from server.cli.setup_plan import Plan, Prompter
 from server.config import ConfigError, Paths, decode_jsonc, write_config_document
 from server.wiring import App, open_app
 
 T = TypeVar("T")
 BASE_URL_ENV = "PROVIDER_ROUTER_SETUP_BASE_URL"
-OFFERED = ("google", "zai", "kimi", "openai", "anthropic", "deepseek", "groq", "openrouter", "ollama")
+OFFERED = ("google", "zai", "kimi", "openai", "anthropic", "deepseek", "groq", "openrouter", "ollama", "lmstudio")
 _SUFFIX = {"openai": "/v1", "anthropic": "", "gemini": "/v1beta"}
 #: executables that show an agent is installed, beside its config file
 _EXECUTABLES = {
@@ -125,11 +127,14 @@ def _key_ref(
     return keep_ref
 
 
-def _local_entry(prompter: Prompter, provider: str, entry: dict[str, Any], root: str | None) -> dict[str, Any]:
+def _local_entry(
+    prompter: Prompter, provider: str, entry: dict[str, Any], root: str | None, found: Detected | None
+) -> dict[str, Any]:
     vendor = vendor_for(provider)
     url = _base_url(root, provider, provider)
     if url and "accounts" not in entry:
         entry["baseUrl"] = url
+    entry = fill_local_entry(entry, found)
     where = entry.get("baseUrl") or (vendor.base_url if vendor else "")
     label = vendor.label if vendor is not None and vendor.label else provider
     prompter.say(f"{label}: runs on this machine ({where}); no account or key to set up")
@@ -137,12 +142,18 @@ def _local_entry(prompter: Prompter, provider: str, entry: dict[str, Any], root:
 
 
 def _provider_entry(
-    prompter: Prompter, plan: Plan, provider: str, old: dict[str, Any], root: str | None, environ: Mapping[str, str]
+    prompter: Prompter,
+    plan: Plan,
+    provider: str,
+    old: dict[str, Any],
+    root: str | None,
+    environ: Mapping[str, str],
+    found: Detected | None = None,
 ) -> dict[str, Any]:
     entry = dict(old)
     entry.pop("enabled", None)
-    if is_local(provider, entry, root):
-        return _local_entry(prompter, provider, entry, root)
+    if found is not None or is_local(provider, entry, root):
+        return _local_entry(prompter, provider, entry, root, found)
     old_accounts = [a for a in entry.get("accounts", []) if isinstance(a, dict)]
     label = VENDORS[provider].label if provider in VENDORS else provider
     pool_hint = " (several free accounts take turns)" if provider == "google" else ""
@@ -176,10 +187,13 @@ def _provider_entry(
     return entry
 
 
-def _choose(prompter: Prompter, args: argparse.Namespace, existing: dict[str, Any]) -> list[str]:
+def _choose(
+    prompter: Prompter, args: argparse.Namespace, existing: dict[str, Any], local: Sequence[str] = ()
+) -> list[str]:
     configured = [name for name, value in existing.get("providers", {}).items() if isinstance(value, dict)]
     active = [name for name in configured if existing["providers"][name].get("enabled", True) is not False]
-    default = args.providers or ",".join(active) or "google,zai"
+    running = [name for name in local if name not in configured]  # a local server found running is offered
+    default = args.providers or ",".join([*active, *running]) or "google,zai"
     prompter.say(f"Known providers: {', '.join(OFFERED)} (any OpenAI-compatible one can be added to the file later)")
     answer = prompter.ask("Which providers? (comma-separated)", default)
     chosen = list(dict.fromkeys(name.strip().lower() for name in answer.split(",") if name.strip()))
@@ -232,20 +246,31 @@ def _preferences(
 
 
 def plan_setup(
-    prompter: Prompter, args: argparse.Namespace, paths: Paths, environ: Mapping[str, str], *, keychain: bool = True
+    prompter: Prompter,
+    args: argparse.Namespace,
+    paths: Paths,
+    environ: Mapping[str, str],
+    *,
+    keychain: bool = True,
+    local: Sequence[Detected] = (),
 ) -> Plan:
     """Ask every question and build the new providers.json (nothing written yet).
 
-    Without a `keychain`, no key is asked for: accounts get `${VAR}` references (see `Plan.variables`).
+    Without a `keychain`, no key is asked for: accounts get `${VAR}` references (see `Plan.variables`). `local`: the
+    local model servers found running (offered by default, their models listed in their entries).
     """
     existing = _existing(paths)
     root = args.base_url_override or environ.get(BASE_URL_ENV) or None
-    chosen = _choose(prompter, args, existing)
+    for line in describe(local):
+        prompter.say(line)
+    found = {d.server.provider: d for d in local}
+    chosen = _choose(prompter, args, existing, list(found))
     old_providers: dict[str, Any] = {k: v for k, v in existing.get("providers", {}).items() if isinstance(v, dict)}
     plan = Plan(document=dict(existing), chosen=chosen, keychain=keychain)
     providers: dict[str, Any] = {}
     for name in chosen:
-        providers[name] = _provider_entry(prompter, plan, name, old_providers.get(name, {}), root, environ)
+        old = old_providers.get(name, {})
+        providers[name] = _provider_entry(prompter, plan, name, old, root, environ, found.get(name))
     for name, entry in old_providers.items():
         if name not in chosen:
             providers[name] = {**entry, "enabled": False}
@@ -353,7 +378,8 @@ def run_setup(args: argparse.Namespace, environ: Mapping[str, str] | None = None
     if paths.config_file.exists():
         prompter.say("An existing configuration was found: its values are the defaults, and it is kept as a backup.")
     keychain = check_keychain(prompter, environ)
-    plan = plan_setup(prompter, args, paths, environ, keychain=keychain)
+    local = anyio.run(detect_local, environ)
+    plan = plan_setup(prompter, args, paths, environ, keychain=keychain, local=local)
     paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     refused = anyio.run(_store_keys, plan, environ, prompter)
     if refused is not None:

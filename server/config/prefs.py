@@ -40,6 +40,7 @@ PREFERENCE_KEYS = (
     "switchThresholdTokens",
     "autoDiscover",
     "cache",
+    "samplingFallback",
 )
 SETTINGS_KEYS = (
     "retentionDays",
@@ -140,6 +141,8 @@ def parse_preferences(reader: Reader, root: dict[str, Any], configured: Collecti
     fields["budget"] = parse_budget(reader, block.get("budgetUsd"), child(path, "budgetUsd"))
     if "autoDiscover" in block:
         fields["auto_discover"] = reader.boolean(block["autoDiscover"], child(path, "autoDiscover"))
+    if "samplingFallback" in block:
+        fields["sampling_fallback"] = reader.boolean(block["samplingFallback"], child(path, "samplingFallback"))
     if "cache" in block:
         fields["cache"] = _cache(reader, block["cache"], child(path, "cache"))
     if "switchThresholdTokens" in block:

@@ -47,7 +47,8 @@ costs you only the paths) and images in `images` (`line_numbers: true` numbers t
 `quality`: max_speed | balanced (default) | max_quality | max_context. \
 `budget_mode`: free_only (spend nothing) | cost_first | quality_first; `max_cost_usd` caps one call. \
 Pass the `conversation_id` of a previous result to continue that thread; omit it for an unrelated task. \
-`dry_run: true` shows which provider/model would serve and why, without calling any.
+`dry_run: true` shows which provider/model would serve and why, without calling any. \
+`json_schema` (a JSON Schema) gets an answer validated against it, parsed in the result's `json`.
 
 Reading the result: the text is the answer (review it before use), followed by one line saying where it was \
 routed, why (preference, limit, cost, context, quality, latency, sticky, manual, failover), what it cost and the \

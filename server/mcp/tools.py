@@ -13,21 +13,24 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer, Resolve
+from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, ListRootsResult, TextContent, ToolAnnotations
-from pydantic import BaseModel, Field, FiniteFloat
+from mcp.types import CallToolResult, InputRequiredResult, TextContent, ToolAnnotations
+from pydantic import BaseModel, ConfigDict, Field, FiniteFloat
 
 from providers.models import TaskType
 from providers.types import Message, Usage
+from routing.fallback import ClientDeferred
 from routing.preferences import BudgetMode, QualityMode
 from routing.results import Attempt, DryRunResult, RouteError, RouteResult
 from routing.router import RouteRequest
+from routing.structured import check_schema, parsed
 from routing.types import Reason
 from server import actions, views
 from server.actions import Attachments, SwitchResult
 from server.config import ConfigError
-from server.mcp.roots import client_roots, workspace_of
+from server.mcp.roots import RootsDeferred, client_workspace, roots_request
+from server.mcp.sampling import client_model, input_required
 from server.mcp.state import ServerState
 from storage import StoreError
 
@@ -81,6 +84,11 @@ class RouteOutput(BaseModel):
     error: str | None = Field(default=None, description="dry run: why no provider can serve")
     cache_hit: bool = Field(default=False, description="served from the response cache: no call, $0")
     files: list[FileTokens] = Field(default_factory=list, description="the files read into the request")
+    parsed: Any = Field(
+        default=None, alias="json", description="with `json_schema`: the answer parsed (valid against the schema)"
+    )
+
+    model_config = ConfigDict(populate_by_name=True)
 
 
 def _cost(cost_usd: float) -> str:
@@ -109,12 +117,14 @@ def route_line(out: RouteOutput) -> str:
     )
 
 
-def route_output(result: RouteResult | DryRunResult) -> RouteOutput:
+def route_output(result: RouteResult | DryRunResult, *, structured: bool = False) -> RouteOutput:
+    """The tool's output; `structured`: the request had a json_schema, so the (validated) answer is parsed too."""
     if isinstance(result, DryRunResult):
         data = result.model_dump(exclude={"explanation"})
         return RouteOutput(**data, explanation=list(result.explanation), dry_run=True, text="")
     data = result.model_dump(exclude={"attempts", "tool_calls", "usage"})
-    return RouteOutput(**data, attempts=list(result.attempts), usage=result.usage)
+    value = parsed(result.text) if structured else None
+    return RouteOutput(**data, attempts=list(result.attempts), usage=result.usage, parsed=value)
 
 
 def as_messages(prompt: str | None, messages: list[ChatMessage] | None, system: str | None) -> RouteRequest:
@@ -184,8 +194,11 @@ async def route_and_complete(
         list[str] | None, Field(description="PNG/JPEG/WebP/GIF paths inside your workspace; needs a vision model")
     ] = None,
     line_numbers: Annotated[bool, Field(description="number the lines of the attached files")] = False,
-    roots: Annotated[ListRootsResult | None, Resolve(client_roots)] = None,
-) -> Annotated[CallToolResult, RouteOutput]:
+    json_schema: Annotated[
+        dict[str, Any] | None,
+        Field(description="a JSON Schema the answer must match; the parsed answer comes back as `json`"),
+    ] = None,
+) -> Annotated[CallToolResult, RouteOutput] | InputRequiredResult:
     """Send a self-contained task to the cheapest capable model (failing over on limits or errors).
 
     Give files and images by path (`files`, `images`): the server reads them from your workspace, so the call
@@ -199,7 +212,7 @@ async def route_and_complete(
     request = RouteRequest(
         messages=base.messages, system=base.system, task_type=task_type, quality=quality, budget_mode=budget_mode,
         provider=provider, model=model, conversation_id=conversation_id, max_output_tokens=max_output_tokens,
-        temperature=temperature, max_cost_usd=max_cost_usd, dry_run=dry_run, cache=cache,
+        temperature=temperature, max_cost_usd=max_cost_usd, dry_run=dry_run, cache=cache, json_schema=json_schema,
     )  # fmt: skip
 
     async def progress(tokens: int, message: str) -> None:
@@ -207,14 +220,22 @@ async def route_and_complete(
 
     attachments = Attachments(files or [], images or [], line_numbers)
     with tool_errors():
-        if attachments:
-            workspace = workspace_of(roots)
-            request = await actions.attach(request, workspace, attachments, app.config.settings.attach_limits)
-        result = await actions.route(app, request, progress)
-    out = route_output(result)
+        if json_schema is not None:
+            check_schema(json_schema)
+        try:
+            if attachments:
+                workspace = await client_workspace(ctx)
+                request = await actions.attach(request, workspace, attachments, app.config.settings.attach_limits)
+            result = await actions.route(app, request, progress, client_model(ctx))
+        except RootsDeferred:
+            return InputRequiredResult(input_requests=roots_request(ctx, True))  # the client retries with its roots
+        except ClientDeferred as deferred:  # the client answers and retries the call (MCP 2026-07-28)
+            return input_required(deferred, roots_request(ctx, bool(attachments)))
+    out = route_output(result, structured=json_schema is not None)
     out.files = [FileTokens(path=file.path, tokens=file.tokens) for file in request.files]
     text = f"{out.text}\n\n{route_line(out)}" if out.text else route_line(out)
-    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json"))
+    content = out.model_dump(mode="json", by_alias=True)
+    return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=content)
 
 
 async def provider_status(

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from mcp import Client
+from mcp.client.session import ListRootsFnT, SamplingFnT
 from mcp.types import CallToolResult, TextContent, TextResourceContents
 
 from providers.credentials import KeyringCredentials
@@ -85,12 +86,17 @@ async def served(
     clock: Callable[[], datetime],
     *,
     mode: Literal["auto", "legacy"] = "auto",
+    sampling_callback: SamplingFnT | None = None,
+    list_roots_callback: ListRootsFnT | None = None,
 ) -> AsyncIterator[tuple[Client, Redactor, list[App]]]:
-    """The MCP server over `paths` (each App it opens runs on `clock`, kept in the list) and an in-memory client."""
+    """The MCP server over `paths` (each App it opens runs on `clock`, kept in the list) and an in-memory client
+    (declaring `sampling` when given a `sampling_callback`)."""
     redactor = Redactor()
     apps: list[App] = []
     server = build_server(app_factory(paths, dict(environ), redactor, apps, clock), preload_tokenizer=False)
-    async with Client(server, mode=mode) as client:
+    async with Client(
+        server, mode=mode, sampling_callback=sampling_callback, list_roots_callback=list_roots_callback
+    ) as client:
         yield client, redactor, apps
 
 
@@ -103,6 +109,8 @@ async def mcp_session(
     mode: Literal["auto", "legacy"] = "auto",
     google_daily: int = 20,
     models: Mapping[str, str] | None = None,
+    sampling_callback: SamplingFnT | None = None,
+    list_roots_callback: ListRootsFnT | None = None,
     **preferences: Any,
 ) -> AsyncIterator[Session]:
     """The server over a fresh home and a client: the seed's config, or `config` (a dict, raw text, False: no file);
@@ -116,5 +124,8 @@ async def mcp_session(
             paths.config_file.write_text(config)
         elif config is not None:
             write_config(home, config)
-        async with served(paths, ENV, clock or fixed, mode=mode) as (client, redactor, apps):
+        sampling, roots = sampling_callback, list_roots_callback
+        async with served(
+            paths, ENV, clock or fixed, mode=mode, sampling_callback=sampling, list_roots_callback=roots
+        ) as (client, redactor, apps):
             yield Session(client, sim, paths, redactor, apps)

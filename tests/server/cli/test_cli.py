@@ -288,7 +288,8 @@ def test_doctor_verifies_each_provider_against_the_simulator(env: SimHome) -> No
     providers = [c for c in report["checks"] if c["area"] == "providers"]
     assert len(providers) == 7 and all(c["level"] == "ok" for c in providers)
     # no "models" area: the line-up's models never retire (tests/server/config/test_lifecycle.py has those)
-    assert {c["area"] for c in report["checks"]} == {"config", "keychain", "database", "providers", "clock", "install"}
+    areas = {"config", "keychain", "database", "providers", "local models", "clock", "install"}
+    assert {c["area"] for c in report["checks"]} == areas
     assert run.code == (1 if report["problems"] else 0)
     assert "fix:" in env.cli("doctor", "--offline").out or report["problems"] == 0
 

@@ -13,6 +13,7 @@ from typing import Any
 
 import keyring
 import pytest
+from anyio.from_thread import start_blocking_portal
 from keyring.backends import fail
 from keyring.errors import KeyringLocked
 
@@ -25,6 +26,7 @@ from server.cli.setup_wizard import run_setup
 from server.config.load import load_config
 from tests.clock import FixedClock
 from tests.harness import SIM_KEY
+from tests.local_fake import local_server
 from tests.memory_keyring import MemoryKeyring
 from tests.server.test_cli_support import running_seed_sim
 
@@ -334,3 +336,22 @@ def test_a_typo_in_an_answer_is_asked_again_instead_of_throwing_the_answers_away
         "cost_first",
         {"daily": 2.0},
     )
+
+
+def test_a_running_ollama_is_offered_and_its_listed_models_written_without_key_questions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("PROVIDER_ROUTER_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    with start_blocking_portal() as portal, portal.wrap_async_context_manager(local_server(["llama3.2"])) as url:
+        monkeypatch.setenv("PROVIDER_ROUTER_OLLAMA_URL", url)
+        assert _setup("--yes", "--no-install", "--no-verify") == 0
+    out = capsys.readouterr().out
+    assert f"Found on this machine: Ollama at {url} with 1 model(s): llama3.2" in out
+    assert "API key" not in out and "how many accounts" not in out
+    ollama = _config(tmp_path)["providers"]["ollama"]
+    assert ollama["baseUrl"] == f"{url}/v1" and list(ollama["models"]) == ["llama3.2"]
+    config = load_config(tmp_path / "home" / "providers.json", {}, today=NOW.date())
+    (model,) = config.providers["ollama"].models.values()
+    assert model.is_free  # a local model is a free candidate

@@ -154,8 +154,8 @@ class AttemptRunner:
         size = next((i for i, r in enumerate(rest) if _group(r) != key), len(rest))
         group = rest[:size]
         provider = self.setup.providers.get(rest[0].provider)
-        if size < 2 or provider is None or provider.load_balancing != "round_robin":
-            return rest
+        if size < 2 or provider is None or provider.load_balancing != "round_robin" or group[0].pool_note:
+            return rest  # a pool_note: decide() put an account first for its quota outlook or warm cache
         by_id = {r.account: r for r in group}
         order = [a.id for a in provider.accounts if a.id in by_id]
         eligible = [by_id[account] for account in order if self._eligible(by_id[account], after_limit)]

@@ -1,11 +1,10 @@
 """Predictive quota use inside decide() (README "Predictive quotas"). Pure.
 
-- Use it or lose it: among the accounts of one pool (otherwise equal candidates), the one whose quota would go
-  unused at its reset fastest is spent first: the most requests left unused per hour to its reset, at the rate
-  seen so far (routing/forecast.py). A free account resetting in an hour with half its requests left beats one
-  that just reset.
-- Pacing: an account predicted to run out before its reset goes after the others of its pool; a pool whose every
-  account is predicted to run out is kept for the task types that rank it first (their preference list names it
+- Use it or lose it: among the accounts of one pool (otherwise equal candidates), the one whose quota is soonest
+  lost is spent first: the most requests left per hour to its reset. A free account resetting in an hour with half
+  its requests left beats one that just reset; with the same reset, the one with the most left goes first.
+- Pacing: a pool whose every account is predicted (routing/forecast.py, at the rate seen since the window began)
+  to run out before its reset is kept for the task types that rank it first (their preference list names it
   first): for the others it ranks after every unpaced group of equal tiers, and a choice that turns on it is a
   `limit` choice.
 - A minute window at 0 (the ledger's count or the response headers') is already filtered as `quota`.
@@ -21,7 +20,7 @@ from datetime import datetime
 from routing.forecast import Forecast, describe, forecast
 from routing.score import Context, Evaluation, Group
 
-#: urgencies (requests unused per hour to the reset) closer than this are a tie, left to the pool's own strategy
+#: urgencies (requests left per hour to the reset) closer than this are a tie, left to the pool's own strategy
 URGENCY_TIE = 0.05
 
 
@@ -40,12 +39,13 @@ _NONE = Standing(None, False, 0.0)
 
 
 def standing(e: Evaluation, now: datetime) -> Standing:
-    """The account's tightest daily or monthly window (the one with the least left unused at its reset) and whether
-    it is paced (some window runs out before its reset)."""
+    """The account's tightest daily or monthly window (the fewest requests left per hour to its reset), that
+    pressure (its urgency) and whether it is paced (some window runs out before its reset at this rate)."""
     windows = e.c.windows
     if not windows:
         return _NONE
     binding: Forecast | None = None
+    urgency = 0.0
     paced = False
     for window in windows:
         if window.period == "minute" or window.limit <= 0 or window.resets_at is None:
@@ -53,21 +53,19 @@ def standing(e: Evaluation, now: datetime) -> Standing:
         f = forecast(window, now)
         if f.runs_out_before_reset and f.remaining > 0:
             paced = True
-        if binding is None or f.unused_at_reset / f.limit < binding.unused_at_reset / binding.limit:
-            binding = f
+        hours = max((window.resets_at - now).total_seconds() / 3600.0, 1 / 60)
+        pressure = max(0, f.remaining) / hours
+        if binding is None or pressure < urgency:
+            binding, urgency = f, pressure
     if binding is None:
         return _NONE
-    urgency = 0.0
-    if binding.resets_at is not None and binding.unused_at_reset > 0:
-        hours = max((binding.resets_at - now).total_seconds() / 3600.0, 1 / 60)
-        urgency = binding.unused_at_reset / hours
     return Standing(binding, paced, urgency)
 
 
 def spend_order(survivors: list[Evaluation], ctx: Context) -> tuple[list[Evaluation], str | None]:
-    """The pool's accounts (already in its strategy's order) with quota that would go unused spent first and paced
-    accounts last; on a tie, the account holding the conversation's warm prompt cache first. The note says why
-    when the outlook or the warm cache, not the strategy, picked the first one."""
+    """The pool's accounts (already in its strategy's order) with the quota that is soonest lost spent first: the
+    most requests left per hour to the reset. On a tie, the account holding the conversation's warm prompt cache
+    first. The note says why when the outlook or the warm cache, not the strategy, picked the first one."""
     if len(survivors) < 2:
         return survivors, None
     if not any(e.c.windows for e in survivors):
@@ -75,18 +73,19 @@ def spend_order(survivors: list[Evaluation], ctx: Context) -> tuple[list[Evaluat
     standings = {id(e): standing(e, ctx.now) for e in survivors}
     top = max(s.urgency for s in standings.values())
     low = min(s.urgency for s in standings.values())
-    any_paced = any(s.paced for s in standings.values())
-    if top - low < URGENCY_TIE and not any_paced:
+    if top - low < URGENCY_TIE:
         return _warm_first(survivors)
 
-    def key(e: Evaluation) -> tuple[bool, float]:
-        s = standings[id(e)]
-        return s.paced, -round(s.urgency / URGENCY_TIE) if s.urgency else 0.0
+    def key(e: Evaluation) -> float:
+        return -round(standings[id(e)].urgency / URGENCY_TIE)
 
     ordered = sorted(survivors, key=key)
     if ordered[0] is survivors[0]:
         return ordered, None
-    return ordered, _note(ordered[0], standings[id(ordered[0])], ctx.now, survivors[0], standings[id(survivors[0])])
+    first = ordered[0]
+    mine = standings[id(first)]
+    ahead = f"{first.c.account}: {describe(mine.binding, ctx.now)}" if mine.binding else first.c.account
+    return ordered, f"{ahead}; spent before {survivors[0].c.account}"
 
 
 def _warm_first(survivors: list[Evaluation]) -> tuple[list[Evaluation], str | None]:
@@ -96,14 +95,6 @@ def _warm_first(survivors: list[Evaluation]) -> tuple[list[Evaluation], str | No
         return survivors, None
     note = f"{warm.c.account}: holds the conversation's warm prompt cache"
     return [warm, *(e for e in survivors if e is not warm)], note
-
-
-def _note(first: Evaluation, mine: Standing, now: datetime, instead: Evaluation, theirs: Standing) -> str:
-    ahead = f"{first.c.account}: {describe(mine.binding, now)}" if mine.binding else first.c.account
-    if theirs.paced:
-        why = f"{instead.c.account} is paced ({describe(theirs.binding, now)})" if theirs.binding else ""
-        return f"{ahead}; {why}" if why else ahead
-    return f"{ahead}; spent before {instead.c.account}"
 
 
 def paced_group(g: Group, ctx: Context) -> bool:

@@ -45,9 +45,9 @@ def test_with_the_same_reset_the_account_with_the_most_left_unused_goes_first() 
     assert [r.account for r in decision.ranked] == ["google-2", "google-3", "google-1"]
 
 
-def test_an_account_predicted_to_run_out_before_its_reset_goes_after_the_others_of_its_pool() -> None:
+def test_an_account_with_few_requests_left_goes_after_one_with_more_left_before_the_same_reset() -> None:
     per = {
-        "google-1": {"windows": (day(20, 2, timedelta(hours=12)),)},  # 18 in 12 h: runs out in ~1.3 h
+        "google-1": {"windows": (day(20, 2, timedelta(hours=12)),)},  # 2 left for 12 h against 10
         "google-2": {"windows": (day(20, 10, timedelta(hours=12)),)},
     }
     decision = run(pool("google", 2, per=per), prefs=Preferences(default="google"))

@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 from zoneinfo import ZoneInfo
 
 import anyio
@@ -128,7 +129,6 @@ def _predictive(on: bool) -> Iterator[None]:
     if on:
         yield
         return
-    order, pace = decide_module.spend_order, decide_module.pace
 
     def keep(survivors: list[Evaluation], ctx: Context) -> tuple[list[Evaluation], str | None]:
         return survivors, None
@@ -136,11 +136,8 @@ def _predictive(on: bool) -> Iterator[None]:
     def unpaced(groups: list[Group], ctx: Context) -> tuple[list[Group], set[tuple[str, str]]]:
         return groups, set()
 
-    decide_module.spend_order, decide_module.pace = keep, unpaced  # type: ignore[assignment]
-    try:
+    with patch.object(decide_module, "spend_order", keep), patch.object(decide_module, "pace", unpaced):
         yield
-    finally:
-        decide_module.spend_order, decide_module.pace = order, pace  # type: ignore[assignment]
 
 
 def _shares(tally: Tally, first: datetime, last: datetime) -> list[float]:

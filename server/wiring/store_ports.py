@@ -101,10 +101,28 @@ def quota_windows(
         ("tokens", "month", quota.tokens_per_month, usage.month.tokens, usage.month_resets_at, None),
     ]  # fmt: skip
     return tuple(
-        QuotaWindow(kind=kind, period=period, limit=limit, remaining=limit - used, resets_at=resets, learned_at=taught)
+        QuotaWindow(
+            kind=kind,
+            period=period,
+            limit=limit,
+            remaining=_left(limit - used, period, kind, health),
+            resets_at=_header_reset(resets, period, kind, health),
+            learned_at=taught,
+        )
         for kind, period, limit, used, resets, taught in rows
         if limit is not None
     )
+
+
+def _left(counted: int, period: str, kind: str, health: Health) -> int:
+    """What is left of a window: the ledger's count, or less when the provider's headers said so (per minute)."""
+    said = health.requests_left if kind == "requests" else health.tokens_left
+    return counted if period != "minute" or said is None else min(counted, said)
+
+
+def _header_reset(resets: datetime | None, period: str, kind: str, health: Health) -> datetime | None:
+    until = health.requests_left_until if kind == "requests" else health.tokens_left_until
+    return until if period == "minute" and until is not None else resets
 
 
 def _minute_row(

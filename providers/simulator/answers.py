@@ -35,6 +35,10 @@ class Answer:
     usage: bool = True
     #: a hostile fault's reported cost (overrides everything)
     cost: float | None = None
+    #: Anthropic: input tokens read from / written to the account's prompt cache (part of the prompt, not of
+    #: `input_tokens`, as the API reports them)
+    cache_read: int = 0
+    cache_write: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,9 +218,9 @@ def openai_stream(flavour: Flavour, answer: Answer) -> StreamPlan:
 def _anthropic_usage(answer: Answer, output_tokens: int) -> dict[str, Any]:
     return {
         "input_tokens": answer.input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "cache_creation_input_tokens": answer.cache_write,
+        "cache_read_input_tokens": answer.cache_read,
+        "cache_creation": {"ephemeral_5m_input_tokens": answer.cache_write, "ephemeral_1h_input_tokens": 0},
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }
@@ -269,8 +273,8 @@ def anthropic_stream(answer: Answer) -> StreamPlan:
     ]
     final_usage = {
         "input_tokens": answer.input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": answer.cache_write,
+        "cache_read_input_tokens": answer.cache_read,
         "output_tokens": answer.output_tokens,
     }
     tail = [

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from providers.simulator.promptcache import marked_prefix
+from providers.simulator.promptcache import marked_prefixes
 from providers.types import WireKind
 
 _TEXT_KEYS = ("content", "text", "parts", "messages", "contents", "system", "systemInstruction", "arguments")
@@ -25,8 +25,8 @@ class Call:
     prompt: str
     input_tokens: int
     max_output_tokens: int | None
-    #: Anthropic: (digest, tokens) of the prefix up to the last `cache_control` mark (promptcache.py)
-    cache_prefix: tuple[str, int] | None = None
+    #: Anthropic: (digest, tokens) of the prefix up to each `cache_control` mark (promptcache.py)
+    cache_prefix: tuple[tuple[str, int], ...] | None = None
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -102,5 +102,5 @@ def parse_call(kind: WireKind, data: Any, path_model: str | None, query: str) ->
         prompt=_last_user_text(messages),
         input_tokens=estimate_tokens(chars),
         max_output_tokens=_int_or_none(limit),
-        cache_prefix=marked_prefix(data) if kind == "anthropic" else None,
+        cache_prefix=marked_prefixes(data) if kind == "anthropic" else None,
     )

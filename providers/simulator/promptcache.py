@@ -35,18 +35,21 @@ def _blocks(data: dict[str, Any]) -> Iterator[Any]:
             yield {"role": turn.get("role"), "type": "text", "text": content}
 
 
-def marked_prefix(data: Any) -> tuple[str, int] | None:
-    """(digest, tokens) of the request up to its last `cache_control` mark; None without a mark."""
+def marked_prefixes(data: Any) -> tuple[tuple[str, int], ...] | None:
+    """(digest, tokens) of the request up to each of its `cache_control` marks, shortest first; None without one."""
     if not isinstance(data, dict):
         return None
     blocks = list(_blocks(data))
-    last = max((i for i, b in enumerate(blocks) if isinstance(b, dict) and "cache_control" in b), default=None)
-    if last is None:
+    marks = [i for i, b in enumerate(blocks) if isinstance(b, dict) and "cache_control" in b]
+    if not marks:
         return None
-    prefix = blocks[: last + 1]
-    text = json.dumps(prefix, sort_keys=True, default=str)
-    chars = sum(len(str(b.get("text", ""))) + len(json.dumps(b.get("input_schema", ""))) for b in prefix)
-    return hashlib.sha256(text.encode()).hexdigest(), max(1, (chars + 3) // 4)  # four characters a token
+    found: list[tuple[str, int]] = []
+    for last in marks:
+        prefix = blocks[: last + 1]
+        text = json.dumps(prefix, sort_keys=True, default=str)
+        chars = sum(len(str(b.get("text", ""))) + len(json.dumps(b.get("input_schema", ""))) for b in prefix)
+        found.append((hashlib.sha256(text.encode()).hexdigest(), max(1, (chars + 3) // 4)))  # four characters a token
+    return tuple(found)
 
 
 @dataclass
@@ -55,12 +58,14 @@ class PromptCache:
 
     until: dict[str, float] = field(default_factory=dict[str, float])
 
-    def use(self, prefix: tuple[str, int] | None, now: float) -> tuple[int, int]:
-        """(tokens read from the cache, tokens written to it) for a request with `prefix`."""
-        if prefix is None or prefix[1] < MIN_CACHEABLE_TOKENS:
+    def use(self, prefixes: tuple[tuple[str, int], ...] | None, now: float) -> tuple[int, int]:
+        """(tokens read from the cache, tokens written to it) for a request with these marked prefixes: the
+        longest warm one is read, the rest up to the last mark written; every cacheable one stays warm."""
+        cacheable = [p for p in prefixes or () if p[1] >= MIN_CACHEABLE_TOKENS]
+        if not cacheable:
             return 0, 0
-        digest, tokens = prefix
-        warm = self.until.get(digest, 0.0) > now
         self.until = {d: t for d, t in self.until.items() if t > now}
-        self.until[digest] = now + WARM_S
-        return (tokens, 0) if warm else (0, tokens)
+        read = max((tokens for digest, tokens in cacheable if digest in self.until), default=0)
+        for digest, _ in cacheable:
+            self.until[digest] = now + WARM_S
+        return read, cacheable[-1][1] - read

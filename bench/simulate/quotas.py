@@ -24,6 +24,7 @@ import anyio
 import routing.decide as decide_module
 from bench.common import Options, Section
 from bench.fixtures import SIM_KEY, bench_app
+from bench.simulate.caching import run_day, workload
 from bench.simulate.world import DAY_MODELS, OUTPUT_TOKENS, DayClock
 from providers.simulator import Simulator
 from providers.simulator.lineup import Lineup
@@ -140,6 +141,49 @@ def _predictive(on: bool) -> Iterator[None]:
         yield
 
 
+async def _caching(options: Options, section: Section) -> dict[str, Any]:
+    """The day with repeated sub-tasks, with the response cache on and off."""
+    asks = workload(options.pick(240, 60), options.pick(12, 3))
+    with anyio.fail_after(1800):
+        on, off = await run_day(asks, cache_on=True), await run_day(asks, cache_on=False)
+    section.add(
+        "",
+        f"**A day with repeated sub-tasks**: {on['one_shot']} deterministic one-shot questions (temperature 0) "
+        f"drawn with repetition from a pool of {options.pick(240, 60) // 2}, and {on['requests'] - on['one_shot']} "
+        "turns of conversations (6–10 turns, 45–150 s apart) on the simulated Anthropic under a ~2,000-token "
+        "system prompt that the router marks for prompt caching; the seed's line-up and preferences, "
+        "quality_first.",
+        "",
+    )
+    rows = []
+    for label, r in (("response cache on", on), ("response cache off", off)):
+        prompt = r["prompt_cache"]
+        rows.append(
+            [
+                label,
+                f"${r['cost_usd']:.4f}",
+                f"{r['hit_rate']:.1%} ({r['hits']}/{r['one_shot']})",
+                f"${r['dollars_saved']:.4f}",
+                f"{prompt['hit_rate']:.1%} ({prompt['hits']}/{prompt['calls']})",
+                f"{prompt['read_tokens']:,} / {prompt['write_tokens']:,}",
+                f"${prompt['dollars_saved']:.4f}",
+            ]
+        )
+    section.table(
+        [
+            "run",
+            "cost of the day",
+            "response-cache hit rate (one-shots)",
+            "response cache saved",
+            "prompt-cache hit rate (cached calls)",
+            "prompt cache read / written (tokens)",
+            "prompt cache saved",
+        ],
+        rows,
+    )
+    return {"on": on, "off": off}
+
+
 def _shares(tally: Tally, first: datetime, last: datetime) -> list[float]:
     """The used share of every account-day that lies wholly inside [first, last]."""
     shares: list[float] = []
@@ -187,7 +231,8 @@ async def run(options: Options) -> Section:
                     str(tally.refused_while_free_left),
                 ]
             )
-    section.data = data
+    caching = await _caching(options, section)
+    section.data = data | {"caching": caching}
     section.add(
         f"**The days**: {days} days from {START:%Y-%m-%d} 00:00 Pacific; three free Google accounts ({DAILY} "
         f"requests/day and {RPM}/min each) whose days reset at Pacific, London and Tokyo midnight; Z.AI as the "

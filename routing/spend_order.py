@@ -1,8 +1,9 @@
 """Predictive quota use inside decide() (README "Predictive quotas"). Pure.
 
-- Use it or lose it: among the accounts of one pool (otherwise equal candidates), the one whose quota is soonest
-  lost is spent first: the most requests left per hour to its reset. A free account resetting in an hour with half
-  its requests left beats one that just reset; with the same reset, the one with the most left goes first.
+- Use it or lose it: among the accounts of one pool (otherwise equal candidates), the one whose quota is lost
+  soonest is spent first: the earliest reset with requests left, then the most left (earliest deadline first).
+  A free account resetting in an hour with half its requests left beats one that just reset; with the same
+  reset, the one with the most left goes first.
 - Pacing: a pool whose every account is predicted (routing/forecast.py, at the rate seen since the window began)
   to run out before its reset is kept for the task types that rank it first (their preference list names it
   first): for the others it ranks after every unpaced group of equal tiers, and a choice that turns on it is a
@@ -20,32 +21,33 @@ from datetime import datetime
 from routing.forecast import Forecast, describe, forecast
 from routing.score import Context, Evaluation, Group
 
-#: urgencies (requests left per hour to the reset) closer than this are a tie, left to the pool's own strategy
-URGENCY_TIE = 0.05
+#: resets closer than this are the same deadline (minutes)
+RESET_TIE_MIN = 1
+_NO_DEADLINE = (10**9, 0)
 
 
 class Standing:
     """One account's quota outlook as the ordering sees it (decide()'s scratch)."""
 
-    __slots__ = ("binding", "paced", "urgency")
+    __slots__ = ("binding", "key", "paced")
 
-    def __init__(self, binding: Forecast | None, paced: bool, urgency: float) -> None:
+    def __init__(self, binding: Forecast | None, paced: bool, key: tuple[int, int]) -> None:
         self.binding = binding
         self.paced = paced
-        self.urgency = urgency
+        #: (minutes to the binding window's reset, minus what is left of it): smaller is spent first
+        self.key = key
 
 
-_NONE = Standing(None, False, 0.0)
+_NONE = Standing(None, False, _NO_DEADLINE)
 
 
 def standing(e: Evaluation, now: datetime) -> Standing:
-    """The account's tightest daily or monthly window (the fewest requests left per hour to its reset), that
-    pressure (its urgency) and whether it is paced (some window runs out before its reset at this rate)."""
+    """The account's daily or monthly window that resets first with something left (what is lost soonest), and
+    whether the account is paced (some window runs out before its reset at this rate)."""
     windows = e.c.windows
     if not windows:
         return _NONE
     binding: Forecast | None = None
-    urgency = 0.0
     paced = False
     for window in windows:
         if window.period == "minute" or window.limit <= 0 or window.resets_at is None:
@@ -53,36 +55,30 @@ def standing(e: Evaluation, now: datetime) -> Standing:
         f = forecast(window, now)
         if f.runs_out_before_reset and f.remaining > 0:
             paced = True
-        hours = max((window.resets_at - now).total_seconds() / 3600.0, 1 / 60)
-        pressure = max(0, f.remaining) / hours
-        if binding is None or pressure < urgency:
-            binding, urgency = f, pressure
-    if binding is None:
-        return _NONE
-    return Standing(binding, paced, urgency)
+        if f.remaining > 0 and (binding is None or window.resets_at < (binding.resets_at or window.resets_at)):
+            binding = f
+    if binding is None or binding.resets_at is None:
+        return Standing(None, paced, _NO_DEADLINE)
+    minutes = int((binding.resets_at - now).total_seconds() // (60 * RESET_TIE_MIN))
+    return Standing(binding, paced, (minutes, -binding.remaining))
 
 
 def spend_order(survivors: list[Evaluation], ctx: Context) -> tuple[list[Evaluation], str | None]:
-    """The pool's accounts (already in its strategy's order) with the quota that is soonest lost spent first: the
-    most requests left per hour to the reset. On a tie, the account holding the conversation's warm prompt cache
-    first. The note says why when the outlook or the warm cache, not the strategy, picked the first one."""
+    """The pool's accounts (already in its strategy's order) with the quota that is lost soonest spent first: the
+    earliest reset with requests left, then the most left (earliest deadline first uses the most quota whatever
+    demand follows). On a tie, the account holding the conversation's warm prompt cache first. The note says why
+    when the outlook or the warm cache, not the strategy, picked the first one."""
     if len(survivors) < 2:
         return survivors, None
     if not any(e.c.windows for e in survivors):
         return _warm_first(survivors)
     standings = {id(e): standing(e, ctx.now) for e in survivors}
-    top = max(s.urgency for s in standings.values())
-    low = min(s.urgency for s in standings.values())
-    if top - low < URGENCY_TIE:
+    if len({s.key for s in standings.values()}) == 1:
         return _warm_first(survivors)
-
-    def key(e: Evaluation) -> float:
-        return -round(standings[id(e)].urgency / URGENCY_TIE)
-
-    ordered = sorted(survivors, key=key)
-    if ordered[0] is survivors[0]:
-        return ordered, None
+    ordered = sorted(survivors, key=lambda e: standings[id(e)].key)
     first = ordered[0]
+    if standings[id(first)].key == standings[id(survivors[0])].key:
+        return survivors, None  # the strategy's choice is as good: keep its order at the head
     mine = standings[id(first)]
     ahead = f"{first.c.account}: {describe(mine.binding, ctx.now)}" if mine.binding else first.c.account
     return ordered, f"{ahead}; spent before {survivors[0].c.account}"

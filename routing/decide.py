@@ -64,7 +64,7 @@ def _rank(
     append = ranked.append
     for g in alive:
         tiers, score = g.tiers, g.score
-        order, note = spend_order(pool_order(g.survivors, seed), ctx)
+        order, note = spend_order(pool_order(g.survivors, seed), ctx) if len(g.survivors) > 1 else (g.survivors, None)
         for position, e in enumerate(order):
             c = e.c
             append(

@@ -76,6 +76,21 @@ def outlook(used: float, limit: float, start: datetime, resets_at: datetime, now
     return Outlook(rate, None, left - rate * until_reset)
 
 
+def runs_out_before_reset(window: QuotaWindow, now: datetime) -> bool:
+    """`forecast(window, now).runs_out_before_reset` for a window with something left, without building the
+    forecast (decide() asks this of every account with a quota): used / elapsed × time to reset > what is left."""
+    resets = window.resets_at
+    left = window.remaining
+    if resets is None or left <= 0:
+        return False
+    used = window.limit - left
+    if used <= 0:
+        return False
+    length = PERIOD_LENGTH[window.period]
+    elapsed = max(now - (resets - length), min(MIN_ELAPSED, length))
+    return used * (resets - now).total_seconds() > left * elapsed.total_seconds()
+
+
 def _rate(used: float, start: datetime, now: datetime) -> float:
     hours = max(now - start, MIN_ELAPSED).total_seconds() / _HOUR_S
     return used / hours if hours > 0 else 0.0

@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from routing.forecast import Forecast, describe, forecast
+from routing.forecast import describe, forecast, runs_out_before_reset
 from routing.score import Context, Evaluation, Group
+from routing.types import QuotaWindow
 
 #: resets closer than this are the same deadline (minutes)
 RESET_TIE_MIN = 1
@@ -31,7 +32,7 @@ class Standing:
 
     __slots__ = ("binding", "key", "paced")
 
-    def __init__(self, binding: Forecast | None, paced: bool, key: tuple[int, int]) -> None:
+    def __init__(self, binding: QuotaWindow | None, paced: bool, key: tuple[int, int]) -> None:
         self.binding = binding
         self.paced = paced
         #: (minutes to the binding window's reset, minus what is left of it): smaller is spent first
@@ -43,20 +44,20 @@ _NONE = Standing(None, False, _NO_DEADLINE)
 
 def standing(e: Evaluation, now: datetime) -> Standing:
     """The account's daily or monthly window that resets first with something left (what is lost soonest), and
-    whether the account is paced (some window runs out before its reset at this rate)."""
+    whether the account is paced (a window runs out before its reset at this rate: routing/forecast.py)."""
     windows = e.c.windows
     if not windows:
         return _NONE
-    binding: Forecast | None = None
+    binding: QuotaWindow | None = None
     paced = False
     for window in windows:
-        if window.period == "minute" or window.limit <= 0 or window.resets_at is None:
+        resets = window.resets_at
+        if window.period == "minute" or window.limit <= 0 or resets is None or window.remaining <= 0:
             continue
-        f = forecast(window, now)
-        if f.runs_out_before_reset and f.remaining > 0:
+        if not paced and runs_out_before_reset(window, now):
             paced = True
-        if f.remaining > 0 and (binding is None or window.resets_at < (binding.resets_at or window.resets_at)):
-            binding = f
+        if binding is None or resets < binding.resets_at:  # type: ignore[operator]
+            binding = window
     if binding is None or binding.resets_at is None:
         return Standing(None, paced, _NO_DEADLINE)
     minutes = int((binding.resets_at - now).total_seconds() // (60 * RESET_TIE_MIN))
@@ -72,15 +73,17 @@ def spend_order(survivors: list[Evaluation], ctx: Context) -> tuple[list[Evaluat
         return survivors, None
     if not any(e.c.windows for e in survivors):
         return _warm_first(survivors)
-    standings = {id(e): standing(e, ctx.now) for e in survivors}
-    if len({s.key for s in standings.values()}) == 1:
+    now = ctx.now
+    keys = {id(e): standing(e, now).key for e in survivors}
+    head = keys[id(survivors[0])]
+    if all(key == head for key in keys.values()):
         return _warm_first(survivors)
-    ordered = sorted(survivors, key=lambda e: standings[id(e)].key)
+    ordered = sorted(survivors, key=lambda e: keys[id(e)])
     first = ordered[0]
-    if standings[id(first)].key == standings[id(survivors[0])].key:
+    if keys[id(first)] == head:
         return survivors, None  # the strategy's choice is as good: keep its order at the head
-    mine = standings[id(first)]
-    ahead = f"{first.c.account}: {describe(mine.binding, ctx.now)}" if mine.binding else first.c.account
+    binding = standing(first, now).binding
+    ahead = f"{first.c.account}: {describe(forecast(binding, now), now)}" if binding else first.c.account
     return ordered, f"{ahead}; spent before {survivors[0].c.account}"
 
 
@@ -96,7 +99,7 @@ def _warm_first(survivors: list[Evaluation]) -> tuple[list[Evaluation], str | No
 def paced_group(g: Group, ctx: Context) -> bool:
     """Whether every surviving account of the group is predicted to run out before its reset, and the task's own
     preference list does not put the group first (that task type keeps it)."""
-    if not g.survivors or not any(e.c.windows for e in g.survivors):
+    if not g.survivors:
         return False
     tiers = g.tiers
     if tiers.task_list == 0 or tiers.quality_list == 0:
@@ -109,7 +112,7 @@ def pace(groups: list[Group], ctx: Context) -> tuple[list[Group], set[tuple[str,
     groups' (provider, model)."""
     paced: set[tuple[str, str]] = set()
     for g in groups:
-        if paced_group(g, ctx):
+        if g.survivors and g.survivors[0].c.windows and paced_group(g, ctx):
             paced.add((g.prov, g.model))
             g.key = (*g.key[:6], 1, *g.key[6:])
     if not paced:

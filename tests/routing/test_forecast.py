@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from routing.forecast import MIN_ELAPSED, describe, forecast, outlook
+from routing.forecast import MIN_ELAPSED, describe, forecast, outlook, runs_out_before_reset
 from routing.types import QuotaWindow
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -59,3 +59,13 @@ def test_a_rate_just_after_the_start_is_measured_over_the_minimum_span_not_a_sta
 def test_the_forecast_says_where_its_figures_came_from() -> None:
     assert forecast(day(20, 10), NOW).source == "ledger"
     assert forecast(day(20, 10, learned=True), NOW).source == "headers"
+
+
+def test_the_quick_run_out_check_agrees_with_the_forecast_on_every_window() -> None:
+    for hours in (0.01, 1, 6, 12, 23.9):
+        now = MIDNIGHT + timedelta(hours=hours)
+        for remaining in range(0, 21):
+            window = day(20, remaining)
+            assert runs_out_before_reset(window, now) == (
+                remaining > 0 and forecast(window, now).runs_out_before_reset
+            ), (hours, remaining)

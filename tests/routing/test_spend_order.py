@@ -4,6 +4,7 @@ an account predicted to run out before its reset is paced, and each such choice 
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from routing.preferences import Preferences
 from routing.types import QuotaWindow
@@ -77,7 +78,7 @@ def test_a_tie_keeps_a_conversation_on_the_account_holding_its_warm_prompt_cache
 
 
 def test_quota_that_would_go_unused_outweighs_a_warm_cache() -> None:
-    per = {
+    per: dict[str, dict[str, Any]] = {
         "google-1": {"windows": (day(20, 20, timedelta(hours=1)),)},
         "google-2": {"windows": (day(20, 20, timedelta(hours=20)),)},
         "google-3": {"windows": (day(20, 20, timedelta(hours=20)),), "warm": True},

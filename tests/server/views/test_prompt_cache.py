@@ -40,8 +40,10 @@ async def test_a_warm_prefix_is_read_on_the_next_turn_and_its_savings_reported(t
             second = await app.router.route(turn("And how do I fix it?", first.conversation_id))
         assert first.usage.cache_write_tokens > 1000 and first.usage.cache_read_tokens == 0
         assert second.usage.cache_read_tokens == first.usage.cache_write_tokens
+        assert first.conversation_id is not None
         conversation = await Conversations(app.store).get(first.conversation_id)
-        assert conversation.warm is not None and conversation.warm[:2] == ("anthropic", first.model)
+        assert conversation is not None and conversation.warm is not None
+        assert conversation.warm[:2] == ("anthropic", first.model)
         report = await views.cache_report(app)
         metrics = await views.metrics_report(app)
     prompt = report.prompt_cache

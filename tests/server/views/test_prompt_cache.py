@@ -44,6 +44,13 @@ async def test_a_warm_prefix_is_read_on_the_next_turn_and_its_savings_reported(t
         conversation = await Conversations(app.store).get(first.conversation_id)
         assert conversation is not None and conversation.warm is not None
         assert conversation.warm[:2] == ("anthropic", first.model)
+        # what routing sees for the conversation's next turn: the account holding the prefix is warm
+        view = await app.router.ports.state.view(await app.router.seeds(), first.conversation_id, clock.now)
+        warm = {(c.provider, c.model.id) for c in view.candidates if c.warm}
+        assert warm == {("anthropic", first.model)}
+        clock.advance(minutes=6)  # the prefix has gone cold
+        later = await app.router.ports.state.view(await app.router.seeds(), first.conversation_id, clock.now)
+        assert not any(c.warm for c in later.candidates)
         report = await views.cache_report(app)
         metrics = await views.metrics_report(app)
     prompt = report.prompt_cache

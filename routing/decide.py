@@ -82,7 +82,7 @@ def _rank(
                     e.cost,
                     c.kind,
                     c.retirement_note if c.substituted_for is not None else None,
-                    note if position == 0 else None,
+                    pool_note=note if position == 0 else None,
                 )
             )
     return alive, ranked

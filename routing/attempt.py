@@ -15,7 +15,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
 from typing import TYPE_CHECKING
 
 import anyio
@@ -25,10 +24,11 @@ from providers.attempts import AttemptOutcome, AttemptRecord
 from providers.errors import InvalidOutput, ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.ratelimits import learnable
-from providers.types import ChatRequest, Completion, Message, RateLimits, StreamDone, TextDelta, Usage
+from providers.types import ChatRequest, Completion, Message, StreamDone, TextDelta, Usage
 from routing.convert import convert_history
 from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import MAX_IN_REQUEST_WAIT_S, Action, action_for
+from routing.header_news import header_news
 from routing.outcome import Outcome, Served
 from routing.ports import (
     Change,
@@ -52,7 +52,7 @@ from routing.request import RouteRequest, RouterSetup
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
 from routing.structured import after_invalid_output, failed_settlement, structured_answer
 from routing.tokens import estimate_tokens
-from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate, Task
+from routing.types import CandidateState, Decision, RankedCandidate, Task
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -65,9 +65,6 @@ PROGRESS_EVERY = 16
 NO_USAGE = Usage()
 #: a retry is not worth starting with less than this much of the deadline left after the wait
 MIN_ATTEMPT_S = 1.0
-#: a limit learned from headers is written again when it is this old, so it stays in force (the store forgets one
-#: after a minute) while calls keep coming
-LEARNED_REFRESH = timedelta(seconds=30)
 
 #: (output tokens so far, message) -> reported to the caller while a completion streams in
 Progress = Callable[[int, str], Awaitable[None]]
@@ -155,8 +152,8 @@ class AttemptRunner:
         size = next((i for i, r in enumerate(rest) if _group(r) != key), len(rest))
         group = rest[:size]
         provider = self.setup.providers.get(rest[0].provider)
-        if size < 2 or provider is None or provider.load_balancing != "round_robin":
-            return rest
+        if size < 2 or provider is None or provider.load_balancing != "round_robin" or group[0].pool_note:
+            return rest  # a pool_note: decide() put an account first for its quota outlook or warm cache
         by_id = {r.account: r for r in group}
         order = [a.id for a in provider.accounts if a.id in by_id]
         eligible = [by_id[account] for account in order if self._eligible(by_id[account], after_limit)]
@@ -351,7 +348,7 @@ class AttemptRunner:
         if _had_failures(state) or (account.id, profile.id) in self._failed_here:
             changes.append(Succeeded(account.id, profile.id))
         limits = learnable(completion.rate_limits)
-        if not limits.is_empty and _news(limits, state, now):
+        if not limits.is_empty and header_news(limits, state, now):
             changes.append(Learn(account.id, profile.id, limits))
         chosen_in_pool = self._pool_choice.get(_group(candidate))
         if chosen_in_pool is not None and chosen_in_pool != account.id:
@@ -400,7 +397,11 @@ class AttemptRunner:
         changes: list[Change] = [failed_settlement(hold, error, profile) if action.counted else Release(hold)]
         changes.extend(self._apply(action, account, profile))
         limits = learnable(error.limits) if isinstance(error, ProviderHTTPError) and error.limits is not None else None
-        if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate)), now):
+        if (
+            limits is not None
+            and not limits.is_empty
+            and header_news(limits, self.states.get(state_key(candidate)), now)
+        ):
             changes.append(Learn(account.id, profile.id, limits))
         # recorded first: should the write fail, the decision still logs this attempt (and the hold is released)
         self._record(candidate, "error", latency, now, error=error)
@@ -480,26 +481,6 @@ def _group(candidate: RankedCandidate) -> tuple[str, str]:
 
 def _had_failures(state: CandidateState | None) -> bool:
     return state is None or state.consecutive_failures > 0 or state.breaker_open_until is not None
-
-
-def _news(limits: RateLimits, state: CandidateState | None, now: datetime) -> bool:
-    """Whether response headers tell the store something new: a per-minute limit other than the one in force, one
-    about to be forgotten (learned half its lifetime ago), or nothing left until a reset (a cooldown). Saves a write
-    on every ordinary success."""
-    if state is None:
-        return True
-    if any(left is not None and left <= 0 for left in (limits.requests_remaining, limits.tokens_remaining)):
-        return True
-    known: dict[str, QuotaWindow] = {w.kind: w for w in state.windows if w.period == "minute"}
-    for kind, limit in (("requests", limits.requests_limit), ("tokens", limits.tokens_limit)):
-        if limit is None:
-            continue
-        window = known.get(kind)
-        if window is None or window.limit != limit or window.learned_at is None:
-            return True
-        if now - window.learned_at >= LEARNED_REFRESH:
-            return True
-    return False
 
 
 def _ms_since(started: float) -> float:

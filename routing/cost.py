@@ -48,3 +48,16 @@ def is_free_tier(model: ModelProfile, account_free_tier: bool | None) -> bool:
     if account_free_tier is not None:
         return account_free_tier
     return model.free_tier
+
+
+def prompt_cache_saving_usd(cache_read_tokens: int, cache_write_tokens: int, model: ModelProfile) -> float:
+    """What prompt caching saved against sending the same input uncached: reads at the input price minus the read
+    price, less the premium writes cost over the input price (negative when writes outweigh the reads)."""
+    read_price = model.cache_read_cost_per_1m if model.cache_read_cost_per_1m is not None else model.input_cost_per_1m
+    write_price = (
+        model.cache_write_cost_per_1m if model.cache_write_cost_per_1m is not None else model.input_cost_per_1m
+    )
+    micro_usd = cache_read_tokens * (model.input_cost_per_1m - read_price) - cache_write_tokens * (
+        write_price - model.input_cost_per_1m
+    )
+    return micro_usd / 1_000_000

@@ -14,6 +14,7 @@ from routing.filters import detail, evaluate, filter_counts, no_candidate_messag
 from routing.preferences import Preferences
 from routing.reason import decided_by, filters_reason, switch_why
 from routing.score import Context, Group, build_groups, pool_order
+from routing.spend_order import pace, spend_order
 from routing.target import (
     Target,
     blocked,
@@ -48,7 +49,9 @@ def _target_tier(g: Group, target: Target | None) -> int:
     return 0 if target.model is None or target.model == g.model else 1
 
 
-def _rank(groups: list[Group], target: Target | None, seed: int) -> tuple[list[Group], list[RankedCandidate]]:
+def _rank(
+    groups: list[Group], target: Target | None, seed: int, ctx: Context
+) -> tuple[list[Group], list[RankedCandidate]]:
     alive = [g for g in groups if g.survivors]
     if target is not None:
         for g in alive:
@@ -61,7 +64,8 @@ def _rank(groups: list[Group], target: Target | None, seed: int) -> tuple[list[G
     append = ranked.append
     for g in alive:
         tiers, score = g.tiers, g.score
-        for position, e in enumerate(pool_order(g.survivors, seed)):
+        order, note = spend_order(pool_order(g.survivors, seed), ctx) if len(g.survivors) > 1 else (g.survivors, None)
+        for position, e in enumerate(order):
             c = e.c
             append(
                 RankedCandidate(
@@ -78,6 +82,7 @@ def _rank(groups: list[Group], target: Target | None, seed: int) -> tuple[list[G
                     e.cost,
                     c.kind,
                     c.retirement_note if c.substituted_for is not None else None,
+                    pool_note=note if position == 0 else None,
                 )
             )
     return alive, ranked
@@ -100,7 +105,7 @@ def decide(
     """
     ctx = Context(task, preferences, now)
     evals = evaluate(candidates, ctx)
-    groups = build_groups(evals, ctx)
+    groups, paced = pace(build_groups(evals, ctx), ctx)
     target = effective_pin(task, conversation, manual)
     free_why: SwitchWhy | None = None
     if target is None:
@@ -118,11 +123,13 @@ def decide(
     if target is not None and not any(g.prov == target.prov and g.survivors for g in groups):
         target_filters = filters_of_target(target, evals)
         error = blocked(target, evals, preferences)
-    alive, ranked = _rank(groups, target, seed)
+    alive, ranked = _rank(groups, target, seed, ctx)
     chosen = ranked[0] if ranked and error is None else None
     if chosen is None and error is None:
         error = DecisionError("no_candidate", None, (), no_candidate_message(evals))
     reason, confidence = _reason(chosen, alive, groups, target, target_filters, ctx)
+    if reason is not None and _won_by_pacing(alive, paced, target):
+        reason = "limit"
     switch = _switch(chosen, conversation, target, target_filters, free_why, preferences)
     excluded = tuple(
         Exclusion(e.c.provider, e.c.model.id, e.c.account, e.filter, detail(e, ctx))
@@ -136,7 +143,7 @@ def decide(
         reason=reason,
         confidence=confidence,
         switch=switch,
-        explanation=_explain(ctx, chosen, reason, excluded, switch, error),
+        explanation=_explain(ctx, chosen, reason, excluded, switch, error, _paced_lines(alive, paced)),
         failover_on_error=preferences.auto_switch,
         failover_on_limit=preferences.auto_switch and preferences.switch_on_limit,
         error=error,
@@ -173,6 +180,27 @@ def _reason(
     first = alive[0]
     reason, decisiveness = decided_by(first, alive[1] if len(alive) > 1 else None, task, ctx.budget_mode)
     return reason, round(decisiveness * certainty, 3)
+
+
+def _won_by_pacing(alive: list[Group], paced: set[tuple[str, str]], target: Target | None) -> bool:
+    """Whether the first group leads only because the one the score preferred is paced (kept for its own task
+    types): the same tiers, a lower score."""
+    if not paced or len(alive) < 2 or (target is not None and target.kind != "policy"):
+        return False
+    first = alive[0]
+    return any(
+        (g.prov, g.model) in paced and g.key[:6] == first.key[:6] and g.score.total > first.score.total
+        for g in alive[1:]
+    )
+
+
+def _paced_lines(alive: list[Group], paced: set[tuple[str, str]]) -> tuple[str, ...]:
+    return tuple(
+        f"paced {g.prov}/{g.model}: every account runs out before its reset at this rate; kept for the task types "
+        "that rank it first"
+        for g in alive
+        if (g.prov, g.model) in paced
+    )
 
 
 def _switch(
@@ -216,6 +244,7 @@ def _explain(
     excluded: tuple[Exclusion, ...],
     switch: SwitchInfo | None,
     error: DecisionError | None,
+    paced: tuple[str, ...] = (),
 ) -> tuple[str, ...]:
     task = ctx.task
     lines = []
@@ -231,6 +260,9 @@ def _explain(
         lines.append(f"chose {chosen.label} ({reason}; score {chosen.score.total:.3f})")
         if chosen.substitution is not None:
             lines.append(f"routed as the replacement: {chosen.substitution}")
+        if chosen.pool_note is not None:
+            lines.append(chosen.pool_note)
+    lines.extend(paced)
     if switch is not None:
         lines.append(f"conversation moves {switch.from_provider} -> {switch.to_provider} ({switch.why})")
     if error is not None:

@@ -209,6 +209,8 @@ class SavedTurn:
     preferred: tuple[str, str] | None = None
     #: the turn went to another provider without the history (preserveContext off): the history starts afresh
     restart: bool = False
+    #: the account that served it with prompt-cache reads or writes (its cache now holds the conversation's prefix)
+    warm_account: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -300,7 +300,13 @@ class Router:
             history_tokens=before + message_tokens(messages),
             preferred=served.preferred,
             restart=restart,
+            warm_account=served.ranked.account if _cache_active(served.completion.usage) else None,
         )
+
+
+def _cache_active(usage: Usage) -> bool:
+    """Whether the provider read or wrote its prompt cache for this call (the prefix is warm on that account)."""
+    return usage.cache_read_tokens > 0 or usage.cache_write_tokens > 0
 
 
 #: exclusions listed in the error when nothing could be tried (the dry run and the decision log have them all)

@@ -205,6 +205,9 @@ class CandidateState(Frozen):
     #: the account calls the model's free tier (None: free when the profile is free or has a free tier)
     free_tier: bool | None = None
     latency_p50_ms: float | None = Field(default=None, ge=0)
+    #: the provider answered a request on this conversation's prefix from this account's prompt cache recently
+    #: (conversations.warm_account): kept on it when the pool's order is otherwise a tie
+    warm: bool = False
 
 
 class ManualSwitch(Frozen):
@@ -305,6 +308,10 @@ class RankedCandidate:
     kind: WireKind
     #: the configured model retired and this one routes in its place: "<old> retired <date> → <new>"
     substitution: str | None = None
+    #: why this account leads its pool instead of the pool strategy's choice (routing/spend_order.py): its quota
+    #: would go unused ("google-2: 14 of 20 requests left, reset in 1 h, would go unused; spent before google-1"),
+    #: the other is paced, or it holds the conversation's warm prompt cache; the router then keeps this order
+    pool_note: str | None = None
 
     @property
     def label(self) -> str:

@@ -83,7 +83,9 @@ class AccountStates:
         return await self._store.execute(
             "UPDATE account_state SET cooldown_until = NULL, cooldown_reason = NULL, exhausted_until = NULL, "
             "exhausted_reason = NULL, consecutive_failures = 0, breaker_open_until = NULL, "
-            "learned_requests_limit = NULL, learned_tokens_limit = NULL, learned_at = NULL "
+            "learned_requests_limit = NULL, learned_tokens_limit = NULL, learned_at = NULL, "
+            "header_requests_left = NULL, header_requests_reset_at = NULL, header_tokens_left = NULL, "
+            "header_tokens_reset_at = NULL "
             "WHERE ? IS NULL OR account = ?",
             (account, account),
         )
@@ -187,6 +189,8 @@ def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Jo
       replace the configured per-minute limits for that model from the next reservation on, for
       `LEARNED_LIMIT_TTL` after `now`. A limit of 0 or an absurd one is not stored (no information).
     - `*_remaining == 0` with a reset time in the future cools the model down until then.
+    - `*_remaining` is kept with its reset (a minute at most): until then the model's per-minute window has no more
+      left than that, less what the router sent since (the snapshot's `Health.requests_left`).
     """
     limits = learnable(limits)
     rpm, tpm = limits.requests_limit, limits.tokens_limit
@@ -208,13 +212,43 @@ def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Jo
         if remaining is not None and remaining <= 0 and reset_at is not None and reset_at > now
     ]
 
+    left = _header_left(account, model, limits, now)
+
     def job(conn: sqlite3.Connection) -> None:
         if rpm is not None or tpm is not None:
             conn.execute(_SQL_LEARN, learned)
+        if left is not None:
+            conn.execute(_SQL_LEFT, left)
         for params in cooldowns:
             conn.execute(_SQL_SET_UNTIL.format(col="cooldown"), params)
 
     return job
+
+
+_SQL_LEFT = """
+INSERT INTO account_state (account, model, header_requests_left, header_requests_reset_at, header_tokens_left,
+                           header_tokens_reset_at, updated_at)
+VALUES (:account, :model, :requests, :requests_reset, :tokens, :tokens_reset, :now)
+ON CONFLICT (account, model) DO UPDATE SET
+    header_requests_left = :requests, header_requests_reset_at = :requests_reset,
+    header_tokens_left = :tokens, header_tokens_reset_at = :tokens_reset, updated_at = :now"""
+
+
+def _header_left(account: str, model: str, limits: RateLimits, now: datetime) -> dict[str, object] | None:
+    """What the headers say is left of each per-minute window, with its reset (at most a minute away when the
+    header gave none or a far one): None when they say nothing of it."""
+    cap = now + LEARNED_LIMIT_TTL
+    values: dict[str, object] = {"account": account, "model": model, "now": to_ms(now)}
+    known = False
+    for kind, left, reset_at in (
+        ("requests", limits.requests_remaining, limits.requests_reset_at),
+        ("tokens", limits.tokens_remaining, limits.tokens_reset_at),
+    ):
+        until = min(reset_at, cap) if reset_at is not None and reset_at > now else cap
+        values[kind] = left
+        values[f"{kind}_reset"] = to_ms(until) if left is not None else None
+        known = known or left is not None
+    return values if known else None
 
 
 def next_in_pool_job(pool: str, eligible: Sequence[str]) -> Job[str]:

@@ -12,7 +12,7 @@ import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from providers.types import Message
@@ -21,6 +21,8 @@ from storage.errors import ConversationNotFound
 from storage.windows import from_ms, to_ms
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+#: how long a provider keeps a prompt prefix warm after its last use (Anthropic's ephemeral cache: 5 minutes)
+WARM_TTL = timedelta(minutes=5)
 _GLOBAL = "global"
 
 
@@ -50,6 +52,8 @@ class Conversation:
     last_task_type: str | None = None
     #: the token estimate of `messages` as saved by the router (None: not known; count the messages)
     history_tokens: int | None = None
+    #: (account, model, until): the account whose provider holds this conversation's prompt prefix in its cache
+    warm: tuple[str, str, datetime] | None = None
 
 
 def is_valid_id(conversation_id: str) -> bool:
@@ -61,7 +65,7 @@ def is_valid_id(conversation_id: str) -> bool:
 _SQL_GET = """
 SELECT c.created_at, c.updated_at, c.pinned_provider, c.pinned_model, c.pinned_at, c.current_provider,
        c.current_model, c.preferred_provider, c.preferred_model, c.tokens_used, c.last_task_type, c.history_tokens,
-       b.message
+       c.warm_account, c.warm_model, c.warm_until, b.message
 FROM conversations AS c LEFT JOIN conversation_messages AS m ON m.conversation_id = c.id
 LEFT JOIN message_bodies AS b ON b.id = m.body_id
 WHERE c.id = ? ORDER BY m.seq"""
@@ -70,14 +74,19 @@ WHERE c.id = ? ORDER BY m.seq"""
 # preferred provider as it is; 1 sets it (to NULL as well).
 _SQL_SAVE_TURN = """
 INSERT INTO conversations (id, created_at, updated_at, current_provider, current_model, preferred_provider,
-                           preferred_model, tokens_used, last_task_type, history_tokens)
+                           preferred_model, tokens_used, last_task_type, history_tokens, warm_account, warm_model,
+                           warm_until)
 VALUES (:id, :now, :now, :provider, :model, CASE WHEN :preferred THEN :pref_provider END,
-        CASE WHEN :preferred THEN :pref_model END, :tokens, :task_type, :history_tokens)
+        CASE WHEN :preferred THEN :pref_model END, :tokens, :task_type, :history_tokens, :warm_account,
+        CASE WHEN :warm_account IS NOT NULL THEN :model END, CASE WHEN :warm_account IS NOT NULL THEN :warm_until END)
 ON CONFLICT (id) DO UPDATE SET
     updated_at = :now, current_provider = :provider, current_model = :model,
     preferred_provider = CASE WHEN :preferred THEN :pref_provider ELSE preferred_provider END,
     preferred_model = CASE WHEN :preferred THEN :pref_model ELSE preferred_model END,
-    tokens_used = tokens_used + :tokens, last_task_type = :task_type, history_tokens = :history_tokens"""
+    tokens_used = tokens_used + :tokens, last_task_type = :task_type, history_tokens = :history_tokens,
+    warm_account = COALESCE(:warm_account, warm_account),
+    warm_model = CASE WHEN :warm_account IS NOT NULL THEN :model ELSE warm_model END,
+    warm_until = CASE WHEN :warm_account IS NOT NULL THEN :warm_until ELSE warm_until END"""
 
 # Every new message in two statements: `:messages` is a JSON array of each message's JSON text, stored out of line
 # (m008) under ids from `:first` on (read under the write lock, so no other writer takes them).
@@ -115,6 +124,8 @@ class Turn:
     preferred: tuple[str, str | None] | None = None
     #: drop the stored history first (a switch that does not carry it)
     restart: bool = False
+    #: the account that served with prompt-cache reads or writes: its cache holds the prefix for WARM_TTL
+    warm_account: str | None = None
 
 
 class Conversations:
@@ -230,6 +241,8 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
         "tokens": turn.tokens,
         "task_type": turn.task_type,
         "history_tokens": turn.history_tokens,
+        "warm_account": turn.warm_account,
+        "warm_until": to_ms(now + WARM_TTL),
     }
     texts = json.dumps([m.model_dump_json() for m in turn.messages]) if turn.messages else None
 
@@ -244,7 +257,8 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
 
 
 def _conversation(conversation_id: str, rows: list[Any]) -> Conversation:
-    created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens, task_type, history, _ = rows[0]
+    created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens, task_type, history, *warm, _ = rows[0]
+    warm_account, warm_model, warm_until = warm
     return Conversation(
         id=conversation_id,
         created_at=from_ms(created),
@@ -258,4 +272,5 @@ def _conversation(conversation_id: str, rows: list[Any]) -> Conversation:
         tokens_used=tokens,
         last_task_type=task_type,
         history_tokens=history,
+        warm=(warm_account, warm_model, from_ms(warm_until)) if warm_account and warm_until is not None else None,
     )

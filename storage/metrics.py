@@ -49,11 +49,35 @@ def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     return sorted_values[rank - 1]
 
 
+@dataclass(frozen=True, slots=True)
+class PromptCacheRow:
+    """One provider/model's successful calls, how many read the provider's prompt cache, and the cached tokens."""
+
+    provider: str
+    model: str
+    calls: int
+    hits: int
+    read_tokens: int
+    write_tokens: int
+
+
 class Metrics:
     """Reads of the attempts table as requests, tokens, cost, latency percentiles and errors by class."""
 
     def __init__(self, store: Store) -> None:
         self._store = store
+
+    async def prompt_cache(self, since: datetime, until: datetime) -> list[PromptCacheRow]:
+        """Prompt-cache use of the successful attempts started in [since, until), per provider and model that ever
+        read or wrote the cache in that time."""
+        rows = await self._store.fetchall(
+            "SELECT provider, model, COUNT(*), SUM(cache_read_tokens > 0), SUM(cache_read_tokens), "
+            "SUM(cache_write_tokens) FROM attempts WHERE outcome = 'success' AND created_at >= ? AND created_at < ? "
+            "GROUP BY provider, model HAVING SUM(cache_read_tokens) + SUM(cache_write_tokens) > 0 "
+            "ORDER BY provider, model",
+            (to_ms(since), to_ms(until)),
+        )
+        return [PromptCacheRow(*row) for row in rows]
 
     async def compute(self, since: datetime, until: datetime, group_by: GroupBy = "provider") -> list[MetricsRow]:
         """Metrics of the attempts started in [since, until), one row per group, sorted by group."""

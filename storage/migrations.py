@@ -308,6 +308,22 @@ def m009_response_cache(conn: sqlite3.Connection) -> None:
     )
 
 
+def m011_quotas_warm_prefix(conn: sqlite3.Connection) -> None:
+    """Predictive quotas and prompt caching (README "Predictive quotas"): what response headers last said is left
+    of an account+model's per-minute windows, until when (the router counts below it, and stops at 0); and which
+    account holds a conversation's warm prompt-cache prefix, of which model, until when."""
+    _run(
+        conn,
+        "ALTER TABLE account_state ADD COLUMN header_requests_left INTEGER",
+        "ALTER TABLE account_state ADD COLUMN header_requests_reset_at INTEGER",
+        "ALTER TABLE account_state ADD COLUMN header_tokens_left INTEGER",
+        "ALTER TABLE account_state ADD COLUMN header_tokens_reset_at INTEGER",
+        "ALTER TABLE conversations ADD COLUMN warm_account TEXT",
+        "ALTER TABLE conversations ADD COLUMN warm_model TEXT",
+        "ALTER TABLE conversations ADD COLUMN warm_until INTEGER",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
@@ -318,6 +334,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m007_settlement_journal,
     m008_message_bodies_out_of_line,
     m009_response_cache,
+    m011_quotas_warm_prefix,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

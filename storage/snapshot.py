@@ -7,7 +7,7 @@ import sqlite3
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -61,6 +61,12 @@ class Health:
     learned_requests_limit: int | None = None
     learned_tokens_limit: int | None = None
     learned_at: datetime | None = None
+    #: what the response headers last said is left of the per-minute windows (None: nothing said, or its reset
+    #: passed), and when that figure resets
+    requests_left: int | None = None
+    requests_left_until: datetime | None = None
+    tokens_left: int | None = None
+    tokens_left_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -162,6 +168,13 @@ WHERE account IN (SELECT value FROM json_each(:limited)
   AND created_at > :since AND (state = 'settled' OR (state = 'pending' AND expires_at > :now))
 GROUP BY account, model"""
 
+# What the headers last said is left of per-minute windows whose reset has not passed.
+_SQL_HEADER_LEFT = """
+SELECT account, model, CASE WHEN header_requests_reset_at > :now THEN header_requests_left END,
+       header_requests_reset_at, CASE WHEN header_tokens_reset_at > :now THEN header_tokens_left END,
+       header_tokens_reset_at
+FROM account_state WHERE header_requests_reset_at > :now OR header_tokens_reset_at > :now"""
+
 # Recent successful latencies, for the median per (provider, model).
 _SQL_LATENCY = """
 SELECT provider, model, latency_ms FROM attempts
@@ -243,6 +256,17 @@ class _Read:
         else:
             self.pin = (row[0], row[1])
 
+    def header_left(self, account: str, model: str, row: Sequence[Any]) -> None:
+        requests, requests_until, tokens, tokens_until = row
+        health = self.health.get((account, model), Health())
+        self.health[account, model] = replace(
+            health,
+            requests_left=requests,
+            requests_left_until=_instant(requests_until) if requests is not None else None,
+            tokens_left=tokens,
+            tokens_left_until=_instant(tokens_until) if tokens is not None else None,
+        )
+
     def account(self, tally: _Tally, account_id: str, models: set[str]) -> AccountState:
         health = self.health
         return AccountState(
@@ -284,6 +308,8 @@ def snapshot_job(
             read.add(tally, kind, row)
         for account, model, requests, tokens, cost in conn.execute(_SQL_MINUTE, minute):
             tally.minute(account, model, requests, tokens, cost)
+        for account, model, *left in conn.execute(_SQL_HEADER_LEFT, {"now": now_ms}):
+            read.header_left(account, model, left)
         latencies = _medians(conn.execute(_SQL_LATENCY, recent)) if latency else {}
         return _assemble(tally, read, latencies, now)
 

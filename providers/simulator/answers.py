@@ -37,6 +37,10 @@ class Answer:
     cost: float | None = None
     #: Anthropic: answer as a call of this (forced) tool, its input the text parsed as JSON
     tool: str | None = None
+    #: Anthropic: input tokens read from / written to the account's prompt cache (part of the prompt, not of
+    #: `input_tokens`, as the API reports them)
+    cache_read: int = 0
+    cache_write: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,9 +220,9 @@ def openai_stream(flavour: Flavour, answer: Answer) -> StreamPlan:
 def _anthropic_usage(answer: Answer, output_tokens: int) -> dict[str, Any]:
     return {
         "input_tokens": answer.input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
-        "cache_creation": {"ephemeral_5m_input_tokens": 0, "ephemeral_1h_input_tokens": 0},
+        "cache_creation_input_tokens": answer.cache_write,
+        "cache_read_input_tokens": answer.cache_read,
+        "cache_creation": {"ephemeral_5m_input_tokens": answer.cache_write, "ephemeral_1h_input_tokens": 0},
         "output_tokens": output_tokens,
         "service_tier": "standard",
     }
@@ -295,8 +299,8 @@ def anthropic_stream(answer: Answer) -> StreamPlan:
     ]
     final_usage = {
         "input_tokens": answer.input_tokens,
-        "cache_creation_input_tokens": 0,
-        "cache_read_input_tokens": 0,
+        "cache_creation_input_tokens": answer.cache_write,
+        "cache_read_input_tokens": answer.cache_read,
         "output_tokens": answer.output_tokens,
     }
     tail = [

@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from providers.simulator.promptcache import marked_prefixes
 from providers.types import WireKind
 
 _TEXT_KEYS = ("content", "text", "parts", "messages", "contents", "system", "systemInstruction", "arguments")
@@ -26,6 +27,8 @@ class Call:
     max_output_tokens: int | None
     #: Anthropic: the tool `tool_choice` forces (the answer then comes as that tool's input)
     forced_tool: str | None = None
+    #: Anthropic: (digest, tokens) of the prefix up to each `cache_control` mark (promptcache.py)
+    cache_prefix: tuple[tuple[str, int], ...] | None = None
 
 
 def _texts(value: Any) -> Iterator[str]:
@@ -102,6 +105,7 @@ def parse_call(kind: WireKind, data: Any, path_model: str | None, query: str) ->
         input_tokens=estimate_tokens(chars),
         max_output_tokens=_int_or_none(limit),
         forced_tool=_forced_tool(data.get("tool_choice")) if kind == "anthropic" else None,
+        cache_prefix=marked_prefixes(data) if kind == "anthropic" else None,
     )
 
 

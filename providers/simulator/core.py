@@ -27,6 +27,7 @@ from providers.simulator.faults import JSON_TYPE, ErrorContext, error_response, 
 from providers.simulator.hostile import INF_HEADERS, hostile_answer, huge_error_response
 from providers.simulator.httpserver import Action, HttpRequest, Response, StreamResponse, serve_connection
 from providers.simulator.limits import RequestWindow, WindowState, ratelimit_headers
+from providers.simulator.promptcache import PromptCache
 from providers.simulator.routes import Route, match_route, models_response, not_found
 from providers.simulator.spec import (
     FAULTS,
@@ -103,6 +104,7 @@ class Simulator:
         self._clock = clock
         self._max_log = max_log
         self._accounts = {account.id: _AccountState(account, deque(maxlen=max_log)) for account in self.spec.accounts}
+        self._prompt_caches = {account.id: PromptCache() for account in self.spec.accounts}
         self._seq = 0
         self._listener: Listener[SocketStream] | None = None
         self._task_group: TaskGroup | None = None
@@ -368,10 +370,12 @@ class Simulator:
         if truncated and call.max_output_tokens is not None:
             text = text[: call.max_output_tokens * 4]
             output_tokens = call.max_output_tokens
+        cache = self._prompt_caches.get(spec.id)
+        read, write = cache.use(call.cache_prefix, self._clock()) if cache is not None else (0, 0)
         return Answer(
             text,
             call.model,
-            call.input_tokens,
+            max(1, call.input_tokens - read - write),
             output_tokens,
             truncated,
             request_id,
@@ -379,6 +383,8 @@ class Simulator:
             call.include_usage,
             spec.cost_usd,
             tool=call.forced_tool,
+            cache_read=read,
+            cache_write=write,
         )
 
     def _placeholder_answer(self, request_id: str) -> Answer:

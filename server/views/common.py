@@ -10,10 +10,12 @@ from pydantic import Field
 
 from providers.models import ProviderConfig, QuotaSpec
 from providers.types import Frozen
+from routing.forecast import describe, forecast
 from routing.types import QuotaWindow
 from server.wiring import App, quota_windows
 from storage import AccountState
 from storage.accounts import LEARNED_LIMIT_TTL
+from storage.windows import month_window
 
 HealthState = Literal["healthy", "degraded", "cooling_down", "exhausted", "circuit_open", "disabled", "no_key"]
 Period = Literal["day", "month"]
@@ -41,11 +43,24 @@ class QuotaUse(Frozen):
     model: str | None = Field(default=None, description="a limit learned from response headers: its model")
     learned_at: datetime | None = Field(default=None, description="when response headers said it (None: configured)")
     forgotten_at: datetime | None = Field(default=None, description="when it lapses unless headers say it again")
+    rate_per_hour: float = Field(default=0.0, description="the rate of use since the window began")
+    exhausted_at: datetime | None = Field(
+        default=None, description="when it runs out at that rate, if before its reset (None: it lasts)"
+    )
+    unused_at_reset: int = Field(default=0, description="what is left unused at its reset at that rate")
+    forecast: str = Field(default="", description="the forecast in words (routing/forecast.py)")
 
 
-def quota_use(window: QuotaWindow, model: str | None = None) -> QuotaUse:
+def quota_use(window: QuotaWindow, now: datetime, model: str | None = None, tz: str | None = None) -> QuotaUse:
+    """One window's use and forecast; `tz` (the account's zone) places a monthly window's start exactly."""
     learned = window.learned_at
+    start = month_window(now, tz).start if tz is not None and window.period == "month" else None
+    outlook = forecast(window, now, start)
     return QuotaUse(
+        rate_per_hour=outlook.rate_per_hour,
+        exhausted_at=outlook.exhausted_at,
+        unused_at_reset=outlook.unused_at_reset,
+        forecast=describe(outlook, now),
         kind=window.kind,
         period=window.period,
         used=window.limit - window.remaining,
@@ -67,7 +82,7 @@ def learned_limits(state: AccountState | None, models: Sequence[str], now: datet
         mine = state.model(model)
         if mine.health.learned_at is not None:
             windows = quota_windows(QuotaSpec(), state.usage, mine.health, now, mine.usage.minute)
-            uses.extend(quota_use(w, model) for w in windows)
+            uses.extend(quota_use(w, now, model) for w in windows)
     return uses
 
 

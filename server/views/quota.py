@@ -2,26 +2,25 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Literal
 
 from pydantic import Field
 
 from providers.models import Account, BudgetSpec, ProviderConfig, QuotaSpec
 from providers.types import Frozen
+from routing.forecast import outlook
 from server.views.common import (
     Period,
     QuotaUse,
     app_problems,
     learned_limits,
+    quota_use,
     selected_providers,
 )
-from server.wiring import App
-from storage import AccountState, WindowUsage
+from server.wiring import App, quota_windows
+from storage import AccountState, Health, Usages, WindowUsage
 from storage.windows import day_window, month_window
-
-#: a rate measured over less than this is too noisy to forecast from
-MIN_FORECAST_ELAPSED = timedelta(minutes=5)
 
 
 class AccountQuota(Frozen):
@@ -44,6 +43,8 @@ class AccountQuota(Frozen):
     forecast: str
     #: per-minute limits response headers taught for its models, still in force
     learned_limits: list[QuotaUse] = Field(default_factory=list)
+    #: every window of the account (minute, day, month) with its forecast: rate, exhaustion, what goes unused
+    windows: list[QuotaUse] = Field(default_factory=list)
 
 
 class ProviderQuota(Frozen):
@@ -71,18 +72,16 @@ def _limits(quota: QuotaSpec, budget: BudgetSpec, period: Period) -> tuple[int |
 def _forecast(
     used: dict[str, float], limits: dict[str, float | None], start: datetime, resets_at: datetime, now: datetime
 ) -> tuple[datetime | None, str | None, str]:
-    """When the first limit runs out at the average rate since `start`, if before `resets_at`."""
-    elapsed = max(now - start, MIN_FORECAST_ELAPSED)
+    """When the first limit runs out at the average rate since `start`, if before `resets_at` (routing/forecast.py's
+    formula, the one routing acts on)."""
     first: tuple[datetime, str] | None = None
     for name, limit in limits.items():
         if limit is None:
             continue
         if used[name] >= limit:
             return now, name, f"{name} exhausted; resets at {resets_at.isoformat(timespec='minutes')}"
-        if used[name] <= 0:
-            continue
-        at = now + elapsed * ((limit - used[name]) / used[name])
-        if at < resets_at and (first is None or at < first[0]):
+        at = outlook(used[name], limit, start, resets_at, now).exhausted_at
+        if at is not None and (first is None or at < first[0]):
             first = (at, name)
     if first is not None:
         return first[0], first[1], f"{first[1]} run out around {first[0].isoformat(timespec='minutes')} at this rate"
@@ -123,7 +122,20 @@ def _account_quota(
         forecast_limit=limit_name,
         forecast=text,
         learned_limits=learned_limits(state, list(provider.models), now),
+        windows=_windows(account, state, now),
     )
+
+
+def _windows(account: Account, state: AccountState | None, now: datetime) -> list[QuotaUse]:
+    """Every window of the account with its forecast (untouched ones too: all of it would go unused)."""
+    tz = account.quota.timezone
+    if state is None:
+        empty = WindowUsage()
+        usage = Usages(empty, empty, empty, day_window(now, tz).end, month_window(now, tz).end)
+        health = Health()
+    else:
+        usage, health = state.usage, state.health
+    return [quota_use(w, now, tz=tz) for w in quota_windows(account.quota, usage, health, now)]
 
 
 async def quota_report(

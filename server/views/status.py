@@ -167,7 +167,10 @@ async def _account_status(
     disabled_reason = state.disabled_reason if state else None
     enabled = provider.enabled and account.enabled and disabled_reason is None
     quota = (
-        [quota_use(w) for w in quota_windows(account.quota, state.usage, state.health, now)]
+        [
+            quota_use(w, now, tz=account.quota.timezone)
+            for w in quota_windows(account.quota, state.usage, state.health, now)
+        ]
         + learned_limits(state, models, now)
         if state
         else []

@@ -101,10 +101,28 @@ def quota_windows(
         ("tokens", "month", quota.tokens_per_month, usage.month.tokens, usage.month_resets_at, None),
     ]  # fmt: skip
     return tuple(
-        QuotaWindow(kind=kind, period=period, limit=limit, remaining=limit - used, resets_at=resets, learned_at=taught)
+        QuotaWindow(
+            kind=kind,
+            period=period,
+            limit=limit,
+            remaining=_left(limit - used, period, kind, health),
+            resets_at=_header_reset(resets, period, kind, health),
+            learned_at=taught,
+        )
         for kind, period, limit, used, resets, taught in rows
         if limit is not None
     )
+
+
+def _left(counted: int, period: str, kind: str, health: Health) -> int:
+    """What is left of a window: the ledger's count, or less when the provider's headers said so (per minute)."""
+    said = health.requests_left if kind == "requests" else health.tokens_left
+    return counted if period != "minute" or said is None else min(counted, said)
+
+
+def _header_reset(resets: datetime | None, period: str, kind: str, health: Health) -> datetime | None:
+    until = health.requests_left_until if kind == "requests" else health.tokens_left_until
+    return until if period == "minute" and until is not None else resets
 
 
 def _minute_row(
@@ -176,14 +194,19 @@ class SqliteState:
         pin = snapshot.global_pin
         # a retired model's seeds carry its successor, decided on the request's own day
         routed = substitute(seeds, snapshot.retired, now.date())
+        warm = found.warm if found is not None and found.warm is not None and found.warm[2] > now else None
         return StateView(
-            candidates=[self._state(seed, snapshot, now) for seed in routed],
+            candidates=[self._state(seed, snapshot, now, warm) for seed in routed],
             conversation=_record(conversation_id, found),
             manual=ManualSwitch(provider=pin[0], model=pin[1]) if pin else None,
         )
 
-    def _state(self, seed: Seed, snapshot: StateSnapshot, now: datetime) -> CandidateState:
+    def _state(
+        self, seed: Seed, snapshot: StateSnapshot, now: datetime, warm: tuple[str, str, datetime] | None = None
+    ) -> CandidateState:
+        """One candidate's state; `warm` is the (account, model) holding the conversation's prompt prefix."""
         provider, account, model = seed.provider, seed.account, seed.model
+        is_warm = warm is not None and warm[0] == account.id and warm[1] == model.id
         state = snapshot.accounts.get(account.id)
         cursor = pool_cursor(provider, snapshot.pool_cursors.get(provider.id)) if len(provider.accounts) > 1 else 0
         if state is None:
@@ -193,7 +216,7 @@ class SqliteState:
                                   enabled=provider.enabled and account.enabled,
                                   model_retired=(provider.id, model.id) in snapshot.retired,
                                   substituted_for=seed.substituted_for,
-                                  retirement_note=seed.retirement_note)  # fmt: skip
+                                  retirement_note=seed.retirement_note, warm=is_warm)  # fmt: skip
         per_model = state.model(model.id)
         whole, mine = state.health, per_model.health
         disabled = state.disabled_reason
@@ -220,6 +243,7 @@ class SqliteState:
             windows=quota_windows(account.quota, state.usage, mine, now, per_model.usage.minute),
             budget_left_usd=budget_left(account, state.usage, self.preferences, snapshot.global_usage),
             latency_p50_ms=self._latency.get((provider.id, model.id)),
+            warm=is_warm,
         )
 
 
@@ -386,6 +410,7 @@ def turn_job(turn: SavedTurn, now: datetime) -> Job[None]:
         history_tokens=turn.history_tokens,
         preferred=turn.preferred,
         restart=turn.restart,
+        warm_account=turn.warm_account,
     )
     return save_turn_job(turn.conversation_id, saved, now)
 

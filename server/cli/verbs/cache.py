@@ -25,6 +25,12 @@ async def _stats(*, as_json: bool) -> int:
     size = f"{report.bytes / 1024 / 1024:.2f} of {report.max_bytes / 1024 / 1024:.0f} MB"
     say(f"{report.entries} cached answer(s), {size}")
     say(f"{report.hits} hit(s) saved {report.tokens_saved:,} tokens and ${report.dollars_saved:.4f}")
+    prompt = report.prompt_cache
+    say(
+        f"provider prompt caches: {prompt.hits} of {prompt.calls} call(s) read a cached prefix "
+        f"({prompt.hit_rate:.0%}); "
+        f"{prompt.read_tokens:,} tokens read, {prompt.write_tokens:,} written; ${prompt.dollars_saved:.4f} saved"
+    )
     return 0
 
 

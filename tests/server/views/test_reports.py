@@ -136,3 +136,21 @@ async def test_status_of_a_missing_configuration_says_to_run_setup(tmp_path: Pat
     assert "provider-router setup" in status.problems[0]
     bare = views.unavailable_status("the database is damaged; Fix: run `provider-router reset`", "x", FixedClock()())
     assert not bare.ready and bare.problems
+
+
+async def test_every_window_carries_its_forecast_in_the_quota_report_and_in_status(tmp_path: Path) -> None:
+    clock = FixedClock()
+    async with seed_app(tmp_path, google_daily=20, clock=clock) as (app, _sim):
+        with anyio.fail_after(10):
+            for n in range(3):
+                await app.router.route(ask(f"Summarize item {n} in one line", task_type="simple"))
+        report = await views.quota_report(app, "day", "google")
+        status = await views.provider_status(app, "google")
+    first = report.providers[0].accounts[0]
+    [day] = [w for w in first.windows if w.period == "day"]
+    # one request in the 10 hours since midnight Pacific: 0.1 an hour, 1.4 more before the reset in 14 hours
+    assert (day.used, day.limit, day.rate_per_hour, day.exhausted_at) == (1, 20, 0.1, None)
+    assert day.unused_at_reset == 17
+    assert day.forecast == "19 of 20 requests left, reset in 14 h, 17 would go unused at this rate"
+    [seen] = [q for q in status.providers[0].accounts[0].quota if q.period == "day"]
+    assert (seen.rate_per_hour, seen.unused_at_reset, seen.forecast) == (0.1, 17, day.forecast)

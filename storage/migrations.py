@@ -308,6 +308,13 @@ def m009_response_cache(conn: sqlite3.Connection) -> None:
     )
 
 
+def m013_attempt_ttft(conn: sqlite3.Connection) -> None:
+    """attempts.ttft_ms: the time to first token of a streamed attempt (NULL: not measured). Added only when an
+    earlier step has not added it already."""
+    if not any(row[1] == "ttft_ms" for row in conn.execute("PRAGMA table_info(attempts)")):
+        _run(conn, "ALTER TABLE attempts ADD COLUMN ttft_ms REAL")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
@@ -318,6 +325,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m007_settlement_journal,
     m008_message_bodies_out_of_line,
     m009_response_cache,
+    m013_attempt_ttft,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -134,7 +134,7 @@ async def _frames(state: WebState, request: Request) -> AsyncIterator[str]:
 
 
 async def events(request: Request) -> Response:
-    headers = {"cache-control": "no-store", "x-accel-buffering": "no"}
+    headers = {"x-accel-buffering": "no"}
     return StreamingResponse(_frames(_state(request), request), media_type="text/event-stream", headers=headers)
 
 

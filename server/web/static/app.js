@@ -2,14 +2,14 @@
 // MIT licence. No library, no network beyond this server.
 "use strict";
 (function () {
-  const live = document.getElementById("live");
-  if (!live || !window.EventSource) return;
+  const live = () => document.getElementById("live");
+  if (!live() || !window.EventSource) return;
   const source = new EventSource("/events");
   const banner = () => document.getElementById("banner");
   source.addEventListener("overview", (event) => {
     const data = JSON.parse(event.data);
-    if (live.dataset.empty) { window.location.reload(); return; }
-    live.outerHTML = data.html;
+    if (live().dataset.empty) { window.location.reload(); return; }
+    live().outerHTML = data.html;
     const b = banner();
     if (b && b.dataset.live) b.remove();
   });

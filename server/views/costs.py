@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from pydantic import Field
 
@@ -136,16 +136,26 @@ def _savings(app: App, attempts: list[AttemptFact], response_cache_usd: float) -
     )
 
 
-def _burn_down(app: App, by_day: list[CostGroup]) -> BurnDown:
+def _burn_down(app: App, by_day: list[CostGroup], since: datetime, until: datetime) -> BurnDown:
+    """Every day of the period (a day without spend counts 0) with the running total against the caps."""
     budget = app.config.preferences.budget
+    spent = {d.group: d.cost_usd for d in by_day}
+    days: list[str] = []
+    instant = since
+    while instant < until:
+        day = local_day(instant, app)
+        if day not in days:
+            days.append(day)
+        instant += timedelta(hours=12)
+    days += [d for d in spent if d not in days]
     running = 0.0
     cumulative = []
-    for day in by_day:
-        running += day.cost_usd
+    for day in days:
+        running += spent.get(day, 0.0)
         cumulative.append(round(running, 9))
     return BurnDown(
-        days=[d.group for d in by_day],
-        spent_usd=[d.cost_usd for d in by_day],
+        days=days,
+        spent_usd=[round(spent.get(day, 0.0), 9) for day in days],
         cumulative_usd=cumulative,
         daily_budget_usd=budget.daily_usd,
         monthly_budget_usd=budget.monthly_usd,
@@ -168,6 +178,6 @@ async def costs_report(app: App, period: ReportPeriod = "month") -> CostsReport:
         by_model=_groups(attempts, "model", app),
         by_task_type=_groups(attempts, "task_type", app),
         by_day=by_day,
-        burn_down=_burn_down(app, by_day),
+        burn_down=_burn_down(app, by_day, since, until),
         savings=_savings(app, attempts, cache.dollars_saved),
     )

@@ -43,7 +43,7 @@ def bars(items: Sequence[tuple[str, float]], label: str, *, unit: str = "$") -> 
     body = ""
     for i, (name, value) in enumerate(items):
         y = i * row
-        length = value / top * 380
+        length = value / top * 300
         shown = f"{unit}{value:,.4f}" if unit == "$" else f"{value:,.0f}{unit}"
         body += (
             f'<text x="0" y="{y + 16}" font-size="12" fill="#334155">{esc(name[:28])}</text>'
@@ -102,8 +102,8 @@ def lines(
             elif seg:
                 body += f'<polyline points="{" ".join(seg)}" fill="none" stroke="{colour(n)}" stroke-width="2"/>'
         body += (
-            f'<rect x="{left + 8 + n * 120}" y="4" width="10" height="10" fill="{colour(n)}"/>'
-            f'<text x="{left + 22 + n * 120}" y="13" font-size="11" fill="#334155">{esc(name[:16])}</text>'
+            f'<rect x="{left + 8 + n * 170}" y="4" width="10" height="10" fill="{colour(n)}"/>'
+            f'<text x="{left + 22 + n * 170}" y="13" font-size="11" fill="#334155">{esc(name[:24])}</text>'
         )
     return _svg(width, height, body, label)
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from routing.preferences import BudgetMode
 from server.actions import reset, set_preference, switch
-from server.cli.parser import BUDGET_MODES
 from server.web.html import attrs, esc, hidden, section, select
 from server.wiring import App
 
 ACTIONS = ("switch", "reset", "budget")
+MODES: dict[str, BudgetMode] = {"free_only": "free_only", "cost_first": "cost_first", "quality_first": "quality_first"}
+BUDGET_MODES = tuple(MODES)
 
 
 def forms(app: App, csrf: str, budget_mode: str) -> str:
@@ -63,8 +65,8 @@ async def perform(app: App, action: str, fields: Mapping[str, str]) -> str:
     if action == "reset":
         done = await reset(app)
         return f"Back to automatic routing; {done.accounts_reset} accounts' cooldowns and marks cleared."
-    mode = fields.get("mode", "")
-    if mode not in BUDGET_MODES:
-        raise ValueError(f"no budget mode {mode!r}; one of: {', '.join(BUDGET_MODES)}")
-    await set_preference(app, budget_mode=mode)  # type: ignore[arg-type]
+    mode = MODES.get(fields.get("mode", ""))
+    if mode is None:
+        raise ValueError(f"no budget mode {fields.get('mode', '')!r}; one of: {', '.join(BUDGET_MODES)}")
+    await set_preference(app, budget_mode=mode)
     return f"Budget mode is now {mode}."

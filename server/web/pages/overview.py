@@ -86,6 +86,8 @@ def decision_rows(log: DecisionLogView) -> list[list[str]]:
         outcome = "served" if d.served else ("failed" if d.attempts else "no attempt")
         if d.failover and d.served:
             outcome = "failover"
+        if d.dry_run:
+            outcome = "dry run"
         rows.append([
             link(f"/routing/{d.id}", f"#{d.id}", data_decision_id=d.id),
             when(d.created_at),

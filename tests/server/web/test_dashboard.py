@@ -118,7 +118,9 @@ def test_every_page_shows_the_numbers_the_cli_prints_as_json(env: Home, browser:
         seen.shoot("flow")
 
         seen.page.goto(dashboard.base + "/routing")
-        listed = seen.page.eval_on_selector_all("#decisions [data-decision-id]", "els => els.map(e => +e.dataset.decisionId)")
+        listed = seen.page.eval_on_selector_all(
+            "#decisions [data-decision-id]", "els => els.map(e => +e.dataset.decisionId)"
+        )
         assert listed == [d["id"] for d in log["decisions"]]
         seen.shoot("routing")
         only_local(seen, dashboard)
@@ -132,8 +134,12 @@ def test_the_routing_stream_filters_as_the_cli_does(env: Home, browser: Browser)
         seen.page.select_option("select[name=task]", "coding")
         seen.page.select_option("select[name=provider]", "openai")
         seen.page.click("form.filters button")
-        expect(seen.page).to_have_url(f"{dashboard.base}/routing?task=coding&provider=openai&reason=&outcome=&conversation=")
-        listed = seen.page.eval_on_selector_all("#decisions [data-decision-id]", "els => els.map(e => +e.dataset.decisionId)")
+        expect(seen.page).to_have_url(
+            f"{dashboard.base}/routing?task=coding&provider=openai&reason=&outcome=&conversation="
+        )
+        listed = seen.page.eval_on_selector_all(
+            "#decisions [data-decision-id]", "els => els.map(e => +e.dataset.decisionId)"
+        )
         assert listed == [d["id"] for d in coding["decisions"]] and listed
         only_local(seen, dashboard)
 
@@ -225,9 +231,7 @@ def test_an_action_without_its_csrf_token_is_refused(env: Home, dashboard: Dashb
     assert env.cli("status", "--json").json()["manual_switch"] is None
 
 
-def test_switch_and_budget_mode_are_confirmed_then_written_as_the_cli_writes_them(
-    env: Home, browser: Browser
-) -> None:
+def test_switch_and_budget_mode_are_confirmed_then_written_as_the_cli_writes_them(env: Home, browser: Browser) -> None:
     fill(env)
     with serving(env.home) as dashboard, watched(browser) as seen:
         opened(seen, dashboard)

@@ -116,20 +116,21 @@ def flow(
     grand = max(1, max((sum(totals.get(n, 0) for n in col) for col in columns), default=1))
     scale = (height - 20 - 8 * max(len(c) for c in columns)) / grand
     place: dict[str, tuple[float, float]] = {}
-    body = ""
+    nodes = ""
     for c, col in enumerate(columns):
         x = 10 + c * (width - 170) / max(1, len(columns) - 1)
         y = 10.0
         for i, name in enumerate(col):
             h = max(2.0, totals.get(name, 0) * scale)
             place[f"{c}:{name}"] = (x, y)
-            body += (
+            nodes += (
                 f'<rect x="{x:.1f}" y="{y:.1f}" width="{node_w}" height="{h:.1f}" fill="{colour(i + 3 * c)}">'
                 f"<title>{esc(name)}: {totals.get(name, 0)}</title></rect>"
                 f'<text x="{x + node_w + 4:.1f}" y="{y + min(h, 20) / 2 + 4:.1f}" font-size="12" fill="#0f172a">'
                 f"{esc(name)} ({totals.get(name, 0)})</text>"
             )
             y += h + 8
+    body = ""
     out_offset: dict[str, float] = {}
     in_offset: dict[str, float] = {}
     for source, target, n in links:
@@ -150,4 +151,4 @@ def flow(
             f'stroke="#94a3b8" stroke-opacity="0.5" stroke-width="{w:.1f}"><title>{esc(source)} → {esc(target)}: {n}'
             "</title></path>"
         )
-    return _svg(width, height, body, label)
+    return _svg(width, height, body + nodes, label)

@@ -62,7 +62,7 @@ class WebState:
 
 def trouble(error: Exception) -> str:
     """The banner for a database that cannot be read right now."""
-    if isinstance(error, StoreLocked):
+    if isinstance(error, StoreLocked) or isinstance(error.__cause__, StoreLocked):
         return "The database is busy (another process holds it locked); this page retries on its own."
     if isinstance(error, StoreError | AppUnavailable):
         return f"The database cannot be read right now: {error}"

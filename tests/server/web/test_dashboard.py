@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -274,3 +275,22 @@ def test_a_database_that_cannot_be_read_gives_a_banner_not_a_stack_trace(tmp_pat
         assert response.status == 503
         expect(seen.page.locator("#banner")).to_contain_text("router.db")
         assert "Traceback" not in seen.page.content()
+
+
+def test_a_database_another_process_holds_locked_gives_a_busy_banner_until_it_is_freed(env: Home) -> None:
+    fill(env)
+    holder = sqlite3.connect(env.home / "router.db", isolation_level=None, check_same_thread=False)
+    try:
+        holder.execute("PRAGMA locking_mode = EXCLUSIVE")
+        holder.execute("BEGIN EXCLUSIVE")
+        holder.execute("DELETE FROM switches")  # takes the file's exclusive lock: nobody else may even read
+        with serving(env.home) as dashboard:
+            cookie = _get(dashboard, f"/?token={dashboard.token}").cookie()
+            busy = _get(dashboard, "/costs", cookie=cookie)
+            assert busy.status == 503
+            assert b"The database is busy" in busy.body and b"Traceback" not in busy.body
+            holder.execute("ROLLBACK")
+            holder.close()
+            assert _get(dashboard, "/costs", cookie=cookie).status == 200
+    finally:
+        holder.close()

@@ -29,6 +29,12 @@ def chromium_path() -> str:
     return found
 
 
+def machine_clock_environ() -> dict[str, str]:
+    """This environment without libfaketime's variables (`faketime -f '+730d' pytest`)."""
+    moved = {"LD_PRELOAD", "DYLD_INSERT_LIBRARIES"}
+    return {k: v for k, v in os.environ.items() if k not in moved and not k.startswith("FAKETIME")}
+
+
 @dataclass
 class Dashboard:
     """A running dashboard: its base address and the URL with the token."""

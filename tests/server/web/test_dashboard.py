@@ -19,6 +19,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.clock import moved_clock_environ
+from tests.harness import SIM_KEY
 from tests.server.test_cli_support import Run, SimHome, sim_home
 from tests.server.web.support import Dashboard, Watched, serving, watched
 
@@ -36,7 +37,10 @@ class Home(SimHome):
 
 @pytest.fixture
 def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> Iterator[Home]:
-    with sim_home(tmp_path, monkeypatch, capsys, budgetUsd={"daily": 5, "monthly": 50}) as home:
+    # a long retention: another process on the machine's clock (two years ahead under libfaketime) keeps the
+    # decisions made on the tests' fixed clock
+    settings = {"retentionDays": 3650}
+    with sim_home(tmp_path, monkeypatch, capsys, settings=settings, budgetUsd={"daily": 5, "monthly": 50}) as home:
         yield Home(home.home, home.sim, home.capsys)
 
 
@@ -118,7 +122,9 @@ def test_every_page_shows_the_numbers_the_cli_prints_as_json(env: Home, browser:
         expect(seen.page.locator("svg.chart")).to_have_count(1)
         seen.shoot("flow")
 
-        seen.page.goto(dashboard.base + "/routing")
+        for path in ("/", "/costs", "/performance", "/flow", "/routing"):
+            seen.page.goto(dashboard.base + path)
+            assert SIM_KEY not in seen.page.content()
         listed = seen.page.eval_on_selector_all(
             "#decisions [data-decision-id]", "els => els.map(e => +e.dataset.decisionId)"
         )
@@ -160,7 +166,20 @@ def test_a_failovers_decision_page_shows_its_attempts_with_error_classes(env: Ho
         expect(seen.page.locator("#candidates")).to_contain_text("quality")
         expect(seen.page.locator("#exclusions tbody tr")).to_have_count(len(detail["exclusions"]))
         seen.shoot("decision")
+        assert "Refactor this class" not in seen.page.content()  # settings.logPrompts is off
         only_local(seen, dashboard)
+
+
+def test_a_decision_page_shows_the_prompt_only_when_log_prompts_is_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], browser: Browser
+) -> None:
+    with sim_home(tmp_path, monkeypatch, capsys, settings={"logPrompts": True}) as plain:
+        home = Home(plain.home, plain.sim, plain.capsys)
+        assert home.cli("ask", "Summarize this line", "--task", "simple").code == 0
+        with serving(home.home) as dashboard, watched(browser) as seen:
+            opened(seen, dashboard, "/routing/1")
+            expect(seen.page.locator("pre")).to_contain_text("Summarize this line")
+            only_local(seen, dashboard)
 
 
 def _ask_elsewhere(env: Home) -> None:

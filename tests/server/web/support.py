@@ -29,10 +29,13 @@ def chromium_path() -> str:
     return found
 
 
-def machine_clock_environ() -> dict[str, str]:
+def machine_clock_environ() -> dict[str, str | float | bool]:
     """This environment without libfaketime's variables (`faketime -f '+730d' pytest`)."""
     moved = {"LD_PRELOAD", "DYLD_INSERT_LIBRARIES"}
-    return {k: v for k, v in os.environ.items() if k not in moved and not k.startswith("FAKETIME")}
+    kept: dict[str, str | float | bool] = {
+        k: v for k, v in os.environ.items() if k not in moved and not k.startswith("FAKETIME")
+    }
+    return kept
 
 
 @dataclass

@@ -93,15 +93,17 @@ def _errors(attempts: Iterable[AttemptFact]) -> dict[str, int]:
     return dict(sorted(Counter(a.error_class for a in attempts if a.error_class is not None).items()))
 
 
-def _over_time(attempts: list[AttemptFact], since: datetime, minutes: int) -> list[TimeBucket]:
+def _over_time(attempts: list[AttemptFact], since: datetime, until: datetime, minutes: int) -> list[TimeBucket]:
+    """Every bucket of the period up to now, an empty one included (a gap in the lines)."""
     size = timedelta(minutes=minutes)
     buckets: dict[int, list[AttemptFact]] = defaultdict(list)
     for a in attempts:
         buckets[(a.started_at - since) // size].append(a)
+    last = max([(until - since) // size, *buckets]) if buckets else (until - since) // size
     return [
-        TimeBucket(start=since + index * size, by_provider=_grouped(buckets[index], lambda a: a.provider),
-                   errors_by_class=_errors(buckets[index]))
-        for index in sorted(buckets)
+        TimeBucket(start=since + index * size, by_provider=_grouped(buckets.get(index, []), lambda a: a.provider),
+                   errors_by_class=_errors(buckets.get(index, [])))
+        for index in range(last + 1)
     ]  # fmt: skip
 
 
@@ -133,6 +135,6 @@ async def performance_report(app: App, period: ReportPeriod = "day") -> Performa
         by_provider=_grouped(attempts, lambda a: a.provider),
         by_model=_grouped(attempts, lambda a: f"{a.provider}/{a.model}"),
         errors_by_class=_errors(attempts),
-        over_time=_over_time(attempts, since, minutes),
+        over_time=_over_time(attempts, since, until, minutes),
         failovers=_failovers(attempts),
     )

@@ -54,6 +54,24 @@ def bars(items: Sequence[tuple[str, float]], label: str, *, unit: str = "$") -> 
     return _svg(width, row * len(items) + 4, body, label)
 
 
+def _series(points: Sequence[str | None], stroke: str) -> str:
+    """One series as polylines broken at each gap (None); a lone point is a dot."""
+    segments: list[list[str]] = [[]]
+    for point in points:
+        if point is None:
+            segments.append([])
+        else:
+            segments[-1].append(point)
+    drawn = ""
+    for seg in segments:
+        if len(seg) == 1:
+            cx, cy = seg[0].split(",")
+            drawn += f'<circle cx="{cx}" cy="{cy}" r="3" fill="{stroke}"/>'
+        elif seg:
+            drawn += f'<polyline points="{" ".join(seg)}" fill="none" stroke="{stroke}" stroke-width="2"/>'
+    return drawn
+
+
 def lines(
     x_labels: Sequence[str],
     series: Mapping[str, Sequence[float | None]],
@@ -89,18 +107,7 @@ def lines(
         )
         body += f'<text x="{width - 10}" y="{y - 4:.1f}" font-size="10" text-anchor="end" fill="#dc2626">cap</text>'
     for n, (name, points) in enumerate(series.items()):
-        segments: list[list[str]] = [[]]
-        for i, v in enumerate(points):
-            if v is None:
-                segments.append([])
-            else:
-                segments[-1].append(xy(i, v))
-        for seg in segments:
-            if len(seg) == 1:
-                cx, cy = seg[0].split(",")
-                body += f'<circle cx="{cx}" cy="{cy}" r="3" fill="{colour(n)}"/>'
-            elif seg:
-                body += f'<polyline points="{" ".join(seg)}" fill="none" stroke="{colour(n)}" stroke-width="2"/>'
+        body += _series([xy(i, v) if v is not None else None for i, v in enumerate(points)], colour(n))
         body += (
             f'<rect x="{left + 8 + n * 170}" y="4" width="10" height="10" fill="{colour(n)}"/>'
             f'<text x="{left + 22 + n * 170}" y="13" font-size="11" fill="#334155">{esc(name[:24])}</text>'

@@ -31,10 +31,11 @@ class LatencyStats(Frozen):
 
 
 class TimeBucket(Frozen):
-    """One stretch of the period (`start`, `bucket_minutes` long) per provider."""
+    """One stretch of the period (`start`, `bucket_minutes` long) per provider and per model."""
 
     start: datetime
     by_provider: list[LatencyStats] = Field(default_factory=list)
+    by_model: list[LatencyStats] = Field(default_factory=list)
     errors_by_class: dict[str, int] = Field(default_factory=dict)
 
 
@@ -89,6 +90,10 @@ def _grouped(attempts: Iterable[AttemptFact], key: Callable[[AttemptFact], str])
     return [_stats(name, groups[name]) for name in sorted(groups)]
 
 
+def _model(a: AttemptFact) -> str:
+    return f"{a.provider}/{a.model}"
+
+
 def _errors(attempts: Iterable[AttemptFact]) -> dict[str, int]:
     return dict(sorted(Counter(a.error_class for a in attempts if a.error_class is not None).items()))
 
@@ -102,7 +107,7 @@ def _over_time(attempts: list[AttemptFact], since: datetime, until: datetime, mi
     last = max([(until - since) // size, *buckets]) if buckets else (until - since) // size
     return [
         TimeBucket(start=since + index * size, by_provider=_grouped(buckets.get(index, []), lambda a: a.provider),
-                   errors_by_class=_errors(buckets.get(index, [])))
+                   by_model=_grouped(buckets.get(index, []), _model), errors_by_class=_errors(buckets.get(index, [])))
         for index in range(last + 1)
     ]  # fmt: skip
 
@@ -133,7 +138,7 @@ async def performance_report(app: App, period: ReportPeriod = "day") -> Performa
         until=until,
         bucket_minutes=minutes,
         by_provider=_grouped(attempts, lambda a: a.provider),
-        by_model=_grouped(attempts, lambda a: f"{a.provider}/{a.model}"),
+        by_model=_grouped(attempts, _model),
         errors_by_class=_errors(attempts),
         over_time=_over_time(attempts, since, until, minutes),
         failovers=_failovers(attempts),

@@ -20,7 +20,7 @@ from server.views import ReportPeriod
 from server.web.html import esc
 from server.web.layout import page
 from server.web.pages import actions, overview, reports, routing
-from server.web.security import Guard, allowed_hosts, csrf_ok
+from server.web.security import WILDCARDS, Guard, allowed_hosts, csrf_ok
 from server.web.state import REDRAW_POLLS, NoDatabase, WebState, trouble
 from server.wiring import App, AppUnavailable
 from storage import Analytics, StoreError
@@ -161,7 +161,9 @@ def create_app(state: WebState, host: str, port: int) -> Starlette:
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(Guard, secret=state.secret, hosts=allowed_hosts(host, port))],
+        middleware=[
+            Middleware(Guard, secret=state.secret, hosts=allowed_hosts(host, port), any_address=host in WILDCARDS)
+        ],
         lifespan=lifespan,
     )
     app.state.web = state

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -44,6 +45,19 @@ class Secrets:
         return value is not None and hmac.compare_digest(value.encode(), self.csrf.encode())
 
 
+WILDCARDS = frozenset({"0.0.0.0", "::"})
+
+
+def _is_ip_literal(host_header: str) -> bool:
+    """`1.2.3.4:8000` or `[::1]:8000`: an address, never a name a DNS-rebinding attack could point here."""
+    name = host_header.rsplit(":", 1)[0].strip("[]")
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
 def allowed_hosts(host: str, port: int) -> frozenset[str]:
     """The Host headers a browser sends to this server: the bound address (and localhost for loopback)."""
     names = {host}
@@ -55,10 +69,12 @@ def allowed_hosts(host: str, port: int) -> frozenset[str]:
 class Guard:
     """ASGI middleware: refuse other Host headers (421), ask for the token (401), set it as a cookie."""
 
-    def __init__(self, app: ASGIApp, secret: Secrets, hosts: Iterable[str]) -> None:
+    def __init__(self, app: ASGIApp, secret: Secrets, hosts: Iterable[str], *, any_address: bool = False) -> None:
         self.app = app
         self.secret = secret
         self.hosts = frozenset(hosts)
+        #: bound to every interface (--host 0.0.0.0): any address literal is this server, a DNS name never is
+        self.any_address = any_address
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,7 +88,8 @@ class Guard:
             await response(scope, receive, self._with_headers(send))
 
     def _refusal(self, request: Request) -> Response | None:
-        if request.headers.get("host", "") not in self.hosts:
+        host = request.headers.get("host", "")
+        if host not in self.hosts and not (self.any_address and _is_ip_literal(host)):
             return PlainTextResponse("This dashboard answers only on its own address (Host refused).", 421)
         given = request.query_params.get("token")
         if self.secret.is_token(given):

@@ -29,7 +29,8 @@ def bind(host: str, port: int) -> socket.socket:
 
 
 def url_of(host: str, port: int, secret: Secrets) -> str:
-    shown = f"[{host}]" if ":" in host else host
+    """The address to open: a wildcard bind (0.0.0.0, ::) is opened on loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]"}.get(host) or (f"[{host}]" if ":" in host else host)
     return f"http://{shown}:{port}/?token={secret.token}"
 
 
@@ -56,6 +57,9 @@ def run_dashboard(
     sock = bind(host, port)
     server, url = server_for(paths, environ, clock, sock)
     print(f"Dashboard: {url}", flush=True)
+    if host not in ("127.0.0.1", "localhost", "::1"):
+        print(f"Listening on {host}: anyone who can reach it and has the token can see and change routing.",
+              file=sys.stderr, flush=True)  # fmt: skip
     print("Press Ctrl-C to stop.", file=sys.stderr, flush=True)
     if open_browser:
         webbrowser.open(url)

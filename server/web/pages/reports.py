@@ -83,12 +83,14 @@ async def performance(app: App, period: ReportPeriod) -> str:
     report = await performance_report(app, period)
     labels = [b.start.strftime("%m-%d %H:%M") for b in report.over_time]
     providers = sorted({s.group for b in report.over_time for s in b.by_provider})
+    models = sorted({s.group for b in report.over_time for s in b.by_model})
 
-    def series(field: str) -> dict[str, list[float | None]]:
+    def series(field: str, *, per_model: bool = False) -> dict[str, list[float | None]]:
         return {
-            p: [next((getattr(s, field) for s in b.by_provider if s.group == p), None) for b in report.over_time]
-            for p in providers
-        }
+            g: [next((getattr(s, field) for s in (b.by_model if per_model else b.by_provider) if s.group == g), None)
+                for b in report.over_time]
+            for g in (models if per_model else providers)
+        }  # fmt: skip
 
     classes = sorted(report.errors_by_class)
     errors = {c: [float(b.errors_by_class.get(c, 0)) for b in report.over_time] for c in classes}
@@ -104,6 +106,8 @@ async def performance(app: App, period: ReportPeriod) -> str:
         + section("Latency p50 per provider", lines(labels, series("p50_ms"), "latency p50", unit=" ms"))
         + section("Latency p95 per provider", lines(labels, series("p95_ms"), "latency p95", unit=" ms"))
         + section("Latency p99 per provider", lines(labels, series("p99_ms"), "latency p99", unit=" ms"))
+        + section("Latency p95 per model", lines(labels, series("p95_ms", per_model=True), "latency p95 per model",
+                                                 unit=" ms"))
         + section("Time to first token p50", lines(labels, series("ttft_p50_ms"), "TTFT p50", unit=" ms")
                   if any(v is not None for s in series("ttft_p50_ms").values() for v in s)
                   else '<p class="muted">No streamed attempt has a time to first token in this period.</p>')

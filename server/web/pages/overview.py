@@ -4,6 +4,7 @@ quota (with the forecast), the pins in force, the latest decisions. Its live par
 from __future__ import annotations
 
 from server.views import (
+    AccountQuota,
     ActivityView,
     DecisionLogView,
     QuotaReport,
@@ -54,6 +55,19 @@ def _kpis(status: StatusReport, activity: ActivityView) -> str:
     return '<div class="cards">' + "".join(f"<div class='card'><h3>{esc(t)}</h3>{v}</div>" for t, v in cards) + "</div>"
 
 
+def _bars(q: AccountQuota | None) -> str:
+    """A bar per daily limit of the account (requests, tokens), with its use."""
+    if q is None:
+        return ""
+    limits = (("requests", q.requests_used, q.requests_limit), ("tokens", q.tokens_used, q.tokens_limit))
+    bars = [
+        f"<progress{attrs(max=limit, value=min(used, limit))}></progress> {count(used)}/{limit:,} {name} today"
+        for name, used, limit in limits
+        if limit
+    ]
+    return "<br>".join(bars)
+
+
 def _providers(status: StatusReport, quota: QuotaReport) -> str:
     forecasts = {(a.provider, a.account): a for p in quota.providers for a in p.accounts}
     rows = []
@@ -62,10 +76,7 @@ def _providers(status: StatusReport, quota: QuotaReport) -> str:
             q = forecasts.get((p.id, a.id))
             blocks = "<br>".join(f"{esc(b.kind)}{' ' + esc(b.model) if b.model else ''} until {when(b.until)}"
                                  for b in a.blocks)  # fmt: skip
-            bar = ""
-            if q is not None and q.requests_limit:
-                bar = (f"<progress{attrs(max=q.requests_limit, value=min(q.requests_used, q.requests_limit))}>"
-                       f"</progress> {count(q.requests_used)}/{q.requests_limit} requests today")  # fmt: skip
+            bar = _bars(q)
             rows.append([
                 esc(p.label),
                 esc(a.id),

@@ -7,9 +7,10 @@ snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Co
 """
 
 from storage.accounts import AccountStates, BreakerState
+from storage.analytics import Analytics, AttemptFact, DecisionFact, Watermark
 from storage.conversations import Conversation, Conversations, Pin, Turn
 from storage.db import Store
-from storage.decisions import DecisionLog, DecisionRecord, LoggedDecision, LoggedSwitch, SwitchRecord
+from storage.decisions import DECISION_OUTCOMES, DecisionLog, DecisionRecord, LoggedDecision, LoggedSwitch, SwitchRecord
 from storage.errors import ConversationNotFound, StoreCorrupt, StoreError, StoreLocked, StoreTooNew
 from storage.ledger import Ledger, Refused, Reservation
 from storage.listings import ModelListings, StoredListing
@@ -18,7 +19,12 @@ from storage.response_cache import CacheEntry, CacheStats, ResponseCache
 from storage.snapshot import AccountState, Health, ModelState, StateSnapshot, Usages, WindowUsage
 
 __all__ = [
+    "DECISION_OUTCOMES",
     "AccountState",
+    "Analytics",
+    "AttemptFact",
+    "DecisionFact",
+    "Watermark",
     "AccountStates",
     "BreakerState",
     "CacheEntry",

@@ -95,6 +95,18 @@ _SQL_INSERT_SWITCH = (
 )
 
 
+_TRIED = "(SELECT COUNT(*) FROM attempts a WHERE a.decision_id = decisions.id)"
+_SERVED = "EXISTS (SELECT 1 FROM attempts a WHERE a.decision_id = decisions.id AND a.outcome = 'success')"
+# fixed SQL per outcome (never caller text)
+_OUTCOME_SQL = {
+    "served": f"({_SERVED} AND {_TRIED} = 1)",
+    "failover": f"({_SERVED} AND {_TRIED} > 1)",
+    "failed": f"(NOT {_SERVED} AND {_TRIED} > 0)",
+    "refused": f"{_TRIED} = 0",
+}
+DECISION_OUTCOMES: tuple[str, ...] = tuple(_OUTCOME_SQL)
+
+
 class DecisionLog:
     """Writes and reads of decisions, attempts and switches."""
 
@@ -146,16 +158,30 @@ class DecisionLog:
         return await self._store.insert(_SQL_INSERT_SWITCH, _switch_row(switch, now, switch.decision_id))
 
     async def recent(
-        self, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None
+        self,
+        limit: int = 20,
+        *,
+        conversation_id: str | None = None,
+        provider: str | None = None,
+        task_type: str | None = None,
+        reason: str | None = None,
+        outcome: str | None = None,
     ) -> list[LoggedDecision]:
-        """The latest decisions, newest first, each with its attempts."""
-        params = (conversation_id, conversation_id, provider, provider, limit)
+        """The latest decisions, newest first, each with its attempts; each filter given narrows them (`outcome`:
+        served, failover, failed or refused, as DECISION_OUTCOMES)."""
+        if outcome is not None and outcome not in _OUTCOME_SQL:
+            raise ValueError(f"no outcome {outcome!r}; one of: {', '.join(_OUTCOME_SQL)}")
+        filters = ((conversation_id, "conversation_id"), (provider, "provider"), (task_type, "task_type"),
+                   (reason, "reason"))  # fmt: skip
+        where = " AND ".join(f"(? IS NULL OR {column} = ?)" for _, column in filters)
+        params = [value for value, _ in filters for value in (value, value)]
+        if outcome is not None:
+            where += f" AND {_OUTCOME_SQL[outcome]}"
 
         def job(conn: sqlite3.Connection) -> list[LoggedDecision]:
             rows = conn.execute(
-                f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE (? IS NULL OR conversation_id = ?) "
-                "AND (? IS NULL OR provider = ?) ORDER BY id DESC LIMIT ?",
-                params,
+                f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE {where} ORDER BY id DESC LIMIT ?",
+                (*params, limit),
             ).fetchall()
             decisions = [_decision(row) for row in rows]
             attempts = _attempts(conn, [d.id for d in decisions])

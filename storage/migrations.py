@@ -324,6 +324,13 @@ def m011_quotas_warm_prefix(conn: sqlite3.Connection) -> None:
     )
 
 
+def m013_attempt_ttft(conn: sqlite3.Connection) -> None:
+    """attempts.ttft_ms: the time to first token of a streamed attempt (NULL: not measured). Added only when an
+    earlier step has not added it already."""
+    if not any(row[1] == "ttft_ms" for row in conn.execute("PRAGMA table_info(attempts)")):
+        _run(conn, "ALTER TABLE attempts ADD COLUMN ttft_ms REAL")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
@@ -335,6 +342,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m008_message_bodies_out_of_line,
     m009_response_cache,
     m011_quotas_warm_prefix,
+    m013_attempt_ttft,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

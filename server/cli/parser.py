@@ -11,6 +11,8 @@ import argparse
 TASK_TYPES = ("coding", "reasoning", "creative", "simple")
 QUALITY_MODES = ("max_speed", "balanced", "max_quality", "max_context", "cost_first")
 BUDGET_MODES = ("free_only", "cost_first", "quality_first")
+PERIODS = ("day", "week", "month")
+OUTCOMES = ("served", "failover", "failed", "refused")
 CLIENTS = ("claude-code", "claude-desktop", "cursor", "vscode", "windsurf", "codex", "gemini-cli", "zed")
 
 DESCRIPTION = """\
@@ -80,6 +82,21 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     log.add_argument("-n", "--limit", type=int, default=20, help="how many decisions to show (20)")
     log.add_argument("--id", type=int, dest="decision_id", help="show one decision with its candidates and attempts")
+    log.add_argument("--task", choices=TASK_TYPES, help="only decisions of this task type")
+    log.add_argument("--provider", help="only decisions routed to this provider")
+    log.add_argument("--reason", help="only decisions with this reason (preference, failover, cost_first, ...)")
+    log.add_argument("--outcome", choices=OUTCOMES, help="only decisions that ended so")
+    log.add_argument("--conversation", help="only this conversation's decisions")
+    log.add_argument("--flow", action="store_true", help="count decisions from task type to provider to outcome")
+    log.add_argument("--period", choices=PERIODS, default="day", help="the period of --flow (day)")
+    for name, target, summary, default in (
+        ("costs", "server.cli.verbs.reports:costs",
+         "Show spend by provider, model, task type and day, the budget burn-down, and the savings.", "month"),
+        ("performance", "server.cli.verbs.reports:performance",
+         "Show latency p50/p95/p99 and time to first token per provider and model, errors and failovers.", "day"),
+    ):  # fmt: skip
+        report = _verb(verbs, name, target, summary)
+        report.add_argument("--period", choices=PERIODS, default=default, help=f"day, week or month ({default})")
     monitor = _verb(
         verbs,
         "monitor",
@@ -210,6 +227,17 @@ def _cache(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _tools(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    dashboard = _verb(
+        verbs,
+        "dashboard",
+        "server.cli.verbs.web:dashboard",
+        "Open the web dashboard: live overview, routing decisions, costs and performance (local only).",
+        json=False,
+        details="Serves on 127.0.0.1 with a random access token; the first line printed is the URL to open.",
+    )
+    dashboard.add_argument("--host", default="127.0.0.1", help="the address to listen on (127.0.0.1)")
+    dashboard.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
+    dashboard.add_argument("--no-open", action="store_true", help="do not open a browser")
     _verb(verbs, "serve", "server.cli.verbs.run:serve", "Run the MCP server on stdio (what agents start).", json=False)
     ask = _verb(verbs, "ask", "server.cli.verbs.ask:ask", "Send one prompt through the router and print the answer.")
     ask.add_argument("prompt", metavar="PROMPT", help="the prompt; - reads it from stdin")

@@ -1,8 +1,10 @@
 """What the router shows: one module per view, each a function of the open App returning a frozen, JSON-ready model
 with no secret in it. The MCP tools and resources and the CLI verbs all render these."""
 
+from server.views.activity import ActivityView, activity_view
 from server.views.cache import CacheReport, cache_report
 from server.views.common import HealthState, QuotaUse, quoted
+from server.views.costs import BurnDown, CostGroup, CostsReport, Savings, costs_report
 from server.views.decisions import (
     AttemptView,
     DecisionDetail,
@@ -12,8 +14,11 @@ from server.views.decisions import (
     decision_detail,
     decision_log,
 )
+from server.views.flow import FlowLink, FlowReport, flow_report
 from server.views.metrics import MetricsReport, MetricsView, metrics_report
 from server.views.models import AccountModels, ModelRow, ModelsReport, models_report
+from server.views.performance import Failovers, LatencyStats, PerformanceReport, TimeBucket, performance_report
+from server.views.period import REPORT_PERIODS, ReportPeriod, period_bounds
 from server.views.preferences import PreferencesView, preferences_view
 from server.views.providers import ModelView, ProviderEntry, ProvidersReport, providers_view
 from server.views.quota import AccountQuota, ProviderQuota, QuotaReport, quota_report
@@ -30,6 +35,24 @@ from server.views.status import (
 )
 
 __all__ = [
+    "REPORT_PERIODS",
+    "ActivityView",
+    "BurnDown",
+    "CostGroup",
+    "CostsReport",
+    "Failovers",
+    "FlowLink",
+    "FlowReport",
+    "LatencyStats",
+    "PerformanceReport",
+    "ReportPeriod",
+    "Savings",
+    "TimeBucket",
+    "activity_view",
+    "costs_report",
+    "flow_report",
+    "performance_report",
+    "period_bounds",
     "cache_report",
     "AccountModels",
     "AccountQuota",

@@ -125,11 +125,26 @@ def _substitution(candidates: Sequence[Mapping[str, Any]], provider: str | None,
 
 
 async def decision_log(
-    app: App, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None
+    app: App,
+    limit: int = 20,
+    *,
+    conversation_id: str | None = None,
+    provider: str | None = None,
+    task_type: str | None = None,
+    reason: str | None = None,
+    outcome: str | None = None,
 ) -> DecisionLogView:
-    """The latest decisions, newest first, with their attempts, and the latest provider switches."""
+    """The latest decisions, newest first, with their attempts, and the latest provider switches; the filters
+    narrow the decisions (`outcome`: served, failover, failed or refused).
+
+    Raises:
+        ValueError: an unknown outcome (the message lists them).
+    """
     limit = max(1, min(limit, 500))
-    decisions = await app.decisions.recent(limit, conversation_id=conversation_id, provider=provider)
+    decisions = await app.decisions.recent(
+        limit, conversation_id=conversation_id, provider=provider, task_type=task_type, reason=reason,
+        outcome=outcome,
+    )  # fmt: skip
     switches = await app.decisions.switches(limit, conversation_id=conversation_id)
     return DecisionLogView(
         decisions=[DecisionSummary(**_summary_fields(d)) for d in decisions],

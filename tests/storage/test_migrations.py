@@ -72,7 +72,7 @@ async def test_a_blank_database_is_migrated_to_the_whole_schema(tmp_path: Path) 
     assert columns(path, "attempts") == [
         "id", "decision_id", "created_at", "provider", "model", "account", "outcome", "error_class", "latency_ms",
         "input_tokens", "output_tokens", "cache_read_tokens", "cache_write_tokens", "reasoning_tokens", "cost_nusd",
-        "usage_estimated",
+        "usage_estimated", "ttft_ms",
     ]  # fmt: skip
     assert {"candidates", "exclusions", "scores", "reason", "confidence", "prompt"} <= set(columns(path, "decisions"))
 
@@ -113,7 +113,19 @@ async def test_a_database_from_a_newer_version_is_refused_and_left_alone(tmp_pat
 def test_migration_names_are_unique_and_numbered_in_order() -> None:
     names = [m.__name__ for m in MIGRATIONS]
     assert names == sorted(set(names))
+    # numbers are handed out per branch (m010 latency, m011 quotas, m012 team, m013 web): increasing, maybe with gaps
     numbers = [int(name[1:4]) for name in names]
     assert all(name[0] == "m" and name[4] == "_" for name in names)
-    # strictly increasing; numbers are handed out per branch, so one may land before its predecessor is merged
-    assert numbers == sorted(set(numbers)) and numbers[0] == 1
+    assert numbers == sorted(set(numbers)) and numbers[:9] == list(range(1, 10))
+
+
+async def test_m013_adds_a_nullable_ttft_column_unless_an_earlier_step_added_it(tmp_path: Path) -> None:
+    from storage.migrations import m013_attempt_ttft
+
+    conn = sqlite3.connect(tmp_path / "plain.db")
+    conn.execute("CREATE TABLE attempts (id INTEGER PRIMARY KEY, latency_ms REAL NOT NULL)")
+    m013_attempt_ttft(conn)
+    m013_attempt_ttft(conn)  # already there: nothing to do
+    columns = {row[1]: row for row in conn.execute("PRAGMA table_info(attempts)")}
+    assert columns["ttft_ms"][3] == 0  # nullable
+    conn.close()

@@ -28,8 +28,11 @@ def status(args: argparse.Namespace) -> int:
     from server.cli import dashboard
 
     async def body() -> int:
+        from server.views import activity_view
+
         async with cli_app() as app:
             board = await dashboard.gather(app)
+            activity = await activity_view(app)
         if args.provider is not None:
             chosen = [p for p in board.status.providers if p.id == args.provider]
             if not chosen:
@@ -37,7 +40,8 @@ def status(args: argparse.Namespace) -> int:
                 raise UserError(f"no provider {args.provider!r} is configured (configured: {known})")
             board = board.model_copy(update={"status": board.status.model_copy(update={"providers": chosen})})
         if args.json:
-            emit_json(board.status.model_dump(mode="json") | {"current": board.current.model_dump(mode="json")})
+            current = {"current": board.current.model_dump(mode="json"), "activity": activity.model_dump(mode="json")}
+            emit_json(board.status.model_dump(mode="json") | current)
         else:
             console().print(dashboard.render_dashboard(board))
         return 0 if board.status.ready else 1
@@ -78,6 +82,10 @@ def log(args: argparse.Namespace) -> int:
     from server.cli import dashboard
     from server.views import DecisionLogView, decision_detail, decision_log, provider_status
 
+    if args.flow:
+        from server.cli.verbs.reports import flow
+
+        return flow(args)
     if args.decision_id is not None:
         detail = run(lambda: _report(lambda app: decision_detail(app, args.decision_id)))
         if detail is None:
@@ -89,7 +97,11 @@ def log(args: argparse.Namespace) -> int:
         return 0
 
     async def both(app: App) -> tuple[DecisionLogView, dict[str, str]]:
-        return await decision_log(app, args.limit), dashboard.account_labels(await provider_status(app))
+        view = await decision_log(
+            app, args.limit, conversation_id=args.conversation, provider=args.provider, task_type=args.task,
+            reason=args.reason, outcome=args.outcome,
+        )  # fmt: skip
+        return view, dashboard.account_labels(await provider_status(app))
 
     view, labels = run(lambda: _report(both))
     if args.json:

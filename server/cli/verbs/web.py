@@ -1,0 +1,23 @@
+"""`provider-router dashboard [--host H] [--port N] [--no-open]`: the web dashboard (server.web)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+from server.cli.common import UserError, cli_clock, cli_paths
+
+
+def dashboard(args: argparse.Namespace) -> int:
+    """Serve the dashboard until Ctrl-C; the first line on stdout is `Dashboard: URL?token=…`."""
+    from server.web import run_dashboard
+
+    if not 0 <= args.port <= 65535:
+        raise UserError("--port must be 0-65535 (0: any free port)")
+    try:
+        run_dashboard(cli_paths(), dict(os.environ), cli_clock(), args.host, args.port, open_browser=not args.no_open)
+    except OSError as error:
+        raise UserError(f"cannot listen on {args.host}:{args.port} ({error.strerror}); pick another --port") from error
+    except KeyboardInterrupt:
+        return 0
+    return 0

@@ -1,0 +1,70 @@
+"""`flow_report` (`provider-router log --flow`, the dashboard's flow picture): task types → providers → outcomes
+over a period, counted in decisions."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+
+from pydantic import Field
+
+from providers.types import Frozen
+from server.views.period import ReportPeriod, period_bounds
+from server.wiring import App
+from storage.analytics import Analytics, DecisionFact
+
+
+class FlowLink(Frozen):
+    source: str
+    target: str
+    count: int
+
+
+class FlowReport(Frozen):
+    period: ReportPeriod
+    since: datetime
+    until: datetime
+    decisions: int
+    task_types: list[str] = Field(default_factory=list)
+    providers: list[str] = Field(default_factory=list)
+    outcomes: list[str] = Field(default_factory=list)
+    #: task type → provider (the provider the decision routed to)
+    routed: list[FlowLink] = Field(default_factory=list)
+    #: provider → outcome: served, failover (served after another candidate failed), failed, refused (no attempt)
+    ended: list[FlowLink] = Field(default_factory=list)
+
+
+def outcome_of(decision: DecisionFact) -> str:
+    """served, failover (served after a failed attempt), failed (every attempt failed) or refused (none made)."""
+    if decision.attempts == 0:
+        return "refused"
+    if not decision.served:
+        return "failed"
+    return "failover" if decision.attempts > 1 else "served"
+
+
+def _links(pairs: Counter[tuple[str, str]]) -> list[FlowLink]:
+    return [FlowLink(source=s, target=t, count=n) for (s, t), n in sorted(pairs.items())]
+
+
+async def flow_report(app: App, period: ReportPeriod = "day") -> FlowReport:
+    """Decisions of `period` counted from task type to provider and from provider to outcome."""
+    since, until = period_bounds(app, period)
+    decisions = await Analytics(app.store).decisions(since, until)
+    routed: Counter[tuple[str, str]] = Counter()
+    ended: Counter[tuple[str, str]] = Counter()
+    for d in decisions:
+        provider = d.provider or "none"
+        routed[(d.task_type or "unknown", provider)] += 1
+        ended[(provider, outcome_of(d))] += 1
+    return FlowReport(
+        period=period,
+        since=since,
+        until=until,
+        decisions=len(decisions),
+        task_types=sorted({s for s, _ in routed}),
+        providers=sorted({t for _, t in routed}),
+        outcomes=[o for o in ("served", "failover", "failed", "refused") if any(t == o for _, t in ended)],
+        routed=_links(routed),
+        ended=_links(ended),
+    )

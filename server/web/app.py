@@ -1,0 +1,170 @@
+"""The dashboard's Starlette application: pages, the live stream (SSE from the database), actions, static files."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import urlencode
+
+import anyio
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from server.views import ReportPeriod
+from server.web.html import esc
+from server.web.layout import page
+from server.web.pages import actions, overview, reports, routing
+from server.web.security import WILDCARDS, Guard, allowed_hosts, csrf_ok
+from server.web.state import REDRAW_POLLS, NoDatabase, WebState, trouble
+from server.wiring import App, AppUnavailable
+from storage import Analytics, StoreError
+
+STATIC = Path(__file__).parent / "static"
+Body = Callable[[App], Awaitable[str]]
+
+
+def empty_state(state: WebState) -> str:
+    return (
+        '<div class="empty" id="empty">'
+        f"<p>No database yet at <code>{esc(state.paths.db_file)}</code>: nothing has been routed on this machine.</p>"
+        "<ol><li>Run <code>provider-router setup</code> to choose providers (or <code>provider-router demo</code> "
+        "to see it work on simulated ones).</li>"
+        "<li>Register it with an agent: <code>provider-router install claude-code</code>, or send one prompt: "
+        '<code>provider-router ask "hello"</code>.</li>'
+        "<li>This page fills in by itself as soon as the first request is routed.</li></ol></div>"
+        '<div id="live" data-empty="1"></div>'
+    )
+
+
+async def render(state: WebState, title: str, active: str, body: Body, *, notice: str | None = None) -> Response:
+    """A page, or the empty state (no database yet), or a banner (the database is locked or broken)."""
+    try:
+        app = await state.app()
+        return HTMLResponse(page(title, await body(app), active=active, notice=notice))
+    except NoDatabase:
+        return HTMLResponse(page(title, empty_state(state), active=active))
+    except (StoreError, AppUnavailable) as error:
+        return HTMLResponse(page(title, "", active=active, banner=trouble(error)), status_code=503)
+
+
+def _state(request: Request) -> WebState:
+    state: WebState = request.app.state.web
+    return state
+
+
+async def overview_page(request: Request) -> Response:
+    state = _state(request)
+
+    async def body(app: App) -> str:
+        return await overview.live(app) + actions.forms(app, state.secret.csrf, app.config.preferences.budget_mode)
+
+    notice = request.query_params.get("done")
+    return await render(state, "Overview", "/", body, notice=notice)
+
+
+async def routing_page(request: Request) -> Response:
+    return await render(_state(request), "Routing", "/routing", lambda app: routing.stream(app, request.query_params))
+
+
+async def decision_page(request: Request) -> Response:
+    decision_id = int(request.path_params["id"])
+
+    async def body(app: App) -> str:
+        found = await routing.decision(app, decision_id)
+        return found or f"<p class='muted'>No decision #{decision_id} (it may be older than the retention).</p>"
+
+    return await render(_state(request), f"Decision #{decision_id}", "/routing", body)
+
+
+def _report(title: str, path: str, default: ReportPeriod, build: Callable[..., Awaitable[str]]) -> Route:
+    async def endpoint(request: Request) -> Response:
+        period = reports.period_of(request.query_params.get("period"), default)
+        return await render(_state(request), title, path, lambda app: build(app, period))
+
+    return Route(path, endpoint)
+
+
+async def action(request: Request) -> Response:
+    state = _state(request)
+    name = request.path_params["name"]
+    form = await request.form()
+    fields = {k: v for k, v in form.items() if isinstance(v, str)}
+    if name not in actions.ACTIONS:
+        return HTMLResponse(page("Unknown action", "", active="/", banner=f"No action {name!r}."), status_code=404)
+    if not csrf_ok(request, fields.get("csrf"), state.secret):
+        return HTMLResponse(page("Refused", "", active="/", banner="Refused: this form lacks its CSRF token. "
+                                 "Reload the dashboard and try again."), status_code=403)  # fmt: skip
+    if fields.get("confirm") != "yes":
+        return HTMLResponse(page("Confirm", actions.confirmation(name, fields, state.secret.csrf), active="/"))
+    try:
+        app = await state.app()
+        message = await actions.perform(app, name, fields)
+    except NoDatabase:
+        return HTMLResponse(page("Nothing to change", empty_state(state), active="/"), status_code=409)
+    except (StoreError, AppUnavailable) as error:
+        return HTMLResponse(page("Not done", "", active="/", banner=trouble(error)), status_code=503)
+    except ValueError as error:
+        return HTMLResponse(page("Not done", "", active="/", banner=str(error)), status_code=400)
+    return RedirectResponse("/?" + urlencode({"done": message}), status_code=303)
+
+
+async def _frames(state: WebState, request: Request) -> AsyncIterator[str]:
+    """The overview's live part, sent again whenever the database shows a new decision, attempt or switch."""
+    last = None
+    polls = 0
+    while not state.closing and not await request.is_disconnected():
+        try:
+            app = await state.app()
+            mark = await Analytics(app.store).watermark()
+            if mark != last or polls >= REDRAW_POLLS:
+                last, polls = mark, 0
+                yield f"event: overview\ndata: {json.dumps({'html': await overview.live(app)})}\n\n"
+        except NoDatabase:
+            yield "event: waiting\ndata: {}\n\n"
+        except (StoreError, AppUnavailable) as error:
+            yield f"event: trouble\ndata: {json.dumps({'banner': trouble(error)})}\n\n"
+        polls += 1
+        await anyio.sleep(state.poll_s)
+
+
+async def events(request: Request) -> Response:
+    headers = {"x-accel-buffering": "no"}
+    return StreamingResponse(_frames(_state(request), request), media_type="text/event-stream", headers=headers)
+
+
+def create_app(state: WebState, host: str, port: int) -> Starlette:
+    """The dashboard over `state` for a server bound to host:port (the only Host header it answers)."""
+
+    @asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await state.close()
+
+    routes = [
+        Route("/", overview_page),
+        Route("/routing", routing_page),
+        Route("/routing/{id:int}", decision_page),
+        _report("Costs", "/costs", "month", reports.costs),
+        _report("Performance", "/performance", "day", reports.performance),
+        _report("Flow", "/flow", "day", reports.flow_page),
+        Route("/events", events),
+        Route("/actions/{name}", action, methods=["POST"]),
+        Mount("/static", StaticFiles(directory=STATIC), name="static"),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[
+            Middleware(Guard, secret=state.secret, hosts=allowed_hosts(host, port), any_address=host in WILDCARDS)
+        ],
+        lifespan=lifespan,
+    )
+    app.state.web = state
+    return app

@@ -1,0 +1,161 @@
+"""Charts drawn on the server as inline SVG (no chart library, no script): bars, lines, a sparkline and the flow
+picture. Only presentation attributes (no style attributes: the page's CSP forbids inline styles)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from server.web.html import esc
+
+PALETTE = ("#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#db2777", "#65a30d", "#475569")
+
+
+def colour(index: int) -> str:
+    return PALETTE[index % len(PALETTE)]
+
+
+def _svg(width: int, height: int, body: str, label: str) -> str:
+    return (
+        f'<svg class="chart" viewBox="0 0 {width} {height}" role="img" aria-label="{esc(label)}" '
+        f'preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">{body}</svg>'
+    )
+
+
+def sparkline(values: Sequence[int], label: str) -> str:
+    width, height = 240, 40
+    top = max(values, default=0) or 1
+    step = width / max(1, len(values))
+    bars = "".join(
+        f'<rect x="{i * step:.1f}" y="{height - v / top * height:.1f}" width="{max(step - 1, 1):.1f}" '
+        f'height="{v / top * height:.1f}" fill="#2563eb"><title>{v}</title></rect>'
+        for i, v in enumerate(values)
+        if v
+    )
+    return _svg(width, height, f'<rect width="{width}" height="{height}" fill="#f1f5f9"/>{bars}', label)
+
+
+def bars(items: Sequence[tuple[str, float]], label: str, *, unit: str = "$") -> str:
+    """Horizontal bars, one per (name, value)."""
+    if not items:
+        return ""
+    width, row = 600, 24
+    top = max(v for _, v in items) or 1
+    body = ""
+    for i, (name, value) in enumerate(items):
+        y = i * row
+        length = value / top * 300
+        shown = f"{unit}{value:,.4f}" if unit == "$" else f"{value:,.0f}{unit}"
+        body += (
+            f'<text x="0" y="{y + 16}" font-size="12" fill="#334155">{esc(name[:28])}</text>'
+            f'<rect x="190" y="{y + 4}" width="{length:.1f}" height="16" rx="2" fill="{colour(i)}">'
+            f"<title>{esc(name)}: {esc(shown)}</title></rect>"
+            f'<text x="{196 + length:.1f}" y="{y + 16}" font-size="11" fill="#475569">{esc(shown)}</text>'
+        )
+    return _svg(width, row * len(items) + 4, body, label)
+
+
+def _series(points: Sequence[str | None], stroke: str) -> str:
+    """One series as polylines broken at each gap (None); a lone point is a dot."""
+    segments: list[list[str]] = [[]]
+    for point in points:
+        if point is None:
+            segments.append([])
+        else:
+            segments[-1].append(point)
+    drawn = ""
+    for seg in segments:
+        if len(seg) == 1:
+            cx, cy = seg[0].split(",")
+            drawn += f'<circle cx="{cx}" cy="{cy}" r="3" fill="{stroke}"/>'
+        elif seg:
+            drawn += f'<polyline points="{" ".join(seg)}" fill="none" stroke="{stroke}" stroke-width="2"/>'
+    return drawn
+
+
+def lines(
+    x_labels: Sequence[str],
+    series: Mapping[str, Sequence[float | None]],
+    label: str,
+    *,
+    cap: float | None = None,
+    unit: str = "",
+) -> str:
+    """Lines over `x_labels` (a None value is a gap), a legend, and an optional horizontal cap line."""
+    if not x_labels:
+        return '<p class="muted">No data in this period yet.</p>'
+    width, height, left, bottom = 640, 220, 56, 24
+    values = [v for s in series.values() for v in s if v is not None] + ([cap] if cap else [])
+    top = max(values, default=0) or 1
+    plot_w, plot_h = width - left - 8, height - bottom - 24
+    step = plot_w / max(1, len(x_labels) - 1)
+
+    def xy(i: int, v: float) -> str:
+        return f"{left + i * step:.1f},{24 + plot_h - v / top * plot_h:.1f}"
+
+    body = f'<line x1="{left}" y1="{24 + plot_h}" x2="{width - 8}" y2="{24 + plot_h}" stroke="#cbd5e1"/>'
+    body += f'<text x="{left - 4}" y="30" font-size="10" text-anchor="end" fill="#64748b">{top:,.4g}{esc(unit)}</text>'
+    body += f'<text x="{left - 4}" y="{24 + plot_h}" font-size="10" text-anchor="end" fill="#64748b">0</text>'
+    for i in sorted({0, len(x_labels) - 1, (len(x_labels) - 1) // 2}):
+        body += (
+            f'<text x="{left + i * step:.1f}" y="{height - 6}" font-size="10" text-anchor="middle" '
+            f'fill="#64748b">{esc(x_labels[i])}</text>'
+        )
+    if cap:
+        y = 24 + plot_h - cap / top * plot_h
+        body += (
+            f'<line x1="{left}" y1="{y:.1f}" x2="{width - 8}" y2="{y:.1f}" stroke="#dc2626" stroke-dasharray="4 3"/>'
+        )
+        body += f'<text x="{width - 10}" y="{y - 4:.1f}" font-size="10" text-anchor="end" fill="#dc2626">cap</text>'
+    for n, (name, points) in enumerate(series.items()):
+        body += _series([xy(i, v) if v is not None else None for i, v in enumerate(points)], colour(n))
+        body += (
+            f'<rect x="{left + 8 + n * 170}" y="4" width="10" height="10" fill="{colour(n)}"/>'
+            f'<text x="{left + 22 + n * 170}" y="13" font-size="11" fill="#334155">{esc(name[:24])}</text>'
+        )
+    return _svg(width, height, body, label)
+
+
+def flow(
+    columns: Sequence[Sequence[str]], links: Sequence[tuple[str, str, int]], label: str, *, totals: Mapping[str, int]
+) -> str:
+    """Columns of nodes (each sized by `totals`) joined by bands as wide as their counts."""
+    width, height, node_w = 720, 320, 14
+    grand = max(1, max((sum(totals.get(n, 0) for n in col) for col in columns), default=1))
+    scale = (height - 20 - 8 * max(len(c) for c in columns)) / grand
+    place: dict[str, tuple[float, float]] = {}
+    nodes = ""
+    for c, col in enumerate(columns):
+        x = 10 + c * (width - 170) / max(1, len(columns) - 1)
+        y = 10.0
+        for i, name in enumerate(col):
+            h = max(2.0, totals.get(name, 0) * scale)
+            place[f"{c}:{name}"] = (x, y)
+            nodes += (
+                f'<rect x="{x:.1f}" y="{y:.1f}" width="{node_w}" height="{h:.1f}" fill="{colour(i + 3 * c)}">'
+                f"<title>{esc(name)}: {totals.get(name, 0)}</title></rect>"
+                f'<text x="{x + node_w + 4:.1f}" y="{y + min(h, 20) / 2 + 4:.1f}" font-size="12" fill="#0f172a">'
+                f"{esc(name)} ({totals.get(name, 0)})</text>"
+            )
+            y += h + 8
+    body = ""
+    out_offset: dict[str, float] = {}
+    in_offset: dict[str, float] = {}
+    for source, target, n in links:
+        column = next((c for c in range(len(columns) - 1) if source in columns[c] and target in columns[c + 1]), None)
+        if column is None:
+            continue
+        sx, sy = place[f"{column}:{source}"]
+        tx, ty = place[f"{column + 1}:{target}"]
+        w = max(1.0, n * scale)
+        sy += out_offset.get(f"{column}:{source}", 0) + w / 2
+        ty += in_offset.get(f"{column + 1}:{target}", 0) + w / 2
+        out_offset[f"{column}:{source}"] = out_offset.get(f"{column}:{source}", 0) + w
+        in_offset[f"{column + 1}:{target}"] = in_offset.get(f"{column + 1}:{target}", 0) + w
+        x1, x2 = sx + node_w, tx
+        mid = (x1 + x2) / 2
+        body += (
+            f'<path d="M{x1:.1f},{sy:.1f} C{mid:.1f},{sy:.1f} {mid:.1f},{ty:.1f} {x2:.1f},{ty:.1f}" fill="none" '
+            f'stroke="#94a3b8" stroke-opacity="0.5" stroke-width="{w:.1f}"><title>{esc(source)} → {esc(target)}: {n}'
+            "</title></path>"
+        )
+    return _svg(width, height, body + nodes, label)

@@ -20,12 +20,11 @@ from typing import TYPE_CHECKING
 
 import anyio
 
-from providers.adapter import ChatAdapter
 from providers.attempts import AttemptOutcome, AttemptRecord
 from providers.errors import ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.ratelimits import learnable
-from providers.types import ChatRequest, Completion, Message, RateLimits, StreamDone, TextDelta, Usage
+from providers.types import ChatRequest, Message, RateLimits, Usage
 from routing.convert import convert_history
 from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import MAX_IN_REQUEST_WAIT_S, Action, action_for
@@ -40,6 +39,7 @@ from routing.ports import (
     Failed,
     Hold,
     Learn,
+    Observe,
     PoolServed,
     Ports,
     Refusal,
@@ -50,6 +50,7 @@ from routing.ports import (
 )
 from routing.request import RouteRequest, RouterSetup
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
+from routing.streaming import Progress, Timed, stream_completion
 from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, QuotaWindow, RankedCandidate, Task
 
@@ -59,8 +60,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: report streaming progress every this many text deltas
-PROGRESS_EVERY = 16
 NO_USAGE = Usage()
 #: a retry is not worth starting with less than this much of the deadline left after the wait
 MIN_ATTEMPT_S = 1.0
@@ -68,8 +67,6 @@ MIN_ATTEMPT_S = 1.0
 #: after a minute) while calls keep coming
 LEARNED_REFRESH = timedelta(seconds=30)
 
-#: (output tokens so far, message) -> reported to the caller while a completion streams in
-Progress = Callable[[int, str], Awaitable[None]]
 #: waits out a Retry-After (anyio.sleep; tests inject one that moves their clock instead)
 Wait = Callable[[float], Awaitable[None]]
 StateKey = tuple[str, str, str]  # (provider, account, model)
@@ -156,8 +153,11 @@ class AttemptRunner:
         provider = self.setup.providers.get(rest[0].provider)
         if size < 2 or provider is None or provider.load_balancing != "round_robin":
             return rest
+        if self.decision.quality == "max_speed" or any(r.probe for r in group):
+            return rest  # the measured speed orders this pool (routing.latency)
         by_id = {r.account: r for r in group}
-        order = [a.id for a in provider.accounts if a.id in by_id]
+        order = [a.id for a in provider.accounts if a.id in by_id and not by_id[a.id].deranked]
+        last = [r for r in group if r.deranked]
         eligible = [by_id[account] for account in order if self._eligible(by_id[account], after_limit)]
         if not eligible:
             return rest
@@ -167,7 +167,7 @@ class AttemptRunner:
         self._pool_choice[key] = start.account
         self._reserved[state_key(start)] = reserved
         at = order.index(start.account)
-        return [by_id[account] for account in order[at:] + order[:at]] + rest[size:]
+        return [by_id[account] for account in order[at:] + order[:at]] + last + rest[size:]
 
     def _claim(self, candidate: RankedCandidate) -> Claim:
         account = self._lookup(candidate)[2]
@@ -221,8 +221,8 @@ class AttemptRunner:
         try:
             adapter = self.ports.connect(provider, account, await self.ports.keys.get(account))
             with anyio.fail_after(self.setup.request_timeout_s):
-                completion = await self._call(adapter, chat, candidate)
-            self._served(candidate, account, profile, hold, completion, started, now)
+                timed = await stream_completion(adapter, chat, candidate, self.progress, self.clock)
+            self._served(candidate, account, profile, hold, timed, started, now)
             return None
         except TimeoutError as timeout:
             error = self._timed_out(candidate, timeout)
@@ -300,36 +300,13 @@ class AttemptRunner:
         current = self.record.state.current_provider
         return bool(self.record.messages) and current is not None and candidate.provider != current
 
-    async def _call(self, adapter: ChatAdapter, chat: ChatRequest, candidate: RankedCandidate) -> Completion:
-        deltas = 0
-        where = f"{candidate.provider}/{candidate.model}"
-        if self.progress is not None:
-            await self.progress(0, f"routed to {where}")
-        completion: Completion | None = None
-        # read on past StreamDone to the iterator's end, so the adapter finishes (and frees its connection) now
-        async for event in adapter.stream(chat):
-            if isinstance(event, StreamDone):
-                completion = event.completion
-            elif isinstance(event, TextDelta) and self.progress is not None:
-                deltas += 1
-                if deltas % PROGRESS_EVERY == 0:
-                    await self.progress(deltas, f"streaming from {where}")
-        if completion is None:
-            raise ProviderTransportError(
-                "the stream ended without a final event",
-                provider=candidate.provider,
-                account=candidate.account,
-                model=candidate.model,
-            )
-        return completion
-
     def _served(
         self,
         candidate: RankedCandidate,
         account: Account,
         profile: ModelProfile,
         hold: Hold,
-        completion: Completion,
+        timed: Timed,
         started: float,
         now: datetime,
     ) -> None:
@@ -337,12 +314,15 @@ class AttemptRunner:
 
         A reply without usage to believe is settled at the estimate (never at zero: that would bypass budgets)."""
         latency = _ms_since(started)
+        completion = timed.completion
         if completion.usage_missing:
             usage = estimated_usage(completion, candidate, self.setup.providers[candidate.provider].catalog)
             completion = completion.model_copy(update={"usage": usage})
         free = candidate.estimated_cost_usd == 0 and is_free_tier(profile, None)
         cost = usage_cost_usd(completion.usage, profile, free=free, reported=completion.reported_cost_usd)
         changes: list[Change] = [Settle(hold, completion.usage, cost)]
+        if timed.ttft_ms is not None:
+            changes.append(self._observe(candidate, True, timed, completion.usage.output_tokens))
         state = self.states.get(state_key(candidate))
         if _had_failures(state) or (account.id, profile.id) in self._failed_here:
             changes.append(Succeeded(account.id, profile.id))
@@ -357,8 +337,9 @@ class AttemptRunner:
         estimated = completion.usage_missing
         detail = ESTIMATED_DETAIL if estimated else None
         self._record(
-            candidate, "success", latency, now, usage=completion.usage, cost=cost, detail=detail, estimated=estimated
-        )
+            candidate, "success", latency, now, usage=completion.usage, cost=cost, detail=detail, estimated=estimated,
+            ttft_ms=timed.ttft_ms,
+        )  # fmt: skip
         reply = Message(role="assistant", content=completion.text, tool_calls=completion.tool_calls)
         self.outcome.served = Served(candidate, completion, cost, reply, self._preferred(candidate))
 
@@ -392,6 +373,8 @@ class AttemptRunner:
         # a provider that answered has usually counted the request; one that was never reached has not
         changes: list[Change] = [Settle(hold, Usage(), 0.0) if action.counted else Release(hold)]
         changes.extend(self._apply(action, account, profile))
+        if action.breaker:  # a failure of the provider (not a limit): counts in the recent failure ratio
+            changes.append(self._observe(candidate, False))
         limits = learnable(error.limits) if isinstance(error, ProviderHTTPError) and error.limits is not None else None
         if limits is not None and not limits.is_empty and _news(limits, self.states.get(state_key(candidate)), now):
             changes.append(Learn(account.id, profile.id, limits))
@@ -434,6 +417,19 @@ class AttemptRunner:
             self._skip_windows_up_to = max(self._skip_windows_up_to, action.skip_windows_up_to)
         return changes
 
+    def _observe(self, candidate: RankedCandidate, ok: bool, timed: Timed | None = None, output: int = 0) -> Observe:
+        """The attempt's speed (or failure) for the shared figures (routing.latency predicts from them)."""
+        return Observe(
+            candidate.provider,
+            candidate.model,
+            candidate.account,
+            ok,
+            timed.ttft_ms if timed is not None else None,
+            timed.tokens_per_s if timed is not None else None,
+            self.task.task_type,
+            output,
+        )
+
     def _record(
         self,
         candidate: RankedCandidate,
@@ -446,6 +442,7 @@ class AttemptRunner:
         usage: Usage = NO_USAGE,
         cost: float = 0.0,
         estimated: bool = False,
+        ttft_ms: float | None = None,
     ) -> None:
         ref = candidate
         error_class = error.error_class if error is not None else None
@@ -463,6 +460,7 @@ class AttemptRunner:
                 usage=usage,
                 cost_usd=cost,
                 estimated=estimated,
+                ttft_ms=ttft_ms,
             )
         )
 

@@ -48,7 +48,9 @@ def _target_tier(g: Group, target: Target | None) -> int:
     return 0 if target.model is None or target.model == g.model else 1
 
 
-def _rank(groups: list[Group], target: Target | None, seed: int) -> tuple[list[Group], list[RankedCandidate]]:
+def _rank(
+    groups: list[Group], target: Target | None, seed: int, max_speed: bool
+) -> tuple[list[Group], list[RankedCandidate]]:
     alive = [g for g in groups if g.survivors]
     if target is not None:
         for g in alive:
@@ -61,7 +63,7 @@ def _rank(groups: list[Group], target: Target | None, seed: int) -> tuple[list[G
     append = ranked.append
     for g in alive:
         tiers, score = g.tiers, g.score
-        for position, e in enumerate(pool_order(g.survivors, seed)):
+        for position, e in enumerate(pool_order(g.survivors, seed, max_speed)):
             c = e.c
             append(
                 RankedCandidate(
@@ -78,6 +80,10 @@ def _rank(groups: list[Group], target: Target | None, seed: int) -> tuple[list[G
                     e.cost,
                     c.kind,
                     c.retirement_note if c.substituted_for is not None else None,
+                    e.predicted,
+                    c.speed.ttft_p95_ms if c.speed is not None else None,
+                    e.deranked,
+                    e.probe,
                 )
             )
     return alive, ranked
@@ -118,7 +124,7 @@ def decide(
     if target is not None and not any(g.prov == target.prov and g.survivors for g in groups):
         target_filters = filters_of_target(target, evals)
         error = blocked(target, evals, preferences)
-    alive, ranked = _rank(groups, target, seed)
+    alive, ranked = _rank(groups, target, seed, ctx.max_speed)
     chosen = ranked[0] if ranked and error is None else None
     if chosen is None and error is None:
         error = DecisionError("no_candidate", None, (), no_candidate_message(evals))

@@ -308,6 +308,31 @@ def m009_response_cache(conn: sqlite3.Connection) -> None:
     )
 
 
+def m010_latency_stats(conn: sqlite3.Connection) -> None:
+    """Speed per (provider, model, account) (storage.latency): the decaying TTFT and output-rate estimates, the
+    recent samples as JSON, and the store-wide sequence of the last observation; output tokens per task type."""
+    _run(
+        conn,
+        """CREATE TABLE latency_stats (
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            account TEXT NOT NULL,
+            samples INTEGER NOT NULL,
+            ttft_ewma_ms REAL,
+            tps_ewma REAL,
+            recent TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (provider, model, account)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE output_stats (
+            task_type TEXT PRIMARY KEY,
+            samples INTEGER NOT NULL,
+            tokens_ewma REAL NOT NULL
+        ) WITHOUT ROWID""",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
@@ -318,6 +343,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m007_settlement_journal,
     m008_message_bodies_out_of_line,
     m009_response_cache,
+    m010_latency_stats,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

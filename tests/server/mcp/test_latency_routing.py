@@ -1,0 +1,62 @@
+"""Latency-aware routing from outside, over MCP against the loopback simulator with per-account latency profiles
+(the simulator's pace moves the test clock: no sleeps)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import anyio
+import pytest
+
+from tests.server.mcp_support import Session, mcp_session
+
+pytestmark = pytest.mark.anyio
+
+PROMPT = "Say hello in one short sentence."
+SLOW = {"ttft_ms": 1500.0, "tokens_per_s": 40.0}
+FAST = {"ttft_ms": 150.0, "tokens_per_s": 400.0}
+
+
+def profile(s: Session, fast: str) -> None:
+    for account in ("zai", "kimi", "google-1", "google-2", "google-3", "openai", "anthropic"):
+        s.sim.configure(account, **(FAST if account == fast else SLOW))
+
+
+async def accounts_of(s: Session, n: int, **arguments: object) -> list[str]:
+    served = []
+    for i in range(n):
+        out = await s.ok("route_and_complete", prompt=f"{PROMPT} ({i})", cache=False, **arguments)
+        served.append(out["account"])
+    return served
+
+
+async def test_after_warm_up_max_speed_goes_to_the_fast_account(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path) as s:
+        profile(s, fast="kimi")
+        with anyio.fail_after(60):
+            warm_up = await accounts_of(s, 8, quality="max_speed")
+            after = await accounts_of(s, 5, quality="max_speed")
+    assert "kimi" in warm_up
+    assert after == ["kimi"] * 5
+
+
+async def test_a_slowed_account_loses_its_traffic_within_a_few_requests_and_regains_it_after_recovery(
+    tmp_path: Path,
+) -> None:
+    async with mcp_session(tmp_path, google_daily=500) as s:
+        profile(s, fast="")
+        for account in ("google-1", "google-2", "google-3"):
+            s.sim.configure(account, **FAST)
+        with anyio.fail_after(120):
+            before = Counter(await accounts_of(s, 6, task_type="simple"))
+            s.sim.configure("google-2", slowdown=10.0)
+            await accounts_of(s, 4, task_type="simple")  # it shows within a few requests
+            slowed = Counter(await accounts_of(s, 12, task_type="simple"))
+            s.sim.configure("google-2", slowdown=1.0)
+            await accounts_of(s, 20, task_type="simple")  # probes see it recover
+            recovered = Counter(await accounts_of(s, 9, task_type="simple"))
+    assert before == {"google-1": 2, "google-2": 2, "google-3": 2}
+    assert slowed["google-2"] <= 3  # a probe now and then, nothing more
+    assert slowed["google-1"] + slowed["google-3"] >= 9
+    assert recovered == {"google-1": 3, "google-2": 3, "google-3": 3}  # the rotation again

@@ -3,10 +3,11 @@ speed, which accounts of a pool are de-ranked (drifted far above the others, or 
 
 - predicted completion = TTFT (decaying estimate) + expected output tokens / output rate; its p95 uses the recent
   window's p95 TTFT. Expected output: the call's `max_output_tokens`, else what its task type produced lately.
-- an account whose predicted completion is `DRIFT_FACTOR` times the median of the rest of its pool, or whose
+- an account whose predicted p95 completion is `DRIFT_FACTOR` times the median of the rest of its pool, or whose
   recent samples failed `FAILING_RATIO` of the time, is de-ranked: tried after the others. It is probed (tried
-  first, once) whenever `PROBE_EVERY` observations went by without one of it, so it regains its traffic as soon
-  as the decaying estimate shows it recovered.
+  first, once) whenever `PROBE_EVERY` observations of its pool went by without one of it; a probe that answers at
+  the pool's pace ends the de-rank at once (the drift is judged on the better of the predicted p95 and the
+  latest sample), so it regains its traffic as soon as it recovered.
 - under `quality: max_speed` an account never observed is tried first, once (its first call teaches its speed);
   an account observed only failing ranks after those with a speed.
 """
@@ -25,7 +26,7 @@ DRIFT_FACTOR = 3.0
 FAILING_RATIO = 0.5
 #: a failure ratio needs this many recent samples before it de-ranks
 MIN_FAILING_SAMPLES = 4
-PROBE_EVERY = 5
+PROBE_EVERY = 20
 #: the predicted completion time at which the score's latency part is 0.5
 COMPLETION_HALF_MS = 8000.0
 
@@ -55,6 +56,17 @@ def predicted_p95_ms(speed: SpeedEstimate | None, output_tokens: int) -> float |
     return ttft + _generation_ms(speed, output_tokens)
 
 
+def current_ms(speed: SpeedEstimate | None, output_tokens: int) -> float | None:
+    """The drift judge's figure: the better of the predicted p95 and the latest sample (so one slow answer shows
+    at once, and one probe at the usual pace ends it)."""
+    estimate = predicted_p95_ms(speed, output_tokens)
+    if speed is None or estimate is None or speed.last_ttft_ms is None:
+        return estimate
+    rate = speed.last_tokens_per_s or speed.tokens_per_s
+    latest = speed.last_ttft_ms + (output_tokens / rate * 1000.0 if rate else 0.0)
+    return min(estimate, latest)
+
+
 def latency_part(ms: float) -> float:
     """A predicted completion time on the score's 0..1 scale (1 = instant, 0.5 at COMPLETION_HALF_MS)."""
     return 1.0 / (1.0 + ms / COMPLETION_HALF_MS)
@@ -79,11 +91,12 @@ def _failing(speed: SpeedEstimate | None) -> bool:
 def pool_flags(members: Sequence[CandidateState], output_tokens: int) -> PoolFlags:
     """Each account's predicted completion, and which are de-ranked and which probed now."""
     predicted = {c.account: predicted_ms(c.speed, output_tokens) for c in members}
+    current = {c.account: current_ms(c.speed, output_tokens) for c in members}
     deranked: set[str] = set()
     probes: set[str] = set()
     for c in members:
-        mine = predicted[c.account]
-        others = [p for account, p in predicted.items() if account != c.account and p is not None]
+        mine = current[c.account]
+        others = [p for account, p in current.items() if account != c.account and p is not None]
         slow = mine is not None and bool(others) and mine >= DRIFT_FACTOR * statistics.median(others)
         if slow or _failing(c.speed):
             deranked.add(c.account)

@@ -176,9 +176,12 @@ class SpeedEstimate(Frozen):
     ttft_p95_ms: float | None = None
     #: output tokens per second after the first token (decaying estimate)
     tokens_per_s: float | None = None
+    #: the latest sample's (a probe's verdict on a de-ranked account)
+    last_ttft_ms: float | None = None
+    last_tokens_per_s: float | None = None
     #: failures among the recent samples
     failure_ratio: float = Field(default=0.0, ge=0, le=1)
-    #: observations of any account since this one's last: a de-ranked account is probed when it is large enough
+    #: observations of its pool's accounts since this one's last: a de-ranked account is probed when large enough
     unobserved_for: int = Field(default=0, ge=0)
 
 

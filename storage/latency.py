@@ -3,8 +3,9 @@ to first token and the output rate of every streamed call, as a decaying estimat
 samples for p50/p95 and the recent failure ratio; per task type the output tokens its calls produce.
 
 Written in the end-of-request transaction (`observe_job`, run beside the settlement), read with the routing state
-(`read_speeds_job`). The sequence number `seq` counts observations store-wide: how many came after an account's
-last one says how long it went unobserved (routing.latency probes a de-ranked account on that count).
+(`read_speeds_job`). The sequence number `seq` counts the observations of each (provider, model) pool: how many
+came after an account's last one says how long it went unobserved (routing.latency probes a de-ranked
+account on that count).
 """
 
 from __future__ import annotations
@@ -40,16 +41,20 @@ class SpeedRow:
     ttft_p95_ms: float | None
     #: the share of failures among the recent samples
     failure_ratio: float
-    #: the store-wide sequence number of its last observation
+    #: its pool's sequence number at its last observation
     seq: int
+    #: the latest sample's TTFT and rate (a probe's verdict)
+    last_ttft_ms: float | None = None
+    last_tokens_per_s: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class Speeds:
-    """Every account's speed row, the last sequence number, and the expected output tokens per task type."""
+    """Every account's speed row, the last sequence number of each (provider, model), and the expected output
+    tokens per task type."""
 
     rows: dict[tuple[str, str, str], SpeedRow]
-    last_seq: int
+    last_seq: dict[tuple[str, str], int]
     output_tokens: dict[str, float]
 
 
@@ -91,7 +96,12 @@ def observe_job(
         samples, ttft, tps, recent = (0, None, None, "[]") if row is None else row
         window: list[list[float | int | None]] = json.loads(recent)
         window.append([ttft_ms, tokens_per_s, 1 if ok else 0])
-        seq = int(conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM latency_stats").fetchone()[0])
+        seq = int(
+            conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM latency_stats WHERE provider = ? AND model = ?",
+                (provider, model),
+            ).fetchone()[0]
+        )
         conn.execute(
             """INSERT INTO latency_stats (provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq,
                                           updated_at)
@@ -118,9 +128,12 @@ def _row(values: tuple[str, str, str, int, float | None, float | None, str, int]
     window: list[list[float | int | None]] = json.loads(recent)
     ttfts = [float(s[0]) for s in window if s[0] is not None]
     failures = sum(1 for s in window if not s[2])
+    last = next((s for s in reversed(window) if s[0] is not None), None)
     return SpeedRow(
         provider, model, account, samples, ttft, tps, percentile(ttfts, 50), percentile(ttfts, 95),
         failures / len(window) if window else 0.0, seq,
+        float(last[0]) if last and last[0] is not None else None,
+        float(last[1]) if last and last[1] is not None else None,
     )  # fmt: skip
 
 
@@ -134,7 +147,9 @@ def read_speeds_job() -> Job[Speeds]:
         ):
             row = _row(values)
             rows[row.provider, row.model, row.account] = row
-        last = max((row.seq for row in rows.values()), default=0)
+        last: dict[tuple[str, str], int] = {}
+        for row in rows.values():
+            last[row.provider, row.model] = max(last.get((row.provider, row.model), 0), row.seq)
         outputs = {str(t): float(n) for t, n in conn.execute("SELECT task_type, tokens_ewma FROM output_stats")}
         return Speeds(rows, last, outputs)
 

@@ -236,6 +236,8 @@ def speed_estimate(row: SpeedRow, last_seq: int) -> SpeedEstimate:
         ttft_p50_ms=row.ttft_p50_ms,
         ttft_p95_ms=row.ttft_p95_ms,
         tokens_per_s=row.tokens_per_s,
+        last_ttft_ms=row.last_ttft_ms,
+        last_tokens_per_s=row.last_tokens_per_s,
         failure_ratio=min(1.0, max(0.0, row.failure_ratio)),
         unobserved_for=max(0, last_seq - row.seq),
     )
@@ -245,7 +247,8 @@ def _with_speed(state: CandidateState, speeds: Speeds) -> CandidateState:
     row = speeds.rows.get((state.provider, state.model.id, state.account))
     if row is None:
         return state
-    return state.model_copy(update={"speed": speed_estimate(row, speeds.last_seq)})
+    last = speeds.last_seq.get((state.provider, state.model.id), row.seq)
+    return state.model_copy(update={"speed": speed_estimate(row, last)})
 
 
 def _cooldown_reason(whole: Health, mine: Health, now: datetime) -> str | None:

@@ -54,9 +54,9 @@ async def test_a_slowed_account_loses_its_traffic_within_a_few_requests_and_rega
             await accounts_of(s, 4, task_type="simple")  # it shows within a few requests
             slowed = Counter(await accounts_of(s, 12, task_type="simple"))
             s.sim.configure("google-2", slowdown=1.0)
-            await accounts_of(s, 20, task_type="simple")  # probes see it recover
+            await accounts_of(s, 24, task_type="simple")  # a probe sees it recover
             recovered = Counter(await accounts_of(s, 9, task_type="simple"))
     assert before == {"google-1": 2, "google-2": 2, "google-3": 2}
-    assert slowed["google-2"] <= 3  # a probe now and then, nothing more
+    assert slowed["google-2"] <= 1  # a probe now and then, nothing more
     assert slowed["google-1"] + slowed["google-3"] >= 9
     assert recovered == {"google-1": 3, "google-2": 3, "google-3": 3}  # the rotation again

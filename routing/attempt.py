@@ -28,6 +28,7 @@ from providers.types import ChatRequest, Message, RateLimits, Usage
 from routing.convert import convert_history
 from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import MAX_IN_REQUEST_WAIT_S, Action, action_for
+from routing.hedge import Leg, backup_for, hedge_delay_s, race
 from routing.outcome import Outcome, Served
 from routing.ports import (
     Change,
@@ -101,6 +102,8 @@ class AttemptRunner:
     _reserved: dict[StateKey, Hold | Refusal] = field(default_factory=dict[StateKey, Hold | Refusal])
     #: the reservation of the attempt under way, until what it leaves to write names it
     _open: Hold | None = None
+    #: candidates already tried as a hedge's second leg
+    _raced: set[StateKey] = field(default_factory=set[StateKey])
 
     def abandon(self) -> Outcome:
         """The outcome so far after an unexpected failure of the loop itself: the open reservation is released."""
@@ -125,7 +128,10 @@ class AttemptRunner:
             index += 1
             if not self._eligible(candidate, after_limit):
                 continue
-            action = await self._attempt(candidate, queue[index:])
+            if after_limit is None and self._hedging():
+                action = await self._hedged(candidate, queue[index:])
+            else:
+                action = await self._attempt(candidate, queue[index:])
             if action is None:
                 return self.outcome
             if action.stop:
@@ -133,8 +139,29 @@ class AttemptRunner:
             after_limit = action.is_limit
         return self.outcome
 
+    def _hedging(self) -> bool:
+        asked = self.request.hedge
+        return self.setup.preferences.hedge if asked is None else asked
+
+    async def _hedged(self, candidate: RankedCandidate, rest: Sequence[RankedCandidate]) -> Action | None:
+        """The first attempt, raced against the next candidate when its first token is late (routing.hedge)."""
+        delay = hedge_delay_s(candidate)
+        backup = backup_for(candidate, rest, self.decision, lambda c: self._eligible(c, None)) if delay else None
+        if delay is None or backup is None:
+            return await self._attempt(candidate, rest)
+
+        async def run_leg(leg: Leg) -> Action | None:
+            if leg.candidate is backup:
+                self._raced.add(state_key(backup))  # tried now: not again down the list
+            profile, provider, account = self._lookup(leg.candidate)
+            return await self._try_once(leg.candidate, provider, account, profile, leg)
+
+        return await race(run_leg, candidate, backup, delay)
+
     def _eligible(self, candidate: RankedCandidate, after_limit: bool | None) -> bool:
         """Whether `candidate` may still be tried after what failed so far (and how: a limit or an error)."""
+        if state_key(candidate) in self._raced:
+            return False
         if after_limit is not None and not self.decision.may_try(candidate, after_limit):
             return False
         if candidate.account in self._blocked_accounts or (candidate.provider, candidate.model) in self._retired:
@@ -199,7 +226,12 @@ class AttemptRunner:
         return anyio.current_time() + seconds + MIN_ATTEMPT_S <= self.deadline
 
     async def _try_once(
-        self, candidate: RankedCandidate, provider: ProviderConfig, account: Account, profile: ModelProfile
+        self,
+        candidate: RankedCandidate,
+        provider: ProviderConfig,
+        account: Account,
+        profile: ModelProfile,
+        leg: Leg | None = None,
     ) -> Action | None:
         now = self.clock()
         reserved = self._reserved.pop(state_key(candidate), None)
@@ -221,7 +253,8 @@ class AttemptRunner:
         try:
             adapter = self.ports.connect(provider, account, await self.ports.keys.get(account))
             with anyio.fail_after(self.setup.request_timeout_s):
-                timed = await stream_completion(adapter, chat, candidate, self.progress, self.clock)
+                first = leg.first_token if leg is not None else None
+                timed = await stream_completion(adapter, chat, candidate, self.progress, self.clock, first)
             self._served(candidate, account, profile, hold, timed, started, now)
             return None
         except TimeoutError as timeout:
@@ -229,11 +262,15 @@ class AttemptRunner:
         except ProviderError as provider_error:
             error = provider_error
         except anyio.get_cancelled_exc_class():
-            # the caller went away (or the deadline passed): the upstream request is cancelled with us
+            # the caller went away (or the deadline passed, or a hedge's other leg won): the upstream request is
+            # cancelled with us; a hedge's loser was sent, so it is billed at its input (routing.hedge)
+            lost = leg.lost_to if leg is not None else None
+            change = lost_leg_settlement(candidate, hold, profile) if lost is not None else Release(hold)
             with anyio.CancelScope(shield=True):
-                await self.ports.bookkeeping.apply([Release(hold)], self.clock())
+                await self.ports.bookkeeping.apply([change], self.clock())
             self._open = None
-            self._record(candidate, "cancelled", _ms_since(started), now)
+            why = f"hedged: {lost.label} streamed first" if lost is not None else None
+            self._record(candidate, "cancelled", _ms_since(started), now, detail=why)
             raise
         except Exception as unexpected:
             # an adapter (or this loop) failed in a way nobody foresaw: a failed attempt like any other, never lost
@@ -463,6 +500,13 @@ class AttemptRunner:
                 ttft_ms=ttft_ms,
             )
         )
+
+
+def lost_leg_settlement(candidate: RankedCandidate, hold: Hold, profile: ModelProfile) -> Settle:
+    """A hedge's cancelled leg: the provider received the request, so it counts with its input tokens' price."""
+    usage = Usage(input_tokens=candidate.input_tokens)
+    cost = 0.0 if candidate.estimated_cost_usd == 0 else candidate.input_tokens * profile.input_cost_per_1m / 1e6
+    return Settle(hold, usage, cost)
 
 
 def _group(candidate: RankedCandidate) -> tuple[str, str]:

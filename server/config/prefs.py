@@ -40,6 +40,7 @@ PREFERENCE_KEYS = (
     "switchThresholdTokens",
     "autoDiscover",
     "cache",
+    "hedge",
 )
 SETTINGS_KEYS = (
     "retentionDays",
@@ -136,6 +137,8 @@ def parse_preferences(reader: Reader, root: dict[str, Any], configured: Collecti
         fields["auto_discover"] = reader.boolean(block["autoDiscover"], child(path, "autoDiscover"))
     if "cache" in block:
         fields["cache"] = _cache(reader, block["cache"], child(path, "cache"))
+    if "hedge" in block:
+        fields["hedge"] = reader.boolean(block["hedge"], child(path, "hedge"))
     if "switchThresholdTokens" in block:
         threshold_path = child(path, "switchThresholdTokens")
         fields["switch_threshold_tokens"] = reader.integer(block["switchThresholdTokens"], threshold_path)

@@ -60,3 +60,32 @@ async def test_a_slowed_account_loses_its_traffic_within_a_few_requests_and_rega
     assert slowed["google-2"] <= 1  # a probe now and then, nothing more
     assert slowed["google-1"] + slowed["google-3"] >= 9
     assert recovered == {"google-1": 3, "google-2": 3, "google-3": 3}  # the rotation again
+
+
+async def test_a_hedged_call_keeps_the_account_that_streams_first_and_logs_both(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path, google_daily=500) as s:
+        profile(s, fast="")
+        for account in ("google-1", "google-2", "google-3"):
+            s.sim.configure(account, ttft_ms=60.0, tokens_per_s=400.0)
+        with anyio.fail_after(60):
+            await accounts_of(s, 3, task_type="simple")
+            s.sim.set_down("google-1", "timeout")  # its first token never comes
+            out = await s.ok("route_and_complete", prompt=PROMPT, task_type="simple", cache=False, hedge=True)
+    assert out["account"] == "google-2"
+    legs = {a["account"]: a["outcome"] for a in out["attempts"]}
+    assert legs == {"google-1": "cancelled", "google-2": "success"}
+    assert s.sim.stats("google-1").requests == 2  # the hung leg was sent, and counted
+
+
+async def test_max_latency_s_excludes_candidates_predicted_slower_and_keeps_those_without_history(
+    tmp_path: Path,
+) -> None:
+    async with mcp_session(tmp_path) as s:
+        profile(s, fast="google-1")
+        with anyio.fail_after(60):
+            await accounts_of(s, 1, task_type="coding")  # openai, measured slow: 1.5 s, then 40 tokens/s
+            arguments = {"task_type": "coding", "max_output_tokens": 400, "dry_run": True, "cache": False}
+            out = await s.ok("route_and_complete", prompt=PROMPT, max_latency_s=5.0, **arguments)
+    excluded = {(x["provider"], x["filter"]) for x in out["excluded"]}
+    assert ("openai", "latency") in excluded
+    assert out["provider"] == "anthropic"  # never measured: not excluded

@@ -11,6 +11,7 @@ account on that count).
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import statistics
 from collections.abc import Sequence
@@ -69,7 +70,7 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
     if not values:
         return None
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(pct / 100 * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
     return ordered[rank]
 
 

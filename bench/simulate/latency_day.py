@@ -22,6 +22,7 @@ from bench.simulate.workload import DAY_START, SubTask, day
 from bench.simulate.world import DayClock, new_simulator, router_config
 from providers.simulator import Simulator
 from routing.ports import Seed, StatePort, StateView
+from storage.latency import percentile
 
 #: account -> (time to first token ms, output tokens/s): typical of each vendor's hosted API
 PROFILES: dict[str, tuple[float, float]] = {
@@ -100,8 +101,7 @@ async def _run(tasks: list[SubTask], latency_aware: bool) -> dict[str, Any]:
 
 
 def _pct(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(pct / 100 * len(ordered) + 0.5) - 1))]
+    return percentile(values, pct) or 0.0
 
 
 async def run(options: Options) -> Section:

@@ -89,3 +89,15 @@ async def test_max_latency_s_excludes_candidates_predicted_slower_and_keeps_thos
     excluded = {(x["provider"], x["filter"]) for x in out["excluded"]}
     assert ("openai", "latency") in excluded
     assert out["provider"] == "anthropic"  # never measured: not excluded
+
+
+async def test_provider_status_shows_each_accounts_measured_speed(tmp_path: Path) -> None:
+    async with mcp_session(tmp_path) as s:
+        profile(s, fast="kimi")
+        with anyio.fail_after(60):
+            await accounts_of(s, 2, provider="kimi")
+            status = await s.ok("provider_status", provider="kimi")
+    (account,) = status["providers"][0]["accounts"]
+    (speed,) = account["speed"]
+    assert speed["samples"] == 2 and speed["ttft_ms"] == 150.0 and speed["failure_ratio"] == 0.0
+    assert speed["tokens_per_s"] is not None and speed["tokens_per_s"] > 0

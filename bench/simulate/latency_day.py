@@ -105,7 +105,7 @@ def _pct(values: list[float], pct: float) -> float:
 
 
 async def run(options: Options) -> Section:
-    section = Section("latency", "Latency-aware routing on a simulated day (bench/simulate/latency_day.py)")
+    section = Section("latency", "8. Latency-aware routing on a simulated day (bench/simulate/latency_day.py)")
     tasks = day(options.pick(600, 150))
     without = await _run(tasks, latency_aware=False)
     with_latency = await _run(tasks, latency_aware=True)

@@ -367,6 +367,7 @@ def _attempt_record(log: AttemptRecord) -> AttemptRecord:
         usage=log.usage,
         cost_usd=log.cost_usd,
         estimated=log.estimated,
+        ttft_ms=log.ttft_ms,
     )
 
 

@@ -71,10 +71,15 @@ async def test_a_hedged_call_keeps_the_account_that_streams_first_and_logs_both(
             await accounts_of(s, 3, task_type="simple")
             s.sim.set_down("google-1", "timeout")  # its first token never comes
             out = await s.ok("route_and_complete", prompt=PROMPT, task_type="simple", cache=False, hedge=True)
+            loser = await s.app.store.fetchall(
+                "SELECT state, tokens FROM reservations WHERE account = 'google-1' ORDER BY id DESC LIMIT 1"
+            )
     assert out["account"] == "google-2"
     legs = {a["account"]: a["outcome"] for a in out["attempts"]}
     assert legs == {"google-1": "cancelled", "google-2": "success"}
     assert s.sim.stats("google-1").requests == 2  # the hung leg was sent, and counted
+    (state, tokens), *_ = loser
+    assert state == "settled" and tokens > 0  # billed at its input, not released
 
 
 async def test_max_latency_s_excludes_candidates_predicted_slower_and_keeps_those_without_history(

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from routing.filters import detail, evaluate, filter_counts, no_candidate_message
+from routing.latency import latency_notes
 from routing.preferences import Preferences
 from routing.reason import decided_by, filters_reason, switch_why
 from routing.score import Context, Group, build_groups, pool_order
@@ -142,7 +143,7 @@ def decide(
         reason=reason,
         confidence=confidence,
         switch=switch,
-        explanation=_explain(ctx, chosen, reason, excluded, switch, error),
+        explanation=_explain(ctx, ranked, chosen, reason, excluded, switch, error),
         failover_on_error=preferences.auto_switch,
         failover_on_limit=preferences.auto_switch and preferences.switch_on_limit,
         error=error,
@@ -217,6 +218,7 @@ def _switch(
 
 def _explain(
     ctx: Context,
+    ranked: list[RankedCandidate],
     chosen: RankedCandidate | None,
     reason: Reason | None,
     excluded: tuple[Exclusion, ...],
@@ -234,6 +236,7 @@ def _explain(
     if excluded:
         lines.append(f"{len(excluded)} excluded: " + filter_counts([x.filter for x in excluded]))
     if chosen is not None:
+        lines.extend(latency_notes(ranked))
         lines.append(f"chose {chosen.label} ({reason}; score {chosen.score.total:.3f})")
         if chosen.substitution is not None:
             lines.append(f"routed as the replacement: {chosen.substitution}")

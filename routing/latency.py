@@ -18,7 +18,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from routing.types import CandidateState, SpeedEstimate, Task
+from routing.types import CandidateState, RankedCandidate, SpeedEstimate, Task
 
 #: output tokens assumed when neither the call nor its task type's history says
 FALLBACK_OUTPUT_TOKENS = 400
@@ -114,3 +114,15 @@ def speed_order(c: CandidateState, predicted: float | None) -> float:
     if unknown(c):
         return -1.0
     return predicted if predicted is not None else float("inf")
+
+
+def latency_notes(ranked: Sequence[RankedCandidate]) -> list[str]:
+    """The decision's words on latency: which accounts are de-ranked, and which one this request probes."""
+    notes = []
+    for r in ranked:
+        if r.probe:
+            notes.append(f"probing {r.label}: de-ranked, unobserved for {PROBE_EVERY}+ calls of its pool")
+        elif r.deranked:
+            predicted = f" (predicted {r.predicted_ms / 1000:.1f} s)" if r.predicted_ms is not None else ""
+            notes.append(f"{r.label} de-ranked: far slower than its pool, or failing{predicted}")
+    return notes

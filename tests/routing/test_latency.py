@@ -65,6 +65,7 @@ def test_an_account_three_times_slower_than_its_pool_is_tried_last() -> None:
     accounts = [r.account for r in decision.ranked]
     assert accounts[-1] == "google-1"
     assert [r.deranked for r in decision.ranked] == [False, False, True]
+    assert any(line.startswith("google/") and "google-1 de-ranked" in line for line in decision.explanation)
 
 
 def test_a_de_ranked_account_is_probed_once_its_pool_went_on_without_it() -> None:
@@ -73,6 +74,7 @@ def test_a_de_ranked_account_is_probed_once_its_pool_went_on_without_it() -> Non
     decision = run(pool("google", 3, per=per), task_type="simple")
     assert decision.ranked[0].account == "google-1"
     assert decision.ranked[0].probe and decision.ranked[0].deranked
+    assert any(line.startswith("probing google/") for line in decision.explanation)
 
 
 def test_a_probe_at_the_pools_pace_ends_the_de_rank() -> None:

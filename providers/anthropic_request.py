@@ -106,6 +106,10 @@ def _blocks(message: Message) -> list[dict[str, Any]]:
         return [result]
     # the API rejects empty and whitespace-only text blocks
     blocks: list[dict[str, Any]] = [{"type": "text", "text": message.content}] if message.content.strip() else []
+    blocks += [
+        {"type": "image", "source": {"type": "base64", "media_type": image.media_type, "data": image.data}}
+        for image in message.images
+    ]
     if message.role == "assistant":
         blocks += [
             {"type": "tool_use", "id": call.id, "name": call.name, "input": _tool_input(call.arguments)}

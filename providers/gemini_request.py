@@ -59,6 +59,7 @@ def _build_contents(messages: Sequence[Message]) -> tuple[list[dict[str, Any]], 
             role, parts = "user", [_function_response_part(message, names_by_call_id)]
         else:
             role, parts = "user", [{"text": message.content}] if message.content else []
+            parts += [{"inlineData": {"mimeType": image.media_type, "data": image.data}} for image in message.images]
         if not parts:
             continue
         if turns and turns[-1]["role"] == role:

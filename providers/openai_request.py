@@ -37,7 +37,14 @@ def _message(message: Message) -> Json:
     if message.role == "tool":
         return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
     out: Json = {"role": message.role}
-    if message.content or not message.tool_calls:
+    if message.images:
+        # the image_url part with a data URL is what every OpenAI-compatible server that takes images accepts
+        text = [{"type": "text", "text": message.content}] if message.content else []
+        out["content"] = text + [
+            {"type": "image_url", "image_url": {"url": f"data:{image.media_type};base64,{image.data}"}}
+            for image in message.images
+        ]
+    elif message.content or not message.tool_calls:
         out["content"] = message.content
     if message.tool_calls:
         out["tool_calls"] = [

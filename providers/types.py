@@ -24,10 +24,27 @@ class ToolCall(Frozen):
     arguments: str = "{}"
 
 
+ImageType = Literal["image/png", "image/jpeg", "image/webp", "image/gif"]
+
+
+class ImagePart(Frozen):
+    """An image sent with a user turn: its bytes as base64, its type sniffed from its magic bytes, its size in
+    pixels (for each provider's token rule), and where it came from. Never stored in a conversation's history
+    (routing.request.for_history leaves a reference in its place)."""
+
+    media_type: ImageType
+    data: str = Field(repr=False)
+    width: int = Field(ge=0)
+    height: int = Field(ge=0)
+    sha256: str
+    path: str = ""
+
+
 class Message(Frozen):
     """One turn of a conversation in a provider-neutral form.
 
-    `tool_calls` belongs to assistant turns; `tool_call_id` (and `name`) to tool-result turns.
+    `tool_calls` belongs to assistant turns; `tool_call_id` (and `name`) to tool-result turns; `images` to user
+    turns (they follow the text on every wire).
     Thinking/reasoning blocks are never stored here: they do not survive a switch of provider.
     """
 
@@ -36,6 +53,7 @@ class Message(Frozen):
     tool_calls: tuple[ToolCall, ...] = ()
     tool_call_id: str | None = None
     name: str | None = None
+    images: tuple[ImagePart, ...] = ()
 
 
 class ToolSpec(Frozen):

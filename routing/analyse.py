@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from providers.image_tokens import images_tokens
 from providers.models import Capability, TaskType
 from providers.types import ChatRequest, Message, ToolSpec
 from routing.classify import classify
@@ -57,14 +58,15 @@ def analyse(
     """The Task for a request: `history` (a conversation's earlier turns) followed by `messages`.
 
     `history_tokens`, when known (routing.tokens.message_tokens of `history`, kept with the conversation), spares
-    counting the history again: only the new messages are counted. Message has no image parts, so `images` says
-    whether the request carries any (it then needs vision).
+    counting the history again: only the new messages are counted. Images in `messages` (or `images`) need vision;
+    their tokens are counted per wire (providers.image_tokens), a history never holds any (routing.request).
     """
     counter: Counter = count or estimate_tokens
     if history and history_tokens is not None:
         estimated = counter(messages, system) + history_tokens
     else:
         estimated = counter((*history, *messages), system)
+    pictures = tuple(image for message in messages for image in message.images)
     messages = (*history, *messages)
     classification = None
     confidence = 1.0
@@ -76,6 +78,7 @@ def analyse(
         messages=tuple(messages),
         system=system,
         estimated_input_tokens=estimated,
+        image_tokens=images_tokens(pictures),
         max_output_tokens=max_output_tokens,
         task_type=task_type,
         task_type_inferred=classification is not None,
@@ -84,7 +87,7 @@ def analyse(
         quality=quality,
         budget_mode=budget_mode,
         max_cost_usd=max_cost_usd,
-        needs=needs_for(tools=tools, json_output=json_output, images=images, reasoning=reasoning),
+        needs=needs_for(tools=tools, json_output=json_output, images=images or bool(pictures), reasoning=reasoning),
         conversation_id=conversation_id,
         provider=provider,
         model=model,

@@ -1,6 +1,7 @@
 """The response cache's policy (pure): which calls are cached, for how long, and under which key.
 
-The key is a sha256 of the canonical request (system, turns, tools, JSON output, temperature, output cap), the
+The key is a sha256 of the canonical request (system, turns with each image as its sha256, tools, JSON output,
+temperature, output cap, the content hashes of the files the server read into it), the
 model class the router would pick from (the chosen provider/model) and the scope (the caller's conversation id,
 or none): two scopes never share an entry. The store behind `ports.CachePort` keeps the entries.
 """
@@ -33,6 +34,8 @@ class CacheKeyParts:
     provider: str
     model: str
     scope: str | None
+    #: sha256 of each attached workspace file's content, in order
+    files: tuple[str, ...] = ()
 
 
 def cache_key(parts: CacheKeyParts) -> str:
@@ -48,6 +51,8 @@ def cache_key(parts: CacheKeyParts) -> str:
         "class": [parts.provider, parts.model],
         "scope": parts.scope,
     }
+    if parts.files:
+        canonical["files"] = list(parts.files)
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     return hashlib.sha256(text.encode()).hexdigest()
 

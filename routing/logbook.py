@@ -22,6 +22,10 @@ def task_summary(task: Task) -> str:
         parts.append(f"quality {task.quality}")
     if task.needs:
         parts.append("needs " + "/".join(sorted(task.needs)))
+    if task.files:
+        parts.append("files " + ", ".join(f"{path} (~{count:,} tokens)" for path, count in task.files))
+    if task.image_tokens:
+        parts.append(f"images ~{max(task.image_tokens.values()):,} tokens")
     parts.append(f"{len(task.messages)} message(s)")
     return "; ".join(parts)
 

@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from providers.models import ProviderConfig, TaskType
 from providers.types import Message, ToolSpec
 from routing.preferences import BudgetMode, Preferences, QualityMode
+
+
+@dataclass(frozen=True, slots=True)
+class AttachedFile:
+    """A workspace file the server read into the request: its path as shown, its tokens, its content's sha256."""
+
+    path: str
+    tokens: int
+    sha256: str
 
 
 @dataclass(frozen=True)
@@ -33,6 +43,27 @@ class RouteRequest:
     max_latency_s: float | None = None
     #: race the next candidate when the first token is late (None: preferences.hedge)
     hedge: bool | None = None
+    #: the files the server placed ahead of the task (their text is already in the last user message)
+    files: tuple[AttachedFile, ...] = ()
+
+
+def for_history(messages: Sequence[Message]) -> tuple[Message, ...]:
+    """`messages` as a conversation stores them: each image is dropped and a reference (path, type, size, sha256)
+    is left in the text. Images are large and resent only on the turn that attaches them; a later turn that needs
+    one again attaches it again."""
+    return tuple(
+        message.model_copy(update={"content": _with_refs(message), "images": ()}) if message.images else message
+        for message in messages
+    )
+
+
+def _with_refs(message: Message) -> str:
+    refs = [
+        f"[image {image.path or '(inline)'}: {image.media_type} {image.width}x{image.height}, sha256 {image.sha256},"
+        " not kept in the conversation]"
+        for image in message.images
+    ]
+    return "\n".join([message.content, *refs]) if message.content else "\n".join(refs)
 
 
 @dataclass(frozen=True)

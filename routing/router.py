@@ -25,7 +25,7 @@ from routing.decide import decide
 from routing.logbook import decision_entry, dry_run_result, route_result
 from routing.outcome import Outcome, Served, frees_at, no_route_fix
 from routing.ports import CacheWrite, ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
-from routing.request import RouteRequest, RouterSetup
+from routing.request import RouteRequest, RouterSetup, for_history
 from routing.results import DryRunResult, NoRouteAvailable, RouteError, RouteResult
 from routing.streaming import Progress
 from routing.tokens import message_tokens
@@ -76,7 +76,7 @@ class Router:
             return True
 
     def _task(self, request: RouteRequest, record: ConversationRecord) -> Task:
-        return analyse(
+        task = analyse(
             request.messages,
             system=request.system,
             task_type=request.task_type,
@@ -93,6 +93,9 @@ class Router:
             history=record.messages,
             history_tokens=record.state.history_tokens if record.messages else None,
         )
+        if request.files:
+            task = task.model_copy(update={"files": tuple((file.path, file.tokens) for file in request.files)})
+        return task
 
     async def _prepare(self, request: RouteRequest, now: datetime) -> Prepared:
         if self.count is None:
@@ -181,8 +184,9 @@ class Router:
         if ttl is None:
             return None
         parts = CacheKeyParts(
-            task.system, task.messages, request.tools, request.json_output, request.temperature,
+            task.system, for_history(task.messages), request.tools, request.json_output, request.temperature,
             request.max_output_tokens, chosen.provider, chosen.model, request.conversation_id,
+            tuple(file.sha256 for file in request.files),
         )  # fmt: skip
         return CachePlan(cache_key(parts), request.conversation_id, ttl)
 
@@ -205,7 +209,8 @@ class Router:
             base, provider=answer.provider, model=answer.model, account=answer.account, reason="cache"
         )
         record = prepared.record
-        messages = (*request.messages, Message(role="assistant", content=answer.text, tool_calls=answer.tool_calls))
+        reply = Message(role="assistant", content=answer.text, tool_calls=answer.tool_calls)
+        messages = (*for_history(request.messages), reply)
         turn = SavedTurn(
             conversation_id=record.state.id, messages=messages, provider=answer.provider, model=answer.model,
             tokens=0, task_type=prepared.task.task_type,
@@ -262,7 +267,7 @@ class Router:
     def _turn(self, prepared: Prepared, request: RouteRequest, served: Served) -> SavedTurn:
         """The turn to save: the new messages and the reply; the history starts afresh when it was not carried."""
         record = prepared.record
-        messages = (*request.messages, served.reply)
+        messages = (*for_history(request.messages), served.reply)
         moved = record.state.current_provider is not None and served.ranked.provider != record.state.current_provider
         restart = bool(record.messages) and moved and not self.setup.preferences.preserve_context
         before = 0 if restart else record.state.history_tokens

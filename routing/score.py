@@ -184,6 +184,8 @@ class Context:
             if margin is None:
                 margin = self.margins[margin_key] = token_margin(model.provider, kind)
             inp = math.ceil(self.task.estimated_input_tokens * margin)
+            if self.task.image_tokens:
+                inp += self.task.image_tokens.get(kind, max(self.task.image_tokens.values()))
             out = self.output if self.output < model.max_output_tokens else model.max_output_tokens
             info = self.models[key] = (
                 model.retired_on is not None and self.today >= model.retired_on,

@@ -131,6 +131,10 @@ class Task(Frozen):
     system: str | None = None
     #: o200k_base count of everything that will be sent (system, history, new turn); decide() adds per-provider margins
     estimated_input_tokens: int = Field(default=0, ge=0)
+    #: the images' input tokens on each wire (providers.image_tokens), added to the estimate per candidate
+    image_tokens: dict[WireKind, int] = Field(default_factory=dict)
+    #: the workspace files placed in the request (already in `messages`): (path, o200k tokens of its block)
+    files: tuple[tuple[str, int], ...] = ()
     #: None: DEFAULT_OUTPUT_TOKENS, clamped to each model's own maximum
     max_output_tokens: int | None = Field(default=None, gt=0)
     task_type: TaskType = "simple"

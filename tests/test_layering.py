@@ -291,7 +291,7 @@ def test_the_cycle_checker_finds_a_cycle_and_passes_a_chain() -> None:
 
 
 #: server's subpackages from the top down: each imports only those after it (and routing, providers, storage, clients)
-SERVER_LAYERS = ("cli", "mcp", "actions", "views", "wiring", "config")
+SERVER_LAYERS = ("cli", "mcp", "actions", "views", "wiring", "config", "workspace")
 
 
 def test_servers_subpackages_import_only_the_layers_below_them() -> None:

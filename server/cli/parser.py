@@ -218,6 +218,11 @@ def _tools(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ask.add_argument("--provider", help="pin this provider")
     ask.add_argument("--max-output-tokens", type=int, help="cap the answer's length")
     ask.add_argument("--dry-run", action="store_true", help="show the ranked candidates without calling any")
+    ask.add_argument(
+        "--file", action="append", default=[], metavar="PATH", help="attach a file or glob under the current directory"
+    )
+    ask.add_argument("--image", action="append", default=[], metavar="PATH", help="attach a PNG/JPEG/WebP/GIF image")
+    ask.add_argument("--line-numbers", action="store_true", help="number the attached files' lines")
     setup = _verb(
         verbs,
         "setup",

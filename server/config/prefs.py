@@ -50,10 +50,16 @@ SETTINGS_KEYS = (
     "deadlineS",
     "timezone",
     "maxResponseMb",
+    "maxFileBytes",
+    "maxFiles",
+    "maxImageBytes",
 )
 MAX_RETENTION_DAYS = 36_500
 #: a response cap beyond this is no cap
 MAX_RESPONSE_MB = 1024.0
+#: attachments past these are a typo (a file of 64 MiB is ~16M tokens, past every context window)
+MAX_ATTACH_BYTES = 64 * 1024 * 1024
+MAX_ATTACH_FILES = 10_000
 #: a call's reservation holds its room in the ledger for 15 minutes (storage.ledger.DEFAULT_TTL): a longer attempt
 #: or deadline would let the room lapse while the call still runs, and other processes could spend it
 MAX_WAIT_S = 840.0
@@ -189,4 +195,11 @@ def parse_settings(reader: Reader, value: Any) -> RouterSettings:
         fields["max_response_mb"] = reader.number(
             block["maxResponseMb"], child(path, "maxResponseMb"), positive=True, maximum=MAX_RESPONSE_MB
         )
+    for key, name, most in (
+        ("maxFileBytes", "max_file_bytes", MAX_ATTACH_BYTES),
+        ("maxFiles", "max_files", MAX_ATTACH_FILES),
+        ("maxImageBytes", "max_image_bytes", MAX_ATTACH_BYTES),
+    ):
+        if key in block:
+            fields[name] = reader.integer(block[key], child(path, key), minimum=1, maximum=most)
     return RouterSettings.model_validate(fields)

@@ -7,6 +7,7 @@ from pydantic import Field
 from providers.models import ProviderConfig
 from providers.types import DEFAULT_MAX_RESPONSE_BYTES, Frozen
 from routing.preferences import Preferences
+from server.workspace.limits import DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILES, DEFAULT_MAX_IMAGE_BYTES, Limits
 
 MIB = 1024 * 1024
 SETUP_HINT = "run `provider-router setup` to configure providers"
@@ -25,6 +26,9 @@ class RouterSettings(Frozen):
     - `timezone` (timezone, "UTC"): the zone of the day and month of the global budget and of reports.
     - `maxResponseMb` (max_response_mb, 8): the most one provider response may send; past it the attempt fails as
       malformed and the request fails over (a runaway or hostile upstream cannot exhaust memory).
+    - `maxFileBytes` (max_file_bytes, 262144), `maxFiles` (max_files, 50), `maxImageBytes` (max_image_bytes,
+      5 MiB): the most one attached file may hold, how many files one request may attach, the most one image may
+      hold (route_and_complete's `files` and `images`).
     """
 
     retention_days: int = Field(default=30, ge=1)
@@ -34,6 +38,13 @@ class RouterSettings(Frozen):
     deadline_s: float = Field(default=180.0, gt=0)
     timezone: str = "UTC"
     max_response_mb: float = Field(default=DEFAULT_MAX_RESPONSE_BYTES / MIB, gt=0)
+    max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
+    max_files: int = Field(default=DEFAULT_MAX_FILES, gt=0)
+    max_image_bytes: int = Field(default=DEFAULT_MAX_IMAGE_BYTES, gt=0)
+
+    @property
+    def attach_limits(self) -> Limits:
+        return Limits(self.max_file_bytes, self.max_files, self.max_image_bytes)
 
     @property
     def max_response_bytes(self) -> int:

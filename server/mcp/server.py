@@ -41,6 +41,8 @@ reading a very long context (`quality: "max_context"`). Do it yourself when the 
 tools or workspace, or depends on context you would have to copy whole: the other model sees only what you send.
 
 How to call: put everything needed in `prompt` (or `messages`), standing rules in `system`. \
+Never paste a file: name it in `files` (paths or globs in your workspace; the server reads them, so the call \
+costs you only the paths) and images in `images` (`line_numbers: true` numbers the lines). \
 `task_type`: coding | reasoning | creative | simple (inferred when omitted). \
 `quality`: max_speed | balanced (default) | max_quality | max_context. \
 `budget_mode`: free_only (spend nothing) | cost_first | quality_first; `max_cost_usd` caps one call. \

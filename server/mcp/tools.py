@@ -13,9 +13,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any, Literal
 
-from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver import Context, MCPServer, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
-from mcp.types import CallToolResult, TextContent, ToolAnnotations
+from mcp.types import CallToolResult, ListRootsResult, TextContent, ToolAnnotations
 from pydantic import BaseModel, Field, FiniteFloat
 
 from providers.models import TaskType
@@ -25,8 +25,9 @@ from routing.results import Attempt, DryRunResult, RouteError, RouteResult
 from routing.router import RouteRequest
 from routing.types import Reason
 from server import actions, views
-from server.actions import SwitchResult
+from server.actions import Attachments, SwitchResult
 from server.config import ConfigError
+from server.mcp.roots import client_roots, workspace_of
 from server.mcp.state import ServerState
 from storage import StoreError
 
@@ -42,6 +43,13 @@ class ChatMessage(BaseModel):
 
     role: Literal["user", "assistant", "system"] = Field(description="who said it; system turns join `system`")
     content: str = Field(description="the text of the turn")
+
+
+class FileTokens(BaseModel):
+    """A workspace file the server read into the request, and its tokens (o200k_base, its block included)."""
+
+    path: str
+    tokens: int
 
 
 class RouteOutput(BaseModel):
@@ -72,6 +80,7 @@ class RouteOutput(BaseModel):
     switched: str | None = Field(default=None, description="the conversation moved: 'from -> to (why)'")
     error: str | None = Field(default=None, description="dry run: why no provider can serve")
     cache_hit: bool = Field(default=False, description="served from the response cache: no call, $0")
+    files: list[FileTokens] = Field(default_factory=list, description="the files read into the request")
 
 
 def _cost(cost_usd: float) -> str:
@@ -175,10 +184,21 @@ async def route_and_complete(
         bool | None,
         Field(description="when the first token is late, also start the next candidate and keep the faster"),
     ] = None,
+    files: Annotated[
+        list[str] | None,
+        Field(description="paths or globs inside your workspace (MCP roots); the server reads them, not you"),
+    ] = None,
+    images: Annotated[
+        list[str] | None, Field(description="PNG/JPEG/WebP/GIF paths inside your workspace; needs a vision model")
+    ] = None,
+    line_numbers: Annotated[bool, Field(description="number the lines of the attached files")] = False,
+    roots: Annotated[ListRootsResult | None, Resolve(client_roots)] = None,
 ) -> Annotated[CallToolResult, RouteOutput]:
     """Send a self-contained task to the cheapest capable model (failing over on limits or errors).
 
-    Returns the answer followed by one line: where it was routed, why, the cost and the conversation id.
+    Give files and images by path (`files`, `images`): the server reads them from your workspace, so the call
+    costs you only the paths. Returns the answer followed by one line: where it was routed, why, the cost and the
+    conversation id.
     """
     state = ctx.request_context.lifespan_context
     await state.retry_open()
@@ -194,9 +214,14 @@ async def route_and_complete(
     async def progress(tokens: int, message: str) -> None:
         await ctx.report_progress(tokens, None, message)  # a no-op unless the client asked for progress
 
+    attachments = Attachments(files or [], images or [], line_numbers)
     with tool_errors():
+        if attachments:
+            workspace = workspace_of(roots)
+            request = await actions.attach(request, workspace, attachments, app.config.settings.attach_limits)
         result = await actions.route(app, request, progress)
     out = route_output(result)
+    out.files = [FileTokens(path=file.path, tokens=file.tokens) for file in request.files]
     text = f"{out.text}\n\n{route_line(out)}" if out.text else route_line(out)
     return CallToolResult(content=[TextContent(type="text", text=text)], structured_content=out.model_dump(mode="json"))
 

@@ -37,6 +37,7 @@ from providers.types import (
     ChatRequest,
     Completion,
     Endpoint,
+    ImagePart,
     Message,
     RateLimits,
     ReasoningDelta,
@@ -959,3 +960,15 @@ async def test_an_error_object_in_a_200_body_is_classified() -> None:
     async with httpx2.AsyncClient(transport=httpx2.MockTransport(handler)) as client:
         with pytest.raises(Overloaded):
             await _adapter(client).complete(PROMPT)
+
+
+_IMAGE = ImagePart(media_type="image/png", data="iVBORw0KGgo=", width=4, height=4, sha256="h", path="shot.png")
+_WITH_IMAGE = ChatRequest(model="m", messages=(Message(role="user", content="What is this?", images=(_IMAGE,)),))
+
+
+def test_an_image_goes_as_a_base64_image_block_after_the_text() -> None:
+    body = build_body(_WITH_IMAGE, WireOptions(), stream=False)
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image", "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="}},
+    ]

@@ -29,6 +29,7 @@ from providers.types import (
     ChatRequest,
     Completion,
     Endpoint,
+    ImagePart,
     Message,
     RateLimits,
     ReasoningDelta,
@@ -749,3 +750,15 @@ async def test_an_undecodable_gzip_body_is_a_server_error() -> None:
         with pytest.raises(ServerError, match="undecodable") as caught:
             await _adapter(client).complete(_ask())
     assert isinstance(caught.value.__cause__, httpx2.DecodingError)
+
+
+_IMAGE = ImagePart(media_type="image/png", data="iVBORw0KGgo=", width=4, height=4, sha256="h", path="shot.png")
+_WITH_IMAGE = ChatRequest(model="m", messages=(Message(role="user", content="What is this?", images=(_IMAGE,)),))
+
+
+def test_an_image_goes_as_an_inline_data_part_after_the_text() -> None:
+    body = build_body(_WITH_IMAGE)
+    assert body["contents"][0]["parts"] == [
+        {"text": "What is this?"},
+        {"inlineData": {"mimeType": "image/png", "data": "iVBORw0KGgo="}},
+    ]

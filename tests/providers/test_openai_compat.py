@@ -36,6 +36,7 @@ from providers.types import (
     ChatRequest,
     Completion,
     Endpoint,
+    ImagePart,
     Message,
     ReasoningDelta,
     StreamDone,
@@ -969,3 +970,15 @@ async def test_the_adapter_parse_limits_accepts_httpx_headers() -> None:
         adapter = OpenAICompatAdapter(client, ENDPOINT, clock=FixedClock())
         headers = httpx2.Headers({"X-RateLimit-Remaining-Requests": "3"})
         assert adapter.parse_limits(headers, NOW).requests_remaining == 3
+
+
+_IMAGE = ImagePart(media_type="image/png", data="iVBORw0KGgo=", width=4, height=4, sha256="h", path="shot.png")
+_WITH_IMAGE = ChatRequest(model="m", messages=(Message(role="user", content="What is this?", images=(_IMAGE,)),))
+
+
+def test_an_image_goes_as_an_image_url_part_with_a_data_url_after_the_text() -> None:
+    body = build_body(_WITH_IMAGE, WireOptions(), False)
+    assert body["messages"][0]["content"] == [
+        {"type": "text", "text": "What is this?"},
+        {"type": "image_url", "image_url": {"url": "data:image/png;base64,iVBORw0KGgo="}},
+    ]

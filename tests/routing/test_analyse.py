@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from providers.types import ChatRequest, Message, ToolSpec
+from providers.types import ChatRequest, ImagePart, Message, ToolSpec
 from routing.analyse import analyse, analyse_request
+from routing.request import for_history
 
 
 def fixed(messages: Sequence[Message], system: str | None) -> int:
@@ -48,3 +49,17 @@ def test_a_chat_request_carries_its_tools_output_budget_and_pins() -> None:
     task = analyse_request(request, task_type="simple", provider="kimi", conversation_id="c", count=fixed)
     assert task.needs == {"tools"} and task.max_output_tokens == 77
     assert (task.provider, task.conversation_id, task.model) == ("kimi", "c", None)
+
+
+def test_an_image_in_the_new_turn_needs_vision_and_is_counted_per_wire() -> None:
+    image = ImagePart(media_type="image/png", data="", width=1024, height=1024, sha256="h", path="a.png")
+    task = analyse([Message(role="user", content="What is it?", images=(image,))], task_type="simple")
+    assert "vision" in task.needs
+    assert task.image_tokens == {"openai": 765, "anthropic": 1399, "gemini": 1032}
+
+
+def test_a_stored_turn_keeps_a_reference_to_its_image_and_not_the_image() -> None:
+    image = ImagePart(media_type="image/png", data="QUJD", width=4, height=2, sha256="abc", path="shot.png")
+    (stored,) = for_history([Message(role="user", content="Look", images=(image,))])
+    assert stored.images == ()
+    assert stored.content == "Look\n[image shot.png: image/png 4x2, sha256 abc, not kept in the conversation]"

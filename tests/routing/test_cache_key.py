@@ -43,6 +43,7 @@ def test_the_same_request_gives_the_same_key() -> None:
         {"provider": "anthropic"},
         {"model": "gpt-5.2-mini"},
         {"scope": "conversation-a"},
+        {"files": ("0" * 64,)},
     ],
 )
 def test_any_field_that_matters_changes_the_key(change: dict[str, object]) -> None:
@@ -74,3 +75,9 @@ def test_a_task_types_ttl_widens_caching_to_any_temperature_and_zero_turns_it_of
     assert cache_ttl(policy, "creative", 1.0, None) == 120
     assert cache_ttl(policy, "simple", 0.0, None) is None
     assert cache_ttl(policy, "coding", 0.0, None) == DEFAULT_CACHE_TTL_S
+
+
+def test_an_attached_files_content_hash_is_part_of_the_key() -> None:
+    one = dataclasses.replace(BASE, files=("a" * 64,))
+    assert cache_key(one) == cache_key(dataclasses.replace(BASE, files=("a" * 64,)))
+    assert cache_key(one) != cache_key(dataclasses.replace(BASE, files=("b" * 64,)))

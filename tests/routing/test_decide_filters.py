@@ -32,6 +32,13 @@ CASES: list[tuple[str, dict[str, Any], dict[str, Any], dict[str, Any], str]] = [
         {},
         "context",
     ),
+    (
+        "images count toward the window by the wire's rule",
+        {},
+        {"image_tokens": {"openai": 125_000, "gemini": 258}},
+        {},
+        "context",
+    ),
     ("worst case above max_cost_usd", {}, {"max_cost_usd": 0.0001}, {}, "max_cost"),
     ("exhausted until the reset", {"exhausted_until": LATER}, {}, {}, "quota"),
     ("requests window at zero", {"windows": (window("requests", "day", 20, 0),)}, {}, {}, "quota"),

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from providers.types import Message
 from routing.results import DryRunResult, RouteResult
 from routing.router import RouteRequest
-from server.actions import route
-from server.cli.common import UserError, cli_app, emit_json, run
+from server.actions import Attachments, attach, route
+from server.cli.common import UserError, cli_app, emit_json, jsonable, run
+from server.workspace import Workspace
 
 
 def route_note(result: RouteResult) -> str:
@@ -46,17 +48,22 @@ def ask(args: argparse.Namespace) -> int:
         max_output_tokens=args.max_output_tokens,
         dry_run=args.dry_run,
     )
-    return run(lambda: _ask(request, as_json=args.json))
+    attachments = Attachments(list(args.file or []), list(args.image or []), bool(args.line_numbers))
+    return run(lambda: _ask(request, attachments, as_json=args.json))
 
 
-async def _ask(request: RouteRequest, *, as_json: bool) -> int:
+async def _ask(request: RouteRequest, attachments: Attachments, *, as_json: bool) -> int:
     async with cli_app(require=True) as app:
         try:
+            if attachments:
+                workspace = Workspace.of([Path.cwd()], "the current directory")
+                request = await attach(request, workspace, attachments, app.config.settings.attach_limits)
             outcome = await route(app, request)
-        except ValueError as error:  # an unknown --provider: the message lists the configured ones
+        except ValueError as error:  # a refused file, or an unknown --provider: the message names the fix
             raise UserError(str(error)) from error
     if as_json:
-        emit_json(outcome)
+        files = [{"path": file.path, "tokens": file.tokens} for file in request.files]
+        emit_json(jsonable(outcome) | {"files": files})
         return 0
     if isinstance(outcome, DryRunResult):
         _print_preview(outcome)

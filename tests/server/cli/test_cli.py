@@ -86,6 +86,21 @@ def test_ask_dry_run_calls_nothing(env: SimHome) -> None:
     assert env.sim.stats("openai").requests == 0
 
 
+def test_ask_file_sends_a_file_of_the_current_directory_and_refuses_a_secret(
+    env: SimHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "work").mkdir()
+    (tmp_path / "work" / "notes.md").write_text("MARKER_NOTES\n")
+    (tmp_path / "work" / ".env").write_text("TOKEN=x\n")
+    monkeypatch.chdir(tmp_path / "work")
+    run = env.cli("ask", "Summarize the notes", "--task", "simple", "--file", "notes.md", "--json")
+    assert run.code == 0
+    assert any("MARKER_NOTES" in json.dumps(r.body) for r in env.sim.requests("google-1"))
+    assert [file["path"] for file in run.json()["files"]] == ["notes.md"]
+    refused = env.cli("ask", "Summarize", "--file", ".env")
+    assert refused.code == 1 and "looks like a secret" in refused.err
+
+
 def test_status_shows_the_current_provider_the_table_and_the_decisions(env: SimHome) -> None:
     env.sim.script("openai", ["rate_limited"])
     env.cli("ask", "Fix this Python function", "--task", "coding")

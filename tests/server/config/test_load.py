@@ -16,6 +16,7 @@ from clients.jsonc import parse as parse_jsonc
 from providers.models import CredentialRef, QuotaSpec
 from server.config.load import ConfigError, RouterConfig, config_from_data, load_config, parse_config, redacted_view
 from server.config.paths import Paths
+from server.workspace import Limits
 from tests.clock import FIXED_NOW
 
 TODAY = date(2026, 11, 28)
@@ -293,6 +294,12 @@ def test_the_response_size_cap_is_eight_mb_unless_set() -> None:
     assert data({"settings": {"maxResponseMb": 0.5}}).settings.max_response_bytes == 512 * 1024
 
 
+def test_attachments_are_limited_to_256_kib_a_file_50_files_and_5_mib_an_image_unless_set() -> None:
+    assert data({}).settings.attach_limits == Limits(256 * 1024, 50, 5 * 1024 * 1024)
+    settings = data({"settings": {"maxFileBytes": 1000, "maxFiles": 3, "maxImageBytes": 2000}}).settings
+    assert settings.attach_limits == Limits(1000, 3, 2000)
+
+
 def test_conversations_are_kept_a_week_unless_conversation_retention_hours_says_otherwise() -> None:
     assert data({}).settings.conversation_retention_hours == 168
     config = data({"settings": {"conversationRetentionHours": 12, "logPrompts": False}})
@@ -455,6 +462,9 @@ INVALID: list[tuple[str, Any, str, str]] = [
     ("bad settings timezone", {"settings": {"timezone": "Nowhere"}}, "$.settings.timezone", "IANA"),
     ("bad timeout", {"settings": {"requestTimeoutS": 0}}, "$.settings.requestTimeoutS", "> 0"),
     ("bad response cap", {"settings": {"maxResponseMb": -1}}, "$.settings.maxResponseMb", "> 0"),
+    ("bad file cap", {"settings": {"maxFileBytes": 0}}, "$.settings.maxFileBytes", ">= 1"),
+    ("bad file count", {"settings": {"maxFiles": "ten"}}, "$.settings.maxFiles", "whole number"),
+    ("bad image cap", {"settings": {"maxImageBytes": 1.5}}, "$.settings.maxImageBytes", "whole number"),
 ]
 
 

@@ -28,7 +28,9 @@ async def test_the_five_tools_are_listed_with_described_inputs_and_annotations(t
     route = tools["route_and_complete"]
     props = route.input_schema["properties"]
     assert {"prompt", "messages", "system", "task_type", "quality", "budget_mode", "provider", "model",
-            "conversation_id", "max_output_tokens", "temperature", "max_cost_usd", "dry_run"} <= set(props)  # fmt: skip
+            "conversation_id", "max_output_tokens", "temperature", "max_cost_usd", "dry_run", "files", "images",
+            "line_numbers"} <= set(props)  # fmt: skip
+    assert "roots" not in props  # the server asks the client for them; the agent never writes them
     assert all(props[name].get("description") for name in props)
     assert set(route.output_schema["properties"]) >= ROUTE_FIELDS  # type: ignore[index]
     assert route.annotations is not None and route.annotations.open_world_hint and not route.annotations.read_only_hint

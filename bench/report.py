@@ -12,7 +12,7 @@ from pathlib import Path
 
 from bench import coldstart, decide_cost, failover, mcp_overhead, overhead, profile, shared_store
 from bench.common import BENCH, RESULTS, ROOT, Options, Section, load_average, machine
-from bench.simulate import day, quotas
+from bench.simulate import day, latency_day, quotas
 from bench.timing import peer_versions
 
 Part = Callable[[Options], Awaitable[Section]]
@@ -31,6 +31,7 @@ PARTS: dict[str, Part] = {
     "store": shared_store.run,
     "simulate": day.run,
     "quotas": quotas.run,
+    "latency": latency_day.run,
     "profile": profile.run,
 }
 

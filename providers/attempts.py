@@ -31,3 +31,5 @@ class AttemptRecord:
     detail: str | None = None
     #: `usage` (and the cost) is the router's estimate: the provider reported none to believe
     estimated: bool = False
+    #: time to the first content delta of a streamed answer (None: none streamed)
+    ttft_ms: float | None = None

@@ -14,21 +14,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import anyio
 
-from providers.adapter import ChatAdapter
 from providers.attempts import AttemptOutcome, AttemptRecord
 from providers.errors import InvalidOutput, ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.ratelimits import learnable
-from providers.types import ChatRequest, Completion, Message, StreamDone, TextDelta, Usage
+from providers.types import ChatRequest, Message, Usage
 from routing.convert import convert_history
 from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import MAX_IN_REQUEST_WAIT_S, Action, action_for
 from routing.header_news import header_news
+from routing.hedge import Leg, backup_for, hedge_delay_s, race
 from routing.outcome import Outcome, Served
 from routing.ports import (
     Change,
@@ -40,6 +40,7 @@ from routing.ports import (
     Failed,
     Hold,
     Learn,
+    Observe,
     PoolServed,
     Ports,
     Refusal,
@@ -50,6 +51,7 @@ from routing.ports import (
 )
 from routing.request import RouteRequest, RouterSetup
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
+from routing.streaming import Progress, Timed, stream_completion
 from routing.structured import after_invalid_output, failed_settlement, structured_answer
 from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, RankedCandidate, Task
@@ -60,14 +62,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-#: report streaming progress every this many text deltas
-PROGRESS_EVERY = 16
 NO_USAGE = Usage()
 #: a retry is not worth starting with less than this much of the deadline left after the wait
 MIN_ATTEMPT_S = 1.0
 
-#: (output tokens so far, message) -> reported to the caller while a completion streams in
-Progress = Callable[[int, str], Awaitable[None]]
 #: waits out a Retry-After (anyio.sleep; tests inject one that moves their clock instead)
 Wait = Callable[[float], Awaitable[None]]
 StateKey = tuple[str, str, str]  # (provider, account, model)
@@ -102,6 +100,8 @@ class AttemptRunner:
     _reserved: dict[StateKey, Hold | Refusal] = field(default_factory=dict[StateKey, Hold | Refusal])
     #: the reservation of the attempt under way, until what it leaves to write names it
     _open: Hold | None = None
+    #: candidates already tried as a hedge's second leg
+    _raced: set[StateKey] = field(default_factory=set[StateKey])
 
     def abandon(self) -> Outcome:
         """The outcome so far after an unexpected failure of the loop itself: the open reservation is released."""
@@ -126,7 +126,10 @@ class AttemptRunner:
             index += 1
             if not self._eligible(candidate, after_limit):
                 continue
-            action = await self._attempt(candidate, queue[index:])
+            if after_limit is None and self._hedging():
+                action = await self._hedged(candidate, queue[index:])
+            else:
+                action = await self._attempt(candidate, queue[index:])
             if action is None:
                 return self.outcome
             if action.stop:
@@ -134,8 +137,29 @@ class AttemptRunner:
             after_limit = action.is_limit
         return self.outcome
 
+    def _hedging(self) -> bool:
+        asked = self.request.hedge
+        return self.setup.preferences.hedge if asked is None else asked
+
+    async def _hedged(self, candidate: RankedCandidate, rest: Sequence[RankedCandidate]) -> Action | None:
+        """The first attempt, raced against the next candidate when its first token is late (routing.hedge)."""
+        delay = hedge_delay_s(candidate)
+        backup = backup_for(candidate, rest, self.decision, lambda c: self._eligible(c, None)) if delay else None
+        if delay is None or backup is None:
+            return await self._attempt(candidate, rest)
+
+        async def run_leg(leg: Leg) -> Action | None:
+            if leg.candidate is backup:
+                self._raced.add(state_key(backup))  # tried now: not again down the list
+            profile, provider, account = self._lookup(leg.candidate)
+            return await self._try_once(leg.candidate, provider, account, profile, leg)
+
+        return await race(run_leg, candidate, backup, delay)
+
     def _eligible(self, candidate: RankedCandidate, after_limit: bool | None) -> bool:
         """Whether `candidate` may still be tried after what failed so far (and how: a limit or an error)."""
+        if state_key(candidate) in self._raced:
+            return False
         if after_limit is not None and not self.decision.may_try(candidate, after_limit):
             return False
         if candidate.account in self._blocked_accounts or (candidate.provider, candidate.model) in self._retired:
@@ -154,8 +178,11 @@ class AttemptRunner:
         provider = self.setup.providers.get(rest[0].provider)
         if size < 2 or provider is None or provider.load_balancing != "round_robin" or group[0].pool_note:
             return rest  # a pool_note: decide() put an account first for its quota outlook or warm cache
+        if self.decision.quality == "max_speed" or any(r.probe for r in group):
+            return rest  # the measured speed orders this pool (routing.latency)
         by_id = {r.account: r for r in group}
-        order = [a.id for a in provider.accounts if a.id in by_id]
+        order = [a.id for a in provider.accounts if a.id in by_id and not by_id[a.id].deranked]
+        last = [r for r in group if r.deranked]
         eligible = [by_id[account] for account in order if self._eligible(by_id[account], after_limit)]
         if not eligible:
             return rest
@@ -165,7 +192,7 @@ class AttemptRunner:
         self._pool_choice[key] = start.account
         self._reserved[state_key(start)] = reserved
         at = order.index(start.account)
-        return [by_id[account] for account in order[at:] + order[:at]] + rest[size:]
+        return [by_id[account] for account in order[at:] + order[:at]] + last + rest[size:]
 
     def _claim(self, candidate: RankedCandidate) -> Claim:
         account = self._lookup(candidate)[2]
@@ -197,7 +224,12 @@ class AttemptRunner:
         return anyio.current_time() + seconds + MIN_ATTEMPT_S <= self.deadline
 
     async def _try_once(
-        self, candidate: RankedCandidate, provider: ProviderConfig, account: Account, profile: ModelProfile
+        self,
+        candidate: RankedCandidate,
+        provider: ProviderConfig,
+        account: Account,
+        profile: ModelProfile,
+        leg: Leg | None = None,
     ) -> Action | None:
         now = self.clock()
         reserved = self._reserved.pop(state_key(candidate), None)
@@ -219,21 +251,27 @@ class AttemptRunner:
         try:
             adapter = self.ports.connect(provider, account, await self.ports.keys.get(account))
             with anyio.fail_after(self.setup.request_timeout_s):
-                completion = await self._call(adapter, chat, candidate)
+                first = leg.first_token if leg is not None else None
+                timed = await stream_completion(adapter, chat, candidate, self.progress, self.clock, first)
             if self.request.json_schema is not None:
-                completion = structured_answer(completion, self.request.json_schema, candidate)
-            self._served(candidate, account, profile, hold, completion, started, now)
+                answer = structured_answer(timed.completion, self.request.json_schema, candidate)
+                timed = replace(timed, completion=answer)
+            self._served(candidate, account, profile, hold, timed, started, now)
             return None
         except TimeoutError as timeout:
             error = self._timed_out(candidate, timeout)
         except ProviderError as provider_error:
             error = provider_error
         except anyio.get_cancelled_exc_class():
-            # the caller went away (or the deadline passed): the upstream request is cancelled with us
+            # the caller went away (or the deadline passed, or a hedge's other leg won): the upstream request is
+            # cancelled with us; a hedge's loser was sent, so it is billed at its input (routing.hedge)
+            lost = leg.lost_to if leg is not None else None
+            change = lost_leg_settlement(candidate, hold, profile) if lost is not None else Release(hold)
             with anyio.CancelScope(shield=True):
-                await self.ports.bookkeeping.apply([Release(hold)], self.clock())
+                await self.ports.bookkeeping.apply([change], self.clock())
             self._open = None
-            self._record(candidate, "cancelled", _ms_since(started), now)
+            why = f"hedged: {lost.label} streamed first" if lost is not None else None
+            self._record(candidate, "cancelled", _ms_since(started), now, detail=why)
             raise
         except Exception as unexpected:
             # an adapter (or this loop) failed in a way nobody foresaw: a failed attempt like any other, never lost
@@ -301,36 +339,13 @@ class AttemptRunner:
         current = self.record.state.current_provider
         return bool(self.record.messages) and current is not None and candidate.provider != current
 
-    async def _call(self, adapter: ChatAdapter, chat: ChatRequest, candidate: RankedCandidate) -> Completion:
-        deltas = 0
-        where = f"{candidate.provider}/{candidate.model}"
-        if self.progress is not None:
-            await self.progress(0, f"routed to {where}")
-        completion: Completion | None = None
-        # read on past StreamDone to the iterator's end, so the adapter finishes (and frees its connection) now
-        async for event in adapter.stream(chat):
-            if isinstance(event, StreamDone):
-                completion = event.completion
-            elif isinstance(event, TextDelta) and self.progress is not None:
-                deltas += 1
-                if deltas % PROGRESS_EVERY == 0:
-                    await self.progress(deltas, f"streaming from {where}")
-        if completion is None:
-            raise ProviderTransportError(
-                "the stream ended without a final event",
-                provider=candidate.provider,
-                account=candidate.account,
-                model=candidate.model,
-            )
-        return completion
-
     def _served(
         self,
         candidate: RankedCandidate,
         account: Account,
         profile: ModelProfile,
         hold: Hold,
-        completion: Completion,
+        timed: Timed,
         started: float,
         now: datetime,
     ) -> None:
@@ -338,12 +353,15 @@ class AttemptRunner:
 
         A reply without usage to believe is settled at the estimate (never at zero: that would bypass budgets)."""
         latency = _ms_since(started)
+        completion = timed.completion
         if completion.usage_missing:
             usage = estimated_usage(completion, candidate, self.setup.providers[candidate.provider].catalog)
             completion = completion.model_copy(update={"usage": usage})
         free = candidate.estimated_cost_usd == 0 and is_free_tier(profile, None)
         cost = usage_cost_usd(completion.usage, profile, free=free, reported=completion.reported_cost_usd)
         changes: list[Change] = [Settle(hold, completion.usage, cost)]
+        if timed.ttft_ms is not None:
+            changes.append(self._observe(candidate, True, timed, completion.usage.output_tokens))
         state = self.states.get(state_key(candidate))
         if _had_failures(state) or (account.id, profile.id) in self._failed_here:
             changes.append(Succeeded(account.id, profile.id))
@@ -358,8 +376,9 @@ class AttemptRunner:
         estimated = completion.usage_missing
         detail = ESTIMATED_DETAIL if estimated else None
         self._record(
-            candidate, "success", latency, now, usage=completion.usage, cost=cost, detail=detail, estimated=estimated
-        )
+            candidate, "success", latency, now, usage=completion.usage, cost=cost, detail=detail, estimated=estimated,
+            ttft_ms=timed.ttft_ms,
+        )  # fmt: skip
         reply = Message(role="assistant", content=completion.text, tool_calls=completion.tool_calls)
         self.outcome.served = Served(candidate, completion, cost, reply, self._preferred(candidate))
 
@@ -396,6 +415,8 @@ class AttemptRunner:
         # a provider that answered has usually counted the request; one that was never reached has not
         changes: list[Change] = [failed_settlement(hold, error, profile) if action.counted else Release(hold)]
         changes.extend(self._apply(action, account, profile))
+        if action.breaker:  # a failure of the provider (not a limit): counts in the recent failure ratio
+            changes.append(self._observe(candidate, False))
         limits = learnable(error.limits) if isinstance(error, ProviderHTTPError) and error.limits is not None else None
         if (
             limits is not None
@@ -442,6 +463,19 @@ class AttemptRunner:
             self._skip_windows_up_to = max(self._skip_windows_up_to, action.skip_windows_up_to)
         return changes
 
+    def _observe(self, candidate: RankedCandidate, ok: bool, timed: Timed | None = None, output: int = 0) -> Observe:
+        """The attempt's speed (or failure) for the shared figures (routing.latency predicts from them)."""
+        return Observe(
+            candidate.provider,
+            candidate.model,
+            candidate.account,
+            ok,
+            timed.ttft_ms if timed is not None else None,
+            timed.tokens_per_s if timed is not None else None,
+            self.task.task_type,
+            output,
+        )
+
     def _record(
         self,
         candidate: RankedCandidate,
@@ -454,6 +488,7 @@ class AttemptRunner:
         usage: Usage = NO_USAGE,
         cost: float = 0.0,
         estimated: bool = False,
+        ttft_ms: float | None = None,
     ) -> None:
         ref = candidate
         error_class = error.error_class if error is not None else None
@@ -471,8 +506,16 @@ class AttemptRunner:
                 usage=usage,
                 cost_usd=cost,
                 estimated=estimated,
+                ttft_ms=ttft_ms,
             )
         )
+
+
+def lost_leg_settlement(candidate: RankedCandidate, hold: Hold, profile: ModelProfile) -> Settle:
+    """A hedge's cancelled leg: the provider received the request, so it counts with its input tokens' price."""
+    usage = Usage(input_tokens=candidate.input_tokens)
+    cost = 0.0 if candidate.estimated_cost_usd == 0 else candidate.input_tokens * profile.input_cost_per_1m / 1e6
+    return Settle(hold, usage, cost)
 
 
 def _group(candidate: RankedCandidate) -> tuple[str, str]:

@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from routing.filters import detail, evaluate, filter_counts, no_candidate_message
+from routing.latency import latency_notes
 from routing.preferences import Preferences
 from routing.reason import decided_by, filters_reason, switch_why
-from routing.score import Context, Group, build_groups, pool_order
+from routing.score import Context, Evaluation, Group, build_groups, pool_order
 from routing.spend_order import pace, spend_order
 from routing.target import (
     Target,
@@ -49,6 +50,18 @@ def _target_tier(g: Group, target: Target | None) -> int:
     return 0 if target.model is None or target.model == g.model else 1
 
 
+def _pool(g: Group, seed: int, ctx: Context) -> tuple[list[Evaluation], str | None]:
+    """A pool's accounts in the order to try them: measured speed first under max_speed or when an account is
+    probed or de-ranked (routing/latency.py); otherwise the quota outlook and the warm prompt cache
+    (routing/spend_order.py) among the strategy's otherwise equal accounts."""
+    if len(g.survivors) < 2:
+        return g.survivors, None
+    order = pool_order(g.survivors, seed, ctx.max_speed)
+    if ctx.max_speed or any(e.probe or e.deranked for e in order):
+        return order, None
+    return spend_order(order, ctx)
+
+
 def _rank(
     groups: list[Group], target: Target | None, seed: int, ctx: Context
 ) -> tuple[list[Group], list[RankedCandidate]]:
@@ -64,7 +77,7 @@ def _rank(
     append = ranked.append
     for g in alive:
         tiers, score = g.tiers, g.score
-        order, note = spend_order(pool_order(g.survivors, seed), ctx) if len(g.survivors) > 1 else (g.survivors, None)
+        order, note = _pool(g, seed, ctx)
         for position, e in enumerate(order):
             c = e.c
             append(
@@ -83,6 +96,10 @@ def _rank(
                     c.kind,
                     c.retirement_note if c.substituted_for is not None else None,
                     pool_note=note if position == 0 else None,
+                    predicted_ms=e.predicted,
+                    ttft_p95_ms=c.speed.ttft_p95_ms if c.speed is not None else None,
+                    deranked=e.deranked,
+                    probe=e.probe,
                 )
             )
     return alive, ranked
@@ -143,7 +160,7 @@ def decide(
         reason=reason,
         confidence=confidence,
         switch=switch,
-        explanation=_explain(ctx, chosen, reason, excluded, switch, error, _paced_lines(alive, paced)),
+        explanation=_explain(ctx, ranked, chosen, reason, excluded, switch, error, _paced_lines(alive, paced)),
         failover_on_error=preferences.auto_switch,
         failover_on_limit=preferences.auto_switch and preferences.switch_on_limit,
         error=error,
@@ -239,6 +256,7 @@ def _switch(
 
 def _explain(
     ctx: Context,
+    ranked: list[RankedCandidate],
     chosen: RankedCandidate | None,
     reason: Reason | None,
     excluded: tuple[Exclusion, ...],
@@ -257,6 +275,7 @@ def _explain(
     if excluded:
         lines.append(f"{len(excluded)} excluded: " + filter_counts([x.filter for x in excluded]))
     if chosen is not None:
+        lines.extend(latency_notes(ranked))
         lines.append(f"chose {chosen.label} ({reason}; score {chosen.score.total:.3f})")
         if chosen.substitution is not None:
             lines.append(f"routed as the replacement: {chosen.substitution}")

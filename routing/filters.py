@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
+from routing.latency import predicted_p95_ms
 from routing.score import Context, Evaluation, account_headroom
 from routing.types import CandidateState, Filter
 
@@ -17,6 +18,7 @@ def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluat
     """
     model_info, models, norm, provs, now = ctx.model_info, ctx.models, ctx.norm, ctx.provs, ctx.now
     free_only, max_cost = ctx.free_only, ctx.task.max_cost_usd
+    max_latency_ms = ctx.task.max_latency_s * 1000 if ctx.task.max_latency_s is not None else None
     out: list[Evaluation] = []
     for c in candidates:
         info = models.get((id(c.model), c.kind)) or model_info(c.model, c.kind)
@@ -40,6 +42,8 @@ def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluat
             found = "context"
         elif max_cost is not None and cost > max_cost:
             found = "max_cost"
+        elif max_latency_ms is not None and (predicted_p95_ms(c.speed, ctx.expected_output) or 0.0) > max_latency_ms:
+            found = "latency"
         elif (
             stateful
             or c.budget_left_usd is not None
@@ -87,6 +91,9 @@ def detail(e: Evaluation, ctx: Context) -> str:
         )
     if e.filter == "max_cost":
         return f"worst case ${e.cost:.6f} > max_cost_usd ${ctx.task.max_cost_usd or 0:.6f}"
+    if e.filter == "latency":
+        p95 = predicted_p95_ms(c.speed, ctx.expected_output) or 0.0
+        return f"predicted p95 {p95 / 1000:.1f} s > max_latency_s {ctx.task.max_latency_s or 0:g} s"
     return _state_detail(e, ctx.now)
 
 

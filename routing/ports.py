@@ -68,6 +68,8 @@ class StateView:
     candidates: list[CandidateState]
     conversation: ConversationRecord
     manual: ManualSwitch | None = None
+    #: task type -> output tokens its calls produced lately (storage.latency)
+    expected_output: dict[str, float] | None = None
 
 
 class StatePort(Protocol):
@@ -189,7 +191,24 @@ class PoolServed:
     account: str
 
 
-Change = Settle | Release | CoolDown | Exhaust | Disable | RetireModel | Failed | Succeeded | Learn | PoolServed
+@dataclass(frozen=True, slots=True)
+class Observe:
+    """One call's speed (TTFT at the first content delta, output tokens per second) or failure, for the figures
+    routing predicts completion times from (storage.latency)."""
+
+    provider: str
+    model: str
+    account: str
+    ok: bool
+    ttft_ms: float | None = None
+    tokens_per_s: float | None = None
+    task_type: str | None = None
+    output_tokens: int = 0
+
+
+Change = (
+    Settle | Release | CoolDown | Exhaust | Disable | RetireModel | Failed | Succeeded | Learn | PoolServed | Observe
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -46,6 +46,8 @@ class Preferences(Frozen):
     switch_threshold_tokens: int = Field(default=5000, ge=0)
     #: uncatalogued models a provider's listing reports become candidates (after the catalogued ones)
     auto_discover: bool = False
+    #: race the next candidate when the first token is later than the chosen one's p95 TTFT (routing.hedge)
+    hedge: bool = False
     cache: CachePolicy = CachePolicy()
     #: when no provider can serve, ask the MCP client's own model (sampling), if the client declared it
     sampling_fallback: bool = True

@@ -15,6 +15,8 @@ def filters_reason(filters: set[Filter]) -> Reason:
         return "cost"
     if "context" in filters:
         return "context"
+    if "latency" in filters:
+        return "latency"
     if filters & LIMIT_FILTERS:
         return "limit"
     return "failover"
@@ -51,6 +53,8 @@ def decided_by(first: Group, runner_up: Group | None, task: Task, budget_mode: B
     """Which tier or score part put `first` ahead of `runner_up`, and how decisively (0.5..1)."""
     if runner_up is None:
         return _mode_reason(task, budget_mode), 1.0
+    if first.key[1:3] != runner_up.key[1:3]:  # de-ranked, or max_speed's predicted completion (routing.latency)
+        return "latency", 1.0
     a, b = first.tiers, runner_up.tiers
     tier_reasons: tuple[tuple[object, object, Reason], ...] = (
         (a.target, b.target, "preference"),

@@ -42,6 +42,10 @@ class RouteRequest:
     dry_run: bool = False
     #: the response cache: False bypasses it, True opts in, None follows the policy (routing.cache.cache_ttl)
     cache: bool | None = None
+    #: exclude candidates whose predicted p95 completion time is longer (filter `latency`)
+    max_latency_s: float | None = None
+    #: race the next candidate when the first token is late (None: preferences.hedge)
+    hedge: bool | None = None
     #: the files the server placed ahead of the task (their text is already in the last user message)
     files: tuple[AttachedFile, ...] = ()
 

@@ -19,7 +19,7 @@ from providers.models import Account
 from providers.types import Message, Usage
 from routing import tokens
 from routing.analyse import Counter, analyse
-from routing.attempt import AttemptRunner, Progress, StateKey, Wait
+from routing.attempt import AttemptRunner, StateKey, Wait
 from routing.cache import CachedAnswer, CacheKeyParts, CachePlan, cache_key, cache_ttl
 from routing.decide import decide
 from routing.fallback import ClientFallback, ClientModel, Routed
@@ -28,6 +28,7 @@ from routing.outcome import Outcome, Served, frees_at, no_route_fix
 from routing.ports import CacheWrite, ConversationRecord, DecisionLogEntry, Ports, SavedTurn, Seed
 from routing.request import RouteRequest, RouterSetup, for_history
 from routing.results import DryRunResult, NoRouteAvailable, RouteError, RouteResult
+from routing.streaming import Progress
 from routing.tokens import message_tokens
 from routing.types import CandidateState, Decision, Task
 
@@ -99,7 +100,7 @@ class Router:
             await tokens.ready()  # loaded off the event loop on the first request (not at start-up: memory)
         view = await self.ports.state.view(await self.seeds(), request.conversation_id, now)
         record = view.conversation
-        task = self._task(request, record)
+        task = _with_speed_inputs(self._task(request, record), request, view.expected_output)
         self._seed += 1
         decision = decide(
             task, view.candidates, self.setup.preferences, record.state, view.manual, now=now, seed=self._seed
@@ -311,6 +312,15 @@ def _cache_active(usage: Usage) -> bool:
 
 #: exclusions listed in the error when nothing could be tried (the dry run and the decision log have them all)
 LISTED_EXCLUSIONS = 10
+
+
+def _with_speed_inputs(task: Task, request: RouteRequest, expected: dict[str, float] | None) -> Task:
+    """The call's `max_latency_s` and its task type's recent output size (predicted completion times)."""
+    typical = (expected or {}).get(task.task_type)
+    if request.max_latency_s is None and typical is None:
+        return task
+    update = {"max_latency_s": request.max_latency_s, "expected_output_tokens": round(typical) if typical else None}
+    return task.model_copy(update=update)
 
 
 def _no_route_message(decision: Decision, decision_id: int | None) -> str:

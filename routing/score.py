@@ -11,6 +11,7 @@ from functools import cache
 
 from providers.models import ModelProfile
 from providers.types import WireKind
+from routing.latency import expected_output, latency_part, pool_flags, predicted_ms, speed_order
 from routing.preferences import BudgetMode, Preferences, QualityMode
 from routing.types import (
     DEFAULT_OUTPUT_TOKENS,
@@ -105,7 +106,9 @@ def account_headroom(candidate: CandidateState, now: datetime) -> float:
 class Evaluation:
     """One candidate under evaluation (decide()'s scratch; not part of the public API)."""
 
-    __slots__ = ("c", "prov", "filter", "input_tokens", "output_tokens", "cost", "headroom")
+    __slots__ = (
+        "c", "prov", "filter", "input_tokens", "output_tokens", "cost", "headroom", "predicted", "deranked", "probe",
+    )  # fmt: skip
 
     def __init__(
         self, c: CandidateState, prov: str, filter: Filter | None, inp: int, out: int, cost: float, headroom: float
@@ -117,6 +120,9 @@ class Evaluation:
         self.output_tokens = out
         self.cost = cost
         self.headroom = headroom
+        self.predicted: float | None = None
+        self.deranked = False
+        self.probe = False
 
 
 class Group:
@@ -156,6 +162,9 @@ class Context:
         self.margins: dict[tuple[str, str], float] = {}
         self.provs: dict[str, str] = {}
         self.output = task.max_output_tokens or DEFAULT_OUTPUT_TOKENS
+        #: output tokens the predicted completion times assume (routing.latency)
+        self.expected_output = expected_output(task)
+        self.max_speed = task.quality == "max_speed"
         quality_list = prefs.quality_preferences.get(task.quality) if task.quality else None
         cost_list = prefs.quality_preferences.get("cost_first") if self.budget_mode == "cost_first" else None
         self.lists = (
@@ -235,7 +244,12 @@ def _score_group(g: Group, ctx: Context) -> None:
         headroom, cheapest, p50 = _pool_aggregates(members)
     quality = quality_part(model.quality.get(ctx.task_type, 50))
     cost = cost_part(cheapest)
-    latency = UNKNOWN_LATENCY if p50 is None else 1.0 / (1.0 + p50 / LATENCY_HALF_MS)
+    pool = g.survivors or members
+    predictions = [e.predicted for e in pool if e.predicted is not None and not e.deranked]
+    if predictions:
+        latency = latency_part(sum(predictions) / len(predictions))
+    else:
+        latency = UNKNOWN_LATENCY if p50 is None else 1.0 / (1.0 + p50 / LATENCY_HALF_MS)
     speed = model.speed / 100
     preference = UNKNOWN_PREFERENCE if model.preference_score is None else model.preference_score / 100
     wq, wc, wh, wl, ws, wp = ctx.weight_values
@@ -246,7 +260,11 @@ def _score_group(g: Group, ctx: Context) -> None:
     default = 0 if ctx.default is None or ctx.default == g.prov else 1
     g.tiers = Tiers(2, ql, cl, window, tl, default)
     # an uncatalogued model (autoDiscover) makes no quality claim: it serves only after every catalogued one
-    g.key = (model.uncatalogued, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total, g.prov, g.model)
+    healthy = [e for e in g.survivors if not e.deranked or e.probe]
+    all_deranked = bool(g.survivors) and not healthy
+    speed = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0) if ctx.max_speed else 0.0
+    g.key = (model.uncatalogued, all_deranked, speed, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total,
+             g.prov, g.model)  # fmt: skip
 
 
 def _pool_aggregates(members: list[Evaluation]) -> tuple[float, float, float | None]:
@@ -281,11 +299,38 @@ def build_groups(evals: list[Evaluation], ctx: Context) -> list[Group]:
         else:
             g.filters.add(e.filter)
     for g in groups.values():
+        _flag(g, ctx)
         _score_group(g, ctx)
     return sorted(groups.values(), key=lambda g: g.key)
 
 
-def pool_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
+def _flag(g: Group, ctx: Context) -> None:
+    """Each member's predicted completion; which survivors are de-ranked and probed (routing.latency)."""
+    if not any(e.c.speed is not None for e in g.members):
+        return
+    out = ctx.expected_output
+    flags = pool_flags([e.c for e in g.survivors], out)
+    for e in g.members:
+        e.predicted = flags.predicted.get(e.c.account) if e.filter is None else None
+        if e.predicted is None and e.c.speed is not None:
+            e.predicted = predicted_ms(e.c.speed, out)
+        e.deranked = e.c.account in flags.deranked
+        e.probe = e.c.account in flags.probes
+
+
+def pool_order(survivors: list[Evaluation], seed: int, max_speed: bool = False) -> list[Evaluation]:
+    """The pool's accounts in the order to try them: its strategy's, then a probe first and de-ranked accounts
+    last; under max_speed, by predicted completion (unobserved first)."""
+    ordered = _strategy_order(survivors, seed)
+    if len(ordered) < 2 or not (max_speed or any(e.deranked for e in ordered)):
+        return ordered
+    return sorted(
+        ordered,
+        key=lambda e: (0 if e.probe else 2 if e.deranked else 1, speed_order(e.c, e.predicted) if max_speed else 0.0),
+    )
+
+
+def _strategy_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
     if len(survivors) < 2:
         return survivors
     strategy = survivors[0].c.pool

@@ -38,6 +38,7 @@ Filter = Literal[
     "budget_mode",
     "context",
     "max_cost",
+    "latency",
     "quota",
     "cooldown",
     "unhealthy",
@@ -146,6 +147,10 @@ class Task(Frozen):
     budget_mode: BudgetMode | None = None
     max_cost_usd: float | None = Field(default=None, ge=0)
     needs: frozenset[Capability] = frozenset()
+    #: exclude candidates whose predicted p95 completion time is longer (filter `latency`)
+    max_latency_s: float | None = Field(default=None, gt=0)
+    #: output tokens this task type's calls produced lately (None: no history); predicts completion times
+    expected_output_tokens: int | None = Field(default=None, gt=0)
     conversation_id: str | None = None
     #: the call's own `provider` / `model` arguments (a pin for this call only)
     provider: str | None = None
@@ -162,6 +167,26 @@ class QuotaWindow(Frozen):
     resets_at: datetime | None = None
     #: when response headers taught this limit (None: it is the configured one)
     learned_at: datetime | None = None
+
+
+class SpeedEstimate(Frozen):
+    """What the shared ledger measured of one (provider, model, account)'s speed (storage.latency)."""
+
+    #: observations so far, failures included
+    samples: int = Field(default=0, ge=0)
+    #: time to the first content delta: the decaying estimate, and the recent window's p50 and p95
+    ttft_ms: float | None = None
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    #: output tokens per second after the first token (decaying estimate)
+    tokens_per_s: float | None = None
+    #: the latest sample's (a probe's verdict on a de-ranked account)
+    last_ttft_ms: float | None = None
+    last_tokens_per_s: float | None = None
+    #: failures among the recent samples
+    failure_ratio: float = Field(default=0.0, ge=0, le=1)
+    #: observations of its pool's accounts since this one's last: a de-ranked account is probed when large enough
+    unobserved_for: int = Field(default=0, ge=0)
 
 
 class CandidateState(Frozen):
@@ -208,6 +233,8 @@ class CandidateState(Frozen):
     #: the provider answered a request on this conversation's prefix from this account's prompt cache recently
     #: (conversations.warm_account): kept on it when the pool's order is otherwise a tie
     warm: bool = False
+    #: measured speed (None: never observed)
+    speed: SpeedEstimate | None = None
 
 
 class ManualSwitch(Frozen):
@@ -312,6 +339,13 @@ class RankedCandidate:
     #: would go unused ("google-2: 14 of 20 requests left, reset in 1 h, would go unused; spent before google-1"),
     #: the other is paced, or it holds the conversation's warm prompt cache; the router then keeps this order
     pool_note: str | None = None
+    #: predicted completion time (TTFT + expected output / rate); None without history
+    predicted_ms: float | None = None
+    ttft_p95_ms: float | None = None
+    #: slower than its pool by far, or failing often: tried after the others until a probe shows it recovered
+    deranked: bool = False
+    #: this request probes a de-ranked account (or learns a new one) and tries it first
+    probe: bool = False
 
     @property
     def label(self) -> str:

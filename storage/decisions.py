@@ -80,9 +80,10 @@ _DECISION_COLUMNS = (
 )
 _ATTEMPT_COLUMNS = (
     "decision_id, provider, model, account, outcome, latency_ms, created_at, error_class, input_tokens, "
-    "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd, usage_estimated"
+    "output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd, usage_estimated, "
+    "ttft_ms"
 )
-_SQL_INSERT_ATTEMPT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 15)})"
+_SQL_INSERT_ATTEMPT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.join('?' * 16)})"
 _SQL_INSERT_DECISION = (
     "INSERT INTO decisions (created_at, task_summary, candidates, exclusions, scores, provider, model, account, "
     "reason, confidence, task_type, quality, conversation_id, dry_run, prompt) "
@@ -235,7 +236,7 @@ def _attempt_row(decision_id: int, a: AttemptRecord) -> tuple[object, ...]:
     u = a.usage
     return (decision_id, a.provider, a.model, a.account, a.outcome, a.latency_ms, to_ms(a.started_at), a.error_class,
             u.input_tokens, u.output_tokens, u.cache_read_tokens, u.cache_write_tokens, u.reasoning_tokens,
-            round(a.cost_usd * NANO), int(a.estimated))  # fmt: skip
+            round(a.cost_usd * NANO), int(a.estimated), a.ttft_ms)  # fmt: skip
 
 
 def _decision(row: Any) -> LoggedDecision:
@@ -269,7 +270,7 @@ def _attempts(conn: sqlite3.Connection, decision_ids: list[int]) -> dict[int, tu
     )
     found: dict[int, list[AttemptRecord]] = {}
     for (decision_id, provider, model, account, outcome, latency, started, error_class, i_tok, o_tok, cr_tok, cw_tok,
-         r_tok, cost, estimated) in rows:  # fmt: skip
+         r_tok, cost, estimated, ttft) in rows:  # fmt: skip
         found.setdefault(decision_id, []).append(
             AttemptRecord(
                 provider=provider,
@@ -288,6 +289,7 @@ def _attempts(conn: sqlite3.Connection, decision_ids: list[int]) -> dict[int, tu
                 ),
                 cost_usd=cost / NANO,
                 estimated=bool(estimated),
+                ttft_ms=ttft,
             )
         )
     return {key: tuple(value) for key, value in found.items()}

@@ -308,6 +308,31 @@ def m009_response_cache(conn: sqlite3.Connection) -> None:
     )
 
 
+def m010_latency_stats(conn: sqlite3.Connection) -> None:
+    """Speed per (provider, model, account) (storage.latency): the decaying TTFT and output-rate estimates, the
+    recent samples as JSON, and the store-wide sequence of the last observation; output tokens per task type."""
+    _run(
+        conn,
+        """CREATE TABLE latency_stats (
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            account TEXT NOT NULL,
+            samples INTEGER NOT NULL,
+            ttft_ewma_ms REAL,
+            tps_ewma REAL,
+            recent TEXT NOT NULL,
+            seq INTEGER NOT NULL,
+            updated_at INTEGER NOT NULL,
+            PRIMARY KEY (provider, model, account)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE output_stats (
+            task_type TEXT PRIMARY KEY,
+            samples INTEGER NOT NULL,
+            tokens_ewma REAL NOT NULL
+        ) WITHOUT ROWID""",
+    )
+
+
 def m011_quotas_warm_prefix(conn: sqlite3.Connection) -> None:
     """Predictive quotas and prompt caching (README "Predictive quotas"): what response headers last said is left
     of an account+model's per-minute windows, until when (the router counts below it, and stops at 0); and which
@@ -341,6 +366,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m007_settlement_journal,
     m008_message_bodies_out_of_line,
     m009_response_cache,
+    m010_latency_stats,
     m011_quotas_warm_prefix,
     m013_attempt_ttft,
 )

@@ -6,6 +6,13 @@ import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import anyio
+import anyio.lowlevel
+
+#: event-loop turns a paced simulator yields before it moves the clock: enough for a loopback client to read and
+#: parse the frames sent before the pause
+PACE_TURNS = 50
+
 #: an arbitrary instant; nothing in the suite depends on it being near the real date
 FIXED_NOW = datetime(2026, 11, 28, 18, 0, tzinfo=UTC)
 
@@ -24,6 +31,13 @@ class FixedClock:
 
     def advance(self, **delta: float) -> None:
         self.now += timedelta(**delta)
+
+    async def pace(self, seconds: float) -> None:
+        """The simulator's pace on this clock (a latency profile without sleeping): first lets every task in the
+        loop take what was already sent (a client reads the frames before the pause), then moves the clock."""
+        for _ in range(PACE_TURNS):
+            await anyio.lowlevel.checkpoint()
+        self.advance(seconds=seconds)
 
 
 def fixed_epoch() -> float:

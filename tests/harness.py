@@ -92,7 +92,7 @@ async def simulated_home(
     """The line-up (default: the seed's) on a simulator running on `clock`, and its providers.json (the seed's
     preferences updated by `preferences`, plus `settings`) in `home`: every test world but the App."""
     lineup = lineup or seed_lineup()
-    async with Simulator(lineup.accounts(), clock=clock.epoch) as sim:
+    async with Simulator(lineup.accounts(), clock=clock.epoch, pace=clock.pace) as sim:
         yield sim, write_config(home, lineup.config(sim, settings=settings, **preferences))
 
 

@@ -4,8 +4,10 @@ simulator driven by the day's clock."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+import anyio.lowlevel
 
 from bench.fixtures import SIM_KEY
 from providers.simulator import Simulator
@@ -38,10 +40,17 @@ class DayClock:
     def epoch(self) -> float:
         return self.now.timestamp()
 
+    async def pace(self, seconds: float) -> None:
+        """The simulator's latency profiles spent on the day's clock (the client reads what was sent first)."""
+        for _ in range(50):
+            await anyio.lowlevel.checkpoint()
+        self.now += timedelta(seconds=seconds)
+
 
 def new_simulator(clock: DayClock) -> Simulator:
     """Each account serves only its model, within the catalogue's window; every answer is OUTPUT_TOKENS long."""
-    return Simulator(DAY_LINEUP.accounts(declare_models=True, output_tokens=OUTPUT_TOKENS), clock=clock.epoch)
+    accounts = DAY_LINEUP.accounts(declare_models=True, output_tokens=OUTPUT_TOKENS)
+    return Simulator(accounts, clock=clock.epoch, pace=clock.pace)
 
 
 def router_config(sim: Simulator, budget_mode: BudgetMode) -> dict[str, Any]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import random
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from types import TracebackType
 from typing import Any
@@ -82,12 +83,23 @@ def _key_matches(spec: SimAccount, request: HttpRequest) -> bool:
     return headers.get("authorization") == f"Bearer {spec.api_key}"
 
 
+def profile_times(spec: SimAccount, output_tokens: int, request_id: str) -> tuple[float, float]:
+    """An answer's time to first token and generation time in seconds under the account's latency profile
+    (the jitter is drawn from the request id, so a run repeats)."""
+    if not spec.ttft_ms and spec.tokens_per_s is None:
+        return 0.0, 0.0
+    factor = spec.slowdown * (1.0 + spec.jitter * random.Random(f"{spec.id}:{request_id}").uniform(-1.0, 1.0))
+    generation = output_tokens / spec.tokens_per_s if spec.tokens_per_s else 0.0
+    return spec.ttft_ms / 1000 * factor, generation * factor
+
+
 class Simulator:
     """A loopback server for scripted provider accounts, started and stopped by its caller.
 
     Use as `async with Simulator(spec) as sim:`; it listens on 127.0.0.1 (a free port unless `port` is given)
     inside the caller's event loop and stops, cancelling hung requests, when the block ends. `clock` (epoch
-    seconds) drives rate-limit windows and reset headers, so tests can move time. `max_log` bounds the requests
+    seconds) drives rate-limit windows and reset headers, so tests can move time; `pace` spends the time of an
+    account's latency profile (tests pass one that moves their clock: `FixedClock.pace`). `max_log` bounds the requests
     remembered per account (counters are exact regardless).
     """
 
@@ -98,10 +110,12 @@ class Simulator:
         clock: Callable[[], float],
         port: int = 0,
         max_log: int = 10_000,
+        pace: Callable[[float], Awaitable[None]] = anyio.sleep,
     ) -> None:
         self.spec = spec if isinstance(spec, SimSpec) else SimSpec(accounts=tuple(spec))
         self._requested_port = port
         self._clock = clock
+        self._pace = pace
         self._max_log = max_log
         self._accounts = {account.id: _AccountState(account, deque(maxlen=max_log)) for account in self.spec.accounts}
         self._prompt_caches = {account.id: PromptCache() for account in self.spec.accounts}
@@ -421,11 +435,16 @@ class Simulator:
             ctx = self._error_context(spec, call, None, answer.request_id)
             frames = [*plan.head, *plan.body[:1], stream_error_frame(flavour, ctx, answer.model)]
         stream_type = "text/event-stream" if sse else "application/json; charset=UTF-8"
+        first_s, rest_s = profile_times(spec, answer.output_tokens, answer.request_id)
         return StreamResponse(
             200,
             (("content-type", stream_type), *request_headers, *headers),
             tuple(frames),
             spec.chunk_latency_ms / 1000,
+            first_s,
+            rest_s,
+            len(plan.head) + len(plan.body),
+            self._pace if first_s or rest_s else None,
         )
 
     @staticmethod

@@ -53,6 +53,12 @@ class StreamResponse:
     headers: Headers
     frames: tuple[bytes, ...]
     delay_s: float = 0.0
+    #: a latency profile: paced before anything is sent (the time to first token), and before the frames from
+    #: `tail_at` on (the rest of the generation); `pace` spends the time (anyio.sleep, or a test clock's move)
+    first_pause_s: float = 0.0
+    tail_pause_s: float = 0.0
+    tail_at: int = 0
+    pace: Callable[[float], Awaitable[None]] | None = None
 
 
 Action = Response | StreamResponse | Literal["hang", "reset"]
@@ -158,6 +164,9 @@ async def _send(stream: SocketStream, response: Response | StreamResponse, keep_
         await stream.send(_head(response.status, response.headers, framing, keep_alive) + response.body)
         return
     head = _head(response.status, response.headers, "transfer-encoding: chunked", keep_alive)
+    if response.pace is not None:
+        await _send_paced(stream, response, head, response.pace)
+        return
     if response.delay_s <= 0:
         await stream.send(head + b"".join(_chunk(frame) for frame in response.frames if frame) + b"0\r\n\r\n")
         return
@@ -168,6 +177,20 @@ async def _send(stream: SocketStream, response: Response | StreamResponse, keep_
         if frame:
             await stream.send(_chunk(frame))
     await stream.send(b"0\r\n\r\n")
+
+
+async def _send_paced(
+    stream: SocketStream, response: StreamResponse, head: bytes, pace: Callable[[float], Awaitable[None]]
+) -> None:
+    """A stream under a latency profile: the first frames after the time to first token, the rest after the
+    generation time."""
+    frames = response.frames
+    if response.first_pause_s > 0:
+        await pace(response.first_pause_s)
+    await stream.send(head + b"".join(_chunk(frame) for frame in frames[: response.tail_at] if frame))
+    if response.tail_pause_s > 0:
+        await pace(response.tail_pause_s)
+    await stream.send(b"".join(_chunk(frame) for frame in frames[response.tail_at :] if frame) + b"0\r\n\r\n")
 
 
 def _reset_on_close(stream: SocketStream) -> None:

@@ -72,6 +72,13 @@ class SimAccount(Frozen):
     latency_ms: float = Field(default=0.0, ge=0)
     #: pause between stream frames (0 sends the whole stream in one write)
     chunk_latency_ms: float = Field(default=0.0, ge=0)
+    #: a latency profile of streamed answers: the time to the first token, the output rate after it (None:
+    #: instant), `jitter` (a fraction: each answer's times vary by up to ± that, repeatably), and `slowdown` (a
+    #: factor on both, to slow an account down on demand with `Simulator.configure`)
+    ttft_ms: float = Field(default=0.0, ge=0)
+    tokens_per_s: float | None = Field(default=None, gt=0)
+    jitter: float = Field(default=0.0, ge=0, lt=1)
+    slowdown: float = Field(default=1.0, gt=0)
     quota_requests: int | None = Field(default=None, ge=0)
     rpm: int | None = Field(default=None, ge=1)
     models: dict[str, int] | None = None

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 
-from routing.attempt import Progress
 from routing.fallback import ClientModel
 from routing.results import DryRunResult, RouteResult
 from routing.router import RouteRequest
+from routing.streaming import Progress
 from server.actions.switch import resolve_target
 from server.wiring import App
 

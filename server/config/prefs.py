@@ -41,6 +41,7 @@ PREFERENCE_KEYS = (
     "autoDiscover",
     "cache",
     "samplingFallback",
+    "hedge",
 )
 SETTINGS_KEYS = (
     "retentionDays",
@@ -145,6 +146,8 @@ def parse_preferences(reader: Reader, root: dict[str, Any], configured: Collecti
         fields["sampling_fallback"] = reader.boolean(block["samplingFallback"], child(path, "samplingFallback"))
     if "cache" in block:
         fields["cache"] = _cache(reader, block["cache"], child(path, "cache"))
+    if "hedge" in block:
+        fields["hedge"] = reader.boolean(block["hedge"], child(path, "hedge"))
     if "switchThresholdTokens" in block:
         threshold_path = child(path, "switchThresholdTokens")
         fields["switch_threshold_tokens"] = reader.integer(block["switchThresholdTokens"], threshold_path)

@@ -186,6 +186,14 @@ async def route_and_complete(
         bool | None,
         Field(description="response cache: false bypasses it, true opts in; default: temperature 0 calls only"),
     ] = None,
+    max_latency_s: Annotated[
+        FiniteFloat | None,
+        Field(description="skip candidates whose predicted p95 completion time is longer (seconds)", gt=0),
+    ] = None,
+    hedge: Annotated[
+        bool | None,
+        Field(description="when the first token is late, also start the next candidate and keep the faster"),
+    ] = None,
     files: Annotated[
         list[str] | None,
         Field(description="paths or globs inside your workspace (MCP roots); the server reads them, not you"),
@@ -213,6 +221,7 @@ async def route_and_complete(
         messages=base.messages, system=base.system, task_type=task_type, quality=quality, budget_mode=budget_mode,
         provider=provider, model=model, conversation_id=conversation_id, max_output_tokens=max_output_tokens,
         temperature=temperature, max_cost_usd=max_cost_usd, dry_run=dry_run, cache=cache, json_schema=json_schema,
+        max_latency_s=max_latency_s, hedge=hedge,
     )  # fmt: skip
 
     async def progress(tokens: int, message: str) -> None:

@@ -20,8 +20,10 @@ from server.views.common import (
     quota_use,
     selected_providers,
 )
+from server.views.speed import SpeedView, speed_views
 from server.wiring import App, latest_active, quota_windows, store_problems
 from storage import AccountState, MetricsRow, StateSnapshot, Usages
+from storage.latency import Speeds, read_speeds_job
 
 #: how far back provider_status looks for latency percentiles and error counts
 STATUS_WINDOW = timedelta(hours=24)
@@ -59,6 +61,8 @@ class AccountStatus(Frozen):
     blocks: list[Block] = Field(default_factory=list)
     quota: list[QuotaUse] = Field(default_factory=list)
     spend: SpendView = SpendView()
+    #: measured speed per model (routing predicts completion times from it)
+    speed: list[SpeedView] = Field(default_factory=list)
 
 
 class RetiredModelView(Frozen):
@@ -157,7 +161,7 @@ def _spend(usage: Usages | None, budget: BudgetSpec) -> SpendView:
 
 
 async def _account_status(
-    app: App, provider: ProviderConfig, account: Account, snapshot: StateSnapshot, now: datetime
+    app: App, provider: ProviderConfig, account: Account, snapshot: StateSnapshot, speeds: Speeds, now: datetime
 ) -> AccountStatus:
     state = snapshot.accounts.get(account.id)
     location = await app.credentials.locate(account)
@@ -188,6 +192,7 @@ async def _account_status(
         blocks=blocks,
         quota=quota,
         spend=_spend(state.usage if state else None, account.budget),
+        speed=speed_views(speeds, provider.id, account.id),
     )
 
 
@@ -220,9 +225,14 @@ def _sum_spend(accounts: Sequence[AccountStatus], budget: BudgetSpec) -> SpendVi
 
 
 async def _provider_status(
-    app: App, provider: ProviderConfig, snapshot: StateSnapshot, metrics: dict[str, MetricsRow], now: datetime
+    app: App,
+    provider: ProviderConfig,
+    snapshot: StateSnapshot,
+    speeds: Speeds,
+    metrics: dict[str, MetricsRow],
+    now: datetime,
 ) -> ProviderStatus:
-    accounts = [await _account_status(app, provider, a, snapshot, now) for a in provider.accounts]
+    accounts = [await _account_status(app, provider, a, snapshot, speeds, now) for a in provider.accounts]
     health = _provider_health(provider.enabled, accounts)
     blocked = health in ("cooling_down", "exhausted", "circuit_open")
     row = metrics.get(provider.id)
@@ -264,7 +274,8 @@ async def provider_status(app: App, provider: str | None = None, *, now: datetim
     snapshot = await app.ledger.snapshot(accounts, now)
     rows = await app.metrics.compute(now - STATUS_WINDOW, now + timedelta(seconds=1), "provider")
     metrics = {row.group: row for row in rows}
-    statuses = [await _provider_status(app, p, snapshot, metrics, now) for p in providers]
+    speeds = await app.store.read(read_speeds_job())
+    statuses = [await _provider_status(app, p, snapshot, speeds, metrics, now) for p in providers]
     manual = await app.conversations.global_pin()
     pins = await app.conversations.pinned()
     prefs = app.config.preferences

@@ -25,6 +25,7 @@ from routing.ports import (
     Failed,
     Hold,
     Learn,
+    Observe,
     PoolServed,
     Release,
     RetireModel,
@@ -43,7 +44,7 @@ DRAIN_WAIT_MS = 50
 UNIT_VERSION = 1
 
 _CHANGES: tuple[type[Any], ...] = (
-    Settle, Release, CoolDown, Exhaust, Disable, RetireModel, Failed, Succeeded, Learn, PoolServed,
+    Settle, Release, CoolDown, Exhaust, Disable, RetireModel, Failed, Succeeded, Learn, PoolServed, Observe,
 )  # fmt: skip
 _ADAPTERS: dict[str, TypeAdapter[Any]] = {cls.__name__: TypeAdapter(cls) for cls in _CHANGES}
 _RESERVATION: TypeAdapter[Reservation] = TypeAdapter(Reservation)

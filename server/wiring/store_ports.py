@@ -26,6 +26,7 @@ from routing.ports import (
     Failed,
     Hold,
     Learn,
+    Observe,
     PoolServed,
     Refusal,
     Release,
@@ -39,7 +40,7 @@ from routing.ports import (
 from routing.preferences import Preferences
 from routing.retirement import substitute
 from routing.tokens import message_tokens
-from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow
+from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow, SpeedEstimate
 from server.wiring.settlements import DRAIN_WAIT_MS, encode_unit, journal_of, settle_pending
 from storage import (
     Conversation,
@@ -71,6 +72,7 @@ from storage.accounts import (
 )
 from storage.conversations import get_job, is_valid_id, save_turn_job
 from storage.db import Job
+from storage.latency import SpeedRow, Speeds, observe_job, read_speeds_job
 from storage.ledger import release_job, settle_job
 
 log = logging.getLogger(__name__)
@@ -184,11 +186,13 @@ class SqliteState:
         snapshot_job = self._ledger.snapshot_job(accounts.values(), now, latency=read_latency)
         wanted = conversation_id if conversation_id and is_valid_id(conversation_id) else None
         conversation_job = get_job(wanted) if wanted is not None else None
+        speeds_job = read_speeds_job()
 
-        def job(conn: sqlite3.Connection) -> tuple[StateSnapshot, Conversation | None]:
-            return snapshot_job(conn), conversation_job(conn) if conversation_job is not None else None
+        def job(conn: sqlite3.Connection) -> tuple[StateSnapshot, Conversation | None, Speeds]:
+            found = conversation_job(conn) if conversation_job is not None else None
+            return snapshot_job(conn), found, speeds_job(conn)
 
-        snapshot, found = await self._store.read(job)
+        snapshot, found, speeds = await self._store.read(job)
         if read_latency:
             self._latency, self._latency_at = snapshot.latency_p50_ms, now
         pin = snapshot.global_pin
@@ -196,9 +200,10 @@ class SqliteState:
         routed = substitute(seeds, snapshot.retired, now.date())
         warm = found.warm if found is not None and found.warm is not None and found.warm[2] > now else None
         return StateView(
-            candidates=[self._state(seed, snapshot, now, warm) for seed in routed],
+            candidates=[_with_speed(self._state(seed, snapshot, now, warm), speeds) for seed in routed],
             conversation=_record(conversation_id, found),
             manual=ManualSwitch(provider=pin[0], model=pin[1]) if pin else None,
+            expected_output=speeds.output_tokens,
         )
 
     def _state(
@@ -245,6 +250,29 @@ class SqliteState:
             latency_p50_ms=self._latency.get((provider.id, model.id)),
             warm=is_warm,
         )
+
+
+def speed_estimate(row: SpeedRow, last_seq: int) -> SpeedEstimate:
+    """A stored speed row as routing reads it."""
+    return SpeedEstimate(
+        samples=row.samples,
+        ttft_ms=row.ttft_ewma_ms,
+        ttft_p50_ms=row.ttft_p50_ms,
+        ttft_p95_ms=row.ttft_p95_ms,
+        tokens_per_s=row.tokens_per_s,
+        last_ttft_ms=row.last_ttft_ms,
+        last_tokens_per_s=row.last_tokens_per_s,
+        failure_ratio=min(1.0, max(0.0, row.failure_ratio)),
+        unobserved_for=max(0, last_seq - row.seq),
+    )
+
+
+def _with_speed(state: CandidateState, speeds: Speeds) -> CandidateState:
+    row = speeds.rows.get((state.provider, state.model.id, state.account))
+    if row is None:
+        return state
+    last = speeds.last_seq.get((state.provider, state.model.id), row.seq)
+    return state.model_copy(update={"speed": speed_estimate(row, last)})
 
 
 def _cooldown_reason(whole: Health, mine: Health, now: datetime) -> str | None:
@@ -340,6 +368,9 @@ def change_job(change: Change, now: datetime) -> Job[object]:
             return learn_job(account, model, limits, now)
         case PoolServed(pool, account):
             return pool_served_job(pool, account)
+        case Observe(provider, model, account, ok, ttft_ms, tokens_per_s, task_type, output_tokens):
+            return observe_job(provider, model, account, ok=ok, ttft_ms=ttft_ms, tokens_per_s=tokens_per_s,
+                               task_type=task_type, output_tokens=output_tokens, now=now)  # fmt: skip
 
 
 def _reservation(hold: Hold) -> Reservation:
@@ -360,6 +391,7 @@ def _attempt_record(log: AttemptRecord) -> AttemptRecord:
         usage=log.usage,
         cost_usd=log.cost_usd,
         estimated=log.estimated,
+        ttft_ms=log.ttft_ms,
     )
 
 

@@ -35,6 +35,8 @@ TABLES = {
     "message_bodies",
     "response_cache",
     "response_cache_totals",
+    "latency_stats",
+    "output_stats",
 }
 
 

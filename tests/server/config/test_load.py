@@ -282,6 +282,13 @@ def test_auto_discover_is_off_unless_the_preferences_turn_it_on() -> None:
         data({"providers": {"openai": {}}, "preferences": {"autoDiscover": "yes"}})
 
 
+def test_hedging_is_off_unless_the_preferences_turn_it_on() -> None:
+    assert not data({"providers": {"openai": {}}}).preferences.hedge
+    assert data({"providers": {"openai": {}}, "preferences": {"hedge": True}}).preferences.hedge
+    with pytest.raises(ConfigError, match=r"\$\.preferences\.hedge"):
+        data({"providers": {"openai": {}}, "preferences": {"hedge": "yes"}})
+
+
 def test_the_response_size_cap_is_eight_mb_unless_set() -> None:
     assert data({}).settings.max_response_bytes == 8 * 1024 * 1024
     assert data({"settings": {"maxResponseMb": 0.5}}).settings.max_response_bytes == 512 * 1024

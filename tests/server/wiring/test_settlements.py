@@ -22,6 +22,7 @@ from routing.ports import (
     Failed,
     Hold,
     Learn,
+    Observe,
     PoolServed,
     Release,
     RetireModel,
@@ -91,7 +92,7 @@ async def test_every_change_and_the_whole_unit_survive_the_journal_unchanged() -
         Settle(Hold(reservation), Usage(input_tokens=1, output_tokens=2, reasoning_tokens=1), 0.125),
         Release(Hold(reservation)), CoolDown("a", "m", NOW, "rate limited"), Exhaust("a", None, NOW, "quota"),
         Disable("a", "key refused"), RetireModel("p", "m", "gone"), Failed("a", "m"), Succeeded("a", "m"),
-        Learn("a", "m", limits), PoolServed("pool", "a"),
+        Learn("a", "m", limits), PoolServed("pool", "a"), Observe("p", "m", "a", True, 120.5, 80.0, "coding", 400),
     ]  # fmt: skip
     for change in changes:
         assert decode_change(json.loads(json.dumps(encode_change(change)))) == change

@@ -1,0 +1,161 @@
+"""Speed figures shared by every process (README "Latency-aware routing"): per (provider, model, account) the time
+to first token and the output rate of every streamed call, as a decaying estimate (EWMA) plus a window of recent
+samples for p50/p95 and the recent failure ratio; per task type the output tokens its calls produce.
+
+Written in the end-of-request transaction (`observe_job`, run beside the settlement), read with the routing state
+(`read_speeds_job`). The sequence number `seq` counts the observations of each (provider, model) pool: how many
+came after an account's last one says how long it went unobserved (routing.latency probes a de-ranked
+account on that count).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from storage.db import Job
+from storage.windows import to_ms
+
+#: weight of the newest sample in the decaying estimate: a slowdown shows within two or three requests
+EWMA_ALPHA = 0.5
+#: samples kept per account for the percentiles and the failure ratio
+RECENT_SAMPLES = 20
+
+
+@dataclass(frozen=True, slots=True)
+class SpeedRow:
+    """What the store knows of one (provider, model, account)'s speed."""
+
+    provider: str
+    model: str
+    account: str
+    #: observations so far (successes and failures)
+    samples: int
+    ttft_ewma_ms: float | None
+    tokens_per_s: float | None
+    ttft_p50_ms: float | None
+    ttft_p95_ms: float | None
+    #: the share of failures among the recent samples
+    failure_ratio: float
+    #: its pool's sequence number at its last observation
+    seq: int
+    #: the latest sample's TTFT and rate (a probe's verdict)
+    last_ttft_ms: float | None = None
+    last_tokens_per_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Speeds:
+    """Every account's speed row, the last sequence number of each (provider, model), and the expected output
+    tokens per task type."""
+
+    rows: dict[tuple[str, str, str], SpeedRow]
+    last_seq: dict[tuple[str, str], int]
+    output_tokens: dict[str, float]
+
+
+def _ewma(old: float | None, sample: float | None) -> float | None:
+    if sample is None:
+        return old
+    return sample if old is None else old + EWMA_ALPHA * (sample - old)
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """The `pct` percentile (nearest rank) of `values`; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, math.ceil(pct / 100 * len(ordered)) - 1))
+    return ordered[rank]
+
+
+def observe_job(
+    provider: str,
+    model: str,
+    account: str,
+    *,
+    ok: bool,
+    ttft_ms: float | None,
+    tokens_per_s: float | None,
+    task_type: str | None,
+    output_tokens: int,
+    now: datetime,
+) -> Job[None]:
+    """Add one observation (a served call with its TTFT and rate, or a failure) to the figures."""
+
+    def job(conn: sqlite3.Connection) -> None:
+        row = conn.execute(
+            "SELECT samples, ttft_ewma_ms, tps_ewma, recent FROM latency_stats WHERE provider = ? AND model = ? "
+            "AND account = ?",
+            (provider, model, account),
+        ).fetchone()
+        samples, ttft, tps, recent = (0, None, None, "[]") if row is None else row
+        window: list[list[float | int | None]] = json.loads(recent)
+        window.append([ttft_ms, tokens_per_s, 1 if ok else 0])
+        seq = int(
+            conn.execute(
+                "SELECT COALESCE(MAX(seq), 0) + 1 FROM latency_stats WHERE provider = ? AND model = ?",
+                (provider, model),
+            ).fetchone()[0]
+        )
+        conn.execute(
+            """INSERT INTO latency_stats (provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq,
+                                          updated_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (provider, model, account) DO UPDATE SET samples = excluded.samples,
+                ttft_ewma_ms = excluded.ttft_ewma_ms, tps_ewma = excluded.tps_ewma, recent = excluded.recent,
+                seq = excluded.seq, updated_at = excluded.updated_at""",
+            (provider, model, account, samples + 1, _ewma(ttft, ttft_ms), _ewma(tps, tokens_per_s),
+             json.dumps(window[-RECENT_SAMPLES:]), seq, to_ms(now)),
+        )  # fmt: skip
+        if ok and task_type is not None and output_tokens > 0:
+            conn.execute(
+                """INSERT INTO output_stats (task_type, samples, tokens_ewma) VALUES (?, 1, ?)
+                ON CONFLICT (task_type) DO UPDATE SET samples = samples + 1,
+                    tokens_ewma = tokens_ewma + 0.2 * (excluded.tokens_ewma - tokens_ewma)""",
+                (task_type, float(output_tokens)),
+            )
+
+    return job
+
+
+def _row(values: tuple[str, str, str, int, float | None, float | None, str, int]) -> SpeedRow:
+    provider, model, account, samples, ttft, tps, recent, seq = values
+    window: list[list[float | int | None]] = json.loads(recent)
+    ttfts = [float(s[0]) for s in window if s[0] is not None]
+    failures = sum(1 for s in window if not s[2])
+    last = next((s for s in reversed(window) if s[0] is not None), None)
+    return SpeedRow(
+        provider, model, account, samples, ttft, tps, percentile(ttfts, 50), percentile(ttfts, 95),
+        failures / len(window) if window else 0.0, seq,
+        float(last[0]) if last and last[0] is not None else None,
+        float(last[1]) if last and last[1] is not None else None,
+    )  # fmt: skip
+
+
+def read_speeds_job() -> Job[Speeds]:
+    """Every speed row and the expected output per task type (run it in a read transaction)."""
+
+    def job(conn: sqlite3.Connection) -> Speeds:
+        rows = {}
+        for values in conn.execute(
+            "SELECT provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq FROM latency_stats"
+        ):
+            row = _row(values)
+            rows[row.provider, row.model, row.account] = row
+        last: dict[tuple[str, str], int] = {}
+        for row in rows.values():
+            last[row.provider, row.model] = max(last.get((row.provider, row.model), 0), row.seq)
+        outputs = {str(t): float(n) for t, n in conn.execute("SELECT task_type, tokens_ewma FROM output_stats")}
+        return Speeds(rows, last, outputs)
+
+    return job
+
+
+def median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None

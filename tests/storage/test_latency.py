@@ -1,0 +1,61 @@
+"""The speed figures in the shared ledger (storage/latency.py): decaying estimates, the recent window's
+percentiles and failure ratio, each pool's sequence, and the output size per task type; kept across a restart."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from storage.db import Store
+from storage.latency import observe_job, percentile, read_speeds_job
+from storage.migrations import migrate
+from tests.storage.conftest import NOW
+
+pytestmark = pytest.mark.anyio
+
+
+async def observe(store: Store, account: str, ttft: float | None, rate: float | None = 100.0, ok: bool = True) -> None:
+    job = observe_job(
+        "google", "m", account, ok=ok, ttft_ms=ttft, tokens_per_s=rate, task_type="simple", output_tokens=400, now=NOW
+    )
+    await store.write(job)
+
+
+async def test_the_decaying_estimate_moves_halfway_to_each_new_sample(store: Store) -> None:
+    await migrate(store)
+    for ttft in (100.0, 900.0):
+        await observe(store, "g1", ttft)
+    row = (await store.read(read_speeds_job())).rows["google", "m", "g1"]
+    assert row.samples == 2 and row.ttft_ewma_ms == 500.0
+    assert (row.ttft_p50_ms, row.ttft_p95_ms, row.last_ttft_ms) == (100.0, 900.0, 900.0)
+
+
+async def test_failures_count_in_the_recent_ratio_and_each_pool_has_its_own_sequence(store: Store) -> None:
+    await migrate(store)
+    await observe(store, "g1", 100.0)
+    await observe(store, "g1", None, None, ok=False)
+    await observe(store, "g2", 100.0)
+    await store.write(observe_job("zai", "z", "zai", ok=True, ttft_ms=50.0, tokens_per_s=None, task_type=None,
+                                  output_tokens=0, now=NOW))  # fmt: skip
+    speeds = await store.read(read_speeds_job())
+    assert speeds.rows["google", "m", "g1"].failure_ratio == 0.5
+    assert (speeds.rows["google", "m", "g1"].seq, speeds.rows["google", "m", "g2"].seq) == (2, 3)
+    assert speeds.last_seq == {("google", "m"): 3, ("zai", "z"): 1}
+    assert speeds.output_tokens == {"simple": 400.0}
+
+
+async def test_another_process_and_a_restart_read_the_same_figures(tmp_path: Path) -> None:
+    path = tmp_path / "router.db"
+    async with await Store.open(path) as first, await Store.open(path) as second:
+        await migrate(first)
+        await observe(first, "g1", 250.0)
+        assert (await second.read(read_speeds_job())).rows["google", "m", "g1"].ttft_ewma_ms == 250.0
+    async with await Store.open(path) as again:
+        assert (await again.read(read_speeds_job())).rows["google", "m", "g1"].samples == 1
+
+
+def test_percentiles_are_nearest_rank() -> None:
+    assert percentile([], 95) is None
+    assert percentile([float(n) for n in range(1, 21)], 95) == 19.0
+    assert percentile([3.0, 1.0, 2.0], 50) == 2.0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -214,7 +215,7 @@ class Store:
             StoreLocked, StoreCorrupt, StoreError: as `write`.
         """
         quick = self._quick
-        if quick is None:
+        if quick is None or quick.thread != threading.get_ident():
             return await self.write(job)
         try:
             result = quick.write(job)
@@ -230,7 +231,7 @@ class Store:
     async def quick_read(self, job: Job[T]) -> T:
         """`read(job)` for a short job: on the event loop unless a lock is in the way, else on the thread."""
         quick = self._quick
-        if quick is None:
+        if quick is None or quick.thread != threading.get_ident():
             return await self.read(job)
         try:
             result = quick.read(job)

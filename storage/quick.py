@@ -15,6 +15,7 @@ store runs it on its thread every `CHECKPOINT_EVERY` quick writes instead.
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Final, TypeVar
@@ -48,6 +49,8 @@ class QuickConnection:
         self._conn = conn
         #: quick writes committed since the last checkpoint
         self.writes = 0
+        #: the thread (the event loop's) that opened it: a caller on any other thread takes the usual way
+        self.thread = threading.get_ident()
 
     @classmethod
     def open(cls, path: Path) -> QuickConnection:

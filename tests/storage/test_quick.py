@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import anyio
 import pytest
 
 from storage.db import Store
@@ -142,3 +143,19 @@ async def test_every_so_many_quick_writes_checkpoint_the_wal_on_the_stores_threa
         await store.quick_write(functools.partial(_insert, pool=f"p{i}"))
     assert len(checkpoints) == 2
     assert await _count(store) == CHECKPOINT_EVERY * 2 + 1
+
+
+async def test_quick_work_asked_from_another_thread_takes_the_stores_thread(store: Store) -> None:
+    threads: list[int] = []
+
+    def job(conn: sqlite3.Connection) -> None:
+        _insert(conn, "p1")
+        threads.append(threading.get_ident())
+
+    def elsewhere() -> int:
+        anyio.run(store.quick_write, job)
+        return threading.get_ident()
+
+    caller = await anyio.to_thread.run_sync(elsewhere)
+    assert threads and threads[0] not in (caller, threading.get_ident())
+    assert await _count(store) == 1

@@ -72,6 +72,17 @@ def _header(command: str, options: Options, started: datetime, seconds: float, l
     return lines
 
 
+#: the hand-written section at the end of REPORT.md (what each speed step did, what is missed): kept across runs
+NOTES_HEADING = "## Speed work: what each step did, and what is missed"
+
+
+def _kept_notes(report: Path) -> list[str]:
+    """The hand-written notes section of `report` (from its heading to the end), to be carried into the new one."""
+    text = report.read_text() if report.exists() else ""
+    start = text.find(NOTES_HEADING)
+    return ["", *text[start:].rstrip().splitlines()] if start >= 0 else []
+
+
 async def run_parts(parts: list[str], quick: bool, output: str | None, argv: list[str]) -> int:
     """Run `parts` in order, write the markdown report and the raw numbers (bench/results/*.json)."""
     logging.basicConfig(level=logging.WARNING)
@@ -95,6 +106,7 @@ async def run_parts(parts: list[str], quick: bool, output: str | None, argv: lis
     default = BENCH / "REPORT.md" if parts == list(PARTS) else RESULTS / f"REPORT-{'-'.join(parts)}.md"
     target = Path(output) if output else default
     RESULTS.mkdir(exist_ok=True)
+    lines += _kept_notes(BENCH / "REPORT.md")
     target.write_text("\n".join(lines).rstrip() + "\n")
     RESULTS.mkdir(exist_ok=True)
     for section in sections:

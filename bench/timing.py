@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import resource
 import subprocess
 import time
 from collections.abc import Awaitable, Callable
@@ -24,6 +26,8 @@ class Round:
     latencies_ms: list[float]
     elapsed_s: float
     errors: int
+    #: the client process's resident memory at its highest while the round ran (sampled every 5 ms)
+    peak_rss_mb: float = 0.0
 
     @property
     def p50(self) -> float:
@@ -39,7 +43,22 @@ class Round:
 
     @classmethod
     def of(cls, raw: dict[str, Any]) -> Round:
-        return cls(list(raw["latencies_ms"]), float(raw["elapsed_s"]), int(raw["errors"]))
+        return cls(list(raw["latencies_ms"]), float(raw["elapsed_s"]), int(raw["errors"]), raw.get("peak_rss_mb", 0.0))
+
+
+def rss_mb() -> float:
+    """This process's resident set size now, in MB (Linux's /proc; elsewhere the peak so far)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
+
+
+async def _sample_rss(peak: list[float]) -> None:
+    while True:
+        peak[0] = max(peak[0], rss_mb())
+        await anyio.sleep(0.005)
 
 
 async def timed_round(call: Call, n: int, concurrency: int) -> Round:
@@ -60,11 +79,16 @@ async def timed_round(call: Call, n: int, concurrency: int) -> Round:
                 continue
             latencies.append((time.perf_counter() - started) * 1000)
 
+    peak = [rss_mb()]
     started = time.perf_counter()
-    async with anyio.create_task_group() as group:
-        for _ in range(concurrency):
-            group.start_soon(worker)
-    return Round(latencies, time.perf_counter() - started, errors)
+    async with anyio.create_task_group() as sampling:
+        sampling.start_soon(_sample_rss, peak)
+        async with anyio.create_task_group() as group:
+            for _ in range(concurrency):
+                group.start_soon(worker)
+        elapsed = time.perf_counter() - started
+        sampling.cancel_scope.cancel()
+    return Round(latencies, elapsed, errors, max(peak[0], rss_mb()))
 
 
 def ensure_peers_venv() -> str | None:
@@ -92,6 +116,8 @@ def peer_versions() -> dict[str, str]:
     code = (
         f"import importlib.metadata as m, json; print(json.dumps({{p: m.version(p) for p in {list(PEER_PACKAGES)!r}}}))"
     )
+    if not PEERS_PYTHON.exists():  # the peers' venv was never created (their parts did not run)
+        return {}
     out = subprocess.run([str(PEERS_PYTHON), "-c", code], capture_output=True, text=True, check=False)
     return dict(json.loads(out.stdout)) if out.returncode == 0 else {}
 

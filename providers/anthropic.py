@@ -21,11 +21,12 @@ from providers.anthropic_errors import classify_anthropic_error, classify_error_
 from providers.anthropic_reply import parse_response
 from providers.anthropic_request import build_body
 from providers.anthropic_stream import ErrorEvent, Malformed, StreamState, Truncated, parse_sse_event
-from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
+from providers.bounded import ResponseTooLarge, read_error_text, read_text
 from providers.clock import Clock
 from providers.errors import CONTENT_ERRORS, ErrorVerdict, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.ratelimits import parse_anthropic_limits
 from providers.redact import redact_secret
+from providers.sse import capped_events
 from providers.types import ChatRequest, Completion, Endpoint, RateLimits, StreamDone, StreamEvent
 from providers.vendors import WireOptions
 

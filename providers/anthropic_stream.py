@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from providers.anthropic_reply import finish_reason, map_usage
+from providers.sse import loads_json
 from providers.types import (
     Completion,
     RateLimits,
@@ -199,7 +200,7 @@ def parse_sse_event(state: StreamState, event: str, data: str) -> list[StreamEve
     if event == "ping" or not data.strip():
         return []
     try:
-        payload = json.loads(data)
+        payload = loads_json(data)
     except (json.JSONDecodeError, RecursionError) as e:
         raise Malformed(f"non-JSON data in a {event!r} event") from e
     if not isinstance(payload, dict):

@@ -52,20 +52,6 @@ async def read_error_text(response: httpx2.Response, limit: int = ERROR_BODY_BYT
     return _text(response, b"".join(chunks))
 
 
-async def capped_events(response: httpx2.Response, limit: int) -> AsyncIterator[httpx2.ServerSentEvent]:
-    """The server-sent events of `response`; raises `ResponseTooLarge` once more than `limit` bytes arrived."""
-    try:
-        async for event in httpx2.EventSource(response, max_event_size=limit):
-            if response.num_bytes_downloaded > limit:
-                raise ResponseTooLarge(limit)
-            yield event
-    except httpx2.SSEError as error:
-        # one event larger than the cap: httpx2 stops it with an SSEError
-        if response.num_bytes_downloaded > limit:
-            raise ResponseTooLarge(limit) from error
-        raise
-
-
 async def capped_text(response: httpx2.Response, limit: int) -> AsyncIterator[str]:
     """The body as text chunks; raises `ResponseTooLarge` once more than `limit` bytes arrived."""
     async for text in response.aiter_text():

@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx2
 
-from providers.bounded import ResponseTooLarge, capped_events, capped_text, read_error_text, read_text
+from providers.bounded import ResponseTooLarge, capped_text, read_error_text, read_text
 from providers.clock import Clock
 from providers.errors import (
     CONTENT_ERRORS,
@@ -30,6 +30,7 @@ from providers.gemini_stream import GeminiState, JsonArrayChunks, parse_chunk
 from providers.google_errors import classify_google_error, parse_google_error_body
 from providers.ratelimits import parse_gemini_limits
 from providers.redact import redact_secret
+from providers.sse import capped_events
 from providers.types import ChatRequest, Completion, Endpoint, RateLimits, StreamDone, StreamEvent
 from providers.vendors import WireOptions
 

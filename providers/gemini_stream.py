@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from providers.gemini_reply import finish_reason_of, map_usage
+from providers.sse import loads_json
 from providers.types import (
     Completion,
     FinishReason,
@@ -138,7 +139,7 @@ def parse_response(data: Mapping[str, Any], model: str) -> Completion:
 
 def parse_chunk(data: str) -> Mapping[str, Any]:
     """One SSE `data:` payload as a chunk object; ValueError when it is not a JSON object."""
-    value = json.loads(data)
+    value = loads_json(data)
     if not isinstance(value, dict):
         raise ValueError("a stream chunk is not a JSON object")
     return value

@@ -14,7 +14,7 @@ from datetime import datetime
 
 import httpx2
 
-from providers.bounded import ResponseTooLarge, capped_events, read_error_text, read_text
+from providers.bounded import ResponseTooLarge, read_error_text, read_text
 from providers.clock import Clock
 from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, ServerError
 from providers.openai_errors import classify_error, classify_payload, find_error
@@ -23,6 +23,7 @@ from providers.openai_request import build_body
 from providers.openai_stream import Delta, StreamState, decode, deltas_of, parse_chunk
 from providers.ratelimits import parse_openai_limits
 from providers.redact import redact_secret
+from providers.sse import ServerSentEvent, capped_events
 from providers.types import ChatRequest, Completion, Endpoint, RateLimits, StreamDone, StreamEvent
 from providers.vendors import WireOptions
 
@@ -151,7 +152,7 @@ def _is_json(response: httpx2.Response) -> bool:
     return content_type == "application/json"
 
 
-def _sse_deltas(state: StreamState, sse: httpx2.ServerSentEvent) -> list[Delta]:
+def _sse_deltas(state: StreamState, sse: ServerSentEvent) -> list[Delta]:
     """The deltas of one server-sent event; nothing after `[DONE]`."""
     data = sse.data.strip()
     if state.done or not data:

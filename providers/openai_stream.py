@@ -19,6 +19,7 @@ from providers.openai_reply import (
     tool_call_id,
 )
 from providers.openai_request import Json
+from providers.sse import loads_json
 from providers.types import Completion, RateLimits, ReasoningDelta, TextDelta, ToolCall, ToolCallDelta, Usage
 
 Delta = TextDelta | ReasoningDelta | ToolCallDelta
@@ -147,7 +148,7 @@ class StreamState:
 
 def decode(text: str, what: str, status_code: int = 200) -> Any:
     try:
-        return json.loads(text)
+        return loads_json(text)
     except ValueError as e:
         raise Malformed(f"malformed {what}: not JSON", status_code) from e
 

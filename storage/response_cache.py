@@ -63,7 +63,7 @@ class ResponseCache:
             )
             return str(answer)
 
-        return await self._store.write(job)
+        return await self._store.quick_write(job)
 
     async def save(self, entry: CacheEntry, now: datetime, max_bytes: int) -> None:
         """Store `entry` (replacing one under its key), drop expired entries, then evict the least recently used
@@ -81,6 +81,7 @@ class ResponseCache:
             )  # fmt: skip
             _evict(conn, max_bytes)
 
+        # on the thread: expiry and the size bound scan the whole table, which must not hold up the event loop
         await self._store.write(job)
 
     async def stats(self, now: datetime) -> CacheStats:

@@ -26,8 +26,30 @@ class Window:
         return self.start <= instant < self.end
 
 
+#: the last day and month window computed per zone: most calls fall in it, and then skip the zone arithmetic
+_last_day: dict[str, Window] = {}
+_last_month: dict[str, Window] = {}
+
+
 def day_window(now: datetime, tz: str) -> Window:
     """The calendar day of `now` in zone `tz`, from local midnight to the next local midnight."""
+    last = _last_day.get(tz)
+    if last is not None and require_aware(now) in last:
+        return last
+    window = _last_day[tz] = _day_window(now, tz)
+    return window
+
+
+def month_window(now: datetime, tz: str) -> Window:
+    """The calendar month of `now` in zone `tz`, from local midnight of the 1st to that of the next 1st."""
+    last = _last_month.get(tz)
+    if last is not None and require_aware(now) in last:
+        return last
+    window = _last_month[tz] = _month_window(now, tz)
+    return window
+
+
+def _day_window(now: datetime, tz: str) -> Window:
     local_day = local_date(require_aware(now), tz)
     return Window(
         start=local_midnight(local_day, tz),
@@ -36,8 +58,7 @@ def day_window(now: datetime, tz: str) -> Window:
     )
 
 
-def month_window(now: datetime, tz: str) -> Window:
-    """The calendar month of `now` in zone `tz`, from local midnight of the 1st to that of the next 1st."""
+def _month_window(now: datetime, tz: str) -> Window:
     first = local_date(require_aware(now), tz).replace(day=1)
     return Window(
         start=local_midnight(first, tz),

@@ -17,6 +17,7 @@ import argparse
 import importlib
 import json
 import os
+import resource
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -118,11 +119,31 @@ async def timed_round(call: Call, n: int, concurrency: int) -> dict[str, Any]:
                 continue
             latencies.append((time.perf_counter() - started) * 1000)
 
+    peak = [rss_mb()]
+
+    async def sample() -> None:
+        while True:
+            peak[0] = max(peak[0], rss_mb())
+            await anyio.sleep(0.005)
+
     started = time.perf_counter()
-    async with anyio.create_task_group() as group:
-        for _ in range(concurrency):
-            group.start_soon(worker)
-    return {"latencies_ms": latencies, "elapsed_s": time.perf_counter() - started, "errors": errors}
+    async with anyio.create_task_group() as sampling:
+        sampling.start_soon(sample)
+        async with anyio.create_task_group() as group:
+            for _ in range(concurrency):
+                group.start_soon(worker)
+        elapsed = time.perf_counter() - started
+        sampling.cancel_scope.cancel()
+    return {"latencies_ms": latencies, "elapsed_s": elapsed, "errors": errors, "peak_rss_mb": max(peak[0], rss_mb())}
+
+
+def rss_mb() -> float:
+    """This process's resident set size now, in MB (as bench/timing.py measures ours)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1e6
+    except OSError:
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e3
 
 
 async def _hits(subjects: Subjects, sim_url: str) -> int:

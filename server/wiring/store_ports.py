@@ -1,8 +1,9 @@
 """The router's ports over the SQLite store: storage's rows in, routing's values out.
 
-Each port call is one trip to the store's thread (`Store.run/read/write` of a job composed of storage's `*_job`
-builders): the state view with the conversation, a reservation (with the pool's cursor when it is the pool's turn),
-what a failed attempt changed, and the end of a request.
+Each port call is one unit of work (`Store.quick_read/quick_write` of a job composed of storage's `*_job`
+builders: on the event loop when router.db's lock is free, else one trip to the store's thread): the state view
+with the conversation, a reservation (with the pool's cursor when it is the pool's turn), what a failed attempt
+changed, and the end of a request.
 """
 
 from __future__ import annotations
@@ -192,7 +193,7 @@ class SqliteState:
             found = conversation_job(conn) if conversation_job is not None else None
             return snapshot_job(conn), found, speeds_job(conn)
 
-        snapshot, found, speeds = await self._store.read(job)
+        snapshot, found, speeds = await self._store.quick_read(job)
         if read_latency:
             self._latency, self._latency_at = snapshot.latency_p50_ms, now
         pin = snapshot.global_pin
@@ -324,7 +325,7 @@ class SqliteLedger:
         )
 
     async def reserve(self, claim: Claim, now: datetime) -> Hold | Refusal:
-        return _hold(await self._store.write(self._reserve_job(claim, now)))
+        return _hold(await self._store.quick_write(self._reserve_job(claim, now)))
 
     async def reserve_turn(self, pool: str, claims: Sequence[Claim], now: datetime) -> tuple[int, Hold | Refusal]:
         order = [claim.account.id for claim in claims]
@@ -335,7 +336,7 @@ class SqliteLedger:
             index = order.index(turn_job(conn))
             return index, reserve_jobs[index](conn)
 
-        index, granted = await self._store.write(job)
+        index, granted = await self._store.quick_write(job)
         return index, _hold(granted)
 
 
@@ -488,13 +489,13 @@ class SqliteBookkeeping:
             for each in jobs:
                 each(conn)
 
-        await self._store.write(job)
+        await self._store.quick_write(job)
 
     async def finish(
         self, changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
     ) -> int | None:
         try:
-            decision_id = await self._store.write(finish_job(self._log, changes, entry, turn, now))
+            decision_id = await self._store.quick_write(finish_job(self._log, changes, entry, turn, now))
         except StoreLocked as error:
             journal = journal_of(self._store)
             try:

@@ -8,7 +8,8 @@ from contextlib import asynccontextmanager
 import httpx2
 import pytest
 
-from providers.bounded import ResponseTooLarge, capped_events, capped_text, read_error_text, read_text
+from providers.bounded import ResponseTooLarge, capped_text, read_error_text, read_text
+from providers.sse import capped_events
 
 pytestmark = pytest.mark.anyio
 

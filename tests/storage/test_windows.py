@@ -93,3 +93,13 @@ def test_milliseconds_round_trip_exactly() -> None:
     instant = datetime(2026, 11, 28, 12, 0, 0, 123000, tzinfo=UTC)
     assert from_ms(to_ms(instant)) == instant
     assert to_ms(datetime(1970, 1, 1, 0, 0, 0, 1000, tzinfo=UTC)) == 1
+
+
+def test_windows_asked_for_back_and_forth_across_boundaries_are_those_of_each_instant() -> None:
+    instants = [utc("2026-11-28T07:59:59"), utc("2026-11-28T08:00:00"), utc("2026-12-01T08:00:00"),
+                utc("2026-11-28T07:59:59"), utc("2026-10-31T23:00:00"), utc("2026-11-28T08:00:00")]  # fmt: skip
+    for instant in instants:
+        day, month = day_window(instant, "America/Los_Angeles"), month_window(instant, "America/Los_Angeles")
+        assert instant in day and instant in month
+        assert day.end - day.start in (timedelta(hours=23), timedelta(hours=24), timedelta(hours=25))
+        assert month.key == day.key[:7]

@@ -161,7 +161,10 @@ class ClientFallback:
             log.warning("the client's model could not answer either: %s", failure)
             detail = f"sampling failed: {type(failure).__name__}: {failure}"[:200]
             outcome.attempts.append(self._attempt("?", "error", began, at, Usage(), detail=detail))
-            raise error(await self._finish(prepared, outcome, None)) from failure
+            failed = error(await self._finish(prepared, outcome, None))
+            if not any(attempt.provider == CLIENT for attempt in failed.attempts):  # nothing was tried before it
+                failed.message += f"\n  - {CLIENT} (the MCP client's own model, the last resort): {detail}"
+            raise failed from failure
         usage, estimated = _usage(answer, prepared.task.estimated_input_tokens)
         outcome.attempts.append(self._attempt(answer.model, "success", began, at, usage, estimated=estimated))
         decision_id = await self._finish(prepared, outcome, answer.model)

@@ -14,6 +14,9 @@ from typing import Any, Protocol
 
 from jsonschema import SchemaError, ValidationError
 from jsonschema.validators import validator_for
+from referencing import Registry, Resource
+from referencing.exceptions import Unresolvable
+from referencing.jsonschema import DRAFT202012
 
 from providers.anthropic_request import WRAPPED_KEY, is_object_schema
 from providers.attempts import AttemptRecord
@@ -29,6 +32,8 @@ MAX_INVALID_OUTPUTS = 2
 #: validation errors named in one message (the rest are counted)
 SHOWN_ERRORS = 3
 _FENCE = "```"
+#: keywords whose values are data, not schemas (a `$ref` key inside them is not a reference)
+_DATA_KEYWORDS = frozenset({"enum", "const", "default", "examples"})
 
 
 class Where(Protocol):
@@ -51,6 +56,33 @@ def check_schema(schema: dict[str, Any]) -> None:
         raise ValueError(
             f"`json_schema` is not a valid JSON Schema (at {where}: {error.message}); fix the schema and call again"
         ) from None
+    _check_refs(schema)
+
+
+def _check_refs(schema: dict[str, Any]) -> None:
+    """Every `$ref` must resolve inside the schema (nothing is fetched): one that leads nowhere would fail only
+    while validating an answer, after the call was paid for. Refs under a nested `$id` are left to validation."""
+    resolver = Registry().resolver_with_root(Resource.from_contents(schema, default_specification=DRAFT202012))
+    for where, ref in _refs(schema, ("$",)):
+        try:
+            resolver.lookup(ref)
+        except Unresolvable:
+            raise ValueError(
+                f"`json_schema`'s reference at {'.'.join(where)} ({ref!r}) cannot be resolved: only references "
+                "inside the schema (like `#/$defs/name`) are followed; fix the schema and call again"
+            ) from None
+
+
+def _refs(node: Any, where: tuple[str, ...]) -> list[tuple[tuple[str, ...], str]]:
+    if isinstance(node, list):
+        return [found for n, item in enumerate(node) for found in _refs(item, (*where[:-1], f"{where[-1]}[{n}]"))]
+    if not isinstance(node, dict) or (len(where) > 1 and "$id" in node):
+        return []
+    found = [((*where, "$ref"), node["$ref"])] if isinstance(node.get("$ref"), str) else []
+    for key, value in node.items():
+        if key not in _DATA_KEYWORDS and key != "$ref":
+            found.extend(_refs(value, (*where, str(key))))
+    return found
 
 
 def structured_answer(completion: Completion, schema: dict[str, Any], candidate: Where) -> Completion:

@@ -1,5 +1,6 @@
 """Patterns to candidate paths: a glob expands under the first root (or its own absolute anchor), a plain path
-stays itself. Globs skip `.git/` and are counted against `maxFiles` before anything is read."""
+stays itself. Globs skip `.git/`; a glob's walk stops at `_COUNT_CAP` matches, and what it keeps (after secrets
+and git-ignored files are left out) is counted against `maxFiles` by the loader, before anything is read."""
 
 from __future__ import annotations
 
@@ -7,11 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from server.workspace.errors import WorkspaceError
-from server.workspace.limits import Limits
 
 _GLOB_CHARS = frozenset("*?[")
-#: a glob is not walked past this many matches (the count in the refusal then says "more than")
-_COUNT_CAP = 100_000
+#: a glob is not walked past this many matches (it is then refused as matching "more than" this many)
+_COUNT_CAP = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +26,11 @@ def is_glob(pattern: str) -> bool:
     return any(char in _GLOB_CHARS for char in pattern)
 
 
-def expand(patterns: list[str], base: Path, limits: Limits) -> list[Candidate]:
+def expand(patterns: list[str], base: Path) -> list[Candidate]:
     """Each pattern's candidates, in order (a glob's sorted).
 
     Raises:
-        WorkspaceError: a glob matches no file, or more files than `limits.max_files`.
+        WorkspaceError: a glob matches no file, or more than `_COUNT_CAP` files.
     """
     found: list[Candidate] = []
     for pattern in patterns:
@@ -42,12 +42,8 @@ def expand(patterns: list[str], base: Path, limits: Limits) -> list[Candidate]:
         matches = _glob(pattern, base)
         if not matches:
             raise WorkspaceError(f"`{pattern}` matches no file under {base}")
-        if len(matches) > limits.max_files:
-            many = f"more than {_COUNT_CAP:,}" if len(matches) >= _COUNT_CAP else f"{len(matches):,}"
-            raise WorkspaceError(
-                f"`{pattern}` matches {many} files, over the limit of {limits.max_files} files a request may attach "
-                "(settings.maxFiles in providers.json): narrow the pattern, or raise maxFiles"
-            )
+        if len(matches) >= _COUNT_CAP:
+            raise WorkspaceError(f"`{pattern}` matches more than {_COUNT_CAP:,} files: narrow the pattern")
         found.extend(Candidate(str(match), pattern) for match in matches)
     return found
 

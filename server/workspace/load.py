@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -43,7 +44,7 @@ async def load_files(workspace: Workspace, patterns: list[str], limits: Limits) 
         WorkspaceError: a path outside the roots or missing, a secret-looking, git-ignored, binary or oversize
             file, a glob matching nothing or too many files, or more files in all than `limits.max_files`.
     """
-    found = _resolve(workspace, expand(patterns, workspace.base, limits))
+    found = _resolve(workspace, expand(patterns, workspace.base))
     skipped = await ignored([item.real for item in found])
     kept: list[_Found] = []
     for item in found:
@@ -55,12 +56,24 @@ async def load_files(workspace: Workspace, patterns: list[str], limits: Limits) 
                 )
             continue  # a glob leaves out what git ignores, as git itself does
         kept.append(item)
+    _check_globs(kept, limits)
     if len(kept) > limits.max_files:
         raise WorkspaceError(
             f"`files` names {len(kept)} files, over the limit of {limits.max_files} a request may attach "
             "(settings.maxFiles in providers.json): attach fewer, or raise maxFiles"
         )
     return tuple([await anyio.to_thread.run_sync(_read, workspace, item, limits) for item in kept])
+
+
+def _check_globs(kept: list[_Found], limits: Limits) -> None:
+    """A glob keeping more files than `limits.max_files` (counted without secrets and git-ignored files) is refused."""
+    counts = Counter(item.glob for item in kept if item.glob is not None)
+    for glob, count in counts.items():
+        if count > limits.max_files:
+            raise WorkspaceError(
+                f"`{glob}` matches {count:,} files, over the limit of {limits.max_files} files a request may attach "
+                "(settings.maxFiles in providers.json): narrow the pattern, or raise maxFiles"
+            )
 
 
 def _resolve(workspace: Workspace, candidates: list[Candidate]) -> list[_Found]:

@@ -58,3 +58,20 @@ def test_gemini_gets_the_schema_cut_to_the_keywords_it_accepts() -> None:
     request = ChatRequest(model="g", messages=(Message(role="user", content="hi"),), json_schema=schema)
     config = gemini_body(request)["generationConfig"]
     assert config["responseSchema"] == {"type": "object", "properties": {"n": {"type": "integer"}}, "required": ["n"]}
+
+
+@pytest.mark.parametrize(
+    ("ref", "named"),
+    [("#/$defs/missing", "#/$defs/missing"), ("https://example.invalid/item.json", "https://example.invalid")],
+)
+def test_a_schema_whose_ref_leads_nowhere_is_refused_before_any_call(ref: str, named: str) -> None:
+    schema = {"type": "object", "properties": {"n": {"$ref": ref}}, "$defs": {"int": {"type": "integer"}}}
+    with pytest.raises(ValueError, match=r"at \$\.properties\.n\.\$ref.*cannot be resolved") as caught:
+        check_schema(schema)
+    assert named in str(caught.value)
+
+
+def test_a_schema_whose_refs_resolve_inside_it_is_accepted() -> None:
+    defs = {"int": {"type": "integer"}}
+    check_schema({"type": "object", "properties": {"n": {"$ref": "#/$defs/int"}}, "$defs": defs})
+    check_schema({"type": "object", "enum": [{"$ref": "not a reference, a value"}]})

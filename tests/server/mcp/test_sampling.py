@@ -12,7 +12,15 @@ import pytest
 from mcp import Client, StdioServerParameters
 from mcp.client.session import ClientRequestContext
 from mcp.client.stdio import stdio_client
-from mcp.types import CreateMessageRequestParams, CreateMessageResult, ErrorData, ListRootsResult, Root, TextContent
+from mcp.types import (
+    CreateMessageRequestParams,
+    CreateMessageResult,
+    ErrorData,
+    ImageContent,
+    ListRootsResult,
+    Root,
+    TextContent,
+)
 
 import server
 from tests.clock import FixedClock, moved_clock_environ
@@ -157,3 +165,19 @@ async def test_a_call_that_attaches_files_reaches_the_clients_model_with_them_wh
     (asked,) = model.asked
     assert any("FILE_MARKER" in m.content.text for m in asked.messages if isinstance(m.content, TextContent))
     assert roots_asked  # the workspace came from the client's roots, in both protocol eras
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_client_model_answering_with_an_image_is_named_in_the_error_when_nothing_else_can_serve(
+    tmp_path: Path, mode: Literal["auto", "legacy"]
+) -> None:
+    async def draws(context: ClientRequestContext, params: CreateMessageRequestParams) -> CreateMessageResult:
+        return CreateMessageResult(
+            role="assistant", content=ImageContent(data="AAAA", mime_type="image/png"), model="client-painter"
+        )
+
+    async with mcp_session(tmp_path, mode=mode, sampling_callback=draws, google_daily=0) as s:
+        with anyio.fail_after(30):
+            result = await s.call("route_and_complete", prompt=PROMPT, budget_mode="free_only")
+    assert result.is_error
+    assert "client" in text_of(result) and "ImageContent, not text" in text_of(result)

@@ -130,3 +130,13 @@ async def test_several_roots_show_each_path_under_its_roots_name(tmp_path: Path)
     space = Workspace.of([tmp_path / "one", tmp_path / "two"], "roots")
     loaded = await load_files(space, ["a.py", str(tmp_path / "two" / "b.py")], Limits())
     assert [file.path for file in loaded] == ["one/a.py", "two/b.py"]
+
+
+async def test_a_glob_counts_its_files_against_the_limit_after_leaving_out_what_git_ignores(tmp_path: Path) -> None:
+    vendored = {f"node_modules/pkg/f{n}.js": "vendored" for n in range(8)}
+    space = tree(tmp_path, {".gitignore": "node_modules/\n", "app.py": "ok", "lib/util.py": "u", **vendored})
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    loaded = await load_files(space, ["**/*"], Limits(max_files=5))
+    assert [file.path for file in loaded] == [".gitignore", "app.py", "lib/util.py"]
+    with pytest.raises(WorkspaceError, match=r"`\*\*/\*` matches 3 files, over the limit of 2.*maxFiles"):
+        await load_files(space, ["**/*"], Limits(max_files=2))

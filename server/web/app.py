@@ -72,14 +72,24 @@ async def routing_page(request: Request) -> Response:
     return await render(_state(request), "Routing", "/routing", lambda app: routing.stream(app, request.query_params))
 
 
+#: the largest id SQLite stores (a larger one in the address names no decision)
+MAX_ID = 2**63 - 1
+
+
 async def decision_page(request: Request) -> Response:
     decision_id = int(request.path_params["id"])
+    missing = False
 
     async def body(app: App) -> str:
-        found = await routing.decision(app, decision_id)
+        nonlocal missing
+        found = await routing.decision(app, decision_id) if decision_id <= MAX_ID else None
+        missing = found is None
         return found or f"<p class='muted'>No decision #{decision_id} (it may be older than the retention).</p>"
 
-    return await render(_state(request), f"Decision #{decision_id}", "/routing", body)
+    response = await render(_state(request), f"Decision #{decision_id}", "/routing", body)
+    if missing:
+        response.status_code = 404
+    return response
 
 
 def _report(title: str, path: str, default: ReportPeriod, build: Callable[..., Awaitable[str]]) -> Route:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import anyio
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -148,6 +149,22 @@ async def events(request: Request) -> Response:
     return StreamingResponse(_frames(_state(request), request), media_type="text/event-stream", headers=headers)
 
 
+async def no_such_page(request: Request, error: Exception) -> Response:
+    """An address that is no page (or a method it does not take): the dashboard's frame, with its navigation."""
+    status = error.status_code if isinstance(error, HTTPException) else 404
+    body = (
+        f"<p>Nothing here at <code>{esc(request.url.path)}</code>. Pick a page above; a decision's page is "
+        "<code>/routing/ID</code> with a number from the <a href='/routing'>routing</a> stream.</p>"
+    )
+    return HTMLResponse(page("No such page", body, active=""), status_code=status)
+
+
+async def went_wrong(request: Request, error: Exception) -> Response:
+    """The last resort: a page naming what failed, never a stack trace."""
+    banner = f"{trouble(error)}. Reload to try again; if it persists, run `provider-router doctor`."
+    return HTMLResponse(page("Something went wrong", "", active="", banner=banner), status_code=500)
+
+
 def create_app(state: WebState, host: str, port: int) -> Starlette:
     """The dashboard over `state` for a server bound to host:port (the only Host header it answers)."""
 
@@ -175,6 +192,7 @@ def create_app(state: WebState, host: str, port: int) -> Starlette:
             Middleware(Guard, secret=state.secret, hosts=allowed_hosts(host, port), any_address=host in WILDCARDS)
         ],
         lifespan=lifespan,
+        exception_handlers={404: no_such_page, 405: no_such_page, Exception: went_wrong},
     )
     app.state.web = state
     return app

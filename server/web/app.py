@@ -21,7 +21,7 @@ from server.views import ReportPeriod
 from server.web.html import esc
 from server.web.layout import page
 from server.web.pages import actions, overview, reports, routing
-from server.web.security import WILDCARDS, Guard, allowed_hosts, csrf_ok
+from server.web.security import WILDCARDS, Guard, allowed_hosts, cookie_for, csrf_ok, same_origin
 from server.web.state import REDRAW_POLLS, NoDatabase, WebState, trouble
 from server.wiring import App, AppUnavailable
 from storage import Analytics, StoreError
@@ -108,6 +108,9 @@ async def action(request: Request) -> Response:
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if name not in actions.ACTIONS:
         return HTMLResponse(page("Unknown action", "", active="/", banner=f"No action {name!r}."), status_code=404)
+    if not same_origin(request):
+        banner = "Refused: this action came from another site (its Origin is not this dashboard)."
+        return HTMLResponse(page("Refused", "", active="/", banner=banner), status_code=403)
     if not csrf_ok(request, fields.get("csrf"), state.secret):
         return HTMLResponse(page("Refused", "", active="/", banner="Refused: this form lacks its CSRF token. "
                                  "Reload the dashboard and try again."), status_code=403)  # fmt: skip
@@ -189,7 +192,13 @@ def create_app(state: WebState, host: str, port: int) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(Guard, secret=state.secret, hosts=allowed_hosts(host, port), any_address=host in WILDCARDS)
+            Middleware(
+                Guard,
+                secret=state.secret,
+                hosts=allowed_hosts(host, port),
+                any_address=host in WILDCARDS,
+                cookie=cookie_for(port),
+            )
         ],
         lifespan=lifespan,
         exception_handlers={404: no_such_page, 405: no_such_page, Exception: went_wrong},

@@ -66,7 +66,7 @@ def cookie_for(port: int) -> str:
 def allowed_hosts(host: str, port: int) -> frozenset[str]:
     """The Host headers a browser sends to this server: the bound address (and localhost for loopback)."""
     names = {host}
-    if host in ("127.0.0.1", "localhost", "::1"):
+    if host in ("127.0.0.1", "localhost", "::1", *WILDCARDS):
         names |= {"127.0.0.1", "localhost"}
     return frozenset(f"{name}:{port}" for name in names) | frozenset(f"[{name}]:{port}" for name in names)
 

@@ -83,7 +83,9 @@ def test_dashboard_prints_its_url_with_the_token_first_and_serves_it(env: SimHom
             connection.request("GET", f"/?{address.query}")
             response = connection.getresponse()
             response.read()
-            assert response.status == 303 and "provider_router_dashboard=" in (response.getheader("set-cookie") or "")
+            assert response.status == 303 and f"provider_router_dashboard_{address.port}=" in (
+                response.getheader("set-cookie") or ""
+            )
         finally:
             connection.close()
     finally:

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import anyio
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response, StreamingResponse
@@ -20,7 +21,7 @@ from server.views import ReportPeriod
 from server.web.html import esc
 from server.web.layout import page
 from server.web.pages import actions, overview, reports, routing
-from server.web.security import WILDCARDS, Guard, allowed_hosts, csrf_ok
+from server.web.security import WILDCARDS, Guard, allowed_hosts, cookie_for, csrf_ok, same_origin
 from server.web.state import REDRAW_POLLS, NoDatabase, WebState, trouble
 from server.wiring import App, AppUnavailable
 from storage import Analytics, StoreError
@@ -72,14 +73,24 @@ async def routing_page(request: Request) -> Response:
     return await render(_state(request), "Routing", "/routing", lambda app: routing.stream(app, request.query_params))
 
 
+#: the largest id SQLite stores (a larger one in the address names no decision)
+MAX_ID = 2**63 - 1
+
+
 async def decision_page(request: Request) -> Response:
     decision_id = int(request.path_params["id"])
+    missing = False
 
     async def body(app: App) -> str:
-        found = await routing.decision(app, decision_id)
+        nonlocal missing
+        found = await routing.decision(app, decision_id) if decision_id <= MAX_ID else None
+        missing = found is None
         return found or f"<p class='muted'>No decision #{decision_id} (it may be older than the retention).</p>"
 
-    return await render(_state(request), f"Decision #{decision_id}", "/routing", body)
+    response = await render(_state(request), f"Decision #{decision_id}", "/routing", body)
+    if missing:
+        response.status_code = 404
+    return response
 
 
 def _report(title: str, path: str, default: ReportPeriod, build: Callable[..., Awaitable[str]]) -> Route:
@@ -97,6 +108,9 @@ async def action(request: Request) -> Response:
     fields = {k: v for k, v in form.items() if isinstance(v, str)}
     if name not in actions.ACTIONS:
         return HTMLResponse(page("Unknown action", "", active="/", banner=f"No action {name!r}."), status_code=404)
+    if not same_origin(request):
+        banner = "Refused: this action came from another site (its Origin is not this dashboard)."
+        return HTMLResponse(page("Refused", "", active="/", banner=banner), status_code=403)
     if not csrf_ok(request, fields.get("csrf"), state.secret):
         return HTMLResponse(page("Refused", "", active="/", banner="Refused: this form lacks its CSRF token. "
                                  "Reload the dashboard and try again."), status_code=403)  # fmt: skip
@@ -138,6 +152,22 @@ async def events(request: Request) -> Response:
     return StreamingResponse(_frames(_state(request), request), media_type="text/event-stream", headers=headers)
 
 
+async def no_such_page(request: Request, error: Exception) -> Response:
+    """An address that is no page (or a method it does not take): the dashboard's frame, with its navigation."""
+    status = error.status_code if isinstance(error, HTTPException) else 404
+    body = (
+        f"<p>Nothing here at <code>{esc(request.url.path)}</code>. Pick a page above; a decision's page is "
+        "<code>/routing/ID</code> with a number from the <a href='/routing'>routing</a> stream.</p>"
+    )
+    return HTMLResponse(page("No such page", body, active=""), status_code=status)
+
+
+async def went_wrong(request: Request, error: Exception) -> Response:
+    """The last resort: a page naming what failed, never a stack trace."""
+    banner = f"{trouble(error)}. Reload to try again; if it persists, run `provider-router doctor`."
+    return HTMLResponse(page("Something went wrong", "", active="", banner=banner), status_code=500)
+
+
 def create_app(state: WebState, host: str, port: int) -> Starlette:
     """The dashboard over `state` for a server bound to host:port (the only Host header it answers)."""
 
@@ -162,9 +192,16 @@ def create_app(state: WebState, host: str, port: int) -> Starlette:
     app = Starlette(
         routes=routes,
         middleware=[
-            Middleware(Guard, secret=state.secret, hosts=allowed_hosts(host, port), any_address=host in WILDCARDS)
+            Middleware(
+                Guard,
+                secret=state.secret,
+                hosts=allowed_hosts(host, port),
+                any_address=host in WILDCARDS,
+                cookie=cookie_for(port),
+            )
         ],
         lifespan=lifespan,
+        exception_handlers={404: no_such_page, 405: no_such_page, Exception: went_wrong},
     )
     app.state.web = state
     return app

@@ -58,10 +58,15 @@ def _is_ip_literal(host_header: str) -> bool:
     return True
 
 
+def cookie_for(port: int) -> str:
+    """The token cookie of the dashboard on `port` (another dashboard on another port keeps its own)."""
+    return f"{COOKIE}_{port}"
+
+
 def allowed_hosts(host: str, port: int) -> frozenset[str]:
     """The Host headers a browser sends to this server: the bound address (and localhost for loopback)."""
     names = {host}
-    if host in ("127.0.0.1", "localhost", "::1"):
+    if host in ("127.0.0.1", "localhost", "::1", *WILDCARDS):
         names |= {"127.0.0.1", "localhost"}
     return frozenset(f"{name}:{port}" for name in names) | frozenset(f"[{name}]:{port}" for name in names)
 
@@ -69,8 +74,12 @@ def allowed_hosts(host: str, port: int) -> frozenset[str]:
 class Guard:
     """ASGI middleware: refuse other Host headers (421), ask for the token (401), set it as a cookie."""
 
-    def __init__(self, app: ASGIApp, secret: Secrets, hosts: Iterable[str], *, any_address: bool = False) -> None:
+    def __init__(
+        self, app: ASGIApp, secret: Secrets, hosts: Iterable[str], *, any_address: bool = False, cookie: str = COOKIE
+    ) -> None:
         self.app = app
+        #: the cookie's name: browsers share cookies across ports, so each port's dashboard names its own
+        self.cookie = cookie
         self.secret = secret
         self.hosts = frozenset(hosts)
         #: bound to every interface (--host 0.0.0.0): any address literal is this server, a DNS name never is
@@ -96,9 +105,9 @@ class Guard:
             # the token moves to a cookie and out of the address bar (and out of shared links)
             clean = URL(str(request.url)).remove_query_params("token")
             redirect = RedirectResponse(str(clean.replace(scheme="", netloc="")) or "/", status_code=303)
-            redirect.set_cookie(COOKIE, self.secret.token, httponly=True, samesite="strict", path="/")
+            redirect.set_cookie(self.cookie, self.secret.token, httponly=True, samesite="strict", path="/")
             return redirect
-        if not self.secret.is_token(request.cookies.get(COOKIE)):
+        if not self.secret.is_token(request.cookies.get(self.cookie)):
             return PlainTextResponse(
                 "401: open the dashboard with the URL `provider-router dashboard` printed (it carries the token).",
                 401,
@@ -121,9 +130,12 @@ class Guard:
         return sending
 
 
+def same_origin(request: Request) -> bool:
+    """The request's Origin (when the browser sends one) is this server."""
+    origin = request.headers.get("origin")
+    return origin is None or origin.split("://", 1)[-1] == request.headers.get("host")
+
+
 def csrf_ok(request: Request, form_value: str | None, secret: Secrets) -> bool:
     """An action's CSRF token matches, and its Origin (when the browser sends one) is this server."""
-    origin = request.headers.get("origin")
-    if origin is not None and origin.split("://", 1)[-1] != request.headers.get("host"):
-        return False
-    return secret.is_csrf(form_value)
+    return same_origin(request) and secret.is_csrf(form_value)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import os
 
 from server.cli.common import UserError, cli_clock, cli_paths
@@ -17,7 +18,12 @@ def dashboard(args: argparse.Namespace) -> int:
     try:
         run_dashboard(cli_paths(), dict(os.environ), cli_clock(), args.host, args.port, open_browser=not args.no_open)
     except OSError as error:
-        raise UserError(f"cannot listen on {args.host}:{args.port} ({error.strerror}); pick another --port") from error
+        where = f"cannot listen on {args.host}:{args.port} ({error.strerror})"
+        if error.errno in (errno.EADDRINUSE, errno.EACCES):
+            raise UserError(f"{where}; pick another --port, or --port 0 for any free one") from error
+        raise UserError(
+            f"{where}; --host {args.host} is not an address of this machine (the default is 127.0.0.1)"
+        ) from error
     except KeyboardInterrupt:
         return 0
     return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import os
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -82,7 +83,9 @@ def test_dashboard_prints_its_url_with_the_token_first_and_serves_it(env: SimHom
             connection.request("GET", f"/?{address.query}")
             response = connection.getresponse()
             response.read()
-            assert response.status == 303 and "provider_router_dashboard=" in (response.getheader("set-cookie") or "")
+            assert response.status == 303 and f"provider_router_dashboard_{address.port}=" in (
+                response.getheader("set-cookie") or ""
+            )
         finally:
             connection.close()
     finally:
@@ -94,3 +97,17 @@ def test_dashboard_prints_its_url_with_the_token_first_and_serves_it(env: SimHom
 def test_dashboard_refuses_a_port_out_of_range(env: SimHome) -> None:
     run = env.cli("dashboard", "--no-open", "--port", "70000")
     assert run.code == 1 and "--port" in run.err
+
+
+def test_dashboard_on_a_port_already_in_use_says_to_pick_another_port(env: SimHome) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        run = env.cli("dashboard", "--no-open", "--port", str(taken.getsockname()[1]))
+    assert run.code == 1 and "in use" in run.err and "--port 0" in run.err
+
+
+def test_dashboard_on_an_address_not_of_this_machine_says_to_check_the_host(env: SimHome) -> None:
+    for host in ("203.0.113.7", "no-such-host.invalid"):
+        run = env.cli("dashboard", "--no-open", "--host", host)
+        assert run.code == 1 and f"--host {host}" in run.err and "--port" not in run.err

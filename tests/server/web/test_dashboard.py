@@ -4,10 +4,12 @@ page shows the CLI's `--json` numbers, the overview follows other processes live
 from __future__ import annotations
 
 import http.client
+import http.cookiejar
 import os
 import sqlite3
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -18,6 +20,7 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, expect
 
+from server.web.security import Secrets
 from tests.clock import moved_clock_environ
 from tests.harness import SIM_KEY
 from tests.server.test_cli_support import Run, SimHome, sim_home
@@ -231,6 +234,19 @@ def _get(dashboard: Dashboard, path: str, *, host: str | None = None, cookie: st
         connection.close()
 
 
+def _post_from(dashboard: Dashboard, origin: str, cookie: str, body: str) -> Answer:
+    address = urlsplit(dashboard.base)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+    headers = {"Host": address.netloc, "Origin": origin, "Cookie": cookie,
+               "Content-Type": "application/x-www-form-urlencoded"}  # fmt: skip
+    try:
+        connection.request("POST", "/actions/switch", body=body + "&provider=zai", headers=headers)
+        response = connection.getresponse()
+        return Answer(response.status, {k.lower(): v for k, v in response.getheaders()}, response.read())
+    finally:
+        connection.close()
+
+
 def test_without_the_token_the_dashboard_answers_401_and_another_host_is_refused(dashboard: Dashboard) -> None:
     assert _get(dashboard, "/").status == 401
     assert _get(dashboard, "/costs?token=wrong").status == 401
@@ -313,3 +329,38 @@ def test_a_database_another_process_holds_locked_gives_a_busy_banner_until_it_is
             assert _get(dashboard, "/costs", cookie=cookie).status == 200
     finally:
         holder.close()
+
+
+def test_a_decision_id_too_large_for_the_database_gets_a_page_saying_there_is_none(
+    env: Home, dashboard: Dashboard
+) -> None:
+    fill(env)
+    cookie = _get(dashboard, f"/?token={dashboard.token}").cookie()
+    huge = _get(dashboard, "/routing/99999999999999999999999999", cookie=cookie)
+    assert huge.status == 404 and b"No decision #99999999999999999999999999" in huge.body
+
+
+def test_an_address_that_is_no_page_gets_a_dashboard_page_with_its_navigation(dashboard: Dashboard) -> None:
+    cookie = _get(dashboard, f"/?token={dashboard.token}").cookie()
+    for path in ("/routing/abc", "/routing/-1", "/nowhere"):
+        missing = _get(dashboard, path, cookie=cookie)
+        assert missing.status == 404
+        assert b"No such page" in missing.body and b'href="/routing"' in missing.body
+
+
+def test_an_action_from_a_foreign_origin_is_refused_and_says_so(env: Home, dashboard: Dashboard) -> None:
+    fill(env)
+    cookie = _get(dashboard, f"/?token={dashboard.token}").cookie()
+    csrf = Secrets(dashboard.token).csrf
+    refused = _post_from(dashboard, "http://evil.example", cookie, f"confirm=yes&csrf={csrf}")
+    assert refused.status == 403 and b"another site" in refused.body
+    assert env.cli("status", "--json").json()["manual_switch"] is None
+
+
+def test_two_dashboards_on_other_ports_keep_their_own_sign_in(env: Home) -> None:
+    jar = http.cookiejar.CookieJar()
+    browser_like = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    with serving(env.home) as first, serving(env.home) as second:
+        browser_like.open(first.url, timeout=30).read()
+        browser_like.open(second.url, timeout=30).read()
+        assert browser_like.open(first.base + "/costs", timeout=30).status == 200

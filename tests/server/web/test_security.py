@@ -56,6 +56,13 @@ async def test_a_wildcard_bind_answers_any_address_but_never_a_dns_name() -> Non
     assert (await _call(guard, _scope("attacker.example:8000", cookie=cookie)))[0] == 421
 
 
+async def test_a_wildcard_bind_also_answers_localhost() -> None:
+    guard = Guard(_inner, SECRET, allowed_hosts("0.0.0.0", 8000), any_address=True)
+    cookie = f"{COOKIE}={SECRET.token}"
+    assert (await _call(guard, _scope("localhost:8000", cookie=cookie)))[0] == 200
+    assert (await _call(guard, _scope("localhost:9999", cookie=cookie)))[0] == 421
+
+
 async def test_the_token_becomes_a_strict_cookie_and_leaves_the_address() -> None:
     guard = Guard(_inner, SECRET, allowed_hosts("127.0.0.1", 8000))
     status, headers = await _call(guard, _scope("127.0.0.1:8000", "/costs", f"period=day&token={SECRET.token}"))

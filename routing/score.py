@@ -128,7 +128,7 @@ class Evaluation:
 class Group:
     """The accounts of one (provider, model)."""
 
-    __slots__ = ("prov", "model", "members", "survivors", "filters", "tiers", "score", "key")
+    __slots__ = ("prov", "model", "members", "survivors", "filters", "tiers", "score", "key", "timed")
 
     def __init__(self, prov: str, model: str) -> None:
         self.prov = prov
@@ -139,10 +139,16 @@ class Group:
         self.tiers: Tiers
         self.score: ScoreBreakdown
         self.key: tuple[float | str, ...] = ()
+        #: whether any member carries a speed estimate (otherwise no prediction, de-rank or probe to look at)
+        self.timed = False
 
 
 _ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool]
 _NOTHING: frozenset[str] = frozenset()
+#: model_info shared across decide() calls, keyed by (id(model), wire, input tokens, output tokens, needs, day) and
+#: holding the model itself, so an id reused by another object never matches; cleared when full
+_SHARED_INFO: dict[tuple[object, ...], tuple[ModelProfile, _ModelInfo]] = {}
+_SHARED_MAX = 4096
 
 
 class Context:
@@ -176,6 +182,23 @@ class Context:
         self.default = norm_provider(prefs.default) if prefs.default else None
 
     def model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
+        key = (id(model), kind)
+        info = self.models.get(key)
+        if info is None and not self.task.image_tokens:
+            # across calls: the same setup (model, wire) and the same task sizes give the same answer
+            shared_key = (id(model), kind, self.task.estimated_input_tokens, self.output, self.task.needs, self.today)
+            shared = _SHARED_INFO.get(shared_key)
+            if shared is not None and shared[0] is model:
+                info = self.models[key] = shared[1]
+                return info
+            info = self._model_info(model, kind)
+            if len(_SHARED_INFO) >= _SHARED_MAX:
+                _SHARED_INFO.clear()
+            _SHARED_INFO[shared_key] = (model, info)
+            return info
+        return info if info is not None else self._model_info(model, kind)
+
+    def _model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
         key = (id(model), kind)
         info = self.models.get(key)
         if info is None:
@@ -244,8 +267,9 @@ def _score_group(g: Group, ctx: Context) -> None:
         headroom, cheapest, p50 = _pool_aggregates(members)
     quality = quality_part(model.quality.get(ctx.task_type, 50))
     cost = cost_part(cheapest)
+    timed = g.timed
     pool = g.survivors or members
-    predictions = [e.predicted for e in pool if e.predicted is not None and not e.deranked]
+    predictions = [e.predicted for e in pool if e.predicted is not None and not e.deranked] if timed else None
     if predictions:
         latency = latency_part(sum(predictions) / len(predictions))
     else:
@@ -260,8 +284,8 @@ def _score_group(g: Group, ctx: Context) -> None:
     default = 0 if ctx.default is None or ctx.default == g.prov else 1
     g.tiers = Tiers(2, ql, cl, window, tl, default)
     # an uncatalogued model (autoDiscover) makes no quality claim: it serves only after every catalogued one
-    healthy = [e for e in g.survivors if not e.deranked or e.probe]
-    all_deranked = bool(g.survivors) and not healthy
+    healthy = [e for e in g.survivors if not e.deranked or e.probe] if timed else g.survivors
+    all_deranked = timed and bool(g.survivors) and not healthy
     speed = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0) if ctx.max_speed else 0.0
     g.key = (model.uncatalogued, all_deranked, speed, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total,
              g.prov, g.model)  # fmt: skip
@@ -308,6 +332,7 @@ def _flag(g: Group, ctx: Context) -> None:
     """Each member's predicted completion; which survivors are de-ranked and probed (routing.latency)."""
     if not any(e.c.speed is not None for e in g.members):
         return
+    g.timed = True
     out = ctx.expected_output
     flags = pool_flags([e.c for e in g.survivors], out)
     for e in g.members:

@@ -146,15 +146,20 @@ class DecisionLog:
         return await self._store.insert(_SQL_INSERT_SWITCH, _switch_row(switch, now, switch.decision_id))
 
     async def recent(
-        self, limit: int = 20, *, conversation_id: str | None = None, provider: str | None = None
+        self,
+        limit: int = 20,
+        *,
+        conversation_id: str | None = None,
+        provider: str | None = None,
+        member: str | None = None,
     ) -> list[LoggedDecision]:
-        """The latest decisions, newest first, each with its attempts."""
-        params = (conversation_id, conversation_id, provider, provider, limit)
+        """The latest decisions, newest first, each with its attempts (only `member`'s when given)."""
+        params = (conversation_id, conversation_id, provider, provider, member, member, limit)
 
         def job(conn: sqlite3.Connection) -> list[LoggedDecision]:
             rows = conn.execute(
                 f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE (? IS NULL OR conversation_id = ?) "
-                "AND (? IS NULL OR provider = ?) ORDER BY id DESC LIMIT ?",
+                "AND (? IS NULL OR provider = ?) AND (? IS NULL OR member = ?) ORDER BY id DESC LIMIT ?",
                 params,
             ).fetchall()
             decisions = [_decision(row) for row in rows]
@@ -163,11 +168,14 @@ class DecisionLog:
 
         return await self._store.read(job)
 
-    async def get(self, decision_id: int) -> LoggedDecision | None:
-        """One decision with its attempts, or None."""
+    async def get(self, decision_id: int, *, member: str | None = None) -> LoggedDecision | None:
+        """One decision with its attempts, or None (also when `member` is given and it is not theirs)."""
+        params = (decision_id, member, member)
 
         def job(conn: sqlite3.Connection) -> LoggedDecision | None:
-            row = conn.execute(f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ? AND (? IS NULL OR member = ?)", params
+            ).fetchone()
             if row is None:
                 return None
             found = _decision(row)

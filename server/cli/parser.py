@@ -80,6 +80,7 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     log.add_argument("-n", "--limit", type=int, default=20, help="how many decisions to show (20)")
     log.add_argument("--id", type=int, dest="decision_id", help="show one decision with its candidates and attempts")
+    log.add_argument("--member", help="only this team member's decisions")
     monitor = _verb(
         verbs,
         "monitor",
@@ -210,7 +211,7 @@ def _cache(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 def _tools(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    _verb(verbs, "serve", "server.cli.verbs.run:serve", "Run the MCP server on stdio (what agents start).", json=False)
+    _serve(verbs)
     ask = _verb(verbs, "ask", "server.cli.verbs.ask:ask", "Send one prompt through the router and print the answer.")
     ask.add_argument("prompt", metavar="PROMPT", help="the prompt; - reads it from stdin")
     ask.add_argument("--task", choices=TASK_TYPES, help="the task type (inferred when absent)")
@@ -261,6 +262,56 @@ def _tools(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     install.add_argument(
         "--instructions", action="store_true", help="also add the delegation instructions to the project's file"
     )
+    install.add_argument("--url", help="a team router's MCP URL (https://host/mcp): write the HTTP form of the entry")
+    install.add_argument("--token", help="with --url: the member's bearer token (from `provider-router team add`)")
+
+
+def _serve(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = _verb(
+        verbs,
+        "serve",
+        "server.cli.verbs.run:serve",
+        "Run the MCP server on stdio (what agents start), or with --http for a team.",
+        json=False,
+        details="With --http: MCP streamable HTTP at path /mcp, for several clients at once; the first line on\n"
+        "stdout is `MCP: URL`. Once members exist (`provider-router team add`), every request needs a member's\n"
+        "bearer token; binding to anything but loopback requires members. TLS: put a reverse proxy in front, or\n"
+        "pass --certfile/--keyfile.",
+    )
+    serve.add_argument("--http", action="store_true", help="serve MCP streamable HTTP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="with --http: the address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="with --http: the port (8765; 0 picks a free one)")
+    serve.add_argument("--certfile", help="with --http: a TLS certificate (PEM) for HTTPS")
+    serve.add_argument("--keyfile", help="with --http: the TLS certificate's private key (PEM)")
+
+
+def _team(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    team = _verb(
+        verbs,
+        "team",
+        "server.cli.verbs.team:team",
+        "Manage the members of a team router (`serve --http`): bearer tokens and per-member budgets.",
+        json=False,
+        details="Examples:\n  provider-router team add alice --budget-daily 2 --budget-monthly 20\n"
+        "  provider-router team add bob --admin\n  provider-router team list\n"
+        "  provider-router team rotate alice\n  provider-router team remove bob\n"
+        "A token is printed once (only its hash is stored): `rotate` issues a new one.",
+    )
+    actions = team.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add a member and print their token once")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--budget-daily", type=float, metavar="USD", help="the member's daily spend cap")
+    add.add_argument("--budget-monthly", type=float, metavar="USD", help="the member's monthly spend cap")
+    add.add_argument("--admin", action="store_true", help="the member sees everyone's decisions and prompts")
+    _json(add)
+    _json(actions.add_parser("list", help="every member with their caps and spend"))
+    for name, summary in (
+        ("remove", "remove a member (their token stops working at once)"),
+        ("rotate", "issue a new token for a member (the old one stops working at once)"),
+    ):
+        action = actions.add_parser(name, help=summary, description=summary)
+        action.add_argument("name", metavar="NAME")
+        _json(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -272,6 +323,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
-    for add in (_views, _choices, _keys, _config, _cache, _tools):
+    for add in (_views, _choices, _keys, _config, _cache, _tools, _team):
         add(verbs)
     return parser

@@ -89,7 +89,9 @@ def log(args: argparse.Namespace) -> int:
         return 0
 
     async def both(app: App) -> tuple[DecisionLogView, dict[str, str]]:
-        return await decision_log(app, args.limit), dashboard.account_labels(await provider_status(app))
+        return await decision_log(app, args.limit, member=args.member), dashboard.account_labels(
+            await provider_status(app)
+        )
 
     view, labels = run(lambda: _report(both))
     if args.json:

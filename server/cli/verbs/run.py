@@ -41,6 +41,8 @@ def install(args: argparse.Namespace) -> int:
         err=sys.stderr,
         instructions=args.instructions,
         now=cli_clock()().astimezone(),
+        url=args.url,
+        token=args.token,
     )
 
 

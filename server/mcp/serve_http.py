@@ -36,11 +36,6 @@ def run_serve_http(args: argparse.Namespace, *, environ: MutableMapping[str, str
     """Serve MCP over streamable HTTP until SIGTERM/Ctrl-C; returns the exit status (1: refused, with the fix)."""
     environ = environ if environ is not None else os.environ
     redactor = Redactor()
-    level = environ.get(LOG_LEVEL_ENV, "INFO").upper()
-    configure_logging(redactor, level if level in logging.getLevelNamesMapping() else "INFO")
-    bus_note = ensure_session_bus(environ)
-    if bus_note:
-        log.info(bus_note)
     snapshot = dict(environ)
     factory = default_app_factory(snapshot, redactor)
     host, port = str(args.host), int(args.port)
@@ -52,6 +47,11 @@ def run_serve_http(args: argparse.Namespace, *, environ: MutableMapping[str, str
     except ServeRefused as error:
         print(f"provider-router: {error}", file=sys.stderr)
         return 1
+    level = environ.get(LOG_LEVEL_ENV, "INFO").upper()
+    configure_logging(redactor, level if level in logging.getLevelNamesMapping() else "INFO")
+    bus_note = ensure_session_bus(environ)
+    if bus_note:
+        log.info(bus_note)
     app = build_http_app(factory, host=host, config_source=str(Paths.from_env(snapshot).config_file))
     print(f"MCP: {_url(host, sock.getsockname()[1], tls=tls is not None)}", flush=True)
     import uvicorn

@@ -151,3 +151,19 @@ async def test_on_loopback_without_any_member_the_local_user_needs_no_token(tmp_
     ):
         out = structured(await client.call_tool("route_and_complete", {"prompt": PROMPT}))
     assert out["provider"]
+
+
+async def test_members_never_share_a_cached_answer(tmp_path: Path) -> None:
+    clock = FixedClock()
+    call = {"prompt": PROMPT, "temperature": 0, "cache": True}
+    async with simulated_home(tmp_path / "home", clock) as (sim, paths):
+        async with open_app(paths, ENV, clock=clock) as app:
+            tokens = await _members(app, alice={}, bob={})
+        async with http_server(paths, clock) as (url, _apps):
+            async with http_client(url, tokens["alice"]) as alice:
+                first = structured(await alice.call_tool("route_and_complete", call))
+                again = structured(await alice.call_tool("route_and_complete", call))
+            async with http_client(url, tokens["bob"]) as bob:
+                other = structured(await bob.call_tool("route_and_complete", call))
+    assert (first["cache_hit"], again["cache_hit"], other["cache_hit"]) == (False, True, False)
+    assert sum(sim.stats(account.id).requests for account in sim.spec.accounts) == 2

@@ -167,3 +167,23 @@ async def test_members_never_share_a_cached_answer(tmp_path: Path) -> None:
                 other = structured(await bob.call_tool("route_and_complete", call))
     assert (first["cache_hit"], again["cache_hit"], other["cache_hit"]) == (False, True, False)
     assert sum(sim.stats(account.id).requests for account in sim.spec.accounts) == 2
+
+
+async def test_only_an_admin_changes_the_team_s_routing_and_a_member_may_pin_their_own_conversation(
+    tmp_path: Path,
+) -> None:
+    clock = FixedClock()
+    async with simulated_home(tmp_path / "home", clock) as (_sim, paths):
+        async with open_app(paths, ENV, clock=clock) as app:
+            tokens = await _members(app, alice={}, root={"admin": True})
+        async with http_server(paths, clock) as (url, _apps):
+            async with http_client(url, tokens["alice"]) as alice:
+                refused = await alice.call_tool("set_preference", {"budget_mode": "free_only"})
+                pin = await alice.call_tool("switch_provider", {"provider": "zai"})
+                mine = await alice.call_tool("switch_provider", {"provider": "zai", "conversation_id": "c1"})
+            async with http_client(url, tokens["root"]) as root:
+                allowed = await root.call_tool("set_preference", {"budget_mode": "free_only"})
+    assert refused.is_error and "ask an admin" in str(refused.content)
+    assert pin.is_error and "conversation_id" in str(pin.content)
+    assert not mine.is_error and not allowed.is_error
+    assert '"free_only"' in paths.config_file.read_text()

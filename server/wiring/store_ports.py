@@ -40,7 +40,7 @@ from routing.preferences import Preferences
 from routing.retirement import substitute
 from routing.tokens import message_tokens
 from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow
-from server.wiring.identity import current_member
+from server.wiring.identity import acting_as, current_member
 from server.wiring.settlements import DRAIN_WAIT_MS, encode_unit, journal_of, settle_pending
 from storage import (
     Conversation,
@@ -493,6 +493,7 @@ class SqliteBookkeeping:
         if not journal_of(self._store).waiting():
             return
         try:
-            await settle_pending(self._store, self._log, finish_job, now, busy_timeout_ms=DRAIN_WAIT_MS)
+            with acting_as(None):  # other requests' work, of other members: not this request's member's
+                await settle_pending(self._store, self._log, finish_job, now, busy_timeout_ms=DRAIN_WAIT_MS)
         except (StoreError, OSError) as error:
             log.info("settlements kept beside router.db wait for the next try: %s", error)

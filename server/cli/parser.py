@@ -63,6 +63,7 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "Show the current provider, each provider's quota, spend and latency, and recent routing decisions.",
     )
     status.add_argument("--provider", help="show only this provider")
+    status.add_argument("--member", help="only this team member's decisions and latency")
     _verb(verbs, "list", "server.cli.verbs.views:list_providers", "List the configured providers, models and accounts.")
     quota = _verb(
         verbs,
@@ -90,6 +91,7 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     monitor.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (1)")
     monitor.add_argument("--once", action="store_true", help="draw the dashboard once and exit")
+    monitor.add_argument("--member", help="only this team member's decisions and latency")
     models = _verb(
         verbs,
         "models",

@@ -29,7 +29,7 @@ def status(args: argparse.Namespace) -> int:
 
     async def body() -> int:
         async with cli_app() as app:
-            board = await dashboard.gather(app)
+            board = await dashboard.gather(app, member=args.member)
         if args.provider is not None:
             chosen = [p for p in board.status.providers if p.id == args.provider]
             if not chosen:
@@ -111,13 +111,15 @@ def monitor(args: argparse.Namespace) -> int:
     async def body() -> int:
         async with cli_app() as app:
             if args.once:
-                console().print(dashboard.render_dashboard(await dashboard.gather(app)))
+                console().print(dashboard.render_dashboard(await dashboard.gather(app, member=args.member)))
                 return 0
             from rich.live import Live
 
             with Live(console=console(), auto_refresh=False, screen=False) as live:
                 while True:
-                    live.update(dashboard.render_dashboard(await dashboard.gather(app)), refresh=True)
+                    live.update(
+                        dashboard.render_dashboard(await dashboard.gather(app, member=args.member)), refresh=True
+                    )
                     await anyio.sleep(args.interval)
 
     try:

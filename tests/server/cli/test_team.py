@@ -60,3 +60,10 @@ def test_serve_http_on_a_public_address_without_members_refuses_naming_the_fix(e
 def test_serve_http_with_half_of_a_tls_pair_refuses(env: SimHome) -> None:
     run = env.cli("serve", "--http", "--port", "0", "--certfile", "cert.pem")
     assert run.code == 1 and "--keyfile" in run.err
+
+
+def test_log_and_status_filter_by_member(env: SimHome) -> None:
+    assert env.cli("ask", "Summarize this line", "--task", "simple", "--json").code == 0
+    assert len(env.cli("log", "--json").json()["decisions"]) == 1
+    assert env.cli("log", "--member", "alice", "--json").json()["decisions"] == []
+    assert env.cli("status", "--member", "alice").code == 0

@@ -84,8 +84,9 @@ def fresh_text(spec: ClientSpec, entry: dict[str, Any]) -> str:
     return render({spec.servers_key: {SERVER_NAME: entry}}) + "\n"
 
 
-def plan_update(spec: ClientSpec, path: Path, entry: dict[str, Any]) -> Plan:
-    """Work out the file's new content with our entry set and everything else kept.
+def plan_update(spec: ClientSpec, path: Path, entry: dict[str, Any], *, drop: frozenset[str] = frozenset()) -> Plan:
+    """Work out the file's new content with our entry set and everything else kept (but the existing entry's
+    members in `drop` that ours does not set: another transport's).
 
     Raises:
         ConfigFileError: the existing file is not valid for its format, or has a shape we cannot merge into.
@@ -96,9 +97,9 @@ def plan_update(spec: ClientSpec, path: Path, entry: dict[str, Any]) -> Plan:
     bom = _BOM if old.startswith(_BOM) else ""
     body = old[len(bom) :]
     if spec.format == "toml":
-        had_comments, new_body = _merge_toml(spec, body, entry, path)
+        had_comments, new_body = _merge_toml(spec, body, entry, path, drop)
     else:
-        had_comments, new_body = _merge_json(spec, body, entry, path)
+        had_comments, new_body = _merge_json(spec, body, entry, path, drop)
     return Plan(path, old, bom + new_body, had_comments)
 
 
@@ -125,16 +126,16 @@ def plan_list_item(path: Path, key: str, item: str) -> Plan:
     return Plan(path, old, new_text, had_comments=False)
 
 
-def merged_entry(old: Any, ours: Mapping[str, Any]) -> dict[str, Any]:
+def merged_entry(old: Any, ours: Mapping[str, Any], drop: frozenset[str] = frozenset()) -> dict[str, Any]:
     """Our entry set over the one already in the file: install owns the members it writes (command, args and
     the client's fixed ones such as `type`); every other member the user gave it stays (`disabled`,
     `autoApprove`, `startup_timeout_sec`…), and `env` keeps the user's variables, the pinned ones set over them.
     """
     if not isinstance(old, dict):
         return dict(ours)
-    merged = dict(old)
+    merged = {key: value for key, value in old.items() if key not in drop}
     for key, value in ours.items():
-        old_value = old.get(key)
+        old_value = merged.get(key)
         merged[key] = {**old_value, **value} if key == "env" and isinstance(old_value, dict) else value
     return merged
 
@@ -144,7 +145,9 @@ def _existing_entry(document: Any, servers_key: str) -> Any:
     return servers.get(SERVER_NAME) if isinstance(servers, dict) else None
 
 
-def _merge_json(spec: ClientSpec, text: str, entry: dict[str, Any], path: Path) -> tuple[bool, str]:
+def _merge_json(
+    spec: ClientSpec, text: str, entry: dict[str, Any], path: Path, drop: frozenset[str] = frozenset()
+) -> tuple[bool, str]:
     kind = (
         "JSON"
         + (" with comments" if spec.comments else "")
@@ -158,8 +161,11 @@ def _merge_json(spec: ClientSpec, text: str, entry: dict[str, Any], path: Path) 
     try:
         document = parse(text, trailing_commas=spec.trailing_commas)
         old = _existing_entry(document.root.value, spec.servers_key)
-        if isinstance(old, dict):
-            new_text = _set_members(text, (spec.servers_key, SERVER_NAME), old, merged_entry(old, entry), spec)
+        merged = merged_entry(old, entry, drop)
+        if isinstance(old, dict) and merged != old and drop & set(old):  # another transport's: written whole
+            new_text, _ = set_path(text, (spec.servers_key, SERVER_NAME), merged, trailing_commas=spec.trailing_commas)
+        elif isinstance(old, dict):
+            new_text = _set_members(text, (spec.servers_key, SERVER_NAME), old, merged, spec)
         else:
             new_text, _ = set_nested_member(
                 text, spec.servers_key, SERVER_NAME, entry, trailing_commas=spec.trailing_commas
@@ -183,11 +189,13 @@ def _set_members(
     return text
 
 
-def _merge_toml(spec: ClientSpec, text: str, entry: dict[str, Any], path: Path) -> tuple[bool, str]:
+def _merge_toml(
+    spec: ClientSpec, text: str, entry: dict[str, Any], path: Path, drop: frozenset[str] = frozenset()
+) -> tuple[bool, str]:
     had_comments = any(line.lstrip().startswith("#") for line in text.splitlines())
     try:
         old = _existing_entry(tomllib.loads(text), spec.servers_key)
-        merged = merged_entry(old, entry)
+        merged = merged_entry(old, entry, drop)
         if merged == old:
             return had_comments, text
         new_text, _ = set_table(text, (spec.servers_key, SERVER_NAME), merged)

@@ -56,6 +56,10 @@ class ClientSpec(BaseModel):
     check: str
     user_notes: str = Field(default="", alias="userNotes")
     """A caveat of the user-scope file, printed after installing there."""
+    http_entry: dict[str, Any] = Field(alias="httpEntry")
+    """The entry of a team router reached over HTTP (`{url}` filled in)."""
+    http_token_entry: dict[str, Any] = Field(alias="httpTokenEntry")
+    """Members set over `http_entry` when a bearer token is given (`{authorization}`: `Bearer TOKEN`)."""
 
     def path_template(self, scope: Scope, platform: str) -> str | None:
         """The template for this scope and platform, or None when the client has no such file."""
@@ -72,6 +76,31 @@ class ClientSpec(BaseModel):
         if env or self.format == "json":
             value["env"] = dict(env)
         return value
+
+    def remote_entry(self, url: str, token: str | None) -> dict[str, Any]:
+        """The HTTP form of the entry: this client's way of naming a streamable-HTTP URL and its bearer token."""
+        values = {"{url}": url, "{authorization}": f"Bearer {token}" if token else ""}
+        entry = {**self.http_entry, **(self.http_token_entry if token else {})}
+        return {key: _fill(value, values) for key, value in entry.items()}
+
+
+#: the members of an entry that say how to reach the server, in any client's stdio or HTTP form: installing one
+#: form replaces the other's (the entry's other members stay)
+TRANSPORT_MEMBERS = frozenset(
+    {"type", "command", "args", "env", "source", "url", "httpUrl", "serverUrl", "headers", "http_headers"}
+)
+
+
+def _fill(value: Any, values: Mapping[str, str]) -> Any:
+    if isinstance(value, str):
+        for placeholder, text in values.items():
+            value = value.replace(placeholder, text)
+        return value
+    if isinstance(value, list):
+        return [_fill(item, values) for item in value]
+    if isinstance(value, dict):
+        return {key: _fill(item, values) for key, item in value.items()}
+    return value
 
 
 @cache

@@ -167,13 +167,14 @@ class DecisionLog:
         task_type: str | None = None,
         reason: str | None = None,
         outcome: str | None = None,
+        member: str | None = None,
     ) -> list[LoggedDecision]:
         """The latest decisions, newest first, each with its attempts; each filter given narrows them (`outcome`:
-        served, failover, failed or refused, as DECISION_OUTCOMES)."""
+        served, failover, failed or refused, as DECISION_OUTCOMES; `member`: one team member's)."""
         if outcome is not None and outcome not in _OUTCOME_SQL:
             raise ValueError(f"no outcome {outcome!r}; one of: {', '.join(_OUTCOME_SQL)}")
         filters = ((conversation_id, "conversation_id"), (provider, "provider"), (task_type, "task_type"),
-                   (reason, "reason"))  # fmt: skip
+                   (reason, "reason"), (member, "member"))  # fmt: skip
         where = " AND ".join(f"(? IS NULL OR {column} = ?)" for _, column in filters)
         params = [value for value, _ in filters for value in (value, value)]
         if outcome is not None:
@@ -190,11 +191,14 @@ class DecisionLog:
 
         return await self._store.read(job)
 
-    async def get(self, decision_id: int) -> LoggedDecision | None:
-        """One decision with its attempts, or None."""
+    async def get(self, decision_id: int, *, member: str | None = None) -> LoggedDecision | None:
+        """One decision with its attempts, or None (also when `member` is given and it is not theirs)."""
+        params = (decision_id, member, member)
 
         def job(conn: sqlite3.Connection) -> LoggedDecision | None:
-            row = conn.execute(f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ?", (decision_id,)).fetchone()
+            row = conn.execute(
+                f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ? AND (? IS NULL OR member = ?)", params
+            ).fetchone()
             if row is None:
                 return None
             found = _decision(row)

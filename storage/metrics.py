@@ -79,13 +79,20 @@ class Metrics:
         )
         return [PromptCacheRow(*row) for row in rows]
 
-    async def compute(self, since: datetime, until: datetime, group_by: GroupBy = "provider") -> list[MetricsRow]:
-        """Metrics of the attempts started in [since, until), one row per group, sorted by group."""
-        rows = await self._store.fetchall(
+    async def compute(
+        self, since: datetime, until: datetime, group_by: GroupBy = "provider", *, member: str | None = None
+    ) -> list[MetricsRow]:
+        """Metrics of the attempts started in [since, until), one row per group, sorted by group (only those of
+        `member`'s decisions when given)."""
+        sql = (
             f"SELECT {_GROUP_SQL[group_by]}, outcome, error_class, latency_ms, input_tokens, output_tokens, cost_nusd "
-            "FROM attempts WHERE created_at >= ? AND created_at < ?",
-            (to_ms(since), to_ms(until)),
+            "FROM attempts WHERE created_at >= ? AND created_at < ?"
         )
+        params: tuple[object, ...] = (to_ms(since), to_ms(until))
+        if member is not None:
+            sql += " AND decision_id IN (SELECT id FROM decisions WHERE member = ?)"
+            params = (*params, member)
+        rows = await self._store.fetchall(sql, params)
         groups: dict[str, _Group] = {}
         for group, outcome, error_class, latency, input_tokens, output_tokens, cost in rows:
             groups.setdefault(group, _Group()).add(outcome, error_class, latency, input_tokens, output_tokens, cost)

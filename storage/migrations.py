@@ -349,6 +349,48 @@ def m011_quotas_warm_prefix(conn: sqlite3.Connection) -> None:
     )
 
 
+def m012_team_members(conn: sqlite3.Connection) -> None:
+    """Team mode (README "Team mode"): members with the sha256 of their bearer token (never the token), their own
+    USD caps in nano-USD, per-member settled counters kept by a trigger as `usage_counters` are, and the member
+    each reservation and decision belongs to (NULL: the local user, over stdio)."""
+    _run(
+        conn,
+        """CREATE TABLE team_members (
+            name TEXT PRIMARY KEY,
+            token_sha256 TEXT NOT NULL UNIQUE,
+            admin INTEGER NOT NULL DEFAULT 0,
+            budget_daily_nusd INTEGER,
+            budget_monthly_nusd INTEGER,
+            created_at INTEGER NOT NULL,
+            rotated_at INTEGER
+        ) WITHOUT ROWID""",
+        """CREATE TABLE member_counters (
+            member TEXT NOT NULL,
+            period TEXT NOT NULL,
+            requests INTEGER NOT NULL,
+            tokens INTEGER NOT NULL,
+            cost_nusd INTEGER NOT NULL,
+            PRIMARY KEY (member, period)
+        ) WITHOUT ROWID""",
+        "ALTER TABLE reservations ADD COLUMN member TEXT",
+        "CREATE INDEX reservations_member_pending ON reservations (member, expires_at) WHERE state = 'pending'",
+        "ALTER TABLE decisions ADD COLUMN member TEXT",
+        "CREATE INDEX decisions_by_member ON decisions (member, id)",
+        # the member's periods are the global budget's (the ledger's zone)
+        """CREATE TRIGGER reservations_settled_member AFTER UPDATE OF state ON reservations
+        WHEN NEW.state = 'settled' AND OLD.state != 'settled' AND NEW.member IS NOT NULL
+        BEGIN
+            INSERT INTO member_counters (member, period, requests, tokens, cost_nusd) VALUES
+                (NEW.member, NEW.global_day, 1, NEW.tokens, NEW.cost_nusd),
+                (NEW.member, NEW.global_month, 1, NEW.tokens, NEW.cost_nusd)
+            ON CONFLICT (member, period) DO UPDATE SET
+                requests = requests + excluded.requests,
+                tokens = tokens + excluded.tokens,
+                cost_nusd = cost_nusd + excluded.cost_nusd;
+        END""",
+    )
+
+
 def m013_attempt_ttft(conn: sqlite3.Connection) -> None:
     """attempts.ttft_ms: the time to first token of a streamed attempt (NULL: not measured). Added only when an
     earlier step has not added it already."""
@@ -368,6 +410,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m009_response_cache,
     m010_latency_stats,
     m011_quotas_warm_prefix,
+    m012_team_members,
     m013_attempt_ttft,
 )
 

@@ -112,13 +112,16 @@ async def _current(app: App, log: DecisionLogView, status: StatusReport, labels:
     )
 
 
-async def gather(app: App, *, recent: int = RECENT, now: datetime | None = None) -> Dashboard:
-    """Everything the dashboard shows, read once from the shared database."""
+async def gather(
+    app: App, *, recent: int = RECENT, now: datetime | None = None, member: str | None = None
+) -> Dashboard:
+    """Everything the dashboard shows, read once from the shared database (decisions and latency of `member`'s
+    requests only, when given)."""
     now = now or app.clock()
     status = await router_status(app, now=now)
-    log = await decision_log(app, recent)
+    log = await decision_log(app, recent, member=member)
     metrics: MetricsReport = await metrics_report(
-        app, since=now - timedelta(hours=24), until=now + timedelta(seconds=1)
+        app, since=now - timedelta(hours=24), until=now + timedelta(seconds=1), member=member
     )
     labels = account_labels(status)
     latency = {row.group: row.latency_p50_ms for row in metrics.by_account if row.latency_p50_ms is not None}

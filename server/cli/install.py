@@ -14,11 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Literal, TextIO
+from urllib.parse import urlsplit
 
 from clients.configfile import ConfigFileError, Plan, apply, plan_list_item, plan_update, read_text, write_target
 from clients.instructions import snippet, snippet_path, with_snippet
 from clients.table import (
     SERVER_NAME,
+    TRANSPORT_MEMBERS,
     Approval,
     ClientSpec,
     Scope,
@@ -31,6 +33,9 @@ from clients.table import (
 PINNED_ENV = ("PROVIDER_ROUTER_HOME", "XDG_CONFIG_HOME")
 """Variables copied into the entry when set: agents start servers with a thin environment (often only HOME,
 PATH, USER…), so without them the server would open another home than the one the user set up."""
+
+#: what the stdio form drops of an HTTP-form entry written before
+HTTP_ONLY_MEMBERS = frozenset({"url", "httpUrl", "serverUrl", "headers", "http_headers"})
 
 _NEW_FILE_MODE: dict[Scope, int] = {"user": 0o600, "project": 0o644}
 
@@ -86,6 +91,8 @@ def run_install(
     env: Mapping[str, str] | None = None,
     instructions: bool = False,
     now: datetime,
+    url: str | None = None,
+    token: str | None = None,
 ) -> int:
     """Register `provider-router` in CLIENT's config; return the exit status (0 done, 1 user error, 2 usage).
 
@@ -93,7 +100,8 @@ def run_install(
     pinned variables). With `instructions`, the delegation snippet is also placed between markers in the
     client's instructions file in `cwd` (CLAUDE.md, AGENTS.md, GEMINI.md…). An entry already there keeps
     every member install does not own (its `env` variables, `disabled`, `autoApprove`, timeouts…). `now` (the
-    caller's clock) names the backups.
+    caller's clock) names the backups. With `url` (a team router's `serve --http`), the entry is the client's HTTP
+    form with `token` as its bearer token, in place of the stdio one.
     """
     err = err or sys.stderr
     spec = _check_arguments(client, scope, command, err)
@@ -111,12 +119,17 @@ def run_install(
     if instructions and spec.instructions_file is None:
         print(f"{spec.label} reads no instructions file; paste {snippet_path()} into its own instructions", file=err)
         return 1
-    entry = spec.entry(command, server_env(environ, home=home, cwd=cwd))
+    if url is None:
+        entry, drop = spec.entry(command, server_env(environ, home=home, cwd=cwd)), HTTP_ONLY_MEMBERS
+    else:
+        if _bad_url(url, token, err):
+            return 1
+        entry, drop = spec.remote_entry(url, token), TRANSPORT_MEMBERS
     try:
         # Every file is read and merged before any is written: one bad file stops the install untouched.
         steps = [
             _Step(
-                plan_update(spec, write_target(path), entry),
+                plan_update(spec, write_target(path), entry, drop=drop),
                 "registered provider-router in",
                 f"({spec.label}, {scope} scope)",
                 "already registers provider-router",
@@ -134,6 +147,18 @@ def run_install(
         return 1
     _print_next(spec, scope, instructions=instructions, out=out)
     return 0
+
+
+def _bad_url(url: str, token: str | None, err: TextIO) -> bool:
+    """Whether `url` cannot be a team router's MCP URL (said on `err`, with the fix)."""
+    parsed = urlsplit(url)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        print(f"--url {url[:80]!r} is not an http(s) URL: pass the router's MCP URL, e.g. https://host/mcp", file=err)
+        return True
+    if token is not None and (not token.strip() or any(c.isspace() for c in token)):
+        print("--token must be the member's token as `provider-router team add` printed it", file=err)
+        return True
+    return False
 
 
 def _check_arguments(client: str, scope: str, command: list[str], err: TextIO) -> ClientSpec | int:

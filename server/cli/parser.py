@@ -65,6 +65,7 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         "Show the current provider, each provider's quota, spend and latency, and recent routing decisions.",
     )
     status.add_argument("--provider", help="show only this provider")
+    status.add_argument("--member", help="only this team member's decisions and latency")
     _verb(verbs, "list", "server.cli.verbs.views:list_providers", "List the configured providers, models and accounts.")
     quota = _verb(
         verbs,
@@ -88,6 +89,7 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     log.add_argument("--outcome", choices=OUTCOMES, help="only decisions that ended so")
     log.add_argument("--conversation", help="only this conversation's decisions")
     log.add_argument("--flow", action="store_true", help="count decisions from task type to provider to outcome")
+    log.add_argument("--member", help="only this team member's decisions")
     log.add_argument("--period", choices=PERIODS, default="day", help="the period of --flow (day)")
     for name, target, summary, default in (
         ("costs", "server.cli.verbs.reports:costs",
@@ -106,6 +108,7 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     monitor.add_argument("--interval", type=float, default=1.0, help="seconds between refreshes (1)")
     monitor.add_argument("--once", action="store_true", help="draw the dashboard once and exit")
+    monitor.add_argument("--member", help="only this team member's decisions and latency")
     models = _verb(
         verbs,
         "models",
@@ -238,7 +241,7 @@ def _tools(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dashboard.add_argument("--host", default="127.0.0.1", help="the address to listen on (127.0.0.1)")
     dashboard.add_argument("--port", type=int, default=0, help="the port (default: a free one)")
     dashboard.add_argument("--no-open", action="store_true", help="do not open a browser")
-    _verb(verbs, "serve", "server.cli.verbs.run:serve", "Run the MCP server on stdio (what agents start).", json=False)
+    _serve(verbs)
     ask = _verb(verbs, "ask", "server.cli.verbs.ask:ask", "Send one prompt through the router and print the answer.")
     ask.add_argument("prompt", metavar="PROMPT", help="the prompt; - reads it from stdin")
     ask.add_argument("--task", choices=TASK_TYPES, help="the task type (inferred when absent)")
@@ -294,6 +297,56 @@ def _tools(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     install.add_argument(
         "--instructions", action="store_true", help="also add the delegation instructions to the project's file"
     )
+    install.add_argument("--url", help="a team router's MCP URL (https://host/mcp): write the HTTP form of the entry")
+    install.add_argument("--token", help="with --url: the member's bearer token (from `provider-router team add`)")
+
+
+def _serve(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    serve = _verb(
+        verbs,
+        "serve",
+        "server.cli.verbs.run:serve",
+        "Run the MCP server on stdio (what agents start), or with --http for a team.",
+        json=False,
+        details="With --http: MCP streamable HTTP at path /mcp, for several clients at once; the first line on\n"
+        "stdout is `MCP: URL`. Once members exist (`provider-router team add`), every request needs a member's\n"
+        "bearer token; binding to anything but loopback requires members. TLS: put a reverse proxy in front, or\n"
+        "pass --certfile/--keyfile.",
+    )
+    serve.add_argument("--http", action="store_true", help="serve MCP streamable HTTP instead of stdio")
+    serve.add_argument("--host", default="127.0.0.1", help="with --http: the address to bind (127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8765, help="with --http: the port (8765; 0 picks a free one)")
+    serve.add_argument("--certfile", help="with --http: a TLS certificate (PEM) for HTTPS")
+    serve.add_argument("--keyfile", help="with --http: the TLS certificate's private key (PEM)")
+
+
+def _team(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    team = _verb(
+        verbs,
+        "team",
+        "server.cli.verbs.team:team",
+        "Manage the members of a team router (`serve --http`): bearer tokens and per-member budgets.",
+        json=False,
+        details="Examples:\n  provider-router team add alice --budget-daily 2 --budget-monthly 20\n"
+        "  provider-router team add bob --admin\n  provider-router team list\n"
+        "  provider-router team rotate alice\n  provider-router team remove bob\n"
+        "A token is printed once (only its hash is stored): `rotate` issues a new one.",
+    )
+    actions = team.add_subparsers(dest="action", metavar="ACTION", required=True)
+    add = actions.add_parser("add", help="add a member and print their token once")
+    add.add_argument("name", metavar="NAME")
+    add.add_argument("--budget-daily", type=float, metavar="USD", help="the member's daily spend cap")
+    add.add_argument("--budget-monthly", type=float, metavar="USD", help="the member's monthly spend cap")
+    add.add_argument("--admin", action="store_true", help="the member sees everyone's decisions and prompts")
+    _json(add)
+    _json(actions.add_parser("list", help="every member with their caps and spend"))
+    for name, summary in (
+        ("remove", "remove a member (their token stops working at once)"),
+        ("rotate", "issue a new token for a member (the old one stops working at once)"),
+    ):
+        action = actions.add_parser(name, help=summary, description=summary)
+        action.add_argument("name", metavar="NAME")
+        _json(action)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -305,6 +358,6 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     verbs = parser.add_subparsers(dest="verb", metavar="VERB", title="verbs")
-    for add in (_views, _choices, _keys, _config, _cache, _tools):
+    for add in (_views, _choices, _keys, _config, _cache, _tools, _team):
         add(verbs)
     return parser

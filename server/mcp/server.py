@@ -19,6 +19,7 @@ from mcp.server.mcpserver import MCPServer
 from providers.clock import system_clock
 from providers.credentials import KeyringCredentials
 from server.config import Paths
+from server.mcp.identity import IdentifiedServer
 from server.mcp.resources import register_resources
 from server.mcp.state import Runtime, ServerState
 from server.mcp.tools import register_tools
@@ -140,15 +141,18 @@ def build_server(
     config_source: str = "providers.json",
     preload_tokenizer: bool = False,
     refresh_listings: bool = False,
+    runtime: Runtime | None = None,
 ) -> MCPServer[ServerState]:
     """The MCP server with its five tools and five resources, opening its App through `factory` when it starts.
 
     `config_source` names the configuration in messages when the App cannot be opened at all. `preload_tokenizer`
     loads the tokenizer in the background at start (otherwise the first routed request loads it).
     `refresh_listings` refreshes stale model listings in the background (`provider-router serve` turns it on).
+    `runtime` receives the lifespan's state (the HTTP transport's token gate reads the store through it). Tool
+    calls and resource reads run as the caller's team member (server.mcp.identity).
     """
-    runtime = Runtime()
-    server: MCPServer[ServerState] = MCPServer(
+    runtime = runtime if runtime is not None else Runtime()
+    server: MCPServer[ServerState] = IdentifiedServer(
         NAME,
         version=VERSION,
         instructions=INSTRUCTIONS,

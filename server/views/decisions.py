@@ -12,6 +12,7 @@ from pydantic import Field
 from providers.attempts import AttemptRecord
 from providers.types import Frozen, Usage
 from server.wiring import App
+from server.wiring.identity import visible_member
 from storage import LoggedDecision
 
 
@@ -133,19 +134,25 @@ async def decision_log(
     task_type: str | None = None,
     reason: str | None = None,
     outcome: str | None = None,
+    member: str | None = None,
 ) -> DecisionLogView:
     """The latest decisions, newest first, with their attempts, and the latest provider switches; the filters
-    narrow the decisions (`outcome`: served, failover, failed or refused).
+    narrow the decisions (`outcome`: served, failover, failed or refused; `member`: one team member's, and only
+    the viewer's own when a team member who is not an admin asks).
 
     Raises:
         ValueError: an unknown outcome (the message lists them).
     """
     limit = max(1, min(limit, 500))
+    member = visible_member() or member
     decisions = await app.decisions.recent(
         limit, conversation_id=conversation_id, provider=provider, task_type=task_type, reason=reason,
-        outcome=outcome,
+        outcome=outcome, member=member,
     )  # fmt: skip
     switches = await app.decisions.switches(limit, conversation_id=conversation_id)
+    if member is not None:
+        theirs = {d.id for d in decisions}
+        switches = [s for s in switches if s.record.decision_id in theirs]
     return DecisionLogView(
         decisions=[DecisionSummary(**_summary_fields(d)) for d in decisions],
         switches=[SwitchView(id=s.id, created_at=s.created_at, **asdict(s.record)) for s in switches],
@@ -154,7 +161,7 @@ async def decision_log(
 
 async def decision_detail(app: App, decision_id: int) -> DecisionDetail | None:
     """One decision with candidates, exclusions, explanation and attempts; None when there is no such decision."""
-    logged = await app.decisions.get(decision_id)
+    logged = await app.decisions.get(decision_id, member=visible_member())
     if logged is None:
         return None
     r = logged.record

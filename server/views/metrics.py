@@ -9,6 +9,7 @@ from pydantic import Field
 from providers.types import Frozen
 from server.views.cache import CacheReport, cache_report
 from server.wiring import App
+from server.wiring.identity import visible_member
 from storage import MetricsRow
 
 
@@ -56,13 +57,17 @@ def _metrics_view(row: MetricsRow) -> MetricsView:
     )
 
 
-async def metrics_report(app: App, since: datetime | None = None, until: datetime | None = None) -> MetricsReport:
-    """Attempts in [since, until) grouped per provider, account and model (default: the retention period)."""
+async def metrics_report(
+    app: App, since: datetime | None = None, until: datetime | None = None, *, member: str | None = None
+) -> MetricsReport:
+    """Attempts in [since, until) grouped per provider, account and model (default: the retention period); only
+    `member`'s when given, and only the viewer's own when a team member who is not an admin asks."""
+    member = visible_member() or member
     now = app.clock()
     until = until or now + timedelta(seconds=1)
     since = since or now - timedelta(days=app.config.settings.retention_days)
     groups = {
-        name: [_metrics_view(row) for row in await app.metrics.compute(since, until, name)]
+        name: [_metrics_view(row) for row in await app.metrics.compute(since, until, name, member=member)]
         for name in ("provider", "account", "model")
     }
     return MetricsReport(

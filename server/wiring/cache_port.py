@@ -5,7 +5,15 @@ from __future__ import annotations
 from datetime import datetime
 
 from routing.ports import CacheWrite
+from server.wiring.identity import current_member
 from storage import CacheEntry, ResponseCache, Store
+
+
+def member_key(key: str) -> str:
+    """The key in the running request's member's own namespace (team mode): members never share an answer, as they
+    never see each other's prompts. The local user's keys are unchanged."""
+    member = current_member()
+    return key if member is None else f"member:{member.name}:{key}"
 
 
 class SqliteCache:
@@ -15,8 +23,10 @@ class SqliteCache:
         self._cache = ResponseCache(store)
 
     async def lookup(self, key: str, now: datetime) -> str | None:
-        return await self._cache.lookup(key, now)
+        return await self._cache.lookup(member_key(key), now)
 
     async def save(self, write: CacheWrite, now: datetime, max_bytes: int) -> None:
-        entry = CacheEntry(write.key, write.scope, write.answer, write.tokens, write.cost_usd, write.expires_at)
+        entry = CacheEntry(
+            member_key(write.key), write.scope, write.answer, write.tokens, write.cost_usd, write.expires_at
+        )
         await self._cache.save(entry, now, max_bytes)

@@ -42,6 +42,7 @@ from routing.preferences import Preferences
 from routing.retirement import substitute
 from routing.tokens import message_tokens
 from routing.types import CandidateState, ConversationState, ManualSwitch, QuotaWindow, SpeedEstimate
+from server.wiring.identity import acting_as, current_member
 from server.wiring.settlements import DRAIN_WAIT_MS, encode_unit, journal_of, settle_pending
 from storage import (
     Conversation,
@@ -75,6 +76,9 @@ from storage.conversations import get_job, is_valid_id, save_turn_job
 from storage.db import Job
 from storage.latency import SpeedRow, Speeds, observe_job, read_speeds_job
 from storage.ledger import release_job, settle_job
+from storage.quota_check import to_nusd
+from storage.team import Member, attribute_decision_job, attribute_job, member_check
+from storage.windows import day_window, month_window
 
 log = logging.getLogger(__name__)
 
@@ -316,13 +320,14 @@ class SqliteLedger:
         self._ledger = ledger
 
     def _reserve_job(self, claim: Claim, now: datetime) -> Job[Reservation | Refused]:
-        return self._ledger.reserve_job(
+        job = self._ledger.reserve_job(
             claim.account,
             claim.model,
             estimated_tokens=claim.estimated_tokens,
             worst_case_cost_usd=claim.worst_case_cost_usd,
             now=now,
         )
+        return member_reserve_job(job, current_member(), claim.worst_case_cost_usd, self._ledger.timezone, now)
 
     async def reserve(self, claim: Claim, now: datetime) -> Hold | Refusal:
         return _hold(await self._store.quick_write(self._reserve_job(claim, now)))
@@ -338,6 +343,28 @@ class SqliteLedger:
 
         index, granted = await self._store.quick_write(job)
         return index, _hold(granted)
+
+
+def member_reserve_job(
+    reserve: Job[Reservation | Refused], member: Member | None, worst_case_cost_usd: float, timezone: str, now: datetime
+) -> Job[Reservation | Refused]:
+    """`reserve` within the member's own caps too (team mode): in the same transaction, the member's check first,
+    then the ledger's; the reservation made is attributed to the member. Without a member, `reserve` itself."""
+    if member is None:
+        return reserve
+    day, month = day_window(now, timezone), month_window(now, timezone)
+    cost_nusd = to_nusd(worst_case_cost_usd)
+
+    def job(conn: sqlite3.Connection) -> Reservation | Refused:
+        refusal = member_check(conn, member, cost_nusd, day, month, now)
+        if refusal is not None:
+            return refusal
+        granted = reserve(conn)
+        if isinstance(granted, Reservation):
+            attribute_job(granted.id, member.name)(conn)
+        return granted
+
+    return job
 
 
 def _hold(granted: Reservation | Refused) -> Hold | Refusal:
@@ -429,7 +456,17 @@ def decision_job(log: DecisionLog, entry: DecisionLogEntry, now: datetime) -> Jo
     if entry.switch is not None:
         from_provider, from_model, to_provider, to_model, why = entry.switch
         switch = SwitchRecord(why, from_provider, from_model, to_provider, to_model, entry.conversation_id)
-    return log.record_job(record, now, attempts, switch)
+    recorded = log.record_job(record, now, attempts, switch)
+    member = current_member()
+    if member is None:
+        return recorded
+
+    def job(conn: sqlite3.Connection) -> int:
+        decision_id = recorded(conn)
+        attribute_decision_job(decision_id, member.name)(conn)
+        return decision_id
+
+    return job
 
 
 def turn_job(turn: SavedTurn, now: datetime) -> Job[None]:
@@ -514,6 +551,7 @@ class SqliteBookkeeping:
         if not journal_of(self._store).waiting():
             return
         try:
-            await settle_pending(self._store, self._log, finish_job, now, busy_timeout_ms=DRAIN_WAIT_MS)
+            with acting_as(None):  # other requests' work, of other members: not this request's member's
+                await settle_pending(self._store, self._log, finish_job, now, busy_timeout_ms=DRAIN_WAIT_MS)
         except (StoreError, OSError) as error:
             log.info("settlements kept beside router.db wait for the next try: %s", error)

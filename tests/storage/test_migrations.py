@@ -37,6 +37,8 @@ TABLES = {
     "response_cache_totals",
     "latency_stats",
     "output_stats",
+    "team_members",
+    "member_counters",
 }
 
 
@@ -69,7 +71,7 @@ async def test_a_blank_database_is_migrated_to_the_whole_schema(tmp_path: Path) 
         assert list(await store.fetchall("PRAGMA synchronous")) == [(1,)]  # NORMAL
     found = schema(path)
     assert found["table"] == TABLES
-    assert found["trigger"] == {"reservations_settled", "conversation_messages_deleted"}
+    assert found["trigger"] == {"reservations_settled", "conversation_messages_deleted", "reservations_settled_member"}
     assert {"reservations_by_account_time", "reservations_pending", "attempts_by_time"} <= found["index"]
     assert columns(path, "attempts") == [
         "id", "decision_id", "created_at", "provider", "model", "account", "outcome", "error_class", "latency_ms",
@@ -115,10 +117,9 @@ async def test_a_database_from_a_newer_version_is_refused_and_left_alone(tmp_pat
 def test_migration_names_are_unique_and_numbered_in_order() -> None:
     names = [m.__name__ for m in MIGRATIONS]
     assert names == sorted(set(names))
-    # numbers are handed out per branch (m010 latency, m011 quotas, m012 team, m013 web): increasing, maybe with gaps
-    numbers = [int(name[1:4]) for name in names]
+        numbers = [int(name[1:4]) for name in names]
     assert all(name[0] == "m" and name[4] == "_" for name in names)
-    assert numbers == sorted(set(numbers)) and numbers[:9] == list(range(1, 10))
+    assert numbers == sorted(set(numbers)) and numbers == list(range(1, len(numbers) + 1))
 
 
 async def test_m013_adds_a_nullable_ttft_column_unless_an_earlier_step_added_it(tmp_path: Path) -> None:

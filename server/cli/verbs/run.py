@@ -14,7 +14,12 @@ from server.cli.common import cli_clock
 
 
 def serve(args: argparse.Namespace) -> int:
-    """The MCP server on stdio (server.mcp.serve); imported here so other verbs never load the MCP SDK."""
+    """The MCP server on stdio (server.mcp.serve), or over streamable HTTP with --http (server.mcp.serve_http);
+    imported here so other verbs never load the MCP SDK."""
+    if getattr(args, "http", False):
+        from server.mcp.serve_http import run_serve_http
+
+        return run_serve_http(args)
     from server.mcp.serve import run_serve
 
     return run_serve()
@@ -36,6 +41,8 @@ def install(args: argparse.Namespace) -> int:
         err=sys.stderr,
         instructions=args.instructions,
         now=cli_clock()().astimezone(),
+        url=args.url,
+        token=args.token,
     )
 
 

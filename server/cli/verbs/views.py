@@ -31,7 +31,7 @@ def status(args: argparse.Namespace) -> int:
         from server.views import activity_view
 
         async with cli_app() as app:
-            board = await dashboard.gather(app)
+            board = await dashboard.gather(app, member=args.member)
             activity = await activity_view(app)
         if args.provider is not None:
             chosen = [p for p in board.status.providers if p.id == args.provider]
@@ -99,7 +99,7 @@ def log(args: argparse.Namespace) -> int:
     async def both(app: App) -> tuple[DecisionLogView, dict[str, str]]:
         view = await decision_log(
             app, args.limit, conversation_id=args.conversation, provider=args.provider, task_type=args.task,
-            reason=args.reason, outcome=args.outcome,
+            reason=args.reason, outcome=args.outcome, member=args.member,
         )  # fmt: skip
         return view, dashboard.account_labels(await provider_status(app))
 
@@ -121,13 +121,15 @@ def monitor(args: argparse.Namespace) -> int:
     async def body() -> int:
         async with cli_app() as app:
             if args.once:
-                console().print(dashboard.render_dashboard(await dashboard.gather(app)))
+                console().print(dashboard.render_dashboard(await dashboard.gather(app, member=args.member)))
                 return 0
             from rich.live import Live
 
             with Live(console=console(), auto_refresh=False, screen=False) as live:
                 while True:
-                    live.update(dashboard.render_dashboard(await dashboard.gather(app)), refresh=True)
+                    live.update(
+                        dashboard.render_dashboard(await dashboard.gather(app, member=args.member)), refresh=True
+                    )
                     await anyio.sleep(args.interval)
 
     try:

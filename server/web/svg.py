@@ -27,6 +27,10 @@ def text_width(text: str, font_size: float) -> float:
     return len(text) * font_size * _GLYPH
 
 
+#: the wide charts' own width: about a desktop page's, so their text shows near its size there
+WIDE = 960
+
+
 def _svg(width: float, height: float, body: str, label: str) -> str:
     return (
         f'<svg class="chart" viewBox="0 0 {width:.0f} {height:.0f}" width="100%" role="img" '
@@ -68,18 +72,18 @@ def bars(items: Sequence[tuple[str, float]], label: str, *, unit: str = "$") -> 
     """Horizontal bars, one per (name, value)."""
     if not items:
         return ""
-    width, row = 600, 24
+    width, row, start = WIDE, 24, 220
     top = max(v for _, v in items) or 1
     body = ""
     for i, (name, value) in enumerate(items):
         y = i * row
-        length = value / top * 300
+        length = value / top * (width - start - 130)
         shown = f"{unit}{value:,.4f}" if unit == "$" else f"{value:,.0f}{unit}"
         body += (
             f'<text x="0" y="{y + 16}" font-size="12" fill="#334155">{esc(name[:28])}</text>'
-            f'<rect x="190" y="{y + 4}" width="{length:.1f}" height="16" rx="2" fill="{colour(i)}">'
+            f'<rect x="{start}" y="{y + 4}" width="{length:.1f}" height="16" rx="2" fill="{colour(i)}">'
             f"<title>{esc(name)}: {esc(shown)}</title></rect>"
-            f'<text x="{196 + length:.1f}" y="{y + 16}" font-size="11" fill="#475569">{esc(shown)}</text>'
+            f'<text x="{start + 6 + length:.1f}" y="{y + 16}" font-size="11" fill="#475569">{esc(shown)}</text>'
         )
     return _svg(width, row * len(items) + 4, body, label)
 
@@ -116,7 +120,7 @@ def lines(
     values = [v for s in series.values() for v in s if v is not None] + ([cap] if cap else [])
     top = max(values, default=0) or 1
     top_label = f"{top:,.4g}{unit}"
-    width, bottom = 640, 24
+    width, bottom = WIDE, 24
     left = max(40.0, text_width(top_label, 10) + 8)
     legend, head = _legend(list(series), left + 8, width - 8)
     plot_w, plot_h = width - left - 8, 172
@@ -158,7 +162,7 @@ def flow(
     columns: Sequence[Sequence[str]], links: Sequence[tuple[str, str, int]], label: str, *, totals: Mapping[str, int]
 ) -> str:
     """Columns of nodes (each sized by `totals`) joined by bands as wide as their counts."""
-    width, height, node_w = 720, 320, 14
+    width, height, node_w = WIDE, 340, 14
     last_labels = [f"{name} ({totals.get(name, 0)})" for name in (columns[-1] if columns else ())]
     room = max((text_width(text, 12) for text in last_labels), default=0.0) + node_w + 8
     grand = max(1, max((sum(totals.get(n, 0) for n in col) for col in columns), default=1))

@@ -10,6 +10,12 @@ speed, which accounts of a pool are de-ranked (drifted far above the others, or 
   latest sample), so it regains its traffic as soon as it recovered.
 - under `quality: max_speed` an account never observed is tried first, once (its first call teaches its speed);
   an account observed only failing ranks after those with a speed.
+- under `quality: max_speed` an account that is slower than the pool's fastest but not slow enough to be de-ranked
+  gets no traffic, so its estimate would freeze at the slow value: once `PROBE_EVERY` observations of its pool went
+  by without one of it, its estimate is stale and it is probed (tried first, once) like a de-ranked account. The
+  store restarts a stale estimate from the probe's sample (storage.latency), so one probe at the fast pace
+  returns its traffic. The share is bounded (one request in `PROBE_EVERY + 1` per stale account) and a probe is
+  only ever an account that passed every filter (budget, quota, pins): it is reserved like any attempt.
 """
 
 from __future__ import annotations
@@ -88,8 +94,13 @@ def _failing(speed: SpeedEstimate | None) -> bool:
     return speed is not None and speed.samples >= MIN_FAILING_SAMPLES and speed.failure_ratio >= FAILING_RATIO
 
 
-def pool_flags(members: Sequence[CandidateState], output_tokens: int) -> PoolFlags:
-    """Each account's predicted completion, and which are de-ranked and which probed now."""
+def _stale(c: CandidateState) -> bool:
+    return c.speed is not None and c.speed.samples > 0 and c.speed.unobserved_for >= PROBE_EVERY
+
+
+def pool_flags(members: Sequence[CandidateState], output_tokens: int, *, max_speed: bool = False) -> PoolFlags:
+    """Each account's predicted completion, and which are de-ranked and which probed now (under `max_speed` also
+    an account whose estimate went stale)."""
     predicted = {c.account: predicted_ms(c.speed, output_tokens) for c in members}
     current = {c.account: current_ms(c.speed, output_tokens) for c in members}
     deranked: set[str] = set()
@@ -105,6 +116,8 @@ def pool_flags(members: Sequence[CandidateState], output_tokens: int) -> PoolFla
     if len(deranked) == len(members):  # nothing to prefer: none is de-ranked
         deranked.clear()
         probes.clear()
+    if max_speed and len(members) > 1:
+        probes.update(c.account for c in members if _stale(c))
     return PoolFlags(predicted, frozenset(deranked), frozenset(probes))
 
 
@@ -120,8 +133,10 @@ def latency_notes(ranked: Sequence[RankedCandidate]) -> list[str]:
     """The decision's words on latency: which accounts are de-ranked, and which one this request probes."""
     notes = []
     for r in ranked:
-        if r.probe:
+        if r.probe and r.deranked:
             notes.append(f"probing {r.label}: de-ranked, unobserved for {PROBE_EVERY}+ calls of its pool")
+        elif r.probe:
+            notes.append(f"probing {r.label}: its speed estimate is stale (unobserved for {PROBE_EVERY}+ calls)")
         elif r.deranked:
             predicted = f" (predicted {r.predicted_ms / 1000:.1f} s)" if r.predicted_ms is not None else ""
             notes.append(f"{r.label} de-ranked: far slower than its pool, or failing{predicted}")

@@ -334,7 +334,7 @@ def _flag(g: Group, ctx: Context) -> None:
         return
     g.timed = True
     out = ctx.expected_output
-    flags = pool_flags([e.c for e in g.survivors], out)
+    flags = pool_flags([e.c for e in g.survivors], out, max_speed=ctx.max_speed)
     for e in g.members:
         e.predicted = flags.predicted.get(e.c.account) if e.filter is None else None
         if e.predicted is None and e.c.speed is not None:

@@ -4,8 +4,10 @@ samples for p50/p95 and the recent failure ratio; per task type the output token
 
 Written in the end-of-request transaction (`observe_job`, run beside the settlement), read with the routing state
 (`read_speeds_job`). The sequence number `seq` counts the observations of each (provider, model) pool: how many
-came after an account's last one says how long it went unobserved (routing.latency probes a de-ranked
-account on that count).
+came after an account's last one says how long it went unobserved (routing.latency probes a de-ranked or stale
+account on that count). An estimate that went `STALE_AFTER` observations of its pool without one of its own is
+stale: the next sample (the probe's) restarts it instead of being blended in, so a recovered account shows at
+its new pace at once.
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from storage.windows import to_ms
 EWMA_ALPHA = 0.5
 #: samples kept per account for the percentiles and the failure ratio
 RECENT_SAMPLES = 20
+#: observations of the pool without one of an account after which its estimate restarts from its next sample
+#: (routing.latency.PROBE_EVERY probes it after as many)
+STALE_AFTER = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,11 +95,11 @@ def observe_job(
 
     def job(conn: sqlite3.Connection) -> None:
         row = conn.execute(
-            "SELECT samples, ttft_ewma_ms, tps_ewma, recent FROM latency_stats WHERE provider = ? AND model = ? "
+            "SELECT samples, ttft_ewma_ms, tps_ewma, recent, seq FROM latency_stats WHERE provider = ? AND model = ? "
             "AND account = ?",
             (provider, model, account),
         ).fetchone()
-        samples, ttft, tps, recent = (0, None, None, "[]") if row is None else row
+        samples, ttft, tps, recent, mine = (0, None, None, "[]", 0) if row is None else row
         window: list[list[float | int | None]] = json.loads(recent)
         window.append([ttft_ms, tokens_per_s, 1 if ok else 0])
         seq = int(
@@ -103,6 +108,9 @@ def observe_job(
                 (provider, model),
             ).fetchone()[0]
         )
+        if ok and seq - 1 - mine >= STALE_AFTER:  # a stale estimate restarts from this (the probe's) sample
+            ttft = None if ttft_ms is not None else ttft
+            tps = None if tokens_per_s is not None else tps
         conn.execute(
             """INSERT INTO latency_stats (provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq,
                                           updated_at)

@@ -33,6 +33,7 @@ from server.views import (
     metrics_report,
     router_status,
 )
+from server.views.verdict import decided_by
 from server.wiring import App
 
 RECENT = 8
@@ -336,6 +337,8 @@ def render_decision(detail: DecisionDetail) -> RenderableType:
     text = Text(f"Decision #{detail.id} at {detail.created_at.astimezone():%Y-%m-%d %H:%M:%S}\n", style="bold")
     text.append(f"task: {detail.task_summary}\n")
     text.append(f"routed to: {detail.provider}/{detail.model} @ {detail.account} ({detail.reason})\n")
+    for line in decided_by(detail):
+        text.append(f"why: {line}\n")
     for line in detail.explanation:
         text.append(f"  {line}\n")
     for attempt in detail.attempts:

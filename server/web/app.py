@@ -63,7 +63,7 @@ async def overview_page(request: Request) -> Response:
     state = _state(request)
 
     async def body(app: App) -> str:
-        return await overview.live(app) + actions.forms(app, state.secret.csrf, app.config.preferences.budget_mode)
+        return await overview.live(app) + await actions.forms(app, state.secret.csrf)
 
     notice = request.query_params.get("done")
     return await render(state, "Overview", "/", body, notice=notice)

@@ -77,6 +77,27 @@ def test_a_de_ranked_account_is_probed_once_its_pool_went_on_without_it() -> Non
     assert any(line.startswith("probing google/") for line in decision.explanation)
 
 
+def test_under_max_speed_a_slower_account_whose_estimate_went_stale_is_probed_once() -> None:
+    per = {"google-1": {"speed": speed(100, 500)}, "google-2": {"speed": speed(300, 500)}}
+    per["google-3"] = {"speed": speed(300, 500, unobserved_for=PROBE_EVERY)}
+    decision = run(pool("google", 3, per=per), task_type="simple", quality="max_speed")
+    assert [(r.account, r.probe, r.deranked) for r in decision.ranked[:2]] == [
+        ("google-3", True, False),
+        ("google-1", False, False),
+    ]
+    assert any("probing google/" in line and "stale" in line for line in decision.explanation)
+
+
+def test_a_stale_estimate_is_not_probed_outside_max_speed_nor_before_its_turn() -> None:
+    fresh = speed(300, 500, unobserved_for=PROBE_EVERY - 1)
+    stale = speed(300, 500, unobserved_for=PROBE_EVERY)
+    members = [cand("google", "g1", speed=speed(100, 500)), cand("google", "g2", speed=fresh)]
+    assert pool_flags(members, 400, max_speed=True).probes == frozenset()
+    members[1] = cand("google", "g2", speed=stale)
+    assert pool_flags(members, 400).probes == frozenset()
+    assert pool_flags(members, 400, max_speed=True).probes == frozenset({"g2"})
+
+
 def test_a_probe_at_the_pools_pace_ends_the_de_rank() -> None:
     recovered = speed(3000, 20, last_ttft_ms=300, last_tokens_per_s=200)
     members = [cand("google", "g1", speed=recovered), cand("google", "g2", speed=speed(300, 200))]

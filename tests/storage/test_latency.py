@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from storage.db import Store
-from storage.latency import observe_job, percentile, read_speeds_job
+from storage.latency import STALE_AFTER, observe_job, percentile, read_speeds_job
 from storage.migrations import migrate
 from tests.storage.conftest import NOW
 
@@ -43,6 +43,19 @@ async def test_failures_count_in_the_recent_ratio_and_each_pool_has_its_own_sequ
     assert (speeds.rows["google", "m", "g1"].seq, speeds.rows["google", "m", "g2"].seq) == (2, 3)
     assert speeds.last_seq == {("google", "m"): 3, ("zai", "z"): 1}
     assert speeds.output_tokens == {"simple": 400.0}
+
+
+async def test_a_stale_estimate_restarts_from_the_next_sample_instead_of_blending_it_in(store: Store) -> None:
+    await migrate(store)
+    await observe(store, "g1", 800.0, 50.0)
+    for _ in range(STALE_AFTER - 1):
+        await observe(store, "g2", 100.0)
+    await observe(store, "g1", 600.0, 100.0)  # not stale yet: blended
+    for _ in range(STALE_AFTER):
+        await observe(store, "g2", 100.0)
+    await observe(store, "g1", 100.0, 400.0)  # stale: the probe's sample is the estimate
+    row = (await store.read(read_speeds_job())).rows["google", "m", "g1"]
+    assert (row.ttft_ewma_ms, row.tokens_per_s, row.samples) == (100.0, 400.0, 3)
 
 
 async def test_another_process_and_a_restart_read_the_same_figures(tmp_path: Path) -> None:

@@ -15,20 +15,25 @@ MODES: dict[str, BudgetMode] = {"free_only": "free_only", "cost_first": "cost_fi
 BUDGET_MODES = tuple(MODES)
 
 
-def forms(app: App, csrf: str, budget_mode: str) -> str:
-    """The action forms of the overview (each leads to a confirmation page)."""
+async def forms(app: App, csrf: str) -> str:
+    """The action forms of the overview (each leads to a confirmation page); the switch menu shows the provider
+    every request is pinned to, else auto."""
+    pin = await app.conversations.global_pin()
+    pinned = pin.provider if pin is not None else "auto"
     providers = ["auto", *app.config.providers]
+    if pinned not in providers:
+        providers.append(pinned)
     token = hidden("csrf", csrf)
     return section(
         "Actions",
         '<div class="actions">'
         f'<form method="post" action="/actions/switch">{token}'
-        f"<label>Send every request to {select('provider', providers, 'auto')}</label>"
+        f"<label>Send every request to {select('provider', providers, pinned)}</label>"
         '<button type="submit">Switch…</button></form>'
         f'<form method="post" action="/actions/reset">{token}'
         '<button type="submit">Reset cooldowns and the switch…</button></form>'
         f'<form method="post" action="/actions/budget">{token}'
-        f"<label>Budget mode {select('mode', BUDGET_MODES, budget_mode)}</label>"
+        f"<label>Budget mode {select('mode', BUDGET_MODES, app.config.preferences.budget_mode)}</label>"
         '<button type="submit">Change…</button></form></div>',
         id="actions",
     )

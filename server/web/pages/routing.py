@@ -7,6 +7,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from server.views import DecisionDetail, decision_detail, decision_log
+from server.views.verdict import decided_by
 from server.web.html import attrs, count, esc, link, ms, section, select, table, usd, when
 from server.web.pages.overview import DECISION_HEADERS, decision_rows
 from server.wiring import App
@@ -133,6 +134,9 @@ def _verdict(detail: DecisionDetail) -> str:
         f"{when(detail.created_at)}{' · conversation ' + esc(detail.conversation_id) if detail.conversation_id else ''}"
         f"</p>",
         f"<p>{esc(detail.task_summary)}</p>",
+        "<ul id='decided-by' class='decided'>"
+        + "".join(f"<li>{esc(line)}</li>" for line in decided_by(detail))
+        + "</ul>",
     ]
     if detail.substitution:
         lines.append(f"<p class='notice'>{esc(detail.substitution)}</p>")

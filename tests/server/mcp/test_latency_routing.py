@@ -9,6 +9,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+from routing.latency import PROBE_EVERY
 from tests.server.mcp_support import Session, mcp_session
 
 pytestmark = pytest.mark.anyio
@@ -60,6 +61,31 @@ async def test_a_slowed_account_loses_its_traffic_within_a_few_requests_and_rega
     assert slowed["google-2"] <= 1  # a probe now and then, nothing more
     assert slowed["google-1"] + slowed["google-3"] >= 9
     assert recovered == {"google-1": 3, "google-2": 3, "google-3": 3}  # the rotation again
+
+
+async def test_under_max_speed_a_slowed_account_that_recovers_regains_its_traffic_within_a_bounded_number(
+    tmp_path: Path,
+) -> None:
+    # slowed 4x it is slower than the other two but not 3x slower: never de-ranked, so only the stale-estimate
+    # probe (routing/latency.py) can see it recover
+    async with mcp_session(tmp_path, google_daily=500) as s:
+        profile(s, fast="")
+        s.sim.configure("google-1", ttft_ms=100.0, tokens_per_s=4000.0)
+        for account in ("google-2", "google-3"):
+            s.sim.configure(account, ttft_ms=250.0, tokens_per_s=4000.0)
+        with anyio.fail_after(180):
+            await accounts_of(s, 10, quality="max_speed", task_type="simple")  # every account learned once
+            warm = await accounts_of(s, 3, quality="max_speed", task_type="simple")
+            s.sim.configure("google-1", slowdown=4.0)
+            await accounts_of(s, 3, quality="max_speed", task_type="simple")  # it shows within a few requests
+            slowed = await accounts_of(s, PROBE_EVERY, quality="max_speed", task_type="simple")
+            s.sim.configure("google-1", slowdown=1.0)
+            recovering = await accounts_of(s, PROBE_EVERY + 1, quality="max_speed", task_type="simple")
+            recovered = await accounts_of(s, 5, quality="max_speed", task_type="simple")
+    assert warm == ["google-1"] * 3
+    assert slowed.count("google-1") <= 1  # at most one probe of its stale estimate
+    assert "google-1" in recovering  # the probe sees it recover...
+    assert recovered == ["google-1"] * 5  # ...and max_speed traffic is back
 
 
 async def test_a_hedged_call_keeps_the_account_that_streams_first_and_logs_both(tmp_path: Path) -> None:

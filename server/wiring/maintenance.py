@@ -18,10 +18,9 @@ from server.config import RouterSettings
 from server.wiring.settlements import DRAIN_WAIT_MS, journal_of, settle_pending, settle_waiting
 from server.wiring.store_ports import finish_job
 from storage import DecisionLog, Store, StoreError, StoreLocked
-from storage.conversations import purge_job as conversations_purge_job
-from storage.decisions import purge_job as decisions_purge_job
 from storage.journal import purge_applied_job
 from storage.ledger import reap_job
+from storage.retention import RETENTION_BATCH, prune_conversations, prune_decisions
 from storage.windows import to_ms
 
 log = logging.getLogger(__name__)
@@ -38,9 +37,12 @@ MAINTAIN_EVERY = timedelta(hours=1)
 KEEP_APPLIED = timedelta(days=7)
 
 
-async def maintain(store: Store, decisions: DecisionLog, settings: RouterSettings, now: datetime) -> None:
+async def maintain(
+    store: Store, decisions: DecisionLog, settings: RouterSettings, now: datetime, *, batch_size: int = RETENTION_BATCH
+) -> None:
     """Apply kept settlements, expire reservations and prune by retention, waiting at most START_WAIT_MS for the
-    write lock.
+    write lock. Retention deletes `batch_size` rows per transaction, repeated until done, so routing's writes
+    take the lock between two batches.
 
     Raises:
         StoreLocked: another process holds router.db's write lock (the work waits for a later chance).
@@ -48,17 +50,20 @@ async def maintain(store: Store, decisions: DecisionLog, settings: RouterSetting
     """
     await settle_pending(store, decisions, finish_job, now, busy_timeout_ms=START_WAIT_MS)
     reap = reap_job(now)
-    purge_decisions = decisions_purge_job(now, retention=timedelta(days=settings.retention_days))
-    purge_conversations = conversations_purge_job(now - timedelta(hours=settings.conversation_retention_hours))
     forget = purge_applied_job(to_ms(now - KEEP_APPLIED))
 
     def job(conn: sqlite3.Connection) -> None:
         reap(conn)
-        purge_decisions(conn)
-        purge_conversations(conn)
         forget(conn)
 
     await store.write(job, busy_timeout_ms=START_WAIT_MS)
+    wait = START_WAIT_MS
+    await prune_decisions(
+        store, now - timedelta(days=settings.retention_days), batch_size=batch_size, busy_timeout_ms=wait
+    )
+    await prune_conversations(
+        store, now - timedelta(hours=settings.conversation_retention_hours), batch_size=batch_size, busy_timeout_ms=wait
+    )
 
 
 async def housekeeping(

@@ -1,5 +1,6 @@
-"""Housekeeping of router.db: settlements kept while it was locked, expired reservations, the decision log's and
-the conversations' retention. Done when a process opens the store, and hourly by a running server.
+"""Housekeeping of router.db: settlements kept while it was locked, expired reservations, the daily roll-ups of
+the decision log, the decision log's and the conversations' retention. Done when a process opens the store, and
+hourly by a running server.
 
 None of it is needed to serve: a database another process holds locked only defers it (to a later tick or the
 next start), so a busy ledger never keeps a server from answering `initialize`.
@@ -21,6 +22,7 @@ from storage import DecisionLog, Store, StoreError, StoreLocked
 from storage.journal import purge_applied_job
 from storage.ledger import reap_job
 from storage.retention import RETENTION_BATCH, prune_conversations, prune_decisions
+from storage.rollups import roll_up
 from storage.windows import to_ms
 
 log = logging.getLogger(__name__)
@@ -40,9 +42,11 @@ KEEP_APPLIED = timedelta(days=7)
 async def maintain(
     store: Store, decisions: DecisionLog, settings: RouterSettings, now: datetime, *, batch_size: int = RETENTION_BATCH
 ) -> None:
-    """Apply kept settlements, expire reservations and prune by retention, waiting at most START_WAIT_MS for the
-    write lock. Retention deletes `batch_size` rows per transaction, repeated until done, so routing's writes
-    take the lock between two batches.
+    """Apply kept settlements, expire reservations, roll up the complete days not rolled up yet (a day per
+    transaction, storage/rollups.py) and prune by retention, waiting at most START_WAIT_MS for the write lock each
+    time. Days are rolled up before their raw rows are pruned: a roll-up that cannot take the lock stops the prune
+    too. Retention deletes `batch_size` rows per transaction, repeated until done, so routing's writes take the
+    lock between two batches.
 
     Raises:
         StoreLocked: another process holds router.db's write lock (the work waits for a later chance).
@@ -58,6 +62,7 @@ async def maintain(
 
     await store.write(job, busy_timeout_ms=START_WAIT_MS)
     wait = START_WAIT_MS
+    await roll_up(store, now, settings.timezone, busy_timeout_ms=wait)
     await prune_decisions(
         store, now - timedelta(days=settings.retention_days), batch_size=batch_size, busy_timeout_ms=wait
     )

@@ -14,6 +14,7 @@ from providers.types import Frozen
 from server.views.cache import cache_report
 from server.views.period import ReportPeriod, local_day, period_bounds
 from server.wiring import App
+from server.wiring.identity import visible_member
 from storage.rollups import AttemptCell, Cells, Rollups
 
 MILLION = 1_000_000
@@ -167,6 +168,7 @@ def _burn_down(app: App, by_day: list[CostGroup], since: datetime, until: dateti
 async def costs_report(app: App, period: ReportPeriod = "month", *, member: str | None = None) -> CostsReport:
     """Spend over `period` by provider, model, task type and day, the burn-down and the savings; only `member`'s
     decisions when given. Complete days come from the daily roll-ups once rolled, the rest from the raw rows."""
+    member = visible_member() or member
     since, until = period_bounds(app, period)
     cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member)
     by_day = _groups(cells.attempts, _KEYS["day"])

@@ -11,6 +11,7 @@ from pydantic import Field
 from providers.types import Frozen
 from server.views.period import ReportPeriod, period_bounds
 from server.wiring import App
+from server.wiring.identity import visible_member
 from storage.rollups import Rollups
 
 
@@ -43,6 +44,7 @@ def _links(pairs: Counter[tuple[str, str]]) -> list[FlowLink]:
 async def flow_report(app: App, period: ReportPeriod = "day", *, member: str | None = None) -> FlowReport:
     """Decisions of `period` counted from task type to provider and from provider to outcome; only `member`'s when
     given. Complete days come from the daily roll-ups once rolled, the rest from the raw rows."""
+    member = visible_member() or member
     since, until = period_bounds(app, period)
     cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member)
     routed: Counter[tuple[str, str]] = Counter()

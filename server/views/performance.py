@@ -13,6 +13,7 @@ from pydantic import Field
 from providers.types import Frozen
 from server.views.period import ReportPeriod, period_bounds
 from server.wiring import App
+from server.wiring.identity import visible_member
 from storage.histogram import percentile_of
 from storage.rollups import AttemptCell, Cells, Rollups, latencies, ttfts
 
@@ -141,6 +142,7 @@ async def performance_report(app: App, period: ReportPeriod = "day", *, member: 
     """Latency and time to first token per provider and model over `period`, over time, errors, failovers; only
     `member`'s decisions when given. Complete days come from the daily roll-ups once rolled (their percentiles are
     histogram approximations, within 1%: `percentiles_approximate`), the rest from the raw rows (exact)."""
+    member = visible_member() or member
     since, until = period_bounds(app, period)
     cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member)
     minutes = _BUCKETS[period]

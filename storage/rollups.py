@@ -115,13 +115,23 @@ _SQL_RAW_ATTEMPTS = (
     "EXISTS (SELECT 1 FROM attempts x WHERE x.decision_id = a.decision_id AND x.outcome = 'success'), "
     "a.input_tokens, a.output_tokens, a.cache_read_tokens, a.cost_nusd, a.latency_ms, a.ttft_ms "
     "FROM attempts a JOIN decisions d ON d.id = a.decision_id "
-    "WHERE a.created_at >= ? AND a.created_at < ? AND d.dry_run = 0 AND (? IS NULL OR d.member = ?)"
+    "WHERE a.created_at >= ? AND a.created_at < ? AND d.dry_run = 0"
 )
 _SQL_RAW_DECISIONS = (
-    "SELECT d.created_at, d.task_type, d.provider, d.member, COUNT(a.id), COALESCE(MAX(a.outcome = 'success'), 0) "
+    "SELECT d.created_at, d.task_type, d.provider, d.member, COUNT(a.id), "
+    "COALESCE(MAX(CASE WHEN a.outcome = 'success' THEN 1 ELSE 0 END), 0) "
     "FROM decisions d LEFT JOIN attempts a ON a.decision_id = d.id "
-    "WHERE d.created_at >= ? AND d.created_at < ? AND d.dry_run = 0 AND (? IS NULL OR d.member = ?) GROUP BY d.id"
+    "WHERE d.created_at >= ? AND d.created_at < ? AND d.dry_run = 0"
 )
+
+
+def _only(
+    sql: str, column: str, params: tuple[object, ...], member: str | None, tail: str = ""
+) -> tuple[str, tuple[object, ...]]:
+    """`sql` narrowed to `member`'s rows when given (`column` is fixed text, never caller input)."""
+    if member is None:
+        return sql + tail, params
+    return f"{sql} AND {column} = ?{tail}", (*params, member)
 
 
 class _Sum:
@@ -150,7 +160,8 @@ _Key = tuple[str, int, str, str, str | None, str, str | None, str | None, bool, 
 
 def _raw_attempts(conn: sqlite3.Connection, start: int, end: int, days: _Days, member: str | None) -> list[AttemptCell]:
     sums: dict[_Key, _Sum] = {}
-    for row in conn.execute(_SQL_RAW_ATTEMPTS, (start, end, member, member)):
+    sql, params = _only(_SQL_RAW_ATTEMPTS, "d.member", (start, end), member)
+    for row in conn.execute(sql, params):
         (at, provider, model, task_type, outcome, error_class, who, multi, served, i_tok, o_tok, cr_tok, cost,
          latency, ttft) = row  # fmt: skip
         day, hour = days.place(at)
@@ -172,7 +183,7 @@ def _raw_decisions(
 ) -> list[DecisionCell]:
     counts: dict[tuple[str, int, str | None, str | None, str, bool, str | None], int] = {}
     for at, task_type, provider, who, attempts, served in conn.execute(
-        _SQL_RAW_DECISIONS, (start, end, member, member)
+        *_only(_SQL_RAW_DECISIONS, "d.member", (start, end), member, " GROUP BY d.id")
     ):
         day, hour = days.place(at)
         key = (day, hour, task_type, provider, decision_outcome(attempts, bool(served)), attempts > 1, who)
@@ -244,9 +255,9 @@ def _next_day_job(tz: str) -> Job[date | None]:
     def job(conn: sqlite3.Connection) -> date | None:
         after = conn.execute("SELECT COALESCE(MAX(end_ms), 0) FROM rollup_days").fetchone()[0]
         oldest = conn.execute(
-            "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM decisions WHERE created_at >= ?1 "
-            "UNION ALL SELECT MIN(created_at) FROM attempts WHERE created_at >= ?1)",
-            (after,),
+            "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM decisions WHERE created_at >= ? "
+            "UNION ALL SELECT MIN(created_at) AS t FROM attempts WHERE created_at >= ?) AS oldest",
+            (after, after),
         ).fetchone()[0]
         return None if oldest is None else local_date(from_ms(oldest), tz)
 
@@ -278,10 +289,14 @@ async def roll_up(
 
 def _rolled_attempts(conn: sqlite3.Connection, start: int, end: int, member: str | None) -> Iterable[AttemptCell]:
     for row in conn.execute(
-        "SELECT day, hour_start, provider, model, task_type, outcome, error_class, member, multi, served, attempts, "
-        "input_tokens, output_tokens, cache_read_tokens, cost_nusd, latency_ms_sum, latency_hist, ttft_hist "
-        "FROM rollup_attempts WHERE hour_start >= ? AND hour_start < ? AND (? IS NULL OR member = ?)",
-        (start, end, member, member),
+        *_only(
+            "SELECT day, hour_start, provider, model, task_type, outcome, error_class, member, multi, served, "
+            "attempts, input_tokens, output_tokens, cache_read_tokens, cost_nusd, latency_ms_sum, latency_hist, "
+            "ttft_hist FROM rollup_attempts WHERE hour_start >= ? AND hour_start < ?",
+            "member",
+            (start, end),
+            member,
+        ),
     ):
         yield AttemptCell(row[0], from_ms(row[1]), row[2], row[3], _some(row[4]), row[5], _some(row[6]),
                           _some(row[7]), bool(row[8]), bool(row[9]), row[10], row[11], row[12], row[13],
@@ -291,9 +306,13 @@ def _rolled_attempts(conn: sqlite3.Connection, start: int, end: int, member: str
 
 def _rolled_decisions(conn: sqlite3.Connection, start: int, end: int, member: str | None) -> Iterable[DecisionCell]:
     for row in conn.execute(
-        "SELECT day, hour_start, task_type, provider, outcome, multi, member, decisions FROM rollup_decisions "
-        "WHERE hour_start >= ? AND hour_start < ? AND (? IS NULL OR member = ?)",
-        (start, end, member, member),
+        *_only(
+            "SELECT day, hour_start, task_type, provider, outcome, multi, member, decisions FROM rollup_decisions "
+            "WHERE hour_start >= ? AND hour_start < ?",
+            "member",
+            (start, end),
+            member,
+        ),
     ):
         yield DecisionCell(row[0], from_ms(row[1]), _some(row[2]), _some(row[3]), row[4], bool(row[5]),
                            _some(row[6]), row[7])  # fmt: skip

@@ -42,6 +42,8 @@ def decisions_batch_job(cutoff_ms: int, batch_size: int) -> Job[tuple[int, int, 
     `batch_size` switches before it (run inside a transaction); returns (decisions, attempts, switches) deleted."""
 
     def job(conn: sqlite3.Connection) -> tuple[int, int, int]:
+        # the rolled-up days that lose raw rows are read from their roll-ups from now on
+        conn.execute("UPDATE rollup_days SET raw_pruned = 1 WHERE start_ms < ? AND raw_pruned = 0", (cutoff_ms,))
         ids = [row[0] for row in conn.execute(
             "SELECT id FROM decisions WHERE created_at < ? ORDER BY created_at LIMIT ?", (cutoff_ms, batch_size)
         )]  # fmt: skip

@@ -1,11 +1,12 @@
-"""Daily roll-ups of the decision log (README "Retention and roll-ups"): the reports' sums kept per local day and
-hour, so `costs`, `performance` and `log --flow` stay fast after a year of traffic and still show days whose raw
-rows retention has pruned.
+"""Daily roll-ups of the decision log (README "Retention and roll-ups"): the reports' sums kept per local day, so
+`costs`, `performance` and `log --flow` stay fast after a year of traffic and still show days whose raw rows
+retention has pruned.
 
-A cell is one hour of one local day (the ledger's zone) × provider × model × task type × outcome × error class ×
+A rolled-up cell is one local day (the ledger's zone) × provider × model × task type × outcome × error class ×
 member × the decision's shape (more than one attempt, served): requests, tokens, cost, the latency sum and
-histograms (storage/histogram.py). Decision cells count decisions per hour × task type × routed provider ×
-outcome × member. Dry runs are left out, as the reports leave them out.
+histograms (storage/histogram.py). Decision cells count decisions per day × task type × routed provider ×
+outcome × member. Dry runs are left out, as the reports leave them out. Raw rows are read into the same cells,
+one per hour (`daily=False`), so a report's hourly and 6-hour buckets stay exact where the raw rows are read.
 
 A day is rolled up once it is complete (ROLLUP_GRACE after its local midnight), in its own short transaction that
 first checks the day is not rolled yet: idempotent, and two processes rolling at once roll each day once.
@@ -37,7 +38,8 @@ class AttemptCell:
     attempt, `served`: their decisions were served."""
 
     day: str
-    hour: datetime
+    #: the start of the span the cell covers: its local day (`daily`), else its hour
+    start: datetime
     provider: str
     model: str
     task_type: str | None
@@ -54,6 +56,7 @@ class AttemptCell:
     latency_ms_sum: float
     latencies: Latencies
     ttfts: Latencies
+    daily: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,13 +65,14 @@ class DecisionCell:
     refused), shape and member, counted."""
 
     day: str
-    hour: datetime
+    start: datetime
     task_type: str | None
     provider: str | None
     outcome: str
     multi: bool
     member: str | None
     decisions: int
+    daily: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,9 +94,11 @@ def decision_outcome(attempts: int, served: bool) -> str:
 
 
 class _Days:
-    """The local days of an interval: which day and hour an instant (ms) falls in."""
+    """The local days of an interval: which day, and which hour of it (or the day's start: `daily`), an instant
+    (ms) falls in."""
 
-    def __init__(self, start_ms: int, end_ms: int, tz: str) -> None:
+    def __init__(self, start_ms: int, end_ms: int, tz: str, daily: bool) -> None:
+        self.daily = daily
         first = local_date(from_ms(start_ms), tz)
         last = local_date(from_ms(max(start_ms, end_ms - 1)), tz)
         self.names: list[str] = []
@@ -106,7 +112,7 @@ class _Days:
     def place(self, instant_ms: int) -> tuple[str, int]:
         index = max(0, bisect.bisect_right(self.starts, instant_ms) - 1)
         start = self.starts[index]
-        return self.names[index], start + (instant_ms - start) // HOUR_MS * HOUR_MS
+        return self.names[index], start if self.daily else start + (instant_ms - start) // HOUR_MS * HOUR_MS
 
 
 _SQL_RAW_ATTEMPTS = (
@@ -173,7 +179,7 @@ def _raw_attempts(conn: sqlite3.Connection, start: int, end: int, days: _Days, m
     return [
         AttemptCell(k[0], from_ms(k[1]), k[2], k[3], k[4], k[5], k[6], k[7], k[8], k[9], s.attempts, s.input,
                     s.output, s.cache_read, s.cost, s.latency, Latencies(values=tuple(s.latencies)),
-                    Latencies(values=tuple(s.ttfts)))
+                    Latencies(values=tuple(s.ttfts)), days.daily)
         for k, s in sums.items()
     ]  # fmt: skip
 
@@ -188,13 +194,16 @@ def _raw_decisions(
         day, hour = days.place(at)
         key = (day, hour, task_type, provider, decision_outcome(attempts, bool(served)), attempts > 1, who)
         counts[key] = counts.get(key, 0) + 1
-    return [DecisionCell(k[0], from_ms(k[1]), *k[2:], n) for k, n in counts.items()]
+    return [DecisionCell(k[0], from_ms(k[1]), *k[2:], n, days.daily) for k, n in counts.items()]
 
 
-def raw_cells_job(start: datetime, end: datetime, tz: str, member: str | None = None) -> Job[Cells]:
-    """The raw rows of [start, end) aggregated into cells (exact latencies), only `member`'s when given."""
+def raw_cells_job(
+    start: datetime, end: datetime, tz: str, member: str | None = None, *, daily: bool = False
+) -> Job[Cells]:
+    """The raw rows of [start, end) aggregated into cells of an hour (of a local day: `daily`) with exact latencies,
+    only `member`'s when given."""
     start_ms, end_ms = to_ms(start), to_ms(end)
-    days = _Days(start_ms, end_ms, tz)
+    days = _Days(start_ms, end_ms, tz, daily)
 
     def job(conn: sqlite3.Connection) -> Cells:
         return Cells(
@@ -215,13 +224,13 @@ def _some(value: str) -> str | None:
 
 def _store_day_job(day: date, start_ms: int, end_ms: int, cells: Cells, now: datetime) -> Job[bool]:
     attempt_rows = [
-        (c.day, to_ms(c.hour), c.provider, c.model, _none(c.task_type), c.outcome, _none(c.error_class),
+        (c.day, to_ms(c.start), c.provider, c.model, _none(c.task_type), c.outcome, _none(c.error_class),
          _none(c.member), int(c.multi), int(c.served), c.attempts, c.input_tokens, c.output_tokens,
          c.cache_read_tokens, c.cost_nusd, c.latency_ms_sum, c.latencies.to_json(), c.ttfts.to_json())
         for c in cells.attempts
     ]  # fmt: skip
     decision_rows = [
-        (c.day, to_ms(c.hour), _none(c.task_type), _none(c.provider), c.outcome, int(c.multi), _none(c.member),
+        (c.day, to_ms(c.start), _none(c.task_type), _none(c.provider), c.outcome, int(c.multi), _none(c.member),
          c.decisions)
         for c in cells.decisions
     ]  # fmt: skip
@@ -230,13 +239,13 @@ def _store_day_job(day: date, start_ms: int, end_ms: int, cells: Cells, now: dat
         if conn.execute("SELECT 1 FROM rollup_days WHERE day = ?", (day.isoformat(),)).fetchone():
             return False  # another process rolled it first
         conn.executemany(
-            "INSERT INTO rollup_attempts (day, hour_start, provider, model, task_type, outcome, error_class, member, "
+            "INSERT INTO rollup_attempts (day, day_start, provider, model, task_type, outcome, error_class, member, "
             "multi, served, attempts, input_tokens, output_tokens, cache_read_tokens, cost_nusd, latency_ms_sum, "
             f"latency_hist, ttft_hist) VALUES ({', '.join('?' * 18)})",
             attempt_rows,
         )
         conn.executemany(
-            "INSERT INTO rollup_decisions (day, hour_start, task_type, provider, outcome, multi, member, decisions) "
+            "INSERT INTO rollup_decisions (day, day_start, task_type, provider, outcome, multi, member, decisions) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             decision_rows,
         )
@@ -281,7 +290,7 @@ async def roll_up(
         start, end = local_midnight(day, tz), local_midnight(day + timedelta(days=1), tz)
         if end + grace > now:
             return rolled
-        cells = await store.read(raw_cells_job(start, end, tz))
+        cells = await store.read(raw_cells_job(start, end, tz, daily=True))
         job = _store_day_job(day, to_ms(start), to_ms(end), cells, now)
         if await store.write(job, busy_timeout_ms=busy_timeout_ms):
             rolled.append(day.isoformat())
@@ -290,9 +299,9 @@ async def roll_up(
 def _rolled_attempts(conn: sqlite3.Connection, start: int, end: int, member: str | None) -> Iterable[AttemptCell]:
     for row in conn.execute(
         *_only(
-            "SELECT day, hour_start, provider, model, task_type, outcome, error_class, member, multi, served, "
+            "SELECT day, day_start, provider, model, task_type, outcome, error_class, member, multi, served, "
             "attempts, input_tokens, output_tokens, cache_read_tokens, cost_nusd, latency_ms_sum, latency_hist, "
-            "ttft_hist FROM rollup_attempts WHERE hour_start >= ? AND hour_start < ?",
+            "ttft_hist FROM rollup_attempts WHERE day_start >= ? AND day_start < ?",
             "member",
             (start, end),
             member,
@@ -301,21 +310,21 @@ def _rolled_attempts(conn: sqlite3.Connection, start: int, end: int, member: str
         yield AttemptCell(row[0], from_ms(row[1]), row[2], row[3], _some(row[4]), row[5], _some(row[6]),
                           _some(row[7]), bool(row[8]), bool(row[9]), row[10], row[11], row[12], row[13],
                           row[14], float(row[15]),
-                          Latencies.from_json(row[16]), Latencies.from_json(row[17]))  # fmt: skip
+                          Latencies.from_json(row[16]), Latencies.from_json(row[17]), True)  # fmt: skip
 
 
 def _rolled_decisions(conn: sqlite3.Connection, start: int, end: int, member: str | None) -> Iterable[DecisionCell]:
     for row in conn.execute(
         *_only(
-            "SELECT day, hour_start, task_type, provider, outcome, multi, member, decisions FROM rollup_decisions "
-            "WHERE hour_start >= ? AND hour_start < ?",
+            "SELECT day, day_start, task_type, provider, outcome, multi, member, decisions FROM rollup_decisions "
+            "WHERE day_start >= ? AND day_start < ?",
             "member",
             (start, end),
             member,
         ),
     ):
         yield DecisionCell(row[0], from_ms(row[1]), _some(row[2]), _some(row[3]), row[4], bool(row[5]),
-                           _some(row[6]), row[7])  # fmt: skip
+                           _some(row[6]), row[7], True)  # fmt: skip
 
 
 def _gaps(start: int, end: int, covered: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -332,15 +341,24 @@ def _gaps(start: int, end: int, covered: Sequence[tuple[int, int]]) -> list[tupl
 
 
 def cells_job(
-    since: datetime, until: datetime, tz: str, member: str | None = None, *, rolled: bool = True
+    since: datetime,
+    until: datetime,
+    tz: str,
+    member: str | None = None,
+    *,
+    rolled: bool = True,
+    prefer_raw: bool = False,
 ) -> Job[Cells]:
     """Cells of [since, until): rolled days (wholly inside it) from the roll-ups, the rest from the raw rows
-    (`rolled=False`: everything from the raw rows)."""
+    (`rolled=False`: everything from the raw rows; `prefer_raw`: only the rolled days retention pruned raw rows
+    of from the roll-ups)."""
     start, end = to_ms(since), to_ms(until)
+    pruned_only = " AND raw_pruned = 1" if prefer_raw else ""
 
     def job(conn: sqlite3.Connection) -> Cells:
         days = conn.execute(
-            "SELECT day, start_ms, end_ms FROM rollup_days WHERE start_ms >= ? AND end_ms <= ? ORDER BY start_ms",
+            f"SELECT day, start_ms, end_ms FROM rollup_days WHERE start_ms >= ? AND end_ms <= ?{pruned_only} "
+            "ORDER BY start_ms",
             (start, end),
         ).fetchall() if rolled else []  # fmt: skip
         attempts: list[AttemptCell] = []
@@ -364,10 +382,17 @@ class Rollups:
         self._store = store
 
     async def cells(
-        self, since: datetime, until: datetime, tz: str, *, member: str | None = None, rolled: bool = True
+        self,
+        since: datetime,
+        until: datetime,
+        tz: str,
+        *,
+        member: str | None = None,
+        rolled: bool = True,
+        prefer_raw: bool = False,
     ) -> Cells:
-        """The period's cells, only `member`'s decisions' when given; `rolled=False` reads only the raw rows."""
-        return await self._store.read(cells_job(since, until, tz, member, rolled=rolled))
+        """The period's cells, only `member`'s decisions' when given (`rolled`, `prefer_raw`: as `cells_job`)."""
+        return await self._store.read(cells_job(since, until, tz, member, rolled=rolled, prefer_raw=prefer_raw))
 
     async def roll_up(self, now: datetime, tz: str, *, busy_timeout_ms: int | None = None) -> list[str]:
         """`roll_up` on this store."""

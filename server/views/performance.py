@@ -68,7 +68,8 @@ class PerformanceReport(Frozen):
     percentiles_approximate: bool = False
 
 
-_BUCKETS: dict[ReportPeriod, int] = {"day": 60, "week": 6 * 60, "month": 24 * 60}
+_DAY_MINUTES = 24 * 60
+_BUCKETS: dict[ReportPeriod, int] = {"day": 60, "week": 6 * 60, "month": _DAY_MINUTES}
 
 
 def _round(value: float | None) -> float | None:
@@ -113,12 +114,14 @@ def _errors(cells: Iterable[AttemptCell]) -> dict[str, int]:
 
 
 def _over_time(cells: Sequence[AttemptCell], since: datetime, until: datetime, minutes: int) -> list[TimeBucket]:
-    """Every bucket of the period up to now, an empty one included (a gap in the lines). A cell is an hour that
-    starts a whole number of hours after `since` (a local midnight), so it falls in one bucket."""
+    """Every bucket of the period up to now, an empty one included (a gap in the lines). A raw cell is an hour that
+    starts a whole number of hours after `since` (a local midnight), so it falls in one bucket; a rolled-up day
+    falls in the bucket its local midnight is nearest to (a day's bucket in a month; in a week, the first of its
+    day's four, for the days whose raw rows retention pruned)."""
     size = timedelta(minutes=minutes)
     buckets: dict[int, list[AttemptCell]] = defaultdict(list)
     for c in cells:
-        buckets[(c.hour - since) // size].append(c)
+        buckets[round((c.start - since) / size) if c.daily else (c.start - since) // size].append(c)
     last = max([(until - since) // size, *buckets]) if buckets else (until - since) // size
     return [
         TimeBucket(start=since + index * size, by_provider=_grouped(buckets.get(index, []), _provider),
@@ -144,8 +147,11 @@ async def performance_report(app: App, period: ReportPeriod = "day", *, member: 
     histogram approximations, within 1%: `percentiles_approximate`), the rest from the raw rows (exact)."""
     member = visible_member() or member
     since, until = period_bounds(app, period)
-    cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member)
     minutes = _BUCKETS[period]
+    # buckets shorter than a day read the raw rows while retention keeps them (a rolled-up day is one cell)
+    cells = await Rollups(app.store).cells(
+        since, until, app.config.settings.timezone, member=member, prefer_raw=minutes < _DAY_MINUTES
+    )
     return PerformanceReport(
         period=period,
         since=since,

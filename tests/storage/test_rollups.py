@@ -45,7 +45,7 @@ def attempt(at: datetime, outcome: str, latency: float, error_class: str | None 
 
 async def seed(store: Store, days: int = DAYS, per_day: int = 40) -> None:
     """`per_day` decisions on each of the last `days` local days and today: some failovers, some refused, some dry
-    runs, some a member's; at every hour of the day."""
+    runs, some a member's; at any hour of the day."""
     log = DecisionLog(store)
     rng = random.Random(7)
     for day in range(days, -1, -1):
@@ -65,17 +65,18 @@ async def seed(store: Store, days: int = DAYS, per_day: int = 40) -> None:
 
 
 def totals(cells: Cells) -> tuple[Counter[tuple[object, ...]], Counter[tuple[object, ...]]]:
-    """The cells' sums per dimension (latencies left out: a roll-up keeps them as a histogram)."""
+    """The cells' sums per day and dimension (latencies left out: a roll-up keeps them as a histogram; raw rows are
+    read in hours, roll-ups in days)."""
     attempts: Counter[tuple[object, ...]] = Counter()
     for c in cells.attempts:
-        key = (c.day, c.hour, c.provider, c.model, c.task_type, c.outcome, c.error_class, c.member, c.multi, c.served)
+        key = (c.day, c.provider, c.model, c.task_type, c.outcome, c.error_class, c.member, c.multi, c.served)
         for name, value in (("n", c.attempts), ("in", c.input_tokens), ("out", c.output_tokens),
                             ("cache", c.cache_read_tokens), ("cost", c.cost_nusd)):  # fmt: skip
             attempts[(*key, name)] += value
         attempts[(*key, "latency")] += round(c.latency_ms_sum)
     decisions: Counter[tuple[object, ...]] = Counter()
     for d in cells.decisions:
-        decisions[(d.day, d.hour, d.task_type, d.provider, d.outcome, d.multi, d.member)] += d.decisions
+        decisions[(d.day, d.task_type, d.provider, d.outcome, d.multi, d.member)] += d.decisions
     return attempts, decisions
 
 
@@ -91,6 +92,19 @@ async def test_complete_days_are_rolled_up_once_and_read_back_as_the_raw_rows_re
     assert mixed.rolled_days == tuple(rolled_days[1:])  # the first is only partly inside [since, until)
     assert totals(mixed) == totals(raw)
     assert any(not c.latencies.exact for c in mixed.attempts)
+    assert all(c.daily for c in mixed.attempts if c.day in rolled_days[1:])
+    assert not any(c.daily for c in raw.attempts)
+
+
+async def test_preferring_raw_rows_reads_roll_ups_only_for_days_retention_pruned(store: Store) -> None:
+    await seed(store)
+    since, until = datetime.fromisoformat("2026-11-21T00:00:00+01:00"), NOW + timedelta(seconds=1)
+    await roll_up(store, NOW, TZ)
+    assert (await Rollups(store).cells(since, until, TZ, prefer_raw=True)).rolled_days == ()
+    await prune_decisions(store, NOW - timedelta(days=2))
+    cells = await Rollups(store).cells(since, until, TZ, prefer_raw=True)
+    assert cells.rolled_days == ("2026-11-21", "2026-11-22", "2026-11-23", "2026-11-24", "2026-11-25", "2026-11-26")
+    assert totals(cells) == totals(await Rollups(store).cells(since, until, TZ))
 
 
 async def test_a_day_is_rolled_up_only_an_hour_after_it_ends(store: Store) -> None:

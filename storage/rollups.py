@@ -296,12 +296,19 @@ async def roll_up(
             rolled.append(day.isoformat())
 
 
-def _rolled_attempts(conn: sqlite3.Connection, start: int, end: int, member: str | None) -> Iterable[AttemptCell]:
+def _histogram(text: str | None) -> Latencies:
+    return Latencies() if text is None else Latencies.from_json(text)
+
+
+def _rolled_attempts(
+    conn: sqlite3.Connection, start: int, end: int, member: str | None, latencies: bool
+) -> Iterable[AttemptCell]:
+    histograms = "latency_hist, ttft_hist" if latencies else "NULL, NULL"
     for row in conn.execute(
         *_only(
             "SELECT day, day_start, provider, model, task_type, outcome, error_class, member, multi, served, "
-            "attempts, input_tokens, output_tokens, cache_read_tokens, cost_nusd, latency_ms_sum, latency_hist, "
-            "ttft_hist FROM rollup_attempts WHERE day_start >= ? AND day_start < ?",
+            f"attempts, input_tokens, output_tokens, cache_read_tokens, cost_nusd, latency_ms_sum, {histograms} "
+            "FROM rollup_attempts WHERE day_start >= ? AND day_start < ?",
             "member",
             (start, end),
             member,
@@ -310,7 +317,7 @@ def _rolled_attempts(conn: sqlite3.Connection, start: int, end: int, member: str
         yield AttemptCell(row[0], from_ms(row[1]), row[2], row[3], _some(row[4]), row[5], _some(row[6]),
                           _some(row[7]), bool(row[8]), bool(row[9]), row[10], row[11], row[12], row[13],
                           row[14], float(row[15]),
-                          Latencies.from_json(row[16]), Latencies.from_json(row[17]), True)  # fmt: skip
+                          _histogram(row[16]), _histogram(row[17]), True)  # fmt: skip
 
 
 def _rolled_decisions(conn: sqlite3.Connection, start: int, end: int, member: str | None) -> Iterable[DecisionCell]:
@@ -325,6 +332,17 @@ def _rolled_decisions(conn: sqlite3.Connection, start: int, end: int, member: st
     ):
         yield DecisionCell(row[0], from_ms(row[1]), _some(row[2]), _some(row[3]), row[4], bool(row[5]),
                            _some(row[6]), row[7], True)  # fmt: skip
+
+
+def _joined(intervals: Iterable[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Sorted intervals with the adjacent ones joined (consecutive rolled days read in one query)."""
+    joined: list[tuple[int, int]] = []
+    for low, high in intervals:
+        if joined and joined[-1][1] == low:
+            joined[-1] = (joined[-1][0], high)
+        else:
+            joined.append((low, high))
+    return joined
 
 
 def _gaps(start: int, end: int, covered: Sequence[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -348,10 +366,11 @@ def cells_job(
     *,
     rolled: bool = True,
     prefer_raw: bool = False,
+    latencies: bool = True,
 ) -> Job[Cells]:
     """Cells of [since, until): rolled days (wholly inside it) from the roll-ups, the rest from the raw rows
     (`rolled=False`: everything from the raw rows; `prefer_raw`: only the rolled days retention pruned raw rows
-    of from the roll-ups)."""
+    of from the roll-ups; `latencies=False`: rolled cells without their histograms, for reports of sums)."""
     start, end = to_ms(since), to_ms(until)
     pruned_only = " AND raw_pruned = 1" if prefer_raw else ""
 
@@ -363,10 +382,11 @@ def cells_job(
         ).fetchall() if rolled else []  # fmt: skip
         attempts: list[AttemptCell] = []
         decisions: list[DecisionCell] = []
-        for _, low, high in days:
-            attempts += _rolled_attempts(conn, low, high, member)
+        covered = _joined((low, high) for _, low, high in days)
+        for low, high in covered:
+            attempts += _rolled_attempts(conn, low, high, member, latencies)
             decisions += _rolled_decisions(conn, low, high, member)
-        for low, high in _gaps(start, end, [(low, high) for _, low, high in days]):
+        for low, high in _gaps(start, end, covered):
             raw = raw_cells_job(from_ms(low), from_ms(high), tz, member)(conn)
             attempts += raw.attempts
             decisions += raw.decisions
@@ -390,9 +410,12 @@ class Rollups:
         member: str | None = None,
         rolled: bool = True,
         prefer_raw: bool = False,
+        latencies: bool = True,
     ) -> Cells:
-        """The period's cells, only `member`'s decisions' when given (`rolled`, `prefer_raw`: as `cells_job`)."""
-        return await self._store.read(cells_job(since, until, tz, member, rolled=rolled, prefer_raw=prefer_raw))
+        """The period's cells, only `member`'s decisions' when given (`rolled`, `prefer_raw`, `latencies`: as
+        `cells_job`)."""
+        job = cells_job(since, until, tz, member, rolled=rolled, prefer_raw=prefer_raw, latencies=latencies)
+        return await self._store.read(job)
 
     async def roll_up(self, now: datetime, tz: str, *, busy_timeout_ms: int | None = None) -> list[str]:
         """`roll_up` on this store."""

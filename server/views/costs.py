@@ -170,7 +170,7 @@ async def costs_report(app: App, period: ReportPeriod = "month", *, member: str 
     decisions when given. Complete days come from the daily roll-ups once rolled, the rest from the raw rows."""
     member = visible_member() or member
     since, until = period_bounds(app, period)
-    cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member)
+    cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member, latencies=False)
     by_day = _groups(cells.attempts, _KEYS["day"])
     cache = await cache_report(app)
     return CostsReport(

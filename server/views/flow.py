@@ -46,7 +46,7 @@ async def flow_report(app: App, period: ReportPeriod = "day", *, member: str | N
     given. Complete days come from the daily roll-ups once rolled, the rest from the raw rows."""
     member = visible_member() or member
     since, until = period_bounds(app, period)
-    cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member)
+    cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member, latencies=False)
     routed: Counter[tuple[str, str]] = Counter()
     ended: Counter[tuple[str, str]] = Counter()
     for d in cells.decisions:

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import coldstart, decide_cost, failover, http_serve, mcp_overhead, overhead, profile, shared_store
+from bench import coldstart, decide_cost, failover, http_serve, mcp_overhead, overhead, profile, rollups, shared_store
 from bench.common import BENCH, RESULTS, ROOT, Options, Section, load_average, machine
 from bench.simulate import day, latency_day, quotas
 from bench.timing import peer_versions
@@ -34,6 +34,7 @@ PARTS: dict[str, Part] = {
     "latency": latency_day.run,
     "profile": profile.run,
     "http": http_serve.run,
+    "rollups": rollups.run,
 }
 
 

@@ -398,6 +398,60 @@ def m013_attempt_ttft(conn: sqlite3.Connection) -> None:
         _run(conn, "ALTER TABLE attempts ADD COLUMN ttft_ms REAL")
 
 
+def m014_daily_rollups(conn: sqlite3.Connection) -> None:
+    """Daily roll-ups of the decision log (storage/rollups.py): per local day (`day_start`: its first instant),
+    attempts summed per
+    provider, model, task type, outcome, error class, member and decision shape (latency histograms as JSON), and
+    decisions counted per task type, routed provider, outcome and member; the days rolled (and whether retention
+    has pruned raw rows of them). '' stands for none
+    (a primary key column cannot be NULL everywhere). Portable SQL: tables and indexes only."""
+    _run(
+        conn,
+        """CREATE TABLE rollup_attempts (
+            day TEXT NOT NULL,
+            day_start INTEGER NOT NULL,
+            provider TEXT NOT NULL,
+            model TEXT NOT NULL,
+            task_type TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            error_class TEXT NOT NULL,
+            member TEXT NOT NULL,
+            multi INTEGER NOT NULL,
+            served INTEGER NOT NULL,
+            attempts INTEGER NOT NULL,
+            input_tokens INTEGER NOT NULL,
+            output_tokens INTEGER NOT NULL,
+            cache_read_tokens INTEGER NOT NULL,
+            cost_nusd INTEGER NOT NULL,
+            latency_ms_sum REAL NOT NULL,
+            latency_hist TEXT NOT NULL,
+            ttft_hist TEXT NOT NULL,
+            PRIMARY KEY (day_start, provider, model, task_type, outcome, error_class, member, multi, served)
+        )""",
+        "CREATE INDEX rollup_attempts_by_member ON rollup_attempts (member, day_start)",
+        """CREATE TABLE rollup_decisions (
+            day TEXT NOT NULL,
+            day_start INTEGER NOT NULL,
+            task_type TEXT NOT NULL,
+            provider TEXT NOT NULL,
+            outcome TEXT NOT NULL,
+            multi INTEGER NOT NULL,
+            member TEXT NOT NULL,
+            decisions INTEGER NOT NULL,
+            PRIMARY KEY (day_start, task_type, provider, outcome, multi, member)
+        )""",
+        "CREATE INDEX rollup_decisions_by_member ON rollup_decisions (member, day_start)",
+        """CREATE TABLE rollup_days (
+            day TEXT PRIMARY KEY,
+            start_ms INTEGER NOT NULL,
+            end_ms INTEGER NOT NULL,
+            rolled_at INTEGER NOT NULL,
+            raw_pruned INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE INDEX rollup_days_by_start ON rollup_days (start_ms)",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
@@ -412,6 +466,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     m011_quotas_warm_prefix,
     m012_team_members,
     m013_attempt_ttft,
+    m014_daily_rollups,
 )
 
 _CREATE_MIGRATIONS = "CREATE TABLE IF NOT EXISTS _migrations (name TEXT PRIMARY KEY, applied_at TEXT NOT NULL)"

@@ -99,6 +99,7 @@ def _views(verbs: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ):  # fmt: skip
         report = _verb(verbs, name, target, summary)
         report.add_argument("--period", choices=PERIODS, default=default, help=f"day, week or month ({default})")
+        report.add_argument("--member", help="only this team member's decisions")
     monitor = _verb(
         verbs,
         "monitor",

@@ -4,7 +4,7 @@ budget burn-down, and what the same requests would have cost on the best-quality
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from pydantic import Field
@@ -14,9 +14,11 @@ from providers.types import Frozen
 from server.views.cache import cache_report
 from server.views.period import ReportPeriod, local_day, period_bounds
 from server.wiring import App
-from storage.analytics import Analytics, AttemptFact
+from server.wiring.identity import visible_member
+from storage.rollups import AttemptCell, Cells, Rollups
 
 MILLION = 1_000_000
+NANO = 1_000_000_000
 _TASKS: dict[str, TaskType] = {"coding": "coding", "reasoning": "reasoning", "creative": "creative", "simple": "simple"}
 
 
@@ -65,32 +67,34 @@ class CostsReport(Frozen):
     by_day: list[CostGroup] = Field(default_factory=list)
     burn_down: BurnDown
     savings: Savings
+    #: the team member whose decisions these are (None: everyone's)
+    member: str | None = None
 
 
-def _groups(attempts: Iterable[AttemptFact], key: str, app: App) -> list[CostGroup]:
-    sums: dict[str, list[float]] = defaultdict(lambda: [0, 0, 0, 0.0])
-    for a in attempts:
-        name = _key(a, key, app)
-        row = sums[name]
-        row[0] += 1
-        row[1] += a.input_tokens
-        row[2] += a.output_tokens
-        row[3] += a.cost_usd
+def _groups(cells: Iterable[AttemptCell], key: Callable[[AttemptCell], str]) -> list[CostGroup]:
+    sums: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0, 0])
+    for c in cells:
+        row = sums[key(c)]
+        row[0] += c.attempts
+        row[1] += c.input_tokens
+        row[2] += c.output_tokens
+        row[3] += c.cost_nusd
     return [
-        CostGroup(group=name, requests=int(r[0]), input_tokens=int(r[1]), output_tokens=int(r[2]),
-                  cost_usd=round(r[3], 9))
+        CostGroup(group=name, requests=r[0], input_tokens=r[1], output_tokens=r[2], cost_usd=_usd(r[3]))
         for name, r in sorted(sums.items())
-    ]  # fmt: skip
+    ]
 
 
-def _key(a: AttemptFact, key: str, app: App) -> str:
-    if key == "provider":
-        return a.provider
-    if key == "model":
-        return f"{a.provider}/{a.model}"
-    if key == "task_type":
-        return a.task_type or "unknown"
-    return local_day(a.started_at, app)
+def _usd(nusd: int) -> float:
+    return round(nusd / NANO, 9)
+
+
+_KEYS: dict[str, Callable[[AttemptCell], str]] = {
+    "provider": lambda c: c.provider,
+    "model": lambda c: f"{c.provider}/{c.model}",
+    "task_type": lambda c: c.task_type or "unknown",
+    "day": lambda c: c.day,
+}
 
 
 def _profiles(app: App) -> list[tuple[str, ModelProfile]]:
@@ -106,32 +110,31 @@ def _best(app: App, task_type: str | None) -> ModelProfile | None:
     return max(profiles, key=lambda m: (m.quality_for(task), m.input_cost_per_1m + m.output_cost_per_1m))
 
 
-def _priced(profile: ModelProfile, a: AttemptFact) -> float:
-    return (a.input_tokens * profile.input_cost_per_1m + a.output_tokens * profile.output_cost_per_1m) / MILLION
+def _priced(profile: ModelProfile, c: AttemptCell) -> float:
+    return (c.input_tokens * profile.input_cost_per_1m + c.output_tokens * profile.output_cost_per_1m) / MILLION
 
 
-def _prompt_cache_saved(app: App, a: AttemptFact) -> float:
-    provider = app.config.providers.get(a.provider)
-    profile = provider.models.get(a.model) if provider else None
-    if profile is None or profile.cache_read_cost_per_1m is None or not a.cache_read_tokens:
+def _prompt_cache_saved(app: App, c: AttemptCell) -> float:
+    provider = app.config.providers.get(c.provider)
+    profile = provider.models.get(c.model) if provider else None
+    if profile is None or profile.cache_read_cost_per_1m is None or not c.cache_read_tokens:
         return 0.0
-    return a.cache_read_tokens * max(0.0, profile.input_cost_per_1m - profile.cache_read_cost_per_1m) / MILLION
+    return c.cache_read_tokens * max(0.0, profile.input_cost_per_1m - profile.cache_read_cost_per_1m) / MILLION
 
 
-def _savings(app: App, attempts: list[AttemptFact], response_cache_usd: float) -> Savings:
-    served = [a for a in attempts if a.outcome == "success"]
-    served_ids = {a.decision_id for a in served}
-    actual = sum(a.cost_usd for a in attempts if a.decision_id in served_ids)
+def _savings(app: App, cells: Cells, response_cache_usd: float) -> Savings:
+    served = [c for c in cells.attempts if c.outcome == "success"]
+    actual = sum(c.cost_nusd for c in cells.attempts if c.served) / NANO
     best = 0.0
-    for a in served:
-        profile = _best(app, a.task_type)
-        best += _priced(profile, a) if profile else a.cost_usd
+    for c in served:
+        profile = _best(app, c.task_type)
+        best += _priced(profile, c) if profile else c.cost_nusd / NANO
     return Savings(
-        requests=len(served_ids),
+        requests=sum(d.decisions for d in cells.decisions if d.outcome in ("served", "failover")),
         actual_usd=round(actual, 9),
         best_quality_usd=round(best, 9),
         saved_usd=round(best - actual, 9),
-        prompt_cache_saved_usd=round(sum(_prompt_cache_saved(app, a) for a in served), 9),
+        prompt_cache_saved_usd=round(sum(_prompt_cache_saved(app, c) for c in served), 9),
         response_cache_saved_usd=response_cache_usd,
     )
 
@@ -162,22 +165,25 @@ def _burn_down(app: App, by_day: list[CostGroup], since: datetime, until: dateti
     )
 
 
-async def costs_report(app: App, period: ReportPeriod = "month") -> CostsReport:
-    """Spend over `period` by provider, model, task type and day, the burn-down and the savings."""
+async def costs_report(app: App, period: ReportPeriod = "month", *, member: str | None = None) -> CostsReport:
+    """Spend over `period` by provider, model, task type and day, the burn-down and the savings; only `member`'s
+    decisions when given. Complete days come from the daily roll-ups once rolled, the rest from the raw rows."""
+    member = visible_member() or member
     since, until = period_bounds(app, period)
-    attempts = await Analytics(app.store).attempts(since, until)
-    by_day = _groups(attempts, "day", app)
+    cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member, latencies=False)
+    by_day = _groups(cells.attempts, _KEYS["day"])
     cache = await cache_report(app)
     return CostsReport(
         period=period,
         since=since,
         until=until,
-        total_usd=round(sum(a.cost_usd for a in attempts), 9),
-        requests=len({a.decision_id for a in attempts}),
-        by_provider=_groups(attempts, "provider", app),
-        by_model=_groups(attempts, "model", app),
-        by_task_type=_groups(attempts, "task_type", app),
+        total_usd=_usd(sum(c.cost_nusd for c in cells.attempts)),
+        requests=sum(d.decisions for d in cells.decisions if d.outcome != "refused"),
+        by_provider=_groups(cells.attempts, _KEYS["provider"]),
+        by_model=_groups(cells.attempts, _KEYS["model"]),
+        by_task_type=_groups(cells.attempts, _KEYS["task_type"]),
         by_day=by_day,
         burn_down=_burn_down(app, by_day, since, until),
-        savings=_savings(app, attempts, cache.dollars_saved),
+        savings=_savings(app, cells, cache.dollars_saved),
+        member=member,
     )

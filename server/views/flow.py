@@ -11,7 +11,8 @@ from pydantic import Field
 from providers.types import Frozen
 from server.views.period import ReportPeriod, period_bounds
 from server.wiring import App
-from storage.analytics import Analytics, DecisionFact
+from server.wiring.identity import visible_member
+from storage.rollups import Rollups
 
 
 class FlowLink(Frozen):
@@ -32,39 +33,35 @@ class FlowReport(Frozen):
     routed: list[FlowLink] = Field(default_factory=list)
     #: provider → outcome: served, failover (served after another candidate failed), failed, refused (no attempt)
     ended: list[FlowLink] = Field(default_factory=list)
-
-
-def outcome_of(decision: DecisionFact) -> str:
-    """served, failover (served after a failed attempt), failed (every attempt failed) or refused (none made)."""
-    if decision.attempts == 0:
-        return "refused"
-    if not decision.served:
-        return "failed"
-    return "failover" if decision.attempts > 1 else "served"
+    #: the team member whose decisions these are (None: everyone's)
+    member: str | None = None
 
 
 def _links(pairs: Counter[tuple[str, str]]) -> list[FlowLink]:
     return [FlowLink(source=s, target=t, count=n) for (s, t), n in sorted(pairs.items())]
 
 
-async def flow_report(app: App, period: ReportPeriod = "day") -> FlowReport:
-    """Decisions of `period` counted from task type to provider and from provider to outcome."""
+async def flow_report(app: App, period: ReportPeriod = "day", *, member: str | None = None) -> FlowReport:
+    """Decisions of `period` counted from task type to provider and from provider to outcome; only `member`'s when
+    given. Complete days come from the daily roll-ups once rolled, the rest from the raw rows."""
+    member = visible_member() or member
     since, until = period_bounds(app, period)
-    decisions = await Analytics(app.store).decisions(since, until)
+    cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member, latencies=False)
     routed: Counter[tuple[str, str]] = Counter()
     ended: Counter[tuple[str, str]] = Counter()
-    for d in decisions:
+    for d in cells.decisions:
         provider = d.provider or "none"
-        routed[(d.task_type or "unknown", provider)] += 1
-        ended[(provider, outcome_of(d))] += 1
+        routed[(d.task_type or "unknown", provider)] += d.decisions
+        ended[(provider, d.outcome)] += d.decisions
     return FlowReport(
         period=period,
         since=since,
         until=until,
-        decisions=len(decisions),
+        decisions=sum(d.decisions for d in cells.decisions),
         task_types=sorted({s for s, _ in routed}),
         providers=sorted({t for _, t in routed}),
         outcomes=[o for o in ("served", "failover", "failed", "refused") if any(t == o for _, t in ended)],
         routed=_links(routed),
         ended=_links(ended),
+        member=member,
     )

@@ -7,6 +7,7 @@ from datetime import datetime
 from pydantic import BaseModel, ConfigDict
 
 from server.wiring import App
+from server.wiring.identity import visible_member
 from storage.team import list_job
 from storage.windows import day_window, month_window
 
@@ -50,3 +51,11 @@ async def team_view(app: App) -> TeamView:
             for row in rows
         ]
     )
+
+
+async def member_names(app: App) -> list[str]:
+    """The members a viewer may filter the reports and the decision log by: every member's name for an admin or
+    the local user, none for a member (who sees only their own)."""
+    if visible_member() is not None:
+        return []
+    return [m.name for m in (await team_view(app)).members]

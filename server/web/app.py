@@ -96,7 +96,8 @@ async def decision_page(request: Request) -> Response:
 def _report(title: str, path: str, default: ReportPeriod, build: Callable[..., Awaitable[str]]) -> Route:
     async def endpoint(request: Request) -> Response:
         period = reports.period_of(request.query_params.get("period"), default)
-        return await render(_state(request), title, path, lambda app: build(app, period))
+        member = request.query_params.get("member") or None
+        return await render(_state(request), title, path, lambda app: build(app, period, member))
 
     return Route(path, endpoint)
 

@@ -1,5 +1,6 @@
-"""Housekeeping of router.db: settlements kept while it was locked, expired reservations, the decision log's and
-the conversations' retention. Done when a process opens the store, and hourly by a running server.
+"""Housekeeping of router.db: settlements kept while it was locked, expired reservations, the daily roll-ups of
+the decision log, the decision log's and the conversations' retention. Done when a process opens the store, and
+hourly by a running server.
 
 None of it is needed to serve: a database another process holds locked only defers it (to a later tick or the
 next start), so a busy ledger never keeps a server from answering `initialize`.
@@ -18,10 +19,10 @@ from server.config import RouterSettings
 from server.wiring.settlements import DRAIN_WAIT_MS, journal_of, settle_pending, settle_waiting
 from server.wiring.store_ports import finish_job
 from storage import DecisionLog, Store, StoreError, StoreLocked
-from storage.conversations import purge_job as conversations_purge_job
-from storage.decisions import purge_job as decisions_purge_job
 from storage.journal import purge_applied_job
 from storage.ledger import reap_job
+from storage.retention import RETENTION_BATCH, prune_conversations, prune_decisions
+from storage.rollups import roll_up
 from storage.windows import to_ms
 
 log = logging.getLogger(__name__)
@@ -38,9 +39,14 @@ MAINTAIN_EVERY = timedelta(hours=1)
 KEEP_APPLIED = timedelta(days=7)
 
 
-async def maintain(store: Store, decisions: DecisionLog, settings: RouterSettings, now: datetime) -> None:
-    """Apply kept settlements, expire reservations and prune by retention, waiting at most START_WAIT_MS for the
-    write lock.
+async def maintain(
+    store: Store, decisions: DecisionLog, settings: RouterSettings, now: datetime, *, batch_size: int = RETENTION_BATCH
+) -> None:
+    """Apply kept settlements, expire reservations, roll up the complete days not rolled up yet (a day per
+    transaction, storage/rollups.py) and prune by retention, waiting at most START_WAIT_MS for the write lock each
+    time. Days are rolled up before their raw rows are pruned: a roll-up that cannot take the lock stops the prune
+    too. Retention deletes `batch_size` rows per transaction, repeated until done, so routing's writes take the
+    lock between two batches.
 
     Raises:
         StoreLocked: another process holds router.db's write lock (the work waits for a later chance).
@@ -48,17 +54,21 @@ async def maintain(store: Store, decisions: DecisionLog, settings: RouterSetting
     """
     await settle_pending(store, decisions, finish_job, now, busy_timeout_ms=START_WAIT_MS)
     reap = reap_job(now)
-    purge_decisions = decisions_purge_job(now, retention=timedelta(days=settings.retention_days))
-    purge_conversations = conversations_purge_job(now - timedelta(hours=settings.conversation_retention_hours))
     forget = purge_applied_job(to_ms(now - KEEP_APPLIED))
 
     def job(conn: sqlite3.Connection) -> None:
         reap(conn)
-        purge_decisions(conn)
-        purge_conversations(conn)
         forget(conn)
 
     await store.write(job, busy_timeout_ms=START_WAIT_MS)
+    wait = START_WAIT_MS
+    await roll_up(store, now, settings.timezone, busy_timeout_ms=wait)
+    await prune_decisions(
+        store, now - timedelta(days=settings.retention_days), batch_size=batch_size, busy_timeout_ms=wait
+    )
+    await prune_conversations(
+        store, now - timedelta(hours=settings.conversation_retention_hours), batch_size=batch_size, busy_timeout_ms=wait
+    )
 
 
 async def housekeeping(

@@ -39,6 +39,9 @@ TABLES = {
     "output_stats",
     "team_members",
     "member_counters",
+    "rollup_attempts",
+    "rollup_decisions",
+    "rollup_days",
 }
 
 

@@ -16,6 +16,10 @@ def _usd(value: float) -> str:
     return f"${value:,.4f}"
 
 
+def _whose(member: str | None) -> str:
+    return f" ({member}'s)" if member else ""
+
+
 def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.0f} ms"
 
@@ -38,7 +42,7 @@ def render_costs(report: CostsReport) -> RenderableType:
         if cap is not None
     )
     head = Text(
-        f"Costs this {report.period}: {_usd(report.total_usd)} over {report.requests} requests"
+        f"Costs this {report.period}{_whose(report.member)}: {_usd(report.total_usd)} over {report.requests} requests"
         + (f" ({caps})" if caps else "")
         + f"\nOn the best-quality model: {_usd(s.best_quality_usd)} · saved {_usd(s.saved_usd)}"
         + f" · prompt cache saved {_usd(s.prompt_cache_saved_usd)} · response cache saved "
@@ -67,18 +71,22 @@ def render_performance(report: PerformanceReport) -> RenderableType:
     f = report.failovers
     errors = ", ".join(f"{name} {count}" for name, count in report.errors_by_class.items()) or "none"
     head = Text(
-        f"Performance this {report.period}: errors {errors}\n"
+        f"Performance this {report.period}{_whose(report.member)}: errors {errors}\n"
         f"Failovers: {f.count} ({f.served} served) · time lost {_ms(f.time_lost_ms)} · cost {_usd(f.cost_lost_usd)}"
     )
     return Group(
         head,
         _latency_table("Latency by provider", report.by_provider),
         _latency_table("Latency by model", report.by_model),
-    )
+        *([Text("Percentiles of days read from the daily roll-ups are approximations (within 1%).")]
+          if report.percentiles_approximate else []),
+    )  # fmt: skip
 
 
 def render_flow(report: FlowReport) -> RenderableType:
-    table = Table(title=f"Flow this {report.period}: {report.decisions} decisions", title_justify="left")
+    table = Table(
+        title=f"Flow this {report.period}{_whose(report.member)}: {report.decisions} decisions", title_justify="left"
+    )
     for column in ("from", "to", "decisions"):
         table.add_column(column, justify="right" if column == "decisions" else "left")
     for link in [*report.routed, *report.ended]:
@@ -92,7 +100,7 @@ def costs(args: argparse.Namespace) -> int:
 
     async def body() -> CostsReport:
         async with cli_app() as app:
-            return await costs_report(app, args.period)
+            return await costs_report(app, args.period, member=args.member)
 
     report = run(body)
     if args.json:
@@ -108,7 +116,7 @@ def performance(args: argparse.Namespace) -> int:
 
     async def body() -> PerformanceReport:
         async with cli_app() as app:
-            return await performance_report(app, args.period)
+            return await performance_report(app, args.period, member=args.member)
 
     report = run(body)
     if args.json:
@@ -124,7 +132,7 @@ def flow(args: argparse.Namespace) -> int:
 
     async def body() -> FlowReport:
         async with cli_app() as app:
-            return await flow_report(app, args.period)
+            return await flow_report(app, args.period, member=args.member)
 
     report = run(body)
     if args.json:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from server.views import (
     REPORT_PERIODS,
     CostGroup,
@@ -11,7 +13,8 @@ from server.views import (
     flow_report,
     performance_report,
 )
-from server.web.html import attrs, count, esc, ms, section, table, usd
+from server.views.team import member_names
+from server.web.html import attrs, count, esc, ms, section, select, table, usd
 from server.web.svg import bars, flow, lines
 from server.wiring import App
 
@@ -23,12 +26,26 @@ def period_of(value: str | None, default: ReportPeriod) -> ReportPeriod:
     return default
 
 
-def period_picker(path: str, chosen: ReportPeriod) -> str:
+def period_picker(path: str, chosen: ReportPeriod, member: str | None = None) -> str:
+    also = f"&{urlencode({'member': member})}" if member else ""
     links = "".join(
-        f"<a{attrs(href=f'{path}?period={p}', aria_current='page' if p == chosen else None)}>{esc(p)}</a>"
+        f"<a{attrs(href=f'{path}?period={p}{also}', aria_current='page' if p == chosen else None)}>{esc(p)}</a>"
         for p in REPORT_PERIODS
     )
     return f'<nav class="periods" aria-label="period">{links}</nav>'
+
+
+async def member_picker(app: App, path: str, period: ReportPeriod, member: str | None) -> str:
+    """A selector of the team's members (`?member=NAME`), when there are members and the viewer may see them all."""
+    names = await member_names(app)
+    if not names:
+        return ""
+    period_field = f"<input{attrs(type='hidden', name='period', value=period)}>"
+    return (
+        f'<form class="filters" method="get" action="{esc(path)}">{period_field}'
+        f"<label>member {select('member', names, member, blank='everyone')}</label>"
+        '<button type="submit">Show</button></form>'
+    )
 
 
 def _cost_rows(kind: str, groups: list[CostGroup]) -> str:
@@ -43,8 +60,8 @@ def _cost_rows(kind: str, groups: list[CostGroup]) -> str:
     )  # fmt: skip
 
 
-async def costs(app: App, period: ReportPeriod) -> str:
-    report = await costs_report(app, period)
+async def costs(app: App, period: ReportPeriod, member: str | None = None) -> str:
+    report = await costs_report(app, period, member=member)
     s, burn = report.savings, report.burn_down
     cap = burn.monthly_budget_usd if period == "month" else burn.daily_budget_usd if period == "day" else None
     cards = [
@@ -58,7 +75,8 @@ async def costs(app: App, period: ReportPeriod) -> str:
     burn_chart = lines(burn.days, {"spent (running total)": burn.cumulative_usd, "per day": burn.spent_usd},
                        "budget burn-down", cap=cap, unit="$")  # fmt: skip
     return (
-        period_picker("/costs", period)
+        period_picker("/costs", period, member)
+        + await member_picker(app, "/costs", period, member)
         + f'<div class="cards">{card_html}</div>'
         + section("Budget burn-down" + (f" (cap ${cap:,.2f})" if cap else ""), burn_chart)
         + section("By provider", _cost_rows("by_provider", report.by_provider))
@@ -79,8 +97,8 @@ def _latency_rows(kind: str, rows: list[LatencyStats]) -> str:
     return table(headers, cells, id_=kind, empty="No attempt in this period.")
 
 
-async def performance(app: App, period: ReportPeriod) -> str:
-    report = await performance_report(app, period)
+async def performance(app: App, period: ReportPeriod, member: str | None = None) -> str:
+    report = await performance_report(app, period, member=member)
     labels = [b.start.strftime("%m-%d %H:%M") for b in report.over_time]
     providers = sorted({s.group for b in report.over_time for s in b.by_provider})
     models = sorted({s.group for b in report.over_time for s in b.by_model})
@@ -102,7 +120,8 @@ async def performance(app: App, period: ReportPeriod) -> str:
         " in failed attempts before the answer.</p>" + table(["error class", "attempts"], by_class)
     )
     return (
-        period_picker("/performance", period)
+        period_picker("/performance", period, member)
+        + await member_picker(app, "/performance", period, member)
         + section("Latency p50 per provider", lines(labels, series("p50_ms"), "latency p50", unit=" ms"))
         + section("Latency p95 per provider", lines(labels, series("p95_ms"), "latency p95", unit=" ms"))
         + section("Latency p99 per provider", lines(labels, series("p99_ms"), "latency p99", unit=" ms"))
@@ -119,8 +138,8 @@ async def performance(app: App, period: ReportPeriod) -> str:
     )  # fmt: skip
 
 
-async def flow_page(app: App, period: ReportPeriod) -> str:
-    report = await flow_report(app, period)
+async def flow_page(app: App, period: ReportPeriod, member: str | None = None) -> str:
+    report = await flow_report(app, period, member=member)
     totals: dict[str, int] = {}
     for link in report.routed:
         totals[link.source] = totals.get(link.source, 0) + link.count
@@ -136,7 +155,8 @@ async def flow_page(app: App, period: ReportPeriod) -> str:
     rows = [[esc(x.source), esc(x.target), count(x.count, f"{x.source}->{x.target}")]
             for x in [*report.routed, *report.ended]]  # fmt: skip
     return (
-        period_picker("/flow", period)
+        period_picker("/flow", period, member)
+        + await member_picker(app, "/flow", period, member)
         + f"<p>{count(report.decisions, 'decisions')} decisions this {esc(period)}: task type → provider → outcome.</p>"
         + (section("Flow", picture) if report.decisions else '<p class="muted">No decision in this period.</p>')
         + section("Counts", table(["from", "to", "decisions"], rows, id_="links"))

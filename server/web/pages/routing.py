@@ -7,6 +7,7 @@ from typing import Any
 from starlette.datastructures import QueryParams
 
 from server.views import DecisionDetail, decision_detail, decision_log
+from server.views.team import member_names
 from server.views.verdict import decided_by
 from server.web.html import attrs, count, esc, link, ms, section, select, table, usd, when
 from server.web.pages.overview import DECISION_HEADERS, decision_rows
@@ -14,10 +15,16 @@ from server.wiring import App
 from storage import DECISION_OUTCOMES
 
 TASKS = ("coding", "reasoning", "creative", "simple")
-FILTERS = ("task", "provider", "reason", "outcome", "conversation")
+FILTERS = ("task", "provider", "reason", "outcome", "conversation", "member")
 
 
-def _filters(app: App, query: QueryParams) -> str:
+async def _members(app: App, chosen: str | None) -> str:
+    """The member filter, when the team has members and the viewer may see them all."""
+    names = await member_names(app)
+    return f"<label>member {select('member', names, chosen, blank='everyone')}</label>" if names else ""
+
+
+def _filters(app: App, query: QueryParams, members: str = "") -> str:
     providers = list(app.config.providers)
     reason = query.get("reason") or ""
     conversation = query.get("conversation") or ""
@@ -28,6 +35,7 @@ def _filters(app: App, query: QueryParams) -> str:
         f"<label>reason <input{attrs(name='reason', value=reason, placeholder='preference, failover…')}></label>"
         f"<label>outcome {select('outcome', DECISION_OUTCOMES, query.get('outcome'), blank='any')}</label>"
         f"<label>conversation <input{attrs(name='conversation', value=conversation)}></label>"
+        f"{members}"
         '<button type="submit">Filter</button> <a href="/routing">clear</a></form>'
     )
 
@@ -39,7 +47,7 @@ async def stream(app: App, query: QueryParams) -> str:
     log = await decision_log(
         app, int(query.get("limit") or 100) if (query.get("limit") or "").isdigit() else 100,
         conversation_id=chosen["conversation"], provider=chosen["provider"], task_type=chosen["task"],
-        reason=chosen["reason"], outcome=outcome,
+        reason=chosen["reason"], outcome=outcome, member=chosen["member"],
     )  # fmt: skip
     switches = [
         [when(s.created_at), esc(s.reason), esc(f"{s.from_provider or 'auto'} → {s.to_provider or 'auto'}"),
@@ -48,7 +56,7 @@ async def stream(app: App, query: QueryParams) -> str:
         for s in log.switches
     ]  # fmt: skip
     return (
-        _filters(app, query)
+        _filters(app, query, await _members(app, chosen["member"]))
         + section("Decisions", table(DECISION_HEADERS, decision_rows(log), id_="decisions",
                                      empty="No decision matches these filters."))
         + section("Switches", table(["time", "reason", "from → to", "scope", "decision"], switches, id_="switches",

@@ -6,9 +6,11 @@ import http.client
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -48,6 +50,20 @@ def test_performance_prints_percentiles_errors_and_failovers(env: SimHome) -> No
                                                       "anthropic/claude-sonnet-4-6"}  # fmt: skip
     text = env.cli("performance", "--period", "week").out
     assert "Failovers: 1 (1 served)" in text and "rate_limited 1" in text and "TTFT p50" in text
+
+
+def test_the_reports_take_a_member_and_count_only_their_decisions(env: SimHome) -> None:
+    assert env.cli("team", "add", "ada").code == 0
+    with closing(sqlite3.connect(env.home / "router.db")) as conn, conn:
+        conn.execute("UPDATE decisions SET member = 'ada' WHERE id = (SELECT MIN(id) FROM decisions)")
+    costs = env.cli("costs", "--member", "ada", "--json").json()
+    assert (costs["member"], costs["requests"]) == ("ada", 1)
+    assert {g["group"] for g in costs["by_provider"]} == {"google"}
+    performance = env.cli("performance", "--member", "ada", "--json").json()
+    assert performance["failovers"]["count"] == 0 and performance["errors_by_class"] == {}
+    assert env.cli("log", "--flow", "--member", "ada", "--json").json()["decisions"] == 1
+    assert env.cli("log", "--flow", "--member", "bob", "--json").json()["decisions"] == 0
+    assert "Costs this month (ada's)" in env.cli("costs", "--member", "ada").out
 
 
 def test_log_filters_and_the_flow(env: SimHome) -> None:

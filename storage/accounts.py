@@ -6,13 +6,13 @@ limits learned from headers, and the round-robin cursor of each pool.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from providers.ratelimits import learnable
 from providers.types import RateLimits
+from storage.connection import Connection
 from storage.db import Job, Store
 from storage.windows import MINUTE, from_ms, to_ms
 
@@ -105,7 +105,7 @@ def _until_job(column: str, account: str, model: str | None, until: datetime, re
     sql = _SQL_SET_UNTIL.format(col=column)
     params = (account, model or "", to_ms(until), reason, to_ms(now))
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(sql, params)
 
     return job
@@ -115,7 +115,7 @@ def disable_job(account: str, reason: str, now: datetime) -> Job[None]:
     """Disable an account (e.g. its key was refused) until `AccountStates.enable`."""
     params = (account, reason, to_ms(now))
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO account_state (account, model, disabled_reason, updated_at) VALUES (?, '', ?, ?) "
             "ON CONFLICT (account, model) DO UPDATE SET disabled_reason = excluded.disabled_reason, "
@@ -130,7 +130,7 @@ def retired_job(provider: str, model: str, reason: str, now: datetime) -> Job[No
     """Record that a provider no longer serves `model` (404); the account stays usable for other models."""
     params = (provider, model, reason, to_ms(now))
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO retired_models (provider, model, reason, retired_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (provider, model) DO UPDATE SET reason = excluded.reason",
@@ -161,7 +161,7 @@ def failure_job(
         "now": to_ms(now),
     }
 
-    def job(conn: sqlite3.Connection) -> BreakerState:
+    def job(conn: Connection) -> BreakerState:
         failures, open_until = conn.execute(_SQL_FAILURE, params).fetchone()
         return BreakerState(failures, None if open_until is None else from_ms(open_until))
 
@@ -172,7 +172,7 @@ def success_job(account: str, model: str | None) -> Job[None]:
     """Close the breaker and reset the consecutive-failure count."""
     params = (account, model or "")
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "UPDATE account_state SET consecutive_failures = 0, breaker_open_until = NULL "
             "WHERE account = ? AND model = ? AND (consecutive_failures > 0 OR breaker_open_until IS NOT NULL)",
@@ -214,7 +214,7 @@ def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Jo
 
     left = _header_left(account, model, limits, now)
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         if rpm is not None or tpm is not None:
             conn.execute(_SQL_LEARN, learned)
         if left is not None:
@@ -263,7 +263,7 @@ def next_in_pool_job(pool: str, eligible: Sequence[str]) -> Job[str]:
         raise ValueError(f"pool {pool!r} has no eligible account")
     order = list(eligible)
 
-    def job(conn: sqlite3.Connection) -> str:
+    def job(conn: Connection) -> str:
         row = conn.execute("SELECT last_account, turns FROM pool_cursors WHERE pool = ?", (pool,)).fetchone()
         if row is None:
             chosen, turns = order[0], 0
@@ -286,7 +286,7 @@ def pool_served_job(pool: str, account: str) -> Job[None]:
     """Move a pool's cursor to the account that actually served (when `next_in_pool_job`'s choice failed over to
     another account of the pool), so the rotation continues after it and no account serves twice in a row."""
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, ?, 1) "
             "ON CONFLICT (pool) DO UPDATE SET last_account = excluded.last_account",

@@ -6,10 +6,10 @@ token is read from `attempts.ttft_ms` where a row has it (NULL: not measured).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.connection import Connection
 from storage.db import Store
 from storage.windows import from_ms, to_ms
 
@@ -62,7 +62,7 @@ class Watermark:
     switch_id: int
 
 
-def _has_ttft(conn: sqlite3.Connection) -> bool:
+def _has_ttft(conn: Connection) -> bool:
     return any(row[1] == "ttft_ms" for row in conn.execute("PRAGMA table_info(attempts)"))
 
 
@@ -76,7 +76,7 @@ class Analytics:
         """Attempts started in [since, until) of decisions that were not dry runs, oldest first."""
         params = (to_ms(since), to_ms(until))
 
-        def job(conn: sqlite3.Connection) -> list[AttemptFact]:
+        def job(conn: Connection) -> list[AttemptFact]:
             ttft = "a.ttft_ms" if _has_ttft(conn) else "NULL"
             rows = conn.execute(
                 f"SELECT a.decision_id, a.created_at, a.provider, a.model, a.account, a.outcome, a.error_class, "

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from providers.types import Message
+from storage.connection import Connection
 from storage.db import Job, Store
 from storage.errors import ConversationNotFound
 from storage.windows import from_ms, to_ms
@@ -100,7 +100,7 @@ FROM json_each(:messages) AS new,
 _SQL_FIRST_BODY = "SELECT COALESCE(MAX(id), 0) + 1 FROM message_bodies"
 
 
-def append_messages(conn: sqlite3.Connection, conversation_id: str, texts: str) -> None:
+def append_messages(conn: Connection, conversation_id: str, texts: str) -> None:
     """Append `texts` (a JSON array of message JSON texts) to a conversation; run inside a write transaction."""
     first = conn.execute(_SQL_FIRST_BODY).fetchone()[0]
     params = {"id": conversation_id, "messages": texts, "first": first}
@@ -213,7 +213,7 @@ def purge_job(older_than: datetime) -> Job[int]:
 def get_job(conversation_id: str) -> Job[Conversation | None]:
     """`Conversations.get` as a job (one statement), for an id already checked with `is_valid_id`."""
 
-    def job(conn: sqlite3.Connection) -> Conversation | None:
+    def job(conn: Connection) -> Conversation | None:
         rows = conn.execute(_SQL_GET, (conversation_id,)).fetchall()
         return _conversation(conversation_id, rows) if rows else None
 
@@ -246,7 +246,7 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
     }
     texts = json.dumps([m.model_dump_json() for m in turn.messages]) if turn.messages else None
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         if turn.restart:
             conn.execute("DELETE FROM conversation_messages WHERE conversation_id = ?", (conversation_id,))
         conn.execute(_SQL_SAVE_TURN, params)

@@ -26,6 +26,7 @@ from typing import Any, TypeVar
 import aiosqlite
 import anyio
 
+from storage.connection import Connection
 from storage.errors import StoreError, translate
 from storage.migrations import MIGRATIONS, Migration, migrate
 from storage.quick import CHECKPOINT_EVERY, Busy, QuickConnection
@@ -35,7 +36,7 @@ DEFAULT_BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
 #: a unit of work: statements run on the store's connection, on its thread
-Job = Callable[[sqlite3.Connection], T]
+Job = Callable[[Connection], T]
 
 
 class _Connection:
@@ -74,7 +75,7 @@ class _Connection:
 def _transaction(begin: str, job: Job[T]) -> Job[T]:
     """`job` inside `begin` … COMMIT, rolled back if it raises."""
 
-    def run(conn: sqlite3.Connection) -> T:
+    def run(conn: Connection) -> T:
         conn.execute(begin)
         try:
             result = job(conn)
@@ -91,7 +92,7 @@ def _transaction(begin: str, job: Job[T]) -> Job[T]:
 def _waiting(wait_ms: int, usual_ms: int, job: Job[T]) -> Job[T]:
     """`job` with the connection's busy timeout set to `wait_ms` while it runs."""
 
-    def run(conn: sqlite3.Connection) -> T:
+    def run(conn: Connection) -> T:
         conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
         try:
             return job(conn)

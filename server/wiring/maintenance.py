@@ -8,7 +8,6 @@ next start), so a busy ledger never keeps a server from answering `initialize`.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -18,6 +17,7 @@ from server.config import RouterSettings
 from server.wiring.settlements import DRAIN_WAIT_MS, journal_of, settle_pending, settle_waiting
 from server.wiring.store_ports import finish_job
 from storage import DecisionLog, Store, StoreError, StoreLocked
+from storage.connection import Connection
 from storage.conversations import purge_job as conversations_purge_job
 from storage.decisions import purge_job as decisions_purge_job
 from storage.journal import purge_applied_job
@@ -52,7 +52,7 @@ async def maintain(store: Store, decisions: DecisionLog, settings: RouterSetting
     purge_conversations = conversations_purge_job(now - timedelta(hours=settings.conversation_retention_hours))
     forget = purge_applied_job(to_ms(now - KEEP_APPLIED))
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         reap(conn)
         purge_decisions(conn)
         purge_conversations(conn)

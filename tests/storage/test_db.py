@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
 
 import anyio
 import pytest
 
+from storage.connection import Connection
 from storage.db import Store
 from storage.errors import StoreError
 
@@ -19,14 +19,14 @@ async def _count(store: Store, table: str = "pool_cursors") -> int:
     return int(rows[0][0])
 
 
-def _insert(conn: sqlite3.Connection, pool: str) -> None:
+def _insert(conn: Connection, pool: str) -> None:
     conn.execute("INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, 'a', 1)", (pool,))
 
 
 async def test_a_write_job_runs_all_its_statements_on_the_stores_thread_in_one_transaction(store: Store) -> None:
     threads: set[int] = set()
 
-    def job(conn: sqlite3.Connection) -> bool:
+    def job(conn: Connection) -> bool:
         for pool in ("p1", "p2", "p3"):
             _insert(conn, pool)
             threads.add(threading.get_ident())
@@ -38,7 +38,7 @@ async def test_a_write_job_runs_all_its_statements_on_the_stores_thread_in_one_t
 
 
 async def test_a_job_that_raises_leaves_nothing_behind(store: Store) -> None:
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         _insert(conn, "p1")
         raise LookupError("changed my mind")
 
@@ -58,7 +58,7 @@ async def test_every_job_is_one_hop_whatever_it_runs(store: Store, monkeypatch: 
 
     monkeypatch.setattr(connection, "_execute", counted)
 
-    def many(conn: sqlite3.Connection) -> None:
+    def many(conn: Connection) -> None:
         for i in range(10):
             _insert(conn, f"p{i}")
 
@@ -71,7 +71,7 @@ async def test_a_cancelled_caller_does_not_abandon_its_job_half_way(store: Store
     started = threading.Event()
     release = threading.Event()
 
-    def slow(conn: sqlite3.Connection) -> None:
+    def slow(conn: Connection) -> None:
         _insert(conn, "p1")
         started.set()
         release.wait(5)

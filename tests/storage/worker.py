@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -22,6 +21,7 @@ from providers.attempts import AttemptRecord
 from providers.models import Account, BudgetSpec, CredentialRef, QuotaSpec
 from providers.types import Usage
 from storage.accounts import next_in_pool_job
+from storage.connection import Connection
 from storage.db import Store
 from storage.decisions import DecisionLog, DecisionRecord
 from storage.ledger import Ledger, Reservation, settle_job
@@ -116,7 +116,7 @@ async def hold(store: Store, args: dict[str, Any]) -> None:
 
 
 async def hold_transaction(store: Store, args: dict[str, Any]) -> None:
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO reservations (account, model, owner, state, created_at, expires_at, est_tokens, "
             "est_cost_nusd, tokens, cost_nusd, account_day, account_month, global_day, global_month) "

@@ -36,18 +36,19 @@ class BreakerState:
 _SQL_SET_UNTIL = """
 INSERT INTO account_state (account, model, {col}_until, {col}_reason, updated_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (account, model) DO UPDATE SET
-    {col}_reason = CASE WHEN {col}_until IS NULL OR excluded.{col}_until >= {col}_until
-                        THEN excluded.{col}_reason ELSE {col}_reason END,
-    {col}_until = MAX(COALESCE({col}_until, 0), excluded.{col}_until),
+    {col}_reason = CASE WHEN account_state.{col}_until IS NULL OR excluded.{col}_until >= account_state.{col}_until
+                        THEN excluded.{col}_reason ELSE account_state.{col}_reason END,
+    {col}_until = CASE WHEN excluded.{col}_until > COALESCE(account_state.{col}_until, 0) THEN excluded.{col}_until
+                       ELSE COALESCE(account_state.{col}_until, 0) END,
     updated_at = excluded.updated_at"""
 
 _SQL_FAILURE = """
 INSERT INTO account_state (account, model, consecutive_failures, breaker_open_until, updated_at)
 VALUES (:account, :model, 1, CASE WHEN 1 >= :threshold THEN :open_until END, :now)
 ON CONFLICT (account, model) DO UPDATE SET
-    consecutive_failures = consecutive_failures + 1,
-    breaker_open_until = CASE WHEN consecutive_failures + 1 >= :threshold THEN :open_until
-                              ELSE breaker_open_until END,
+    consecutive_failures = account_state.consecutive_failures + 1,
+    breaker_open_until = CASE WHEN account_state.consecutive_failures + 1 >= :threshold THEN :open_until
+                              ELSE account_state.breaker_open_until END,
     updated_at = :now
 RETURNING consecutive_failures, breaker_open_until"""
 
@@ -56,9 +57,9 @@ INSERT INTO account_state (account, model, learned_requests_limit, learned_token
 VALUES (:account, :model, :rpm, :tpm, :now, :now)
 ON CONFLICT (account, model) DO UPDATE SET
     learned_requests_limit = CASE WHEN :rpm IS NOT NULL THEN :rpm
-                                  WHEN learned_at > :stale THEN learned_requests_limit END,
+                                  WHEN account_state.learned_at > :stale THEN account_state.learned_requests_limit END,
     learned_tokens_limit = CASE WHEN :tpm IS NOT NULL THEN :tpm
-                                WHEN learned_at > :stale THEN learned_tokens_limit END,
+                                WHEN account_state.learned_at > :stale THEN account_state.learned_tokens_limit END,
     learned_at = :now, updated_at = :now"""
 
 

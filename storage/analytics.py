@@ -63,7 +63,7 @@ class Watermark:
 
 
 def _has_ttft(conn: Connection) -> bool:
-    return any(row[1] == "ttft_ms" for row in conn.execute("PRAGMA table_info(attempts)"))
+    return any(column[0] == "ttft_ms" for column in conn.execute("SELECT * FROM attempts LIMIT 0").description)
 
 
 class Analytics:
@@ -97,7 +97,8 @@ class Analytics:
         """Decisions made in [since, until) that were not dry runs, oldest first, with their attempts counted."""
         rows = await self._store.fetchall(
             "SELECT d.id, d.created_at, d.task_type, d.provider, d.model, d.reason, d.conversation_id, "
-            "COUNT(a.id), COALESCE(MAX(a.outcome = 'success'), 0), COALESCE(SUM(a.cost_nusd), 0) "
+            "COUNT(a.id), COALESCE(MAX(CASE WHEN a.outcome = 'success' THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(a.cost_nusd), 0) "
             "FROM decisions d LEFT JOIN attempts a ON a.decision_id = d.id "
             "WHERE d.created_at >= ? AND d.created_at < ? AND d.dry_run = 0 GROUP BY d.id ORDER BY d.id",
             (to_ms(since), to_ms(until)),

@@ -87,7 +87,7 @@ _SQL_INSERT_ATTEMPT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.
 _SQL_INSERT_DECISION = (
     "INSERT INTO decisions (created_at, task_summary, candidates, exclusions, scores, provider, model, account, "
     "reason, confidence, task_type, quality, conversation_id, dry_run, prompt) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 
 _SQL_INSERT_SWITCH = (
@@ -144,8 +144,7 @@ class DecisionLog:
         )
 
         def job(conn: Connection) -> int:
-            decision_id = conn.execute(_SQL_INSERT_DECISION, row).lastrowid
-            assert decision_id is not None
+            decision_id: int = conn.execute(_SQL_INSERT_DECISION, row).fetchone()[0]
             if attempts:
                 conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
             if switch is not None:
@@ -269,7 +268,8 @@ def _attempts(conn: Connection, decision_ids: list[int]) -> dict[int, tuple[Atte
     if not decision_ids:
         return {}
     rows = conn.execute(
-        f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        f"SELECT {_ATTEMPT_COLUMNS} FROM attempts "
+        "WHERE decision_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?)) ORDER BY id",
         (json.dumps(decision_ids),),
     )
     found: dict[int, list[AttemptRecord]] = {}

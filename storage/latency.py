@@ -116,8 +116,8 @@ def observe_job(
         if ok and task_type is not None and output_tokens > 0:
             conn.execute(
                 """INSERT INTO output_stats (task_type, samples, tokens_ewma) VALUES (?, 1, ?)
-                ON CONFLICT (task_type) DO UPDATE SET samples = samples + 1,
-                    tokens_ewma = tokens_ewma + 0.2 * (excluded.tokens_ewma - tokens_ewma)""",
+                ON CONFLICT (task_type) DO UPDATE SET samples = output_stats.samples + 1,
+                    tokens_ewma = output_stats.tokens_ewma + 0.2 * (excluded.tokens_ewma - output_stats.tokens_ewma)""",
                 (task_type, float(output_tokens)),
             )
 

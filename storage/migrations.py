@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
-from storage.connection import Connection
+from storage.connection import Connection, is_postgres
 from storage.errors import StoreTooNew
 
 T = TypeVar("T")
@@ -24,6 +24,7 @@ class Migratable(Protocol):
     """What migrating needs of the store (storage/db.py's `Store`): declared here, so neither imports the other."""
 
     path: Path
+    location: str
 
     async def read(self, job: Callable[[Connection], T]) -> T: ...
 
@@ -434,21 +435,40 @@ async def migrate(store: Migratable, migrations: Sequence[Migration] = MIGRATION
         # Re-read under the write lock: another process may have migrated since.
         applied = _applied(conn)
         _refuse_unknown(store, applied, names)
+        postgres = is_postgres(conn)
         done: list[str] = []
         for migration in migrations:
             if migration.__name__ not in applied:
-                migration(conn)
-                conn.execute(
-                    "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (migration.__name__,)
-                )
+                step = postgres_form(migration) if postgres else migration
+                step(conn)
+                conn.execute(_RECORD_POSTGRES if postgres else _RECORD, (migration.__name__,))
                 done.append(migration.__name__)
         return done
 
     return await store.write(apply)
 
 
+_RECORD = "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))"
+_RECORD_POSTGRES = (
+    "INSERT INTO _migrations (name, applied_at) VALUES (?, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'))"
+)
+_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+_EXISTS_POSTGRES = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = '_migrations'"
+
+
+def postgres_form(migration: Migration) -> Migration:
+    """The PostgreSQL form of `migration` (storage/migrations_pg.py keeps one per name).
+
+    Raises:
+        KeyError: the migration has no PostgreSQL form (a test keeps every one of `MIGRATIONS` covered).
+    """
+    from storage.migrations_pg import POSTGRES_FORMS
+
+    return POSTGRES_FORMS[migration.__name__]
+
+
 def _applied(conn: Connection) -> set[str]:
-    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchall()
+    exists = conn.execute(_EXISTS_POSTGRES if is_postgres(conn) else _EXISTS).fetchall()
     return {str(row[0]) for row in conn.execute("SELECT name FROM _migrations")} if exists else set()
 
 
@@ -456,7 +476,7 @@ def _refuse_unknown(store: Migratable, applied: set[str], known: list[str]) -> N
     unknown = sorted(applied - set(MIGRATIONS_NAMES) - set(known))
     if unknown:
         raise StoreTooNew(
-            f"router.db at {store.path} was migrated by a newer provider-router (unknown steps: {', '.join(unknown)}). "
+            f"{store.location} was migrated by a newer provider-router (unknown steps: {', '.join(unknown)}). "
             "Fix: upgrade provider-router, or point PROVIDER_ROUTER_HOME at another directory.",
             path=store.path,
         )

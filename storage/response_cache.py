@@ -74,8 +74,12 @@ class ResponseCache:
         def job(conn: Connection) -> None:
             conn.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now_ms,))
             conn.execute(
-                "INSERT OR REPLACE INTO response_cache (key, scope, created_at, expires_at, last_used_at, size_bytes, "
-                "tokens, cost_nusd, hits, answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                "INSERT INTO response_cache (key, scope, created_at, expires_at, last_used_at, size_bytes, "
+                "tokens, cost_nusd, hits, answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "scope = excluded.scope, created_at = excluded.created_at, expires_at = excluded.expires_at, "
+                "last_used_at = excluded.last_used_at, size_bytes = excluded.size_bytes, tokens = excluded.tokens, "
+                "cost_nusd = excluded.cost_nusd, hits = 0, answer = excluded.answer",
                 (entry.key, entry.scope, now_ms, to_ms(entry.expires_at), now_ms, size, entry.tokens,
                  to_nusd(entry.cost_usd), entry.answer),
             )  # fmt: skip

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from providers.models import Account, BudgetSpec, CredentialRef, QuotaSpec
+from storage.database_url import Database
 from storage.db import Store
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -27,7 +28,12 @@ def make_account(account_id: str = "acct-1", *, budget: BudgetSpec | None = None
     )
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with await Store.open(tmp_path / "router.db") as opened:
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Store]:
+    """A fresh store on each backend: the contract tests that use it run on SQLite and on a real PostgreSQL."""
+    database = None
+    if request.param == "postgresql":
+        template = request.getfixturevalue("postgres_template")
+        database = Database("postgresql", url=request.getfixturevalue("postgres").create_database(template))
+    async with await Store.open(tmp_path / "router.db", database=database) as opened:
         yield opened

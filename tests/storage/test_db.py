@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import pytest
@@ -10,6 +12,14 @@ import pytest
 from storage.connection import Connection
 from storage.db import Store
 from storage.errors import StoreError
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """SQLite's own machinery (the one thread and its hops, sqlite3 errors): SQLite only."""
+    async with await Store.open(tmp_path / "router.db") as opened:
+        yield opened
+
 
 pytestmark = pytest.mark.anyio
 
@@ -49,6 +59,7 @@ async def test_a_job_that_raises_leaves_nothing_behind(store: Store) -> None:
 
 async def test_every_job_is_one_hop_whatever_it_runs(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     hops: list[object] = []
+    assert store._conn is not None
     connection = store._conn._aio
     execute = connection._execute
 

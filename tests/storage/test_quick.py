@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -16,6 +16,14 @@ from storage.connection import Connection
 from storage.db import Store
 from storage.errors import StoreError, StoreLocked
 from storage.quick import CHECKPOINT_EVERY
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """SQLite's own machinery (the on-loop connection, no busy wait, WAL checkpoints): SQLite only."""
+    async with await Store.open(tmp_path / "router.db") as opened:
+        yield opened
+
 
 pytestmark = pytest.mark.anyio
 
@@ -32,6 +40,7 @@ def _insert(conn: Connection, pool: str) -> None:
 @contextmanager
 def _count_hops(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
     hops: list[object] = []
+    assert store._conn is not None
     connection = store._conn._aio
     execute = connection._execute
 

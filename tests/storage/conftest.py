@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,3 +37,17 @@ async def store(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator
         database = Database("postgresql", url=request.getfixturevalue("postgres").create_database(template))
     async with await Store.open(tmp_path / "router.db", database=database) as opened:
         yield opened
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def open_store(request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Awaitable[Store]]:
+    """Opens one store afresh each call (a restart, another process, a newer version) on one database, of each
+    backend: for the tests of migrations that move data and of what a restart reads."""
+    database = None
+    if request.param == "postgresql":
+        database = Database("postgresql", url=request.getfixturevalue("postgres").create_database())
+
+    async def open_(**options: Any) -> Store:
+        return await Store.open(tmp_path / "router.db", database=database, **options)
+
+    return open_

@@ -3,7 +3,7 @@ percentiles and failure ratio, each pool's sequence, and the output size per tas
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -45,13 +45,12 @@ async def test_failures_count_in_the_recent_ratio_and_each_pool_has_its_own_sequ
     assert speeds.output_tokens == {"simple": 400.0}
 
 
-async def test_another_process_and_a_restart_read_the_same_figures(tmp_path: Path) -> None:
-    path = tmp_path / "router.db"
-    async with await Store.open(path) as first, await Store.open(path) as second:
+async def test_another_process_and_a_restart_read_the_same_figures(open_store: Callable[..., Awaitable[Store]]) -> None:
+    async with await open_store() as first, await open_store() as second:
         await migrate(first)
         await observe(first, "g1", 250.0)
         assert (await second.read(read_speeds_job())).rows["google", "m", "g1"].ttft_ewma_ms == 250.0
-    async with await Store.open(path) as again:
+    async with await open_store() as again:
         assert (await again.read(read_speeds_job())).rows["google", "m", "g1"].samples == 1
 
 

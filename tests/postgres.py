@@ -41,6 +41,14 @@ def _bindir() -> Path:
     raise RuntimeError(INSTALL_HINT)
 
 
+def machine_clock_environ() -> dict[str, str]:
+    """This environment without libfaketime: the server runs on the machine's clock (under a moved clock its lock
+    timeouts never fire), like every server the tests start."""
+    return {
+        name: value for name, value in os.environ.items() if name != "LD_PRELOAD" and not name.startswith("FAKETIME")
+    }
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -68,14 +76,17 @@ class PostgresServer:
 
     def start(self) -> None:
         initdb = self._command(str(self.bindir / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
-        subprocess.run([*initdb, "-E", "UTF8", "--no-instructions"], check=True, capture_output=True)
+        env = machine_clock_environ()
+        subprocess.run([*initdb, "-E", "UTF8", "--no-instructions"], check=True, capture_output=True, env=env)
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=200"
         start = self._command(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options, "-l")
-        subprocess.run([*start, str(self.root / "log"), "-w", "-t", "60", "start"], check=True, capture_output=True)
+        subprocess.run(
+            [*start, str(self.root / "log"), "-w", "-t", "60", "start"], check=True, capture_output=True, env=env
+        )
 
     def stop(self) -> None:
         stop = self._command(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "-w", "stop")
-        subprocess.run(stop, check=False, capture_output=True)
+        subprocess.run(stop, check=False, capture_output=True, env=machine_clock_environ())
         shutil.rmtree(self.root, ignore_errors=True)
 
     def create_database(self, template: str | None = None) -> str:

@@ -16,6 +16,7 @@ from typing import Protocol, TypeVar
 
 from storage.connection import Connection, is_postgres
 from storage.errors import StoreTooNew
+from storage.migrations_pg import POSTGRES_FORMS, TRANSLATED, translated
 
 T = TypeVar("T")
 
@@ -462,9 +463,8 @@ def postgres_form(migration: Migration) -> Migration:
     Raises:
         KeyError: the migration has no PostgreSQL form (a test keeps every one of `MIGRATIONS` covered).
     """
-    from storage.migrations_pg import POSTGRES_FORMS
-
-    return POSTGRES_FORMS[migration.__name__]
+    form = POSTGRES_FORMS[migration.__name__]
+    return translated(migration) if form == TRANSLATED else form
 
 
 def _applied(conn: Connection) -> set[str]:

@@ -1,4 +1,4 @@
-"""`Store`: the one SQLite connection of a process to the shared router.db, and its units of work.
+"""`Store`: the one connection of a process to the shared router.db (or PostgreSQL), and its units of work.
 
 Several processes (one stdio server per agent) share the file, so it runs in WAL mode with a busy timeout, and
 every read-check-write happens inside `Store.write(job)`, a `BEGIN IMMEDIATE` transaction: SQLite then serialises
@@ -10,6 +10,10 @@ and back, however many statements it runs — a thread hop costs more here than 
 at a time in the order they were submitted, which also serialises the tasks of this process. Short jobs of the
 request path go through `quick_write`/`quick_read` instead, which run them on the event loop when no lock is in the
 way (storage/quick.py) and on the thread otherwise. `sqlite3` errors become `StoreError`s here, once.
+
+On PostgreSQL (`Store.open(..., database=Database("postgresql", url=…))`) the same jobs run on a pooled connection
+(storage/postgres.py): `write` serialised with every writer of every node by an advisory lock, `read` on a snapshot,
+`run` (and `execute`/`insert`) as a write, `quick_*` as their plain forms; psycopg errors become `StoreError`s here.
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pytest
 from providers.simulator import Simulator
 from providers.types import Message
 from routing.router import RouteRequest
+from server.cli.doctor import diagnose
 from server.wiring import AppUnavailable, open_app, read_config
 from storage.database_url import DATABASE_ENV
 from tests.clock import FixedClock
@@ -74,3 +75,24 @@ def test_the_settings_never_show_the_database_password(tmp_path: Path) -> None:
     config, error = read_config(paths, ENV, FixedClock()().date())
     assert error is None and config.settings.database.get_secret_value() == url
     assert SECRET not in repr(config) and SECRET not in config.model_dump_json()
+
+
+async def test_doctor_checks_a_postgresql_store_by_its_url_without_the_password(postgres: Any, tmp_path: Path) -> None:
+    url = postgres.create_database().replace("postgres@", f"postgres:{SECRET}@")  # trust auth: any password goes
+    paths = write_config(tmp_path / "home", {})
+    report = await diagnose(paths, {**ENV, DATABASE_ENV: url}, offline=True, clock=FixedClock())
+    # the home's own file modes are this test's; the database is no file to chmod
+    (database,) = [check for check in report.checks if check.area == "database" and "PostgreSQL" in check.name]
+    assert database.level == "ok"
+    assert not [check for check in report.checks if check.area == "database" and check.level == "problem"]
+    assert database.name.startswith("the PostgreSQL database postgresql://postgres:***@127.0.0.1")
+    assert SECRET not in report.model_dump_json()
+    assert not paths.db_file.exists()
+
+
+async def test_doctor_names_an_unreachable_postgresql_as_the_problem_without_the_password(tmp_path: Path) -> None:
+    paths = write_config(tmp_path / "home", {})
+    url = f"postgresql://router:{SECRET}@127.0.0.1:1/router"
+    report = await diagnose(paths, {**ENV, DATABASE_ENV: url}, offline=True, clock=FixedClock())
+    (problem,) = [check for check in report.checks if check.level == "problem"]
+    assert "Fix: check that the server is running" in problem.detail and SECRET not in report.model_dump_json()

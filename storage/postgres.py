@@ -216,10 +216,9 @@ class PgBackend:
 
     def _transaction(self, job: Callable[[PgConnection], T], mode: Mode, wait_ms: int) -> T:
         with self._pool.connection() as raw:
-            if mode == "write":
-                raw.execute("BEGIN")
-                raw.execute(f"SET LOCAL lock_timeout = {max(int(wait_ms), 1)}")
-                raw.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            if mode == "write":  # one round trip (the simple protocol takes several statements at once)
+                wait = max(int(wait_ms), 1)
+                raw.execute(f"BEGIN; SET LOCAL lock_timeout = {wait}; SELECT pg_advisory_xact_lock({WRITE_LOCK})")
             else:
                 raw.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
             try:

@@ -1,5 +1,6 @@
-"""Part 9: `provider-router serve --http` (one process, SQLite) driven by 32 MCP clients at once, each with its own
-session and a member's bearer token, next to one client calling in sequence. Same simulator process as part 2.
+"""Part 9: `provider-router serve --http` (one process, on SQLite and then on PostgreSQL) driven by 32 MCP clients
+at once, each with its own session and a member's bearer token, next to one client calling in sequence. Same
+simulator process as part 2. PostgreSQL is a throwaway cluster started like the tests' (Debian's `postgresql`).
 """
 
 from __future__ import annotations
@@ -24,20 +25,24 @@ from bench.timing import Round
 CLIENTS = 32
 
 
-def _env(home: Path) -> dict[str, str]:
+def _env(home: Path, database: dict[str, str]) -> dict[str, str]:
     base = {k: os.environ[k] for k in ("PATH", "HOME", "LANG") if k in os.environ}
-    return base | {
-        "PROVIDER_ROUTER_HOME": str(home),
-        "SIM_KEY": SIM_KEY,
-        "PROVIDER_ROUTER_LOG_LEVEL": "WARNING",
-        "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
-    }
+    return (
+        base
+        | database
+        | {
+            "PROVIDER_ROUTER_HOME": str(home),
+            "SIM_KEY": SIM_KEY,
+            "PROVIDER_ROUTER_LOG_LEVEL": "WARNING",
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
+        }
+    )
 
 
-def _member_token(home: Path) -> str:
+def _member_token(home: Path, database: dict[str, str]) -> str:
     out = subprocess.run(
         [str(PROJECT_PYTHON), "-m", "server.cli", "team", "add", "bench", "--json"],
-        cwd=ROOT, env=_env(home), capture_output=True, text=True, check=True,
+        cwd=ROOT, env=_env(home, database), capture_output=True, text=True, check=True,
     )  # fmt: skip
     return str(__import__("json").loads(out.stdout)["token"])
 
@@ -82,26 +87,40 @@ async def _measure(url: str, token: str, options: Options) -> dict[str, list[Rou
     return results
 
 
-async def run(options: Options) -> Section:
-    section = Section("http", f"9. `serve --http`: {CLIENTS} concurrent MCP clients on SQLite")
+async def _backend(options: Options, database: dict[str, str]) -> dict[str, list[Round]]:
     with sim_process(speed_accounts()) as sim, tempfile.TemporaryDirectory(prefix="bench-http-") as tmp:
         home = Path(tmp)
         write_home(home, pool_config(sim))
-        token = _member_token(home)
+        token = _member_token(home, database)
         process = subprocess.Popen(
             [str(PROJECT_PYTHON), "-m", "server.cli", "serve", "--http", "--port", "0"],
-            cwd=ROOT, env=_env(home), stdout=subprocess.PIPE, text=True,
+            cwd=ROOT, env=_env(home, database), stdout=subprocess.PIPE, text=True,
         )  # fmt: skip
         try:
             assert process.stdout is not None
             url = process.stdout.readline().split(" ", 1)[1].strip()
-            results = await _measure(url, token, options)
+            return await _measure(url, token, options)
         finally:
             process.terminate()
             process.wait(timeout=30)
+
+
+async def run(options: Options) -> Section:
+    from storage.database_url import DATABASE_ENV
+    from tests.postgres import start_postgres
+
+    section = Section("http", f"9. `serve --http`: {CLIENTS} concurrent MCP clients, on SQLite and on PostgreSQL")
+    results = {f"SQLite, {mode}": runs for mode, runs in (await _backend(options, {})).items()}
+    postgres = start_postgres()
+    try:
+        database = {DATABASE_ENV: postgres.create_database()}
+        results |= {f"PostgreSQL, {mode}": runs for mode, runs in (await _backend(options, database)).items()}
+    finally:
+        postgres.stop()
     section.data = {mode: [r.__dict__ for r in runs] for mode, runs in results.items()}
     section.add(
-        "One `provider-router serve --http` process on a fresh router.db, one member (every request passes the "
+        "One `provider-router serve --http` process on a fresh router.db, then on a fresh PostgreSQL database "
+        "(a local cluster on loopback TCP, fsync off as in the tests), one member (every request passes the "
         "token gate: a sha256 and one read of router.db), the simulator at 0 ms. Each client is its own MCP "
         "session over streamable HTTP (the SDK's client). Requests/s = calls served ÷ wall time of the round.",
         "",

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import random
-import sqlite3
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -16,6 +15,7 @@ from bench.common import Options, Section, spread
 from bench.fixtures import MODEL, bench_app, single_provider_config
 from server.views import costs_report, flow_report, performance_report
 from server.wiring import App
+from storage.connection import Connection
 from storage.retention import RETENTION_BATCH, prune_decisions
 from storage.rollups import Rollups
 from storage.windows import to_ms
@@ -25,11 +25,11 @@ PROVIDERS = ("openai", "anthropic", "google")
 TASKS = ("coding", "reasoning", "creative", "simple")
 
 
-def _seed(per_day: int) -> Callable[[sqlite3.Connection], int]:
+def _seed(per_day: int) -> Callable[[Connection], int]:
     """A year of decisions up to NOW (`per_day` a day), one attempt each, one in ten a failover (two attempts)."""
     rng = random.Random(18)
 
-    def job(conn: sqlite3.Connection) -> int:
+    def job(conn: Connection) -> int:
         decisions: list[tuple[object, ...]] = []
         attempts: list[tuple[object, ...]] = []
         for day in range(365):

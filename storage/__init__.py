@@ -1,4 +1,5 @@
-"""The shared SQLite store (sqlite3 on a thread of its own): the only code that writes SQL.
+"""The shared store, on SQLite (sqlite3 on a thread of its own) or PostgreSQL (storage/postgres.py): the only
+code that writes SQL. Jobs see one `storage.connection.Connection` whichever the backend.
 
 `Store` is the connection; one small class per concern sits on it: `Ledger` (quota and budget reservations,
 snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Conversations`, `DecisionLog`,

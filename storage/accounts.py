@@ -6,13 +6,13 @@ limits learned from headers, and the round-robin cursor of each pool.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from providers.ratelimits import learnable
 from providers.types import RateLimits
+from storage.connection import Connection
 from storage.db import Job, Store
 from storage.windows import MINUTE, from_ms, to_ms
 
@@ -36,18 +36,19 @@ class BreakerState:
 _SQL_SET_UNTIL = """
 INSERT INTO account_state (account, model, {col}_until, {col}_reason, updated_at) VALUES (?, ?, ?, ?, ?)
 ON CONFLICT (account, model) DO UPDATE SET
-    {col}_reason = CASE WHEN {col}_until IS NULL OR excluded.{col}_until >= {col}_until
-                        THEN excluded.{col}_reason ELSE {col}_reason END,
-    {col}_until = MAX(COALESCE({col}_until, 0), excluded.{col}_until),
+    {col}_reason = CASE WHEN account_state.{col}_until IS NULL OR excluded.{col}_until >= account_state.{col}_until
+                        THEN excluded.{col}_reason ELSE account_state.{col}_reason END,
+    {col}_until = CASE WHEN excluded.{col}_until > COALESCE(account_state.{col}_until, 0) THEN excluded.{col}_until
+                       ELSE COALESCE(account_state.{col}_until, 0) END,
     updated_at = excluded.updated_at"""
 
 _SQL_FAILURE = """
 INSERT INTO account_state (account, model, consecutive_failures, breaker_open_until, updated_at)
 VALUES (:account, :model, 1, CASE WHEN 1 >= :threshold THEN :open_until END, :now)
 ON CONFLICT (account, model) DO UPDATE SET
-    consecutive_failures = consecutive_failures + 1,
-    breaker_open_until = CASE WHEN consecutive_failures + 1 >= :threshold THEN :open_until
-                              ELSE breaker_open_until END,
+    consecutive_failures = account_state.consecutive_failures + 1,
+    breaker_open_until = CASE WHEN account_state.consecutive_failures + 1 >= :threshold THEN :open_until
+                              ELSE account_state.breaker_open_until END,
     updated_at = :now
 RETURNING consecutive_failures, breaker_open_until"""
 
@@ -56,9 +57,9 @@ INSERT INTO account_state (account, model, learned_requests_limit, learned_token
 VALUES (:account, :model, :rpm, :tpm, :now, :now)
 ON CONFLICT (account, model) DO UPDATE SET
     learned_requests_limit = CASE WHEN :rpm IS NOT NULL THEN :rpm
-                                  WHEN learned_at > :stale THEN learned_requests_limit END,
+                                  WHEN account_state.learned_at > :stale THEN account_state.learned_requests_limit END,
     learned_tokens_limit = CASE WHEN :tpm IS NOT NULL THEN :tpm
-                                WHEN learned_at > :stale THEN learned_tokens_limit END,
+                                WHEN account_state.learned_at > :stale THEN account_state.learned_tokens_limit END,
     learned_at = :now, updated_at = :now"""
 
 
@@ -105,7 +106,7 @@ def _until_job(column: str, account: str, model: str | None, until: datetime, re
     sql = _SQL_SET_UNTIL.format(col=column)
     params = (account, model or "", to_ms(until), reason, to_ms(now))
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(sql, params)
 
     return job
@@ -115,7 +116,7 @@ def disable_job(account: str, reason: str, now: datetime) -> Job[None]:
     """Disable an account (e.g. its key was refused) until `AccountStates.enable`."""
     params = (account, reason, to_ms(now))
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO account_state (account, model, disabled_reason, updated_at) VALUES (?, '', ?, ?) "
             "ON CONFLICT (account, model) DO UPDATE SET disabled_reason = excluded.disabled_reason, "
@@ -130,7 +131,7 @@ def retired_job(provider: str, model: str, reason: str, now: datetime) -> Job[No
     """Record that a provider no longer serves `model` (404); the account stays usable for other models."""
     params = (provider, model, reason, to_ms(now))
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO retired_models (provider, model, reason, retired_at) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (provider, model) DO UPDATE SET reason = excluded.reason",
@@ -161,7 +162,7 @@ def failure_job(
         "now": to_ms(now),
     }
 
-    def job(conn: sqlite3.Connection) -> BreakerState:
+    def job(conn: Connection) -> BreakerState:
         failures, open_until = conn.execute(_SQL_FAILURE, params).fetchone()
         return BreakerState(failures, None if open_until is None else from_ms(open_until))
 
@@ -172,7 +173,7 @@ def success_job(account: str, model: str | None) -> Job[None]:
     """Close the breaker and reset the consecutive-failure count."""
     params = (account, model or "")
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "UPDATE account_state SET consecutive_failures = 0, breaker_open_until = NULL "
             "WHERE account = ? AND model = ? AND (consecutive_failures > 0 OR breaker_open_until IS NOT NULL)",
@@ -214,7 +215,7 @@ def learn_job(account: str, model: str, limits: RateLimits, now: datetime) -> Jo
 
     left = _header_left(account, model, limits, now)
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         if rpm is not None or tpm is not None:
             conn.execute(_SQL_LEARN, learned)
         if left is not None:
@@ -263,7 +264,7 @@ def next_in_pool_job(pool: str, eligible: Sequence[str]) -> Job[str]:
         raise ValueError(f"pool {pool!r} has no eligible account")
     order = list(eligible)
 
-    def job(conn: sqlite3.Connection) -> str:
+    def job(conn: Connection) -> str:
         row = conn.execute("SELECT last_account, turns FROM pool_cursors WHERE pool = ?", (pool,)).fetchone()
         if row is None:
             chosen, turns = order[0], 0
@@ -286,7 +287,7 @@ def pool_served_job(pool: str, account: str) -> Job[None]:
     """Move a pool's cursor to the account that actually served (when `next_in_pool_job`'s choice failed over to
     another account of the pool), so the rotation continues after it and no account serves twice in a row."""
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, ?, 1) "
             "ON CONFLICT (pool) DO UPDATE SET last_account = excluded.last_account",

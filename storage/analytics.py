@@ -6,10 +6,10 @@ token is read from `attempts.ttft_ms` where a row has it (NULL: not measured).
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.connection import Connection
 from storage.db import Store
 from storage.windows import from_ms, to_ms
 
@@ -62,8 +62,8 @@ class Watermark:
     switch_id: int
 
 
-def _has_ttft(conn: sqlite3.Connection) -> bool:
-    return any(row[1] == "ttft_ms" for row in conn.execute("PRAGMA table_info(attempts)"))
+def _has_ttft(conn: Connection) -> bool:
+    return any(column[0] == "ttft_ms" for column in conn.execute("SELECT * FROM attempts LIMIT 0").description)
 
 
 class Analytics:
@@ -76,7 +76,7 @@ class Analytics:
         """Attempts started in [since, until) of decisions that were not dry runs, oldest first."""
         params = (to_ms(since), to_ms(until))
 
-        def job(conn: sqlite3.Connection) -> list[AttemptFact]:
+        def job(conn: Connection) -> list[AttemptFact]:
             ttft = "a.ttft_ms" if _has_ttft(conn) else "NULL"
             rows = conn.execute(
                 f"SELECT a.decision_id, a.created_at, a.provider, a.model, a.account, a.outcome, a.error_class, "
@@ -97,7 +97,8 @@ class Analytics:
         """Decisions made in [since, until) that were not dry runs, oldest first, with their attempts counted."""
         rows = await self._store.fetchall(
             "SELECT d.id, d.created_at, d.task_type, d.provider, d.model, d.reason, d.conversation_id, "
-            "COUNT(a.id), COALESCE(MAX(a.outcome = 'success'), 0), COALESCE(SUM(a.cost_nusd), 0) "
+            "COUNT(a.id), COALESCE(MAX(CASE WHEN a.outcome = 'success' THEN 1 ELSE 0 END), 0), "
+            "COALESCE(SUM(a.cost_nusd), 0) "
             "FROM decisions d LEFT JOIN attempts a ON a.decision_id = d.id "
             "WHERE d.created_at >= ? AND d.created_at < ? AND d.dry_run = 0 GROUP BY d.id ORDER BY d.id",
             (to_ms(since), to_ms(until)),

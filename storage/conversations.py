@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from providers.types import Message
+from storage.connection import Connection, is_postgres
 from storage.db import Job, Store
 from storage.errors import ConversationNotFound
 from storage.windows import from_ms, to_ms
@@ -76,17 +76,17 @@ _SQL_SAVE_TURN = """
 INSERT INTO conversations (id, created_at, updated_at, current_provider, current_model, preferred_provider,
                            preferred_model, tokens_used, last_task_type, history_tokens, warm_account, warm_model,
                            warm_until)
-VALUES (:id, :now, :now, :provider, :model, CASE WHEN :preferred THEN :pref_provider END,
-        CASE WHEN :preferred THEN :pref_model END, :tokens, :task_type, :history_tokens, :warm_account,
+VALUES (:id, :now, :now, :provider, :model, CASE WHEN :preferred = 1 THEN :pref_provider END,
+        CASE WHEN :preferred = 1 THEN :pref_model END, :tokens, :task_type, :history_tokens, :warm_account,
         CASE WHEN :warm_account IS NOT NULL THEN :model END, CASE WHEN :warm_account IS NOT NULL THEN :warm_until END)
 ON CONFLICT (id) DO UPDATE SET
     updated_at = :now, current_provider = :provider, current_model = :model,
-    preferred_provider = CASE WHEN :preferred THEN :pref_provider ELSE preferred_provider END,
-    preferred_model = CASE WHEN :preferred THEN :pref_model ELSE preferred_model END,
-    tokens_used = tokens_used + :tokens, last_task_type = :task_type, history_tokens = :history_tokens,
-    warm_account = COALESCE(:warm_account, warm_account),
-    warm_model = CASE WHEN :warm_account IS NOT NULL THEN :model ELSE warm_model END,
-    warm_until = CASE WHEN :warm_account IS NOT NULL THEN :warm_until ELSE warm_until END"""
+    preferred_provider = CASE WHEN :preferred = 1 THEN :pref_provider ELSE conversations.preferred_provider END,
+    preferred_model = CASE WHEN :preferred = 1 THEN :pref_model ELSE conversations.preferred_model END,
+    tokens_used = conversations.tokens_used + :tokens, last_task_type = :task_type, history_tokens = :history_tokens,
+    warm_account = COALESCE(:warm_account, conversations.warm_account),
+    warm_model = CASE WHEN :warm_account IS NOT NULL THEN :model ELSE conversations.warm_model END,
+    warm_until = CASE WHEN :warm_account IS NOT NULL THEN :warm_until ELSE conversations.warm_until END"""
 
 # Every new message in two statements: `:messages` is a JSON array of each message's JSON text, stored out of line
 # (m008) under ids from `:first` on (read under the write lock, so no other writer takes them).
@@ -100,12 +100,25 @@ FROM json_each(:messages) AS new,
 _SQL_FIRST_BODY = "SELECT COALESCE(MAX(id), 0) + 1 FROM message_bodies"
 
 
-def append_messages(conn: sqlite3.Connection, conversation_id: str, texts: str) -> None:
+# PostgreSQL's form of the two (its json_each is for objects): the array's elements WITH ORDINALITY (from 1)
+_SQL_BODIES_POSTGRES = """
+INSERT INTO message_bodies (id, message)
+SELECT :first + new.key - 1, new.value FROM json_array_elements_text(CAST(:messages AS json)) WITH ORDINALITY
+AS new(value, key)"""
+_SQL_APPEND_MANY_POSTGRES = """
+INSERT INTO conversation_messages (conversation_id, seq, body_id)
+SELECT :id, base.seq + new.key, :first + new.key - 1
+FROM json_array_elements_text(CAST(:messages AS json)) WITH ORDINALITY AS new(value, key),
+     (SELECT COALESCE(MAX(seq), 0) AS seq FROM conversation_messages WHERE conversation_id = :id) AS base"""
+
+
+def append_messages(conn: Connection, conversation_id: str, texts: str) -> None:
     """Append `texts` (a JSON array of message JSON texts) to a conversation; run inside a write transaction."""
     first = conn.execute(_SQL_FIRST_BODY).fetchone()[0]
     params = {"id": conversation_id, "messages": texts, "first": first}
-    conn.execute(_SQL_BODIES, params)
-    conn.execute(_SQL_APPEND_MANY, params)
+    postgres = is_postgres(conn)
+    conn.execute(_SQL_BODIES_POSTGRES if postgres else _SQL_BODIES, params)
+    conn.execute(_SQL_APPEND_MANY_POSTGRES if postgres else _SQL_APPEND_MANY, params)
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,7 +226,7 @@ def purge_job(older_than: datetime) -> Job[int]:
 def get_job(conversation_id: str) -> Job[Conversation | None]:
     """`Conversations.get` as a job (one statement), for an id already checked with `is_valid_id`."""
 
-    def job(conn: sqlite3.Connection) -> Conversation | None:
+    def job(conn: Connection) -> Conversation | None:
         rows = conn.execute(_SQL_GET, (conversation_id,)).fetchall()
         return _conversation(conversation_id, rows) if rows else None
 
@@ -246,7 +259,7 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
     }
     texts = json.dumps([m.model_dump_json() for m in turn.messages]) if turn.messages else None
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         if turn.restart:
             conn.execute("DELETE FROM conversation_messages WHERE conversation_id = ?", (conversation_id,))
         conn.execute(_SQL_SAVE_TURN, params)

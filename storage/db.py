@@ -1,4 +1,4 @@
-"""`Store`: the one SQLite connection of a process to the shared router.db, and its units of work.
+"""`Store`: the one connection of a process to the shared router.db (or PostgreSQL), and its units of work.
 
 Several processes (one stdio server per agent) share the file, so it runs in WAL mode with a busy timeout, and
 every read-check-write happens inside `Store.write(job)`, a `BEGIN IMMEDIATE` transaction: SQLite then serialises
@@ -10,6 +10,10 @@ and back, however many statements it runs — a thread hop costs more here than 
 at a time in the order they were submitted, which also serialises the tasks of this process. Short jobs of the
 request path go through `quick_write`/`quick_read` instead, which run them on the event loop when no lock is in the
 way (storage/quick.py) and on the thread otherwise. `sqlite3` errors become `StoreError`s here, once.
+
+On PostgreSQL (`Store.open(..., database=Database("postgresql", url=…))`) the same jobs run on a pooled connection
+(storage/postgres.py): `write` serialised with every writer of every node by an advisory lock, `read` on a snapshot,
+`run` (and `execute`/`insert`) as a write, `quick_*` as their plain forms; psycopg errors become `StoreError`s here.
 """
 
 from __future__ import annotations
@@ -25,9 +29,13 @@ from typing import Any, TypeVar
 
 import aiosqlite
 import anyio
+import psycopg
 
-from storage.errors import StoreError, translate
+from storage.connection import Connection
+from storage.database_url import Database
+from storage.errors import StoreError, translate, translate_postgres
 from storage.migrations import MIGRATIONS, Migration, migrate
+from storage.postgres import Mode, PgBackend
 from storage.quick import CHECKPOINT_EVERY, Busy, QuickConnection
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
@@ -35,7 +43,7 @@ DEFAULT_BUSY_TIMEOUT_MS = 5000
 T = TypeVar("T")
 Params = Sequence[Any] | dict[str, Any]
 #: a unit of work: statements run on the store's connection, on its thread
-Job = Callable[[sqlite3.Connection], T]
+Job = Callable[[Connection], T]
 
 
 class _Connection:
@@ -74,7 +82,7 @@ class _Connection:
 def _transaction(begin: str, job: Job[T]) -> Job[T]:
     """`job` inside `begin` … COMMIT, rolled back if it raises."""
 
-    def run(conn: sqlite3.Connection) -> T:
+    def run(conn: Connection) -> T:
         conn.execute(begin)
         try:
             result = job(conn)
@@ -91,7 +99,7 @@ def _transaction(begin: str, job: Job[T]) -> Job[T]:
 def _waiting(wait_ms: int, usual_ms: int, job: Job[T]) -> Job[T]:
     """`job` with the connection's busy timeout set to `wait_ms` while it runs."""
 
-    def run(conn: sqlite3.Connection) -> T:
+    def run(conn: Connection) -> T:
         conn.execute(f"PRAGMA busy_timeout = {int(wait_ms)}")
         try:
             return job(conn)
@@ -104,8 +112,14 @@ def _waiting(wait_ms: int, usual_ms: int, job: Job[T]) -> Job[T]:
 class Store:
     """The shared SQLite store. Open with `await Store.open(path)` or `async with await Store.open(path)`."""
 
-    def __init__(self, conn: _Connection, path: Path, busy_timeout_ms: int) -> None:
+    def __init__(self, conn: _Connection | None, path: Path, busy_timeout_ms: int, pg: PgBackend | None = None) -> None:
         self._conn = conn
+        #: the PostgreSQL backend, when the store lives there (then `_conn` is None)
+        self._pg = pg
+        #: "sqlite" or "postgresql"
+        self.backend = "postgresql" if pg is not None else "sqlite"
+        #: where the data is, as it may be shown: the file, or the URL without its password
+        self.location = f"the PostgreSQL database {pg.shown}" if pg is not None else f"router.db at {path}"
         #: the on-loop connection of `quick_write`/`quick_read` (opened once the file is migrated)
         self._quick: QuickConnection | None = None
         self.path = path
@@ -120,8 +134,10 @@ class Store:
         *,
         busy_timeout_ms: int = DEFAULT_BUSY_TIMEOUT_MS,
         migrations: Sequence[Migration] = MIGRATIONS,
+        database: Database | None = None,
     ) -> Store:
-        """Open (creating with mode 0600 if absent) and migrate the database at `path`.
+        """Open (creating with mode 0600 if absent) and migrate the database at `path`, or the PostgreSQL database
+        `database` names (then `path` is only where this process keeps its journal: `router.db.pending`).
 
         Raises:
             StoreCorrupt: the file is not a database or is damaged (it is left untouched).
@@ -129,7 +145,9 @@ class Store:
             StoreTooNew: the database was migrated by a newer version.
             StoreError: any other failure to open it.
         """
-        db_path = Path(path)
+        if database is not None and database.kind == "postgresql":
+            return await cls._open_postgres(Path(path), database.url, busy_timeout_ms, migrations)
+        db_path = Path(path) if database is None or database.path is None else database.path
         _create_private(db_path)
         try:
             conn = await _Connection.open(db_path, busy_timeout_ms)
@@ -149,13 +167,40 @@ class Store:
             raise
         return store
 
+    @classmethod
+    async def _open_postgres(cls, path: Path, url: str, busy_timeout_ms: int, migrations: Sequence[Migration]) -> Store:
+        try:
+            pg = await PgBackend.open(url, busy_timeout_ms)
+        except psycopg.Error as error:
+            raise translate_postgres(error, url, path, lock_timeout_ms=busy_timeout_ms) from error
+        store = cls(None, path, busy_timeout_ms, pg)
+        try:
+            await migrate(store, migrations)
+        except BaseException:
+            with anyio.CancelScope(shield=True):
+                await store.close()
+            raise
+        return store
+
+    async def _on_postgres(self, pg: PgBackend, job: Job[T], mode: Mode, wait_ms: int | None = None) -> T:
+        with anyio.CancelScope(shield=True):
+            try:
+                result = await pg.run(job, mode, wait_ms)
+            except psycopg.Error as error:
+                shown_wait = self.busy_timeout_ms if wait_ms is None else wait_ms
+                raise translate_postgres(error, pg.url, self.path, lock_timeout_ms=shown_wait) from error
+        return result
+
     async def close(self) -> None:
         """Close the connection; pending reservations of this process stay until settled or expired."""
         quick, self._quick = self._quick, None
         if quick is not None:
             quick.close()
         with anyio.CancelScope(shield=True):
-            await self._conn.close()
+            if self._pg is not None:
+                await self._pg.close()
+            if self._conn is not None:
+                await self._conn.close()
 
     async def __aenter__(self) -> Store:
         return self
@@ -173,6 +218,9 @@ class Store:
         Raises:
             StoreLocked, StoreCorrupt, StoreError: from any statement of `job`.
         """
+        if self._pg is not None:  # one transaction, serialised with every writer (a lone statement is one too)
+            return await self._on_postgres(self._pg, job, "write")
+        assert self._conn is not None
         with anyio.CancelScope(shield=True):
             try:
                 result = await self._conn.run(job)
@@ -191,6 +239,9 @@ class Store:
             StoreLocked: the write lock could not be had within the busy timeout.
             StoreCorrupt, StoreError: from any statement of `job`.
         """
+        if self._pg is not None:
+            return await self._on_postgres(self._pg, job, "write", busy_timeout_ms)
+        assert self._conn is not None
         if busy_timeout_ms is None:
             return await self.run(_transaction("BEGIN IMMEDIATE", job))
         waiting = _waiting(busy_timeout_ms, self.busy_timeout_ms, _transaction("BEGIN IMMEDIATE", job))
@@ -203,6 +254,8 @@ class Store:
 
     async def read(self, job: Job[T]) -> T:
         """Run `job` in one deferred transaction (one hop): every statement sees the same snapshot of the database."""
+        if self._pg is not None:
+            return await self._on_postgres(self._pg, job, "read")
         return await self.run(_transaction("BEGIN", job))
 
     async def quick_write(self, job: Job[T]) -> T:
@@ -242,11 +295,16 @@ class Store:
         return result
 
     async def checkpoint(self) -> None:
-        """Copy what the WAL holds into the database file as far as no reader needs it (PASSIVE: never waits)."""
+        """Copy what the WAL holds into the database file as far as no reader needs it (PASSIVE: never waits).
+        Nothing to do on PostgreSQL (the server checkpoints on its own)."""
+        if self._pg is not None:
+            return
         await self.run(lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
         """Rows of one read statement (autocommit: one statement is its own consistent snapshot)."""
+        if self._pg is not None:
+            return await self.read(lambda conn: conn.execute(sql, params).fetchall())
         return await self.run(lambda conn: conn.execute(sql, params).fetchall())
 
     async def execute(self, sql: str, params: Params = ()) -> int:
@@ -255,16 +313,20 @@ class Store:
 
     async def insert(self, sql: str, params: Params = ()) -> int:
         """Run one INSERT atomically on its own; returns the new row's id."""
-        row_id = await self.run(lambda conn: conn.execute(sql, params).lastrowid)
-        assert row_id is not None
-        return row_id
+        row_id = await self.run(lambda conn: conn.execute(f"{sql} RETURNING id", params).fetchone()[0])
+        return int(row_id)
 
     async def integrity_check(self) -> list[str]:
         """`PRAGMA integrity_check`: `["ok"]` for a sound database, otherwise the problems found.
 
         Raises:
             StoreCorrupt: the database is too damaged to be checked at all.
+
+        On PostgreSQL the server keeps its own files sound: `["ok"]` once a query answers (amcheck is a DBA's tool).
         """
+        if self._pg is not None:
+            await self.fetchall("SELECT 1")
+            return ["ok"]
         return [str(row[0]) for row in await self.fetchall("PRAGMA integrity_check")]
 
 

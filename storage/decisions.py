@@ -8,7 +8,6 @@ pass a short task summary instead. Secrets never reach these rows: callers pass 
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +17,7 @@ from pydantic import JsonValue
 
 from providers.attempts import AttemptRecord
 from providers.types import Usage
+from storage.connection import Connection
 from storage.db import Job, Store
 from storage.windows import from_ms, to_ms
 
@@ -87,7 +87,7 @@ _SQL_INSERT_ATTEMPT = f"INSERT INTO attempts ({_ATTEMPT_COLUMNS}) VALUES ({', '.
 _SQL_INSERT_DECISION = (
     "INSERT INTO decisions (created_at, task_summary, candidates, exclusions, scores, provider, model, account, "
     "reason, confidence, task_type, quality, conversation_id, dry_run, prompt) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id"
 )
 
 _SQL_INSERT_SWITCH = (
@@ -143,9 +143,8 @@ class DecisionLog:
             decision.prompt if self.keep_prompts else None,
         )
 
-        def job(conn: sqlite3.Connection) -> int:
-            decision_id = conn.execute(_SQL_INSERT_DECISION, row).lastrowid
-            assert decision_id is not None
+        def job(conn: Connection) -> int:
+            decision_id: int = conn.execute(_SQL_INSERT_DECISION, row).fetchone()[0]
             if attempts:
                 conn.executemany(_SQL_INSERT_ATTEMPT, [_attempt_row(decision_id, a) for a in attempts])
             if switch is not None:
@@ -180,7 +179,7 @@ class DecisionLog:
         if outcome is not None:
             where += f" AND {_OUTCOME_SQL[outcome]}"
 
-        def job(conn: sqlite3.Connection) -> list[LoggedDecision]:
+        def job(conn: Connection) -> list[LoggedDecision]:
             rows = conn.execute(
                 f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE {where} ORDER BY id DESC LIMIT ?",
                 (*params, limit),
@@ -195,7 +194,7 @@ class DecisionLog:
         """One decision with its attempts, or None (also when `member` is given and it is not theirs)."""
         params = (decision_id, member, member)
 
-        def job(conn: sqlite3.Connection) -> LoggedDecision | None:
+        def job(conn: Connection) -> LoggedDecision | None:
             row = conn.execute(
                 f"SELECT {_DECISION_COLUMNS} FROM decisions WHERE id = ? AND (? IS NULL OR member = ?)", params
             ).fetchone()
@@ -222,7 +221,7 @@ def purge_job(now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> Job
     transaction); the job returns the decisions deleted."""
     cutoff = to_ms(now - retention)
 
-    def job(conn: sqlite3.Connection) -> int:
+    def job(conn: Connection) -> int:
         conn.execute("DELETE FROM switches WHERE created_at < ?", (cutoff,))
         return conn.execute("DELETE FROM decisions WHERE created_at < ?", (cutoff,)).rowcount
 
@@ -265,11 +264,12 @@ def _decision(row: Any) -> LoggedDecision:
     return LoggedDecision(decision_id, from_ms(created), record)
 
 
-def _attempts(conn: sqlite3.Connection, decision_ids: list[int]) -> dict[int, tuple[AttemptRecord, ...]]:
+def _attempts(conn: Connection, decision_ids: list[int]) -> dict[int, tuple[AttemptRecord, ...]]:
     if not decision_ids:
         return {}
     rows = conn.execute(
-        f"SELECT {_ATTEMPT_COLUMNS} FROM attempts WHERE decision_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+        f"SELECT {_ATTEMPT_COLUMNS} FROM attempts "
+        "WHERE decision_id IN (SELECT CAST(value AS INTEGER) FROM json_each(?)) ORDER BY id",
         (json.dumps(decision_ids),),
     )
     found: dict[int, list[AttemptRecord]] = {}

@@ -86,3 +86,29 @@ def translate(error: sqlite3.Error, path: Path, *, busy_timeout_ms: int) -> Stor
             path=path,
         )
     return StoreError(f"router.db at {path} failed: {detail}", path=path)
+
+
+def translate_postgres(error: Exception, url: str, path: Path, *, lock_timeout_ms: int) -> StoreError:
+    """The `StoreError` for a psycopg error, chosen by its class (SQLSTATE), never by its message text; the URL's
+    password never appears in it."""
+    from storage.postgres import is_locked, is_unreachable, redact, scrub
+
+    shown = redact(url)
+    detail = scrub(str(error).strip(), url)
+    import psycopg
+
+    if isinstance(error, psycopg.Error) and is_locked(error):
+        return StoreLocked(
+            f"the PostgreSQL database {shown} kept its write lock held by another node for more than "
+            f"{lock_timeout_ms} ms ({detail}). Fix: the nodes are overloaded or a session holds a long transaction "
+            "open (see pg_stat_activity) — retry, or raise the busy timeout.",
+            path=path,
+        )
+    if isinstance(error, psycopg.Error) and is_unreachable(error):
+        return StoreError(
+            f"the PostgreSQL database {shown} cannot be used ({detail}). Fix: check that the server is running and "
+            "reachable from this machine, and that the user, password and database name in settings.database (or "
+            "PROVIDER_ROUTER_DATABASE_URL) are right; the database must exist (`createdb NAME`).",
+            path=path,
+        )
+    return StoreError(f"the PostgreSQL database {shown} failed: {detail}", path=path)

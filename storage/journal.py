@@ -17,7 +17,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import sqlite3
 import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -29,6 +28,7 @@ from typing import Any
 
 import anyio
 
+from storage.connection import Connection, integrity_errors
 from storage.db import Job, Store
 from storage.windows import to_ms
 
@@ -216,7 +216,7 @@ def _apply_all(jobs: list[tuple[Entry, Job[object]]], now_ms: int) -> Job[tuple[
     """Each unit not applied before, with its id recorded in the same transaction; a unit the database refuses
     (a constraint) is rolled back alone and returned to be kept aside."""
 
-    def job(conn: sqlite3.Connection) -> tuple[int, list[Entry]]:
+    def job(conn: Connection) -> tuple[int, list[Entry]]:
         applied, failed = 0, []
         for entry, unit_job in jobs:
             if conn.execute("SELECT 1 FROM journal_applied WHERE id = ?", (entry.id,)).fetchone():
@@ -224,7 +224,7 @@ def _apply_all(jobs: list[tuple[Entry, Job[object]]], now_ms: int) -> Job[tuple[
             conn.execute("SAVEPOINT journal_unit")
             try:
                 unit_job(conn)
-            except sqlite3.IntegrityError as error:
+            except integrity_errors() as error:
                 conn.execute("ROLLBACK TO journal_unit")
                 log.error("router.db.pending: unit %s was refused by the database (%s)", entry.id, error)
                 failed.append(entry)

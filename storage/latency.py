@@ -14,12 +14,12 @@ from __future__ import annotations
 
 import json
 import math
-import sqlite3
 import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.connection import Connection
 from storage.db import Job
 from storage.windows import to_ms
 
@@ -93,7 +93,7 @@ def observe_job(
 ) -> Job[None]:
     """Add one observation (a served call with its TTFT and rate, or a failure) to the figures."""
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         row = conn.execute(
             "SELECT samples, ttft_ewma_ms, tps_ewma, recent, seq FROM latency_stats WHERE provider = ? AND model = ? "
             "AND account = ?",
@@ -124,8 +124,8 @@ def observe_job(
         if ok and task_type is not None and output_tokens > 0:
             conn.execute(
                 """INSERT INTO output_stats (task_type, samples, tokens_ewma) VALUES (?, 1, ?)
-                ON CONFLICT (task_type) DO UPDATE SET samples = samples + 1,
-                    tokens_ewma = tokens_ewma + 0.2 * (excluded.tokens_ewma - tokens_ewma)""",
+                ON CONFLICT (task_type) DO UPDATE SET samples = output_stats.samples + 1,
+                    tokens_ewma = output_stats.tokens_ewma + 0.2 * (excluded.tokens_ewma - output_stats.tokens_ewma)""",
                 (task_type, float(output_tokens)),
             )
 
@@ -149,7 +149,7 @@ def _row(values: tuple[str, str, str, int, float | None, float | None, str, int]
 def read_speeds_job() -> Job[Speeds]:
     """Every speed row and the expected output per task type (run it in a read transaction)."""
 
-    def job(conn: sqlite3.Connection) -> Speeds:
+    def job(conn: Connection) -> Speeds:
         rows = {}
         for values in conn.execute(
             "SELECT provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq FROM latency_stats"

@@ -25,13 +25,13 @@ What counts:
 from __future__ import annotations
 
 import math
-import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from providers.models import Account, BudgetSpec
 from providers.types import Usage
+from storage.connection import Connection
 from storage.db import Job, Store
 from storage.quota_check import (
     SQL_CHECK,
@@ -143,7 +143,7 @@ class Ledger:
                   estimated_tokens, cost_nusd, periods.account_day.key, periods.account_month.key,
                   periods.global_day.key, periods.global_month.key)  # fmt: skip
 
-        def job(conn: sqlite3.Connection) -> Reservation | Refused:
+        def job(conn: Connection) -> Reservation | Refused:
             seen = observe(conn.execute(SQL_CHECK, params), account.id, periods, now_ms)
             if needs_minute(seen, account):
                 observe_minute(seen, conn.execute(SQL_MINUTE_CHECK, params).fetchone())
@@ -176,7 +176,7 @@ def reap_job(now: datetime, *, keep_rows: timedelta = DEFAULT_KEEP_ROWS) -> Job[
     """
     now_ms = to_ms(now)
 
-    def job(conn: sqlite3.Connection) -> int:
+    def job(conn: Connection) -> int:
         expired = conn.execute(
             "UPDATE reservations SET state = 'expired' WHERE state = 'pending' AND expires_at <= ?", (now_ms,)
         ).rowcount

@@ -10,12 +10,13 @@ Instants are unix milliseconds (UTC); money is integer nano-USD so sums are exac
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Protocol, TypeVar
 
+from storage.connection import Connection, is_postgres
 from storage.errors import StoreTooNew
+from storage.migrations_pg import POSTGRES_FORMS, TRANSLATED, translated
 
 T = TypeVar("T")
 
@@ -24,23 +25,24 @@ class Migratable(Protocol):
     """What migrating needs of the store (storage/db.py's `Store`): declared here, so neither imports the other."""
 
     path: Path
+    location: str
 
-    async def read(self, job: Callable[[sqlite3.Connection], T]) -> T: ...
+    async def read(self, job: Callable[[Connection], T]) -> T: ...
 
-    async def write(self, job: Callable[[sqlite3.Connection], T], *, busy_timeout_ms: int | None = None) -> T: ...
+    async def write(self, job: Callable[[Connection], T], *, busy_timeout_ms: int | None = None) -> T: ...
 
 
 #: one step of the schema, run inside the transaction that records it (plain functions since the store runs whole
 #: units of work on its thread; the statements are those that shipped)
-Migration = Callable[[sqlite3.Connection], None]
+Migration = Callable[[Connection], None]
 
 
-def _run(conn: sqlite3.Connection, *statements: str) -> None:
+def _run(conn: Connection, *statements: str) -> None:
     for statement in statements:
         conn.execute(statement)
 
 
-def m001_ledger_and_accounts(conn: sqlite3.Connection) -> None:
+def m001_ledger_and_accounts(conn: Connection) -> None:
     """Reservations, settled usage counters per calendar period, account health, retired models, pool cursors."""
     _run(
         conn,
@@ -125,7 +127,7 @@ def m001_ledger_and_accounts(conn: sqlite3.Connection) -> None:
     )
 
 
-def m002_conversations(conn: sqlite3.Connection) -> None:
+def m002_conversations(conn: Connection) -> None:
     """Conversations, their provider-neutral messages, and the global manual switch."""
     _run(
         conn,
@@ -158,7 +160,7 @@ def m002_conversations(conn: sqlite3.Connection) -> None:
     )
 
 
-def m003_decision_log(conn: sqlite3.Connection) -> None:
+def m003_decision_log(conn: Connection) -> None:
     """One row per routing decision (JSON columns), one per attempt, one per switch of provider."""
     _run(
         conn,
@@ -215,7 +217,7 @@ def m003_decision_log(conn: sqlite3.Connection) -> None:
     )
 
 
-def m004_conversation_routing(conn: sqlite3.Connection) -> None:
+def m004_conversation_routing(conn: Connection) -> None:
     """What a conversation's next routing decision needs without re-reading its history: the task type of its
     last turn (a significant change frees it to move) and the token estimate of its stored history (NULL: not
     known yet, counted from the messages on the next read)."""
@@ -226,7 +228,7 @@ def m004_conversation_routing(conn: sqlite3.Connection) -> None:
     )
 
 
-def m005_model_listings(conn: sqlite3.Connection) -> None:
+def m005_model_listings(conn: Connection) -> None:
     """What each account's provider last listed as its models (JSON), when that listing was fetched, and the last
     attempt to refresh it (with its error, key-free, when it failed)."""
     _run(
@@ -243,18 +245,18 @@ def m005_model_listings(conn: sqlite3.Connection) -> None:
     )
 
 
-def m006_usage_estimated(conn: sqlite3.Connection) -> None:
+def m006_usage_estimated(conn: Connection) -> None:
     """Whether an attempt's usage is the router's estimate: the provider reported none to believe."""
     _run(conn, "ALTER TABLE attempts ADD COLUMN usage_estimated INTEGER NOT NULL DEFAULT 0")
 
 
-def m007_settlement_journal(conn: sqlite3.Connection) -> None:
+def m007_settlement_journal(conn: Connection) -> None:
     """The ids of the journaled units of work (storage.journal) already applied: a unit is applied in the same
     transaction that records its id, so one replayed after a crash is recognised and never counted twice."""
     _run(conn, "CREATE TABLE journal_applied (id TEXT PRIMARY KEY, applied_at INTEGER NOT NULL) WITHOUT ROWID")
 
 
-def m008_message_bodies_out_of_line(conn: sqlite3.Connection) -> None:
+def m008_message_bodies_out_of_line(conn: Connection) -> None:
     """Message bodies move to a rowid table of their own: large rows in the WITHOUT ROWID `conversation_messages`
     made every insert beside them slow (10,000 short messages took 15 s next to one 5 MB message). The keyed table
     keeps only (conversation, seq, body id); deleting its row deletes the body."""
@@ -280,7 +282,7 @@ def m008_message_bodies_out_of_line(conn: sqlite3.Connection) -> None:
     )
 
 
-def m009_response_cache(conn: sqlite3.Connection) -> None:
+def m009_response_cache(conn: Connection) -> None:
     """The response cache (README "Response cache"): one answer per key (a sha256 of the canonical request, the
     model class and the conversation scope), and one row of running totals that `cache clear` keeps."""
     _run(
@@ -308,7 +310,7 @@ def m009_response_cache(conn: sqlite3.Connection) -> None:
     )
 
 
-def m010_latency_stats(conn: sqlite3.Connection) -> None:
+def m010_latency_stats(conn: Connection) -> None:
     """Speed per (provider, model, account) (storage.latency): the decaying TTFT and output-rate estimates, the
     recent samples as JSON, and the store-wide sequence of the last observation; output tokens per task type."""
     _run(
@@ -333,7 +335,7 @@ def m010_latency_stats(conn: sqlite3.Connection) -> None:
     )
 
 
-def m011_quotas_warm_prefix(conn: sqlite3.Connection) -> None:
+def m011_quotas_warm_prefix(conn: Connection) -> None:
     """Predictive quotas and prompt caching (README "Predictive quotas"): what response headers last said is left
     of an account+model's per-minute windows, until when (the router counts below it, and stops at 0); and which
     account holds a conversation's warm prompt-cache prefix, of which model, until when."""
@@ -349,7 +351,7 @@ def m011_quotas_warm_prefix(conn: sqlite3.Connection) -> None:
     )
 
 
-def m012_team_members(conn: sqlite3.Connection) -> None:
+def m012_team_members(conn: Connection) -> None:
     """Team mode (README "Team mode"): members with the sha256 of their bearer token (never the token), their own
     USD caps in nano-USD, per-member settled counters kept by a trigger as `usage_counters` are, and the member
     each reservation and decision belongs to (NULL: the local user, over stdio)."""
@@ -391,14 +393,14 @@ def m012_team_members(conn: sqlite3.Connection) -> None:
     )
 
 
-def m013_attempt_ttft(conn: sqlite3.Connection) -> None:
+def m013_attempt_ttft(conn: Connection) -> None:
     """attempts.ttft_ms: the time to first token of a streamed attempt (NULL: not measured). Added only when an
     earlier step has not added it already."""
     if not any(row[1] == "ttft_ms" for row in conn.execute("PRAGMA table_info(attempts)")):
         _run(conn, "ALTER TABLE attempts ADD COLUMN ttft_ms REAL")
 
 
-def m014_daily_rollups(conn: sqlite3.Connection) -> None:
+def m014_daily_rollups(conn: Connection) -> None:
     """Daily roll-ups of the decision log (storage/rollups.py): per local day (`day_start`: its first instant),
     attempts summed per
     provider, model, task type, outcome, error class, member and decision shape (latency histograms as JSON), and
@@ -484,26 +486,44 @@ async def migrate(store: Migratable, migrations: Sequence[Migration] = MIGRATION
     if all(name in applied for name in names):
         return []
 
-    def apply(conn: sqlite3.Connection) -> list[str]:
+    def apply(conn: Connection) -> list[str]:
         conn.execute(_CREATE_MIGRATIONS)
         # Re-read under the write lock: another process may have migrated since.
         applied = _applied(conn)
         _refuse_unknown(store, applied, names)
+        postgres = is_postgres(conn)
         done: list[str] = []
         for migration in migrations:
             if migration.__name__ not in applied:
-                migration(conn)
-                conn.execute(
-                    "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))", (migration.__name__,)
-                )
+                step = postgres_form(migration) if postgres else migration
+                step(conn)
+                conn.execute(_RECORD_POSTGRES if postgres else _RECORD, (migration.__name__,))
                 done.append(migration.__name__)
         return done
 
     return await store.write(apply)
 
 
-def _applied(conn: sqlite3.Connection) -> set[str]:
-    exists = conn.execute("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'").fetchall()
+_RECORD = "INSERT INTO _migrations (name, applied_at) VALUES (?, datetime('now'))"
+_RECORD_POSTGRES = (
+    "INSERT INTO _migrations (name, applied_at) VALUES (?, to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS'))"
+)
+_EXISTS = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_migrations'"
+_EXISTS_POSTGRES = "SELECT 1 FROM pg_tables WHERE schemaname = current_schema() AND tablename = '_migrations'"
+
+
+def postgres_form(migration: Migration) -> Migration:
+    """The PostgreSQL form of `migration` (storage/migrations_pg.py keeps one per name).
+
+    Raises:
+        KeyError: the migration has no PostgreSQL form (a test keeps every one of `MIGRATIONS` covered).
+    """
+    form = POSTGRES_FORMS[migration.__name__]
+    return translated(migration) if form == TRANSLATED else form
+
+
+def _applied(conn: Connection) -> set[str]:
+    exists = conn.execute(_EXISTS_POSTGRES if is_postgres(conn) else _EXISTS).fetchall()
     return {str(row[0]) for row in conn.execute("SELECT name FROM _migrations")} if exists else set()
 
 
@@ -511,7 +531,7 @@ def _refuse_unknown(store: Migratable, applied: set[str], known: list[str]) -> N
     unknown = sorted(applied - set(MIGRATIONS_NAMES) - set(known))
     if unknown:
         raise StoreTooNew(
-            f"router.db at {store.path} was migrated by a newer provider-router (unknown steps: {', '.join(unknown)}). "
+            f"{store.location} was migrated by a newer provider-router (unknown steps: {', '.join(unknown)}). "
             "Fix: upgrade provider-router, or point PROVIDER_ROUTER_HOME at another directory.",
             path=store.path,
         )

@@ -113,7 +113,8 @@ FROM reservations WHERE state = 'pending' AND expires_at > :now"""
 # The rolling minute of the account and of the account+model; read only when a per-minute limit applies (its cost
 # grows with the account's calls in the last minute).
 SQL_MINUTE_CHECK = """
-SELECT COUNT(*), COALESCE(SUM(tokens), 0), MIN(created_at), COALESCE(SUM(model = :model), 0),
+SELECT COUNT(*), COALESCE(SUM(tokens), 0), MIN(created_at),
+       COALESCE(SUM(CASE WHEN model = :model THEN 1 ELSE 0 END), 0),
        COALESCE(SUM(CASE WHEN model = :model THEN tokens END), 0), MIN(CASE WHEN model = :model THEN created_at END)
 FROM reservations
 WHERE account = :account AND created_at > :since AND (state = 'settled' OR (state = 'pending' AND expires_at > :now))"""

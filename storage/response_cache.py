@@ -6,10 +6,10 @@ go first. The running totals (hits, tokens and dollars saved) live in a row of t
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.connection import Connection
 from storage.db import Store
 from storage.quota_check import NANO, to_nusd
 from storage.windows import to_ms
@@ -48,7 +48,7 @@ class ResponseCache:
         """The live answer under `key` (None when absent or expired); a hit marks it used and counts the saving."""
         now_ms = to_ms(now)
 
-        def job(conn: sqlite3.Connection) -> str | None:
+        def job(conn: Connection) -> str | None:
             row = conn.execute(
                 "SELECT answer, tokens, cost_nusd FROM response_cache WHERE key = ? AND expires_at > ?", (key, now_ms)
             ).fetchone()
@@ -71,11 +71,15 @@ class ResponseCache:
         now_ms = to_ms(now)
         size = len(entry.answer.encode())
 
-        def job(conn: sqlite3.Connection) -> None:
+        def job(conn: Connection) -> None:
             conn.execute("DELETE FROM response_cache WHERE expires_at <= ?", (now_ms,))
             conn.execute(
-                "INSERT OR REPLACE INTO response_cache (key, scope, created_at, expires_at, last_used_at, size_bytes, "
-                "tokens, cost_nusd, hits, answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?)",
+                "INSERT INTO response_cache (key, scope, created_at, expires_at, last_used_at, size_bytes, "
+                "tokens, cost_nusd, hits, answer) VALUES (?, ?, ?, ?, ?, ?, ?, ?, 0, ?) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "scope = excluded.scope, created_at = excluded.created_at, expires_at = excluded.expires_at, "
+                "last_used_at = excluded.last_used_at, size_bytes = excluded.size_bytes, tokens = excluded.tokens, "
+                "cost_nusd = excluded.cost_nusd, hits = 0, answer = excluded.answer",
                 (entry.key, entry.scope, now_ms, to_ms(entry.expires_at), now_ms, size, entry.tokens,
                  to_nusd(entry.cost_usd), entry.answer),
             )  # fmt: skip
@@ -88,7 +92,7 @@ class ResponseCache:
         """Live entries and their bytes, and the totals saved."""
         now_ms = to_ms(now)
 
-        def job(conn: sqlite3.Connection) -> CacheStats:
+        def job(conn: Connection) -> CacheStats:
             entries, size = conn.execute(
                 "SELECT COUNT(*), COALESCE(SUM(size_bytes), 0) FROM response_cache WHERE expires_at > ?", (now_ms,)
             ).fetchone()
@@ -104,7 +108,7 @@ class ResponseCache:
         return await self._store.execute("DELETE FROM response_cache")
 
 
-def _evict(conn: sqlite3.Connection, max_bytes: int) -> None:
+def _evict(conn: Connection, max_bytes: int) -> None:
     total = int(conn.execute("SELECT COALESCE(SUM(size_bytes), 0) FROM response_cache").fetchone()[0])
     if total <= max_bytes:
         return

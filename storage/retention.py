@@ -9,10 +9,10 @@ writes take the lock between two batches. Nothing at or after the cutoff is touc
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.connection import Connection
 from storage.db import Job, Store
 from storage.windows import to_ms
 
@@ -41,7 +41,7 @@ def decisions_batch_job(cutoff_ms: int, batch_size: int) -> Job[tuple[int, int, 
     """Delete up to `batch_size` of the oldest decisions made before `cutoff_ms` with their attempts, and up to
     `batch_size` switches before it (run inside a transaction); returns (decisions, attempts, switches) deleted."""
 
-    def job(conn: sqlite3.Connection) -> tuple[int, int, int]:
+    def job(conn: Connection) -> tuple[int, int, int]:
         # the rolled-up days that lose raw rows are read from their roll-ups from now on
         conn.execute("UPDATE rollup_days SET raw_pruned = 1 WHERE start_ms < ? AND raw_pruned = 0", (cutoff_ms,))
         ids = [row[0] for row in conn.execute(
@@ -67,7 +67,7 @@ def conversations_batch_job(cutoff_ms: int, batch_size: int) -> Job[tuple[int, i
     """Delete up to `batch_size` conversations not updated since `cutoff_ms`, with their messages and message
     bodies (run inside a transaction); returns (conversations, messages) deleted."""
 
-    def job(conn: sqlite3.Connection) -> tuple[int, int]:
+    def job(conn: Connection) -> tuple[int, int]:
         ids = [row[0] for row in conn.execute(
             "SELECT id FROM conversations WHERE updated_at < ? ORDER BY updated_at LIMIT ?", (cutoff_ms, batch_size)
         )]  # fmt: skip

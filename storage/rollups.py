@@ -17,12 +17,12 @@ aggregated into the same cells, so a report is computed one way from either sour
 from __future__ import annotations
 
 import bisect
-import sqlite3
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from providers.calendar import local_date, local_midnight
+from storage.connection import Connection
 from storage.db import Job, Store
 from storage.histogram import Latencies, merged
 from storage.windows import from_ms, to_ms
@@ -164,7 +164,7 @@ class _Sum:
 _Key = tuple[str, int, str, str, str | None, str, str | None, str | None, bool, bool]
 
 
-def _raw_attempts(conn: sqlite3.Connection, start: int, end: int, days: _Days, member: str | None) -> list[AttemptCell]:
+def _raw_attempts(conn: Connection, start: int, end: int, days: _Days, member: str | None) -> list[AttemptCell]:
     sums: dict[_Key, _Sum] = {}
     sql, params = _only(_SQL_RAW_ATTEMPTS, "d.member", (start, end), member)
     for row in conn.execute(sql, params):
@@ -184,9 +184,7 @@ def _raw_attempts(conn: sqlite3.Connection, start: int, end: int, days: _Days, m
     ]  # fmt: skip
 
 
-def _raw_decisions(
-    conn: sqlite3.Connection, start: int, end: int, days: _Days, member: str | None
-) -> list[DecisionCell]:
+def _raw_decisions(conn: Connection, start: int, end: int, days: _Days, member: str | None) -> list[DecisionCell]:
     counts: dict[tuple[str, int, str | None, str | None, str, bool, str | None], int] = {}
     for at, task_type, provider, who, attempts, served in conn.execute(
         *_only(_SQL_RAW_DECISIONS, "d.member", (start, end), member, " GROUP BY d.id")
@@ -205,7 +203,7 @@ def raw_cells_job(
     start_ms, end_ms = to_ms(start), to_ms(end)
     days = _Days(start_ms, end_ms, tz, daily)
 
-    def job(conn: sqlite3.Connection) -> Cells:
+    def job(conn: Connection) -> Cells:
         return Cells(
             tuple(_raw_attempts(conn, start_ms, end_ms, days, member)),
             tuple(_raw_decisions(conn, start_ms, end_ms, days, member)),
@@ -235,7 +233,7 @@ def _store_day_job(day: date, start_ms: int, end_ms: int, cells: Cells, now: dat
         for c in cells.decisions
     ]  # fmt: skip
 
-    def job(conn: sqlite3.Connection) -> bool:
+    def job(conn: Connection) -> bool:
         if conn.execute("SELECT 1 FROM rollup_days WHERE day = ?", (day.isoformat(),)).fetchone():
             return False  # another process rolled it first
         conn.executemany(
@@ -261,7 +259,7 @@ def _store_day_job(day: date, start_ms: int, end_ms: int, cells: Cells, now: dat
 def _next_day_job(tz: str) -> Job[date | None]:
     """The oldest local day with raw rows after the last rolled day (None: no such rows)."""
 
-    def job(conn: sqlite3.Connection) -> date | None:
+    def job(conn: Connection) -> date | None:
         after = conn.execute("SELECT COALESCE(MAX(end_ms), 0) FROM rollup_days").fetchone()[0]
         oldest = conn.execute(
             "SELECT MIN(t) FROM (SELECT MIN(created_at) AS t FROM decisions WHERE created_at >= ? "
@@ -301,7 +299,7 @@ def _histogram(text: str | None) -> Latencies:
 
 
 def _rolled_attempts(
-    conn: sqlite3.Connection, start: int, end: int, member: str | None, latencies: bool
+    conn: Connection, start: int, end: int, member: str | None, latencies: bool
 ) -> Iterable[AttemptCell]:
     histograms = "latency_hist, ttft_hist" if latencies else "NULL, NULL"
     for row in conn.execute(
@@ -320,7 +318,7 @@ def _rolled_attempts(
                           _histogram(row[16]), _histogram(row[17]), True)  # fmt: skip
 
 
-def _rolled_decisions(conn: sqlite3.Connection, start: int, end: int, member: str | None) -> Iterable[DecisionCell]:
+def _rolled_decisions(conn: Connection, start: int, end: int, member: str | None) -> Iterable[DecisionCell]:
     for row in conn.execute(
         *_only(
             "SELECT day, day_start, task_type, provider, outcome, multi, member, decisions FROM rollup_decisions "
@@ -374,7 +372,7 @@ def cells_job(
     start, end = to_ms(since), to_ms(until)
     pruned_only = " AND raw_pruned = 1" if prefer_raw else ""
 
-    def job(conn: sqlite3.Connection) -> Cells:
+    def job(conn: Connection) -> Cells:
         days = conn.execute(
             f"SELECT day, start_ms, end_ms FROM rollup_days WHERE start_ms >= ? AND end_ms <= ?{pruned_only} "
             "ORDER BY start_ms",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
@@ -15,6 +14,7 @@ from providers.calendar import require_aware
 from providers.models import Account
 from providers.ratelimits import plausible_limit
 from storage.accounts import LEARNED_LIMIT_TTL
+from storage.connection import Connection
 from storage.windows import MINUTE, day_window, from_ms, month_window, to_ms
 
 if TYPE_CHECKING:
@@ -300,7 +300,7 @@ def snapshot_job(
     minute["learned_since"] = learned_since
     recent = {"since": to_ms(now - LATENCY_WINDOW), "rows": LATENCY_ROWS}
 
-    def job(conn: sqlite3.Connection) -> StateSnapshot:
+    def job(conn: Connection) -> StateSnapshot:
         tally = _Tally(zones, global_tz, now)
         read = _Read()
         state = {"periods": json.dumps(tally.periods()), "now": now_ms, "learned_since": learned_since}

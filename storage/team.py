@@ -11,10 +11,10 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-import sqlite3
 from dataclasses import dataclass
 from datetime import datetime
 
+from storage.connection import Connection
 from storage.db import Job
 from storage.quota_check import NANO, LimitName, Refused, to_nusd
 from storage.windows import Window, from_ms, to_ms
@@ -97,7 +97,7 @@ def add_job(member: Member, token_sha256: str, now: datetime) -> Job[None]:
     row = (check_name(member.name), token_sha256, int(member.admin), _nusd(member.budget_daily_usd),
            _nusd(member.budget_monthly_usd), to_ms(now))  # fmt: skip
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         if conn.execute("SELECT 1 FROM team_members WHERE name = ?", (member.name,)).fetchone():
             raise MemberExists(
                 f"member {member.name!r} already exists: pick another name, or `provider-router team rotate "
@@ -128,14 +128,14 @@ def rotate_job(name: str, token_sha256: str, now: datetime) -> Job[bool]:
 def by_token_job(token_sha256: str) -> Job[Member | None]:
     """The member holding the token with this hash, or None."""
 
-    def job(conn: sqlite3.Connection) -> Member | None:
+    def job(conn: Connection) -> Member | None:
         row = conn.execute(f"SELECT {_COLUMNS} FROM team_members WHERE token_sha256 = ?", (token_sha256,)).fetchone()
         return _member(row) if row is not None else None
 
     return job
 
 
-def any_member_job(conn: sqlite3.Connection) -> bool:
+def any_member_job(conn: Connection) -> bool:
     """Whether any member is configured (a job)."""
     return conn.execute("SELECT 1 FROM team_members LIMIT 1").fetchone() is not None
 
@@ -143,7 +143,7 @@ def any_member_job(conn: sqlite3.Connection) -> bool:
 def list_job(day: Window, month: Window) -> Job[list[MemberRow]]:
     """Every member, by name, with their settled spend in `day` and `month` (the ledger's periods)."""
 
-    def job(conn: sqlite3.Connection) -> list[MemberRow]:
+    def job(conn: Connection) -> list[MemberRow]:
         rows = conn.execute(
             f"SELECT {_COLUMNS}, created_at, "
             "(SELECT cost_nusd FROM member_counters c WHERE c.member = m.name AND c.period = ?), "
@@ -171,7 +171,7 @@ SELECT
 
 
 def member_check(
-    conn: sqlite3.Connection, member: Member, cost_nusd: int, day: Window, month: Window, now: datetime
+    conn: Connection, member: Member, cost_nusd: int, day: Window, month: Window, now: datetime
 ) -> Refused | None:
     """Whether one more call of worst case `cost_nusd` fits the member's caps; run inside the reservation's
     `BEGIN IMMEDIATE` transaction (settled spend plus live reservations, as the global budget is counted)."""
@@ -201,7 +201,7 @@ def member_check(
 def attribute_job(reservation_id: int, member: str) -> Job[None]:
     """Mark a reservation as the member's (inside the transaction that made it)."""
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute("UPDATE reservations SET member = ? WHERE id = ?", (member, reservation_id))
 
     return job
@@ -210,7 +210,7 @@ def attribute_job(reservation_id: int, member: str) -> Job[None]:
 def attribute_decision_job(decision_id: int, member: str) -> Job[None]:
     """Mark a decision as the member's (inside the transaction that recorded it)."""
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute("UPDATE decisions SET member = ? WHERE id = ?", (member, decision_id))
 
     return job

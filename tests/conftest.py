@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import ipaddress
 import socket
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -96,3 +99,34 @@ def secret_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         pytest.skip(message)
     with running_secret_service(tmp_path_factory.mktemp("keyring-home")) as service:
         yield service
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Any]:
+    """A real PostgreSQL for the session (tests/postgres.py): started on first use, stopped at the end."""
+    from tests.postgres import start_postgres
+
+    server = start_postgres()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres: Any) -> str:
+    """The name of a database holding every migration, to clone for each test's store."""
+    import anyio
+
+    from storage.database_url import Database
+    from storage.db import Store
+
+    url = postgres.create_database()
+
+    async def migrate() -> None:
+        with tempfile.TemporaryDirectory() as journal:
+            store = await Store.open(Path(journal) / "router.db", database=Database("postgresql", url=url))
+            await store.close()
+
+    # on a thread of its own: the fixture may be asked for from inside a running event loop
+    with concurrent.futures.ThreadPoolExecutor(1) as thread:
+        thread.submit(anyio.run, migrate).result()
+    return str(url.rsplit("/", 1)[1])

@@ -257,7 +257,13 @@ def _private(path: Path) -> bool:
 
 
 async def _database_checks(app: App) -> list[Check]:
-    db = app.paths.db_file
+    postgres = app.store.backend == "postgresql"
+    db = app.store.location if postgres else app.store.path
+    fix = (
+        "check the PostgreSQL server (its logs, `pg_isready`) and the URL in settings.database"
+        if postgres
+        else f"move {db} aside; a fresh one is created (quota history and the log are lost)"
+    )
     try:
         damage = [line for line in await app.store.integrity_check() if line != "ok"]
     except StoreError as error:
@@ -268,7 +274,7 @@ async def _database_checks(app: App) -> list[Check]:
             name=str(db),
             level="problem",
             detail="; ".join(damage[:3]),
-            fix=f"move {db} aside; a fresh one is created (quota history and the log are lost)",
+            fix=fix,
         )
         if damage
         else Check(area="database", name=str(db), level="ok", detail="opens, integrity ok")
@@ -277,7 +283,10 @@ async def _database_checks(app: App) -> list[Check]:
         Check(area="database", name=f"{db} (writes)", level="problem", detail=blocked, fix=blocked)
         for blocked in ([] if damage else await store_problems(app.store))
     ]
-    for path in (app.paths.home, db, app.paths.config_file):
+    files = (
+        (app.paths.home, app.paths.config_file) if postgres else (app.paths.home, app.store.path, app.paths.config_file)
+    )
+    for path in files:
         if not _private(path):
             mode = "700" if path.is_dir() else "600"
             checks.append(

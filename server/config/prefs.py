@@ -17,7 +17,10 @@ never stops the server.
 from __future__ import annotations
 
 from collections.abc import Collection
+from pathlib import Path
 from typing import Any
+
+from pydantic import SecretStr
 
 from providers.models import TASK_TYPES
 from providers.vendors import vendor_for
@@ -25,6 +28,7 @@ from routing.preferences import BUDGET_MODES, QUALITY_MODES, CachePolicy, Prefer
 from server.config.quota import parse_budget
 from server.config.reader import Reader, child, item
 from server.config.types import RouterSettings
+from storage.database_url import BadDatabaseUrl, parse_database_url
 
 QUALITY_KEYS = (*QUALITY_MODES, "cost_first")
 TOP_LEVEL_PREFERENCES = ("budgetMode", "autoSwitch", "switchOnLimit", "preserveContext")
@@ -54,6 +58,7 @@ SETTINGS_KEYS = (
     "maxFileBytes",
     "maxFiles",
     "maxImageBytes",
+    "database",
 )
 MAX_RETENTION_DAYS = 36_500
 #: a response cap beyond this is no cap
@@ -205,4 +210,16 @@ def parse_settings(reader: Reader, value: Any) -> RouterSettings:
     ):
         if key in block:
             fields[name] = reader.integer(block[key], child(path, key), minimum=1, maximum=most)
+    if "database" in block:
+        fields["database"] = _database(reader, block["database"], child(path, "database"))
     return RouterSettings.model_validate(fields)
+
+
+def _database(reader: Reader, value: Any, path: str) -> SecretStr:
+    """A database URL that parses (its password, often `${VAR}`, is kept secret and never echoed)."""
+    text = reader.string(value, path, empty=True)
+    try:
+        parse_database_url(text, default_path=Path("router.db"))
+    except BadDatabaseUrl as error:
+        reader.fail(path, str(error).split(". Fix: ")[0], str(error).split(". Fix: ")[-1])
+    return SecretStr(text)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 
 from providers.models import ProviderConfig
 from providers.types import DEFAULT_MAX_RESPONSE_BYTES, Frozen
@@ -29,6 +29,9 @@ class RouterSettings(Frozen):
     - `maxFileBytes` (max_file_bytes, 262144), `maxFiles` (max_files, 50), `maxImageBytes` (max_image_bytes,
       5 MiB): the most one attached file may hold, how many files one request may attach, the most one image may
       hold (route_and_complete's `files` and `images`).
+    - `database` (database, ""): where the ledger lives: `sqlite:///path` or `postgresql://user:pass@host/db`
+      (team mode: every node on one PostgreSQL); empty = router.db in the home. `PROVIDER_ROUTER_DATABASE_URL`
+      wins over it. Kept secret: its password is never shown.
     """
 
     retention_days: int = Field(default=30, ge=1)
@@ -41,6 +44,7 @@ class RouterSettings(Frozen):
     max_file_bytes: int = Field(default=DEFAULT_MAX_FILE_BYTES, gt=0)
     max_files: int = Field(default=DEFAULT_MAX_FILES, gt=0)
     max_image_bytes: int = Field(default=DEFAULT_MAX_IMAGE_BYTES, gt=0)
+    database: SecretStr = SecretStr("")
 
     @property
     def attach_limits(self) -> Limits:

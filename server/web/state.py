@@ -13,6 +13,7 @@ from providers.clock import Clock
 from server.config import Paths
 from server.web.security import Secrets
 from server.wiring import App, AppUnavailable, open_app
+from server.wiring.app import configured_database
 from storage import StoreError, StoreLocked
 
 #: seconds between two looks at the database by the live overview
@@ -48,8 +49,9 @@ class WebState:
         """
         async with self._lock:
             if self._app is None:
-                if not self.paths.db_file.exists():
-                    raise NoDatabase(str(self.paths.db_file))
+                database = configured_database(self.paths, self.environ, self.clock().date())
+                if database.path is not None and not database.path.exists():  # PostgreSQL's always exists
+                    raise NoDatabase(str(database.path))
                 self._app = await self._stack.enter_async_context(open_app(self.paths, self.environ, clock=self.clock))
             self._app.refresh()
             return self._app

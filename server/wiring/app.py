@@ -43,6 +43,7 @@ from storage import (
     StoreError,
     StoreLocked,
 )
+from storage.database_url import DATABASE_ENV, BadDatabaseUrl, Database, parse_database_url
 
 log = logging.getLogger(__name__)
 
@@ -248,15 +249,40 @@ def make_ports(
     )
 
 
-async def open_store(paths: Paths) -> Store:
-    """The shared database, creating the home directory (private) on first use.
+def database_of(paths: Paths, config: RouterConfig, environ: Mapping[str, str]) -> Database:
+    """Where the ledger lives: `PROVIDER_ROUTER_DATABASE_URL`, else settings.database, else router.db in the home.
 
     Raises:
-        AppUnavailable: the database is damaged, locked or from a newer version (the message names the fix).
+        AppUnavailable: the environment variable is not a usable URL (the message names the fix, not the password).
+    """
+    url = environ.get(DATABASE_ENV, "").strip() or config.settings.database.get_secret_value()
+    try:
+        return parse_database_url(url, default_path=paths.db_file)
+    except BadDatabaseUrl as error:
+        raise AppUnavailable(str(error)) from error
+
+
+def configured_database(paths: Paths, environ: Mapping[str, str], today: date) -> Database:
+    """`database_of` the configuration on disk now (a broken providers.json leaves the environment's or the default).
+
+    Raises:
+        AppUnavailable: as `database_of`.
+    """
+    config, _ = read_config(paths, environ, today)
+    return database_of(paths, config, environ)
+
+
+async def open_store(paths: Paths, database: Database | None = None) -> Store:
+    """The shared database (router.db, or the PostgreSQL one `database` names), creating the home directory
+    (private) on first use.
+
+    Raises:
+        AppUnavailable: the database is damaged, locked, unreachable or from a newer version (the message names the
+            fix).
     """
     paths.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     try:
-        return await Store.open(paths.db_file)
+        return await Store.open(paths.db_file, database=database)
     except StoreError as error:
         raise AppUnavailable(str(error)) from error
 
@@ -277,7 +303,7 @@ async def open_app(
     """
     environ = environ if environ is not None else dict(os.environ)
     config, error = read_config(paths, environ, clock().date())
-    store = await open_store(paths)
+    store = await open_store(paths, database_of(paths, config, environ))
     lazy_http = LazyHttp(config.settings.request_timeout_s, http)
     try:
         app = _assemble(

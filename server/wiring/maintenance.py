@@ -9,7 +9,6 @@ next start), so a busy ledger never keeps a server from answering `initialize`.
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
@@ -19,6 +18,7 @@ from server.config import RouterSettings
 from server.wiring.settlements import DRAIN_WAIT_MS, journal_of, settle_pending, settle_waiting
 from server.wiring.store_ports import finish_job
 from storage import DecisionLog, Store, StoreError, StoreLocked
+from storage.connection import Connection
 from storage.journal import purge_applied_job
 from storage.ledger import reap_job
 from storage.retention import RETENTION_BATCH, prune_conversations, prune_decisions
@@ -56,7 +56,7 @@ async def maintain(
     reap = reap_job(now)
     forget = purge_applied_job(to_ms(now - KEEP_APPLIED))
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         reap(conn)
         forget(conn)
 

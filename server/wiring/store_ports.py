@@ -9,7 +9,6 @@ changed, and the end of a request.
 from __future__ import annotations
 
 import logging
-import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -72,6 +71,7 @@ from storage.accounts import (
     retired_job,
     success_job,
 )
+from storage.connection import Connection
 from storage.conversations import get_job, is_valid_id, save_turn_job
 from storage.db import Job
 from storage.latency import SpeedRow, Speeds, observe_job, read_speeds_job
@@ -193,7 +193,7 @@ class SqliteState:
         conversation_job = get_job(wanted) if wanted is not None else None
         speeds_job = read_speeds_job()
 
-        def job(conn: sqlite3.Connection) -> tuple[StateSnapshot, Conversation | None, Speeds]:
+        def job(conn: Connection) -> tuple[StateSnapshot, Conversation | None, Speeds]:
             found = conversation_job(conn) if conversation_job is not None else None
             return snapshot_job(conn), found, speeds_job(conn)
 
@@ -337,7 +337,7 @@ class SqliteLedger:
         turn_job = next_in_pool_job(pool, order)
         reserve_jobs = [self._reserve_job(claim, now) for claim in claims]
 
-        def job(conn: sqlite3.Connection) -> tuple[int, Reservation | Refused]:
+        def job(conn: Connection) -> tuple[int, Reservation | Refused]:
             index = order.index(turn_job(conn))
             return index, reserve_jobs[index](conn)
 
@@ -355,7 +355,7 @@ def member_reserve_job(
     day, month = day_window(now, timezone), month_window(now, timezone)
     cost_nusd = to_nusd(worst_case_cost_usd)
 
-    def job(conn: sqlite3.Connection) -> Reservation | Refused:
+    def job(conn: Connection) -> Reservation | Refused:
         refusal = member_check(conn, member, cost_nusd, day, month, now)
         if refusal is not None:
             return refusal
@@ -461,7 +461,7 @@ def decision_job(log: DecisionLog, entry: DecisionLogEntry, now: datetime) -> Jo
     if member is None:
         return recorded
 
-    def job(conn: sqlite3.Connection) -> int:
+    def job(conn: Connection) -> int:
         decision_id = recorded(conn)
         attribute_decision_job(decision_id, member.name)(conn)
         return decision_id
@@ -497,7 +497,7 @@ def finish_job(
     record = decision_job(decisions, entry, now)
     save = turn_job(turn, now) if turn is not None else None
 
-    def job(conn: sqlite3.Connection) -> int:
+    def job(conn: Connection) -> int:
         for each in jobs:
             each(conn)
         decision_id = record(conn)
@@ -522,7 +522,7 @@ class SqliteBookkeeping:
     async def apply(self, changes: Sequence[Change], now: datetime) -> None:
         jobs = [change_job(change, now) for change in changes]
 
-        def job(conn: sqlite3.Connection) -> None:
+        def job(conn: Connection) -> None:
             for each in jobs:
                 each(conn)
 

@@ -22,14 +22,22 @@ from anyio.abc import Process
 from anyio.streams.buffered import BufferedByteReceiveStream
 
 from providers.models import QuotaSpec
-from storage.db import Store
 from storage.ledger import Ledger, Refused, Reservation, reap_job
 from tests.storage import worker
+from tests.storage.worker import open_target
 
 pytestmark = pytest.mark.anyio
 
 ROOT = Path(__file__).resolve().parents[2]
 PROCESSES = 4
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def target(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """Where the processes meet: one router.db file, or one PostgreSQL database (the processes are its nodes)."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres").create_database())
+    return str(tmp_path / "router.db")
 
 
 class Child:
@@ -52,7 +60,7 @@ class Child:
 
 
 @asynccontextmanager
-async def children(db: Path, mode: str, args: list[dict[str, Any]]) -> AsyncIterator[list[Child]]:
+async def children(db: str, mode: str, args: list[dict[str, Any]]) -> AsyncIterator[list[Child]]:
     async with AsyncExitStack() as stack:
         started = []
         for arg in args:
@@ -68,7 +76,7 @@ async def children(db: Path, mode: str, args: list[dict[str, Any]]) -> AsyncIter
         yield started
 
 
-async def run_together(db: Path, mode: str, args: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def run_together(db: str, mode: str, args: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Start the workers, let them open the store, release them at once, collect their JSON results."""
     async with children(db, mode, args) as started:
         for child in started:
@@ -81,9 +89,9 @@ async def run_together(db: Path, mode: str, args: list[dict[str, Any]]) -> list[
     return results
 
 
-async def test_four_processes_never_overspend_or_overuse_a_shared_account(tmp_path: Path) -> None:
-    db = tmp_path / "router.db"
-    async with await Store.open(db):
+async def test_four_processes_never_overspend_or_overuse_a_shared_account(target: str) -> None:
+    db = target
+    async with await open_target(db):
         pass
     iterations = 90  # 360 tries in all: 120 per account, twice what the limits allow
     with anyio.fail_after(60):
@@ -99,7 +107,7 @@ async def test_four_processes_never_overspend_or_overuse_a_shared_account(tmp_pa
     assert granted["by-budget"] < PROCESSES * iterations // 3  # the budget, not the tries, ran out
     assert 0 < sum(spent.values()) <= global_nusd
     assert granted["by-global-budget"] < PROCESSES * iterations // 3
-    async with await Store.open(db) as store:
+    async with await open_target(db) as store:
         assert await store.integrity_check() == ["ok"]
         assert list(await store.fetchall("SELECT COUNT(*) FROM decisions")) == [(PROCESSES * iterations,)]
         assert list(await store.fetchall("SELECT COUNT(*) FROM attempts")) == [(sum(granted.values()),)]
@@ -109,9 +117,9 @@ async def test_four_processes_never_overspend_or_overuse_a_shared_account(tmp_pa
     assert round(snapshot.global_usage.day.cost_usd * 1e9) == sum(spent.values())
 
 
-async def test_four_processes_rotate_through_a_pool_evenly(tmp_path: Path) -> None:
-    db = tmp_path / "router.db"
-    async with await Store.open(db):
+async def test_four_processes_rotate_through_a_pool_evenly(target: str) -> None:
+    db = target
+    async with await open_target(db):
         pass
     pool = ["g1", "g2", "g3", "g4"]
     with anyio.fail_after(60):
@@ -120,14 +128,14 @@ async def test_four_processes_rotate_through_a_pool_evenly(tmp_path: Path) -> No
     assert chosen == dict.fromkeys(pool, 25)
 
 
-async def test_a_process_killed_holding_a_reservation_leaves_it_to_expire(tmp_path: Path) -> None:
-    db = tmp_path / "router.db"
+async def test_a_process_killed_holding_a_reservation_leaves_it_to_expire(target: str) -> None:
+    db = target
     with anyio.fail_after(30):
         async with children(db, "hold", [{"ttl_minutes": 5}]) as (child,):
             assert (await child.line()).startswith("reserved ")
             child.process.send_signal(signal.SIGKILL)
             assert await child.process.wait() == -signal.SIGKILL
-        async with await Store.open(db, busy_timeout_ms=1000) as store:
+        async with await open_target(db, busy_timeout_ms=1000) as store:
             assert await store.integrity_check() == ["ok"]
             ledger = Ledger(store)
             account = worker.ACCOUNTS[0].model_copy(update={"id": "held", "quota": QuotaSpec(requests_per_day=1)})
@@ -144,15 +152,15 @@ async def test_a_process_killed_holding_a_reservation_leaves_it_to_expire(tmp_pa
             assert await store.write(reap_job(worker.NOW + timedelta(minutes=5))) == 1
 
 
-async def test_a_process_killed_inside_a_write_transaction_leaves_no_trace_and_no_lock(tmp_path: Path) -> None:
-    db = tmp_path / "router.db"
+async def test_a_process_killed_inside_a_write_transaction_leaves_no_trace_and_no_lock(target: str) -> None:
+    db = target
     with anyio.fail_after(30):
         async with children(db, "hold-transaction", [{}]) as (child,):
             assert await child.line() == "in-transaction"
             child.process.send_signal(signal.SIGKILL)
             assert await child.process.wait() == -signal.SIGKILL
         # A short busy timeout: a lock left behind would make this fail, not wait.
-        async with await Store.open(db, busy_timeout_ms=200) as store:
+        async with await open_target(db, busy_timeout_ms=200) as store:
             assert await store.integrity_check() == ["ok"]
             assert list(await store.fetchall("SELECT COUNT(*) FROM reservations")) == [(0,)]
             account = worker.ACCOUNTS[0].model_copy(update={"id": "held"})

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
-import sqlite3
 import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
 
 import anyio
 import pytest
 
+from storage.connection import Connection
 from storage.db import Store
 from storage.errors import StoreError
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """SQLite's own machinery (the one thread and its hops, sqlite3 errors): SQLite only."""
+    async with await Store.open(tmp_path / "router.db") as opened:
+        yield opened
+
 
 pytestmark = pytest.mark.anyio
 
@@ -19,14 +29,14 @@ async def _count(store: Store, table: str = "pool_cursors") -> int:
     return int(rows[0][0])
 
 
-def _insert(conn: sqlite3.Connection, pool: str) -> None:
+def _insert(conn: Connection, pool: str) -> None:
     conn.execute("INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, 'a', 1)", (pool,))
 
 
 async def test_a_write_job_runs_all_its_statements_on_the_stores_thread_in_one_transaction(store: Store) -> None:
     threads: set[int] = set()
 
-    def job(conn: sqlite3.Connection) -> bool:
+    def job(conn: Connection) -> bool:
         for pool in ("p1", "p2", "p3"):
             _insert(conn, pool)
             threads.add(threading.get_ident())
@@ -38,7 +48,7 @@ async def test_a_write_job_runs_all_its_statements_on_the_stores_thread_in_one_t
 
 
 async def test_a_job_that_raises_leaves_nothing_behind(store: Store) -> None:
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         _insert(conn, "p1")
         raise LookupError("changed my mind")
 
@@ -49,6 +59,7 @@ async def test_a_job_that_raises_leaves_nothing_behind(store: Store) -> None:
 
 async def test_every_job_is_one_hop_whatever_it_runs(store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
     hops: list[object] = []
+    assert store._conn is not None
     connection = store._conn._aio
     execute = connection._execute
 
@@ -58,7 +69,7 @@ async def test_every_job_is_one_hop_whatever_it_runs(store: Store, monkeypatch: 
 
     monkeypatch.setattr(connection, "_execute", counted)
 
-    def many(conn: sqlite3.Connection) -> None:
+    def many(conn: Connection) -> None:
         for i in range(10):
             _insert(conn, f"p{i}")
 
@@ -71,7 +82,7 @@ async def test_a_cancelled_caller_does_not_abandon_its_job_half_way(store: Store
     started = threading.Event()
     release = threading.Event()
 
-    def slow(conn: sqlite3.Connection) -> None:
+    def slow(conn: Connection) -> None:
         _insert(conn, "p1")
         started.set()
         release.wait(5)

@@ -3,7 +3,7 @@ percentiles and failure ratio, each pool's sequence, and the output size per tas
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -58,13 +58,12 @@ async def test_a_stale_estimate_restarts_from_the_next_sample_instead_of_blendin
     assert (row.ttft_ewma_ms, row.tokens_per_s, row.samples) == (100.0, 400.0, 3)
 
 
-async def test_another_process_and_a_restart_read_the_same_figures(tmp_path: Path) -> None:
-    path = tmp_path / "router.db"
-    async with await Store.open(path) as first, await Store.open(path) as second:
+async def test_another_process_and_a_restart_read_the_same_figures(open_store: Callable[..., Awaitable[Store]]) -> None:
+    async with await open_store() as first, await open_store() as second:
         await migrate(first)
         await observe(first, "g1", 250.0)
         assert (await second.read(read_speeds_job())).rows["google", "m", "g1"].ttft_ewma_ms == 250.0
-    async with await Store.open(path) as again:
+    async with await open_store() as again:
         assert (await again.read(read_speeds_job())).rows["google", "m", "g1"].samples == 1
 
 

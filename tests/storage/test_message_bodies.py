@@ -4,7 +4,7 @@ and a long turn beside one very large message is written in well under a second 
 from __future__ import annotations
 
 import time
-from pathlib import Path
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -28,14 +28,15 @@ async def _count(store: Store, sql: str) -> int:
     return int((await store.fetchall(sql))[0][0])
 
 
-async def test_an_old_history_keeps_its_messages_in_order_after_the_bodies_move(tmp_path: Path) -> None:
-    path = tmp_path / "router.db"
-    async with await Store.open(path, migrations=BEFORE_BODIES) as old:
+async def test_an_old_history_keeps_its_messages_in_order_after_the_bodies_move(
+    open_store: Callable[..., Awaitable[Store]],
+) -> None:
+    async with await open_store(migrations=BEFORE_BODIES) as old:
         await old.execute("INSERT INTO conversations (id, created_at, updated_at) VALUES ('b', 0, 0), ('a', 0, 0)")
         for cid, seq, text in (("b", 2, "b2"), ("a", 1, "a1"), ("b", 1, "b1"), ("a", 2, "a2")):
             body = Message(role="user", content=text).model_dump_json()
             await old.execute("INSERT INTO conversation_messages VALUES (?, ?, ?)", (cid, seq, body))
-    async with await Store.open(path) as store:
+    async with await open_store() as store:
         conversations = Conversations(store)
         for cid in ("a", "b"):
             found = await conversations.get(cid)

@@ -5,16 +5,25 @@ from __future__ import annotations
 import functools
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import anyio
 import pytest
 
+from storage.connection import Connection
 from storage.db import Store
 from storage.errors import StoreError, StoreLocked
 from storage.quick import CHECKPOINT_EVERY
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    """SQLite's own machinery (the on-loop connection, no busy wait, WAL checkpoints): SQLite only."""
+    async with await Store.open(tmp_path / "router.db") as opened:
+        yield opened
+
 
 pytestmark = pytest.mark.anyio
 
@@ -24,13 +33,14 @@ async def _count(store: Store, table: str = "pool_cursors") -> int:
     return int(rows[0][0])
 
 
-def _insert(conn: sqlite3.Connection, pool: str) -> None:
+def _insert(conn: Connection, pool: str) -> None:
     conn.execute("INSERT INTO pool_cursors (pool, last_account, turns) VALUES (?, 'a', 1)", (pool,))
 
 
 @contextmanager
 def _count_hops(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[object]]:
     hops: list[object] = []
+    assert store._conn is not None
     connection = store._conn._aio
     execute = connection._execute
 
@@ -43,7 +53,7 @@ def _count_hops(store: Store, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[
 
 
 @contextmanager
-def _write_lock_held(path: Path) -> Iterator[sqlite3.Connection]:
+def _write_lock_held(path: Path) -> Iterator[Connection]:
     """Another connection (as another process would) holding router.db's write lock."""
     other = sqlite3.connect(path, isolation_level=None)
     other.execute("BEGIN IMMEDIATE")
@@ -60,7 +70,7 @@ async def test_a_quick_write_with_the_lock_free_runs_on_the_event_loop_without_a
 ) -> None:
     threads: set[int] = set()
 
-    def job(conn: sqlite3.Connection) -> bool:
+    def job(conn: Connection) -> bool:
         _insert(conn, "p1")
         _insert(conn, "p2")
         threads.add(threading.get_ident())
@@ -101,7 +111,7 @@ async def test_a_quick_write_gives_up_like_a_write_when_the_lock_stays_taken_pas
 
 
 async def test_a_quick_job_that_raises_leaves_nothing_behind_and_the_next_one_runs(store: Store) -> None:
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         _insert(conn, "p1")
         raise LookupError("changed my mind")
 
@@ -116,7 +126,7 @@ async def test_a_quick_write_whose_commit_fails_is_rolled_back_and_the_connectio
     await store.execute("CREATE TABLE parent (id INTEGER PRIMARY KEY)")
     await store.execute("CREATE TABLE child (parent INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED)")
 
-    def orphan(conn: sqlite3.Connection) -> None:
+    def orphan(conn: Connection) -> None:
         _insert(conn, "p1")
         conn.execute("INSERT INTO child (parent) VALUES (42)")  # checked only at COMMIT
 
@@ -148,7 +158,7 @@ async def test_every_so_many_quick_writes_checkpoint_the_wal_on_the_stores_threa
 async def test_quick_work_asked_from_another_thread_takes_the_stores_thread(store: Store) -> None:
     threads: list[int] = []
 
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         _insert(conn, "p1")
         threads.append(threading.get_ident())
 

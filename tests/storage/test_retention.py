@@ -3,11 +3,11 @@ transaction, everything newer than the cutoff kept."""
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
 
+from storage.connection import Connection
 from storage.db import Store
 from storage.retention import prune_conversations, prune_decisions
 from storage.windows import to_ms
@@ -19,17 +19,17 @@ DAYS = 365
 PER_DAY = 24
 
 
-def seed_year(conn: sqlite3.Connection) -> None:
+def seed_year(conn: Connection) -> None:
     """A year of traffic up to NOW: PER_DAY decisions a day, each with two attempts, a switch every day."""
     decisions: list[tuple[int, int]] = []
-    attempts: list[tuple[int, int, str | None, str]] = []
+    attempts: list[tuple[int, int, str, str | None]] = []
     switches: list[tuple[int, int]] = []
     for day in range(DAYS):
         for n in range(PER_DAY):
             at = to_ms(NOW - timedelta(days=day, hours=n))
             decision_id = len(decisions) + 1
             decisions.append((decision_id, at))
-            attempts += [(decision_id, at, "rate_limited", "failed"), (decision_id, at + 1, None, "success")]
+            attempts += [(decision_id, at, "failed", "rate_limited"), (decision_id, at + 1, "success", None)]
         switches.append((to_ms(NOW - timedelta(days=day)), len(decisions)))
     conn.executemany(
         "INSERT INTO decisions (id, created_at, task_summary, candidates, exclusions, scores) "
@@ -39,13 +39,13 @@ def seed_year(conn: sqlite3.Connection) -> None:
     conn.executemany(
         "INSERT INTO attempts (decision_id, created_at, provider, model, account, outcome, error_class, latency_ms, "
         "input_tokens, output_tokens, cache_read_tokens, cache_write_tokens, reasoning_tokens, cost_nusd) "
-        "VALUES (?, ?, 'openai', 'gpt', 'a', ?4, ?3, 10, 1, 1, 0, 0, 0, 5)",
+        "VALUES (?, ?, 'openai', 'gpt', 'a', ?, ?, 10, 1, 1, 0, 0, 0, 5)",
         attempts,
     )
     conn.executemany("INSERT INTO switches (created_at, reason, decision_id) VALUES (?, 'failover', ?)", switches)
 
 
-def count(conn: sqlite3.Connection, table: str, cutoff_ms: int) -> tuple[int, int]:
+def count(conn: Connection, table: str, cutoff_ms: int) -> tuple[int, int]:
     older = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE created_at < ?", (cutoff_ms,)).fetchone()[0]
     newer = conn.execute(f"SELECT COUNT(*) FROM {table} WHERE created_at >= ?", (cutoff_ms,)).fetchone()[0]
     return int(older), int(newer)
@@ -55,7 +55,7 @@ async def test_a_year_of_decisions_is_pruned_in_bounded_batches_and_nothing_newe
     await store.write(seed_year)
     cutoff = NOW - timedelta(days=30)
 
-    def counts(conn: sqlite3.Connection) -> dict[str, tuple[int, int]]:
+    def counts(conn: Connection) -> dict[str, tuple[int, int]]:
         return {table: count(conn, table, to_ms(cutoff)) for table in ("decisions", "attempts")}
 
     before = await store.read(counts)
@@ -82,11 +82,11 @@ async def test_pruning_every_decision_leaves_no_attempt_behind(store: Store) -> 
 
 
 async def test_old_conversations_go_in_batches_with_their_messages_and_bodies(store: Store) -> None:
-    def seed(conn: sqlite3.Connection) -> None:
+    def seed(conn: Connection) -> None:
         for n in range(50):
             at = to_ms(NOW - timedelta(days=n))
             conn.execute("INSERT INTO conversations (id, created_at, updated_at) VALUES (?, ?, ?)", (f"c{n}", at, at))
-            body = conn.execute("INSERT INTO message_bodies (message) VALUES ('hi')").lastrowid
+            body = conn.execute("INSERT INTO message_bodies (message) VALUES ('hi') RETURNING id").fetchone()[0]
             conn.execute(
                 "INSERT INTO conversation_messages (conversation_id, seq, body_id) VALUES (?, 0, ?)", (f"c{n}", body)
             )

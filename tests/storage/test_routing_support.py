@@ -3,8 +3,8 @@ type and history estimate (m004), the global pin and pool cursors in the snapsho
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from pathlib import Path
 
 import pytest
 
@@ -24,11 +24,12 @@ pytestmark = pytest.mark.anyio
 HELLO = (Message(role="user", content="hello"), Message(role="assistant", content="hi there"))
 
 
-async def test_m004_adds_the_task_type_and_history_estimate_to_existing_conversations(tmp_path: Path) -> None:
-    path = tmp_path / "router.db"
-    async with await Store.open(path, migrations=MIGRATIONS[:3]) as old:
+async def test_m004_adds_the_task_type_and_history_estimate_to_existing_conversations(
+    open_store: Callable[..., Awaitable[Store]],
+) -> None:
+    async with await open_store(migrations=MIGRATIONS[:3]) as old:
         await Conversations(old).create(NOW, conversation_id="before")
-    async with await Store.open(path) as store:
+    async with await open_store() as store:
         found = await Conversations(store).get("before")
     assert found is not None and (found.last_task_type, found.history_tokens) == (None, None)
 

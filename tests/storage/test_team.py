@@ -3,12 +3,12 @@
 
 from __future__ import annotations
 
-import sqlite3
 from datetime import timedelta
 
 import pytest
 
 from providers.types import Usage
+from storage.connection import Connection
 from storage.db import Store
 from storage.ledger import Ledger, Refused, Reservation, settle_job
 from storage.quota_check import to_nusd
@@ -40,7 +40,7 @@ async def _hold(store: Store, member: Member, cost: float) -> Reservation | Refu
         make_account(), "model-a", estimated_tokens=10, worst_case_cost_usd=cost, now=NOW
     )
 
-    def job(conn: sqlite3.Connection) -> Reservation | Refused:
+    def job(conn: Connection) -> Reservation | Refused:
         refusal = member_check(conn, member, to_nusd(cost), DAY, MONTH, NOW)
         if refusal is not None:
             return refusal

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import json
 import random
-import sqlite3
 import sys
+import tempfile
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -22,6 +23,8 @@ from providers.attempts import AttemptRecord
 from providers.models import Account, BudgetSpec, CredentialRef, QuotaSpec
 from providers.types import Usage
 from storage.accounts import next_in_pool_job
+from storage.connection import Connection
+from storage.database_url import Database
 from storage.db import Store
 from storage.decisions import DecisionLog, DecisionRecord
 from storage.ledger import Ledger, Reservation, settle_job
@@ -116,7 +119,7 @@ async def hold(store: Store, args: dict[str, Any]) -> None:
 
 
 async def hold_transaction(store: Store, args: dict[str, Any]) -> None:
-    def job(conn: sqlite3.Connection) -> None:
+    def job(conn: Connection) -> None:
         conn.execute(
             "INSERT INTO reservations (account, model, owner, state, created_at, expires_at, est_tokens, "
             "est_cost_nusd, tokens, cost_nusd, account_day, account_month, global_day, global_month) "
@@ -129,8 +132,17 @@ async def hold_transaction(store: Store, args: dict[str, Any]) -> None:
     await store.write(job)
 
 
+async def open_target(target: str, *, busy_timeout_ms: int = 5000) -> Store:
+    """The store at `target`: a router.db path, or a PostgreSQL URL (each node then keeps its journal in a temp dir)."""
+    if target.startswith("postgresql://"):
+        journal = Path(tempfile.mkdtemp(prefix="router-node-")) / "router.db"
+        database = Database("postgresql", url=target)
+        return await Store.open(journal, busy_timeout_ms=busy_timeout_ms, database=database)
+    return await Store.open(target, busy_timeout_ms=busy_timeout_ms)
+
+
 async def main(mode: str, db: str, args: dict[str, Any]) -> None:
-    async with await Store.open(db, busy_timeout_ms=30_000) as store:
+    async with await open_target(db, busy_timeout_ms=30_000) as store:
         if mode == "hammer":
             say(json.dumps(await hammer(store, args)))
         elif mode == "rotate":

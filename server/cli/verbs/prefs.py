@@ -25,7 +25,8 @@ from server.config import (
     write_config_edits,
 )
 from server.views import PreferencesView
-from server.wiring import read_config
+from server.wiring import AppUnavailable, read_config
+from server.wiring.app import configured_database
 
 
 def _write(edits: Sequence[Edit]) -> ConfigWrite:
@@ -151,11 +152,15 @@ def config(args: argparse.Namespace) -> int:
 
 def _config_path(*, as_json: bool) -> int:
     paths = cli_paths()
+    try:  # router.db, or the PostgreSQL URL without its password
+        database = configured_database(paths, os.environ, cli_clock()().date()).shown
+    except AppUnavailable as error:
+        database = str(error)
     if as_json:
-        emit_json({"home": paths.home, "config": paths.config_file, "database": paths.db_file})
+        emit_json({"home": paths.home, "config": paths.config_file, "database": database})
         return 0
     say(str(paths.config_file))
-    say(str(paths.db_file))
+    say(database)
     return 0
 
 

@@ -1,5 +1,6 @@
-"""Two `serve --http` processes on one router.db, each with several clients: the ledger's reservations hold across
-processes and members (a 20-a-day account, a member's small daily cap), and a node killed mid-request loses no row.
+"""Two `serve --http` processes on one router.db, or on one PostgreSQL database, each with several clients: the
+ledger's reservations hold across processes and members (a 20-a-day account, a member's small daily cap), and a node
+killed mid-request loses no row.
 
 The servers run on the machine's clock (libfaketime moves it with the test run); the simulator on a fixed one.
 """
@@ -23,8 +24,10 @@ from anyio.abc import Process
 from providers.simulator import Simulator
 from server.actions.team import add_member
 from server.config.paths import Paths
-from server.wiring.app import open_app
+from server.config.types import RouterConfig
+from server.wiring.app import database_of, open_app
 from storage import Store
+from storage.database_url import DATABASE_ENV
 from storage.ledger import DEFAULT_TTL, reap_job
 from tests.clock import FixedClock
 from tests.harness import ENV, seed_lineup, write_config
@@ -40,6 +43,18 @@ MEMBERS = ("alpha", "bravo", "charlie", "delta")
 #: while the other members share the account
 ALPHA_CAP = 0.02
 CALLS_PER_CLIENT = 5
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The environment that points the nodes at their shared store: router.db in the home, or one PostgreSQL."""
+    if request.param == "sqlite":
+        return {}
+    return {DATABASE_ENV: request.getfixturevalue("postgres").create_database()}
+
+
+async def _store(paths: Paths, database: dict[str, str]) -> Store:
+    return await Store.open(paths.db_file, database=database_of(paths, RouterConfig(), database))
 
 
 @dataclass
@@ -59,11 +74,11 @@ def _config(sim: Simulator) -> dict[str, Any]:
 
 
 @asynccontextmanager
-async def node(home: Path) -> AsyncIterator[Node]:
+async def node(home: Path, database: dict[str, str]) -> AsyncIterator[Node]:
     """`provider-router serve --http --port 0` in a subprocess; its URL from the first line on stdout."""
     process = await anyio.open_process(
         [sys.executable, "-m", "server.cli", "serve", "--http", "--port", "0"],
-        env=server_environ(home, {**ENV, "PROVIDER_ROUTER_LOG_LEVEL": "WARNING"}),
+        env=server_environ(home, {**ENV, **database, "PROVIDER_ROUTER_LOG_LEVEL": "WARNING"}),
         stderr=None,
     )
     try:
@@ -84,8 +99,10 @@ async def node(home: Path) -> AsyncIterator[Node]:
         await process.aclose()
 
 
-async def _tokens(paths: Paths, clock: FixedClock, caps: dict[str, float | None]) -> dict[str, str]:
-    async with open_app(paths, ENV, clock=clock) as app:
+async def _tokens(
+    paths: Paths, clock: FixedClock, caps: dict[str, float | None], database: dict[str, str]
+) -> dict[str, str]:
+    async with open_app(paths, {**ENV, **database}, clock=clock) as app:
         return {name: (await add_member(app, name, budget_daily=cap)).token for name, cap in caps.items()}
 
 
@@ -99,21 +116,22 @@ async def _client(url: str, token: str, n: int, served: list[str], refused: list
 
 
 async def test_two_nodes_serve_exactly_the_account_s_daily_quota_and_no_member_spends_past_their_cap(
-    tmp_path: Path,
+    tmp_path: Path, database: dict[str, str]
 ) -> None:
     clock = FixedClock()
     home = tmp_path / "home"
     async with Simulator(seed_lineup().accounts(), clock=clock.epoch) as sim:
         paths = write_config(home, _config(sim))
-        tokens = await _tokens(paths, clock, {name: ALPHA_CAP if name == "alpha" else None for name in MEMBERS})
+        caps = {name: ALPHA_CAP if name == "alpha" else None for name in MEMBERS}
+        tokens = await _tokens(paths, clock, caps, database)
         served: list[str] = []
         refused: list[str] = []
-        async with node(home) as first, node(home) as second:
+        async with node(home, database) as first, node(home, database) as second:
             with anyio.fail_after(180):
                 async with anyio.create_task_group() as group:
                     for n, (url, member) in enumerate((u, m) for u in (first.url, second.url) for m in MEMBERS):
                         group.start_soon(_client, url, tokens[member], n, served, refused, member)
-        async with await Store.open(paths.db_file) as store:
+        async with await _store(paths, database) as store:
             settled = await store.fetchall(
                 "SELECT member, COUNT(*), SUM(cost_nusd) FROM reservations WHERE state = 'settled' GROUP BY member"
             )
@@ -136,13 +154,15 @@ async def test_two_nodes_serve_exactly_the_account_s_daily_quota_and_no_member_s
     assert {row[0] for row in settled} <= set(MEMBERS)
 
 
-async def test_a_node_killed_mid_request_leaves_a_reservation_that_expires_and_loses_no_row(tmp_path: Path) -> None:
+async def test_a_node_killed_mid_request_leaves_a_reservation_that_expires_and_loses_no_row(
+    tmp_path: Path, database: dict[str, str]
+) -> None:
     clock = FixedClock()
     home = tmp_path / "home"
     async with Simulator(seed_lineup().accounts(), clock=clock.epoch) as sim:
         paths = write_config(home, _config(sim))
-        tokens = await _tokens(paths, clock, {"alpha": None})
-        async with node(home) as doomed, node(home) as survivor:
+        tokens = await _tokens(paths, clock, {"alpha": None}, database)
+        async with node(home, database) as doomed, node(home, database) as survivor:
             async with http_client(doomed.url, tokens["alpha"]) as client:
                 done = await client.call_tool("route_and_complete", {"prompt": "Write a test", "task_type": "coding"})
                 assert not done.is_error
@@ -170,7 +190,7 @@ async def test_a_node_killed_mid_request_leaves_a_reservation_that_expires_and_l
             async with http_client(survivor.url, tokens["alpha"]) as client:
                 after = await client.call_tool("route_and_complete", {"prompt": "Write another", "task_type": "coding"})
                 assert not after.is_error
-        async with await Store.open(paths.db_file) as store:
+        async with await _store(paths, database) as store:
             states = dict(await store.fetchall("SELECT state, COUNT(*) FROM reservations GROUP BY state"))
             expired = await store.write(reap_job(datetime.now(UTC) + DEFAULT_TTL))
             decisions = await store.fetchall("SELECT member FROM decisions")

@@ -21,6 +21,7 @@ async def test_a_request_and_a_failover_make_no_trip_to_the_stores_thread_and_ke
     async with seed_app(tmp_path) as (app, sim):
         ask = RouteRequest(messages=(Message(role="user", content="Fix this Python function"),), task_type="coding")
         await app.router.route(ask)  # the first request loads the tokenizer and settles start-up work
+        assert app.store._conn is not None
         connection = app.store._conn._aio
         execute = connection._execute
         hops: list[object] = []

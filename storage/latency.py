@@ -124,7 +124,23 @@ def observe_job(
     return job
 
 
-def _row(values: tuple[str, str, str, int, float | None, float | None, str, int]) -> SpeedRow:
+_Values = tuple[str, str, str, int, float | None, float | None, str, int]
+#: rows already derived, by their stored values (a row changes with every observation of it, so an unchanged row
+#: is not parsed again on the next read); cleared when full
+_DERIVED: dict[_Values, SpeedRow] = {}
+_DERIVED_MAX = 4096
+
+
+def _row(values: _Values) -> SpeedRow:
+    row = _DERIVED.get(values)
+    if row is None:
+        if len(_DERIVED) >= _DERIVED_MAX:
+            _DERIVED.clear()
+        row = _DERIVED[values] = _derive(values)
+    return row
+
+
+def _derive(values: _Values) -> SpeedRow:
     provider, model, account, samples, ttft, tps, recent, seq = values
     window: list[list[float | int | None]] = json.loads(recent)
     ttfts = [float(s[0]) for s in window if s[0] is not None]

@@ -117,7 +117,7 @@ async def test_a_database_from_a_newer_version_is_refused_and_left_alone(tmp_pat
 def test_migration_names_are_unique_and_numbered_in_order() -> None:
     names = [m.__name__ for m in MIGRATIONS]
     assert names == sorted(set(names))
-        numbers = [int(name[1:4]) for name in names]
+    numbers = [int(name[1:4]) for name in names]
     assert all(name[0] == "m" and name[4] == "_" for name in names)
     assert numbers == sorted(set(numbers)) and numbers == list(range(1, len(numbers) + 1))
 

@@ -97,21 +97,17 @@ def observe_job(
         samples, ttft, tps, recent = (0, None, None, "[]") if row is None else row
         window: list[list[float | int | None]] = json.loads(recent)
         window.append([ttft_ms, tokens_per_s, 1 if ok else 0])
-        seq = int(
-            conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM latency_stats WHERE provider = ? AND model = ?",
-                (provider, model),
-            ).fetchone()[0]
-        )
+        # the pool's next sequence number, read in the same statement (one statement less per request)
         conn.execute(
             """INSERT INTO latency_stats (provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq,
                                           updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?,
+                    (SELECT COALESCE(MAX(seq), 0) + 1 FROM latency_stats WHERE provider = ? AND model = ?), ?)
             ON CONFLICT (provider, model, account) DO UPDATE SET samples = excluded.samples,
                 ttft_ewma_ms = excluded.ttft_ewma_ms, tps_ewma = excluded.tps_ewma, recent = excluded.recent,
                 seq = excluded.seq, updated_at = excluded.updated_at""",
             (provider, model, account, samples + 1, _ewma(ttft, ttft_ms), _ewma(tps, tokens_per_s),
-             json.dumps(window[-RECENT_SAMPLES:]), seq, to_ms(now)),
+             json.dumps(window[-RECENT_SAMPLES:]), provider, model, to_ms(now)),
         )  # fmt: skip
         if ok and task_type is not None and output_tokens > 0:
             conn.execute(

@@ -76,14 +76,16 @@ def _rank(
     ranked: list[RankedCandidate] = []
     append = ranked.append
     for g in alive:
-        tiers, score = g.tiers, g.score
-        order, note = _pool(g, seed, ctx)
+        tiers, score, model, survivors = g.tiers, g.score, g.model, g.survivors
+        order, note = (survivors, None) if len(survivors) < 2 else _pool(g, seed, ctx)
         for position, e in enumerate(order):
             c = e.c
+            speed = c.speed
+            # positional, in the field order of RankedCandidate (keywords cost more, per survivor of every call)
             append(
                 RankedCandidate(
                     c.provider,
-                    g.model,
+                    model,
                     c.account,
                     len(ranked),
                     tiers,
@@ -95,11 +97,11 @@ def _rank(
                     e.cost,
                     c.kind,
                     c.retirement_note if c.substituted_for is not None else None,
-                    pool_note=note if position == 0 else None,
-                    predicted_ms=e.predicted,
-                    ttft_p95_ms=c.speed.ttft_p95_ms if c.speed is not None else None,
-                    deranked=e.deranked,
-                    probe=e.probe,
+                    note if position == 0 else None,
+                    e.predicted,
+                    speed.ttft_p95_ms if speed is not None else None,
+                    e.deranked,
+                    e.probe,
                 )
             )
     return alive, ranked

@@ -21,7 +21,9 @@ def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluat
     max_latency_ms = ctx.task.max_latency_s * 1000 if ctx.task.max_latency_s is not None else None
     out: list[Evaluation] = []
     for c in candidates:
-        info = models.get((id(c.model), c.kind)) or model_info(c.model, c.kind)
+        model = c.model
+        found_info = models.get((id(model), c.kind))
+        info = found_info[1] if found_info is not None and found_info[0] is model else model_info(model, c.kind)
         retired, missing, too_big, inp, out_tokens, paid_cost, model_free = info
         free = model_free if c.free_tier is None else c.free_tier
         cost = c.estimated_cost_usd if c.estimated_cost_usd is not None else (0.0 if free else paid_cost)

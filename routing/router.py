@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -42,6 +42,8 @@ class Prepared(Routed):
     """A request analysed and decided, with the state it was decided on."""
 
     states: dict[StateKey, CandidateState]
+    #: `message_tokens` of the request's new messages, counted once by analyse and reused for the saved turn
+    new_tokens: int | None = None
 
 
 @dataclass
@@ -73,7 +75,13 @@ class Router:
             # an unusable key is tried, so its attempt fails as auth_failed and names the fix
             return True
 
-    def _task(self, request: RouteRequest, record: ConversationRecord) -> Task:
+    def _task(self, request: RouteRequest, record: ConversationRecord) -> tuple[Task, int | None]:
+        """The task, and the new messages' token count when the tokenizer made it (the turn saved reuses it)."""
+        new_tokens: int | None = None
+        counter = self.count
+        if counter is None and not any(message.images for message in request.messages):
+            new_tokens = message_tokens(request.messages)
+            counter = _counted(request.messages, new_tokens)
         task = analyse(
             request.messages,
             system=request.system,
@@ -87,26 +95,27 @@ class Router:
             conversation_id=record.state.id,
             provider=request.provider,
             model=request.model,
-            count=self.count,
+            count=counter,
             history=record.messages,
             history_tokens=record.state.history_tokens if record.messages else None,
         )
         if request.files:
             task = task.model_copy(update={"files": tuple((file.path, file.tokens) for file in request.files)})
-        return task
+        return task, new_tokens
 
     async def _prepare(self, request: RouteRequest, now: datetime) -> Prepared:
         if self.count is None:
             await tokens.ready()  # loaded off the event loop on the first request (not at start-up: memory)
         view = await self.ports.state.view(await self.seeds(), request.conversation_id, now)
         record = view.conversation
-        task = _with_speed_inputs(self._task(request, record), request, view.expected_output)
+        task, new_tokens = self._task(request, record)
+        task = _with_speed_inputs(task, request, view.expected_output)
         self._seed += 1
         decision = decide(
             task, view.candidates, self.setup.preferences, record.state, view.manual, now=now, seed=self._seed
         )
         states = {(c.provider, c.account, c.model.id): c for c in view.candidates}
-        return Prepared(task, decision, record, states)
+        return Prepared(task, decision, record, states, new_tokens)
 
     async def preview(self, request: RouteRequest) -> DryRunResult:
         """The decision for `request` without calling anything (logged as a dry run)."""
@@ -291,6 +300,9 @@ class Router:
         moved = record.state.current_provider is not None and served.ranked.provider != record.state.current_provider
         restart = bool(record.messages) and moved and not self.setup.preferences.preserve_context
         before = 0 if restart else record.state.history_tokens
+        # the new messages as counted by analyse (for_history keeps messages without images as they are)
+        counted = prepared.new_tokens
+        added = message_tokens(messages) if counted is None else counted + message_tokens((served.reply,))
         return SavedTurn(
             conversation_id=record.state.id,
             messages=messages,
@@ -298,11 +310,23 @@ class Router:
             model=served.ranked.model,
             tokens=served.completion.usage.total_tokens,
             task_type=prepared.task.task_type,
-            history_tokens=before + message_tokens(messages),
+            history_tokens=before + added,
             preferred=served.preferred,
             restart=restart,
             warm_account=served.ranked.account if _cache_active(served.completion.usage) else None,
         )
+
+
+def _counted(messages: tuple[Message, ...], counted: int) -> Counter:
+    """The tokenizer's counter, answering from `counted` (`message_tokens` of `messages`) when asked about exactly
+    those messages: the prompt is tokenized once per request."""
+
+    def count(asked: Sequence[Message], system: str | None) -> int:
+        if len(asked) == len(messages) and all(a is b for a, b in zip(asked, messages, strict=True)):
+            return tokens.request_tokens(counted, system)
+        return tokens.estimate_tokens(asked, system)
+
+    return count
 
 
 def _cache_active(usage: Usage) -> bool:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
 
-from providers.models import ModelProfile
+from providers.models import ModelProfile, TaskType
 from providers.types import WireKind
 from routing.latency import expected_output, latency_part, pool_flags, predicted_ms, speed_order
 from routing.preferences import BudgetMode, Preferences, QualityMode
@@ -145,34 +145,26 @@ class Group:
 
 _ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool]
 _NOTHING: frozenset[str] = frozenset()
-#: model_info shared across decide() calls, keyed by (id(model), wire, input tokens, output tokens, needs, day) and
-#: holding the model itself, so an id reused by another object never matches; cleared when full
-_SHARED_INFO: dict[tuple[object, ...], tuple[ModelProfile, _ModelInfo]] = {}
+#: model_info shared across decide() calls: per (input tokens, output tokens, needs, day), a table keyed by
+#: (id(model), wire) holding the model itself, so an id reused by another object never matches; cleared when full
+_SHARED_INFO: dict[tuple[object, ...], dict[tuple[int, str], tuple[ModelProfile, _ModelInfo]]] = {}
 _SHARED_MAX = 4096
+#: a group's part of the score and its tiers that depend only on the setup and the model (see `_Setup.static`)
+_Static = tuple[float, float, float, int | None, int | None, int | None, int, int | None, Tiers]
 
 
-class Context:
-    """What every candidate's evaluation shares, computed once per decide() (not part of the public API)."""
+class _Setup:
+    """What depends only on the preferences and the task's kind (type, quality, budget mode), shared by every
+    decide() call on them: weights, preference lists, and each model group's static score parts and tiers."""
 
-    def __init__(self, task: Task, prefs: Preferences, now: datetime) -> None:
-        self.task = task
-        self.now = now
-        self.today = now.date()
-        self.budget_mode: BudgetMode = task.budget_mode or prefs.budget_mode
-        self.free_only = self.budget_mode == "free_only"
-        self.weights = weights_for(task.quality, self.budget_mode)
+    __slots__ = ("prefs", "weights", "weight_values", "lists", "by_model", "default", "statics", "max_context")
+
+    def __init__(self, prefs: Preferences, task: Task, budget_mode: BudgetMode) -> None:
+        self.prefs = prefs  # kept, and compared by identity: an id reused by another object never matches
+        self.weights = weights_for(task.quality, budget_mode)
         self.weight_values = tuple(self.weights[name] for name in PARTS)
-        self.task_type = task.task_type
-        self.max_context = task.quality == "max_context"
-        self.models: dict[tuple[int, str], _ModelInfo] = {}
-        self.margins: dict[tuple[str, str], float] = {}
-        self.provs: dict[str, str] = {}
-        self.output = task.max_output_tokens or DEFAULT_OUTPUT_TOKENS
-        #: output tokens the predicted completion times assume (routing.latency)
-        self.expected_output = expected_output(task)
-        self.max_speed = task.quality == "max_speed"
         quality_list = prefs.quality_preferences.get(task.quality) if task.quality else None
-        cost_list = prefs.quality_preferences.get("cost_first") if self.budget_mode == "cost_first" else None
+        cost_list = prefs.quality_preferences.get("cost_first") if budget_mode == "cost_first" else None
         self.lists = (
             _positions(quality_list),
             _positions(prefs.task_preferences.get(task.task_type)),
@@ -180,52 +172,27 @@ class Context:
         )
         self.by_model = any("/" in key for positions in self.lists if positions for key in positions)
         self.default = norm_provider(prefs.default) if prefs.default else None
+        self.max_context = task.quality == "max_context"
+        self.statics: dict[tuple[int, str, str, str | None], tuple[ModelProfile, _Static]] = {}
 
-    def model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
-        key = (id(model), kind)
-        info = self.models.get(key)
-        if info is None and not self.task.image_tokens:
-            # across calls: the same setup (model, wire) and the same task sizes give the same answer
-            shared_key = (id(model), kind, self.task.estimated_input_tokens, self.output, self.task.needs, self.today)
-            shared = _SHARED_INFO.get(shared_key)
-            if shared is not None and shared[0] is model:
-                info = self.models[key] = shared[1]
-                return info
-            info = self._model_info(model, kind)
-            if len(_SHARED_INFO) >= _SHARED_MAX:
-                _SHARED_INFO.clear()
-            _SHARED_INFO[shared_key] = (model, info)
-            return info
-        return info if info is not None else self._model_info(model, kind)
-
-    def _model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
-        key = (id(model), kind)
-        info = self.models.get(key)
-        if info is None:
-            margin_key = (model.provider, kind)
-            margin = self.margins.get(margin_key)
-            if margin is None:
-                margin = self.margins[margin_key] = token_margin(model.provider, kind)
-            inp = math.ceil(self.task.estimated_input_tokens * margin)
-            if self.task.image_tokens:
-                inp += self.task.image_tokens.get(kind, max(self.task.image_tokens.values()))
-            out = self.output if self.output < model.max_output_tokens else model.max_output_tokens
-            info = self.models[key] = (
-                model.retired_on is not None and self.today >= model.retired_on,
-                self.task.needs - model.capabilities if self.task.needs else _NOTHING,
-                inp + out > model.context_window,
-                inp,
-                out,
-                (inp * model.input_cost_per_1m + out * model.output_cost_per_1m) / 1_000_000,
-                (model.is_free and not model.uncatalogued) or model.free_tier,
-            )
-        return info
-
-    def norm(self, provider: str) -> str:
-        prov = self.provs.get(provider)
-        if prov is None:
-            prov = self.provs[provider] = norm_provider(provider)
-        return prov
+    def static(self, model: ModelProfile, prov: str, model_id: str, alias: str | None, task_type: TaskType) -> _Static:
+        """The group's quality, speed and preference parts, list positions, default tier and context window."""
+        key = (id(model), prov, model_id, alias)
+        found = self.statics.get(key)
+        if found is not None and found[0] is model:
+            return found[1]
+        quality = quality_part(model.quality.get(task_type, 50))
+        speed = model.speed / 100
+        preference = UNKNOWN_PREFERENCE if model.preference_score is None else model.preference_score / 100
+        ql, tl, cl = self.positions(prov, model_id, alias)
+        default = 0 if self.default is None or self.default == prov else 1
+        window = model.context_window if self.max_context else None
+        # shared by every group of this model across calls: Tiers is treated as immutable (routing.types)
+        value = (quality, speed, preference, ql, tl, cl, default, window, Tiers(2, ql, cl, window, tl, default))
+        if len(self.statics) >= _SHARED_MAX:
+            self.statics.clear()
+        self.statics[key] = (model, value)
+        return value
 
     def positions(self, prov: str, model: str, alias: str | None = None) -> tuple[int | None, int | None, int | None]:
         """The group's place in each list; `alias` is the retired model a substitute stands in for."""
@@ -237,6 +204,104 @@ class Context:
             None if t is None else t.get(prov, len(t)),
             None if c is None else c.get(prov, len(c)),
         )
+
+
+#: setups by (id(preferences), task type, quality, budget mode); cleared when full
+_SETUPS: dict[tuple[int, str, str | None, str], _Setup] = {}
+#: provider names as decide() compares them (norm_provider is pure)
+_PROVS: dict[str, str] = {}
+
+
+def _setup(prefs: Preferences, task: Task, budget_mode: BudgetMode) -> _Setup:
+    key = (id(prefs), task.task_type, task.quality, budget_mode)
+    setup = _SETUPS.get(key)
+    if setup is None or setup.prefs is not prefs:
+        if len(_SETUPS) >= 256:
+            _SETUPS.clear()
+        setup = _SETUPS[key] = _Setup(prefs, task, budget_mode)
+    return setup
+
+
+class Context:
+    """What every candidate's evaluation shares, computed once per decide() (not part of the public API)."""
+
+    def __init__(self, task: Task, prefs: Preferences, now: datetime) -> None:
+        self.task = task
+        self.now = now
+        self.today = now.date()
+        self.budget_mode: BudgetMode = task.budget_mode or prefs.budget_mode
+        self.free_only = self.budget_mode == "free_only"
+        setup = self.setup = _setup(prefs, task, self.budget_mode)
+        self.weights = setup.weights
+        self.weight_values = setup.weight_values
+        self.task_type = task.task_type
+        self.max_context = task.quality == "max_context"
+        self.margins: dict[tuple[str, str], float] = {}
+        self.provs = _PROVS
+        self.output = task.max_output_tokens or DEFAULT_OUTPUT_TOKENS
+        #: output tokens the predicted completion times assume (routing.latency)
+        self.expected_output = expected_output(task)
+        self.max_speed = task.quality == "max_speed"
+        self.lists = setup.lists
+        self.by_model = setup.by_model
+        self.default = setup.default
+        #: (id(model), wire) -> (model, its evaluation): shared across calls of the same sizes unless the task
+        #: carries images (then per call)
+        self.models: dict[tuple[int, str], tuple[ModelProfile, _ModelInfo]]
+        if task.image_tokens:
+            self.models = {}
+        else:
+            sizes = (task.estimated_input_tokens, self.output, task.needs, self.today)
+            shared = _SHARED_INFO.get(sizes)
+            if shared is None:
+                if len(_SHARED_INFO) >= 64:
+                    _SHARED_INFO.clear()
+                shared = _SHARED_INFO[sizes] = {}
+            elif len(shared) >= _SHARED_MAX:
+                shared.clear()
+            self.models = shared
+
+    def model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
+        """The per-model part of a candidate's evaluation (retired, missing capabilities, too big, token counts,
+        worst-case cost, free)."""
+        key = (id(model), kind)
+        found = self.models.get(key)
+        if found is not None and found[0] is model:
+            return found[1]
+        info = self._model_info(model, kind)
+        self.models[key] = (model, info)
+        return info
+
+    def _model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
+        margin_key = (model.provider, kind)
+        margin = self.margins.get(margin_key)
+        if margin is None:
+            margin = self.margins[margin_key] = token_margin(model.provider, kind)
+        inp = math.ceil(self.task.estimated_input_tokens * margin)
+        if self.task.image_tokens:
+            inp += self.task.image_tokens.get(kind, max(self.task.image_tokens.values()))
+        out = self.output if self.output < model.max_output_tokens else model.max_output_tokens
+        return (
+            model.retired_on is not None and self.today >= model.retired_on,
+            self.task.needs - model.capabilities if self.task.needs else _NOTHING,
+            inp + out > model.context_window,
+            inp,
+            out,
+            (inp * model.input_cost_per_1m + out * model.output_cost_per_1m) / 1_000_000,
+            (model.is_free and not model.uncatalogued) or model.free_tier,
+        )
+
+    def norm(self, provider: str) -> str:
+        prov = _PROVS.get(provider)
+        if prov is None:
+            if len(_PROVS) >= _SHARED_MAX:
+                _PROVS.clear()
+            prov = _PROVS[provider] = norm_provider(provider)
+        return prov
+
+    def positions(self, prov: str, model: str, alias: str | None = None) -> tuple[int | None, int | None, int | None]:
+        """The group's place in each list; `alias` is the retired model a substitute stands in for."""
+        return self.setup.positions(prov, model, alias)
 
 
 def _positions(entries: Sequence[str] | None) -> dict[str, int] | None:
@@ -260,35 +325,52 @@ def _position(positions: dict[str, int] | None, prov: str, model: str, alias: st
 def _score_group(g: Group, ctx: Context) -> None:
     members = g.members
     first = members[0]
-    model = first.c.model
+    c = first.c
+    model = c.model
     if len(members) == 1:
-        headroom, cheapest, p50 = first.headroom, first.cost, first.c.latency_p50_ms
+        headroom, cheapest, p50 = first.headroom, first.cost, c.latency_p50_ms
     else:
         headroom, cheapest, p50 = _pool_aggregates(members)
-    quality = quality_part(model.quality.get(ctx.task_type, 50))
-    cost = cost_part(cheapest)
+    setup = ctx.setup
+    found = setup.statics.get((id(model), g.prov, g.model, c.substituted_for))
+    static = (
+        found[1]
+        if found is not None and found[0] is model
+        else setup.static(model, g.prov, g.model, c.substituted_for, ctx.task_type)
+    )
+    quality, speed, preference, ql, tl, cl, default, window, tiers = static
+    cost = _COST_PARTS.get(cheapest)
+    if cost is None:
+        cost = cost_part(cheapest)
+        if len(_COST_PARTS) >= _SHARED_MAX:
+            _COST_PARTS.clear()
+        _COST_PARTS[cheapest] = cost
     timed = g.timed
-    pool = g.survivors or members
-    predictions = [e.predicted for e in pool if e.predicted is not None and not e.deranked] if timed else None
+    predictions = None
+    if timed:
+        pool = g.survivors or members
+        predictions = [e.predicted for e in pool if e.predicted is not None and not e.deranked]
     if predictions:
         latency = latency_part(sum(predictions) / len(predictions))
     else:
         latency = UNKNOWN_LATENCY if p50 is None else 1.0 / (1.0 + p50 / LATENCY_HALF_MS)
-    speed = model.speed / 100
-    preference = UNKNOWN_PREFERENCE if model.preference_score is None else model.preference_score / 100
     wq, wc, wh, wl, ws, wp = ctx.weight_values
     total = quality * wq + cost * wc + headroom * wh + latency * wl + speed * ws + preference * wp
     g.score = ScoreBreakdown(quality, cost, headroom, latency, speed, preference, ctx.weights, total)
-    window = model.context_window if ctx.max_context else None
-    ql, tl, cl = ctx.positions(g.prov, g.model, first.c.substituted_for)
-    default = 0 if ctx.default is None or ctx.default == g.prov else 1
-    g.tiers = Tiers(2, ql, cl, window, tl, default)
+    g.tiers = tiers
     # an uncatalogued model (autoDiscover) makes no quality claim: it serves only after every catalogued one
-    healthy = [e for e in g.survivors if not e.deranked or e.probe] if timed else g.survivors
-    all_deranked = timed and bool(g.survivors) and not healthy
-    speed = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0) if ctx.max_speed else 0.0
-    g.key = (model.uncatalogued, all_deranked, speed, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total,
+    if timed:
+        healthy = [e for e in g.survivors if not e.deranked or e.probe]
+        all_deranked = bool(g.survivors) and not healthy
+    else:
+        healthy, all_deranked = g.survivors, False
+    speed_key = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0) if ctx.max_speed else 0.0
+    g.key = (model.uncatalogued, all_deranked, speed_key, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total,
              g.prov, g.model)  # fmt: skip
+
+
+#: cost_part by worst-case cost (a handful of values per setup and task size); cleared when full
+_COST_PARTS: dict[float, float] = {}
 
 
 def _pool_aggregates(members: list[Evaluation]) -> tuple[float, float, float | None]:
@@ -318,21 +400,26 @@ def build_groups(evals: list[Evaluation], ctx: Context) -> list[Group]:
         if g is None:
             g = groups[key] = Group(*key)
         g.members.append(e)
+        if e.c.speed is not None:
+            g.timed = True
         if e.filter is None:
             g.survivors.append(e)
         else:
             g.filters.add(e.filter)
     for g in groups.values():
-        _flag(g, ctx)
+        if g.timed:
+            _flag(g, ctx)
         _score_group(g, ctx)
-    return sorted(groups.values(), key=lambda g: g.key)
+    return sorted(groups.values(), key=_group_key)
+
+
+def _group_key(g: Group) -> tuple[float | str, ...]:
+    return g.key
 
 
 def _flag(g: Group, ctx: Context) -> None:
-    """Each member's predicted completion; which survivors are de-ranked and probed (routing.latency)."""
-    if not any(e.c.speed is not None for e in g.members):
-        return
-    g.timed = True
+    """Each member's predicted completion; which survivors are de-ranked and probed (routing.latency). Only for
+    groups with a speed estimate (`Group.timed`)."""
     out = ctx.expected_output
     flags = pool_flags([e.c for e in g.survivors], out, max_speed=ctx.max_speed)
     for e in g.members:

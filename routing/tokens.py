@@ -174,10 +174,16 @@ def estimate_tokens(
     Without `provider` the count is in `encoding`'s tokens (what Task.estimated_input_tokens holds); with it, the
     provider's conservative margin (routing.types.TOKEN_MARGINS) is applied.
     """
-    total = REQUEST_OVERHEAD + message_tokens(messages, encoding)
+    total = request_tokens(message_tokens(messages, encoding), system, encoding)
+    return tokens_for(total, provider) if provider else total
+
+
+def request_tokens(messages_tokens: int, system: str | None = None, encoding: EncodingName = "o200k_base") -> int:
+    """`estimate_tokens` (without a provider) from the messages' count already made (`message_tokens`)."""
+    total = REQUEST_OVERHEAD + messages_tokens
     if system:
         total += MESSAGE_OVERHEAD + count_text(system, encoding)
-    return tokens_for(total, provider) if provider else total
+    return total
 
 
 def message_tokens(messages: Sequence[Message], encoding: EncodingName = "o200k_base") -> int:

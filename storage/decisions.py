@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
 from pydantic import JsonValue
 
 from providers.attempts import AttemptRecord
@@ -96,6 +97,16 @@ _SQL_INSERT_SWITCH = (
 )
 
 
+def dumps_json(value: Any) -> str:
+    """`json.dumps(value)` as `json.loads` reads it back, ~9x faster: orjson (compact separators; the standard
+    library for types orjson refuses). One difference: a non-finite float, which no decision holds (scores, costs
+    and confidences are finite by construction), is written as null rather than the non-JSON `NaN`."""
+    try:
+        return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(value)
+
+
 _TRIED = "(SELECT COUNT(*) FROM attempts a WHERE a.decision_id = decisions.id)"
 _SERVED = "EXISTS (SELECT 1 FROM attempts a WHERE a.decision_id = decisions.id AND a.outcome = 'success')"
 # fixed SQL per outcome (never caller text)
@@ -128,9 +139,9 @@ class DecisionLog:
         row = (
             to_ms(now),
             decision.task_summary,
-            json.dumps(list(decision.candidates)),
-            json.dumps(list(decision.exclusions)),
-            json.dumps(dict(decision.scores)),
+            dumps_json(list(decision.candidates)),
+            dumps_json(list(decision.exclusions)),
+            dumps_json(dict(decision.scores)),
             decision.provider,
             decision.model,
             decision.account,

@@ -85,6 +85,7 @@ class Journal:
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self._fspath = os.fspath(path)
         self.rejected_path = path.with_name(path.name + ".rejected")
 
     @classmethod
@@ -94,7 +95,7 @@ class Journal:
     def waiting(self) -> bool:
         """Whether any unit may be waiting (one `stat`: cheap enough to ask before every drain)."""
         try:
-            return self.path.stat().st_size > 0
+            return os.stat(self._fspath).st_size > 0
         except OSError:
             return False
 

@@ -94,20 +94,17 @@ def observe_job(
     """Add one observation (a served call with its TTFT and rate, or a failure) to the figures."""
 
     def job(conn: Connection) -> None:
-        row = conn.execute(
-            "SELECT samples, ttft_ewma_ms, tps_ewma, recent, seq FROM latency_stats WHERE provider = ? AND model = ? "
-            "AND account = ?",
-            (provider, model, account),
-        ).fetchone()
+        # the pool's rows in one statement: this account's figures, and the pool's next sequence number
+        rows = conn.execute(
+            "SELECT account, samples, ttft_ewma_ms, tps_ewma, recent, seq FROM latency_stats WHERE provider = ? "
+            "AND model = ?",
+            (provider, model),
+        ).fetchall()
+        seq = max((int(r[5]) for r in rows), default=0) + 1
+        row = next((tuple(r[1:]) for r in rows if r[0] == account), None)
         samples, ttft, tps, recent, mine = (0, None, None, "[]", 0) if row is None else row
         window: list[list[float | int | None]] = json.loads(recent)
         window.append([ttft_ms, tokens_per_s, 1 if ok else 0])
-        seq = int(
-            conn.execute(
-                "SELECT COALESCE(MAX(seq), 0) + 1 FROM latency_stats WHERE provider = ? AND model = ?",
-                (provider, model),
-            ).fetchone()[0]
-        )
         if ok and seq - 1 - mine >= STALE_AFTER:  # a stale estimate restarts from this (the probe's) sample
             ttft = None if ttft_ms is not None else ttft
             tps = None if tokens_per_s is not None else tps
@@ -132,7 +129,23 @@ def observe_job(
     return job
 
 
-def _row(values: tuple[str, str, str, int, float | None, float | None, str, int]) -> SpeedRow:
+_Values = tuple[str, str, str, int, float | None, float | None, str, int]
+#: rows already derived, by their stored values (a row changes with every observation of it, so an unchanged row
+#: is not parsed again on the next read); cleared when full
+_DERIVED: dict[_Values, SpeedRow] = {}
+_DERIVED_MAX = 4096
+
+
+def _row(values: _Values) -> SpeedRow:
+    row = _DERIVED.get(values)
+    if row is None:
+        if len(_DERIVED) >= _DERIVED_MAX:
+            _DERIVED.clear()
+        row = _DERIVED[values] = _derive(values)
+    return row
+
+
+def _derive(values: _Values) -> SpeedRow:
     provider, model, account, samples, ttft, tps, recent, seq = values
     window: list[list[float | int | None]] = json.loads(recent)
     ttfts = [float(s[0]) for s in window if s[0] is not None]

@@ -205,18 +205,25 @@ class SqliteState:
         routed = substitute(seeds, snapshot.retired, now.date())
         warm = found.warm if found is not None and found.warm is not None and found.warm[2] > now else None
         return StateView(
-            candidates=[_with_speed(self._state(seed, snapshot, now, warm), speeds) for seed in routed],
+            candidates=[self._state(seed, snapshot, now, warm, speeds) for seed in routed],
             conversation=_record(conversation_id, found),
             manual=ManualSwitch(provider=pin[0], model=pin[1]) if pin else None,
             expected_output=speeds.output_tokens,
         )
 
     def _state(
-        self, seed: Seed, snapshot: StateSnapshot, now: datetime, warm: tuple[str, str, datetime] | None = None
+        self,
+        seed: Seed,
+        snapshot: StateSnapshot,
+        now: datetime,
+        warm: tuple[str, str, datetime] | None = None,
+        speeds: Speeds | None = None,
     ) -> CandidateState:
-        """One candidate's state; `warm` is the (account, model) holding the conversation's prompt prefix."""
+        """One candidate's state; `warm` is the (account, model) holding the conversation's prompt prefix, `speeds`
+        the measured speeds (built in, not copied in afterwards: one validation per candidate)."""
         provider, account, model = seed.provider, seed.account, seed.model
         is_warm = warm is not None and warm[0] == account.id and warm[1] == model.id
+        speed = _speed(provider.id, model.id, account.id, speeds) if speeds is not None else None
         state = snapshot.accounts.get(account.id)
         cursor = pool_cursor(provider, snapshot.pool_cursors.get(provider.id)) if len(provider.accounts) > 1 else 0
         if state is None:
@@ -226,7 +233,7 @@ class SqliteState:
                                   enabled=provider.enabled and account.enabled,
                                   model_retired=(provider.id, model.id) in snapshot.retired,
                                   substituted_for=seed.substituted_for,
-                                  retirement_note=seed.retirement_note, warm=is_warm)  # fmt: skip
+                                  retirement_note=seed.retirement_note, warm=is_warm, speed=speed)  # fmt: skip
         per_model = state.model(model.id)
         whole, mine = state.health, per_model.health
         disabled = state.disabled_reason
@@ -254,6 +261,7 @@ class SqliteState:
             budget_left_usd=budget_left(account, state.usage, self.preferences, snapshot.global_usage),
             latency_p50_ms=self._latency.get((provider.id, model.id)),
             warm=is_warm,
+            speed=speed,
         )
 
 
@@ -272,12 +280,11 @@ def speed_estimate(row: SpeedRow, last_seq: int) -> SpeedEstimate:
     )
 
 
-def _with_speed(state: CandidateState, speeds: Speeds) -> CandidateState:
-    row = speeds.rows.get((state.provider, state.model.id, state.account))
+def _speed(provider: str, model: str, account: str, speeds: Speeds) -> SpeedEstimate | None:
+    row = speeds.rows.get((provider, model, account))
     if row is None:
-        return state
-    last = speeds.last_seq.get((state.provider, state.model.id), row.seq)
-    return state.model_copy(update={"speed": speed_estimate(row, last)})
+        return None
+    return speed_estimate(row, speeds.last_seq.get((provider, model), row.seq))
 
 
 def _cooldown_reason(whole: Health, mine: Health, now: datetime) -> str | None:
@@ -518,6 +525,8 @@ class SqliteBookkeeping:
     def __init__(self, store: Store, log: DecisionLog) -> None:
         self._store = store
         self._log = log
+        #: the journal beside router.db (its path is fixed: found once, asked with one `stat` per request)
+        self._journal = journal_of(store)
 
     async def apply(self, changes: Sequence[Change], now: datetime) -> None:
         jobs = [change_job(change, now) for change in changes]
@@ -534,7 +543,7 @@ class SqliteBookkeeping:
         try:
             decision_id = await self._store.quick_write(finish_job(self._log, changes, entry, turn, now))
         except StoreLocked as error:
-            journal = journal_of(self._store)
+            journal = self._journal
             try:
                 unit_id = await journal.append(encode_unit(changes, entry, turn, now))
             except OSError as unkept:
@@ -548,7 +557,7 @@ class SqliteBookkeeping:
 
     async def _settle_pending(self, now: datetime) -> None:
         """Apply what earlier requests (of any process) kept while router.db was locked: it is free now."""
-        if not journal_of(self._store).waiting():
+        if not self._journal.waiting():
             return
         try:
             with acting_as(None):  # other requests' work, of other members: not this request's member's

@@ -126,3 +126,23 @@ async def test_a_failover_that_ends_where_the_conversation_already_is_is_not_a_s
         again = await turn(world, "Fix this Python function", first.conversation_id, task_type="coding")
         assert again.provider == "google" and again.switched is None
         assert await switches(world, first.conversation_id) == []
+
+
+async def test_a_prompt_is_tokenized_once_per_request_and_its_turn_keeps_the_same_estimate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import routing.tokens as tokens_module
+
+    counted: list[str] = []
+    count_text = tokens_module.count_text
+
+    def spy(text: str, encoding: Any = "o200k_base") -> int:
+        counted.append(text)
+        return count_text(text, encoding)
+
+    monkeypatch.setattr(tokens_module, "count_text", spy)
+    async with routed(tmp_path) as world:
+        first = await turn(world, LONG, None, task_type="reasoning")
+        saved = await world.app.conversations.get(first.conversation_id)
+    assert counted.count(LONG) == 1
+    assert saved is not None and saved.history_tokens == message_tokens(saved.messages)

@@ -107,3 +107,14 @@ async def test_purge_keeps_thirty_days_by_default(store: Store) -> None:
     assert list(await store.fetchall("SELECT COUNT(*) FROM attempts")) == [(0,)]
     assert await log.switches() == []
     assert await store.write(purge_job(NOW, retention=timedelta(days=1))) == 1
+
+
+def test_decision_json_reads_back_as_the_standard_library_wrote_it() -> None:
+    import json
+
+    from storage.decisions import dumps_json
+
+    value = [{"provider": "zai", "score": 0.8125, "note": "gemini-2.5-flash retired → 3.5", "tiers": (0, None)}]
+    assert json.loads(dumps_json(value)) == json.loads(json.dumps(value))
+    keyed = {1: "int keys", "nested": {"set": None}}
+    assert json.loads(dumps_json(keyed)) == {"1": "int keys", "nested": {"set": None}}

@@ -71,3 +71,14 @@ def test_percentiles_are_nearest_rank() -> None:
     assert percentile([], 95) is None
     assert percentile([float(n) for n in range(1, 21)], 95) == 19.0
     assert percentile([3.0, 1.0, 2.0], 50) == 2.0
+
+
+async def test_each_read_shows_the_latest_observation_of_a_row_read_before(store: Store) -> None:
+    await migrate(store)
+    await observe(store, "g1", 100.0)
+    first = (await store.read(read_speeds_job())).rows["google", "m", "g1"]
+    again = (await store.read(read_speeds_job())).rows["google", "m", "g1"]
+    await observe(store, "g1", None, None, ok=False)
+    after = (await store.read(read_speeds_job())).rows["google", "m", "g1"]
+    assert again == first and (first.samples, first.failure_ratio) == (1, 0.0)
+    assert (after.samples, after.failure_ratio, after.last_ttft_ms) == (2, 0.5, 100.0)

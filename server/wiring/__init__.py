@@ -7,7 +7,7 @@ from server.wiring.listings import MAX_AGE as LISTING_MAX_AGE
 from server.wiring.listings import background_refresher, listing_accounts, refresh_listings, refresh_stale_listings
 from server.wiring.logging_setup import RedactingCredentials, Redactor, configure_logging
 from server.wiring.maintenance import housekeeping, store_problems
-from server.wiring.store_ports import latest_active, quota_windows
+from server.wiring.quota_rows import latest_active, quota_windows
 
 __all__ = [
     "LISTING_MAX_AGE",

@@ -27,10 +27,11 @@ from providers.types import Endpoint
 from routing.ports import Ports
 from routing.router import Router, RouterSetup
 from server.config import ConfigError, Paths, RouterConfig, load_config
-from server.wiring.cache_port import SqliteCache
+from server.wiring.bookkeeping_port import StoreBookkeeping
+from server.wiring.cache_port import StoreCache
 from server.wiring.discovery import discovered_models, with_discovered
 from server.wiring.maintenance import maintain
-from server.wiring.store_ports import SqliteBookkeeping, SqliteLedger, SqliteState
+from server.wiring.store_ports import StoreLedger, StoreState
 from storage import (
     AccountStates,
     Conversations,
@@ -240,12 +241,12 @@ def make_ports(
     clock: Clock,
 ) -> Ports:
     return Ports(
-        state=SqliteState(store, ledger, config.preferences),
-        ledger=SqliteLedger(store, ledger),
-        bookkeeping=SqliteBookkeeping(store, decisions),
+        state=StoreState(store, ledger, config.preferences),
+        ledger=StoreLedger(store, ledger),
+        bookkeeping=StoreBookkeeping(store, decisions),
         keys=credentials,
         connect=_connector(http, clock, config.settings.max_response_bytes),
-        cache=SqliteCache(store),
+        cache=StoreCache(store),
     )
 
 

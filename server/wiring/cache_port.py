@@ -16,7 +16,7 @@ def member_key(key: str) -> str:
     return key if member is None else f"member:{member.name}:{key}"
 
 
-class SqliteCache:
+class StoreCache:
     """Answers kept in router.db, so every process sharing it reads the same entries."""
 
     def __init__(self, store: Store) -> None:

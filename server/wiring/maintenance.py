@@ -15,8 +15,8 @@ from datetime import datetime, timedelta
 import anyio
 
 from server.config import RouterSettings
+from server.wiring.bookkeeping_port import finish_job
 from server.wiring.settlements import DRAIN_WAIT_MS, journal_of, settle_pending, settle_waiting
-from server.wiring.store_ports import finish_job
 from storage import DecisionLog, Store, StoreError, StoreLocked
 from storage.connection import Connection
 from storage.journal import purge_applied_job

@@ -1,6 +1,6 @@
 """A request's end kept beside router.db while another process holds its lock (storage.journal), as JSON.
 
-`SqliteBookkeeping.finish` keeps its unit of work here when router.db's write lock stays held past the busy
+`StoreBookkeeping.finish` keeps its unit of work here when router.db's write lock stays held past the busy
 timeout: the answer the provider served goes back to the caller at once, and the settlement, health changes,
 decision, attempts and turn are applied when the lock frees: by the next request's bookkeeping in any process, at
 the start of any process, or by a running server's housekeeping (server.wiring.maintenance.housekeeping).
@@ -51,7 +51,7 @@ _RESERVATION: TypeAdapter[Reservation] = TypeAdapter(Reservation)
 _ENTRY: TypeAdapter[DecisionLogEntry] = TypeAdapter(DecisionLogEntry)
 _TURN: TypeAdapter[SavedTurn] = TypeAdapter(SavedTurn)
 
-#: builds the one job of a request's end (server.wiring.store_ports.finish_job)
+#: builds the one job of a request's end (server.wiring.bookkeeping_port.finish_job)
 FinishJob = Callable[[DecisionLog, Sequence[Change], DecisionLogEntry, "SavedTurn | None", datetime], Job[int]]
 
 

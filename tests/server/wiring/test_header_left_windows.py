@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from providers.types import RateLimits
-from server.wiring.store_ports import quota_windows
+from server.wiring.quota_rows import quota_windows
 from storage.accounts import learn_job
 from storage.db import Store
 from storage.ledger import Ledger

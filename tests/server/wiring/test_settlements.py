@@ -33,9 +33,9 @@ from routing.ports import (
 from server.config.paths import Paths
 from server.config.types import RouterSettings
 from server.wiring.app import open_app
+from server.wiring.bookkeeping_port import StoreBookkeeping
 from server.wiring.maintenance import housekeeping
 from server.wiring.settlements import decode_change, decode_unit, encode_change, encode_unit, journal_of
-from server.wiring.store_ports import SqliteBookkeeping
 from storage import Conversations, DecisionLog, Ledger, Reservation, Store, StoreLocked, Turn
 from storage.conversations import save_turn_job
 from tests.clock import FixedClock
@@ -102,7 +102,7 @@ async def test_every_change_and_the_whole_unit_survive_the_journal_unchanged() -
 
 
 async def test_a_locked_database_keeps_the_end_beside_it_and_the_next_request_applies_it_once(store: Store) -> None:
-    bookkeeping = SqliteBookkeeping(store, DecisionLog(store))
+    bookkeeping = StoreBookkeeping(store, DecisionLog(store))
     journal = journal_of(store)
     first = await _reserve(store)
     with held_exclusive(store.path):
@@ -119,7 +119,7 @@ async def test_a_locked_database_keeps_the_end_beside_it_and_the_next_request_ap
 
 
 async def test_a_unit_replayed_after_a_crash_is_recognised_and_not_counted_twice(store: Store) -> None:
-    bookkeeping = SqliteBookkeeping(store, DecisionLog(store))
+    bookkeeping = StoreBookkeeping(store, DecisionLog(store))
     journal = journal_of(store)
     reservation = await _reserve(store)
     with held_exclusive(store.path):
@@ -135,7 +135,7 @@ async def test_a_unit_replayed_after_a_crash_is_recognised_and_not_counted_twice
 
 
 async def test_an_unreadable_line_is_kept_aside_and_the_others_applied(store: Store) -> None:
-    bookkeeping = SqliteBookkeeping(store, DecisionLog(store))
+    bookkeeping = StoreBookkeeping(store, DecisionLog(store))
     journal = journal_of(store)
     reservation = await _reserve(store)
     with held_exclusive(store.path):
@@ -169,7 +169,7 @@ class Ticks:
 
 
 async def test_an_idle_server_applies_the_kept_end_as_soon_as_the_lock_frees(store: Store) -> None:
-    bookkeeping = SqliteBookkeeping(store, DecisionLog(store))
+    bookkeeping = StoreBookkeeping(store, DecisionLog(store))
     ticks = Ticks()
     reservation = await _reserve(store)
     with anyio.fail_after(10):
@@ -213,7 +213,7 @@ def _turn_of(text: str) -> Turn:
 
 
 async def test_when_the_journal_cannot_be_written_either_the_lock_error_stands(store: Store) -> None:
-    bookkeeping = SqliteBookkeeping(store, DecisionLog(store))
+    bookkeeping = StoreBookkeeping(store, DecisionLog(store))
     journal_of(store).path.mkdir()  # not a file: nothing can be appended to it
     reservation = await _reserve(store)
     with held_exclusive(store.path), pytest.raises(StoreLocked, match="stayed locked"):

@@ -10,15 +10,8 @@ from providers.types import Message
 from routing.ports import Hold, Refusal
 from routing.preferences import Preferences
 from routing.types import ManualSwitch
-from server.wiring.store_ports import (
-    _cooldown_reason,
-    _hold,
-    _record,
-    budget_left,
-    latest_active,
-    pool_cursor,
-    quota_windows,
-)
+from server.wiring.quota_rows import budget_left, latest_active, pool_cursor, quota_windows
+from server.wiring.store_ports import _cooldown_reason, _hold, _record
 from storage import Conversation, Health, Refused, Reservation, Usages, WindowUsage
 from storage.conversations import Pin
 from tests.clock import FIXED_NOW

@@ -1,4 +1,4 @@
-"""The PostgreSQL form of every migration of storage/migrations.py, by name (recorded in the same `_migrations`).
+"""The PostgreSQL form of every step of storage/schema.py, by name (recorded in the same `_migrations`).
 
 Most steps are SQLite DDL that PostgreSQL runs once its types are spelled its way: `translated(step)` runs the
 step's own statements with INTEGER → BIGINT (SQLite's integers are 64-bit: unix milliseconds and nano-USD need
@@ -6,9 +6,9 @@ it), an `INTEGER PRIMARY KEY` id → an identity column, REAL → DOUBLE PRECISI
 TRIGGERs are written in PL/pgSQL in `_TRIGGERS` (same names, same effect, in the same transaction as the UPDATE or
 DELETE that fires them). A step that inspects SQLite's own catalogue has a form of its own.
 
-Adding a migration: append it to `MIGRATIONS` and add `"mNNN_name": TRANSLATED` here (or a function of its own
-when its SQL does not translate); a test checks that every migration has a form. This module does not import
-storage/migrations.py (which looks the forms up here).
+Adding a migration: append it to storage/schema.py's `MIGRATIONS` and add `"mNNN_name": TRANSLATED` here (or
+a function of its own when its SQL does not translate); a test checks that every migration has a form. This
+module does not import storage/migrations.py (which looks the forms up here when it applies them).
 """
 
 from __future__ import annotations

@@ -126,7 +126,7 @@ def test_migration_names_are_unique_and_numbered_in_order() -> None:
 
 
 async def test_m013_adds_a_nullable_ttft_column_unless_an_earlier_step_added_it(tmp_path: Path) -> None:
-    from storage.migrations import m013_attempt_ttft
+    from storage.schema import m013_attempt_ttft
 
     conn = sqlite3.connect(tmp_path / "plain.db")
     conn.execute("CREATE TABLE attempts (id INTEGER PRIMARY KEY, latency_ms REAL NOT NULL)")

@@ -20,11 +20,11 @@ from typing import TYPE_CHECKING
 import anyio
 
 from providers.attempts import AttemptOutcome, AttemptRecord
-from providers.errors import InvalidOutput, ProviderError, ProviderHTTPError, ProviderTransportError, ServerError
+from providers.errors import InvalidOutput, ProviderError, ProviderHTTPError
 from providers.models import Account, ModelProfile, ProviderConfig
 from providers.ratelimits import learnable
-from providers.types import ChatRequest, Message, Usage
-from routing.convert import convert_history
+from providers.types import Message, Usage
+from routing.call_request import chat_request, timed_out, unexpected_error
 from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import MAX_IN_REQUEST_WAIT_S, Action, action_for
 from routing.header_news import header_news
@@ -53,7 +53,6 @@ from routing.request import RouteRequest, RouterSetup
 from routing.settlement import ESTIMATED_DETAIL, estimated_usage
 from routing.streaming import Progress, Timed, stream_completion
 from routing.structured import after_invalid_output, failed_settlement, structured_answer
-from routing.tokens import estimate_tokens
 from routing.types import CandidateState, Decision, RankedCandidate, Task
 
 if TYPE_CHECKING:
@@ -233,7 +232,10 @@ class AttemptRunner:
     ) -> Action | None:
         now = self.clock()
         reserved = self._reserved.pop(state_key(candidate), None)
-        chat = self._chat_request(candidate, provider, profile)
+        chat = chat_request(
+            candidate, provider, profile, task=self.task, request=self.request, record=self.record,
+            preserve_context=self.setup.preferences.preserve_context,
+        )  # fmt: skip
         if chat is None:
             if isinstance(reserved, Hold):
                 await self.ports.bookkeeping.apply([Release(reserved)], now)
@@ -259,7 +261,7 @@ class AttemptRunner:
             self._served(candidate, account, profile, hold, timed, started, now)
             return None
         except TimeoutError as timeout:
-            error = self._timed_out(candidate, timeout)
+            error = timed_out(candidate, self.setup.request_timeout_s, timeout)
         except ProviderError as provider_error:
             error = provider_error
         except anyio.get_cancelled_exc_class():
@@ -275,69 +277,10 @@ class AttemptRunner:
             raise
         except Exception as unexpected:
             # an adapter (or this loop) failed in a way nobody foresaw: a failed attempt like any other, never lost
-            error = self._unexpected(candidate, unexpected)
+            error = unexpected_error(candidate, unexpected)
         with anyio.CancelScope(shield=True):
             action = await self._failed(candidate, account, profile, hold, error, started, now)
         return action
-
-    def _timed_out(self, candidate: RankedCandidate, cause: TimeoutError) -> ProviderError:
-        error = ProviderTransportError(
-            f"no answer within {self.setup.request_timeout_s:g} s",
-            provider=candidate.provider,
-            account=candidate.account,
-            model=candidate.model,
-        )
-        error.__cause__ = cause
-        return error
-
-    def _unexpected(self, candidate: RankedCandidate, cause: Exception) -> ProviderError:
-        log.exception("unexpected %s while calling %s", type(cause).__name__, candidate.label)
-        error = ServerError(
-            f"unexpected {type(cause).__name__} while calling the provider (details in the server log)",
-            provider=candidate.provider,
-            account=candidate.account,
-            model=candidate.model,
-            status_code=0,
-        )
-        error.__cause__ = cause
-        return error
-
-    def _chat_request(
-        self, candidate: RankedCandidate, provider: ProviderConfig, profile: ModelProfile
-    ) -> ChatRequest | None:
-        """The request for one candidate; a conversation moving to another provider carries its history converted
-        (preserveContext) or starts afresh. None: the converted history does not fit the candidate's window."""
-        messages: Sequence[Message] = self.task.messages
-        system = self.task.system
-        if self._moves_history(candidate):
-            if not self.setup.preferences.preserve_context:
-                messages = self.request.messages
-            else:
-                converted = convert_history(
-                    messages,
-                    system,
-                    target=provider.kind,
-                    context_window=profile.context_window,
-                    max_output_tokens=candidate.output_tokens,
-                    count=lambda msgs, sys: estimate_tokens(msgs, sys, provider=provider.catalog),
-                )
-                if not converted.fits:
-                    return None
-                messages, system = converted.messages, converted.system
-        return ChatRequest(
-            model=profile.id,
-            messages=tuple(messages),
-            system=system,
-            max_output_tokens=candidate.output_tokens,
-            temperature=self.request.temperature,
-            tools=self.request.tools,
-            json_output=self.request.json_output,
-            json_schema=self.request.json_schema,
-        )
-
-    def _moves_history(self, candidate: RankedCandidate) -> bool:
-        current = self.record.state.current_provider
-        return bool(self.record.messages) and current is not None and candidate.provider != current
 
     def _served(
         self,

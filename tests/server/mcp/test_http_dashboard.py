@@ -96,3 +96,46 @@ async def test_the_dashboard_and_the_cli_show_the_requests_both_nodes_routed(
     (paid,) = [p for p in status["providers"] if p["enabled"]]
     assert (paid["id"], paid["requests_24h"]) == ("openai", total)
     assert [q["used"] for q in paid["accounts"][0]["quota"]] == [total]
+
+
+async def _overview_frames(base: str, token: str, seen: list[str], opened: anyio.Event) -> None:
+    """The live overview's SSE stream: the html of every `overview` event, appended to `seen`."""
+    async with httpx2.AsyncClient(base_url=base, timeout=30, follow_redirects=True) as client:
+        assert (await client.get(f"/?token={token}")).status_code == 200
+        async with client.stream("GET", "/events") as stream:
+            opened.set()
+            event = ""
+            async for line in stream.aiter_lines():
+                if line.startswith("event: "):
+                    event = line.removeprefix("event: ")
+                elif line.startswith("data: ") and event == "overview":
+                    seen.append(json.loads(line.removeprefix("data: "))["html"])
+
+
+async def test_a_request_a_node_routes_appears_in_the_live_overview_s_stream(
+    tmp_path: Path, database: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clock = FixedClock()
+    home = tmp_path / "home"
+    async with Simulator(seed_lineup().accounts(), clock=clock.epoch) as sim:
+        paths = write_config(home, paid_only_config(sim))
+        tokens = await member_tokens(paths, clock, {"alpha": None}, database)
+        for name, value in database.items():
+            monkeypatch.setenv(name, value)
+        seen: list[str] = []
+        opened = anyio.Event()
+        with serving(home) as dashboard:
+            async with node(home, database) as first:
+                with anyio.fail_after(60):
+                    async with anyio.create_task_group() as group:
+                        group.start_soon(_overview_frames, dashboard.base, dashboard.token, seen, opened)
+                        await opened.wait()
+                        while not seen:  # the stream's first frame: the overview before the request
+                            await anyio.sleep(0.01)
+                        await _route(first.url, tokens["alpha"], "alpha", 1)
+                        while 'data-watermark="1"' not in seen[-1]:
+                            await anyio.sleep(0.01)
+                        group.cancel_scope.cancel()
+    assert 'data-watermark="0"' in seen[0]
+    assert 'href="/routing/1"' not in seen[0]
+    assert 'href="/routing/1"' in seen[-1]

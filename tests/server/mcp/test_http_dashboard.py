@@ -77,6 +77,9 @@ async def test_the_dashboard_and_the_cli_show_the_requests_both_nodes_routed(
                         group.start_soon(_route, url, tokens[member], member, CALLS[member])
         log = await _cli(home, database, "log")
         status = await _cli(home, database, "status")
+        costs = await _cli(home, database, "costs")
+        performance = await _cli(home, database, "performance")
+        quota = await _cli(home, database, "quota")
         for name, value in database.items():
             monkeypatch.setenv(name, value)
         with serving(home) as dashboard:
@@ -84,6 +87,10 @@ async def test_the_dashboard_and_the_cli_show_the_requests_both_nodes_routed(
             every = _decision_links(await _page(dashboard.base, dashboard.token, "/routing"))
             alpha = _decision_links(await _page(dashboard.base, dashboard.token, "/routing?member=alpha"))
             bravo = _decision_links(await _page(dashboard.base, dashboard.token, "/routing?member=bravo"))
+            reports = [
+                await _page(dashboard.base, dashboard.token, path)
+                for path in ("/costs?period=day", "/performance", "/flow", f"/routing/{max(every)}")
+            ]
     total = sum(CALLS.values())
     assert sim.stats("openai").requests == total
     decisions = log["decisions"]
@@ -96,6 +103,10 @@ async def test_the_dashboard_and_the_cli_show_the_requests_both_nodes_routed(
     (paid,) = [p for p in status["providers"] if p["enabled"]]
     assert (paid["id"], paid["requests_24h"]) == ("openai", total)
     assert [q["used"] for q in paid["accounts"][0]["quota"]] == [total]
+    assert (costs["requests"], costs["by_provider"][0]["group"]) == (total, "openai")  # this month: both nodes
+    assert [p["id"] for p in quota["providers"]] == [p["id"] for p in status["providers"]]
+    assert performance["by_provider"] == [] or performance["by_provider"][0]["requests"] == total  # today (UTC)
+    assert "gpt-5.2" in reports[-1]  # every page answered 200; the newest decision's page names its model
 
 
 async def _overview_frames(base: str, token: str, seen: list[str], opened: anyio.Event) -> None:

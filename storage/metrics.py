@@ -71,13 +71,14 @@ class Metrics:
         """Prompt-cache use of the successful attempts started in [since, until), per provider and model that ever
         read or wrote the cache in that time."""
         rows = await self._store.fetchall(
-            "SELECT provider, model, COUNT(*), SUM(cache_read_tokens > 0), SUM(cache_read_tokens), "
+            "SELECT provider, model, COUNT(*), SUM(CASE WHEN cache_read_tokens > 0 THEN 1 ELSE 0 END), "
+            "SUM(cache_read_tokens), "
             "SUM(cache_write_tokens) FROM attempts WHERE outcome = 'success' AND created_at >= ? AND created_at < ? "
             "GROUP BY provider, model HAVING SUM(cache_read_tokens) + SUM(cache_write_tokens) > 0 "
             "ORDER BY provider, model",
             (to_ms(since), to_ms(until)),
         )
-        return [PromptCacheRow(*row) for row in rows]
+        return [PromptCacheRow(p, m, int(c), int(h), int(r), int(w)) for p, m, c, h, r, w in rows]
 
     async def compute(
         self, since: datetime, until: datetime, group_by: GroupBy = "provider", *, member: str | None = None

@@ -31,5 +31,5 @@ def page(title: str, body: str, *, active: str, banner: str | None = None, notic
         '<script src="/static/app.js" defer></script></head><body>'
         f'<header><span class="brand">provider-router</span><nav>{nav}</nav></header>'
         f"<main><h1>{esc(title)}</h1>{top}{body}</main>"
-        "<footer>Local dashboard · reads the shared router.db · no key is ever shown</footer></body></html>"
+        "<footer>Local dashboard · reads the shared database · no key is ever shown</footer></body></html>"
     )

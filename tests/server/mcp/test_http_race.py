@@ -9,101 +9,33 @@ from __future__ import annotations
 
 import os
 import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import anyio
 import pytest
-from anyio.abc import Process
 
 from providers.simulator import Simulator
-from server.actions.team import add_member
-from server.config.paths import Paths
-from server.config.types import RouterConfig
-from server.wiring.app import database_of, open_app
-from storage import Store
-from storage.database_url import DATABASE_ENV
 from storage.ledger import DEFAULT_TTL, reap_job
 from tests.clock import FixedClock
-from tests.harness import ENV, seed_lineup, write_config
-from tests.reliability.stdio import server_environ
-from tests.server.mcp.http_support import http_client
+from tests.harness import seed_lineup, write_config
+from tests.server.mcp.http_support import (
+    DAILY,
+    PAID,
+    http_client,
+    member_tokens,
+    node,
+    node_store,
+    paid_only_config,
+)
 
 pytestmark = pytest.mark.anyio
 
-DAILY = 20
-PAID = "openai"
 MEMBERS = ("alpha", "bravo", "charlie", "delta")
 #: alpha's daily cap: below one call's worst case (~$0.057 here), so the cap refuses alpha's calls on both nodes
 #: while the other members share the account
 ALPHA_CAP = 0.02
 CALLS_PER_CLIENT = 5
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest) -> dict[str, str]:
-    """The environment that points the nodes at their shared store: router.db in the home, or one PostgreSQL."""
-    if request.param == "sqlite":
-        return {}
-    return {DATABASE_ENV: request.getfixturevalue("postgres").create_database()}
-
-
-async def _store(paths: Paths, database: dict[str, str]) -> Store:
-    return await Store.open(paths.db_file, database=database_of(paths, RouterConfig(), database))
-
-
-@dataclass
-class Node:
-    process: Process
-    url: str
-
-
-def _config(sim: Simulator) -> dict[str, Any]:
-    """Only the paid account serves, with 20 requests a day; every other provider is switched off."""
-    config = seed_lineup().config(sim)
-    for provider_id, provider in config["providers"].items():
-        if provider_id != PAID:
-            provider["enabled"] = False
-    config["providers"][PAID]["quota"] = {"requestsPerDay": DAILY}
-    return config
-
-
-@asynccontextmanager
-async def node(home: Path, database: dict[str, str]) -> AsyncIterator[Node]:
-    """`provider-router serve --http --port 0` in a subprocess; its URL from the first line on stdout."""
-    process = await anyio.open_process(
-        [sys.executable, "-m", "server.cli", "serve", "--http", "--port", "0"],
-        env=server_environ(home, {**ENV, **database, "PROVIDER_ROUTER_LOG_LEVEL": "WARNING"}),
-        stderr=None,
-    )
-    try:
-        assert process.stdout is not None
-        with anyio.fail_after(60):
-            line = b""
-            while not line.endswith(b"\n"):
-                line += await process.stdout.receive(1)
-        assert line.startswith(b"MCP: http://127.0.0.1:")
-        yield Node(process, line.decode().split(" ", 1)[1].strip())
-    finally:
-        if process.returncode is None:
-            process.terminate()
-            with anyio.move_on_after(10):
-                await process.wait()
-        if process.returncode is None:
-            process.kill()
-        await process.aclose()
-
-
-async def _tokens(
-    paths: Paths, clock: FixedClock, caps: dict[str, float | None], database: dict[str, str]
-) -> dict[str, str]:
-    async with open_app(paths, {**ENV, **database}, clock=clock) as app:
-        return {name: (await add_member(app, name, budget_daily=cap)).token for name, cap in caps.items()}
 
 
 async def _client(url: str, token: str, n: int, served: list[str], refused: list[str], member: str) -> None:
@@ -121,9 +53,9 @@ async def test_two_nodes_serve_exactly_the_account_s_daily_quota_and_no_member_s
     clock = FixedClock()
     home = tmp_path / "home"
     async with Simulator(seed_lineup().accounts(), clock=clock.epoch) as sim:
-        paths = write_config(home, _config(sim))
+        paths = write_config(home, paid_only_config(sim))
         caps = {name: ALPHA_CAP if name == "alpha" else None for name in MEMBERS}
-        tokens = await _tokens(paths, clock, caps, database)
+        tokens = await member_tokens(paths, clock, caps, database)
         served: list[str] = []
         refused: list[str] = []
         async with node(home, database) as first, node(home, database) as second:
@@ -131,7 +63,7 @@ async def test_two_nodes_serve_exactly_the_account_s_daily_quota_and_no_member_s
                 async with anyio.create_task_group() as group:
                     for n, (url, member) in enumerate((u, m) for u in (first.url, second.url) for m in MEMBERS):
                         group.start_soon(_client, url, tokens[member], n, served, refused, member)
-        async with await _store(paths, database) as store:
+        async with await node_store(paths, database) as store:
             settled = await store.fetchall(
                 "SELECT member, COUNT(*), SUM(cost_nusd) FROM reservations WHERE state = 'settled' GROUP BY member"
             )
@@ -160,8 +92,8 @@ async def test_a_node_killed_mid_request_leaves_a_reservation_that_expires_and_l
     clock = FixedClock()
     home = tmp_path / "home"
     async with Simulator(seed_lineup().accounts(), clock=clock.epoch) as sim:
-        paths = write_config(home, _config(sim))
-        tokens = await _tokens(paths, clock, {"alpha": None}, database)
+        paths = write_config(home, paid_only_config(sim))
+        tokens = await member_tokens(paths, clock, {"alpha": None}, database)
         async with node(home, database) as doomed, node(home, database) as survivor:
             async with http_client(doomed.url, tokens["alpha"]) as client:
                 done = await client.call_tool("route_and_complete", {"prompt": "Write a test", "task_type": "coding"})
@@ -190,7 +122,7 @@ async def test_a_node_killed_mid_request_leaves_a_reservation_that_expires_and_l
             async with http_client(survivor.url, tokens["alpha"]) as client:
                 after = await client.call_tool("route_and_complete", {"prompt": "Write another", "task_type": "coding"})
                 assert not after.is_error
-        async with await _store(paths, database) as store:
+        async with await node_store(paths, database) as store:
             states = dict(await store.fetchall("SELECT state, COUNT(*) FROM reservations GROUP BY state"))
             expired = await store.write(reap_job(datetime.now(UTC) + DEFAULT_TTL))
             decisions = await store.fetchall("SELECT member FROM decisions")

@@ -5,9 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit
-
-from storage.postgres import redact
+from urllib.parse import urlsplit, urlunsplit
 
 #: the environment variable that names the database (it wins over settings.database)
 DATABASE_ENV = "PROVIDER_ROUTER_DATABASE_URL"
@@ -64,3 +62,18 @@ def _fix(shown: str, why: str) -> str:
         "`sqlite:///absolute/path/router.db` or `postgresql://user:password@host:5432/dbname`, or remove it to "
         "use router.db in the router's home."
     )
+
+
+def redact(url: str) -> str:
+    """`url` with its password (if any) replaced by `***`: the only form of a database URL that is ever shown."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable database URL>"
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.hostname or ""
+    if parts.port is not None:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))

@@ -25,18 +25,19 @@ import uuid
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import aiosqlite
 import anyio
-import psycopg
 
 from storage.connection import Connection
 from storage.database_url import Database
 from storage.errors import StoreError, translate, translate_postgres
 from storage.migrations import MIGRATIONS, Migration, migrate
-from storage.postgres import Mode, PgBackend
 from storage.quick import CHECKPOINT_EVERY, Busy, QuickConnection
+
+if TYPE_CHECKING:  # psycopg loads only for a PostgreSQL store: a SQLite start does not pay its import
+    from storage.postgres import Mode, PgBackend
 
 DEFAULT_BUSY_TIMEOUT_MS = 5000
 
@@ -169,6 +170,10 @@ class Store:
 
     @classmethod
     async def _open_postgres(cls, path: Path, url: str, busy_timeout_ms: int, migrations: Sequence[Migration]) -> Store:
+        import psycopg
+
+        from storage.postgres import PgBackend
+
         try:
             pg = await PgBackend.open(url, busy_timeout_ms)
         except psycopg.Error as error:
@@ -183,6 +188,8 @@ class Store:
         return store
 
     async def _on_postgres(self, pg: PgBackend, job: Job[T], mode: Mode, wait_ms: int | None = None) -> T:
+        import psycopg
+
         with anyio.CancelScope(shield=True):
             try:
                 result = await pg.run(job, mode, wait_ms)

@@ -91,7 +91,8 @@ def translate(error: sqlite3.Error, path: Path, *, busy_timeout_ms: int) -> Stor
 def translate_postgres(error: Exception, url: str, path: Path, *, lock_timeout_ms: int) -> StoreError:
     """The `StoreError` for a psycopg error, chosen by its class (SQLSTATE), never by its message text; the URL's
     password never appears in it."""
-    from storage.postgres import is_locked, is_unreachable, redact, scrub
+    from storage.database_url import redact
+    from storage.postgres import is_locked, is_unreachable, scrub
 
     shown = redact(url)
     detail = scrub(str(error).strip(), url)

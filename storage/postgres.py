@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Final, Literal, TypeVar
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 import anyio
 import psycopg
@@ -28,6 +28,7 @@ from psycopg import ClientCursor, errors, pq
 from psycopg.adapt import Loader
 from psycopg_pool import ConnectionPool, PoolTimeout
 
+from storage.database_url import redact
 from storage.pg_sql import to_postgres
 
 T = TypeVar("T")
@@ -39,21 +40,6 @@ POOL_SIZE: Final = 8
 CONNECT_TIMEOUT_S: Final = 10
 
 Mode = Literal["read", "write"]
-
-
-def redact(url: str) -> str:
-    """`url` with its password (if any) replaced by `***`: the only form of a database URL that is ever shown."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable database URL>"
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.hostname or ""
-    if parts.port is not None:
-        host = f"{host}:{parts.port}"
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 def scrub(text: str, url: str) -> str:

@@ -10,13 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from typing import Any, Protocol
-
-from jsonschema import SchemaError, ValidationError
-from jsonschema.validators import validator_for
-from referencing import Registry, Resource
-from referencing.exceptions import Unresolvable
-from referencing.jsonschema import DRAFT202012
+from typing import TYPE_CHECKING, Any, Protocol
 
 from providers.anthropic_request import WRAPPED_KEY, is_object_schema
 from providers.attempts import AttemptRecord
@@ -26,6 +20,9 @@ from providers.types import STRUCTURED_NAME, Completion, Usage
 from routing.cost import is_free_tier, usage_cost_usd
 from routing.failover import Action
 from routing.ports import Hold, Settle
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 #: answers that fail the request's json_schema before it stops (the first is retried on the next candidate)
 MAX_INVALID_OUTPUTS = 2
@@ -49,6 +46,9 @@ class Where(Protocol):
 
 def check_schema(schema: dict[str, Any]) -> None:
     """Raise ValueError naming the fix when `schema` is not a usable JSON Schema (checked before any call)."""
+    from jsonschema import SchemaError  # jsonschema loads with the first json_schema request, not at start-up
+    from jsonschema.validators import validator_for
+
     try:
         validator_for(schema).check_schema(schema)
     except SchemaError as error:
@@ -62,6 +62,10 @@ def check_schema(schema: dict[str, Any]) -> None:
 def _check_refs(schema: dict[str, Any]) -> None:
     """Every `$ref` must resolve inside the schema (nothing is fetched): one that leads nowhere would fail only
     while validating an answer, after the call was paid for. Refs under a nested `$id` are left to validation."""
+    from referencing import Registry, Resource
+    from referencing.exceptions import Unresolvable
+    from referencing.jsonschema import DRAFT202012
+
     resolver = Registry().resolver_with_root(Resource.from_contents(schema, default_specification=DRAFT202012))
     for where, ref in _refs(schema, ("$",)):
         try:
@@ -91,6 +95,8 @@ def structured_answer(completion: Completion, schema: dict[str, Any], candidate:
     Raises:
         InvalidOutput: the answer is not JSON, or not valid against `schema`; the message says where and why.
     """
+    from jsonschema.validators import validator_for
+
     value = _answer(completion, schema, candidate)
     validator = validator_for(schema)(schema)
     errors = sorted(validator.iter_errors(value), key=lambda e: (list(e.absolute_path), e.message))

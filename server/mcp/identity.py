@@ -3,7 +3,9 @@ gate puts the member in the request's ASGI scope); over stdio there is no reques
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from mcp.server.lowlevel.helper_types import ReadResourceContents
@@ -46,8 +48,29 @@ def team_change_refused(member: Member | None, name: str, arguments: dict[str, A
     return None
 
 
+@contextmanager
+def _sdk_logging_left_alone() -> Iterator[None]:
+    """While it lasts, MCPServer's constructor does not set up logging: it would import `rich` (tens of ms of a
+    cold start) only to build a handler that `logging.basicConfig` then drops, the root logger being ours already
+    (server.wiring.logging_setup). A newer SDK without that hook is left as it is."""
+    module = sys.modules.get("mcp.server.mcpserver.server")
+    original = getattr(module, "configure_logging", None)
+    if module is None or original is None:
+        yield
+        return
+    setattr(module, "configure_logging", lambda *args, **kwargs: None)  # noqa: B010 (mypy: a module's function)
+    try:
+        yield
+    finally:
+        setattr(module, "configure_logging", original)  # noqa: B010
+
+
 class IdentifiedServer(MCPServer[ServerState]):
     """The MCP server whose tools and resources run as the caller's member (server.wiring.identity)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        with _sdk_logging_left_alone():
+            super().__init__(*args, **kwargs)
 
     async def call_tool(
         self, name: str, arguments: dict[str, Any], context: Context[ServerState, Any] | None = None

@@ -153,7 +153,9 @@ async def test_setup_at_its_prompts_then_the_dashboards_on_screen(terminal: Term
     monitor = await terminal.run("provider-router monitor --once")
     assert "Provider Router Status" in monitor and "Google #1" in monitor
 
-    terminal.type("clear; provider-router monitor --interval 0.2")
+    # the screen shows started-1001 only once `clear` has run, so the old `--once` output cannot be mistaken for it
+    terminal.type("clear; echo started-$((1000+1)); provider-router monitor --interval 0.2")
+    await terminal.wait_for("started-1001")
     await terminal.wait_for("Latency p50")
     terminal.tmux("send-keys", "-t", "t", "C-c")
     terminal.type("echo rc-$?")

@@ -109,7 +109,7 @@ async def run(options: Options) -> Section:
     from storage.database_url import DATABASE_ENV
     from tests.postgres import start_postgres
 
-    section = Section("http", f"9. `serve --http`: {CLIENTS} concurrent MCP clients, on SQLite and on PostgreSQL")
+    section = Section("http", f"10. `serve --http`: {CLIENTS} concurrent MCP clients, on SQLite and on PostgreSQL")
     results = {f"SQLite, {mode}": runs for mode, runs in (await _backend(options, {})).items()}
     postgres = start_postgres()
     try:

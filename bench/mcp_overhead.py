@@ -74,7 +74,7 @@ def _report(section: Section, results: dict[str, dict[str, list[Round]]]) -> Non
         section.data[mode] = {"added_p50_ms": added.median, "added_p99_ms": added99.median}
         rows.append([mode, "ours − bare", f"**{added.fmt(2)}**", added99.fmt(2), "", ""])
     section.table(["mode", "subject", "p50 ms", "p99 ms", "calls/s", "errors"], rows)
-    section.add("Target: ours within 0.5 ms of the bare server's call (p50).", "")
+    section.add("Target: ours − bare ≤ 1 ms (p50).", "")
 
 
 async def run(options: Options) -> Section:

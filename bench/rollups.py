@@ -76,7 +76,7 @@ async def _views(app: App, rounds: int) -> dict[str, list[float]]:
 
 
 async def run(options: Options) -> Section:
-    section = Section("rollups", "10. Reports over a year of traffic: raw rows vs daily roll-ups")
+    section = Section("rollups", "11. Reports over a year of traffic: raw rows vs daily roll-ups")
     per_day = options.pick(2000, 100)
     rounds = options.pick(5, 2)
     config = single_provider_config("http://127.0.0.1:9", model=MODEL)

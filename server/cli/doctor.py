@@ -41,6 +41,7 @@ from providers.registry import make_adapter
 from providers.types import ChatRequest, Endpoint, Frozen, Message
 from server.config import Notice, Paths, lifecycle_notices
 from server.wiring import App, AppUnavailable, open_app, refresh_stale_listings, store_problems
+from server.wiring.app import configured_database
 from storage import StoreError
 
 Level = Literal["ok", "warning", "problem"]
@@ -436,8 +437,17 @@ async def diagnose(paths: Paths, environ: Mapping[str, str], *, offline: bool, c
                 checks += await _listing_checks(app)
             checks += _clock_checks(app)
     except AppUnavailable as error:
-        checks = [Check(area="database", name=str(paths.db_file), level="problem", detail=str(error), fix=str(error))]
+        where = _database_shown(paths, environ, clock)
+        checks = [Check(area="database", name=where, level="problem", detail=str(error), fix=str(error))]
     return DoctorReport(home=str(paths.home), checks=[*checks, *import_name_checks()])
+
+
+def _database_shown(paths: Paths, environ: Mapping[str, str], clock: Clock) -> str:
+    """The database a failed start was about: the configured PostgreSQL URL (no password) or the SQLite file."""
+    try:
+        return configured_database(paths, environ, clock().date()).shown
+    except AppUnavailable:  # the URL itself is what is wrong: the finding's message says so
+        return str(paths.db_file)
 
 
 _MARK = {"ok": ("✓", "green"), "warning": ("!", "yellow"), "problem": ("✗", "red")}

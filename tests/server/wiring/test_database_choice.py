@@ -96,3 +96,4 @@ async def test_doctor_names_an_unreachable_postgresql_as_the_problem_without_the
     report = await diagnose(paths, {**ENV, DATABASE_ENV: url}, offline=True, clock=FixedClock())
     (problem,) = [check for check in report.checks if check.level == "problem"]
     assert "Fix: check that the server is running" in problem.detail and SECRET not in report.model_dump_json()
+    assert problem.name == "postgresql://router:***@127.0.0.1:1/router"  # the database it is about, not router.db

@@ -68,6 +68,11 @@ def sparkline(values: Sequence[int], label: str) -> str:
     return _svg(width, height, f'<rect width="{width}" height="{height}" fill="#f1f5f9"/>{bars}', label)
 
 
+def with_unit(number: str, unit: str) -> str:
+    """`number` with its unit where a reader expects it: a currency sign before ($50), any other unit after (50ms)."""
+    return f"{unit}{number}" if unit == "$" else f"{number}{unit}"
+
+
 def bars(items: Sequence[tuple[str, float]], label: str, *, unit: str = "$") -> str:
     """Horizontal bars, one per (name, value)."""
     if not items:
@@ -78,7 +83,7 @@ def bars(items: Sequence[tuple[str, float]], label: str, *, unit: str = "$") -> 
     for i, (name, value) in enumerate(items):
         y = i * row
         length = value / top * (width - start - 130)
-        shown = f"{unit}{value:,.4f}" if unit == "$" else f"{value:,.0f}{unit}"
+        shown = with_unit(f"{value:,.4f}" if unit == "$" else f"{value:,.0f}", unit)
         body += (
             f'<text x="0" y="{y + 16}" font-size="12" fill="#334155">{esc(name[:28])}</text>'
             f'<rect x="{start}" y="{y + 4}" width="{length:.1f}" height="16" rx="2" fill="{colour(i)}">'
@@ -119,7 +124,7 @@ def lines(
         return '<p class="muted">No data in this period yet.</p>'
     values = [v for s in series.values() for v in s if v is not None] + ([cap] if cap else [])
     top = max(values, default=0) or 1
-    top_label = f"{top:,.4g}{unit}"
+    top_label = with_unit(f"{top:,.4g}", unit)
     width, bottom = WIDE, 24
     left = max(40.0, text_width(top_label, 10) + 8)
     legend, head = _legend(list(series), left + 8, width - 8)

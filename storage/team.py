@@ -135,6 +135,16 @@ def by_token_job(token_sha256: str) -> Job[Member | None]:
     return job
 
 
+def by_name_job(name: str) -> Job[Member | None]:
+    """The member of this name, or None."""
+
+    def job(conn: Connection) -> Member | None:
+        row = conn.execute(f"SELECT {_COLUMNS} FROM team_members WHERE name = ?", (name,)).fetchone()
+        return _member(row) if row is not None else None
+
+    return job
+
+
 def any_member_job(conn: Connection) -> bool:
     """Whether any member is configured (a job)."""
     return conn.execute("SELECT 1 FROM team_members LIMIT 1").fetchone() is not None

@@ -16,6 +16,7 @@ from server.views.period import ReportPeriod, local_day, period_bounds
 from server.wiring import App
 from server.wiring.identity import visible_member
 from storage.rollups import AttemptCell, Cells, Rollups
+from storage.team import Member, by_name_job
 
 MILLION = 1_000_000
 NANO = 1_000_000_000
@@ -139,9 +140,12 @@ def _savings(app: App, cells: Cells, response_cache_usd: float) -> Savings:
     )
 
 
-def _burn_down(app: App, by_day: list[CostGroup], since: datetime, until: datetime) -> BurnDown:
-    """Every day of the period (a day without spend counts 0) with the running total against the caps."""
+def _burn_down(app: App, by_day: list[CostGroup], since: datetime, until: datetime, member: Member | None) -> BurnDown:
+    """Every day of the period (a day without spend counts 0) with the running total against the caps: `member`'s
+    own where they have one, else the global ones (which bound their spend too)."""
     budget = app.config.preferences.budget
+    daily = member.budget_daily_usd if member and member.budget_daily_usd is not None else budget.daily_usd
+    monthly = member.budget_monthly_usd if member and member.budget_monthly_usd is not None else budget.monthly_usd
     spent = {d.group: d.cost_usd for d in by_day}
     days: list[str] = []
     instant = since
@@ -160,8 +164,8 @@ def _burn_down(app: App, by_day: list[CostGroup], since: datetime, until: dateti
         days=days,
         spent_usd=[round(spent.get(day, 0.0), 9) for day in days],
         cumulative_usd=cumulative,
-        daily_budget_usd=budget.daily_usd,
-        monthly_budget_usd=budget.monthly_usd,
+        daily_budget_usd=daily,
+        monthly_budget_usd=monthly,
     )
 
 
@@ -173,6 +177,7 @@ async def costs_report(app: App, period: ReportPeriod = "month", *, member: str 
     cells = await Rollups(app.store).cells(since, until, app.config.settings.timezone, member=member, latencies=False)
     by_day = _groups(cells.attempts, _KEYS["day"])
     cache = await cache_report(app)
+    caps_of = await app.store.read(by_name_job(member)) if member else None
     return CostsReport(
         period=period,
         since=since,
@@ -183,7 +188,7 @@ async def costs_report(app: App, period: ReportPeriod = "month", *, member: str 
         by_model=_groups(cells.attempts, _KEYS["model"]),
         by_task_type=_groups(cells.attempts, _KEYS["task_type"]),
         by_day=by_day,
-        burn_down=_burn_down(app, by_day, since, until),
+        burn_down=_burn_down(app, by_day, since, until, caps_of),
         savings=_savings(app, cells, cache.dollars_saved),
         member=member,
     )

@@ -154,3 +154,16 @@ def _query(**values: str) -> Any:
     from starlette.datastructures import QueryParams
 
     return QueryParams(values)
+
+
+async def test_a_members_burn_down_is_drawn_against_their_own_caps_where_they_have_them(tmp_path: Path) -> None:
+    async with seed_app(tmp_path, clock=FixedClock()) as (app, _sim):
+        await add_member(app, "ada", budget_monthly=12.5)
+        await add_member(app, "bob")
+        everyone = await views.costs_report(app, "month")
+        ada = await views.costs_report(app, "month", member="ada")
+        bob = await views.costs_report(app, "month", member="bob")
+    team = app.config.preferences.budget
+    assert ada.burn_down.monthly_budget_usd == 12.5
+    assert ada.burn_down.daily_budget_usd == team.daily_usd  # no cap of her own: the team's bounds her day
+    assert bob.burn_down.monthly_budget_usd == everyone.burn_down.monthly_budget_usd == team.monthly_usd

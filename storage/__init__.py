@@ -8,7 +8,7 @@ snapshot), `AccountStates` (health, breakers, learned limits, pool cursors), `Co
 """
 
 from storage.accounts import AccountStates, BreakerState
-from storage.analytics import Analytics, AttemptFact, DecisionFact, Watermark
+from storage.analytics import Analytics, Watermark
 from storage.conversations import Conversation, Conversations, Pin, Turn
 from storage.db import Store
 from storage.decisions import DECISION_OUTCOMES, DecisionLog, DecisionRecord, LoggedDecision, LoggedSwitch, SwitchRecord
@@ -23,8 +23,6 @@ __all__ = [
     "DECISION_OUTCOMES",
     "AccountState",
     "Analytics",
-    "AttemptFact",
-    "DecisionFact",
     "Watermark",
     "AccountStates",
     "BreakerState",

@@ -22,7 +22,6 @@ from typing import Any
 
 from providers.catalog import CATALOG_PATH, GENAI_PRICES, Catalog, CatalogError, genai_prices_for, parse_catalog
 
-OVERLAY_NAME = "catalog.json"
 MAX_PRICE_MOVE = 5.0
 PRICE_FIELDS = ("input_cost_per_1m", "output_cost_per_1m", "cache_read_cost_per_1m", "cache_write_cost_per_1m")
 _FORMAT = '{"providers": {"<catalogue id>": {"models": [{"id": "<model id>", "context_window": ..., ...}]}}}'

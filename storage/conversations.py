@@ -216,13 +216,6 @@ class Conversations:
         return {cid: Pin(provider, model, from_ms(at)) for cid, provider, model, at in rows}
 
 
-def purge_job(older_than: datetime) -> Job[int]:
-    """Delete conversations not updated since `older_than`, with their messages (run it inside a transaction);
-    the job returns how many."""
-    cutoff = to_ms(older_than)
-    return lambda conn: conn.execute("DELETE FROM conversations WHERE updated_at < ?", (cutoff,)).rowcount
-
-
 def get_job(conversation_id: str) -> Job[Conversation | None]:
     """`Conversations.get` as a job (one statement), for an id already checked with `is_valid_id`."""
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -22,7 +22,6 @@ from storage.connection import Connection
 from storage.db import Job, Store
 from storage.windows import from_ms, to_ms
 
-DEFAULT_RETENTION = timedelta(days=30)
 NANO = 1_000_000_000
 
 
@@ -225,18 +224,6 @@ class DecisionLog:
             (conversation_id, conversation_id, limit),
         )
         return [LoggedSwitch(row[0], from_ms(row[1]), SwitchRecord(*row[2:])) for row in rows]
-
-
-def purge_job(now: datetime, *, retention: timedelta = DEFAULT_RETENTION) -> Job[int]:
-    """Delete decisions (with their attempts) and switches older than `retention` (two statements: run it inside a
-    transaction); the job returns the decisions deleted."""
-    cutoff = to_ms(now - retention)
-
-    def job(conn: Connection) -> int:
-        conn.execute("DELETE FROM switches WHERE created_at < ?", (cutoff,))
-        return conn.execute("DELETE FROM decisions WHERE created_at < ?", (cutoff,)).rowcount
-
-    return job
 
 
 def _switch_row(switch: SwitchRecord, now: datetime, decision_id: int | None) -> tuple[object, ...]:

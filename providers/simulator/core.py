@@ -116,7 +116,6 @@ class Simulator:
         self._requested_port = port
         self._clock = clock
         self._pace = pace
-        self._max_log = max_log
         self._accounts = {account.id: _AccountState(account, deque(maxlen=max_log)) for account in self.spec.accounts}
         self._prompt_caches = {account.id: PromptCache() for account in self.spec.accounts}
         self._seq = 0

@@ -35,9 +35,6 @@ LINEUP: tuple[Seat, ...] = (
     Seat("openai", "openai", "openai", "openai", "gpt-5.2", ("openai",)),
     Seat("anthropic", "anthropic", "anthropic", "anthropic", "claude-sonnet-4-6", ("anthropic",)),
 )
-#: provider id -> its model in the line-up
-MODELS: dict[str, str] = {seat.provider: seat.model for seat in LINEUP}
-
 #: the seed's example preferences
 PREFERENCES: dict[str, Any] = {
     "default": "zai",

@@ -21,7 +21,6 @@ CSP = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-SAFE_METHODS = frozenset({"GET", "HEAD"})
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ from datetime import timedelta
 import pytest
 
 from providers.types import Message, ToolCall
-from storage.conversations import Conversations, Pin, Turn, purge_job, save_turn_job
+from storage.conversations import Conversations, Pin, Turn, save_turn_job
 from storage.db import Store
 from storage.errors import ConversationNotFound
 from tests.storage.conftest import NOW
@@ -92,15 +92,3 @@ async def test_an_unknown_id_misses_and_a_taken_id_is_refused(store: Store) -> N
     await conversations.create(NOW, conversation_id="taken")
     with pytest.raises(ValueError, match="already exists"):
         await conversations.create(NOW, conversation_id="taken")
-
-
-async def test_purging_removes_stale_conversations_with_their_messages(store: Store) -> None:
-    conversations = Conversations(store)
-    old = await conversations.create(NOW - timedelta(days=40))
-    old_turn = Turn((Message(role="user", content="old"),), "openai", "m", 0, None, None)
-    await store.write(save_turn_job(old.id, old_turn, NOW - timedelta(days=40)))
-    fresh = await conversations.create(NOW)
-    assert await store.write(purge_job(NOW - timedelta(days=30))) == 1
-    assert await conversations.get(old.id) is None
-    assert await conversations.get(fresh.id) is not None
-    assert list(await store.fetchall("SELECT COUNT(*) FROM conversation_messages")) == [(0,)]

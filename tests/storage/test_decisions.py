@@ -9,7 +9,7 @@ import pytest
 from providers.attempts import AttemptRecord
 from providers.types import Usage
 from storage.db import Store
-from storage.decisions import DecisionLog, DecisionRecord, SwitchRecord, purge_job
+from storage.decisions import DecisionLog, DecisionRecord, SwitchRecord
 from tests.storage.conftest import NOW
 
 pytestmark = pytest.mark.anyio
@@ -94,19 +94,6 @@ async def test_switches_are_audited_from_to_why_and_when(store: Store) -> None:
     assert [s.record.reason for s in switches] == ["manual", "failover"]
     assert switches[1].record == switch and switches[1].created_at == NOW
     assert [s.record.reason for s in await log.switches(conversation_id="chat-1")] == ["failover"]
-
-
-async def test_purge_keeps_thirty_days_by_default(store: Store) -> None:
-    log = DecisionLog(store)
-    old = await store.write(log.record_job(DECISION, NOW - timedelta(days=31), attempts=[attempt()]))
-    await log.record_switch(SwitchRecord(reason="manual"), NOW - timedelta(days=31))
-    kept = await store.write(log.record_job(DECISION, NOW - timedelta(days=29)))
-    assert await store.write(purge_job(NOW)) == 1
-    assert await log.get(old) is None
-    assert await log.get(kept) is not None
-    assert list(await store.fetchall("SELECT COUNT(*) FROM attempts")) == [(0,)]
-    assert await log.switches() == []
-    assert await store.write(purge_job(NOW, retention=timedelta(days=1))) == 1
 
 
 def test_decision_json_reads_back_as_the_standard_library_wrote_it() -> None:

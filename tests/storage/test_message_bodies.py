@@ -10,8 +10,10 @@ import pytest
 
 from providers.types import Message
 from storage import Conversations, Store, Turn
-from storage.conversations import purge_job, save_turn_job
+from storage.conversations import save_turn_job
 from storage.migrations import MIGRATIONS
+from storage.retention import conversations_batch_job
+from storage.windows import to_ms
 from tests.storage.conftest import NOW
 
 pytestmark = pytest.mark.anyio
@@ -54,7 +56,7 @@ async def test_deleting_a_conversation_or_restarting_its_history_deletes_the_bod
                    task_type=None, history_tokens=1, restart=True)  # fmt: skip
     await store.write(save_turn_job("kept", restart, NOW))
     assert await _count(store, "SELECT COUNT(*) FROM message_bodies") == 3
-    assert await store.write(purge_job(NOW.replace(year=2027))) == 2
+    assert await store.write(conversations_batch_job(to_ms(NOW.replace(year=2027)), 10)) == (2, 3)
     assert await _count(store, "SELECT COUNT(*) FROM message_bodies") == 0
 
 

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
+from pydantic import BaseModel
 from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
 from server.cli.common import cli_app, console, emit_json, run
 from server.views import CostGroup, CostsReport, FlowReport, LatencyStats, PerformanceReport
+
+ReportT = TypeVar("ReportT", bound=BaseModel)
 
 
 def _usd(value: float) -> str:
@@ -94,49 +99,41 @@ def render_flow(report: FlowReport) -> RenderableType:
     return table
 
 
-def costs(args: argparse.Namespace) -> int:
-    """Spend over --period by provider, model, task type and day, the burn-down and the savings."""
-    from server.views import costs_report
+def _show_period_report(
+    args: argparse.Namespace,
+    view: Callable[..., Awaitable[ReportT]],
+    render: Callable[[ReportT], RenderableType],
+) -> int:
+    """Run a period view (`--period`, `--member`) on the App and print it, as a table or `--json`."""
 
-    async def body() -> CostsReport:
+    async def body() -> ReportT:
         async with cli_app() as app:
-            return await costs_report(app, args.period, member=args.member)
+            return await view(app, args.period, member=args.member)
 
     report = run(body)
     if args.json:
         emit_json(report)
     else:
-        console().print(render_costs(report))
+        console().print(render(report))
     return 0
+
+
+def costs(args: argparse.Namespace) -> int:
+    """Spend over --period by provider, model, task type and day, the burn-down and the savings."""
+    from server.views import costs_report
+
+    return _show_period_report(args, costs_report, render_costs)
 
 
 def performance(args: argparse.Namespace) -> int:
     """Latency percentiles and time to first token per provider and model, errors by class and failovers."""
     from server.views import performance_report
 
-    async def body() -> PerformanceReport:
-        async with cli_app() as app:
-            return await performance_report(app, args.period, member=args.member)
-
-    report = run(body)
-    if args.json:
-        emit_json(report)
-    else:
-        console().print(render_performance(report))
-    return 0
+    return _show_period_report(args, performance_report, render_performance)
 
 
 def flow(args: argparse.Namespace) -> int:
     """`log --flow`: decisions of --period from task type to provider to outcome."""
     from server.views import flow_report
 
-    async def body() -> FlowReport:
-        async with cli_app() as app:
-            return await flow_report(app, args.period, member=args.member)
-
-    report = run(body)
-    if args.json:
-        emit_json(report)
-    else:
-        console().print(render_flow(report))
-    return 0
+    return _show_period_report(args, flow_report, render_flow)

@@ -220,7 +220,9 @@ def _some(value: str) -> str | None:
     return None if value == "" else value
 
 
-def _store_day_job(day: date, start_ms: int, end_ms: int, cells: Cells, now: datetime) -> Job[bool]:
+def _store_day_job(
+    day: date, start_ms: int, end_ms: int, cells: Cells, now: datetime, *, redo: bool = False
+) -> Job[bool]:
     attempt_rows = [
         (c.day, to_ms(c.start), c.provider, c.model, _none(c.task_type), c.outcome, _none(c.error_class),
          _none(c.member), int(c.multi), int(c.served), c.attempts, c.input_tokens, c.output_tokens,
@@ -234,7 +236,11 @@ def _store_day_job(day: date, start_ms: int, end_ms: int, cells: Cells, now: dat
     ]  # fmt: skip
 
     def job(conn: Connection) -> bool:
-        if conn.execute("SELECT 1 FROM rollup_days WHERE day = ?", (day.isoformat(),)).fetchone():
+        if redo:  # the rows that arrived late are in `cells`: the day's roll-up is replaced whole
+            conn.execute("DELETE FROM rollup_attempts WHERE day_start = ?", (start_ms,))
+            conn.execute("DELETE FROM rollup_decisions WHERE day_start = ?", (start_ms,))
+            conn.execute("DELETE FROM rollup_days WHERE day = ?", (day.isoformat(),))
+        elif conn.execute("SELECT 1 FROM rollup_days WHERE day = ?", (day.isoformat(),)).fetchone():
             return False  # another process rolled it first
         conn.executemany(
             "INSERT INTO rollup_attempts (day, day_start, provider, model, task_type, outcome, error_class, member, "
@@ -271,16 +277,41 @@ def _next_day_job(tz: str) -> Job[date | None]:
     return job
 
 
+#: rolled days whose raw rows (not pruned yet) no longer add up to their roll-up
+_SQL_LATE_DAYS = (
+    "SELECT r.day, r.start_ms, r.end_ms FROM rollup_days r WHERE r.raw_pruned = 0 AND ("
+    "(SELECT COUNT(*) FROM decisions d WHERE d.created_at >= r.start_ms AND d.created_at < r.end_ms "
+    "AND d.dry_run = 0) <> (SELECT COALESCE(SUM(x.decisions), 0) FROM rollup_decisions x "
+    "WHERE x.day_start = r.start_ms) "
+    "OR (SELECT COUNT(*) FROM attempts a JOIN decisions d ON d.id = a.decision_id WHERE a.created_at >= r.start_ms "
+    "AND a.created_at < r.end_ms AND d.dry_run = 0) <> (SELECT COALESCE(SUM(y.attempts), 0) FROM rollup_attempts y "
+    "WHERE y.day_start = r.start_ms)) ORDER BY r.start_ms"
+)
+
+
+async def _redo_late_days(store: Store, now: datetime, tz: str, busy_timeout_ms: int | None) -> list[str]:
+    """Roll up again the days whose rows arrived after they were rolled: a settlement journaled while router.db
+    was locked and replayed later, or another process's late write. Returns those days."""
+    redone: list[str] = []
+    for day, start_ms, end_ms in await store.fetchall(_SQL_LATE_DAYS):
+        cells = await store.read(raw_cells_job(from_ms(start_ms), from_ms(end_ms), tz, daily=True))
+        job = _store_day_job(date.fromisoformat(day), start_ms, end_ms, cells, now, redo=True)
+        if await store.write(job, busy_timeout_ms=busy_timeout_ms):
+            redone.append(day)
+    return redone
+
+
 async def roll_up(
     store: Store, now: datetime, tz: str, *, grace: timedelta = ROLLUP_GRACE, busy_timeout_ms: int | None = None
 ) -> list[str]:
-    """Roll up every complete day not rolled yet, oldest first, one read and one short transaction per day;
-    returns the days this call rolled (another process may have rolled some: those are skipped).
+    """Roll up every complete day not rolled yet, oldest first, one read and one short transaction per day, and
+    again any rolled day whose raw rows have changed since; returns the days this call rolled (another process
+    may have rolled some: those are skipped).
 
     Raises:
         StoreLocked: another process held the write lock past `busy_timeout_ms` (the days done so far stay done).
     """
-    rolled: list[str] = []
+    rolled = await _redo_late_days(store, now, tz, busy_timeout_ms)
     while True:
         day = await store.read(_next_day_job(tz))
         if day is None:

@@ -96,6 +96,23 @@ async def test_complete_days_are_rolled_up_once_and_read_back_as_the_raw_rows_re
     assert not any(c.daily for c in raw.attempts)
 
 
+async def test_rows_that_arrive_for_a_rolled_day_are_rolled_up_again(store: Store) -> None:
+    await seed(store)
+    since, until = NOW - timedelta(days=DAYS + 1), NOW + timedelta(seconds=1)
+    await roll_up(store, NOW, TZ)
+    late_at = NOW - timedelta(days=3)  # a settlement journaled while router.db was locked, replayed days later
+    late = DecisionRecord(task_summary="t", provider="openai", task_type="coding")
+    await store.write(DecisionLog(store).record_job(late, late_at, [attempt(late_at, "success", 321)]))
+    assert totals(await Rollups(store).cells(since, until, TZ)) != totals(
+        await Rollups(store).cells(since, until, TZ, rolled=False)
+    )  # the roll-up has not seen it yet
+    assert await roll_up(store, NOW, TZ) == ["2026-11-25"]
+    assert totals(await Rollups(store).cells(since, until, TZ)) == totals(
+        await Rollups(store).cells(since, until, TZ, rolled=False)
+    )
+    assert await roll_up(store, NOW, TZ) == []  # once caught up, nothing to redo
+
+
 async def test_preferring_raw_rows_reads_roll_ups_only_for_days_retention_pruned(store: Store) -> None:
     await seed(store)
     since, until = datetime.fromisoformat("2026-11-21T00:00:00+01:00"), NOW + timedelta(seconds=1)

@@ -33,9 +33,11 @@ from routing.ports import (
     Settle,
     Succeeded,
 )
+from server.wiring.identity import acting_as, current_member
 from storage import DecisionLog, Reservation, Store, StoreError, StoreLocked
 from storage.db import Job
 from storage.journal import Decode, Journal
+from storage.team import Member
 
 log = logging.getLogger(__name__)
 
@@ -80,11 +82,13 @@ def decode_change(data: Mapping[str, Any]) -> Change:
 def encode_unit(
     changes: Sequence[Change], entry: DecisionLogEntry, turn: SavedTurn | None, now: datetime
 ) -> dict[str, Any]:
-    """A request's end as JSON (the `finish` of a BookkeepingPort)."""
+    """A request's end as JSON (the `finish` of a BookkeepingPort), with the member it is attributed to."""
+    member = current_member()
     return {
         "v": UNIT_VERSION,
         "kind": "finish",
         "now": now.isoformat(),
+        "member": member.name if member is not None else None,
         "changes": [encode_change(change) for change in changes],
         "entry": _ENTRY.dump_python(entry, mode="json"),
         "turn": _TURN.dump_python(turn, mode="json") if turn is not None else None,
@@ -107,12 +111,21 @@ def decode_unit(
     return changes, entry, turn, now
 
 
+def _member_of(unit: Mapping[str, Any]) -> Member | None:
+    """The member a unit was kept for (units kept before members were journaled have none)."""
+    name = unit.get("member")
+    if name is not None and not isinstance(name, str):
+        raise ValueError(f"malformed unit: member {name!r} is not a name")
+    return Member(name) if name else None
+
+
 def decoder(decisions: DecisionLog, finish_job: FinishJob) -> Decode:
     """Reads a journaled unit back into the job that applies it."""
 
     def decode(unit: Mapping[str, Any]) -> Job[object]:
         changes, entry, turn, now = decode_unit(unit)
-        return finish_job(decisions, changes, entry, turn, now)
+        with acting_as(_member_of(unit)):  # the job attributes its decision to the member it is built for
+            return finish_job(decisions, changes, entry, turn, now)
 
     return decode
 

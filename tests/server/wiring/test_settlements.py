@@ -33,11 +33,20 @@ from routing.ports import (
 from server.config.paths import Paths
 from server.config.types import RouterSettings
 from server.wiring.app import open_app
-from server.wiring.bookkeeping_port import StoreBookkeeping
+from server.wiring.bookkeeping_port import StoreBookkeeping, finish_job
+from server.wiring.identity import acting_as
 from server.wiring.maintenance import housekeeping
-from server.wiring.settlements import decode_change, decode_unit, encode_change, encode_unit, journal_of
+from server.wiring.settlements import (
+    decode_change,
+    decode_unit,
+    encode_change,
+    encode_unit,
+    journal_of,
+    settle_pending,
+)
 from storage import Conversations, DecisionLog, Ledger, Reservation, Store, StoreLocked, Turn
 from storage.conversations import save_turn_job
+from storage.team import Member
 from tests.clock import FixedClock
 from tests.damaged_db import held_exclusive
 from tests.harness import ENV
@@ -116,6 +125,30 @@ async def test_a_locked_database_keeps_the_end_beside_it_and_the_next_request_ap
     assert not journal.waiting()
     rows = await store.fetchall("SELECT conversation_id FROM decisions ORDER BY id")
     assert sorted(row[0] for row in rows) == ["c1", "c2"]
+
+
+async def test_a_kept_end_is_attributed_to_the_member_who_asked_when_another_request_applies_it(
+    store: Store,
+) -> None:
+    bookkeeping = StoreBookkeeping(store, DecisionLog(store))
+    first = await _reserve(store)
+    with acting_as(Member("ada")), held_exclusive(store.path):
+        assert await bookkeeping.finish(*_end(first), NOW) is None
+    second = await _reserve(store)
+    with acting_as(Member("bob")):
+        assert await bookkeeping.finish(*_end(second, "c2"), NOW) is not None
+    rows = await store.fetchall("SELECT conversation_id, member FROM decisions ORDER BY conversation_id")
+    assert [tuple(row) for row in rows] == [("c1", "ada"), ("c2", "bob")]
+
+
+async def test_a_kept_unit_whose_member_is_not_a_name_is_set_aside_not_applied(store: Store) -> None:
+    reservation = await _reserve(store)
+    unit = {**encode_unit(*_end(reservation), NOW), "member": ["ada"]}
+    journal = journal_of(store)
+    await journal.append(unit)
+    await settle_pending(store, DecisionLog(store), finish_job, NOW)
+    assert await _counts(store) == (0, 0, 0, 0)
+    assert journal.rejected_path.read_text()
 
 
 async def test_a_unit_replayed_after_a_crash_is_recognised_and_not_counted_twice(store: Store) -> None:

@@ -1,9 +1,10 @@
 """Charts drawn on the server as inline SVG (no chart library, no script): bars, lines, a sparkline and the flow
 picture. Only presentation attributes (no style attributes: the page's CSP forbids inline styles).
 
-Every chart scales to its container (a viewBox and `width="100%"`) and keeps its labels inside the viewBox: the
-first and last axis labels are anchored at the ends, the legend wraps onto more rows, the flow picture leaves
-room for its last column's labels (text widths are estimated from the font size)."""
+Every chart scales to its container (a viewBox and `width="100%"`; on a phone a wide one keeps 720 px, so its text
+stays readable, and scrolls sideways in its box) and keeps its labels inside the viewBox: the first and last axis
+labels are anchored at the ends, the legend wraps onto more rows, the flow picture leaves room for its last
+column's labels (text widths are estimated from the font size)."""
 
 from __future__ import annotations
 
@@ -32,11 +33,14 @@ WIDE = 960
 
 
 def _svg(width: float, height: float, body: str, label: str) -> str:
-    return (
-        f'<svg class="chart" viewBox="0 0 {width:.0f} {height:.0f}" width="100%" role="img" '
-        f'aria-label="{esc(label)}" preserveAspectRatio="xMinYMin meet" xmlns="http://www.w3.org/2000/svg">'
-        f"{body}</svg>"
+    wide = width >= WIDE
+    svg = (
+        f'<svg class="chart{" wide" if wide else ""}" viewBox="0 0 {width:.0f} {height:.0f}" width="100%" '
+        f'role="img" aria-label="{esc(label)}" preserveAspectRatio="xMinYMin meet" '
+        f'xmlns="http://www.w3.org/2000/svg">{body}</svg>'
     )
+    # on a phone a wide chart keeps a readable width and scrolls sideways in its box (app.css), not the page
+    return f'<div class="chart-box">{svg}</div>' if wide else svg
 
 
 def _legend(names: Sequence[str], left: float, right: float) -> tuple[str, float]:

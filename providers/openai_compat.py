@@ -21,7 +21,7 @@ from providers.openai_errors import classify_error, classify_payload, find_error
 from providers.openai_reply import ErrorReply, Malformed, Truncated, parse_response
 from providers.openai_request import build_body
 from providers.openai_stream import Delta, StreamState, decode, deltas_of, parse_chunk
-from providers.ratelimits import parse_openai_limits
+from providers.ratelimits import parse_openai_limits, without_requests_limit
 from providers.redact import redact_secret
 from providers.sse import ServerSentEvent, capped_events
 from providers.types import ChatRequest, Completion, Endpoint, RateLimits, StreamDone, StreamEvent
@@ -59,7 +59,8 @@ class OpenAICompatAdapter:
 
     def parse_limits(self, headers: Mapping[str, str], now: datetime) -> RateLimits:
         """What the response headers say about this account's rate limits (names read case-insensitively)."""
-        return parse_openai_limits(headers, now)
+        limits = parse_openai_limits(headers, now)
+        return limits if self._options.requests_header_window == "minute" else without_requests_limit(limits)
 
     async def complete(self, request: ChatRequest) -> Completion:
         """One non-streamed chat completion.

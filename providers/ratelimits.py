@@ -135,6 +135,12 @@ def learnable(limits: RateLimits) -> RateLimits:
     return limits.model_copy(update=update) if update else limits
 
 
+def without_requests_limit(limits: RateLimits) -> RateLimits:
+    """`limits` less the requests limit: for a vendor whose request count is per day (Groq), which the router
+    must not take for a per-minute one. What is left and when it resets still stand: none left still waits."""
+    return limits.model_copy(update={"requests_limit": None}) if limits.requests_limit is not None else limits
+
+
 # --- the three wires ------------------------------------------------------------------------------------------
 
 

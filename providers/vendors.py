@@ -24,6 +24,9 @@ class WireOptions(Frozen):
     #: the endpoint takes `response_format: {type: json_schema}`; False: only `json_object`, the schema then goes
     #: in the system prompt (the router validates the answer either way)
     json_schema: bool = True
+    #: the window `x-ratelimit-limit-requests` counts: Groq's is its requests per day (RPD), which must not be
+    #: taken for a per-minute limit (its token headers are per minute, as everyone's)
+    requests_header_window: Literal["minute", "day"] = "minute"
 
 
 class Vendor(Frozen):
@@ -117,6 +120,7 @@ _VENDORS: tuple[Vendor, ...] = (
         base_url="https://api.groq.com/openai/v1",
         catalog="groq",
         key_env="GROQ_API_KEY",
+        options=WireOptions(requests_header_window="day"),
         label="Groq",
     ),
     Vendor(

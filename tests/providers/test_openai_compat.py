@@ -972,6 +972,24 @@ async def test_the_adapter_parse_limits_accepts_httpx_headers() -> None:
         assert adapter.parse_limits(headers, NOW).requests_remaining == 3
 
 
+async def test_groqs_requests_per_day_are_not_taken_for_a_per_minute_limit_but_none_left_still_counts() -> None:
+    headers = httpx2.Headers(
+        {
+            "x-ratelimit-limit-requests": "14400",
+            "x-ratelimit-remaining-requests": "0",
+            "x-ratelimit-reset-requests": "2m59.56s",
+            "x-ratelimit-limit-tokens": "6000",
+        }
+    )
+    groq = VENDORS["groq"].options
+    async with httpx2.AsyncClient() as client:
+        per_day = OpenAICompatAdapter(client, ENDPOINT, groq, clock=FixedClock()).parse_limits(headers, NOW)
+        per_minute = _adapter(client).parse_limits(headers, NOW)
+    assert (per_day.requests_limit, per_day.tokens_limit, per_day.requests_remaining) == (None, 6000, 0)
+    assert per_day.requests_reset_at == NOW + timedelta(seconds=179.56)
+    assert per_minute.requests_limit == 14400
+
+
 _IMAGE = ImagePart(media_type="image/png", data="iVBORw0KGgo=", width=4, height=4, sha256="h", path="shot.png")
 _WITH_IMAGE = ChatRequest(model="m", messages=(Message(role="user", content="What is this?", images=(_IMAGE,)),))
 

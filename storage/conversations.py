@@ -169,7 +169,7 @@ class Conversations:
         """The conversation with its messages in order, or None (also for a malformed id)."""
         if not is_valid_id(conversation_id):
             return None
-        return await self._store.run(get_job(conversation_id))
+        return await self._store.read(get_job(conversation_id))
 
     async def pin(self, conversation_id: str, provider: str | None, model: str | None, now: datetime) -> None:
         """Pin a conversation to a provider (and model), or unpin it with `provider=None` (automatic routing).

@@ -10,11 +10,13 @@ import anyio
 import pytest
 
 from storage.connection import Connection
+from storage.conversations import Conversations
 from storage.database_url import BadDatabaseUrl, Database, parse_database_url
 from storage.db import Store
 from storage.errors import StoreError, StoreLocked, StoreTooNew
 from storage.migrations import MIGRATIONS, MIGRATIONS_NAMES
 from storage.migrations_pg import POSTGRES_FORMS
+from tests.storage.conftest import NOW
 
 pytestmark = pytest.mark.anyio
 
@@ -117,3 +119,28 @@ async def test_a_database_migrated_by_a_newer_version_is_refused(postgres: Any, 
         await store.execute("INSERT INTO _migrations (name, applied_at) VALUES ('m999_from_the_future', 'later')")
     with pytest.raises(StoreTooNew, match="upgrade provider-router"):
         await Store.open(tmp_path / "router.db", database=database)
+
+
+async def test_a_conversation_is_read_while_another_node_holds_the_write_lock(postgres: Any, tmp_path: Path) -> None:
+    database = Database("postgresql", url=postgres.create_database())
+    async with (
+        await Store.open(tmp_path / "a" / "router.db", database=database) as a,
+        await Store.open(tmp_path / "b" / "router.db", database=database, busy_timeout_ms=200) as b,
+    ):
+        created = await Conversations(b).create(NOW)
+        holding, release = anyio.Event(), anyio.Event()
+        portal_token = anyio.lowlevel.current_token()
+
+        def hold(conn: Connection) -> None:
+            anyio.from_thread.run_sync(holding.set, token=portal_token)
+            anyio.from_thread.run(release.wait, token=portal_token)
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(a.write, hold)
+            await holding.wait()
+            try:
+                with anyio.fail_after(30):  # a read that waited for the lock would wait for ever: fail instead
+                    read = await Conversations(b).get(created.id)
+            finally:
+                release.set()
+        assert read is not None and read.id == created.id

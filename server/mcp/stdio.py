@@ -62,8 +62,9 @@ def parse_line(line: bytes) -> Inbound:
 
 
 async def _lines(fd: int) -> AsyncIterator[bytes]:
-    """The lines on `fd` until its end (a last line without its newline included)."""
-    pending = b""
+    """The lines on `fd` until its end (a last line without its newline included); a long line's reads are joined
+    once, when its newline arrives."""
+    pending: list[bytes] = []
     pollable = True
     while True:
         if pollable:
@@ -71,11 +72,16 @@ async def _lines(fd: int) -> AsyncIterator[bytes]:
         chunk = os.read(fd, READ_SIZE)
         if not chunk:
             break
-        *lines, pending = (pending + chunk).split(b"\n")
+        if b"\n" not in chunk:
+            pending.append(chunk)
+            continue
+        first, *lines, last = chunk.split(b"\n")
+        yield b"".join([*pending, first])
         for line in lines:
             yield line
+        pending = [last] if last else []
     if pending:
-        yield pending
+        yield b"".join(pending)
 
 
 async def _wait_readable(fd: int) -> bool:

@@ -87,3 +87,28 @@ async def test_a_closed_reader_makes_the_write_stream_broken_not_a_crash() -> No
             await write_stream.send(SessionMessage(response))
     for fd in (stdin_r, stdin_w, stdout_w):
         os.close(fd)
+
+
+async def test_a_line_longer_than_many_reads_arrives_whole() -> None:
+    stdin_r, stdin_w = os.pipe()
+    stdout_r, stdout_w = os.pipe()
+    request = {
+        "jsonrpc": "2.0",
+        "id": 9,
+        "method": "tools/call",
+        "params": {"name": "x", "arguments": {"p": "y" * 2_000_000}},
+    }
+    line = json.dumps(request).encode() + b"\n"
+
+    def feed() -> None:
+        os.write(stdin_w, line)
+        os.close(stdin_w)
+
+    async with anyio.create_task_group() as group:
+        group.start_soon(anyio.to_thread.run_sync, feed)
+        async with wire_streams(stdin_r, stdout_w) as (read_stream, _):
+            received = [item async for item in read_stream]
+    for fd in (stdin_r, stdout_r, stdout_w):
+        os.close(fd)
+    assert len(received) == 1 and isinstance(received[0], SessionMessage)
+    assert received[0].message.params["arguments"]["p"] == "y" * 2_000_000  # type: ignore[union-attr, index]

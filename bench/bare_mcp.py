@@ -1,10 +1,13 @@
 """The floor for the MCP benchmarks: a bare MCPServer whose one tool makes the direct httpx2 call.
 
+The call is the one our adapter makes (streamed, usage included; part 2's floor) and the answer is put together
+from the stream's deltas, so ours − bare is the router and our MCP surface, not streaming against one JSON body.
 `python -m bench.bare_mcp` serves over stdio; BENCH_SIM_URL (an OpenAI base URL) and BENCH_SIM_KEY say where to call.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -40,10 +43,27 @@ async def complete(prompt: Annotated[str, Field(description="what to ask")]) -> 
     """Send `prompt` straight to the one configured endpoint."""
     assert _client is not None
     url = os.environ["BENCH_SIM_URL"] + "/chat/completions"
-    body = {"model": "gpt-5.2", "messages": [{"role": "user", "content": prompt}], "max_tokens": 256}
-    response = await _client.post(url, json=body, headers={"authorization": f"Bearer {os.environ['BENCH_SIM_KEY']}"})
-    response.raise_for_status()
-    return Answer(text=response.json()["choices"][0]["message"]["content"])
+    body = {
+        "model": "gpt-5.2",
+        "messages": [{"role": "user", "content": prompt}],
+        "max_tokens": 256,
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    headers = {"authorization": f"Bearer {os.environ['BENCH_SIM_KEY']}"}
+    async with _client.stream("POST", url, json=body, headers=headers) as response:
+        response.raise_for_status()
+        return Answer(text="".join([part async for part in _deltas(response)]))
+
+
+async def _deltas(response: httpx2.Response) -> AsyncIterator[str]:
+    """The answer's pieces, one per `data:` event that carries content."""
+    async for line in response.aiter_lines():
+        if not line.startswith("data: ") or line == "data: [DONE]":
+            continue
+        for choice in json.loads(line[6:]).get("choices") or ():
+            if content := (choice.get("delta") or {}).get("content"):
+                yield content
 
 
 if __name__ == "__main__":

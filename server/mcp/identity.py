@@ -11,7 +11,9 @@ from typing import Any
 from mcp.server.lowlevel.helper_types import ReadResourceContents
 from mcp.server.mcpserver import Context, MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
+from mcp.types import Tool as MCPTool
 
+from server.mcp.schema import compact_schema
 from server.mcp.state import ServerState
 from server.wiring.identity import acting_as
 from storage.team import Member
@@ -66,7 +68,8 @@ def _sdk_logging_left_alone() -> Iterator[None]:
 
 
 class IdentifiedServer(MCPServer[ServerState]):
-    """The MCP server whose tools and resources run as the caller's member (server.wiring.identity)."""
+    """The MCP server whose tools and resources run as the caller's member (server.wiring.identity), and whose
+    tool list publishes the compact output schemas."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         with _sdk_logging_left_alone():
@@ -81,6 +84,12 @@ class IdentifiedServer(MCPServer[ServerState]):
             raise ToolError(refused)
         with acting_as(member):
             return await super().call_tool(name, arguments, context)
+
+    async def list_tools(self) -> list[MCPTool]:
+        """The tools, each output schema in its equivalent form that validating clients check faster
+        (server.mcp.schema)."""
+        tools = await super().list_tools()
+        return [tool.model_copy(update={"output_schema": compact_schema(tool.output_schema)}) for tool in tools]
 
     async def read_resource(
         self, uri: Any, context: Context[ServerState, Any] | None = None

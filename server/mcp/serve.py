@@ -15,8 +15,8 @@ import os
 import signal
 import sys
 import threading
-from collections.abc import Iterator, MutableMapping
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, MutableMapping
+from contextlib import asynccontextmanager, contextmanager
 from typing import TYPE_CHECKING
 
 import anyio
@@ -29,6 +29,8 @@ from server.wiring import Redactor, configure_logging
 
 if TYPE_CHECKING:
     from mcp.server.mcpserver import MCPServer
+    from mcp.shared._stream_protocols import ReadStream, WriteStream
+    from mcp.shared.message import SessionMessage
 
     from server.mcp.state import ServerState
 
@@ -65,16 +67,65 @@ def run_serve(args: object = None, *, environ: MutableMapping[str, str] | None =
 
 async def _serve(server: MCPServer[ServerState]) -> None:
     """Serve over stdio until stdin closes or SIGTERM arrives."""
+    async with anyio.create_task_group() as group:
+        if sys.platform != "win32":  # no signal receivers on Windows' event loop; a closed stdin still ends it
+            group.start_soon(_cancel_on_sigterm, group.cancel_scope)
+        async with _stdio() as (read_stream, write_stream):
+            lowlevel = server._lowlevel_server  # MCPServer.run_stdio_async, with our transport
+            await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
+        group.cancel_scope.cancel()
+
+
+@asynccontextmanager
+async def _stdio() -> AsyncIterator[tuple[ReadStream[SessionMessage | Exception], WriteStream[SessionMessage]]]:
+    """The protocol's streams: on POSIX the event loop reads and writes the descriptors itself (server.mcp.stdio);
+    elsewhere, or without descriptors to take, the SDK's stdio transport reading stdin through `_Lines`."""
+    with _claimed_fds() as fds:
+        if fds is not None:
+            from server.mcp.stdio import wire_streams
+
+            async with wire_streams(*fds) as streams:
+                yield streams
+            return
     from mcp.server.stdio import stdio_server
 
     with _wire_stdin() as stdin:
-        async with anyio.create_task_group() as group:
-            if sys.platform != "win32":  # no signal receivers on Windows' event loop; a closed stdin still ends it
-                group.start_soon(_cancel_on_sigterm, group.cancel_scope)
-            async with stdio_server(stdin=stdin) as (read_stream, write_stream):
-                lowlevel = server._lowlevel_server  # MCPServer.run_stdio_async, with our stdin
-                await lowlevel.run(read_stream, write_stream, lowlevel.create_initialization_options())
-            group.cancel_scope.cancel()
+        async with stdio_server(stdin=stdin) as streams:
+            yield streams
+
+
+@contextmanager
+def _claimed_fds() -> Iterator[tuple[int, int] | None]:
+    """Private copies of fds 0 and 1 for the protocol, with fd 0 on the null device and fd 1 on stderr meanwhile
+    (as the SDK's stdio does: nothing else in the process reads the protocol's bytes or writes stray ones into it);
+    None on Windows or when the descriptors cannot be taken."""
+    if sys.platform == "win32":
+        yield None
+        return
+    try:
+        wire_in, wire_out = _private_copy(0), _private_copy(1)
+    except OSError:
+        yield None
+        return
+    try:
+        _divert(0, os.open(os.devnull, os.O_RDONLY))
+        _divert(1, os.dup(2))
+        yield wire_in, wire_out
+    finally:
+        os.dup2(wire_in, 0)
+        os.dup2(wire_out, 1)
+        # left open: the event loop may still have them registered until it closes
+
+
+def _private_copy(fd: int) -> int:
+    import fcntl
+
+    return fcntl.fcntl(fd, fcntl.F_DUPFD_CLOEXEC, 3)
+
+
+def _divert(fd: int, target: int) -> None:
+    os.dup2(target, fd)
+    os.close(target)
 
 
 class _Lines(anyio.AsyncFile[str]):

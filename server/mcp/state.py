@@ -27,6 +27,8 @@ class ServerState:
 
     async def retry_open(self) -> None:
         """Open the App now if a lock kept it from opening at start and may have freed since."""
+        if self._settled():  # the usual case: no lock to take (taking it yields to the event loop)
+            return
         async with self._opening:  # one try at a time: the others then find it open (or still locked)
             if self.app is not None or self.reopen is None:
                 return
@@ -39,6 +41,10 @@ class ServerState:
                 return
             self.app, self.problem, self.reopen = app, app.problem, None
             self.config_source, self.clock = str(app.paths.config_file), app.clock
+
+    def _settled(self) -> bool:
+        """Nothing to retry: the App is open, or there is no lock to wait out."""
+        return self.app is not None or self.reopen is None
 
     def opened(self) -> App:
         """The App even when its configuration is broken (for status and preference edits).

@@ -24,6 +24,7 @@ from providers.anthropic_stream import ErrorEvent, Malformed, StreamState, Trunc
 from providers.bounded import ResponseTooLarge, read_error_text, read_text
 from providers.clock import Clock
 from providers.errors import CONTENT_ERRORS, ErrorVerdict, ProviderHTTPError, ProviderTransportError, ServerError
+from providers.json_body import json_body, json_headers
 from providers.ratelimits import parse_anthropic_limits
 from providers.redact import redact_secret
 from providers.sse import capped_events
@@ -67,7 +68,8 @@ class AnthropicAdapter:
         """
         body = build_body(request, self._options, stream=False)
         with self._map_errors(request.model):
-            async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
+            content, headers = json_body(body), json_headers(self._headers())
+            async with self._http.stream("POST", self._url, content=content, headers=headers) as response:
                 now = self._clock()
                 if not response.is_success:
                     raise self._status_error(response, await read_error_text(response), request.model, now)
@@ -89,7 +91,8 @@ class AnthropicAdapter:
         """
         body = build_body(request, self._options, stream=True)
         with self._map_errors(request.model):
-            async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
+            content, headers = json_body(body), json_headers(self._headers())
+            async with self._http.stream("POST", self._url, content=content, headers=headers) as response:
                 now = self._clock()
                 if not response.is_success:
                     raise self._status_error(response, await read_error_text(response), request.model, now)

@@ -28,6 +28,7 @@ from providers.errors import (
 from providers.gemini_request import DEFAULT_OPTIONS, build_body
 from providers.gemini_stream import GeminiState, JsonArrayChunks, parse_chunk
 from providers.google_errors import classify_google_error, parse_google_error_body
+from providers.json_body import json_body, json_headers
 from providers.ratelimits import parse_gemini_limits
 from providers.redact import redact_secret
 from providers.sse import capped_events
@@ -65,7 +66,8 @@ class GeminiAdapter:
         with self._map_errors(request.model):
             url = self._url(request.model, "generateContent")
             body = build_body(request, self._options)
-            async with self._http.stream("POST", url, json=body, headers=self._headers()) as response:
+            content, headers = json_body(body), json_headers(self._headers())
+            async with self._http.stream("POST", url, content=content, headers=headers) as response:
                 if response.status_code >= 400:
                     text = await read_error_text(response)
                     raise self._http_error(response.status_code, text, response.headers, request.model)
@@ -95,7 +97,8 @@ class GeminiAdapter:
         url = self._url(request.model, "streamGenerateContent") + "?alt=sse"
         with self._map_errors(request.model):
             body = build_body(request, self._options)
-            async with self._http.stream("POST", url, json=body, headers=self._headers()) as response:
+            content, headers = json_body(body), json_headers(self._headers())
+            async with self._http.stream("POST", url, content=content, headers=headers) as response:
                 if response.status_code >= 400:
                     text = await read_error_text(response)
                     raise self._http_error(response.status_code, text, response.headers, request.model)

@@ -30,6 +30,9 @@ from providers.types import (
 #: ids travel to other providers (Anthropic allows only these characters in a tool_use id)
 _ID_UNSAFE = re.compile(r"[^A-Za-z0-9_-]")
 
+#: `isinstance(x, _MAP)` is `isinstance(x, Mapping)`, answered at once for the dicts JSON decodes to
+_MAP = (dict, Mapping)
+
 
 @dataclass
 class GeminiState:
@@ -58,7 +61,7 @@ class GeminiState:
         if not self.response_id and isinstance(chunk.get("responseId"), str):
             self.response_id = _ID_UNSAFE.sub("", chunk["responseId"])
         feedback = chunk.get("promptFeedback")
-        if isinstance(feedback, Mapping) and feedback.get("blockReason"):
+        if isinstance(feedback, _MAP) and feedback.get("blockReason"):
             self.block_reason = str(feedback["blockReason"])
         candidate = _first_candidate(chunk)
         if candidate is None:
@@ -66,14 +69,14 @@ class GeminiState:
         if candidate.get("finishReason"):
             self.raw_finish_reason = str(candidate["finishReason"])
         content = candidate.get("content")
-        parts = content.get("parts") if isinstance(content, Mapping) else None
+        parts = content.get("parts") if isinstance(content, _MAP) else None
         if not isinstance(parts, list):
             return []
-        return [event for part in parts if isinstance(part, Mapping) for event in self._part_events(part)]
+        return [event for part in parts if isinstance(part, _MAP) for event in self._part_events(part)]
 
     def _part_events(self, part: Mapping[str, Any]) -> Iterator[StreamEvent]:
         call = part.get("functionCall")
-        if isinstance(call, Mapping):
+        if isinstance(call, _MAP):
             index = len(self.tool_calls)
             given_id = call.get("id")
             tool_call = ToolCall(
@@ -125,7 +128,7 @@ def _first_candidate(chunk: Mapping[str, Any]) -> Mapping[str, Any] | None:
     if not isinstance(candidates, list):
         return None
     for candidate in candidates:
-        if isinstance(candidate, Mapping) and candidate.get("index", 0) == 0:
+        if isinstance(candidate, _MAP) and candidate.get("index", 0) == 0:
             return candidate
     return None
 

@@ -17,6 +17,7 @@ import httpx2
 from providers.bounded import ResponseTooLarge, read_error_text, read_text
 from providers.clock import Clock
 from providers.errors import CONTENT_ERRORS, ProviderHTTPError, ProviderTransportError, ServerError
+from providers.json_body import json_body, json_headers
 from providers.openai_errors import classify_error, classify_payload, find_error
 from providers.openai_reply import ErrorReply, Malformed, Truncated, parse_response
 from providers.openai_request import build_body
@@ -72,7 +73,8 @@ class OpenAICompatAdapter:
         body = build_body(request, self._options, stream=False)
         limit = self._endpoint.max_response_bytes
         with self._map_errors(request.model):
-            async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
+            content, headers = json_body(body), json_headers(self._headers())
+            async with self._http.stream("POST", self._url, content=content, headers=headers) as response:
                 if not response.is_success:
                     raise ErrorReply(response.status_code, await read_error_text(response), response.headers, None)
                 text = await read_text(response, limit)
@@ -90,7 +92,8 @@ class OpenAICompatAdapter:
         # StreamDone is yielded only after the response is read to its end and closed: the caller stops at
         # StreamDone, and a response closed half-read closes its connection instead of returning it to the pool.
         with self._map_errors(request.model):
-            async with self._http.stream("POST", self._url, json=body, headers=self._headers()) as response:
+            content, headers = json_body(body), json_headers(self._headers())
+            async with self._http.stream("POST", self._url, content=content, headers=headers) as response:
                 if not response.is_success:
                     raise ErrorReply(response.status_code, await read_error_text(response), response.headers, None)
                 limits = self.parse_limits(response.headers, self._clock())

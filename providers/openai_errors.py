@@ -119,10 +119,10 @@ def find_error(parsed: Any) -> Mapping[str, Any] | None:
     """
     if isinstance(parsed, list):
         return find_error(parsed[0]) if parsed else None
-    if not isinstance(parsed, Mapping):
+    if not isinstance(parsed, (dict, Mapping)):  # dict first: answered at once for decoded JSON, on every event
         return None
     error = parsed.get("error")
-    if isinstance(error, Mapping):
+    if isinstance(error, (dict, Mapping)):
         return error
     if isinstance(error, str):
         return {"message": error}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from providers.openai_reply import (
     Malformed,
@@ -25,9 +25,14 @@ from providers.types import Completion, RateLimits, ReasoningDelta, TextDelta, T
 Delta = TextDelta | ReasoningDelta | ToolCallDelta
 
 
-@dataclass(frozen=True)
-class _Chunk:
-    """What one `chat.completion.chunk` carries for the first choice."""
+#: `isinstance(x, _MAP)` is `isinstance(x, Mapping)`, answered at once for the dicts JSON decodes to (the ABC's
+#: check costs ~0.12 µs, several times per event of every stream)
+_MAP = (dict, Mapping)
+
+
+class _Chunk(NamedTuple):
+    """What one `chat.completion.chunk` carries for the first choice (a named tuple: immutable, and built in half
+    the time of a frozen dataclass, once per event)."""
 
     reasoning: str = ""
     text: str = ""
@@ -40,30 +45,30 @@ class _Chunk:
 def parse_chunk(data: Any) -> _Chunk:
     """One decoded SSE `data:` payload -> its parts; an `error` object inside a 200 stream is raised."""
     raise_inline_error(data)
-    if not isinstance(data, Mapping):
+    if not isinstance(data, _MAP):
         raise Malformed("stream chunk is not a JSON object")
     usage = data.get("usage")
     model = data.get("model")
-    usage = usage if isinstance(usage, Mapping) else None
+    usage = usage if isinstance(usage, _MAP) else None
     model = model if isinstance(model, str) else None
     choices = data.get("choices")
     # the usage-only chunk before [DONE] has `choices: []`; other servers put usage on any chunk
-    first = next((c for c in choices if isinstance(c, Mapping) and c.get("index", 0) == 0), None) if choices else None
+    first = next((c for c in choices if isinstance(c, _MAP) and c.get("index", 0) == 0), None) if choices else None
     if first is None:
         return _Chunk(usage=usage, model=model)
     delta = first.get("delta")
-    delta = delta if isinstance(delta, Mapping) else {}
+    delta = delta if isinstance(delta, _MAP) else {}
     calls = delta.get("tool_calls")
     finish = first.get("finish_reason")
     # Moonshot streams its usage inside the finishing choice rather than at the top level
     choice_usage = first.get("usage")
-    if usage is None and isinstance(choice_usage, Mapping):
+    if usage is None and isinstance(choice_usage, _MAP):
         usage = choice_usage
-    # one _Chunk per event (a frozen dataclass costs ~1 µs to build, on every event of every stream)
+    # one _Chunk per event, on every event of every stream
     return _Chunk(
         reasoning=reasoning_of(delta),
         text=content_text(delta.get("content")),
-        tool_calls=tuple(dict(c) for c in calls if isinstance(c, Mapping)) if isinstance(calls, list) else (),
+        tool_calls=tuple(dict(c) for c in calls if isinstance(c, _MAP)) if isinstance(calls, list) else (),
         finish_reason=finish if isinstance(finish, str) else None,
         usage=usage,
         model=model,
@@ -108,7 +113,7 @@ class StreamState:
 
     def _tool_call(self, raw: Json) -> ToolCallDelta:
         function = raw.get("function")
-        function = function if isinstance(function, Mapping) else {}
+        function = function if isinstance(function, _MAP) else {}
         call_id = raw.get("id") if isinstance(raw.get("id"), str) and raw.get("id") else None
         name = function.get("name") if isinstance(function.get("name"), str) and function.get("name") else None
         index = raw.get("index")

@@ -13,8 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx2
 import orjson
@@ -26,9 +25,9 @@ _EVENT_END = re.compile(rb"(?:\r\n|\r(?!\n)|\n)(?:\r\n|\r|\n)")
 _LINE_END = re.compile(rb"\r\n|\r|\n")
 
 
-@dataclass(frozen=True, slots=True)
-class ServerSentEvent:
-    """One event: its type (`message` unless named) and its data."""
+class ServerSentEvent(NamedTuple):
+    """One event: its type (`message` unless named) and its data (a named tuple: immutable, and built in a third of
+    a frozen dataclass's time, once per event of every stream)."""
 
     event: str = "message"
     data: str = ""
@@ -37,7 +36,7 @@ class ServerSentEvent:
 def _event_of(block: bytes) -> ServerSentEvent | None:
     """The event one blank-line-terminated block holds (None for comments only, or no data and no name)."""
     if block.startswith(b"data: ") and b"\n" not in block and b"\r" not in block:
-        return ServerSentEvent(data=block[6:].decode("utf-8", "replace"))  # the usual case, on its own
+        return ServerSentEvent("message", block[6:].decode("utf-8", "replace"))  # the usual case, on its own
     name = ""
     data: list[str] = []
     pending = False

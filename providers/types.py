@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
@@ -142,31 +143,39 @@ class Completion(Frozen):
     usage_missing: bool = False
 
 
-class TextDelta(Frozen):
+# Stream events are built once per event of every stream from values the adapters already checked: frozen slotted
+# dataclasses (≈ 0.3 µs each) rather than validated models (≈ 0.7 µs), with the same fields and `kind`.
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TextDelta:
+    text: str
     kind: Literal["text"] = "text"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ReasoningDelta:
     text: str
-
-
-class ReasoningDelta(Frozen):
     kind: Literal["reasoning"] = "reasoning"
-    text: str
 
 
-class ToolCallDelta(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ToolCallDelta:
     """A fragment of a tool call; fragments with the same `index` concatenate."""
 
-    kind: Literal["tool_call"] = "tool_call"
     index: int
     id: str | None = None
     name: str | None = None
     arguments: str = ""
+    kind: Literal["tool_call"] = "tool_call"
 
 
-class StreamDone(Frozen):
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamDone:
     """The last event of every successful stream: the assembled completion, usage and finish reason."""
 
-    kind: Literal["done"] = "done"
     completion: Completion
+    kind: Literal["done"] = "done"
 
 
 StreamEvent = TextDelta | ReasoningDelta | ToolCallDelta | StreamDone

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import orjson
+
 from providers.types import Message
 from storage.connection import Connection, is_postgres
 from storage.db import Job, Store
@@ -250,7 +252,7 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
         "warm_account": turn.warm_account,
         "warm_until": to_ms(now + WARM_TTL),
     }
-    texts = json.dumps([m.model_dump_json() for m in turn.messages]) if turn.messages else None
+    texts = _json_array([m.model_dump_json() for m in turn.messages]) if turn.messages else None
 
     def job(conn: Connection) -> None:
         if turn.restart:
@@ -262,6 +264,37 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
     return job
 
 
+def _json_array(texts: list[str]) -> str:
+    """`texts` as a JSON array (orjson; the standard library for a string orjson refuses, a lone surrogate)."""
+    try:
+        return orjson.dumps(texts).decode()
+    except TypeError:  # orjson.JSONEncodeError is a TypeError
+        return json.dumps(texts)
+
+
+#: messages already read, by their stored JSON text: a stored body never changes, and a `Message` is frozen, so a
+#: conversation's history is validated once per process rather than on every turn (bounded; cleared when full)
+_READ: dict[str, Message] = {}
+_READ_MAX = 2048
+#: longer texts are validated on every read (the cache stays small)
+_READ_MAX_CHARS = 16_384
+
+
+def _validated(text: str) -> Message:
+    return Message.model_validate_json(text)
+
+
+def _message(text: str) -> Message:
+    message = _READ.get(text)
+    if message is None:
+        message = _validated(text)
+        if len(text) <= _READ_MAX_CHARS:
+            if len(_READ) >= _READ_MAX:
+                _READ.clear()
+            _READ[text] = message
+    return message
+
+
 def _conversation(conversation_id: str, rows: list[Any]) -> Conversation:
     created, updated, pin_p, pin_m, pin_at, cur_p, cur_m, pref_p, pref_m, tokens, task_type, history, *warm, _ = rows[0]
     warm_account, warm_model, warm_until = warm
@@ -269,7 +302,7 @@ def _conversation(conversation_id: str, rows: list[Any]) -> Conversation:
         id=conversation_id,
         created_at=from_ms(created),
         updated_at=from_ms(updated),
-        messages=tuple(Message.model_validate_json(row[-1]) for row in rows if row[-1] is not None),
+        messages=tuple(_message(row[-1]) for row in rows if row[-1] is not None),
         pinned=Pin(pin_p, pin_m, from_ms(pin_at)) if pin_p else None,
         current_provider=cur_p,
         current_model=cur_m,

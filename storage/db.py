@@ -18,6 +18,7 @@ On PostgreSQL (`Store.open(..., database=Database("postgresql", url=…))`) the 
 
 from __future__ import annotations
 
+import functools
 import os
 import sqlite3
 import threading
@@ -75,6 +76,11 @@ class _Connection:
     async def run(self, job: Job[T]) -> T:
         result: T = await self._aio._execute(job, self._aio._conn)  # type: ignore[no-untyped-call]
         return result
+
+    def submit(self, job: Job[object]) -> None:
+        """Queue `job` on the thread and return at once: nobody awaits it, and what it raises is dropped (the
+        thread runs queued work in order, so a later `close` still waits for it)."""
+        self._aio._tx.put_nowait((None, functools.partial(job, self._aio._conn)))
 
     async def close(self) -> None:
         await self._aio.close()
@@ -269,7 +275,8 @@ class Store:
         """`write(job)` for a short job: run on the event loop when the write lock is free right now (no hop to the
         thread), else on the thread as `write` does, waiting for the lock. Same transaction, same guarantees.
 
-        Every `CHECKPOINT_EVERY`th quick write then checkpoints the WAL on the thread (see storage/quick.py).
+        Every `CHECKPOINT_EVERY`th quick write then queues a checkpoint of the WAL on the thread, not awaited: the
+        caller's answer never waits for the database file's write (see storage/quick.py).
 
         Raises:
             StoreLocked, StoreCorrupt, StoreError: as `write`.
@@ -285,7 +292,7 @@ class Store:
             return await self.write(job)
         if quick.writes >= CHECKPOINT_EVERY:
             quick.writes = 0
-            await self.checkpoint()
+            self.checkpoint_later()
         return result
 
     async def quick_read(self, job: Job[T]) -> T:
@@ -306,7 +313,14 @@ class Store:
         Nothing to do on PostgreSQL (the server checkpoints on its own)."""
         if self._pg is not None:
             return
-        await self.run(lambda conn: conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall())
+        await self.run(_checkpoint_job)
+
+    def checkpoint_later(self) -> None:
+        """`checkpoint`, queued on the store's thread behind its current work and not awaited: it runs after the
+        caller's request, off its await chain. A PASSIVE checkpoint that fails (another one runs) is simply retried
+        by the next one; the WAL only grows until then."""
+        if self._conn is not None:
+            self._conn.submit(_checkpoint_job)
 
     async def fetchall(self, sql: str, params: Params = ()) -> list[Any]:
         """Rows of one read statement (autocommit: one statement is its own consistent snapshot)."""
@@ -335,6 +349,10 @@ class Store:
             await self.fetchall("SELECT 1")
             return ["ok"]
         return [str(row[0]) for row in await self.fetchall("PRAGMA integrity_check")]
+
+
+def _checkpoint_job(conn: Connection) -> object:
+    return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
 
 
 def _configure(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:

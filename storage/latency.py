@@ -19,6 +19,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+import orjson
+
 from storage.connection import Connection
 from storage.db import Job
 from storage.windows import to_ms
@@ -79,6 +81,30 @@ def percentile(values: Sequence[float], pct: float) -> float | None:
     return ordered[rank]
 
 
+Window = list[list[float | int | None]]
+
+
+def _load_window(text: str) -> tuple[Window, bool]:
+    """A stored window, and whether orjson read it (it then holds no NaN or infinity: orjson refuses those, and
+    the standard library, which wrote them once, reads them back as before)."""
+    try:
+        window: Window = orjson.loads(text)
+    except orjson.JSONDecodeError:
+        window = json.loads(text)
+        return window, False
+    return window, True
+
+
+def _dump_window(window: Window, finite: bool) -> str:
+    """`window` as JSON for `json.loads`: orjson when every value is finite (it would write a NaN as null), else the
+    standard library, as before."""
+    return orjson.dumps(window).decode() if finite else json.dumps(window)
+
+
+def _finite(*values: float | None) -> bool:
+    return all(value is None or math.isfinite(value) for value in values)
+
+
 def observe_job(
     provider: str,
     model: str,
@@ -103,7 +129,7 @@ def observe_job(
         seq = max((int(r[5]) for r in rows), default=0) + 1
         row = next((tuple(r[1:]) for r in rows if r[0] == account), None)
         samples, ttft, tps, recent, mine = (0, None, None, "[]", 0) if row is None else row
-        window: list[list[float | int | None]] = json.loads(recent)
+        window, finite = _load_window(recent)
         window.append([ttft_ms, tokens_per_s, 1 if ok else 0])
         if ok and seq - 1 - mine >= STALE_AFTER:  # a stale estimate restarts from this (the probe's) sample
             ttft = None if ttft_ms is not None else ttft
@@ -116,7 +142,7 @@ def observe_job(
                 ttft_ewma_ms = excluded.ttft_ewma_ms, tps_ewma = excluded.tps_ewma, recent = excluded.recent,
                 seq = excluded.seq, updated_at = excluded.updated_at""",
             (provider, model, account, samples + 1, _ewma(ttft, ttft_ms), _ewma(tps, tokens_per_s),
-             json.dumps(window[-RECENT_SAMPLES:]), seq, to_ms(now)),
+             _dump_window(window[-RECENT_SAMPLES:], finite and _finite(ttft_ms, tokens_per_s)), seq, to_ms(now)),
         )  # fmt: skip
         if ok and task_type is not None and output_tokens > 0:
             conn.execute(
@@ -147,7 +173,7 @@ def _row(values: _Values) -> SpeedRow:
 
 def _derive(values: _Values) -> SpeedRow:
     provider, model, account, samples, ttft, tps, recent, seq = values
-    window: list[list[float | int | None]] = json.loads(recent)
+    window, _ = _load_window(recent)
     ttfts = [float(s[0]) for s in window if s[0] is not None]
     failures = sum(1 for s in window if not s[2])
     last = next((s for s in reversed(window) if s[0] is not None), None)

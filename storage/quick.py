@@ -9,7 +9,8 @@ thread, so quotas and budgets stay exact across processes.
 
 Commits here do not fsync (WAL with `synchronous = NORMAL`, as on the thread), and this connection never
 checkpoints on its own (`wal_autocheckpoint = 0`): a checkpoint writes the database file and may fsync, so the
-store runs it on its thread every `CHECKPOINT_EVERY` quick writes instead.
+store queues one on its thread every `CHECKPOINT_EVERY` quick writes instead, without awaiting it (a request that
+happened to be the 128th never waits for the file's write).
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from providers.calendar import first_of_next_month, local_date, local_midnight, 
 
 MINUTE = timedelta(seconds=60)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_MILLISECOND = timedelta(milliseconds=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +69,11 @@ def _month_window(now: datetime, tz: str) -> Window:
 
 
 def to_ms(instant: datetime) -> int:
-    """Unix milliseconds of an aware datetime: how the store keeps every instant."""
-    return (require_aware(instant) - _EPOCH) // timedelta(milliseconds=1)
+    """Unix milliseconds of an aware datetime: how the store keeps every instant (aware subtraction is in UTC
+    whatever the zone, so no conversion is built; a naive datetime is refused as `require_aware` refuses it)."""
+    if instant.tzinfo is None or instant.utcoffset() is None:
+        require_aware(instant)
+    return (instant - _EPOCH) // _MILLISECOND
 
 
 def from_ms(ms: int) -> datetime:

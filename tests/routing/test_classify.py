@@ -91,3 +91,17 @@ def test_adversarial_prompts_are_classified_in_linear_time(text: str) -> None:
     started = time.perf_counter()
     classify_text(text)
     assert time.perf_counter() - started < 1.0  # generous: ~40 ms here; quadratic backtracking took seconds
+
+
+def test_feature_words_match_only_as_whole_words_in_any_case() -> None:
+    assert "creative form" in classify_text("Write a POEM about queues.").features
+    assert "creative form" not in classify_text("The apoem and poems_ variables are unrelated.").features
+    assert "creative form" in classify_text("story-telling, then a poem").features
+
+
+def test_an_error_with_its_location_needs_the_error_name_within_sixty_word_characters_of_its_start() -> None:
+    near = "x" * 60 + "Error: bad value at line 3"
+    far = "x" * 61 + "Error: bad value at line 3"
+    assert "error with location" in classify_text(near).features
+    assert "error with location" not in classify_text(far).features
+    assert "error with location" in classify_text("raised " + far[1:] + " and ValueError at line 4").features

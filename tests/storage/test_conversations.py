@@ -6,6 +6,7 @@ from datetime import timedelta
 
 import pytest
 
+import storage.conversations
 from providers.types import Message, ToolCall
 from storage.conversations import Conversations, Pin, Turn, save_turn_job
 from storage.db import Store
@@ -92,3 +93,24 @@ async def test_an_unknown_id_misses_and_a_taken_id_is_refused(store: Store) -> N
     await conversations.create(NOW, conversation_id="taken")
     with pytest.raises(ValueError, match="already exists"):
         await conversations.create(NOW, conversation_id="taken")
+
+
+async def test_a_history_read_again_is_validated_once_and_comes_back_the_same(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    conversations = Conversations(store)
+    created = await conversations.create(NOW)
+    turns = (Message(role="user", content="héllo ✓ once"), Message(role="assistant", content="answered once"))
+    await store.write(save_turn_job(created.id, Turn(turns, "openai", "gpt-4.1", 12, None, None), NOW))
+    first = await conversations.get(created.id)
+    validated: list[str] = []
+
+    def counted(text: str) -> Message:
+        validated.append(text)
+        return Message.model_validate_json(text)
+
+    monkeypatch.setattr(storage.conversations, "_validated", counted)
+    again = await conversations.get(created.id)
+    assert first is not None and again is not None
+    assert again.messages == first.messages == turns
+    assert validated == []

@@ -3,6 +3,7 @@ percentiles and failure ratio, each pool's sequence, and the output size per tas
 
 from __future__ import annotations
 
+import json
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -82,3 +83,23 @@ async def test_each_read_shows_the_latest_observation_of_a_row_read_before(store
     after = (await store.read(read_speeds_job())).rows["google", "m", "g1"]
     assert again == first and (first.samples, first.failure_ratio) == (1, 0.0)
     assert (after.samples, after.failure_ratio, after.last_ttft_ms) == (2, 0.5, 100.0)
+
+
+async def test_a_window_holding_a_non_finite_sample_is_read_and_written_back_as_the_standard_library_wrote_it(
+    store: Store,
+) -> None:
+    await migrate(store)
+    await observe(store, "g1", 100.0, float("inf"))
+    await observe(store, "g1", 300.0)
+    rows = await store.fetchall("SELECT recent FROM latency_stats")
+    assert rows[0][0] == "[[100.0, Infinity, 1], [300.0, 100.0, 1]]"
+    row = (await store.read(read_speeds_job())).rows["google", "m", "g1"]
+    assert (row.ttft_p50_ms, row.ttft_p95_ms, row.last_tokens_per_s) == (100.0, 300.0, 100.0)
+
+
+async def test_a_finite_window_reads_back_the_same_samples_it_was_given(store: Store) -> None:
+    await migrate(store)
+    for ttft in (1.7409999999999999, 2.2, 0.1 + 0.2):
+        await observe(store, "g1", ttft, 46242.774566473985)
+    recent = (await store.fetchall("SELECT recent FROM latency_stats"))[0][0]
+    assert json.loads(recent) == [[t, 46242.774566473985, 1] for t in (1.7409999999999999, 2.2, 0.1 + 0.2)]

@@ -12,6 +12,7 @@ from pathlib import Path
 import anyio
 import pytest
 
+import storage.db
 from storage.connection import Connection
 from storage.db import Store
 from storage.errors import StoreError, StoreLocked
@@ -138,21 +139,42 @@ async def test_a_quick_write_whose_commit_fails_is_rolled_back_and_the_connectio
     assert await _count(store, "child") == 0
 
 
-async def test_every_so_many_quick_writes_checkpoint_the_wal_on_the_stores_thread(
+async def test_every_so_many_quick_writes_queue_a_checkpoint_of_the_wal_that_no_caller_awaits(
     store: Store, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    checkpoints: list[None] = []
-    checkpoint = store.checkpoint
+    queued: list[None] = []
+    checkpoint_later = store.checkpoint_later
 
-    async def counted() -> None:
-        checkpoints.append(None)
-        await checkpoint()
+    def counted() -> None:
+        queued.append(None)
+        checkpoint_later()
 
-    monkeypatch.setattr(store, "checkpoint", counted)
+    async def awaited() -> None:
+        raise AssertionError("a quick write awaited a checkpoint")
+
+    monkeypatch.setattr(store, "checkpoint_later", counted)
+    monkeypatch.setattr(store, "checkpoint", awaited)
     for i in range(CHECKPOINT_EVERY * 2 + 1):
         await store.quick_write(functools.partial(_insert, pool=f"p{i}"))
-    assert len(checkpoints) == 2
+    assert len(queued) == 2
     assert await _count(store) == CHECKPOINT_EVERY * 2 + 1
+
+
+async def test_a_queued_checkpoint_runs_on_the_stores_thread_in_order_and_its_failure_harms_nothing(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[int] = []
+
+    def failing(conn: Connection) -> object:
+        threads.append(threading.get_ident())
+        raise sqlite3.OperationalError("database table is locked")
+
+    monkeypatch.setattr(storage.db, "_checkpoint_job", failing)
+    store.checkpoint_later()
+    await store.quick_write(functools.partial(_insert, pool="p1"))
+    # the thread runs its queue in order: once later work on it is done, the checkpoint has run there
+    assert await _count(store) == 1
+    assert threads and threads[0] != threading.get_ident()
 
 
 async def test_quick_work_asked_from_another_thread_takes_the_stores_thread(store: Store) -> None:

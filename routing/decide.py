@@ -14,7 +14,7 @@ from routing.filters import detail, evaluate, filter_counts, no_candidate_messag
 from routing.latency import latency_notes
 from routing.preferences import Preferences
 from routing.reason import decided_by, filters_reason, switch_why
-from routing.score import Context, Evaluation, Group, build_groups, pool_order
+from routing.score import Context, Evaluation, Group, build_groups, pool_order, strategy_order
 from routing.spend_order import pace, spend_order
 from routing.target import (
     Target,
@@ -56,6 +56,8 @@ def _pool(g: Group, seed: int, ctx: Context) -> tuple[list[Evaluation], str | No
     (routing/spend_order.py) among the strategy's otherwise equal accounts."""
     if len(g.survivors) < 2:
         return g.survivors, None
+    if not (g.timed or ctx.max_speed):  # no member is de-ranked or probed
+        return spend_order(strategy_order(g.survivors, seed), ctx)
     order = pool_order(g.survivors, seed, ctx.max_speed)
     if ctx.max_speed or any(e.probe or e.deranked for e in order):
         return order, None

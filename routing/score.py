@@ -433,7 +433,7 @@ def _flag(g: Group, ctx: Context) -> None:
 def pool_order(survivors: list[Evaluation], seed: int, max_speed: bool = False) -> list[Evaluation]:
     """The pool's accounts in the order to try them: its strategy's, then a probe first and de-ranked accounts
     last; under max_speed, by predicted completion (unobserved first)."""
-    ordered = _strategy_order(survivors, seed)
+    ordered = strategy_order(survivors, seed)
     if len(ordered) < 2 or not (max_speed or any(e.deranked for e in ordered)):
         return ordered
     return sorted(
@@ -442,7 +442,8 @@ def pool_order(survivors: list[Evaluation], seed: int, max_speed: bool = False) 
     )
 
 
-def _strategy_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
+def strategy_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
+    """The pool's accounts in its strategy's order (least_used, random, or round_robin from the shared cursor)."""
     if len(survivors) < 2:
         return survivors
     strategy = survivors[0].c.pool
@@ -452,4 +453,7 @@ def _strategy_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
         return sorted(
             survivors, key=lambda e: hashlib.blake2b(f"{seed}:{e.c.account}".encode(), digest_size=8).digest()
         )
-    return sorted(survivors, key=lambda e: ((e.c.pool_index - e.c.pool_cursor) % e.c.pool_size, e.c.account))
+    keys = [((c.pool_index - c.pool_cursor) % c.pool_size, c.account) for c in [e.c for e in survivors]]
+    if keys == sorted(keys):
+        return survivors  # already in order (the cursor at the pool's start): nothing to move
+    return [survivors[i] for i in sorted(range(len(keys)), key=keys.__getitem__)]

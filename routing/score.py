@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from operator import attrgetter
 
 from providers.models import ModelProfile, TaskType
 from providers.types import WireKind
@@ -234,6 +235,7 @@ class Context:
         setup = self.setup = _setup(prefs, task, self.budget_mode)
         self.weights = setup.weights
         self.weight_values = setup.weight_values
+        self.statics = setup.statics
         self.task_type = task.task_type
         self.max_context = task.quality == "max_context"
         self.margins: dict[tuple[str, str], float] = {}
@@ -331,25 +333,21 @@ def _score_group(g: Group, ctx: Context) -> None:
         headroom, cheapest, p50 = first.headroom, first.cost, c.latency_p50_ms
     else:
         headroom, cheapest, p50 = _pool_aggregates(members)
-    setup = ctx.setup
-    found = setup.statics.get((id(model), g.prov, g.model, c.substituted_for))
+    alias = c.substituted_for
+    found = ctx.statics.get((id(model), g.prov, g.model, alias))
     static = (
         found[1]
         if found is not None and found[0] is model
-        else setup.static(model, g.prov, g.model, c.substituted_for, ctx.task_type)
+        else ctx.setup.static(model, g.prov, g.model, alias, ctx.task_type)
     )
     quality, speed, preference, ql, tl, cl, default, window, tiers = static
     cost = _COST_PARTS.get(cheapest)
     if cost is None:
-        cost = cost_part(cheapest)
-        if len(_COST_PARTS) >= _SHARED_MAX:
-            _COST_PARTS.clear()
-        _COST_PARTS[cheapest] = cost
+        cost = _cost_part(cheapest)
     timed = g.timed
-    predictions = None
-    if timed:
-        pool = g.survivors or members
-        predictions = [e.predicted for e in pool if e.predicted is not None and not e.deranked]
+    predictions = (
+        [e.predicted for e in (g.survivors or members) if e.predicted is not None and not e.deranked] if timed else None
+    )
     if predictions:
         latency = latency_part(sum(predictions) / len(predictions))
     else:
@@ -367,6 +365,14 @@ def _score_group(g: Group, ctx: Context) -> None:
     speed_key = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0) if ctx.max_speed else 0.0
     g.key = (model.uncatalogued, all_deranked, speed_key, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total,
              g.prov, g.model)  # fmt: skip
+
+
+def _cost_part(cheapest: float) -> float:
+    cost = cost_part(cheapest)
+    if len(_COST_PARTS) >= _SHARED_MAX:
+        _COST_PARTS.clear()
+    _COST_PARTS[cheapest] = cost
+    return cost
 
 
 #: cost_part by worst-case cost (a handful of values per setup and task size); cleared when full
@@ -392,29 +398,32 @@ def _pool_aggregates(members: list[Evaluation]) -> tuple[float, float, float | N
 def build_groups(evals: list[Evaluation], ctx: Context) -> list[Group]:
     """Groups of every candidate no static filter removed, best policy key first."""
     groups: dict[tuple[str, str], Group] = {}
+    get = groups.get
     for e in evals:
-        if e.filter in STATIC_FILTERS:
+        found = e.filter
+        if found is not None and found in STATIC_FILTERS:
             continue
-        key = (e.prov, e.c.model.id)
-        g = groups.get(key)
+        c = e.c
+        key = (e.prov, c.model.id)
+        g = get(key)
         if g is None:
             g = groups[key] = Group(*key)
         g.members.append(e)
-        if e.c.speed is not None:
+        if c.speed is not None:
             g.timed = True
-        if e.filter is None:
+        if found is None:
             g.survivors.append(e)
         else:
-            g.filters.add(e.filter)
+            g.filters.add(found)
     for g in groups.values():
         if g.timed:
             _flag(g, ctx)
         _score_group(g, ctx)
-    return sorted(groups.values(), key=_group_key)
+    return sorted(groups.values(), key=_GROUP_KEY)
 
 
-def _group_key(g: Group) -> tuple[float | str, ...]:
-    return g.key
+#: a group's policy key (a C-level getter: the sort calls it once per group of every call)
+_GROUP_KEY = attrgetter("key")
 
 
 def _flag(g: Group, ctx: Context) -> None:

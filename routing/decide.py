@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from routing.filters import detail, evaluate, filter_counts, no_candidate_message
+from routing.filters import evaluate, exclusions, filter_counts, no_candidate_message
 from routing.latency import latency_notes
 from routing.preferences import Preferences
 from routing.reason import decided_by, filters_reason, switch_why
@@ -152,11 +152,7 @@ def decide(
     if reason is not None and _won_by_pacing(alive, paced, target):
         reason = "limit"
     switch = _switch(chosen, conversation, target, target_filters, free_why, preferences)
-    excluded = tuple(
-        Exclusion(e.c.provider, e.c.model.id, e.c.account, e.filter, detail(e, ctx))
-        for e in evals
-        if e.filter is not None
-    )
+    excluded = exclusions(evals, ctx)
     return Decision(
         chosen=chosen,
         ranked=tuple(ranked),
@@ -216,6 +212,8 @@ def _won_by_pacing(alive: list[Group], paced: set[tuple[str, str]], target: Targ
 
 
 def _paced_lines(alive: list[Group], paced: set[tuple[str, str]]) -> tuple[str, ...]:
+    if not paced:
+        return ()
     return tuple(
         f"paced {g.prov}/{g.model}: every account runs out before its reset at this rate; kept for the task types "
         "that rank it first"
@@ -279,7 +277,8 @@ def _explain(
     if excluded:
         lines.append(f"{len(excluded)} excluded: " + filter_counts([x.filter for x in excluded]))
     if chosen is not None:
-        lines.extend(latency_notes(ranked))
+        if ctx.timed:  # otherwise no candidate is de-ranked or probed
+            lines.extend(latency_notes(ranked))
         lines.append(f"chose {chosen.label} ({reason}; score {chosen.score.total:.3f})")
         if chosen.substitution is not None:
             lines.append(f"routed as the replacement: {chosen.substitution}")

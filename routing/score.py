@@ -244,6 +244,8 @@ class Context:
         #: output tokens the predicted completion times assume (routing.latency)
         self.expected_output = expected_output(task)
         self.max_speed = task.quality == "max_speed"
+        #: whether any group carries a speed estimate (set by build_groups)
+        self.timed = False
         self.lists = setup.lists
         self.by_model = setup.by_model
         self.default = setup.default
@@ -417,6 +419,7 @@ def build_groups(evals: list[Evaluation], ctx: Context) -> list[Group]:
             g.filters.add(found)
     for g in groups.values():
         if g.timed:
+            ctx.timed = True
             _flag(g, ctx)
         _score_group(g, ctx)
     return sorted(groups.values(), key=_GROUP_KEY)

@@ -125,8 +125,8 @@ def decide(
     (a conversation's own pin lives in `conversation.pin` and wins). `seed` drives the `random` pool strategy.
     """
     ctx = Context(task, preferences, now)
-    evals = evaluate(candidates, ctx)
-    groups, paced = pace(build_groups(evals, ctx), ctx)
+    evals, gathered = evaluate(candidates, ctx)
+    groups, paced = pace(build_groups(gathered, ctx), ctx)
     target = effective_pin(task, conversation, manual)
     free_why: SwitchWhy | None = None
     if target is None:

@@ -7,12 +7,13 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from routing.latency import predicted_p95_ms
-from routing.score import Context, Evaluation, account_headroom
-from routing.types import RUNTIME_FILTERS, CandidateState, Exclusion, Filter
+from routing.score import Context, Evaluation, Group, account_headroom
+from routing.types import RUNTIME_FILTERS, STATIC_FILTERS, CandidateState, Exclusion, Filter
 
 
-def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluation]:
-    """Each candidate's first failing filter (None: it survives) and what it would cost.
+def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> tuple[list[Evaluation], list[Group]]:
+    """Each candidate's first failing filter (None: it survives) and what it would cost; and the groups (one per
+    provider and model, in first-seen order, not yet scored) of every candidate no static filter removed.
 
     One loop with the shared values in locals: this runs for every candidate of every request.
     """
@@ -20,11 +21,13 @@ def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluat
     free_only, max_cost = ctx.free_only, ctx.task.max_cost_usd
     max_latency_ms = ctx.task.max_latency_s * 1000 if ctx.task.max_latency_s is not None else None
     out: list[Evaluation] = []
+    groups: dict[tuple[str, str], Group] = {}
     for c in candidates:
         model = c.model
-        found_info = models.get((id(model), c.kind))
-        info = found_info[1] if found_info is not None and found_info[0] is model else model_info(model, c.kind)
-        retired, missing, too_big, inp, out_tokens, paid_cost, model_free = info
+        kind = c.kind
+        found_info = models.get((id(model), kind))
+        info = found_info[1] if found_info is not None and found_info[0] is model else model_info(model, kind)
+        retired, missing, too_big, inp, out_tokens, paid_cost, model_free, model_id = info
         free = model_free if c.free_tier is None else c.free_tier
         cost = c.estimated_cost_usd if c.estimated_cost_usd is not None else (0.0 if free else paid_cost)
         stateful = c.windows or c.exhausted_until is not None
@@ -53,8 +56,24 @@ def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> list[Evaluat
             or c.breaker_open_until is not None
         ):
             found = _state_filter(c, now, inp, cost)
-        out.append(Evaluation(c, provs.get(c.provider) or norm(c.provider), found, inp, out_tokens, cost, headroom))
-    return out
+        provider = c.provider
+        prov = provs.get(provider) or norm(provider)
+        e = Evaluation(c, prov, found, inp, out_tokens, cost, headroom)
+        out.append(e)
+        if found is not None and found in STATIC_FILTERS:
+            continue
+        key = (prov, model_id)
+        g = groups.get(key)
+        if g is None:
+            g = groups[key] = Group(prov, model_id)
+        g.members.append(e)
+        if c.speed is not None:
+            g.timed = True
+        if found is None:
+            g.survivors.append(e)
+        else:
+            g.filters.add(found)
+    return out, list(groups.values())
 
 
 def _state_filter(c: CandidateState, now: datetime, inp: int, cost: float) -> Filter | None:

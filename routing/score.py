@@ -16,7 +16,6 @@ from routing.latency import expected_output, latency_part, pool_flags, predicted
 from routing.preferences import BudgetMode, Preferences, QualityMode
 from routing.types import (
     DEFAULT_OUTPUT_TOKENS,
-    STATIC_FILTERS,
     CandidateState,
     Filter,
     ScoreBreakdown,
@@ -144,7 +143,7 @@ class Group:
         self.timed = False
 
 
-_ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool]
+_ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool, str]
 _NOTHING: frozenset[str] = frozenset()
 #: model_info shared across decide() calls: per (input tokens, output tokens, needs, day), a table keyed by
 #: (id(model), wire) holding the model itself, so an id reused by another object never matches; cleared when full
@@ -267,7 +266,7 @@ class Context:
 
     def model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
         """The per-model part of a candidate's evaluation (retired, missing capabilities, too big, token counts,
-        worst-case cost, free)."""
+        worst-case cost, free, the model's id)."""
         key = (id(model), kind)
         found = self.models.get(key)
         if found is not None and found[0] is model:
@@ -293,6 +292,7 @@ class Context:
             out,
             (inp * model.input_cost_per_1m + out * model.output_cost_per_1m) / 1_000_000,
             (model.is_free and not model.uncatalogued) or model.free_tier,
+            model.id,
         )
 
     def norm(self, provider: str) -> str:
@@ -397,32 +397,15 @@ def _pool_aggregates(members: list[Evaluation]) -> tuple[float, float, float | N
     return headroom / len(members), cheapest, (latency_sum / latency_n if latency_n else None)
 
 
-def build_groups(evals: list[Evaluation], ctx: Context) -> list[Group]:
-    """Groups of every candidate no static filter removed, best policy key first."""
-    groups: dict[tuple[str, str], Group] = {}
-    get = groups.get
-    for e in evals:
-        found = e.filter
-        if found is not None and found in STATIC_FILTERS:
-            continue
-        c = e.c
-        key = (e.prov, c.model.id)
-        g = get(key)
-        if g is None:
-            g = groups[key] = Group(*key)
-        g.members.append(e)
-        if c.speed is not None:
-            g.timed = True
-        if found is None:
-            g.survivors.append(e)
-        else:
-            g.filters.add(found)
-    for g in groups.values():
+def build_groups(groups: list[Group], ctx: Context) -> list[Group]:
+    """The groups routing/filters.py gathered, scored, best policy key first."""
+    for g in groups:
         if g.timed:
             ctx.timed = True
             _flag(g, ctx)
         _score_group(g, ctx)
-    return sorted(groups.values(), key=_GROUP_KEY)
+    groups.sort(key=_GROUP_KEY)
+    return groups
 
 
 #: a group's policy key (a C-level getter: the sort calls it once per group of every call)

@@ -112,7 +112,13 @@ def paced_group(g: Group, ctx: Context) -> bool:
     tiers = g.tiers
     if tiers.task_list == 0 or tiers.quality_list == 0:
         return False
-    return all(standing(e, ctx.now).paced for e in g.survivors)
+    now = ctx.now
+    for e in g.survivors:  # a loop: all() and its generator cost more than the one or two accounts of most pools
+        if not standing(e, now).paced:
+            break
+    else:
+        return True
+    return False
 
 
 def pace(groups: list[Group], ctx: Context) -> tuple[list[Group], set[tuple[str, str]]]:
@@ -120,7 +126,8 @@ def pace(groups: list[Group], ctx: Context) -> tuple[list[Group], set[tuple[str,
     groups' (provider, model)."""
     paced: set[tuple[str, str]] = set()
     for g in groups:
-        if g.survivors and g.survivors[0].c.windows and paced_group(g, ctx):
+        survivors = g.survivors
+        if survivors and survivors[0].c.windows and paced_group(g, ctx):
             paced.add((g.prov, g.model))
             g.key = (*g.key[:6], 1, *g.key[6:])
     if not paced:

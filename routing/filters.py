@@ -72,7 +72,7 @@ def evaluate(candidates: Sequence[CandidateState], ctx: Context) -> tuple[list[E
         if found is None:
             g.survivors.append(e)
         else:
-            g.filters.add(found)
+            g.filters = g.filters | {found}
     return out, list(groups.values())
 
 

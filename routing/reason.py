@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from routing.preferences import BudgetMode
 from routing.score import Group
 from routing.types import LIMIT_FILTERS, Filter, Reason, SwitchWhy, Task, Tiers
@@ -10,7 +12,7 @@ from routing.types import LIMIT_FILTERS, Filter, Reason, SwitchWhy, Task, Tiers
 CONFIDENT_MARGIN = 0.15
 
 
-def filters_reason(filters: set[Filter]) -> Reason:
+def filters_reason(filters: AbstractSet[Filter]) -> Reason:
     if filters & {"budget_mode", "max_cost"}:
         return "cost"
     if "context" in filters:

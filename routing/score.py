@@ -125,6 +125,9 @@ class Evaluation:
         self.probe = False
 
 
+_NO_FILTERS: frozenset[Filter] = frozenset()
+
+
 class Group:
     """The accounts of one (provider, model)."""
 
@@ -135,7 +138,8 @@ class Group:
         self.model = model
         self.members: list[Evaluation] = []
         self.survivors: list[Evaluation] = []
-        self.filters: set[Filter] = set()
+        #: the runtime filters that removed members (shared and empty until one does: most groups have none)
+        self.filters: frozenset[Filter] = _NO_FILTERS
         self.tiers: Tiers
         self.score: ScoreBreakdown
         self.key: tuple[float | str, ...] = ()
@@ -150,7 +154,8 @@ _NOTHING: frozenset[str] = frozenset()
 _SHARED_INFO: dict[tuple[object, ...], dict[tuple[int, str], tuple[ModelProfile, _ModelInfo]]] = {}
 _SHARED_MAX = 4096
 #: a group's part of the score and its tiers that depend only on the setup and the model (see `_Setup.static`)
-_Static = tuple[float, float, float, int | None, int | None, int | None, int, int | None, Tiers]
+#: (quality, speed, preference, tiers, uncatalogued, and the key's list positions, window and default as sorted)
+_Static = tuple[float, float, float, Tiers, bool, int, int, int, int, int]
 
 
 class _Setup:
@@ -188,7 +193,19 @@ class _Setup:
         default = 0 if self.default is None or self.default == prov else 1
         window = model.context_window if self.max_context else None
         # shared by every group of this model across calls: Tiers is treated as immutable (routing.types)
-        value = (quality, speed, preference, ql, tl, cl, default, window, Tiers(2, ql, cl, window, tl, default))
+        tiers = Tiers(2, ql, cl, window, tl, default)
+        value = (
+            quality,
+            speed,
+            preference,
+            tiers,
+            model.uncatalogued,
+            ql or 0,
+            cl or 0,
+            -(window or 0),
+            tl or 0,
+            default,
+        )
         if len(self.statics) >= _SHARED_MAX:
             self.statics.clear()
         self.statics[key] = (model, value)
@@ -342,7 +359,7 @@ def _score_group(g: Group, ctx: Context) -> None:
         if found is not None and found[0] is model
         else ctx.setup.static(model, g.prov, g.model, alias, ctx.task_type)
     )
-    quality, speed, preference, ql, tl, cl, default, window, tiers = static
+    quality, speed, preference, tiers, uncatalogued, ql, cl, window, tl, default = static
     cost = _COST_PARTS.get(cheapest)
     if cost is None:
         cost = _cost_part(cheapest)
@@ -365,8 +382,7 @@ def _score_group(g: Group, ctx: Context) -> None:
     else:
         healthy, all_deranked = g.survivors, False
     speed_key = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0) if ctx.max_speed else 0.0
-    g.key = (model.uncatalogued, all_deranked, speed_key, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total,
-             g.prov, g.model)  # fmt: skip
+    g.key = (uncatalogued, all_deranked, speed_key, ql, cl, window, tl, default, -total, g.prov, g.model)
 
 
 def _cost_part(cheapest: float) -> float:

@@ -4,6 +4,7 @@ own."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta, timezone
 
 from tests.routing.seed import LATER, cand, pool, prefs, run
@@ -53,3 +54,10 @@ def test_preferences_that_change_between_calls_rank_by_the_new_lists() -> None:
     second = run(candidates, prefs=prefs(task_preferences={"coding": ("anthropic", "openai")}))
     assert [r.provider for r in first.ranked] == ["openai", "anthropic"]
     assert [r.provider for r in second.ranked] == ["anthropic", "openai"]
+
+
+def test_deciding_leaves_every_candidate_as_it_was() -> None:
+    candidates = [cand("openai", cooldown_until=LATER), *pool("google", 3, cursor=1, per={"google-2": {"warm": True}})]
+    before = [replace(c) for c in candidates]
+    run(candidates)
+    assert candidates == before

@@ -9,13 +9,14 @@ from datetime import UTC, date, datetime, timedelta
 from bench.common import Options, Section, spread
 from providers.catalog import load_catalog
 from providers.models import ModelProfile
+from providers.types import WireKind
 from routing.decide import decide
 from routing.preferences import Preferences
 from routing.types import CandidateState, QuotaWindow, Task
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 PROVIDERS = ("openai", "anthropic", "google", "zai", "moonshot", "deepseek")
-KINDS = {"anthropic": "anthropic", "google": "gemini"}
+KINDS: dict[str, WireKind] = {"anthropic": "anthropic", "google": "gemini"}
 PREFERENCES = Preferences(
     default="zai",
     task_preferences={

@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from routing.filters import detail, evaluate, filter_counts, no_candidate_message
+from routing.filters import evaluate, exclusions, filter_counts, no_candidate_message
 from routing.latency import latency_notes
 from routing.preferences import Preferences
 from routing.reason import decided_by, filters_reason, switch_why
-from routing.score import Context, Evaluation, Group, build_groups, pool_order
+from routing.score import Context, Evaluation, Group, build_groups, pool_order, strategy_order
 from routing.spend_order import pace, spend_order
 from routing.target import (
     Target,
@@ -56,6 +56,8 @@ def _pool(g: Group, seed: int, ctx: Context) -> tuple[list[Evaluation], str | No
     (routing/spend_order.py) among the strategy's otherwise equal accounts."""
     if len(g.survivors) < 2:
         return g.survivors, None
+    if not (g.timed or ctx.max_speed):  # no member is de-ranked or probed
+        return spend_order(strategy_order(g.survivors, seed), ctx)
     order = pool_order(g.survivors, seed, ctx.max_speed)
     if ctx.max_speed or any(e.probe or e.deranked for e in order):
         return order, None
@@ -123,8 +125,8 @@ def decide(
     (a conversation's own pin lives in `conversation.pin` and wins). `seed` drives the `random` pool strategy.
     """
     ctx = Context(task, preferences, now)
-    evals = evaluate(candidates, ctx)
-    groups, paced = pace(build_groups(evals, ctx), ctx)
+    evals, gathered = evaluate(candidates, ctx)
+    groups, paced = pace(build_groups(gathered, ctx), ctx)
     target = effective_pin(task, conversation, manual)
     free_why: SwitchWhy | None = None
     if target is None:
@@ -150,11 +152,7 @@ def decide(
     if reason is not None and _won_by_pacing(alive, paced, target):
         reason = "limit"
     switch = _switch(chosen, conversation, target, target_filters, free_why, preferences)
-    excluded = tuple(
-        Exclusion(e.c.provider, e.c.model.id, e.c.account, e.filter, detail(e, ctx))
-        for e in evals
-        if e.filter is not None
-    )
+    excluded = exclusions(evals, ctx)
     return Decision(
         chosen=chosen,
         ranked=tuple(ranked),
@@ -214,6 +212,8 @@ def _won_by_pacing(alive: list[Group], paced: set[tuple[str, str]], target: Targ
 
 
 def _paced_lines(alive: list[Group], paced: set[tuple[str, str]]) -> tuple[str, ...]:
+    if not paced:
+        return ()
     return tuple(
         f"paced {g.prov}/{g.model}: every account runs out before its reset at this rate; kept for the task types "
         "that rank it first"
@@ -277,7 +277,8 @@ def _explain(
     if excluded:
         lines.append(f"{len(excluded)} excluded: " + filter_counts([x.filter for x in excluded]))
     if chosen is not None:
-        lines.extend(latency_notes(ranked))
+        if ctx.timed:  # otherwise no candidate is de-ranked or probed
+            lines.extend(latency_notes(ranked))
         lines.append(f"chose {chosen.label} ({reason}; score {chosen.score.total:.3f})")
         if chosen.substitution is not None:
             lines.append(f"routed as the replacement: {chosen.substitution}")

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
+
 from routing.preferences import BudgetMode
 from routing.score import Group
-from routing.types import LIMIT_FILTERS, Filter, Reason, SwitchWhy, Task
+from routing.types import LIMIT_FILTERS, Filter, Reason, SwitchWhy, Task, Tiers
 
 #: A score margin this large between the first two groups gives full confidence.
 CONFIDENT_MARGIN = 0.15
 
 
-def filters_reason(filters: set[Filter]) -> Reason:
+def filters_reason(filters: AbstractSet[Filter]) -> Reason:
     if filters & {"budget_mode", "max_cost"}:
         return "cost"
     if "context" in filters:
@@ -49,24 +51,28 @@ def _mode_reason(task: Task, budget_mode: BudgetMode) -> Reason:
     return "cost" if budget_mode in ("cost_first", "free_only") else "preference"
 
 
+def _tier_reason(a: Tiers, b: Tiers) -> Reason | None:
+    """The reason of the first tier, in precedence order, on which `a` and `b` differ (None: they tie)."""
+    if a.target != b.target or a.quality_list != b.quality_list:
+        return "preference"
+    if a.cost_list != b.cost_list:
+        return "cost"
+    if a.context_window != b.context_window:
+        return "context"
+    if a.task_list != b.task_list or a.default != b.default:
+        return "preference"
+    return None
+
+
 def decided_by(first: Group, runner_up: Group | None, task: Task, budget_mode: BudgetMode) -> tuple[Reason, float]:
     """Which tier or score part put `first` ahead of `runner_up`, and how decisively (0.5..1)."""
     if runner_up is None:
         return _mode_reason(task, budget_mode), 1.0
     if first.key[1:3] != runner_up.key[1:3]:  # de-ranked, or max_speed's predicted completion (routing.latency)
         return "latency", 1.0
-    a, b = first.tiers, runner_up.tiers
-    tier_reasons: tuple[tuple[object, object, Reason], ...] = (
-        (a.target, b.target, "preference"),
-        (a.quality_list, b.quality_list, "preference"),
-        (a.cost_list, b.cost_list, "cost"),
-        (a.context_window, b.context_window, "context"),
-        (a.task_list, b.task_list, "preference"),
-        (a.default, b.default, "preference"),
-    )
-    for mine, theirs, reason in tier_reasons:
-        if mine != theirs:
-            return reason, 1.0
+    tier = _tier_reason(first.tiers, runner_up.tiers)
+    if tier is not None:
+        return tier, 1.0
     diffs = {
         name: (getattr(first.score, name) - getattr(runner_up.score, name)) * w
         for name, w in first.score.weights.items()

@@ -8,6 +8,7 @@ import math
 from collections.abc import Sequence
 from datetime import datetime
 from functools import cache
+from operator import attrgetter
 
 from providers.models import ModelProfile, TaskType
 from providers.types import WireKind
@@ -15,7 +16,6 @@ from routing.latency import expected_output, latency_part, pool_flags, predicted
 from routing.preferences import BudgetMode, Preferences, QualityMode
 from routing.types import (
     DEFAULT_OUTPUT_TOKENS,
-    STATIC_FILTERS,
     CandidateState,
     Filter,
     ScoreBreakdown,
@@ -125,6 +125,9 @@ class Evaluation:
         self.probe = False
 
 
+_NO_FILTERS: frozenset[Filter] = frozenset()
+
+
 class Group:
     """The accounts of one (provider, model)."""
 
@@ -135,7 +138,8 @@ class Group:
         self.model = model
         self.members: list[Evaluation] = []
         self.survivors: list[Evaluation] = []
-        self.filters: set[Filter] = set()
+        #: the runtime filters that removed members (shared and empty until one does: most groups have none)
+        self.filters: frozenset[Filter] = _NO_FILTERS
         self.tiers: Tiers
         self.score: ScoreBreakdown
         self.key: tuple[float | str, ...] = ()
@@ -143,14 +147,15 @@ class Group:
         self.timed = False
 
 
-_ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool]
+_ModelInfo = tuple[bool, frozenset[str], bool, int, int, float, bool, str]
 _NOTHING: frozenset[str] = frozenset()
 #: model_info shared across decide() calls: per (input tokens, output tokens, needs, day), a table keyed by
 #: (id(model), wire) holding the model itself, so an id reused by another object never matches; cleared when full
 _SHARED_INFO: dict[tuple[object, ...], dict[tuple[int, str], tuple[ModelProfile, _ModelInfo]]] = {}
 _SHARED_MAX = 4096
 #: a group's part of the score and its tiers that depend only on the setup and the model (see `_Setup.static`)
-_Static = tuple[float, float, float, int | None, int | None, int | None, int, int | None, Tiers]
+#: (quality, speed, preference, tiers, uncatalogued, and the key's list positions, window and default as sorted)
+_Static = tuple[float, float, float, Tiers, bool, int, int, int, int, int]
 
 
 class _Setup:
@@ -188,7 +193,19 @@ class _Setup:
         default = 0 if self.default is None or self.default == prov else 1
         window = model.context_window if self.max_context else None
         # shared by every group of this model across calls: Tiers is treated as immutable (routing.types)
-        value = (quality, speed, preference, ql, tl, cl, default, window, Tiers(2, ql, cl, window, tl, default))
+        tiers = Tiers(2, ql, cl, window, tl, default)
+        value = (
+            quality,
+            speed,
+            preference,
+            tiers,
+            model.uncatalogued,
+            ql or 0,
+            cl or 0,
+            -(window or 0),
+            tl or 0,
+            default,
+        )
         if len(self.statics) >= _SHARED_MAX:
             self.statics.clear()
         self.statics[key] = (model, value)
@@ -234,6 +251,7 @@ class Context:
         setup = self.setup = _setup(prefs, task, self.budget_mode)
         self.weights = setup.weights
         self.weight_values = setup.weight_values
+        self.statics = setup.statics
         self.task_type = task.task_type
         self.max_context = task.quality == "max_context"
         self.margins: dict[tuple[str, str], float] = {}
@@ -242,6 +260,8 @@ class Context:
         #: output tokens the predicted completion times assume (routing.latency)
         self.expected_output = expected_output(task)
         self.max_speed = task.quality == "max_speed"
+        #: whether any group carries a speed estimate (set by build_groups)
+        self.timed = False
         self.lists = setup.lists
         self.by_model = setup.by_model
         self.default = setup.default
@@ -263,7 +283,7 @@ class Context:
 
     def model_info(self, model: ModelProfile, kind: WireKind) -> _ModelInfo:
         """The per-model part of a candidate's evaluation (retired, missing capabilities, too big, token counts,
-        worst-case cost, free)."""
+        worst-case cost, free, the model's id)."""
         key = (id(model), kind)
         found = self.models.get(key)
         if found is not None and found[0] is model:
@@ -289,6 +309,7 @@ class Context:
             out,
             (inp * model.input_cost_per_1m + out * model.output_cost_per_1m) / 1_000_000,
             (model.is_free and not model.uncatalogued) or model.free_tier,
+            model.id,
         )
 
     def norm(self, provider: str) -> str:
@@ -331,25 +352,21 @@ def _score_group(g: Group, ctx: Context) -> None:
         headroom, cheapest, p50 = first.headroom, first.cost, c.latency_p50_ms
     else:
         headroom, cheapest, p50 = _pool_aggregates(members)
-    setup = ctx.setup
-    found = setup.statics.get((id(model), g.prov, g.model, c.substituted_for))
+    alias = c.substituted_for
+    found = ctx.statics.get((id(model), g.prov, g.model, alias))
     static = (
         found[1]
         if found is not None and found[0] is model
-        else setup.static(model, g.prov, g.model, c.substituted_for, ctx.task_type)
+        else ctx.setup.static(model, g.prov, g.model, alias, ctx.task_type)
     )
-    quality, speed, preference, ql, tl, cl, default, window, tiers = static
+    quality, speed, preference, tiers, uncatalogued, ql, cl, window, tl, default = static
     cost = _COST_PARTS.get(cheapest)
     if cost is None:
-        cost = cost_part(cheapest)
-        if len(_COST_PARTS) >= _SHARED_MAX:
-            _COST_PARTS.clear()
-        _COST_PARTS[cheapest] = cost
+        cost = _cost_part(cheapest)
     timed = g.timed
-    predictions = None
-    if timed:
-        pool = g.survivors or members
-        predictions = [e.predicted for e in pool if e.predicted is not None and not e.deranked]
+    predictions = (
+        [e.predicted for e in (g.survivors or members) if e.predicted is not None and not e.deranked] if timed else None
+    )
     if predictions:
         latency = latency_part(sum(predictions) / len(predictions))
     else:
@@ -365,8 +382,15 @@ def _score_group(g: Group, ctx: Context) -> None:
     else:
         healthy, all_deranked = g.survivors, False
     speed_key = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0) if ctx.max_speed else 0.0
-    g.key = (model.uncatalogued, all_deranked, speed_key, ql or 0, cl or 0, -(window or 0), tl or 0, default, -total,
-             g.prov, g.model)  # fmt: skip
+    g.key = (uncatalogued, all_deranked, speed_key, ql, cl, window, tl, default, -total, g.prov, g.model)
+
+
+def _cost_part(cheapest: float) -> float:
+    cost = cost_part(cheapest)
+    if len(_COST_PARTS) >= _SHARED_MAX:
+        _COST_PARTS.clear()
+    _COST_PARTS[cheapest] = cost
+    return cost
 
 
 #: cost_part by worst-case cost (a handful of values per setup and task size); cleared when full
@@ -389,32 +413,19 @@ def _pool_aggregates(members: list[Evaluation]) -> tuple[float, float, float | N
     return headroom / len(members), cheapest, (latency_sum / latency_n if latency_n else None)
 
 
-def build_groups(evals: list[Evaluation], ctx: Context) -> list[Group]:
-    """Groups of every candidate no static filter removed, best policy key first."""
-    groups: dict[tuple[str, str], Group] = {}
-    for e in evals:
-        if e.filter in STATIC_FILTERS:
-            continue
-        key = (e.prov, e.c.model.id)
-        g = groups.get(key)
-        if g is None:
-            g = groups[key] = Group(*key)
-        g.members.append(e)
-        if e.c.speed is not None:
-            g.timed = True
-        if e.filter is None:
-            g.survivors.append(e)
-        else:
-            g.filters.add(e.filter)
-    for g in groups.values():
+def build_groups(groups: list[Group], ctx: Context) -> list[Group]:
+    """The groups routing/filters.py gathered, scored, best policy key first."""
+    for g in groups:
         if g.timed:
+            ctx.timed = True
             _flag(g, ctx)
         _score_group(g, ctx)
-    return sorted(groups.values(), key=_group_key)
+    groups.sort(key=_GROUP_KEY)
+    return groups
 
 
-def _group_key(g: Group) -> tuple[float | str, ...]:
-    return g.key
+#: a group's policy key (a C-level getter: the sort calls it once per group of every call)
+_GROUP_KEY = attrgetter("key")
 
 
 def _flag(g: Group, ctx: Context) -> None:
@@ -433,7 +444,7 @@ def _flag(g: Group, ctx: Context) -> None:
 def pool_order(survivors: list[Evaluation], seed: int, max_speed: bool = False) -> list[Evaluation]:
     """The pool's accounts in the order to try them: its strategy's, then a probe first and de-ranked accounts
     last; under max_speed, by predicted completion (unobserved first)."""
-    ordered = _strategy_order(survivors, seed)
+    ordered = strategy_order(survivors, seed)
     if len(ordered) < 2 or not (max_speed or any(e.deranked for e in ordered)):
         return ordered
     return sorted(
@@ -442,7 +453,8 @@ def pool_order(survivors: list[Evaluation], seed: int, max_speed: bool = False) 
     )
 
 
-def _strategy_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
+def strategy_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
+    """The pool's accounts in its strategy's order (least_used, random, or round_robin from the shared cursor)."""
     if len(survivors) < 2:
         return survivors
     strategy = survivors[0].c.pool
@@ -452,4 +464,7 @@ def _strategy_order(survivors: list[Evaluation], seed: int) -> list[Evaluation]:
         return sorted(
             survivors, key=lambda e: hashlib.blake2b(f"{seed}:{e.c.account}".encode(), digest_size=8).digest()
         )
-    return sorted(survivors, key=lambda e: ((e.c.pool_index - e.c.pool_cursor) % e.c.pool_size, e.c.account))
+    keys = [((c.pool_index - c.pool_cursor) % c.pool_size, c.account) for c in [e.c for e in survivors]]
+    if keys == sorted(keys):
+        return survivors  # already in order (the cursor at the pool's start): nothing to move
+    return [survivors[i] for i in sorted(range(len(keys)), key=keys.__getitem__)]

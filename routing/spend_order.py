@@ -40,6 +40,7 @@ class Standing:
 
 
 _NONE = Standing(None, False, _NO_DEADLINE)
+_PACED_ONLY = Standing(None, True, _NO_DEADLINE)
 
 
 def standing(e: Evaluation, now: datetime) -> Standing:
@@ -59,7 +60,7 @@ def standing(e: Evaluation, now: datetime) -> Standing:
         if binding is None or resets < binding.resets_at:  # type: ignore[operator]
             binding = window
     if binding is None or binding.resets_at is None:
-        return Standing(None, paced, _NO_DEADLINE)
+        return _PACED_ONLY if paced else _NONE
     minutes = int((binding.resets_at - now).total_seconds() // (60 * RESET_TIE_MIN))
     return Standing(binding, paced, (minutes, -binding.remaining))
 
@@ -69,28 +70,35 @@ def spend_order(survivors: list[Evaluation], ctx: Context) -> tuple[list[Evaluat
     earliest reset with requests left, then the most left (earliest deadline first uses the most quota whatever
     demand follows). On a tie, the account holding the conversation's warm prompt cache first. The note says why
     when the outlook or the warm cache, not the strategy, picked the first one."""
+    for e in survivors:
+        if e.c.windows:
+            break
+    else:  # no quota windows: no outlook to order by (a loop: any() and its generator cost more per pool)
+        return _warm_first(survivors)
     if len(survivors) < 2:
         return survivors, None
-    if not any(e.c.windows for e in survivors):
-        return _warm_first(survivors)
     now = ctx.now
-    keys = {id(e): standing(e, now).key for e in survivors}
-    head = keys[id(survivors[0])]
-    if all(key == head for key in keys.values()):
+    keys = [standing(e, now).key for e in survivors]
+    head = keys[0]
+    if keys.count(head) == len(keys):
         return _warm_first(survivors)
-    ordered = sorted(survivors, key=lambda e: keys[id(e)])
-    first = ordered[0]
-    if keys[id(first)] == head:
+    order = sorted(range(len(keys)), key=keys.__getitem__)
+    first = survivors[order[0]]
+    if keys[order[0]] == head:
         return survivors, None  # the strategy's choice is as good: keep its order at the head
     binding = standing(first, now).binding
     ahead = f"{first.c.account}: {describe(forecast(binding, now), now)}" if binding else first.c.account
-    return ordered, f"{ahead}; spent before {survivors[0].c.account}"
+    return [survivors[i] for i in order], f"{ahead}; spent before {survivors[0].c.account}"
 
 
 def _warm_first(survivors: list[Evaluation]) -> tuple[list[Evaluation], str | None]:
     """A tie: the account that holds the conversation's warm prompt cache leads (its cached prefix is cheaper)."""
-    warm = next((e for e in survivors if e.c.warm), None)
-    if warm is None or warm is survivors[0]:
+    for warm in survivors:
+        if warm.c.warm:
+            break
+    else:
+        return survivors, None
+    if warm is survivors[0]:
         return survivors, None
     note = f"{warm.c.account}: holds the conversation's warm prompt cache"
     return [warm, *(e for e in survivors if e is not warm)], note
@@ -104,7 +112,13 @@ def paced_group(g: Group, ctx: Context) -> bool:
     tiers = g.tiers
     if tiers.task_list == 0 or tiers.quality_list == 0:
         return False
-    return all(standing(e, ctx.now).paced for e in g.survivors)
+    now = ctx.now
+    for e in g.survivors:  # a loop: all() and its generator cost more than the one or two accounts of most pools
+        if not standing(e, now).paced:
+            break
+    else:
+        return True
+    return False
 
 
 def pace(groups: list[Group], ctx: Context) -> tuple[list[Group], set[tuple[str, str]]]:
@@ -112,7 +126,8 @@ def pace(groups: list[Group], ctx: Context) -> tuple[list[Group], set[tuple[str,
     groups' (provider, model)."""
     paced: set[tuple[str, str]] = set()
     for g in groups:
-        if g.survivors and g.survivors[0].c.windows and paced_group(g, ctx):
+        survivors = g.survivors
+        if survivors and survivors[0].c.windows and paced_group(g, ctx):
             paced.add((g.prov, g.model))
             g.key = (*g.key[:6], 1, *g.key[6:])
     if not paced:

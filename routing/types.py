@@ -1,11 +1,12 @@
 """The routing vocabulary: what `decide()` reads (Task, CandidateState, ConversationState, ManualSwitch) and what it
 returns (Decision and its parts).
 
-Inputs are frozen pydantic models, validated once where they are built. Outputs are slotted dataclasses: `decide()`
-builds dozens of them per call and must stay under ~100 µs, which pydantic construction would not allow. The ones
-built per candidate (Exclusion, Tiers, ScoreBreakdown, RankedCandidate) are not `frozen=True` because a frozen
-dataclass's __init__ costs ~8x more (2.2 µs vs 0.3 µs for 12 fields here); treat them as immutable all the same
-(Tiers and ScoreBreakdown are shared by the accounts of one pool). Pydantic still serialises them
+Inputs are frozen pydantic models, validated once where they are built (CandidateState, read most, is a slotted
+dataclass of such values). Outputs are slotted dataclasses: `decide()` builds dozens of them per call and must stay
+under ~100 µs, which pydantic construction would not allow. The ones built per candidate (Exclusion, Tiers,
+ScoreBreakdown, RankedCandidate) are not `frozen=True` because a frozen dataclass's __init__ costs ~8x more (2.2 µs vs
+0.3 µs for 12 fields here); treat them as immutable all the same (Tiers and ScoreBreakdown are shared by the accounts
+of one pool). Pydantic still serialises them
 (`decision_to_json`, `decision_from_json`), so the decision log stores them as JSON.
 """
 
@@ -189,8 +190,16 @@ class SpeedEstimate(Frozen):
     unobserved_for: int = Field(default=0, ge=0)
 
 
-class CandidateState(Frozen):
-    """One (provider, model, account) with everything decide() needs to know about it right now."""
+@dataclass(slots=True)  # not frozen and not a pydantic model: see the docstring
+class CandidateState:
+    """One (provider, model, account) with everything decide() needs to know about it right now.
+
+    A slotted dataclass built from values already validated (the configuration's profiles, the store's rows):
+    decide() reads some twenty of its fields per candidate on every call, and a pydantic model's attribute read
+    costs ~4x a slot's (its `__getattr__` hook keeps the interpreter off the fast path), while a frozen dataclass's
+    __init__ costs ~4x a plain one's (26 fields). Treat it as immutable all the same; copy one with
+    `dataclasses.replace`.
+    """
 
     provider: str
     account: str
@@ -198,10 +207,10 @@ class CandidateState(Frozen):
     kind: WireKind = "openai"
     pool: LoadBalancing = "round_robin"
     #: this account's position in its provider's configured pool, and the pool's size
-    pool_index: int = Field(default=0, ge=0)
-    pool_size: int = Field(default=1, ge=1)
+    pool_index: int = 0
+    pool_size: int = 1
     #: round_robin: the pool_index the shared cursor points to next (same value on every account of the pool)
-    pool_cursor: int = Field(default=0, ge=0)
+    pool_cursor: int = 0
     has_key: bool = True
     enabled: bool = True
     disabled_reason: str | None = None
@@ -221,15 +230,15 @@ class CandidateState(Frozen):
     #: the circuit breaker opened after repeated failures (5xx, overload, transport)
     breaker_open_until: datetime | None = None
     #: failures in a row so far (a success clears them; the router skips that write when there is none)
-    consecutive_failures: int = Field(default=0, ge=0)
+    consecutive_failures: int = 0
     windows: tuple[QuotaWindow, ...] = ()
     #: the smallest of the account's, provider's and global spend budgets left (None: no budget configured)
     budget_left_usd: float | None = None
     #: the worst-case cost of this task on this candidate if the caller priced it (else computed from the profile)
-    estimated_cost_usd: float | None = Field(default=None, ge=0)
+    estimated_cost_usd: float | None = None
     #: the account calls the model's free tier (None: free when the profile is free or has a free tier)
     free_tier: bool | None = None
-    latency_p50_ms: float | None = Field(default=None, ge=0)
+    latency_p50_ms: float | None = None
     #: the provider answered a request on this conversation's prefix from this account's prompt cache recently
     #: (conversations.warm_account): kept on it when the pool's order is otherwise a tie
     warm: bool = False

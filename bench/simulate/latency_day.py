@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,7 +63,7 @@ class WithoutSpeed:
 
     async def view(self, seeds: Sequence[Seed], conversation_id: str | None, now: datetime) -> StateView:
         view = await self.inner.view(seeds, conversation_id, now)
-        plain = [c.model_copy(update={"speed": None}) for c in view.candidates]
+        plain = [replace(c, speed=None) for c in view.candidates]
         return StateView(plain, view.conversation, view.manual, None)
 
 

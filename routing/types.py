@@ -1,22 +1,22 @@
 """The routing vocabulary: what `decide()` reads (Task, CandidateState, ConversationState, ManualSwitch) and what it
 returns (Decision and its parts).
 
-Inputs are frozen pydantic models, validated once where they are built (CandidateState, read most, is a slotted
-dataclass of such values). Outputs are slotted dataclasses: `decide()` builds dozens of them per call and must stay
-under ~100 µs, which pydantic construction would not allow. The ones built per candidate (Exclusion, Tiers,
-ScoreBreakdown, RankedCandidate) are not `frozen=True` because a frozen dataclass's __init__ costs ~8x more (2.2 µs vs
-0.3 µs for 12 fields here); treat them as immutable all the same (Tiers and ScoreBreakdown are shared by the accounts
-of one pool). Pydantic still serialises them
-(`decision_to_json`, `decision_from_json`), so the decision log stores them as JSON.
+Inputs are frozen pydantic models, validated once where they are built (CandidateState, read most, is a
+`read_only` dataclass of such values). Outputs are `read_only` dataclasses: `decide()` builds dozens of them per call
+and must stay under ~100 µs, which pydantic construction would not allow. `read_only` is frozen to the type checker
+(mypy strict refuses any assignment) and a plain slotted dataclass at run time, because a frozen dataclass's
+__init__ costs ~4-8x more (Tiers and ScoreBreakdown are shared by the accounts of one pool). Pydantic still
+serialises them (`decision_to_json`, `decision_from_json`), so the decision log stores them as JSON.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, dataclass_transform
 
 from pydantic import Field, TypeAdapter
 
@@ -24,6 +24,17 @@ from providers.models import Capability, LoadBalancing, ModelProfile, TaskType
 from providers.types import Frozen, Message, WireKind
 from providers.vendors import ALIASES, vendor_for
 from routing.preferences import BudgetMode, QualityMode
+
+_Value = TypeVar("_Value")
+
+
+@dataclass_transform(frozen_default=True)
+def read_only(cls: type[_Value]) -> type[_Value]:
+    """A slotted dataclass that the type checker holds frozen (mypy refuses any assignment to a field) while at run
+    time it keeps a plain dataclass's __init__: a frozen one's costs ~4-8x more, paid per candidate per call."""
+    made: Callable[[type[_Value]], type[_Value]] = dataclass(slots=True)
+    return made(cls)
+
 
 #: Why the chosen candidate won (README "4. Reason" says when each is given).
 Reason = Literal[
@@ -190,14 +201,13 @@ class SpeedEstimate(Frozen):
     unobserved_for: int = Field(default=0, ge=0)
 
 
-@dataclass(slots=True)  # not frozen and not a pydantic model: see the docstring
+@read_only
 class CandidateState:
     """One (provider, model, account) with everything decide() needs to know about it right now.
 
-    A slotted dataclass built from values already validated (the configuration's profiles, the store's rows):
+    A `read_only` dataclass built from values already validated (the configuration's profiles, the store's rows):
     decide() reads some twenty of its fields per candidate on every call, and a pydantic model's attribute read
-    costs ~4x a slot's (its `__getattr__` hook keeps the interpreter off the fast path), while a frozen dataclass's
-    __init__ costs ~4x a plain one's (26 fields). Treat it as immutable all the same; copy one with
+    costs ~4x a slot's (its `__getattr__` hook keeps the interpreter off the fast path). Copy one with
     `dataclasses.replace`.
     """
 
@@ -272,7 +282,7 @@ class ConversationState(Frozen):
 # --------------------------------------------------------------------------------------------------- outputs
 
 
-@dataclass(slots=True)  # not frozen: see the module docstring
+@read_only
 class Exclusion:
     """A candidate a filter removed, with the filter and a human detail."""
 
@@ -287,7 +297,7 @@ class Exclusion:
         return f"{self.provider}/{self.model}@{self.account}"
 
 
-@dataclass(slots=True)  # not frozen: see the module docstring
+@read_only
 class Tiers:
     """The lexicographic part of the ranking (smaller sorts first), in precedence order (README: routing)."""
 
@@ -305,7 +315,7 @@ class Tiers:
     default: int
 
 
-@dataclass(slots=True)  # not frozen: see the module docstring
+@read_only
 class ScoreBreakdown:
     """The smooth part of the ranking: each part 0..1, its weight, and the weighted total (0..1)."""
 
@@ -323,7 +333,7 @@ class ScoreBreakdown:
         return {name: getattr(self, name) * weight for name, weight in self.weights.items()}
 
 
-@dataclass(slots=True)  # not frozen: see the module docstring
+@read_only
 class RankedCandidate:
     """A candidate that passed every filter, in the order the router should try it."""
 

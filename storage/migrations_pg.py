@@ -149,4 +149,5 @@ POSTGRES_FORMS: dict[str, Step | Literal["translated"]] = {
     "m012_team_members": TRANSLATED,
     "m013_attempt_ttft": _m013_attempt_ttft,
     "m014_daily_rollups": TRANSLATED,
+    "m015_member_indexes_partial": TRANSLATED,
 }

@@ -432,6 +432,21 @@ def m014_daily_rollups(conn: Connection) -> None:
     )
 
 
+def m015_member_indexes_partial(conn: Connection) -> None:
+    """The two member indexes hold members' rows only (`member IS NOT NULL`): a request without a team member no
+    longer writes an entry to either (one index page less per reservation, per settlement and per decision). Every
+    query that used them compares `member = ?`, which implies `member IS NOT NULL`, so both backends still use them.
+    Portable SQL: indexes only."""
+    _run(
+        conn,
+        "DROP INDEX reservations_member_pending",
+        "CREATE INDEX reservations_member_pending ON reservations (member, expires_at)"
+        " WHERE state = 'pending' AND member IS NOT NULL",
+        "DROP INDEX decisions_by_member",
+        "CREATE INDEX decisions_by_member ON decisions (member, id) WHERE member IS NOT NULL",
+    )
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
@@ -447,4 +462,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m012_team_members,
     m013_attempt_ttft,
     m014_daily_rollups,
+    m015_member_indexes_partial,
 )

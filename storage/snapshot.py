@@ -189,6 +189,8 @@ class _Tally:
         self.global_tz = global_tz
         self.days = {tz: day_window(now, tz) for tz in {*zones.values(), global_tz}}
         self.months = {tz: month_window(now, tz) for tz in self.days}
+        #: per zone: its current day's and month's period keys
+        self.keys = {tz: (day.key, self.months[tz].key) for tz, day in self.days.items()}
         self.sums: dict[tuple[str, str, str], _Sums] = defaultdict(_Sums)
 
     def zone(self, account: str) -> str:
@@ -198,21 +200,22 @@ class _Tally:
         return sorted({w.key for w in self.days.values()} | {w.key for w in self.months.values()})
 
     def counter(self, account: str, model: str, period: str, requests: int, tokens: int, cost: int) -> None:
-        tz = self.zone(account)
-        window = "day" if period == self.days[tz].key else "month" if period == self.months[tz].key else None
+        day, month = self.keys[self.zones.get(account, self.global_tz) if account else self.global_tz]
+        window = "day" if period == day else "month" if period == month else None
         if window:
             self.sums[account, model, window].add(requests, tokens, cost)
 
     def pending(self, row: Sequence[Any]) -> None:
         account, model, a_day, a_month, g_day, g_month, tokens, cost = row
-        tz = self.zone(account)
-        for window, period, key in (("day", a_day, self.days[tz].key), ("month", a_month, self.months[tz].key)):
+        day, month = self.keys[self.zone(account)]
+        for window, period, key in (("day", a_day, day), ("month", a_month, month)):
             if period == key:
                 self.sums[account, model, window].add(1, tokens, cost)
                 self.sums[account, "", window].add(1, tokens, cost)
-        if g_day == self.days[self.global_tz].key:
+        global_day, global_month = self.keys[self.global_tz]
+        if g_day == global_day:
             self.sums["", "", "day"].add(1, tokens, cost)
-        if g_month == self.months[self.global_tz].key:
+        if g_month == global_month:
             self.sums["", "", "month"].add(1, tokens, cost)
 
     def minute(self, account: str, model: str, requests: int, tokens: int, cost: int) -> None:
@@ -222,12 +225,22 @@ class _Tally:
 
     def usages(self, account: str, model: str) -> Usages:
         tz = self.zone(account)
+        get = self.sums.get
+        return Usages(
+            _usage(get((account, model, "minute"))),
+            _usage(get((account, model, "day"))),
+            _usage(get((account, model, "month"))),
+            self.days[tz].end,
+            self.months[tz].end,
+        )
 
-        def get(window: str) -> WindowUsage:
-            found = self.sums.get((account, model, window))
-            return found.usage() if found else WindowUsage()
 
-        return Usages(get("minute"), get("day"), get("month"), self.days[tz].end, self.months[tz].end)
+def _usage(found: _Sums | None) -> WindowUsage:
+    return found.usage() if found is not None else _NONE
+
+
+#: a window with nothing counted (frozen: one instance serves every empty window)
+_NONE = WindowUsage()
 
 
 class _Read:
@@ -240,21 +253,23 @@ class _Read:
         self.cursors: dict[str, str] = {}
         self.pin: tuple[str, str | None] | None = None
 
-    def add(self, tally: _Tally, kind: str, row: Sequence[Any]) -> None:
+    def add(self, tally: _Tally, row: Sequence[Any]) -> None:
+        """One row of the snapshot statement, its kind first (the usual `c` row passed on without a copy)."""
+        kind = row[0]
         if kind == "c":
-            tally.counter(*row[:6])
+            tally.counter(row[1], row[2], row[3], row[4], row[5], row[6])
         elif kind == "p":
-            tally.pending(row[:8])
+            tally.pending(row[1:9])
         elif kind == "s":
-            self.health[row[0], row[1]] = _health(row)
-            if row[6] is not None and not row[1]:
-                self.disabled[row[0]] = row[6]
+            self.health[row[1], row[2]] = _health(row[1:])
+            if row[7] is not None and not row[2]:
+                self.disabled[row[1]] = row[7]
         elif kind == "r":
-            self.retired[row[0], row[1]] = row[2]
+            self.retired[row[1], row[2]] = row[3]
         elif kind == "k":
-            self.cursors[row[0]] = row[1]
+            self.cursors[row[1]] = row[2]
         else:
-            self.pin = (row[0], row[1])
+            self.pin = (row[1], row[2])
 
     def header_left(self, account: str, model: str, row: Sequence[Any]) -> None:
         requests, requests_until, tokens, tokens_until = row
@@ -304,8 +319,8 @@ def snapshot_job(
         tally = _Tally(zones, global_tz, now)
         read = _Read()
         state = {"periods": json.dumps(tally.periods()), "now": now_ms, "learned_since": learned_since}
-        for kind, *row in conn.execute(_SQL_SNAPSHOT, state):
-            read.add(tally, kind, row)
+        for row in conn.execute(_SQL_SNAPSHOT, state):
+            read.add(tally, row)
         for account, model, requests, tokens, cost in conn.execute(_SQL_MINUTE, minute):
             tally.minute(account, model, requests, tokens, cost)
         for account, model, *left in conn.execute(_SQL_HEADER_LEFT, {"now": now_ms}):

@@ -6,7 +6,6 @@ Conversation ids are validated before any query: a malformed or hostile id is si
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
 from collections.abc import Sequence
@@ -14,12 +13,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
-
 from providers.types import Message
 from storage.connection import Connection, is_postgres
 from storage.db import Job, Store
 from storage.errors import ConversationNotFound
+from storage.json_text import dumps_json
 from storage.windows import from_ms, to_ms
 
 _ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -252,7 +250,7 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
         "warm_account": turn.warm_account,
         "warm_until": to_ms(now + WARM_TTL),
     }
-    texts = _json_array([m.model_dump_json() for m in turn.messages]) if turn.messages else None
+    texts = dumps_json([m.model_dump_json() for m in turn.messages]) if turn.messages else None
 
     def job(conn: Connection) -> None:
         if turn.restart:
@@ -262,14 +260,6 @@ def save_turn_job(conversation_id: str, turn: Turn, now: datetime) -> Job[None]:
             append_messages(conn, conversation_id, texts)
 
     return job
-
-
-def _json_array(texts: list[str]) -> str:
-    """`texts` as a JSON array (orjson; the standard library for a string orjson refuses, a lone surrogate)."""
-    try:
-        return orjson.dumps(texts).decode()
-    except TypeError:  # orjson.JSONEncodeError is a TypeError
-        return json.dumps(texts)
 
 
 #: messages already read, by their stored JSON text: a stored body never changes, and a `Message` is frozen, so a

@@ -200,7 +200,7 @@ class _Tally:
         return sorted({w.key for w in self.days.values()} | {w.key for w in self.months.values()})
 
     def counter(self, account: str, model: str, period: str, requests: int, tokens: int, cost: int) -> None:
-        day, month = self.keys[self.zones.get(account, self.global_tz) if account else self.global_tz]
+        day, month = self.keys[self.zone(account)]
         window = "day" if period == day else "month" if period == month else None
         if window:
             self.sums[account, model, window].add(requests, tokens, cost)

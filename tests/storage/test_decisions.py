@@ -99,7 +99,7 @@ async def test_switches_are_audited_from_to_why_and_when(store: Store) -> None:
 def test_decision_json_reads_back_as_the_standard_library_wrote_it() -> None:
     import json
 
-    from storage.decisions import dumps_json
+    from storage.json_text import dumps_json
 
     value = [{"provider": "zai", "score": 0.8125, "note": "gemini-2.5-flash retired → 3.5", "tiers": (0, None)}]
     assert json.loads(dumps_json(value)) == json.loads(json.dumps(value))

@@ -169,7 +169,8 @@ async def _check_attempts(app: Any) -> None:
 
 
 async def _last_reservation_time(home: Path) -> datetime:
-    """When the servers (on the machine's clock, not the test's) last reserved: the audit's "now"."""
+    """When the servers (on the run's moving test clock, not this test's fixed one) last reserved: the audit's
+    "now"."""
     async with await Store.open(Paths.in_home(home).db_file) as store:
         rows = await store.fetchall("SELECT MAX(created_at) FROM reservations")
     return datetime.fromtimestamp(next(iter(rows))[0] / 1000, UTC) + timedelta(seconds=1)

@@ -97,7 +97,7 @@ class Observed:
 
 
 # Three row kinds in one statement, padded to ten columns: s = account / account+model state, c = settled counters,
-# p = live pending reservations.
+# p = live pending reservations, summed per account and periods (the rows do not grow with the calls in flight).
 SQL_CHECK = """
 SELECT 's', model, cooldown_until, cooldown_reason, exhausted_until, exhausted_reason, disabled_reason,
        learned_requests_limit, learned_tokens_limit, learned_at
@@ -107,8 +107,9 @@ SELECT 'c', account, period, requests, tokens, cost_nusd, NULL, NULL, NULL, NULL
 WHERE model = '' AND ((account = :account AND period IN (:a_day, :a_month))
                   OR (account = '' AND period IN (:g_day, :g_month)))
 UNION ALL
-SELECT 'p', account, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL, NULL
-FROM reservations WHERE state = 'pending' AND expires_at > :now"""
+SELECT 'p', account, account_day, account_month, global_day, global_month, SUM(tokens), SUM(cost_nusd), COUNT(*), NULL
+FROM reservations WHERE state = 'pending' AND expires_at > :now
+GROUP BY account, account_day, account_month, global_day, global_month"""
 
 # The rolling minute of the account and of the account+model; read only when a per-minute limit applies (its cost
 # grows with the account's calls in the last minute).
@@ -134,7 +135,7 @@ def observe(rows: Iterable[Any], account: str, periods: Periods, now_ms: int) ->
                 used = seen.global_day if period == periods.global_day.key else seen.global_month
             used.add(requests, tokens, cost)
         elif kind == "p":
-            row_account, a_day, a_month, g_day, g_month, tokens, cost = row[:7]
+            row_account, a_day, a_month, g_day, g_month, tokens, cost, count = row[:8]
             mine = row_account == account
             for match, used in (
                 (mine and a_day == periods.account_day.key, seen.account_day),
@@ -143,7 +144,7 @@ def observe(rows: Iterable[Any], account: str, periods: Periods, now_ms: int) ->
                 (g_month == periods.global_month.key, seen.global_month),
             ):
                 if match:
-                    used.add(1, tokens, cost)
+                    used.add(count, tokens, cost)
     return seen
 
 

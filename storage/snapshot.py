@@ -134,15 +134,17 @@ class _Sums:
 
 
 # The state rows, in one statement; six row kinds padded to thirteen columns:
-# c = settled counters of the current periods, p = live pending reservations, s = account state,
+# c = settled counters of the current periods, p = live pending reservations (summed per account, model and periods
+# in SQL: a request's cost must not grow with the calls in flight), s = account state,
 # r = retired models, k = pool cursors, g = the global manual switch.
 _SQL_SNAPSHOT = """
 SELECT 'c', account, model, period, requests, tokens, cost_nusd, NULL, NULL, NULL, NULL, NULL, NULL
 FROM usage_counters WHERE period IN (SELECT value FROM json_each(:periods))
 UNION ALL
-SELECT 'p', account, model, account_day, account_month, global_day, global_month, tokens, cost_nusd, NULL, NULL, NULL,
-       NULL
+SELECT 'p', account, model, account_day, account_month, global_day, global_month, SUM(tokens), SUM(cost_nusd),
+       COUNT(*), NULL, NULL, NULL
 FROM reservations WHERE state = 'pending' AND expires_at > :now
+GROUP BY account, model, account_day, account_month, global_day, global_month
 UNION ALL
 SELECT 's', account, model, cooldown_until, cooldown_reason, exhausted_until, exhausted_reason, disabled_reason,
        consecutive_failures, breaker_open_until, learned_requests_limit, learned_tokens_limit,
@@ -206,17 +208,17 @@ class _Tally:
             self.sums[account, model, window].add(requests, tokens, cost)
 
     def pending(self, row: Sequence[Any]) -> None:
-        account, model, a_day, a_month, g_day, g_month, tokens, cost = row
+        account, model, a_day, a_month, g_day, g_month, tokens, cost, count = row
         day, month = self.keys[self.zone(account)]
         for window, period, key in (("day", a_day, day), ("month", a_month, month)):
             if period == key:
-                self.sums[account, model, window].add(1, tokens, cost)
-                self.sums[account, "", window].add(1, tokens, cost)
+                self.sums[account, model, window].add(count, tokens, cost)
+                self.sums[account, "", window].add(count, tokens, cost)
         global_day, global_month = self.keys[self.global_tz]
         if g_day == global_day:
-            self.sums["", "", "day"].add(1, tokens, cost)
+            self.sums["", "", "day"].add(count, tokens, cost)
         if g_month == global_month:
-            self.sums["", "", "month"].add(1, tokens, cost)
+            self.sums["", "", "month"].add(count, tokens, cost)
 
     def minute(self, account: str, model: str, requests: int, tokens: int, cost: int) -> None:
         self.sums[account, model, "minute"].add(requests, tokens, cost)
@@ -259,7 +261,7 @@ class _Read:
         if kind == "c":
             tally.counter(row[1], row[2], row[3], row[4], row[5], row[6])
         elif kind == "p":
-            tally.pending(row[1:9])
+            tally.pending(row[1:10])
         elif kind == "s":
             self.health[row[1], row[2]] = _health(row[1:])
             if row[7] is not None and not row[2]:

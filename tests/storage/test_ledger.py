@@ -273,6 +273,39 @@ async def test_the_snapshot_reports_every_window_model_and_health_at_once(store:
     assert snapshot.accounts["acct-2"].model("never-used").usage.day.requests == 0
 
 
+async def test_every_call_in_flight_holds_its_room_in_the_snapshot_and_in_the_check(store: Store) -> None:
+    ledger = Ledger(store, budget=BudgetSpec(daily_usd=1.0))
+    quota: dict[str, Any] = {"requests_per_day": 7, "requests_per_month": 7}
+    day_long = timedelta(days=2)
+    for account_id, model, count in (("acct-1", "model-a", 3), ("acct-1", "model-b", 2), ("acct-2", "model-a", 2)):
+        account = make_account(account_id, **quota)
+        for _ in range(count):
+            held = await store.write(
+                ledger.reserve_job(account, model, estimated_tokens=10, worst_case_cost_usd=0.1, now=NOW, ttl=day_long)
+            )
+            assert isinstance(held, Reservation)
+    yesterday = NOW - timedelta(days=1)
+    held = await store.write(
+        ledger.reserve_job(
+            make_account("acct-1", **quota), "model-a", estimated_tokens=10, worst_case_cost_usd=0.1,
+            now=yesterday, ttl=day_long,
+        )  # fmt: skip
+    )
+    assert isinstance(held, Reservation)
+    snapshot = await ledger.snapshot([make_account("acct-1"), make_account("acct-2")], NOW)
+    first = snapshot.accounts["acct-1"]
+    assert (first.usage.day.requests, first.usage.day.tokens, first.usage.month.requests) == (5, 50, 6)
+    assert (first.model("model-a").usage.day.requests, first.model("model-b").usage.day.requests) == (3, 2)
+    assert snapshot.accounts["acct-2"].usage.day.requests == 2
+    assert (snapshot.global_usage.day.requests, round(snapshot.global_usage.day.cost_usd, 9)) == (7, 0.7)
+    assert isinstance(await reserve(store, ledger, "acct-1", cost=0.1, **quota), Reservation)  # the 7th this month
+    refused = await reserve(store, ledger, "acct-1", cost=0.0, **quota)
+    assert isinstance(refused, Refused) and (refused.limit, refused.detail) == ("requests_per_month", "7 used of 7")
+    refused = await reserve(store, ledger, "acct-2", cost=0.3, **quota)  # 0.8 held of the day's 1.0
+    assert isinstance(refused, Refused) and (refused.limit, refused.scope) == ("budget_daily_usd", "global")
+    assert isinstance(await reserve(store, ledger, "acct-2", cost=0.2, **quota), Reservation)
+
+
 async def test_an_empty_model_or_account_id_is_a_programming_error(store: Store) -> None:
     with pytest.raises(ValueError):
         await store.write(

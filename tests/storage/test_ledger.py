@@ -287,9 +287,13 @@ async def test_every_call_in_flight_holds_its_room_in_the_snapshot_and_in_the_ch
     yesterday = NOW - timedelta(days=1)
     held = await store.write(
         ledger.reserve_job(
-            make_account("acct-1", **quota), "model-a", estimated_tokens=10, worst_case_cost_usd=0.1,
-            now=yesterday, ttl=day_long,
-        )  # fmt: skip
+            make_account("acct-1", **quota),
+            "model-a",
+            estimated_tokens=10,
+            worst_case_cost_usd=0.1,
+            now=yesterday,
+            ttl=day_long,
+        )
     )
     assert isinstance(held, Reservation)
     snapshot = await ledger.snapshot([make_account("acct-1"), make_account("acct-2")], NOW)

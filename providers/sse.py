@@ -55,6 +55,16 @@ def _event_of(block: bytes) -> ServerSentEvent | None:
     return ServerSentEvent(event=name or "message", data="\n".join(data))
 
 
+def _one_data_event(chunk: bytes) -> bool:
+    """Whether `chunk` is exactly one event of one `data:` line: `data: …` LF LF, no other line break in it."""
+    return (
+        chunk.startswith(b"data: ")
+        and chunk.endswith(b"\n\n")
+        and chunk.find(b"\n", 6) == len(chunk) - 2
+        and b"\r" not in chunk
+    )
+
+
 def loads_json(data: str) -> Any:
     """`json.loads`, only faster: orjson first, the standard library for what orjson refuses (NaN, Infinity,
     nesting past 1024), so the documents accepted and the errors raised stay those of `json.loads`. One difference:
@@ -84,6 +94,10 @@ async def capped_events(response: httpx2.Response, limit: int) -> AsyncIterator[
     async for chunk in response.aiter_bytes():
         if response.num_bytes_downloaded > limit:
             raise ResponseTooLarge(limit)
+        if not buffer and _one_data_event(chunk):
+            # the usual chunk, one whole `data: …` event ending in LF LF: the same event without the buffer's work
+            yield ServerSentEvent("message", chunk[6:-2].decode("utf-8", "replace"))
+            continue
         buffer += chunk
         # a CR at the very end may be the first half of a CRLF: wait for the next chunk before splitting on it
         end = len(buffer) - 1 if buffer.endswith(b"\r") else len(buffer)

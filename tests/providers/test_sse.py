@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import re
 from collections.abc import AsyncIterator
 
 import httpx2
@@ -67,6 +68,27 @@ async def test_the_events_are_those_httpx2_finds_whole_cut_at_every_byte_or_at_r
     rng = random.Random(body)
     for _ in range(20):
         assert await _ours(_cuts(body, rng)) == expected
+
+
+@pytest.mark.parametrize("body", BODIES)
+async def test_the_events_are_those_httpx2_finds_when_each_chunk_ends_at_a_blank_line(body: bytes) -> None:
+    # the way servers usually send: one whole event per chunk (the common `data: …` LF LF chunk skips the buffer)
+    pieces = [piece for piece in re.split(rb"(?<=\n\n)|(?<=\r\r)|(?<=\r\n\r\n)", body) if piece]
+    assert await _ours(pieces) == await _httpx2s(body)
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [b"data: x", b"data: a\n\n"],  # a whole-looking chunk that continues the unfinished line before it
+        [b"data: a\r", b"\ndata: b\n\n"],  # after a CR held back as the first half of a CRLF
+        [b"data: a\ndata: b\n\n", b"data: c\n\n"],  # two data lines in one event, then the usual chunk
+        [b"data: a\n\ndata: b\n\n", b"data: \n\n"],  # two events in one chunk, then an empty data event
+        [b"data: a\r\n\r\n", b"data: b\n\n"],
+    ],
+)
+async def test_whole_event_chunks_after_any_other_chunk_read_as_httpx2_reads_them(pieces: list[bytes]) -> None:
+    assert await _ours(pieces) == await _httpx2s(b"".join(pieces))
 
 
 async def test_the_usual_data_event_is_a_message_with_its_data() -> None:

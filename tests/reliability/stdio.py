@@ -1,14 +1,12 @@
 """`python -m server.serve` in a subprocess, spoken to in raw JSON-RPC so a test holds its pid (to SIGKILL it).
 
-The servers run on the suite's clock (tests/reliability/serve_on_test_clock.py), never on the machine's date."""
+The servers run on the suite's clock (tests/on_test_clock.py), never on the machine's date."""
 
 from __future__ import annotations
 
 import json
 import os
 import signal
-import sys
-import time
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -19,15 +17,12 @@ import anyio
 from anyio.abc import Process, TaskGroup
 from anyio.streams.buffered import BufferedByteReceiveStream
 
-from tests.clock import moved_clock_environ
-from tests.reliability.serve_on_test_clock import ORIGIN_VARIABLE
+from tests.clock import on_test_clock, suite_clock_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 PROTOCOL = "2025-06-18"
 #: a line of JSON-RPC can carry a long answer
 MAX_LINE = 16 * 1024 * 1024
-#: where the servers' clock starts (at `FIXED_NOW`): one origin for the whole run, so time moves on between servers
-CLOCK_ORIGIN = time.monotonic()
 
 
 def server_environ(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
@@ -39,8 +34,7 @@ def server_environ(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring",
         "PROVIDER_ROUTER_LOG_LEVEL": "DEBUG",
-        ORIGIN_VARIABLE: repr(CLOCK_ORIGIN),
-        **moved_clock_environ(),
+        **suite_clock_environ(),
         **extra,
     }
 
@@ -124,7 +118,7 @@ class RawServer:
 async def raw_server(home: Path, extra_env: Mapping[str, str]) -> AsyncIterator[RawServer]:
     """Start the server, complete the MCP handshake, and yield it; killed (if still alive) on the way out."""
     process = await anyio.open_process(
-        [sys.executable, "-m", "tests.reliability.serve_on_test_clock"],
+        on_test_clock("server.serve"),
         env=server_environ(home, extra_env),
         cwd=str(ROOT),
     )

@@ -17,7 +17,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 from contextlib import closing
 from pathlib import Path
 from typing import Any
@@ -29,7 +28,7 @@ from providers.simulator import Simulator
 from server.config.paths import Paths
 from server.wiring.app import open_app
 from server.wiring.maintenance import START_WAIT_MS
-from tests.clock import FixedClock, fixed_epoch
+from tests.clock import FixedClock, fixed_epoch, on_test_clock
 from tests.damaged_db import damage_table, digest, held_exclusive, unwritable
 from tests.harness import ENV, write_config
 from tests.reliability import tally
@@ -56,7 +55,7 @@ async def _seeded(home: Path, sim: Simulator) -> Paths:
 
 def _doctor(home: Path) -> dict[str, Any]:
     done = subprocess.run(
-        [sys.executable, "-m", "server.cli", "doctor", "--offline", "--json"],
+        on_test_clock("server.cli", "doctor", "--offline", "--json"),
         env=server_environ(home, ENV),
         cwd=ROOT,
         capture_output=True,

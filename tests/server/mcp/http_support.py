@@ -5,7 +5,6 @@ over one shared store (router.db or PostgreSQL)."""
 from __future__ import annotations
 
 import socket
-import sys
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ from server.mcp.http import MCP_PATH, build_http_app
 from server.wiring.app import App, database_of, open_app
 from server.wiring.logging_setup import Redactor
 from storage import Store
-from tests.clock import FixedClock
+from tests.clock import FixedClock, on_test_clock
 from tests.harness import ENV, seed_lineup
 from tests.reliability.stdio import server_environ
 from tests.server.mcp_support import app_factory
@@ -102,7 +101,7 @@ def paid_only_config(sim: Simulator) -> dict[str, Any]:
 async def node(home: Path, database: dict[str, str]) -> AsyncIterator[Node]:
     """`provider-router serve --http --port 0` in a subprocess; its URL from the first line on stdout."""
     process = await anyio.open_process(
-        [sys.executable, "-m", "server.cli", "serve", "--http", "--port", "0"],
+        on_test_clock("server.cli", "serve", "--http", "--port", "0"),
         env=server_environ(home, {**ENV, **database, "PROVIDER_ROUTER_LOG_LEVEL": "WARNING"}),
         stderr=None,
     )

@@ -1,14 +1,14 @@
 """Two `serve --http` nodes on one router.db, or on one PostgreSQL database, each routing a member's requests: the
 dashboard and the CLI pointed at the same store show the decisions of both nodes, each member's apart.
 
-The nodes and the dashboard run on the machine's clock; the simulator on a fixed one.
+The nodes and the CLI run on the suite's moving clock (tests/on_test_clock.py), the dashboard and the simulator on a
+fixed one at its start.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ import httpx2
 import pytest
 
 from providers.simulator import Simulator
-from tests.clock import FixedClock
+from tests.clock import FixedClock, on_test_clock
 from tests.harness import ENV, seed_lineup, write_config
 from tests.reliability.stdio import server_environ
 from tests.server.mcp.http_support import http_client, member_tokens, node, paid_only_config
@@ -55,9 +55,9 @@ async def _page(base: str, token: str, path: str) -> str:
 
 
 async def _cli(home: Path, database: dict[str, str], *argv: str) -> Any:
-    """`provider-router ARGV... --json` on the machine's clock, as the nodes run, over the same store."""
+    """`provider-router ARGV... --json` on the suite's clock, as the nodes run, over the same store."""
     run = await anyio.run_process(
-        [sys.executable, "-m", "server.cli", *argv, "--json"], env=server_environ(home, {**ENV, **database})
+        on_test_clock("server.cli", *argv, "--json"), env=server_environ(home, {**ENV, **database})
     )
     return json.loads(run.stdout)
 

@@ -8,7 +8,6 @@ import http.cookiejar
 import os
 import sqlite3
 import subprocess
-import sys
 import urllib.request
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -21,7 +20,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from server.web.security import Secrets
-from tests.clock import moved_clock_environ
+from tests.clock import on_test_clock, suite_clock_environ
 from tests.harness import SIM_KEY
 from tests.server.test_cli_support import Run, SimHome, sim_home
 from tests.server.web.support import Dashboard, Watched, serving, watched
@@ -187,9 +186,9 @@ def test_a_decision_page_shows_the_prompt_only_when_log_prompts_is_on(
 
 def _ask_elsewhere(env: Home) -> None:
     """`provider-router ask` in another process, writing the same router.db."""
-    environ = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **moved_clock_environ()}
+    environ = {**os.environ, "PYTHON_KEYRING_BACKEND": "keyring.backends.null.Keyring", **suite_clock_environ()}
     result = subprocess.run(
-        [sys.executable, "-m", "server.cli", "ask", "Another agent's question", "--task", "simple"],
+        on_test_clock("server.cli", "ask", "Another agent's question", "--task", "simple"),
         cwd=ROOT, env=environ, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr

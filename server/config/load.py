@@ -31,7 +31,7 @@ from providers.models import Account, BudgetSpec, CredentialRef, ModelProfile, P
 from providers.redact import mask_keys
 from server.config.prefs import TOP_LEVEL_PREFERENCES, parse_preferences, parse_settings
 from server.config.providers import parse_provider
-from server.config.reader import ConfigError, Reader, child, decode_jsonc
+from server.config.reader import ConfigError, Reader, child, decode_jsonc, quoted
 from server.config.types import SETUP_HINT, RouterConfig, RouterSettings
 
 __all__ = [
@@ -64,7 +64,7 @@ def _providers(reader: Reader, value: Any) -> dict[str, ProviderConfig]:
             if account.id in owners:
                 reader.fail(
                     provider_path,
-                    f'account id "{account.id}" is also used by provider "{owners[account.id]}"',
+                    f"account id {quoted(account.id)} is also used by provider {quoted(owners[account.id])}",
                     "give every account a unique id (keys are stored in the keychain under it)",
                 )
             owners[account.id] = provider_id

@@ -19,7 +19,7 @@ from typing import Any, get_args
 from pydantic import ValidationError
 
 from providers.models import TASK_TYPES, Capability, ModelProfile
-from server.config.reader import Reader, child, describe, item
+from server.config.reader import Reader, child, describe, item, quoted
 
 _PRICES = {
     "inputCostPer1M": "input_cost_per_1m",
@@ -98,7 +98,8 @@ def _traits(reader: Reader, raw: dict[str, Any], path: str, base: ModelProfile |
         names = reader.strings(raw["capabilities"], child(path, "capabilities"))
         for index, name in enumerate(names):
             if name not in known:
-                reader.fail(item(child(path, "capabilities"), index), f'unknown capability "{name}"', f"use {known}")
+                where = item(child(path, "capabilities"), index)
+                reader.fail(where, f"unknown capability {quoted(name)}", f"use {known}")
         update["capabilities"] = frozenset(names)
     if "freeTier" in raw:
         update["free_tier"] = reader.boolean(raw["freeTier"], child(path, "freeTier"))
@@ -181,7 +182,8 @@ def parse_models(
         entries: dict[str, Any] = {}
         for index, name in enumerate(names):
             if reader.catalog.get(catalog_id, name) is None:
-                reader.fail(item(path, index), f'"{name}" is not in the catalogue', 'define it: {"contextWindow": N}')
+                fix = 'define it: {"contextWindow": N}'
+                reader.fail(item(path, index), f"{quoted(name)} is not in the catalogue", fix)
             entries[name] = None
     else:
         entries = reader.obj(value, path, fix='write {"<model id>": {"contextWindow": ...}, ...}')
@@ -196,6 +198,6 @@ def parse_models(
         if profile is None:
             continue
         if profile.id in models:
-            reader.fail(model_path, f'"{profile.id}" is listed twice (once under another name)', "keep one entry")
+            reader.fail(model_path, f"{quoted(profile.id)} is listed twice (once under another name)", "keep one entry")
         models[profile.id] = profile
     return models

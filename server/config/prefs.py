@@ -26,7 +26,7 @@ from providers.models import TASK_TYPES
 from providers.vendors import vendor_for
 from routing.preferences import BUDGET_MODES, QUALITY_MODES, CachePolicy, Preferences
 from server.config.quota import parse_budget
-from server.config.reader import Reader, child, item
+from server.config.reader import Reader, child, item, quoted
 from server.config.types import RouterSettings
 from storage.database_url import BadDatabaseUrl, parse_database_url
 
@@ -80,7 +80,8 @@ def _resolve(reader: Reader, name: str, path: str, configured: Collection[str]) 
             return provider
     if name not in reader.unknown_providers:
         reader.unknown_providers.add(name)
-        reader.warn(path, f'"{name}" is not a configured provider; it ranks nowhere until you add it under "providers"')
+        why = 'it ranks nowhere until you add it under "providers"'
+        reader.warn(path, f"{quoted(name)} is not a configured provider; {why}")
     return name
 
 

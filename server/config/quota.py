@@ -22,7 +22,7 @@ from typing import Any
 
 from providers.catalog import ProviderCatalog
 from providers.models import BudgetSpec, QuotaSpec
-from server.config.reader import Reader, child
+from server.config.reader import Reader, child, quoted
 
 _FIELDS = {
     "requestsPerMinute": "requests_per_minute",
@@ -61,7 +61,7 @@ def _short_form(reader: Reader, quota: dict[str, Any], path: str, vendor: Provid
             return vendor.free_tier_quota.model_dump(exclude={"timezone"}, exclude_none=True)
         reader.warn(limit_path, "no documented free-tier limits for this provider; they are learned from its responses")
         return {}
-    reader.fail(limit_path, f'"{text}" is not a known limit', _LIMIT_FIX)
+    reader.fail(limit_path, f"{quoted(text)} is not a known limit", _LIMIT_FIX)
 
 
 def parse_quota(reader: Reader, value: Any, path: str, vendor: ProviderCatalog | None) -> QuotaSpec | None:

@@ -79,6 +79,17 @@ def describe(value: Any) -> str:
     return "an object"
 
 
+#: how much of a long value a message quotes
+_QUOTED_CHARS = 60
+
+
+def quoted(text: str) -> str:
+    """`text` in double quotes as a message shows what the user wrote; a long one by its start and its length."""
+    if len(text) <= _QUOTED_CHARS:
+        return f'"{text}"'
+    return f'"{text[:_QUOTED_CHARS]}…" ({len(text)} characters)'
+
+
 @dataclass
 class Reader:
     """State of one load: where the text came from, the environment, the day, the catalogue and the warnings."""
@@ -172,7 +183,7 @@ class Reader:
         fix = "use one of " + ", ".join(f'"{option}"' for option in allowed)
         text = self.string(value, path, fix=fix)
         if text not in allowed:
-            self.fail(path, f'"{text}" is not a valid choice', fix)
+            self.fail(path, f"{quoted(text)} is not a valid choice", fix)
         return text
 
     def strings(self, value: Any, path: str) -> tuple[str, ...]:
@@ -187,7 +198,7 @@ class Reader:
         try:
             ZoneInfo(name)
         except (ZoneInfoNotFoundError, ValueError, OSError, UnicodeError):
-            self.fail(path, f'unknown time zone "{name}"', fix)
+            self.fail(path, f"unknown time zone {quoted(name)}", fix)
         return name
 
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 from anyio.from_thread import BlockingPortal, start_blocking_portal
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from providers.simulator import Simulator
@@ -104,6 +104,7 @@ def _check_load(path: Path) -> RouterConfig | ConfigError:
 
 @settings(max_examples=300, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 @given(mutations=MUTATIONS)
+@example(mutations=[(("providers", "backup", "kind"), "replace", "é" * 5000)])  # was echoed whole (5,155 chars)
 def test_random_mutations_of_a_good_file_load_or_name_the_place_and_the_fix(
     tmp_path_factory: pytest.TempPathFactory, mutations: list[tuple[tuple[Any, ...], str, Any]]
 ) -> None:

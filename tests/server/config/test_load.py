@@ -495,6 +495,27 @@ def test_a_literal_api_key_is_refused_with_the_keys_set_command_and_never_echoed
     assert str(literal) not in message
 
 
+LONG = "é" * 5000
+
+
+@pytest.mark.parametrize(
+    ("config", "path"),
+    [
+        ({"providers": {"backup": {"kind": LONG}}}, "$.providers.backup.kind"),
+        ({"providers": {"openai": {}}, "settings": {"timezone": LONG}}, "$.settings.timezone"),
+        ({"providers": {"openai": {"quota": {"limit": LONG}}}}, "$.providers.openai.quota.limit"),
+        ({"providers": {"openai": {"models": {"gpt-5.2": {"capabilities": [LONG]}}}}}, "capabilities[0]"),
+    ],
+    ids=["choice", "time zone", "limit", "capability"],
+)
+def test_a_long_wrong_value_is_quoted_by_its_start_and_its_length(config: dict[str, Any], path: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        data(config)
+    message = str(caught.value)
+    assert path in message and "Fix: " in message, message[:300]
+    assert f'"{"é" * 60}…" (5000 characters)' in message and len(message) < 600, message[:300]
+
+
 @pytest.mark.parametrize(
     ("text", "line", "column"),
     [

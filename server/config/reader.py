@@ -52,8 +52,22 @@ class ConfigError(Exception):
         super().__init__(f"{location}: {problem}. Fix: {fix}")
 
 
+#: how much of a long value a message quotes
+_QUOTED_CHARS = 60
+
+
+def quoted(text: str) -> str:
+    """`text` in double quotes as a message shows what the user wrote; a long one by its start and its length."""
+    if len(text) <= _QUOTED_CHARS:
+        return f'"{text}"'
+    return f'"{text[:_QUOTED_CHARS]}…" ({len(text)} characters)'
+
+
 def child(path: str, key: str) -> str:
-    """The JSON path of a member: `$.a.b`, or `$.a["odd key"]` when the key is not an identifier."""
+    """The JSON path of a member: `$.a.b`, or `$.a["odd key"]` when the key is not an identifier (a very long key by
+    its start and its length, as `quoted` shows a value)."""
+    if len(key) > _QUOTED_CHARS:
+        return f"{path}[{quoted(key)}]"
     if _IDENT.match(key):
         return f"{path}.{key}"
     escaped = key.replace("\\", "\\\\").replace('"', '\\"')
@@ -77,17 +91,6 @@ def describe(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     return "an object"
-
-
-#: how much of a long value a message quotes
-_QUOTED_CHARS = 60
-
-
-def quoted(text: str) -> str:
-    """`text` in double quotes as a message shows what the user wrote; a long one by its start and its length."""
-    if len(text) <= _QUOTED_CHARS:
-        return f'"{text}"'
-    return f'"{text[:_QUOTED_CHARS]}…" ({len(text)} characters)'
 
 
 @dataclass

@@ -505,8 +505,9 @@ LONG = "é" * 5000
         ({"providers": {"openai": {}}, "settings": {"timezone": LONG}}, "$.settings.timezone"),
         ({"providers": {"openai": {"quota": {"limit": LONG}}}}, "$.providers.openai.quota.limit"),
         ({"providers": {"openai": {"models": {"gpt-5.2": {"capabilities": [LONG]}}}}}, "capabilities[0]"),
+        ({"providers": {LONG: {"kind": "nope"}}}, "$.providers["),  # a long key in the path
     ],
-    ids=["choice", "time zone", "limit", "capability"],
+    ids=["choice", "time zone", "limit", "capability", "key"],
 )
 def test_a_long_wrong_value_is_quoted_by_its_start_and_its_length(config: dict[str, Any], path: str) -> None:
     with pytest.raises(ConfigError) as caught:

@@ -12,29 +12,18 @@ serialises them (`decision_to_json`, `decision_from_json`), so the decision log 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
-from typing import Any, Literal, TypeVar, dataclass_transform
+from typing import Any, Literal
 
 from pydantic import Field, TypeAdapter
 
 from providers.models import Capability, LoadBalancing, ModelProfile, TaskType
 from providers.types import Frozen, Message, WireKind
+from providers.values import read_only
 from providers.vendors import ALIASES, vendor_for
 from routing.preferences import BudgetMode, QualityMode
-
-_Value = TypeVar("_Value")
-
-
-@dataclass_transform(frozen_default=True)
-def read_only(cls: type[_Value]) -> type[_Value]:
-    """A slotted dataclass that the type checker holds frozen (mypy refuses any assignment to a field) while at run
-    time it keeps a plain dataclass's __init__: a frozen one's costs ~4-8x more, paid per candidate per call."""
-    made: Callable[[type[_Value]], type[_Value]] = dataclass(slots=True)
-    return made(cls)
-
 
 #: Why the chosen candidate won (README "4. Reason" says when each is given).
 Reason = Literal[

@@ -6,13 +6,14 @@ import json
 import statistics
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import field, replace
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from providers.calendar import require_aware
 from providers.models import Account
 from providers.ratelimits import plausible_limit
+from providers.values import read_only
 from storage.accounts import LEARNED_LIMIT_TTL
 from storage.connection import Connection
 from storage.windows import MINUTE, day_window, from_ms, month_window, to_ms
@@ -26,7 +27,7 @@ LATENCY_WINDOW = timedelta(hours=6)
 LATENCY_ROWS = 500
 
 
-@dataclass(frozen=True, slots=True)
+@read_only
 class WindowUsage:
     """Requests, tokens and USD counted in one window (settled calls plus live reservations)."""
 
@@ -35,7 +36,7 @@ class WindowUsage:
     cost_usd: float = 0.0
 
 
-@dataclass(frozen=True, slots=True)
+@read_only
 class Usages:
     """Usage in the rolling minute, the calendar day and the calendar month, and when the calendar ones reset."""
 
@@ -46,7 +47,7 @@ class Usages:
     month_resets_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@read_only
 class Health:
     """Cooldown, exhaustion, circuit breaker and header-learned per-minute limits of an account or account+model.
 
@@ -69,13 +70,13 @@ class Health:
     tokens_left_until: datetime | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only
 class ModelState:
     usage: Usages
     health: Health
 
 
-@dataclass(frozen=True, slots=True)
+@read_only
 class AccountState:
     """One account: its whole usage and health, `disabled_reason` if disabled, and per-model detail."""
 
@@ -90,11 +91,11 @@ class AccountState:
         found = self.models.get(model)
         if found is not None:
             return found
-        empty = WindowUsage()
-        return ModelState(Usages(empty, empty, empty, self.usage.day_resets_at, self.usage.month_resets_at), Health())
+        usage = self.usage
+        return ModelState(Usages(_NONE, _NONE, _NONE, usage.day_resets_at, usage.month_resets_at), _NO_HEALTH)
 
 
-@dataclass(frozen=True, slots=True)
+@read_only
 class StateSnapshot:
     """Everything routing reads at one instant. `retired` maps (provider, model) to the reason;
     `latency_p50_ms` maps (provider, model) to the median latency of recent successful attempts (when read).
@@ -193,6 +194,9 @@ class _Tally:
         self.months = {tz: month_window(now, tz) for tz in self.days}
         #: per zone: its current day's and month's period keys
         self.keys = {tz: (day.key, self.months[tz].key) for tz, day in self.days.items()}
+        #: per account: its zone's period keys (looked up once per row: '' and unknown accounts read the global zone)
+        self.account_keys = {account: self.keys[tz] for account, tz in zones.items()}
+        self.global_keys = self.keys[global_tz]
         self.sums: dict[tuple[str, str, str], _Sums] = defaultdict(_Sums)
 
     def zone(self, account: str) -> str:
@@ -202,19 +206,20 @@ class _Tally:
         return sorted({w.key for w in self.days.values()} | {w.key for w in self.months.values()})
 
     def counter(self, account: str, model: str, period: str, requests: int, tokens: int, cost: int) -> None:
-        day, month = self.keys[self.zone(account)]
-        window = "day" if period == day else "month" if period == month else None
-        if window:
-            self.sums[account, model, window].add(requests, tokens, cost)
+        day, month = self.account_keys.get(account, self.global_keys)
+        if period == day:
+            self.sums[account, model, "day"].add(requests, tokens, cost)
+        elif period == month:
+            self.sums[account, model, "month"].add(requests, tokens, cost)
 
     def pending(self, row: Sequence[Any]) -> None:
         account, model, a_day, a_month, g_day, g_month, tokens, cost, count = row
-        day, month = self.keys[self.zone(account)]
+        day, month = self.account_keys.get(account, self.global_keys)
         for window, period, key in (("day", a_day, day), ("month", a_month, month)):
             if period == key:
                 self.sums[account, model, window].add(count, tokens, cost)
                 self.sums[account, "", window].add(count, tokens, cost)
-        global_day, global_month = self.keys[self.global_tz]
+        global_day, global_month = self.global_keys
         if g_day == global_day:
             self.sums["", "", "day"].add(count, tokens, cost)
         if g_month == global_month:
@@ -241,8 +246,9 @@ def _usage(found: _Sums | None) -> WindowUsage:
     return found.usage() if found is not None else _NONE
 
 
-#: a window with nothing counted (frozen: one instance serves every empty window)
+#: a window with nothing counted, and no health recorded (read-only: one instance serves every such case)
 _NONE = WindowUsage()
+_NO_HEALTH = Health()
 
 
 class _Read:
@@ -275,7 +281,7 @@ class _Read:
 
     def header_left(self, account: str, model: str, row: Sequence[Any]) -> None:
         requests, requests_until, tokens, tokens_until = row
-        health = self.health.get((account, model), Health())
+        health = self.health.get((account, model), _NO_HEALTH)
         self.health[account, model] = replace(
             health,
             requests_left=requests,
@@ -289,10 +295,10 @@ class _Read:
         return AccountState(
             id=account_id,
             usage=tally.usages(account_id, ""),
-            health=health.get((account_id, ""), Health()),
+            health=health.get((account_id, ""), _NO_HEALTH),
             disabled_reason=self.disabled.get(account_id),
             models={
-                m: ModelState(tally.usages(account_id, m), health.get((account_id, m), Health()))
+                m: ModelState(tally.usages(account_id, m), health.get((account_id, m), _NO_HEALTH))
                 for m in sorted(models)
             },
         )

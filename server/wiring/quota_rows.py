@@ -17,6 +17,8 @@ from storage import (
 
 def latest_active(*times: datetime | None, now: datetime) -> datetime | None:
     """The latest of `times` still in the future at `now` (None when none is)."""
+    if not any(times):
+        return None  # the usual case: nothing recorded
     active = [t for t in times if t is not None and t > now]
     return max(active, default=None)
 
@@ -28,6 +30,8 @@ def quota_windows(
 
     A learned limit is the model's own (`health` of the account+model): it is measured against the model's rolling
     minute (`model_minute`) when given, as the ledger does."""
+    if health.learned_requests_limit is None and health.learned_tokens_limit is None and _unlimited(quota):
+        return ()  # no limit known: the usual pay-as-you-go account (checked on every candidate of every request)
     minute_reset = now + timedelta(minutes=1)
     learned = health.learned_at
     rows: list[tuple[str, str, int | None, int, datetime | None, datetime | None]] = [
@@ -50,6 +54,18 @@ def quota_windows(
         )
         for kind, period, limit, used, resets, taught in rows
         if limit is not None
+    )
+
+
+def _unlimited(quota: QuotaSpec) -> bool:
+    """Whether no limit is configured (the zone alone makes no window)."""
+    return (
+        quota.requests_per_minute is None
+        and quota.tokens_per_minute is None
+        and quota.requests_per_day is None
+        and quota.tokens_per_day is None
+        and quota.requests_per_month is None
+        and quota.tokens_per_month is None
     )
 
 

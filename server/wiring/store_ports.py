@@ -168,6 +168,8 @@ def _speed(provider: str, model: str, account: str, speeds: Speeds) -> SpeedEsti
 
 def _cooldown_reason(whole: Health, mine: Health, now: datetime) -> str | None:
     """The reason of whichever cooldown in force lasts longer: the account's or the model's."""
+    if whole.cooldown_until is None and mine.cooldown_until is None:
+        return None
     active = [h for h in (whole, mine) if h.cooldown_until is not None and h.cooldown_until > now]
     latest = max(active, key=lambda h: h.cooldown_until or now, default=None)
     return latest.cooldown_reason if latest is not None else None
@@ -205,7 +207,7 @@ class StoreLedger:
         self._store = store
         self._ledger = ledger
 
-    def _reserve_job(self, claim: Claim, now: datetime) -> Job[Reservation | Refused]:
+    def _reserve_job(self, claim: Claim, now: datetime, member: Member | None) -> Job[Reservation | Refused]:
         job = self._ledger.reserve_job(
             claim.account,
             claim.model,
@@ -213,19 +215,21 @@ class StoreLedger:
             worst_case_cost_usd=claim.worst_case_cost_usd,
             now=now,
         )
-        return member_reserve_job(job, current_member(), claim.worst_case_cost_usd, self._ledger.timezone, now)
+        return member_reserve_job(job, member, claim.worst_case_cost_usd, self._ledger.timezone, now)
 
     async def reserve(self, claim: Claim, now: datetime) -> Hold | Refusal:
-        return _hold(await self._store.quick_write(self._reserve_job(claim, now)))
+        return _hold(await self._store.quick_write(self._reserve_job(claim, now, current_member())))
 
     async def reserve_turn(self, pool: str, claims: Sequence[Claim], now: datetime) -> tuple[int, Hold | Refusal]:
         order = [claim.account.id for claim in claims]
         turn_job = next_in_pool_job(pool, order)
-        reserve_jobs = [self._reserve_job(claim, now) for claim in claims]
+        # read here: the job may run on the store's thread, where the request's context is not current
+        member = current_member()
 
         def job(conn: Connection) -> tuple[int, Reservation | Refused]:
             index = order.index(turn_job(conn))
-            return index, reserve_jobs[index](conn)
+            # only the account whose turn it is gets a reservation job built (a pool's others never run theirs)
+            return index, self._reserve_job(claims[index], now, member)(conn)
 
         index, granted = await self._store.quick_write(job)
         return index, _hold(granted)

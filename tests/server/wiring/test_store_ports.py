@@ -37,6 +37,8 @@ def test_latest_active_is_the_latest_time_still_ahead() -> None:
     past, soon, later = NOW - timedelta(minutes=1), NOW + timedelta(minutes=1), NOW + timedelta(hours=1)
     assert latest_active(past, soon, None, later, now=NOW) == later
     assert latest_active(past, None, now=NOW) is None
+    assert latest_active(None, None, now=NOW) is None
+    assert latest_active(now=NOW) is None
 
 
 def test_configured_limits_become_windows_with_what_is_left_and_when_they_reset() -> None:
@@ -58,6 +60,22 @@ def test_a_learned_minute_limit_replaces_the_configured_one_and_counts_the_model
     usage = _usages(minute=WindowUsage(requests=4))
     [minute] = quota_windows(QuotaSpec(requests_per_minute=50), usage, health, NOW, WindowUsage(requests=1))
     assert (minute.limit, minute.remaining, minute.learned_at) == (5, 4, health.learned_at)
+
+
+def test_an_account_without_limits_has_no_windows_whatever_its_zone_and_a_learned_limit_alone_makes_one() -> None:
+    busy = _usages(minute=WindowUsage(requests=9), day=WindowUsage(requests=90, tokens=900))
+    assert quota_windows(QuotaSpec(), busy, Health(), NOW) == ()
+    assert quota_windows(QuotaSpec(timezone="America/Los_Angeles"), busy, Health(), NOW) == ()
+    learned = Health(learned_tokens_limit=1000, learned_at=NOW - timedelta(seconds=5))
+    [minute] = quota_windows(QuotaSpec(), busy, learned, NOW)
+    assert (minute.kind, minute.period, minute.limit, minute.learned_at) == (
+        "tokens",
+        "minute",
+        1000,
+        learned.learned_at,
+    )
+    [daily] = quota_windows(QuotaSpec(tokens_per_day=1000), busy, Health(), NOW)
+    assert (daily.period, daily.remaining) == ("day", 100)
 
 
 def test_the_budget_left_is_the_smallest_of_the_accounts_and_the_global_caps_never_below_zero() -> None:

@@ -122,6 +122,8 @@ def find_error(parsed: Any) -> Mapping[str, Any] | None:
     if not isinstance(parsed, (dict, Mapping)):  # dict first: answered at once for decoded JSON, on every event
         return None
     error = parsed.get("error")
+    if error is None:  # the usual event: no ABC check (`isinstance(None, Mapping)` walks the registry) on every one
+        return parsed if parsed.get("object") == "error" else None
     if isinstance(error, (dict, Mapping)):
         return error
     if isinstance(error, str):

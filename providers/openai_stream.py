@@ -49,7 +49,8 @@ def parse_chunk(data: Any) -> _Chunk:
         raise Malformed("stream chunk is not a JSON object")
     usage = data.get("usage")
     model = data.get("model")
-    usage = usage if isinstance(usage, _MAP) else None
+    # None first: most events carry neither, and `isinstance(None, Mapping)` asks the ABC
+    usage = None if usage is None or not isinstance(usage, _MAP) else usage
     model = model if isinstance(model, str) else None
     choices = data.get("choices")
     # the usage-only chunk before [DONE] has `choices: []`; other servers put usage on any chunk
@@ -62,7 +63,7 @@ def parse_chunk(data: Any) -> _Chunk:
     finish = first.get("finish_reason")
     # Moonshot streams its usage inside the finishing choice rather than at the top level
     choice_usage = first.get("usage")
-    if usage is None and isinstance(choice_usage, _MAP):
+    if usage is None and choice_usage is not None and isinstance(choice_usage, _MAP):
         usage = choice_usage
     # one _Chunk per event, on every event of every stream
     return _Chunk(

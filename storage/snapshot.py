@@ -159,15 +159,13 @@ UNION ALL
 SELECT 'g', provider, model, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL FROM pins
 WHERE scope = 'global'"""
 
-# The rolling minute, read only for the accounts with a per-minute limit (configured, `:limited`, or learned): its
-# cost grows with the calls of the last minute, and nothing else needs it.
+# The rolling minute, read only for the accounts with a per-minute limit (configured, or learned: the state rows
+# name them), and not at all when none has one: its cost grows with the calls of the last minute, and nothing else
+# needs it.
 _SQL_MINUTE = """
 SELECT account, model, COUNT(*), SUM(tokens), SUM(cost_nusd)
 FROM reservations
-WHERE account IN (SELECT value FROM json_each(:limited)
-                  UNION SELECT account FROM account_state
-                  WHERE (learned_requests_limit IS NOT NULL OR learned_tokens_limit IS NOT NULL)
-                    AND learned_at > :learned_since)
+WHERE account IN (SELECT value FROM json_each(:limited))
   AND created_at > :since AND (state = 'settled' OR (state = 'pending' AND expires_at > :now))
 GROUP BY account, model"""
 
@@ -260,6 +258,8 @@ class _Read:
         self.retired: dict[tuple[str, str], str] = {}
         self.cursors: dict[str, str] = {}
         self.pin: tuple[str, str | None] | None = None
+        #: accounts with a per-minute limit learned from headers and still in force (on the account or a model)
+        self.learned: set[str] = set()
 
     def add(self, tally: _Tally, row: Sequence[Any]) -> None:
         """One row of the snapshot statement, its kind first (the usual `c` row passed on without a copy)."""
@@ -270,6 +270,8 @@ class _Read:
             tally.pending(row[1:10])
         elif kind == "s":
             self.health[row[1], row[2]] = _health(row[1:])
+            if row[12] is not None and (row[10] is not None or row[11] is not None):
+                self.learned.add(row[1])
             if row[7] is not None and not row[2]:
                 self.disabled[row[1]] = row[7]
         elif kind == "r":
@@ -315,12 +317,11 @@ def snapshot_job(
     now = require_aware(now)
     now_ms = to_ms(now)
     zones = {account.id: account.quota.timezone for account in accounts}
-    limited = [
+    limited = {
         a.id for a in accounts if a.quota.requests_per_minute is not None or a.quota.tokens_per_minute is not None
-    ]
+    }
     learned_since = to_ms(now - LEARNED_LIMIT_TTL)
-    minute = {"limited": json.dumps(limited), "since": to_ms(now - MINUTE), "now": now_ms}
-    minute["learned_since"] = learned_since
+    since = to_ms(now - MINUTE)
     recent = {"since": to_ms(now - LATENCY_WINDOW), "rows": LATENCY_ROWS}
 
     def job(conn: Connection) -> StateSnapshot:
@@ -329,8 +330,11 @@ def snapshot_job(
         state = {"periods": json.dumps(tally.periods()), "now": now_ms, "learned_since": learned_since}
         for row in conn.execute(_SQL_SNAPSHOT, state):
             read.add(tally, row)
-        for account, model, requests, tokens, cost in conn.execute(_SQL_MINUTE, minute):
-            tally.minute(account, model, requests, tokens, cost)
+        measured = limited | read.learned
+        if measured:
+            minute = {"limited": json.dumps(sorted(measured)), "since": since, "now": now_ms}
+            for account, model, requests, tokens, cost in conn.execute(_SQL_MINUTE, minute):
+                tally.minute(account, model, requests, tokens, cost)
         for account, model, *left in conn.execute(_SQL_HEADER_LEFT, {"now": now_ms}):
             read.header_left(account, model, left)
         latencies = _medians(conn.execute(_SQL_LATENCY, recent)) if latency else {}

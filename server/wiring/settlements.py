@@ -12,7 +12,8 @@ import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
-from typing import Any
+from functools import cache
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -48,10 +49,26 @@ UNIT_VERSION = 1
 _CHANGES: tuple[type[Any], ...] = (
     Settle, Release, CoolDown, Exhaust, Disable, RetireModel, Failed, Succeeded, Learn, PoolServed, Observe,
 )  # fmt: skip
-_ADAPTERS: dict[str, TypeAdapter[Any]] = {cls.__name__: TypeAdapter(cls) for cls in _CHANGES}
-_RESERVATION: TypeAdapter[Reservation] = TypeAdapter(Reservation)
-_ENTRY: TypeAdapter[DecisionLogEntry] = TypeAdapter(DecisionLogEntry)
-_TURN: TypeAdapter[SavedTurn] = TypeAdapter(SavedTurn)
+
+
+class _Adapters(NamedTuple):
+    changes: dict[str, TypeAdapter[Any]]
+    reservation: TypeAdapter[Reservation]
+    entry: TypeAdapter[DecisionLogEntry]
+    turn: TypeAdapter[SavedTurn]
+
+
+@cache
+def _adapters() -> _Adapters:
+    """The journal's (de)serialisers, built when a unit is first written or read: only a locked database needs them,
+    and building them costs ~5 ms of every start."""
+    return _Adapters(
+        {cls.__name__: TypeAdapter(cls) for cls in _CHANGES},
+        TypeAdapter(Reservation),
+        TypeAdapter(DecisionLogEntry),
+        TypeAdapter(SavedTurn),
+    )
+
 
 #: builds the one job of a request's end (server.wiring.bookkeeping_port.finish_job)
 FinishJob = Callable[[DecisionLog, Sequence[Change], DecisionLogEntry, "SavedTurn | None", datetime], Job[int]]
@@ -65,17 +82,20 @@ def journal_of(store: Store) -> Journal:
 def encode_change(change: Change) -> dict[str, Any]:
     """A change as JSON, tagged with its kind (a reservation's handle is the ledger's `Reservation`)."""
     name = type(change).__name__
-    return {"kind": name, **_ADAPTERS[name].dump_python(change, mode="json")}
+    return {"kind": name, **_adapters().changes[name].dump_python(change, mode="json")}
 
 
 def decode_change(data: Mapping[str, Any]) -> Change:
     """Raises ValueError for data that is not a change."""
     kind = data.get("kind")
-    if not isinstance(kind, str) or kind not in _ADAPTERS:
+    adapters = _adapters()
+    if not isinstance(kind, str) or kind not in adapters.changes:
         raise ValueError(f"unknown change {kind!r}")
-    change: Change = _ADAPTERS[kind].validate_python({key: value for key, value in data.items() if key != "kind"})
+    change: Change = adapters.changes[kind].validate_python(
+        {key: value for key, value in data.items() if key != "kind"}
+    )
     if isinstance(change, Settle | Release):
-        change = replace(change, hold=Hold(_RESERVATION.validate_python(change.hold.token)))
+        change = replace(change, hold=Hold(adapters.reservation.validate_python(change.hold.token)))
     return change
 
 
@@ -90,8 +110,8 @@ def encode_unit(
         "now": now.isoformat(),
         "member": member.name if member is not None else None,
         "changes": [encode_change(change) for change in changes],
-        "entry": _ENTRY.dump_python(entry, mode="json"),
-        "turn": _TURN.dump_python(turn, mode="json") if turn is not None else None,
+        "entry": _adapters().entry.dump_python(entry, mode="json"),
+        "turn": _adapters().turn.dump_python(turn, mode="json") if turn is not None else None,
     }
 
 
@@ -104,8 +124,8 @@ def decode_unit(
             raise ValueError(f"unit version {unit.get('v')!r} of kind {unit.get('kind')!r} is not known")
         now = datetime.fromisoformat(unit["now"])
         changes = [decode_change(change) for change in unit["changes"]]
-        entry = _ENTRY.validate_python(unit["entry"])
-        turn = _TURN.validate_python(unit["turn"]) if unit["turn"] is not None else None
+        entry = _adapters().entry.validate_python(unit["entry"])
+        turn = _adapters().turn.validate_python(unit["turn"]) if unit["turn"] is not None else None
     except (KeyError, TypeError, ValidationError) as error:
         raise ValueError(f"malformed unit: {error}") from error
     return changes, entry, turn, now

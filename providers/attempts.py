@@ -3,18 +3,18 @@ the store keeps; what a caller is shown of it (`routing.results.Attempt`) is ren
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
 from providers.errors import ErrorClass
 from providers.types import Usage
+from providers.values import read_only_hashable
 
 #: `skipped`: the ledger refused the candidate before any request was sent
 AttemptOutcome = Literal["success", "error", "skipped", "cancelled"]
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class AttemptRecord:
     """One try at one candidate, as measured: the latency is not rounded, `usage` and `cost_usd` are what it used."""
 

@@ -10,19 +10,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from providers.models import TaskType
 from providers.types import Frozen, Message, ToolCall, ToolSpec, Usage
+from providers.values import read_only_hashable
 from routing.preferences import DEFAULT_CACHE_TTL_S, CachePolicy
 
 #: bumped when the canonical form changes, so old entries are never read under new meaning
 KEY_VERSION = 1
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class CacheKeyParts:
     """Everything a cached answer depends on."""
 
@@ -90,7 +90,7 @@ class CachedAnswer(Frozen):
     account: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class CachePlan:
     """A cacheable call: its key and scope, and until when its answer would be kept."""
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from providers.models import TaskType
 from providers.types import Message
+from providers.values import read_only_hashable
 from routing.types import Classification
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Feature:
     label: str
     task_type: TaskType
@@ -30,7 +30,7 @@ class Feature:
     within_word: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Words:
     """Alternatives matched as whole words, case-insensitively (each starts with a letter)."""
 

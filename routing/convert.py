@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 
 from providers.types import Message, ToolCall, WireKind
+from providers.values import read_only_hashable
 
 Counter = Callable[[Sequence[Message], str | None], int]
 
@@ -25,7 +25,7 @@ _THINKING = re.compile(r"<(think|thinking|reasoning)>.*?</\1>\s*", re.DOTALL | r
 CONTINUATION = "(continuing an earlier conversation)"
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Converted:
     """A history ready for the new provider, with what changed and whether it fits."""
 

@@ -5,7 +5,6 @@ Pure: the router passes `now`, and carries the returned `Action` out through its
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -22,6 +21,7 @@ from providers.errors import (
     RateLimited,
     UnusableKey,
 )
+from providers.values import read_only_hashable
 
 #: a rate limit with no hint from the provider cools the account+model this long
 DEFAULT_RATE_LIMIT_COOLDOWN = timedelta(seconds=30)
@@ -38,7 +38,7 @@ MAX_IN_REQUEST_WAIT_S = 20.0
 Scope = Literal["account", "model"]
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Action:
     """What to record after a failed attempt, and what the request does next."""
 

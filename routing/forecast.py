@@ -7,9 +7,9 @@ This is the one forecast formula: routing (routing/spend_order.py) and every vie
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from providers.values import read_only_hashable
 from routing.types import QuotaWindow
 
 #: a rate measured over less than this is too noisy to forecast from (it is measured over this much at least)
@@ -23,7 +23,7 @@ PERIOD_LENGTH: dict[str, timedelta] = {
 _HOUR_S = 3600.0
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Outlook:
     """At the current rate: how fast the window is used, when it runs out (None: not before the reset) and how much
     of it is left unused when it resets."""
@@ -33,7 +33,7 @@ class Outlook:
     unused_at_reset: float
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Forecast:
     """One quota window and its outlook."""
 

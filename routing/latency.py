@@ -22,8 +22,8 @@ from __future__ import annotations
 
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 
+from providers.values import read_only_hashable
 from routing.types import CandidateState, RankedCandidate, SpeedEstimate, Task
 
 #: output tokens assumed when neither the call nor its task type's history says
@@ -83,7 +83,7 @@ def unknown(c: CandidateState) -> bool:
     return c.speed is None or c.speed.samples == 0
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class PoolFlags:
     predicted: dict[str, float | None]
     deranked: frozenset[str]

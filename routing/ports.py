@@ -18,17 +18,18 @@ from providers.adapter import ChatAdapter
 from providers.attempts import AttemptRecord
 from providers.models import Account, ModelProfile, ProviderConfig, TaskType
 from providers.types import Message, RateLimits, Usage
+from providers.values import read_only_hashable
 from routing.types import CandidateState, ConversationState, ManualSwitch
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Hold:
     """A granted reservation; `token` is the ledger's own handle, opaque to routing."""
 
     token: Any
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Refusal:
     """The ledger refused: which limit, over what scope, and when it frees up (None: waiting will not help)."""
 
@@ -38,7 +39,7 @@ class Refusal:
     detail: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Seed:
     """One (provider, model, account) as configured, before its runtime state is read."""
 
@@ -53,14 +54,14 @@ class Seed:
     retirement_note: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class ConversationRecord:
     state: ConversationState
     messages: tuple[Message, ...]
     exists: bool
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class StateView:
     """What one read of the shared state gives the router: every candidate with its runtime state, the global
     manual switch (`switch_provider` without a conversation) in force, and the request's conversation."""
@@ -80,7 +81,7 @@ class StatePort(Protocol):
         ...
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Claim:
     """Room to hold for one call of one candidate: its estimated tokens and worst-case cost."""
 
@@ -105,7 +106,7 @@ class LedgerPort(Protocol):
 # Values, so a request's writes are collected and applied together (one transaction, one hop to the store).
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Settle:
     """The call reached the provider: replace the reservation's estimate with the real usage and cost."""
 
@@ -114,14 +115,14 @@ class Settle:
     cost_usd: float
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Release:
     """The request never reached the provider: free the reservation, counting nothing."""
 
     hold: Hold
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class CoolDown:
     """Keep the account (or only its `model`) out of routing until `until`."""
 
@@ -131,7 +132,7 @@ class CoolDown:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Exhaust:
     """A quota is used up until its window resets at `until` (never re-probed before)."""
 
@@ -141,7 +142,7 @@ class Exhaust:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Disable:
     """The account's key was refused: disable it until the key changes."""
 
@@ -149,7 +150,7 @@ class Disable:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class RetireModel:
     """The provider no longer serves `model` (on any account)."""
 
@@ -158,7 +159,7 @@ class RetireModel:
     reason: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Failed:
     """A failure towards the account+model's circuit breaker."""
 
@@ -166,7 +167,7 @@ class Failed:
     model: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Succeeded:
     """Close the account+model's circuit breaker."""
 
@@ -174,7 +175,7 @@ class Succeeded:
     model: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Learn:
     """Adopt what response headers said about the account+model's per-minute limits."""
 
@@ -183,7 +184,7 @@ class Learn:
     limits: RateLimits
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class PoolServed:
     """Another account of the pool served than its turn chose: continue the rotation after it."""
 
@@ -191,7 +192,7 @@ class PoolServed:
     account: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Observe:
     """One call's speed (TTFT at the first content delta, output tokens per second) or failure, for the figures
     routing predicts completion times from (storage.latency)."""
@@ -211,7 +212,7 @@ Change = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class SavedTurn:
     """A served turn of a conversation, as the router saves it."""
 
@@ -232,7 +233,7 @@ class SavedTurn:
     warm_account: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class DecisionLogEntry:
     task_summary: str
     decision: dict[str, Any]
@@ -274,7 +275,7 @@ class KeyPort(Protocol):
     def forget(self, account_id: str) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class CacheWrite:
     """An answer for the response cache: `answer` is routing.cache.CachedAnswer as JSON; `tokens` and `cost_usd`
     are what the call paid (what a later hit saves)."""

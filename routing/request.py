@@ -8,10 +8,11 @@ from typing import Any
 
 from providers.models import ProviderConfig, TaskType
 from providers.types import Message, ToolSpec
+from providers.values import read_only_hashable
 from routing.preferences import BudgetMode, Preferences, QualityMode
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class AttachedFile:
     """A workspace file the server read into the request: its path as shown, its tokens, its content's sha256."""
 

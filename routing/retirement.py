@@ -11,14 +11,15 @@ does when there is no successor; `note` says which. Pure: no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Container, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import date
 
 from providers.models import ModelProfile, ProviderConfig
+from providers.values import read_only_hashable
 from routing.ports import Seed
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Retirement:
     """What routing does with one configured model that has retired."""
 

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import datetime
 
 import anyio
@@ -12,6 +11,7 @@ import anyio
 from providers.adapter import ChatAdapter
 from providers.errors import ProviderTransportError
 from providers.types import ChatRequest, Completion, StreamDone, TextDelta
+from providers.values import read_only_hashable
 from routing.types import RankedCandidate
 
 #: report streaming progress every this many text deltas
@@ -21,7 +21,7 @@ PROGRESS_EVERY = 16
 Progress = Callable[[int, str], Awaitable[None]]
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Timed:
     """A completion with its time to first token and the time from there to the end (None: no content streamed)."""
 

@@ -4,9 +4,9 @@ when it must stay, or none; and the error when a target cannot serve and may not
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from providers.models import TaskType
+from providers.values import read_only_hashable
 from routing.preferences import Preferences
 from routing.score import Evaluation, Group
 from routing.types import (
@@ -37,7 +37,7 @@ def significant_change(previous: TaskType | None, task: Task) -> bool:
     return not task.task_type_inferred or task.task_type_confidence >= TASK_CHANGE_MIN_CONFIDENCE
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Target:
     prov: str
     model: str | None

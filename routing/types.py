@@ -12,7 +12,6 @@ serialises them (`decision_to_json`, `decision_from_json`), so the decision log 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any, Literal
@@ -21,7 +20,7 @@ from pydantic import Field, TypeAdapter
 
 from providers.models import Capability, LoadBalancing, ModelProfile, TaskType
 from providers.types import Frozen, Message, WireKind
-from providers.values import read_only
+from providers.values import read_only, read_only_hashable
 from providers.vendors import ALIASES, vendor_for
 from routing.preferences import BudgetMode, QualityMode
 
@@ -360,7 +359,7 @@ class RankedCandidate:
         return f"{self.provider}/{self.model}@{self.account}"
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class SwitchInfo:
     """The conversation moves from one provider to another."""
 
@@ -376,7 +375,7 @@ class SwitchInfo:
     temporary: bool
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class DecisionError:
     """Why nothing was chosen, naming the fix."""
 
@@ -386,7 +385,7 @@ class DecisionError:
     message: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Decision:
     """decide()'s answer. The router tries `ranked` in order, subject to the two failover flags."""
 

@@ -7,11 +7,11 @@ limits learned from headers, and the round-robin cursor of each pool.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from providers.ratelimits import learnable
 from providers.types import RateLimits
+from providers.values import read_only_hashable
 from storage.connection import Connection
 from storage.db import Job, Store
 from storage.windows import MINUTE, from_ms, to_ms
@@ -26,7 +26,7 @@ LEARNED_LIMIT_TTL = MINUTE
 MAX_HEADER_COOLDOWN = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class BreakerState:
     consecutive_failures: int
     open_until: datetime | None

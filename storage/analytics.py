@@ -3,14 +3,14 @@ storage/rollups.py). Every instant is a parameter (no clock here)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from providers.values import read_only_hashable
 from storage.db import Store
 from storage.windows import from_ms, to_ms
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Watermark:
     """What changes when anything is routed: the newest decision, attempt and switch ids (0: none yet)."""
 

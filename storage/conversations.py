@@ -9,11 +9,11 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from providers.types import Message
+from providers.values import read_only_hashable
 from storage.connection import Connection, is_postgres
 from storage.db import Job, Store
 from storage.errors import ConversationNotFound
@@ -26,7 +26,7 @@ WARM_TTL = timedelta(minutes=5)
 _GLOBAL = "global"
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Pin:
     """A manual choice in force: a provider, optionally one model of it."""
 
@@ -35,7 +35,7 @@ class Pin:
     set_at: datetime
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Conversation:
     id: str
     created_at: datetime
@@ -121,7 +121,7 @@ def append_messages(conn: Connection, conversation_id: str, texts: str) -> None:
     conn.execute(_SQL_APPEND_MANY_POSTGRES if postgres else _SQL_APPEND_MANY, params)
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Turn:
     """What the router saves after a served request (see `save_turn_job`)."""
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Any
 
@@ -17,6 +17,7 @@ from pydantic import JsonValue
 
 from providers.attempts import AttemptRecord
 from providers.types import Usage
+from providers.values import read_only_hashable
 from storage.connection import Connection
 from storage.db import Job, Store
 from storage.json_text import dumps_json
@@ -25,7 +26,7 @@ from storage.windows import from_ms, to_ms
 NANO = 1_000_000_000
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class DecisionRecord:
     """What routing decided, in plain JSON-able values (storage does not import routing's types)."""
 
@@ -46,7 +47,7 @@ class DecisionRecord:
     prompt: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class SwitchRecord:
     """A move of a conversation (or of everything, when `conversation_id` is None) to another provider."""
 
@@ -59,7 +60,7 @@ class SwitchRecord:
     decision_id: int | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class LoggedDecision:
     id: int
     created_at: datetime
@@ -67,7 +68,7 @@ class LoggedDecision:
     attempts: tuple[AttemptRecord, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class LoggedSwitch:
     id: int
     created_at: datetime

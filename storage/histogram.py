@@ -11,7 +11,9 @@ import json
 import math
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from providers.values import read_only_hashable
 
 #: each bucket is 1% wider than the one below it
 GROWTH = 1.01
@@ -33,7 +35,7 @@ def nearest_rank(count: int, p: float) -> int:
     return max(1, math.ceil(p / 100 * count))
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Latencies:
     """Latencies of a group of attempts: exact `values` (from raw rows) or `buckets` (from roll-ups), not both."""
 

@@ -21,13 +21,13 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import anyio
 
+from providers.values import read_only_hashable
 from storage.connection import Connection, integrity_errors
 from storage.db import Job, Store
 from storage.windows import to_ms
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 Decode = Callable[[Mapping[str, Any]], Job[object]]
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Entry:
     """One line of the journal: a unit's id and its JSON (None when the line could not be read)."""
 

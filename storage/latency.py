@@ -16,11 +16,11 @@ import json
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 import orjson
 
+from providers.values import read_only_hashable
 from storage.connection import Connection
 from storage.db import Job
 from storage.windows import to_ms
@@ -34,7 +34,7 @@ RECENT_SAMPLES = 20
 STALE_AFTER = 20
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class SpeedRow:
     """What the store knows of one (provider, model, account)'s speed."""
 
@@ -56,7 +56,7 @@ class SpeedRow:
     last_tokens_per_s: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Speeds:
     """Every account's speed row, the last sequence number of each (provider, model), and the expected output
     tokens per task type."""

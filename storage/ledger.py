@@ -26,11 +26,11 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from providers.models import Account, BudgetSpec
 from providers.types import Usage
+from providers.values import read_only_hashable
 from storage.connection import Connection
 from storage.db import Job, Store
 from storage.quota_check import (
@@ -55,7 +55,7 @@ DEFAULT_TTL = timedelta(minutes=15)
 DEFAULT_KEEP_ROWS = timedelta(days=1)
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Reservation:
     """Room held for one call; hand it back to `settle_job` or `release_job`."""
 

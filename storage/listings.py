@@ -7,15 +7,15 @@ and read from here; a failed refresh keeps the last good models and records the 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from providers.values import read_only_hashable
 from storage.db import Store
 from storage.windows import from_ms, to_ms
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class StoredListing:
     """One account's last listing: `models` as the listing module's JSON, `fetched_at` None when never fetched."""
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import field
 from datetime import datetime
 from typing import Literal
 
+from providers.values import read_only_hashable
 from storage.db import Store
 from storage.windows import to_ms
 
@@ -23,7 +24,7 @@ _GROUP_SQL: dict[GroupBy, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class MetricsRow:
     """One group's numbers; latencies in ms over all of its attempts (None when there were none)."""
 
@@ -49,7 +50,7 @@ def percentile(sorted_values: Sequence[float], p: float) -> float | None:
     return sorted_values[rank - 1]
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class PromptCacheRow:
     """One provider/model's successful calls, how many read the provider's prompt cache, and the cached tokens."""
 

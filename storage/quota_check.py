@@ -14,6 +14,7 @@ from typing import Any, Literal
 
 from providers.models import Account, BudgetSpec
 from providers.ratelimits import plausible_limit
+from providers.values import read_only_hashable
 from storage.accounts import LEARNED_LIMIT_TTL
 from storage.windows import MINUTE, Window, from_ms
 
@@ -35,7 +36,7 @@ LimitName = Literal[
 ]
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Refused:
     """Why a reservation was refused: which limit, whose (`global`, `account:ID`, `account:ID/model:M`), until when.
 
@@ -58,7 +59,7 @@ def to_nusd(usd: float) -> int:
     return round(usd * NANO)
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Periods:
     """The calendar windows one reservation falls in: the account's (its zone) and the global budget's."""
 

@@ -6,16 +6,16 @@ go first. The running totals (hits, tokens and dollars saved) live in a row of t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from providers.values import read_only_hashable
 from storage.connection import Connection
 from storage.db import Store
 from storage.quota_check import NANO, to_nusd
 from storage.windows import to_ms
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class CacheStats:
     """What the cache holds now and what it has saved since the database was created."""
 
@@ -26,7 +26,7 @@ class CacheStats:
     dollars_saved: float
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class CacheEntry:
     """One answer to store: `answer` is the caller's JSON text; `tokens` and `cost_usd` are what the call paid."""
 

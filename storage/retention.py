@@ -9,9 +9,9 @@ writes take the lock between two batches. Nothing at or after the cutoff is touc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
+from providers.values import read_only_hashable
 from storage.connection import Connection
 from storage.db import Job, Store
 from storage.windows import to_ms
@@ -20,7 +20,7 @@ from storage.windows import to_ms
 RETENTION_BATCH = 2000
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Pruned:
     """What one prune deleted, and in how many transactions; `largest_batch` is the most rows (parents and
     children) one transaction deleted."""

@@ -18,10 +18,10 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from providers.calendar import local_date, local_midnight
+from providers.values import read_only_hashable
 from storage.connection import Connection
 from storage.db import Job, Store
 from storage.histogram import Latencies, merged
@@ -32,7 +32,7 @@ ROLLUP_GRACE = timedelta(hours=1)
 HOUR_MS = 3_600_000
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class AttemptCell:
     """The attempts of one hour with the same dimensions, summed; `multi`: their decisions made more than one
     attempt, `served`: their decisions were served."""
@@ -59,7 +59,7 @@ class AttemptCell:
     daily: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class DecisionCell:
     """The decisions of one hour with the same task type, routed provider, outcome (served, failover, failed,
     refused), shape and member, counted."""
@@ -75,7 +75,7 @@ class DecisionCell:
     daily: bool = False
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Cells:
     """A period's cells; `rolled_days`: the days read from roll-ups (their percentiles are approximations)."""
 

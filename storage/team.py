@@ -11,9 +11,9 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
-from dataclasses import dataclass
 from datetime import datetime
 
+from providers.values import read_only_hashable
 from storage.connection import Connection
 from storage.db import Job
 from storage.quota_check import NANO, LimitName, Refused, to_nusd
@@ -24,7 +24,7 @@ NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,63}$")
 TOKEN_PREFIX = "prt_"
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Member:
     """A member of the team: their caps (None: only the global caps apply) and whether they see everyone's log."""
 
@@ -34,7 +34,7 @@ class Member:
     budget_monthly_usd: float | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class MemberRow:
     """A member as `team list` shows them: with today's and this month's settled spend."""
 

@@ -5,17 +5,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from providers.calendar import first_of_next_month, local_date, local_midnight, require_aware
+from providers.values import read_only_hashable
 
 MINUTE = timedelta(seconds=60)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MILLISECOND = timedelta(milliseconds=1)
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Window:
     """A half-open interval [start, end) in UTC, with the name of the calendar period it covers."""
 

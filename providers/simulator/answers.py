@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import field
 from typing import Any, Literal
 
 from providers.simulator.spec import Flavour
+from providers.values import read_only_hashable
 
 _PIECE = re.compile(r"\s*\S+")
 _MAX_PIECES = 8
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Answer:
     """One reply to send. `input_tokens` is a float only when a hostile fault makes it NaN or infinite;
     `usage` False sends none; `cost` is a reported cost to send whatever the flavour."""
@@ -43,7 +44,7 @@ class Answer:
     cache_write: int = 0
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class StreamPlan:
     head: list[bytes] = field(default_factory=list)
     body: list[bytes] = field(default_factory=list)
@@ -68,7 +69,7 @@ def _dumps(value: Any) -> bytes:
 UsagePlacement = Literal["own_chunk", "finish_chunk", "in_choice", "own_chunk_with_choices"]
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class _Style:
     id_prefix: str
     top: dict[str, Any]

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 from providers.simulator.promptcache import marked_prefixes
 from providers.types import WireKind
+from providers.values import read_only_hashable
 
 _TEXT_KEYS = ("content", "text", "parts", "messages", "contents", "system", "systemInstruction", "arguments")
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Call:
     """One generation request, reduced to what the simulator's answer depends on."""
 

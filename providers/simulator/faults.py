@@ -9,13 +9,13 @@ bad key as 400 API_KEY_INVALID, Z.AI an unknown model as 400 code 1211, DeepSeek
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from providers.calendar import first_of_next_month
 from providers.simulator.httpserver import Headers, Response
 from providers.simulator.spec import Fault, Flavour
+from providers.values import read_only_hashable
 
 JSON_TYPE = ("content-type", "application/json")
 GOOGLE_JSON_TYPE = ("content-type", "application/json; charset=UTF-8")
@@ -45,7 +45,7 @@ _GOOGLE_QUOTA_MESSAGE = (
 _GOOGLE_DAY_RETRY_S = 41
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class ErrorContext:
     """The request facts an error message quotes."""
 
@@ -58,7 +58,7 @@ class ErrorContext:
     request_id: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class _Entry:
     status: int
     message: str

@@ -11,12 +11,13 @@ import logging
 import socket
 import struct
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Literal
 
 import anyio
 from anyio.abc import SocketAttribute, SocketStream
+
+from providers.values import read_only_hashable
 
 log = logging.getLogger(__name__)
 
@@ -27,7 +28,7 @@ _CLOSED = (anyio.EndOfStream, anyio.BrokenResourceError, anyio.ClosedResourceErr
 Headers = tuple[tuple[str, str], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class HttpRequest:
     method: str
     path: str
@@ -38,14 +39,14 @@ class HttpRequest:
     keep_alive: bool
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Response:
     status: int
     headers: Headers
     body: bytes
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class StreamResponse:
     """A chunked response whose frames are sent `delay_s` apart (all in one write when 0)."""
 

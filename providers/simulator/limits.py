@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from providers.simulator.spec import Flavour
+from providers.values import read_only_hashable
 
 WINDOW_S = 60.0
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class WindowState:
     """Where an account stands in its per-minute window at the moment of one request."""
 

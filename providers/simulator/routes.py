@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any, Literal
 from urllib.parse import parse_qsl
 
@@ -11,11 +10,12 @@ from providers.simulator.faults import JSON_TYPE
 from providers.simulator.httpserver import Response
 from providers.simulator.spec import SimAccount
 from providers.types import WireKind
+from providers.values import read_only_hashable
 
 _GEMINI_MODELS = "/v1beta/models"
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Route:
     op: Literal["generate", "models"]
     #: Gemini names the model in the path

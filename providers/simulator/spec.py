@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from pydantic import Field, model_validator
 
 from providers.types import Frozen, WireKind
+from providers.values import read_only_hashable
 
 #: Which real provider's bodies, headers and stream quirks an account reproduces.
 Flavour = Literal["openai", "zai", "moonshot", "deepseek", "openrouter", "anthropic", "gemini"]
@@ -129,7 +129,7 @@ class SimSpec(Frozen):
         return self
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class SimRequest:
     """One request as the simulator received it, credentials redacted, and what it answered.
 
@@ -149,7 +149,7 @@ class SimRequest:
     fault: AnyFault | None
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class AccountStats:
     """Counters of one account since the start or the last `reset_counters`."""
 

@@ -4,14 +4,15 @@ server and placed in its last user turn, so the agent writes only their paths.""
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from providers.values import read_only_hashable
 from routing import tokens
 from routing.request import AttachedFile, RouteRequest
 from server.workspace import Limits, Workspace, load_files, load_images, place_files
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Attachments:
     """What a call attaches: file paths or globs, image paths, and whether file lines are numbered."""
 

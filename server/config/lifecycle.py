@@ -8,11 +8,11 @@ print. Routing's own decision is routing.retirement's; this module only words it
 from __future__ import annotations
 
 from collections.abc import Container, Iterable
-from dataclasses import dataclass
 from datetime import date, timedelta
 
 from providers.catalog import Catalog
 from providers.models import ModelProfile, ProviderConfig
+from providers.values import read_only_hashable
 from routing.retirement import Retirement, retirements, successor
 from server.config.reader import child
 
@@ -48,7 +48,7 @@ def models_path(provider: ProviderConfig) -> str:
     return child(child("$.providers", provider.id), "models")
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Notice:
     """A warning about one configured model's retirement: where, what routing does, and the edit that removes it."""
 
@@ -105,7 +105,7 @@ def lifecycle_notices(provider: ProviderConfig, learned: Container[tuple[str, st
     return notices
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Substituted:
     """A configured model routed as another one (or skipped) right now, for the views."""
 

@@ -4,9 +4,9 @@ and git-ignored files are left out) is counted against `maxFiles` by the loader,
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from providers.values import read_only_hashable
 from server.workspace.errors import WorkspaceError
 
 _GLOB_CHARS = frozenset("*?[")
@@ -14,7 +14,7 @@ _GLOB_CHARS = frozenset("*?[")
 _COUNT_CAP = 10_000
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Candidate:
     """A path to read: as the caller wrote it (or as a glob found it), and the glob that found it, if any."""
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from providers.values import read_only_hashable
 
 DEFAULT_MAX_FILE_BYTES = 256 * 1024
 DEFAULT_MAX_FILES = 50
 DEFAULT_MAX_IMAGE_BYTES = 5 * 1024 * 1024
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Limits:
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     max_files: int = DEFAULT_MAX_FILES

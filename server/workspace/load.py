@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import hashlib
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 import anyio.to_thread
 
+from providers.values import read_only_hashable
 from server.workspace.errors import WorkspaceError
 from server.workspace.gitignore import ignored
 from server.workspace.globbing import Candidate, expand
@@ -20,7 +20,7 @@ from server.workspace.secret_files import secret_reason
 _BINARY_PROBE = 8000
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class LoadedFile:
     """A file read for a request: its path as shown to the model, its text and its content's sha256."""
 
@@ -29,7 +29,7 @@ class LoadedFile:
     sha256: str
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class _Found:
     given: str
     glob: str | None

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
+from providers.values import read_only_hashable
 from server.workspace.errors import WorkspaceError
 
 
-@dataclass(frozen=True, slots=True)
+@read_only_hashable
 class Workspace:
     """The directories a request may read from; `source` says where they came from (for messages)."""
 

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import settings
 
 # The test command tries the same examples on every run, so a change is judged on its own: a property test that
-# draws an unlucky new example must not sink an unrelated change. `HYPOTHESIS_PROFILE=explore` searches anew (README
-# "Tests"); an example it finds is pinned with `@example`.
+# draws an unlucky new example must not sink an unrelated change. `HYPOTHESIS_PROFILE=explore` searches anew (README,
+# under the test command); an example it finds is pinned with `@example`.
 settings.register_profile("suite", derandomize=True)
 settings.register_profile("explore", derandomize=False)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "suite"))

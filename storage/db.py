@@ -35,7 +35,7 @@ from storage.connection import Connection
 from storage.database_url import Database
 from storage.errors import StoreError, translate, translate_postgres
 from storage.migrations import MIGRATIONS, Migration, migrate
-from storage.quick import CHECKPOINT_EVERY, Busy, QuickConnection
+from storage.quick import CHECKPOINT_EVERY, Busy, QuickConnection, is_busy
 
 if TYPE_CHECKING:  # psycopg loads only for a PostgreSQL store: a SQLite start does not pay its import
     from storage.postgres import Mode, PgBackend
@@ -66,7 +66,7 @@ class _Connection:
         connection._thread.daemon = True
         try:
             await connection
-            await connection._execute(_configure, connection._conn, busy_timeout_ms)  # type: ignore[no-untyped-call]
+            await _configure_when_free(connection, busy_timeout_ms)
         except BaseException:
             with anyio.CancelScope(shield=True):
                 await connection.close()
@@ -353,6 +353,27 @@ class Store:
 
 def _checkpoint_job(conn: Connection) -> object:
     return conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+
+
+async def _configure_when_free(connection: aiosqlite.Connection, busy_timeout_ms: int) -> None:
+    """`_configure`, retried until the busy timeout while SQLite answers BUSY at once.
+
+    Processes that open a new database together all switch it to WAL; SQLite then refuses one of them at once,
+    without waiting in its busy handler (its deadlock avoidance), and that agent would fail to start. A lock held
+    for longer still fails after the busy timeout, as before."""
+    deadline = anyio.current_time() + busy_timeout_ms / 1000
+    while True:
+        try:
+            await connection._execute(_configure, connection._conn, busy_timeout_ms)  # type: ignore[no-untyped-call]
+            return
+        except sqlite3.OperationalError as error:
+            if not is_busy(error) or anyio.current_time() >= deadline:
+                raise
+        await anyio.sleep(_CONFIGURE_RETRY_S)
+
+
+#: the pause between two tries of `_configure` (the lock it waits for is another start-up's WAL switch: brief)
+_CONFIGURE_RETRY_S = 0.005
 
 
 def _configure(conn: sqlite3.Connection, busy_timeout_ms: int) -> None:

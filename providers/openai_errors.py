@@ -122,15 +122,13 @@ def find_error(parsed: Any) -> Mapping[str, Any] | None:
     if not isinstance(parsed, (dict, Mapping)):  # dict first: answered at once for decoded JSON, on every event
         return None
     error = parsed.get("error")
-    if error is None:  # the usual event: no ABC check (`isinstance(None, Mapping)` walks the registry) on every one
-        return parsed if parsed.get("object") == "error" else None
-    if isinstance(error, (dict, Mapping)):
-        return error
-    if isinstance(error, str):
-        return {"message": error}
-    if parsed.get("object") == "error":
-        return parsed
-    return None
+    # None, the usual event, skips the checks: `isinstance(None, Mapping)` walks the ABC's registry
+    if error is not None:
+        if isinstance(error, (dict, Mapping)):
+            return error
+        if isinstance(error, str):
+            return {"message": error}
+    return parsed if parsed.get("object") == "error" else None
 
 
 def classify_error(status_code: int, body: str, headers: Mapping[str, str], now: datetime) -> ErrorVerdict:

@@ -49,8 +49,9 @@ def parse_chunk(data: Any) -> _Chunk:
         raise Malformed("stream chunk is not a JSON object")
     usage = data.get("usage")
     model = data.get("model")
-    # None first: most events carry neither, and `isinstance(None, Mapping)` asks the ABC
-    usage = None if usage is None or not isinstance(usage, _MAP) else usage
+    # None first: most events carry no usage, and `isinstance(None, Mapping)` asks the ABC
+    if usage is not None and not isinstance(usage, _MAP):
+        usage = None
     model = model if isinstance(model, str) else None
     choices = data.get("choices")
     # the usage-only chunk before [DONE] has `choices: []`; other servers put usage on any chunk

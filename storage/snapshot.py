@@ -192,7 +192,7 @@ class _Tally:
         self.months = {tz: month_window(now, tz) for tz in self.days}
         #: per zone: its current day's and month's period keys
         self.keys = {tz: (day.key, self.months[tz].key) for tz, day in self.days.items()}
-        #: per account: its zone's period keys (looked up once per row: '' and unknown accounts read the global zone)
+        #: per account: its zone's period keys, found once (`period_keys` reads them for every row)
         self.account_keys = {account: self.keys[tz] for account, tz in zones.items()}
         self.global_keys = self.keys[global_tz]
         self.sums: dict[tuple[str, str, str], _Sums] = defaultdict(_Sums)
@@ -200,11 +200,15 @@ class _Tally:
     def zone(self, account: str) -> str:
         return self.zones.get(account, self.global_tz) if account else self.global_tz
 
+    def period_keys(self, account: str) -> tuple[str, str]:
+        """The current day's and month's period keys in `account`'s zone (as `zone` finds it)."""
+        return self.account_keys.get(account, self.global_keys)
+
     def periods(self) -> list[str]:
         return sorted({w.key for w in self.days.values()} | {w.key for w in self.months.values()})
 
     def counter(self, account: str, model: str, period: str, requests: int, tokens: int, cost: int) -> None:
-        day, month = self.account_keys.get(account, self.global_keys)
+        day, month = self.period_keys(account)
         if period == day:
             self.sums[account, model, "day"].add(requests, tokens, cost)
         elif period == month:
@@ -212,7 +216,7 @@ class _Tally:
 
     def pending(self, row: Sequence[Any]) -> None:
         account, model, a_day, a_month, g_day, g_month, tokens, cost, count = row
-        day, month = self.account_keys.get(account, self.global_keys)
+        day, month = self.period_keys(account)
         for window, period, key in (("day", a_day, day), ("month", a_month, month)):
             if period == key:
                 self.sums[account, model, window].add(count, tokens, cost)

@@ -70,10 +70,13 @@ def sampling_params(ask: ClientAsk) -> CreateMessageRequestParams:
 
 
 def answer_of(result: CreateMessageResult) -> ClientAnswer:
-    """The client's answer: its text (a non-text answer is refused: the router returns text) and model."""
+    """The client's answer: its text and model. A non-text answer is refused (the router returns text), and so is
+    an empty one: a last resort that says nothing must not pass for a served request (and a $0 success)."""
     content = result.content
     if not isinstance(content, TextContent):
         raise ValueError(f"the client's model answered with {type(content).__name__}, not text")
+    if not content.text.strip():
+        raise ValueError("the client's model answered with empty text")
     usage = (result.meta or {}).get("usage") if result.meta else None
     inp = out = None
     if isinstance(usage, dict):

@@ -181,3 +181,17 @@ async def test_a_client_model_answering_with_an_image_is_named_in_the_error_when
             result = await s.call("route_and_complete", prompt=PROMPT, budget_mode="free_only")
     assert result.is_error
     assert "client" in text_of(result) and "ImageContent, not text" in text_of(result)
+
+
+@pytest.mark.parametrize("mode", ["auto", "legacy"])
+async def test_a_client_model_answering_with_empty_text_is_named_in_the_error_and_not_counted_as_served(
+    tmp_path: Path, mode: Literal["auto", "legacy"]
+) -> None:
+    async def says_nothing(context: ClientRequestContext, params: CreateMessageRequestParams) -> CreateMessageResult:
+        return CreateMessageResult(role="assistant", content=TextContent(text=" \n\t"), model="client-mute")
+
+    async with mcp_session(tmp_path, mode=mode, sampling_callback=says_nothing, google_daily=0) as s:
+        with anyio.fail_after(30):
+            result = await s.call("route_and_complete", prompt=PROMPT, budget_mode="free_only")
+    assert result.is_error
+    assert "client" in text_of(result) and "empty text" in text_of(result)

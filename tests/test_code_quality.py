@@ -36,3 +36,27 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
     match = re.search(r"```sh\n# run the whole test suite\n(.+)\n```", readme)
     assert match, "README's quick start must hold the test command"
     assert match.group(1) in ci
+
+
+def _normalized(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_constraints_pin_every_dependency_the_product_and_its_tests_name() -> None:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    named = [*project["dependencies"], *project["optional-dependencies"]["test"]]
+    wanted = {
+        _normalized(re.split(r"[\[<>=!~;\s]", requirement, maxsplit=1)[0])
+        for requirement in named
+        if "sys_platform" not in requirement  # a platform's own dependency is not installed on CI's
+    }
+    pins: dict[str, str] = {}
+    for line in (ROOT / "constraints.txt").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, separator, version = line.partition("==")
+            assert separator and version.strip(), f"constraints.txt pins exact versions only, not {line!r}"
+            pins[_normalized(name)] = version
+    assert "provider-router" not in pins, "the project itself is installed from the clone, never pinned"
+    assert wanted <= pins.keys(), f"not pinned in constraints.txt: {sorted(wanted - pins.keys())}"

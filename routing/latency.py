@@ -16,6 +16,9 @@ speed, which accounts of a pool are de-ranked (drifted far above the others, or 
   store restarts a stale estimate from the probe's sample (storage.latency), so one probe at the fast pace
   returns its traffic. The share is bounded (one request in `PROBE_EVERY + 1` per stale account) and a probe is
   only ever an account that passed every filter (budget, quota, pins): it is reserved like any attempt.
+- under `quality: max_speed` a group (a provider's model) whose every healthy account the whole store went on
+  without for long (`SpeedEstimate.stale_in_store`, storage.latency) is tried first, once, like one never measured
+  (routing.score), its fastest account the probe: a provider of one account has no pool to count its neglect by.
 """
 
 from __future__ import annotations
@@ -95,7 +98,13 @@ def _failing(speed: SpeedEstimate | None) -> bool:
 
 
 def _stale(c: CandidateState) -> bool:
-    return c.speed is not None and c.speed.samples > 0 and c.speed.unobserved_for >= PROBE_EVERY
+    return c.speed is not None and c.speed.samples > 0 and _probe_due(c.speed)
+
+
+def _probe_due(speed: SpeedEstimate) -> bool:
+    """Its pool went on without it long enough, and no call of it is running already (concurrent requests would
+    otherwise each send one probe)."""
+    return speed.unobserved_for >= PROBE_EVERY and not speed.in_flight
 
 
 def pool_flags(members: Sequence[CandidateState], output_tokens: int, *, max_speed: bool = False) -> PoolFlags:
@@ -111,7 +120,7 @@ def pool_flags(members: Sequence[CandidateState], output_tokens: int, *, max_spe
         slow = mine is not None and bool(others) and mine >= DRIFT_FACTOR * statistics.median(others)
         if slow or _failing(c.speed):
             deranked.add(c.account)
-            if c.speed is not None and c.speed.unobserved_for >= PROBE_EVERY:
+            if c.speed is not None and _probe_due(c.speed):
                 probes.add(c.account)
     if len(deranked) == len(members):  # nothing to prefer: none is de-ranked
         deranked.clear()

@@ -381,8 +381,25 @@ def _score_group(g: Group, ctx: Context) -> None:
         all_deranked = bool(g.survivors) and not healthy
     else:
         healthy, all_deranked = g.survivors, False
-    speed_key = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0) if ctx.max_speed else 0.0
+    speed_key = 0.0
+    if ctx.max_speed:
+        speed_key = min((speed_order(e.c, e.predicted) for e in healthy), default=0.0)
+        if timed and speed_key >= 0.0:
+            speed_key = _probe_if_stale_in_store(healthy, speed_key)
     g.key = (uncatalogued, all_deranked, speed_key, ql, cl, window, tl, default, -total, g.prov, g.model)
+
+
+def _probe_if_stale_in_store(healthy: list[Evaluation], speed_key: float) -> float:
+    """max_speed's key for a group the whole store went on without (every healthy member's estimate is stale in
+    the store, storage.latency, and none has a call running already): tried first, once, like one never measured,
+    its fastest member the probe, so a provider that was slow once can show it recovered. Otherwise `speed_key`
+    unchanged."""
+    if not healthy or not all(
+        e.c.speed is not None and e.c.speed.stale_in_store and not e.c.speed.in_flight for e in healthy
+    ):
+        return speed_key
+    min(healthy, key=lambda e: speed_order(e.c, e.predicted)).probe = True
+    return -1.0
 
 
 def _cost_part(cheapest: float) -> float:

@@ -187,6 +187,10 @@ class SpeedEstimate(Frozen):
     failure_ratio: float = Field(default=0.0, ge=0, le=1)
     #: observations of its pool's accounts since this one's last: a de-ranked account is probed when large enough
     unobserved_for: int = Field(default=0, ge=0)
+    #: the whole store went on without it for long (storage.latency): under max_speed its group is probed
+    stale_in_store: bool = False
+    #: a call of it is running now (its speed is being measured): no probe is sent after it
+    in_flight: bool = False
 
 
 @read_only

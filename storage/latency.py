@@ -8,6 +8,12 @@ came after an account's last one says how long it went unobserved (routing.laten
 account on that count). An estimate that went `STALE_AFTER` observations of its pool without one of its own is
 stale: the next sample (the probe's) restarts it instead of being blended in, so a recovered account shows at
 its new pace at once.
+
+A pool of one account counts nothing that way, so each row also keeps the store-wide sequence `store_seq` of its
+last observation. An estimate is stale in the store (`Speeds.stale_in_store`) once the store made `STALE_AFTER`
+observations per (provider, model) it has measured without one of it: under max_speed routing probes it (a
+provider that was slow once is not passed over for ever), and its next sample restarts it as above. The scale
+keeps the probes' share bounded: each stale pool at most once per `STALE_AFTER` × pools observations.
 """
 
 from __future__ import annotations
@@ -54,16 +60,28 @@ class SpeedRow:
     #: the latest sample's TTFT and rate (a probe's verdict)
     last_ttft_ms: float | None = None
     last_tokens_per_s: float | None = None
+    #: the store-wide sequence number at its last observation (0: not observed since the column came)
+    store_seq: int = 0
 
 
 @read_only_hashable
 class Speeds:
-    """Every account's speed row, the last sequence number of each (provider, model), and the expected output
-    tokens per task type."""
+    """Every account's speed row, the last sequence number of each (provider, model), the expected output
+    tokens per task type, and the store-wide last sequence number."""
 
     rows: dict[tuple[str, str, str], SpeedRow]
     last_seq: dict[tuple[str, str], int]
     output_tokens: dict[str, float]
+    store_last: int = 0
+
+    def stale_in_store(self, row: SpeedRow) -> bool:
+        """Whether the store went on without `row` for `STALE_AFTER` observations per pool it has measured."""
+        return row.samples > 0 and self.store_last - row.store_seq >= stale_in_store_after(len(self.last_seq))
+
+
+def stale_in_store_after(pools: int) -> int:
+    """Store-wide observations without one of an estimate after which it is stale, for `pools` measured pools."""
+    return STALE_AFTER * max(1, pools)
 
 
 def _ewma(old: float | None, sample: float | None) -> float | None:
@@ -122,27 +140,30 @@ def observe_job(
     def job(conn: Connection) -> None:
         # the pool's rows in one statement: this account's figures, and the pool's next sequence number
         rows = conn.execute(
-            "SELECT account, samples, ttft_ewma_ms, tps_ewma, recent, seq FROM latency_stats WHERE provider = ? "
-            "AND model = ?",
+            "SELECT account, samples, ttft_ewma_ms, tps_ewma, recent, seq, store_seq FROM latency_stats "
+            "WHERE provider = ? AND model = ?",
             (provider, model),
         ).fetchall()
+        store_last, pools = conn.execute(_STORE_SEQUENCE).fetchone()
         seq = max((int(r[5]) for r in rows), default=0) + 1
         row = next((tuple(r[1:]) for r in rows if r[0] == account), None)
-        samples, ttft, tps, recent, mine = (0, None, None, "[]", 0) if row is None else row
+        samples, ttft, tps, recent, mine, mine_in_store = (0, None, None, "[]", 0, 0) if row is None else row
         window, finite = _load_window(recent)
         window.append([ttft_ms, tokens_per_s, 1 if ok else 0])
-        if ok and seq - 1 - mine >= STALE_AFTER:  # a stale estimate restarts from this (the probe's) sample
+        stale = seq - 1 - mine >= STALE_AFTER or int(store_last) - mine_in_store >= stale_in_store_after(int(pools))
+        if ok and stale:  # a stale estimate restarts from this (the probe's) sample
             ttft = None if ttft_ms is not None else ttft
             tps = None if tokens_per_s is not None else tps
         conn.execute(
             """INSERT INTO latency_stats (provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq,
-                                          updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                                          updated_at, store_seq)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (provider, model, account) DO UPDATE SET samples = excluded.samples,
                 ttft_ewma_ms = excluded.ttft_ewma_ms, tps_ewma = excluded.tps_ewma, recent = excluded.recent,
-                seq = excluded.seq, updated_at = excluded.updated_at""",
+                seq = excluded.seq, updated_at = excluded.updated_at, store_seq = excluded.store_seq""",
             (provider, model, account, samples + 1, _ewma(ttft, ttft_ms), _ewma(tps, tokens_per_s),
-             _dump_window(window[-RECENT_SAMPLES:], finite and _finite(ttft_ms, tokens_per_s)), seq, to_ms(now)),
+             _dump_window(window[-RECENT_SAMPLES:], finite and _finite(ttft_ms, tokens_per_s)), seq, to_ms(now),
+             int(store_last) + 1),
         )  # fmt: skip
         if ok and task_type is not None and output_tokens > 0:
             conn.execute(
@@ -155,7 +176,10 @@ def observe_job(
     return job
 
 
-_Values = tuple[str, str, str, int, float | None, float | None, str, int]
+#: the store-wide last sequence number, and how many (provider, model) pools the store has measured
+_STORE_SEQUENCE = "SELECT COALESCE(MAX(store_seq), 0), COUNT(DISTINCT provider || '/' || model) FROM latency_stats"
+
+_Values = tuple[str, str, str, int, float | None, float | None, str, int, int]
 #: rows already derived, by their stored values (a row changes with every observation of it, so an unchanged row
 #: is not parsed again on the next read); cleared when full
 _DERIVED: dict[_Values, SpeedRow] = {}
@@ -172,7 +196,7 @@ def _row(values: _Values) -> SpeedRow:
 
 
 def _derive(values: _Values) -> SpeedRow:
-    provider, model, account, samples, ttft, tps, recent, seq = values
+    provider, model, account, samples, ttft, tps, recent, seq, store_seq = values
     window, _ = _load_window(recent)
     ttfts = [float(s[0]) for s in window if s[0] is not None]
     failures = sum(1 for s in window if not s[2])
@@ -181,7 +205,7 @@ def _derive(values: _Values) -> SpeedRow:
         provider, model, account, samples, ttft, tps, percentile(ttfts, 50), percentile(ttfts, 95),
         failures / len(window) if window else 0.0, seq,
         float(last[0]) if last and last[0] is not None else None,
-        float(last[1]) if last and last[1] is not None else None,
+        float(last[1]) if last and last[1] is not None else None, store_seq,
     )  # fmt: skip
 
 
@@ -191,15 +215,18 @@ def read_speeds_job() -> Job[Speeds]:
     def job(conn: Connection) -> Speeds:
         rows = {}
         for values in conn.execute(
-            "SELECT provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq FROM latency_stats"
+            "SELECT provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq, store_seq "
+            "FROM latency_stats"
         ):
             row = _row(values)
             rows[row.provider, row.model, row.account] = row
         last: dict[tuple[str, str], int] = {}
+        store_last = 0
         for row in rows.values():
             last[row.provider, row.model] = max(last.get((row.provider, row.model), 0), row.seq)
+            store_last = max(store_last, row.store_seq)
         outputs = {str(t): float(n) for t, n in conn.execute("SELECT task_type, tokens_ewma FROM output_stats")}
-        return Speeds(rows, last, outputs)
+        return Speeds(rows, last, outputs, store_last)
 
     return job
 

@@ -150,4 +150,5 @@ POSTGRES_FORMS: dict[str, Step | Literal["translated"]] = {
     "m013_attempt_ttft": _m013_attempt_ttft,
     "m014_daily_rollups": TRANSLATED,
     "m015_member_indexes_partial": TRANSLATED,
+    "m016_latency_store_sequence": TRANSLATED,
 }

@@ -447,6 +447,13 @@ def m015_member_indexes_partial(conn: Connection) -> None:
     )
 
 
+def m016_latency_store_sequence(conn: Connection) -> None:
+    """latency_stats.store_seq: the store-wide sequence of the row's last observation (storage.latency), so an
+    estimate the whole store went on without for long is known as stale even when its (provider, model) has no
+    other account to count by. Rows written before start at 0. Portable SQL: one column."""
+    _run(conn, "ALTER TABLE latency_stats ADD COLUMN store_seq INTEGER NOT NULL DEFAULT 0")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     m001_ledger_and_accounts,
     m002_conversations,
@@ -463,4 +470,5 @@ MIGRATIONS: tuple[Migration, ...] = (
     m013_attempt_ttft,
     m014_daily_rollups,
     m015_member_indexes_partial,
+    m016_latency_store_sequence,
 )

@@ -112,6 +112,8 @@ class StateSnapshot:
     pool_cursors: Mapping[str, str] = field(default_factory=dict)
     #: the global manual switch in force: (provider, model or None)
     global_pin: tuple[str, str | None] | None = None
+    #: (account, model) with a call in flight now (a live reservation, in any process)
+    in_flight: frozenset[tuple[str, str]] = frozenset()
 
 
 _Key = tuple[str, str]  # (account, model); '' = all
@@ -196,6 +198,8 @@ class _Tally:
         self.account_keys = {account: self.keys[tz] for account, tz in zones.items()}
         self.global_keys = self.keys[global_tz]
         self.sums: dict[tuple[str, str, str], _Sums] = defaultdict(_Sums)
+        #: (account, model) with a live reservation
+        self.in_flight: set[tuple[str, str]] = set()
 
     def zone(self, account: str) -> str:
         return self.zones.get(account, self.global_tz) if account else self.global_tz
@@ -216,6 +220,7 @@ class _Tally:
 
     def pending(self, row: Sequence[Any]) -> None:
         account, model, a_day, a_month, g_day, g_month, tokens, cost, count = row
+        self.in_flight.add((account, model))
         day, month = self.period_keys(account)
         for window, period, key in (("day", a_day, day), ("month", a_month, month)):
             if period == key:
@@ -367,6 +372,7 @@ def _assemble(tally: _Tally, read: _Read, latencies: Mapping[tuple[str, str], fl
         latency_p50_ms=latencies,
         pool_cursors=read.cursors,
         global_pin=read.pin,
+        in_flight=frozenset(tally.in_flight),
     )
 
 

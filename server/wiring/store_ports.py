@@ -102,7 +102,7 @@ class StoreState:
         the measured speeds (built in, not copied in afterwards: one validation per candidate)."""
         provider, account, model = seed.provider, seed.account, seed.model
         is_warm = warm is not None and warm[0] == account.id and warm[1] == model.id
-        speed = _speed(provider.id, model.id, account.id, speeds) if speeds is not None else None
+        speed = _speed(provider.id, model.id, account.id, speeds, snapshot) if speeds is not None else None
         state = snapshot.accounts.get(account.id)
         cursor = pool_cursor(provider, snapshot.pool_cursors.get(provider.id)) if len(provider.accounts) > 1 else 0
         if state is None:
@@ -144,8 +144,8 @@ class StoreState:
         )
 
 
-def speed_estimate(row: SpeedRow, last_seq: int) -> SpeedEstimate:
-    """A stored speed row as routing reads it."""
+def speed_estimate(row: SpeedRow, speeds: Speeds, *, in_flight: bool = False) -> SpeedEstimate:
+    """A stored speed row as routing reads it; `in_flight`: a call of it is running now."""
     return SpeedEstimate(
         samples=row.samples,
         ttft_ms=row.ttft_ewma_ms,
@@ -155,15 +155,17 @@ def speed_estimate(row: SpeedRow, last_seq: int) -> SpeedEstimate:
         last_ttft_ms=row.last_ttft_ms,
         last_tokens_per_s=row.last_tokens_per_s,
         failure_ratio=min(1.0, max(0.0, row.failure_ratio)),
-        unobserved_for=max(0, last_seq - row.seq),
+        unobserved_for=max(0, speeds.last_seq.get((row.provider, row.model), row.seq) - row.seq),
+        stale_in_store=speeds.stale_in_store(row),
+        in_flight=in_flight,
     )
 
 
-def _speed(provider: str, model: str, account: str, speeds: Speeds) -> SpeedEstimate | None:
+def _speed(provider: str, model: str, account: str, speeds: Speeds, snapshot: StateSnapshot) -> SpeedEstimate | None:
     row = speeds.rows.get((provider, model, account))
     if row is None:
         return None
-    return speed_estimate(row, speeds.last_seq.get((provider, model), row.seq))
+    return speed_estimate(row, speeds, in_flight=(account, model) in snapshot.in_flight)
 
 
 def _cooldown_reason(whole: Health, mine: Health, now: datetime) -> str | None:

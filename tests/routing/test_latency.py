@@ -98,6 +98,60 @@ def test_a_stale_estimate_is_not_probed_outside_max_speed_nor_before_its_turn() 
     assert pool_flags(members, 400, max_speed=True).probes == frozenset({"g2"})
 
 
+def test_under_max_speed_a_slower_provider_the_whole_store_went_on_without_is_probed_once() -> None:
+    slow = {"speed": speed(2000, 30)}
+    per = {"zai": slow, "kimi": {"speed": speed(100, 500)}, "anthropic": slow}
+    per |= {f"google-{i}": slow for i in (1, 2, 3)}
+    fresh = run(everyone(3, **per, openai={"speed": speed(3000, 20)}), task_type="coding", quality="max_speed")
+    stale = run(
+        everyone(3, **per, openai={"speed": speed(3000, 20, stale_in_store=True)}),
+        task_type="coding",
+        quality="max_speed",
+    )
+    assert chosen(fresh) == "kimi" and not any(r.probe for r in fresh.ranked)
+    assert [(r.provider, r.probe) for r in stale.ranked[:2]] == [("openai", True), ("kimi", False)]
+    assert any(line.startswith("probing openai/") and "stale" in line for line in stale.explanation)
+
+
+def test_a_provider_stale_in_the_store_is_not_probed_outside_max_speed() -> None:
+    per = {"openai": {"speed": speed(3000, 20, stale_in_store=True)}, "kimi": {"speed": speed(100, 500)}}
+    decision = run(everyone(3, **per), task_type="coding")
+    assert not any(r.probe for r in decision.ranked)
+
+
+def test_a_pool_is_probed_as_stale_in_the_store_only_when_every_healthy_account_is() -> None:
+    slow = speed(3000, 20)
+    one_stale = {"google-1": {"speed": speed(3000, 20, stale_in_store=True)}, "google-2": {"speed": slow}}
+    all_stale = {f"google-{i}": {"speed": speed(3000 + i, 20, stale_in_store=True)} for i in (1, 2)}
+    fast = cand("kimi", speed=speed(100, 500))
+    partly = run([fast, *pool("google", 2, per=one_stale)], task_type="simple", quality="max_speed")
+    wholly = run([fast, *pool("google", 2, per=all_stale)], task_type="simple", quality="max_speed")
+    assert chosen(partly) == "kimi" and not any(r.probe for r in partly.ranked)
+    assert [(r.account, r.probe) for r in wholly.ranked] == [
+        ("google-1", True),  # the pool's faster member is the one probe
+        ("google-2", False),
+        ("kimi", False),
+    ]
+
+
+def test_no_probe_goes_to_an_account_with_a_call_in_flight_it_is_being_measured_already() -> None:
+    deranked = speed(3000, 20, unobserved_for=PROBE_EVERY)
+    stale = speed(300, 500, unobserved_for=PROBE_EVERY)
+    fast = cand("google", "g1", speed=speed(100, 500))
+    assert pool_flags([fast, cand("google", "g2", speed=deranked)], 400).probes == frozenset({"g2"})
+    measuring = deranked.model_copy(update={"in_flight": True})
+    flags = pool_flags([fast, cand("google", "g2", speed=measuring)], 400)
+    assert flags.probes == frozenset() and flags.deranked == frozenset({"g2"})  # still tried last
+    measuring = stale.model_copy(update={"in_flight": True})
+    assert pool_flags([fast, cand("google", "g2", speed=measuring)], 400, max_speed=True).probes == frozenset()
+    slow = {"speed": speed(2000, 30)}
+    per = {"zai": slow, "kimi": {"speed": speed(100, 500)}, "anthropic": slow}
+    per |= {f"google-{i}": slow for i in (1, 2, 3)}
+    running = {"speed": speed(3000, 20, stale_in_store=True, in_flight=True)}
+    decision = run(everyone(3, **per, openai=running), task_type="coding", quality="max_speed")
+    assert chosen(decision) == "kimi" and not any(r.probe for r in decision.ranked)
+
+
 def test_a_probe_at_the_pools_pace_ends_the_de_rank() -> None:
     recovered = speed(3000, 20, last_ttft_ms=300, last_tokens_per_s=200)
     members = [cand("google", "g1", speed=recovered), cand("google", "g2", speed=speed(300, 200))]

@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from storage.db import Store
-from storage.latency import STALE_AFTER, observe_job, percentile, read_speeds_job
+from storage.latency import STALE_AFTER, observe_job, percentile, read_speeds_job, stale_in_store_after
 from storage.migrations import migrate
 from tests.storage.conftest import NOW
 
@@ -57,6 +57,57 @@ async def test_a_stale_estimate_restarts_from_the_next_sample_instead_of_blendin
     await observe(store, "g1", 100.0, 400.0)  # stale: the probe's sample is the estimate
     row = (await store.read(read_speeds_job())).rows["google", "m", "g1"]
     assert (row.ttft_ewma_ms, row.tokens_per_s, row.samples) == (100.0, 400.0, 3)
+
+
+async def observe_in(store: Store, provider: str, model: str, account: str, ttft: float, rate: float = 100.0) -> None:
+    await store.write(observe_job(provider, model, account, ok=True, ttft_ms=ttft, tokens_per_s=rate, task_type=None,
+                                  output_tokens=0, now=NOW))  # fmt: skip
+
+
+async def test_the_store_wide_sequence_counts_every_observation_across_pools(store: Store) -> None:
+    await migrate(store)
+    await observe_in(store, "google", "m", "g1", 100.0)
+    await observe_in(store, "zai", "z", "zai", 100.0)
+    await observe_in(store, "google", "m", "g2", 100.0)
+    speeds = await store.read(read_speeds_job())
+    keys = (("google", "m", "g1"), ("zai", "z", "zai"), ("google", "m", "g2"))
+    assert [speeds.rows[key].store_seq for key in keys] == [1, 2, 3]
+    assert speeds.store_last == 3
+    assert speeds.rows["zai", "z", "zai"].seq == 1  # the pool's own sequence is unchanged
+
+
+async def test_a_pool_of_one_goes_stale_in_the_store_after_its_share_and_restarts_from_its_next_sample(
+    store: Store,
+) -> None:
+    await migrate(store)
+    await observe_in(store, "zai", "z", "zai", 3000.0, 20.0)
+    after = stale_in_store_after(2)  # two pools measured: zai/z and google/m
+    assert after == 2 * STALE_AFTER
+    for _ in range(after - 1):
+        await observe_in(store, "google", "m", "g1", 100.0)
+    speeds = await store.read(read_speeds_job())
+    assert not speeds.stale_in_store(speeds.rows["zai", "z", "zai"])
+    await observe_in(store, "google", "m", "g1", 100.0)
+    speeds = await store.read(read_speeds_job())
+    assert speeds.stale_in_store(speeds.rows["zai", "z", "zai"])
+    assert not speeds.stale_in_store(speeds.rows["google", "m", "g1"])
+    await observe_in(store, "zai", "z", "zai", 150.0, 400.0)  # the probe's sample
+    row = (await store.read(read_speeds_job())).rows["zai", "z", "zai"]
+    assert (row.ttft_ewma_ms, row.tokens_per_s, row.samples) == (150.0, 400.0, 2)
+
+
+async def test_a_row_from_before_the_store_wide_sequence_goes_stale_only_after_new_observations(store: Store) -> None:
+    await migrate(store)
+    await store.execute(
+        "INSERT INTO latency_stats (provider, model, account, samples, ttft_ewma_ms, tps_ewma, recent, seq, updated_at)"
+        " VALUES ('zai', 'z', 'zai', 3, 900.0, 50.0, '[]', 3, 0)"
+    )
+    speeds = await store.read(read_speeds_job())
+    assert speeds.rows["zai", "z", "zai"].store_seq == 0 and not speeds.stale_in_store(speeds.rows["zai", "z", "zai"])
+    for _ in range(stale_in_store_after(2)):
+        await observe_in(store, "google", "m", "g1", 100.0)
+    speeds = await store.read(read_speeds_job())
+    assert speeds.stale_in_store(speeds.rows["zai", "z", "zai"])
 
 
 async def test_another_process_and_a_restart_read_the_same_figures(open_store: Callable[..., Awaitable[Store]]) -> None:

@@ -363,3 +363,15 @@ async def test_a_settlement_never_lowers_or_blows_up_recorded_spend(store: Store
         await store.run(settle_job(held, usage=usage, cost_usd=cost, now=NOW))
     rows = await store.fetchall("SELECT state FROM reservations WHERE id = ?", (held.id,))
     assert [row[0] for row in rows] == ["pending"]
+
+
+async def test_the_snapshot_names_each_account_and_model_with_a_call_in_flight_until_it_ends(store: Store) -> None:
+    ledger = Ledger(store)
+    accounts = [make_account("acct-1"), make_account("acct-2")]
+    first = await reserve(store, ledger, "acct-1")
+    second = await reserve(store, ledger, "acct-2")
+    assert isinstance(first, Reservation) and isinstance(second, Reservation)
+    assert (await ledger.snapshot(accounts, NOW)).in_flight == {("acct-1", "model-a"), ("acct-2", "model-a")}
+    await store.run(settle_job(first, usage=Usage(input_tokens=5), cost_usd=0.0, now=NOW))
+    await store.run(release_job(second, now=NOW))
+    assert (await ledger.snapshot(accounts, NOW)).in_flight == frozenset()

@@ -10,6 +10,7 @@ import anyio
 import pytest
 
 from routing.latency import PROBE_EVERY
+from storage.latency import STALE_AFTER, stale_in_store_after
 from tests.server.mcp_support import Session, mcp_session
 
 pytestmark = pytest.mark.anyio
@@ -86,6 +87,40 @@ async def test_under_max_speed_a_slowed_account_that_recovers_regains_its_traffi
     assert slowed.count("google-1") <= 1  # at most one probe of its stale estimate
     assert "google-1" in recovering  # the probe sees it recover...
     assert recovered == ["google-1"] * 5  # ...and max_speed traffic is back
+
+
+async def test_under_max_speed_a_provider_of_one_account_that_recovers_is_probed_and_regains_its_traffic(
+    tmp_path: Path,
+) -> None:
+    # kimi has no pool to count its neglect by: only the store-wide staleness (storage/latency.py) probes it
+    served: list[tuple[str, str, str]] = []
+
+    async def fastest(s: Session, n: int) -> list[str]:
+        for _ in range(n):
+            out = await s.ok(
+                "route_and_complete", prompt=f"{PROMPT} ({len(served)})", cache=False, quality="max_speed",
+                task_type="simple",
+            )  # fmt: skip
+            served.append((out["provider"], out["model"], out["account"]))
+        return [account for _, _, account in served[-n:]]
+
+    async with mcp_session(tmp_path, google_daily=1000) as s:
+        profile(s, fast="kimi")
+        with anyio.fail_after(240):
+            await fastest(s, 10)  # every candidate learned once
+            warm = await fastest(s, 3)
+            s.sim.configure("kimi", slowdown=20.0)
+            await fastest(s, 3)  # it shows within a few requests
+            slowed = await fastest(s, 2 * STALE_AFTER)
+            s.sim.configure("kimi", slowdown=1.0)
+            pools = len({(provider, model) for provider, model, _ in served})
+            # each stale pool is probed once its share went by; the others' probes may come first
+            recovering = await fastest(s, stale_in_store_after(pools) + pools)
+            recovered = await fastest(s, 5)
+    assert warm == ["kimi"] * 3
+    assert "kimi" not in slowed
+    assert "kimi" in recovering  # the probe sees it recover...
+    assert recovered == ["kimi"] * 5  # ...and max_speed traffic is back
 
 
 async def test_a_hedged_call_keeps_the_account_that_streams_first_and_logs_both(tmp_path: Path) -> None:

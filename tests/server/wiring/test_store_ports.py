@@ -4,17 +4,23 @@ by the router's end-to-end tests)."""
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
+
+import anyio
+import pytest
 
 from providers.models import Account, BudgetSpec, CredentialRef, ProviderConfig, QuotaSpec
 from providers.types import Message
-from routing.ports import Hold, Refusal
+from routing.ports import Hold, Refusal, StateView
 from routing.preferences import Preferences
+from routing.router import RouteRequest
 from routing.types import ManualSwitch
 from server.wiring.quota_rows import budget_left, latest_active, pool_cursor, quota_windows
 from server.wiring.store_ports import _cooldown_reason, _hold, _record
 from storage import Conversation, Health, Refused, Reservation, Usages, WindowUsage
 from storage.conversations import Pin
-from tests.clock import FIXED_NOW
+from tests.clock import FIXED_NOW, FixedClock
+from tests.harness import seed_app
 
 NOW = FIXED_NOW
 KEY = CredentialRef(source="env", name="K")
@@ -127,3 +133,31 @@ def test_a_refused_reservation_becomes_a_refusal_and_a_granted_one_a_hold() -> N
     assert _hold(refused) == Refusal("requests_per_day", "account a1", NOW + timedelta(hours=1), "20 used")
     granted = Reservation(1, "a1", "m", 10, 0.01, NOW, NOW + timedelta(minutes=5))
     assert _hold(granted) == Hold(granted)
+
+
+@pytest.mark.anyio
+async def test_the_view_marks_a_measured_candidate_as_in_flight_while_a_call_of_it_holds_a_reservation(
+    tmp_path: Path,
+) -> None:
+    clock = FixedClock()
+    async with seed_app(tmp_path, clock=clock) as (app, _sim):
+        request = RouteRequest(messages=(Message(role="user", content="Say hello."),), task_type="simple")
+        with anyio.fail_after(10):
+            served = await app.router.route(request)
+        measured = (served.provider, served.model, served.account)
+        seeds = await app.router.seeds()
+
+        def speeds(view: StateView) -> dict[tuple[str, str, str], bool]:
+            return {
+                (c.provider, c.model.id, c.account): c.speed.in_flight for c in view.candidates if c.speed is not None
+            }
+
+        before = speeds(await app.router.ports.state.view(seeds, None, clock.now))
+        account = next(a for p in app.config.providers.values() for a in p.accounts if a.id == served.account)
+        held = await app.store.write(
+            app.ledger.reserve_job(account, served.model, estimated_tokens=10, worst_case_cost_usd=0.0, now=clock.now)
+        )
+        assert isinstance(held, Reservation)
+        during = speeds(await app.router.ports.state.view(seeds, None, clock.now))
+    assert before == {measured: False}
+    assert during == {measured: True}

@@ -9,7 +9,9 @@ speed, which accounts of a pool are de-ranked (drifted far above the others, or 
   the pool's pace ends the de-rank at once (the drift is judged on the better of the predicted p95 and the
   latest sample), so it regains its traffic as soon as it recovered.
 - under `quality: max_speed` an account never observed is tried first, once (its first call teaches its speed);
-  an account observed only failing ranks after those with a speed.
+  an account observed only failing ranks after those with a speed, and so does one never observed whose first
+  call is still running (`CandidateState.in_flight`): concurrent requests fan out over the unknown accounts
+  instead of all trying the same one.
 - under `quality: max_speed` an account that is slower than the pool's fastest but not slow enough to be de-ranked
   gets no traffic, so its estimate would freeze at the slow value: once `PROBE_EVERY` observations of its pool went
   by without one of it, its estimate is stale and it is probed (tried first, once) like a de-ranked account. The
@@ -19,6 +21,7 @@ speed, which accounts of a pool are de-ranked (drifted far above the others, or 
 - under `quality: max_speed` a group (a provider's model) whose every healthy account the whole store went on
   without for long (`SpeedEstimate.stale_in_store`, storage.latency) is tried first, once, like one never measured
   (routing.score), its fastest account the probe: a provider of one account has no pool to count its neglect by.
+- no probe goes to an account with a call in flight: that call is measuring it already.
 """
 
 from __future__ import annotations
@@ -98,13 +101,13 @@ def _failing(speed: SpeedEstimate | None) -> bool:
 
 
 def _stale(c: CandidateState) -> bool:
-    return c.speed is not None and c.speed.samples > 0 and _probe_due(c.speed)
+    return c.speed is not None and c.speed.samples > 0 and _probe_due(c)
 
 
-def _probe_due(speed: SpeedEstimate) -> bool:
+def _probe_due(c: CandidateState) -> bool:
     """Its pool went on without it long enough, and no call of it is running already (concurrent requests would
     otherwise each send one probe)."""
-    return speed.unobserved_for >= PROBE_EVERY and not speed.in_flight
+    return c.speed is not None and c.speed.unobserved_for >= PROBE_EVERY and not c.in_flight
 
 
 def pool_flags(members: Sequence[CandidateState], output_tokens: int, *, max_speed: bool = False) -> PoolFlags:
@@ -120,7 +123,7 @@ def pool_flags(members: Sequence[CandidateState], output_tokens: int, *, max_spe
         slow = mine is not None and bool(others) and mine >= DRIFT_FACTOR * statistics.median(others)
         if slow or _failing(c.speed):
             deranked.add(c.account)
-            if c.speed is not None and _probe_due(c.speed):
+            if _probe_due(c):
                 probes.add(c.account)
     if len(deranked) == len(members):  # nothing to prefer: none is de-ranked
         deranked.clear()
@@ -132,9 +135,10 @@ def pool_flags(members: Sequence[CandidateState], output_tokens: int, *, max_spe
 
 def speed_order(c: CandidateState, predicted: float | None) -> float:
     """max_speed's order inside a pool and between groups: unobserved first (learned once), then by prediction,
-    observed-only-failing last."""
+    observed-only-failing last. An unobserved one already being measured (a call of it in flight) waits with the
+    failing: otherwise every concurrent request would make it its first try."""
     if unknown(c):
-        return -1.0
+        return float("inf") if c.in_flight else -1.0
     return predicted if predicted is not None else float("inf")
 
 

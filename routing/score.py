@@ -395,7 +395,7 @@ def _probe_if_stale_in_store(healthy: list[Evaluation], speed_key: float) -> flo
     its fastest member the probe, so a provider that was slow once can show it recovered. Otherwise `speed_key`
     unchanged."""
     if not healthy or not all(
-        e.c.speed is not None and e.c.speed.stale_in_store and not e.c.speed.in_flight for e in healthy
+        e.c.speed is not None and e.c.speed.stale_in_store and not e.c.in_flight for e in healthy
     ):
         return speed_key
     min(healthy, key=lambda e: speed_order(e.c, e.predicted)).probe = True

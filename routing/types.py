@@ -189,8 +189,6 @@ class SpeedEstimate(Frozen):
     unobserved_for: int = Field(default=0, ge=0)
     #: the whole store went on without it for long (storage.latency): under max_speed its group is probed
     stale_in_store: bool = False
-    #: a call of it is running now (its speed is being measured): no probe is sent after it
-    in_flight: bool = False
 
 
 @read_only
@@ -246,6 +244,9 @@ class CandidateState:
     warm: bool = False
     #: measured speed (None: never observed)
     speed: SpeedEstimate | None = None
+    #: a call of this account and model is running now, so its speed is being measured: no probe is sent after
+    #: it, and under max_speed a never-measured one is not every concurrent request's first try
+    in_flight: bool = False
 
 
 class ManualSwitch(Frozen):

@@ -102,7 +102,8 @@ class StoreState:
         the measured speeds (built in, not copied in afterwards: one validation per candidate)."""
         provider, account, model = seed.provider, seed.account, seed.model
         is_warm = warm is not None and warm[0] == account.id and warm[1] == model.id
-        speed = _speed(provider.id, model.id, account.id, speeds, snapshot) if speeds is not None else None
+        speed = _speed(provider.id, model.id, account.id, speeds) if speeds is not None else None
+        in_flight = (account.id, model.id) in snapshot.in_flight
         state = snapshot.accounts.get(account.id)
         cursor = pool_cursor(provider, snapshot.pool_cursors.get(provider.id)) if len(provider.accounts) > 1 else 0
         if state is None:
@@ -112,7 +113,8 @@ class StoreState:
                                   enabled=provider.enabled and account.enabled,
                                   model_retired=(provider.id, model.id) in snapshot.retired,
                                   substituted_for=seed.substituted_for,
-                                  retirement_note=seed.retirement_note, warm=is_warm, speed=speed)  # fmt: skip
+                                  retirement_note=seed.retirement_note, warm=is_warm, speed=speed,
+                                  in_flight=in_flight)  # fmt: skip
         per_model = state.model(model.id)
         whole, mine = state.health, per_model.health
         disabled = state.disabled_reason
@@ -141,11 +143,12 @@ class StoreState:
             latency_p50_ms=self._latency.get((provider.id, model.id)),
             warm=is_warm,
             speed=speed,
+            in_flight=in_flight,
         )
 
 
-def speed_estimate(row: SpeedRow, speeds: Speeds, *, in_flight: bool = False) -> SpeedEstimate:
-    """A stored speed row as routing reads it; `in_flight`: a call of it is running now."""
+def speed_estimate(row: SpeedRow, speeds: Speeds) -> SpeedEstimate:
+    """A stored speed row as routing reads it."""
     return SpeedEstimate(
         samples=row.samples,
         ttft_ms=row.ttft_ewma_ms,
@@ -157,15 +160,12 @@ def speed_estimate(row: SpeedRow, speeds: Speeds, *, in_flight: bool = False) ->
         failure_ratio=min(1.0, max(0.0, row.failure_ratio)),
         unobserved_for=max(0, speeds.last_seq.get((row.provider, row.model), row.seq) - row.seq),
         stale_in_store=speeds.stale_in_store(row),
-        in_flight=in_flight,
     )
 
 
-def _speed(provider: str, model: str, account: str, speeds: Speeds, snapshot: StateSnapshot) -> SpeedEstimate | None:
+def _speed(provider: str, model: str, account: str, speeds: Speeds) -> SpeedEstimate | None:
     row = speeds.rows.get((provider, model, account))
-    if row is None:
-        return None
-    return speed_estimate(row, speeds, in_flight=(account, model) in snapshot.in_flight)
+    return speed_estimate(row, speeds) if row is not None else None
 
 
 def _cooldown_reason(whole: Health, mine: Health, now: datetime) -> str | None:

@@ -3,6 +3,8 @@ filter, de-ranking a drifted or failing account and probing it."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from routing.latency import FALLBACK_OUTPUT_TOKENS, PROBE_EVERY, expected_output, pool_flags, predicted_ms
 from routing.types import SpeedEstimate, Task
 from tests.routing.seed import cand, chosen, everyone, pool, run
@@ -39,6 +41,15 @@ def test_under_max_speed_a_never_measured_account_is_tried_first_once() -> None:
     per = {"google-1": {"speed": speed(100, 500)}, "google-2": {"speed": speed(100, 500)}}
     decision = run(pool("google", 3, per=per), task_type="simple", quality="max_speed")
     assert chosen(decision) == "google@google-3"
+
+
+def test_under_max_speed_a_never_measured_account_whose_first_call_is_running_waits_behind_the_measured() -> None:
+    per: dict[str, dict[str, Any]] = {"google-1": {"speed": speed(100, 500)}, "google-3": {"in_flight": True}}
+    decision = run(pool("google", 3, per=per), task_type="simple", quality="max_speed")
+    assert [r.account for r in decision.ranked] == ["google-2", "google-1", "google-3"]
+    measuring: dict[str, dict[str, Any]] = {"kimi": {"in_flight": True}, "zai": {"speed": speed(2000, 30)}}
+    across = run([cand(p, **measuring[p]) for p in ("kimi", "zai")], task_type="simple", quality="max_speed")
+    assert chosen(across) == "zai"
 
 
 def test_every_mode_scores_latency_from_the_prediction() -> None:
@@ -139,15 +150,14 @@ def test_no_probe_goes_to_an_account_with_a_call_in_flight_it_is_being_measured_
     stale = speed(300, 500, unobserved_for=PROBE_EVERY)
     fast = cand("google", "g1", speed=speed(100, 500))
     assert pool_flags([fast, cand("google", "g2", speed=deranked)], 400).probes == frozenset({"g2"})
-    measuring = deranked.model_copy(update={"in_flight": True})
-    flags = pool_flags([fast, cand("google", "g2", speed=measuring)], 400)
+    flags = pool_flags([fast, cand("google", "g2", speed=deranked, in_flight=True)], 400)
     assert flags.probes == frozenset() and flags.deranked == frozenset({"g2"})  # still tried last
-    measuring = stale.model_copy(update={"in_flight": True})
-    assert pool_flags([fast, cand("google", "g2", speed=measuring)], 400, max_speed=True).probes == frozenset()
+    measuring = cand("google", "g2", speed=stale, in_flight=True)
+    assert pool_flags([fast, measuring], 400, max_speed=True).probes == frozenset()
     slow = {"speed": speed(2000, 30)}
     per = {"zai": slow, "kimi": {"speed": speed(100, 500)}, "anthropic": slow}
     per |= {f"google-{i}": slow for i in (1, 2, 3)}
-    running = {"speed": speed(3000, 20, stale_in_store=True, in_flight=True)}
+    running = {"speed": speed(3000, 20, stale_in_store=True), "in_flight": True}
     decision = run(everyone(3, **per, openai=running), task_type="coding", quality="max_speed")
     assert chosen(decision) == "kimi" and not any(r.probe for r in decision.ranked)
 

@@ -6,14 +6,12 @@ from __future__ import annotations
 from datetime import timedelta
 from pathlib import Path
 
-import anyio
 import pytest
 
 from providers.models import Account, BudgetSpec, CredentialRef, ProviderConfig, QuotaSpec
 from providers.types import Message
-from routing.ports import Hold, Refusal, StateView
+from routing.ports import Hold, Refusal
 from routing.preferences import Preferences
-from routing.router import RouteRequest
 from routing.types import ManualSwitch
 from server.wiring.quota_rows import budget_left, latest_active, pool_cursor, quota_windows
 from server.wiring.store_ports import _cooldown_reason, _hold, _record
@@ -136,28 +134,25 @@ def test_a_refused_reservation_becomes_a_refusal_and_a_granted_one_a_hold() -> N
 
 
 @pytest.mark.anyio
-async def test_the_view_marks_a_measured_candidate_as_in_flight_while_a_call_of_it_holds_a_reservation(
+async def test_the_view_marks_a_candidate_as_in_flight_while_a_call_of_it_holds_a_reservation(
     tmp_path: Path,
 ) -> None:
     clock = FixedClock()
     async with seed_app(tmp_path, clock=clock) as (app, _sim):
-        request = RouteRequest(messages=(Message(role="user", content="Say hello."),), task_type="simple")
-        with anyio.fail_after(10):
-            served = await app.router.route(request)
-        measured = (served.provider, served.model, served.account)
         seeds = await app.router.seeds()
+        called = seeds[0]
 
-        def speeds(view: StateView) -> dict[tuple[str, str, str], bool]:
-            return {
-                (c.provider, c.model.id, c.account): c.speed.in_flight for c in view.candidates if c.speed is not None
-            }
+        async def in_flight() -> set[tuple[str, str, str]]:
+            view = await app.router.ports.state.view(seeds, None, clock.now)
+            return {(c.provider, c.model.id, c.account) for c in view.candidates if c.in_flight}
 
-        before = speeds(await app.router.ports.state.view(seeds, None, clock.now))
-        account = next(a for p in app.config.providers.values() for a in p.accounts if a.id == served.account)
+        before = await in_flight()
         held = await app.store.write(
-            app.ledger.reserve_job(account, served.model, estimated_tokens=10, worst_case_cost_usd=0.0, now=clock.now)
+            app.ledger.reserve_job(
+                called.account, called.model.id, estimated_tokens=10, worst_case_cost_usd=0.0, now=clock.now
+            )
         )
         assert isinstance(held, Reservation)
-        during = speeds(await app.router.ports.state.view(seeds, None, clock.now))
-    assert before == {measured: False}
-    assert during == {measured: True}
+        during = await in_flight()
+    assert before == set()
+    assert during == {(called.provider.id, called.model.id, called.account.id)}

@@ -303,7 +303,9 @@ class AttemptRunner:
         free = candidate.estimated_cost_usd == 0 and is_free_tier(profile, None)
         cost = usage_cost_usd(completion.usage, profile, free=free, reported=completion.reported_cost_usd)
         changes: list[Change] = [Settle(hold, completion.usage, cost)]
-        if timed.ttft_ms is not None:
+        # a probe is observed even without a sample (an answer of tool calls only): it was sent, so it is not due
+        # again at once; the estimate stays as it was
+        if timed.ttft_ms is not None or candidate.probe:
             changes.append(self._observe(candidate, True, timed, completion.usage.output_tokens))
         state = self.states.get(state_key(candidate))
         if _had_failures(state) or (account.id, profile.id) in self._failed_here:
@@ -417,6 +419,7 @@ class AttemptRunner:
             timed.tokens_per_s if timed is not None else None,
             self.task.task_type,
             output,
+            self.decision.quality == "max_speed",
         )
 
     def _record(

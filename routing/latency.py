@@ -18,9 +18,10 @@ speed, which accounts of a pool are de-ranked (drifted far above the others, or 
   store restarts a stale estimate from the probe's sample (storage.latency), so one probe at the fast pace
   returns its traffic. The share is bounded (one request in `PROBE_EVERY + 1` per stale account) and a probe is
   only ever an account that passed every filter (budget, quota, pins): it is reserved like any attempt.
-- under `quality: max_speed` a group (a provider's model) whose every healthy account the whole store went on
-  without for long (`SpeedEstimate.stale_in_store`, storage.latency) is tried first, once, like one never measured
-  (routing.score), its fastest account the probe: a provider of one account has no pool to count its neglect by.
+- under `quality: max_speed` a group (a provider's model) whose every healthy account the whole store's max_speed
+  calls went on without for long (`SpeedEstimate.stale_in_store`, storage.latency) is tried first, once, like one
+  never measured (routing.score), its fastest account the probe: a provider of one account has no pool to count
+  its neglect by.
 - no probe goes to an account with a call in flight: that call is measuring it already.
 """
 
@@ -149,7 +150,7 @@ def latency_notes(ranked: Sequence[RankedCandidate]) -> list[str]:
         if r.probe and r.deranked:
             notes.append(f"probing {r.label}: de-ranked, unobserved for {PROBE_EVERY}+ calls of its pool")
         elif r.probe:
-            notes.append(f"probing {r.label}: its speed estimate is stale (unobserved for {PROBE_EVERY}+ calls)")
+            notes.append(f"probing {r.label}: its speed estimate is stale (its pool or the store went on without it)")
         elif r.deranked:
             predicted = f" (predicted {r.predicted_ms / 1000:.1f} s)" if r.predicted_ms is not None else ""
             notes.append(f"{r.label} de-ranked: far slower than its pool, or failing{predicted}")

@@ -205,6 +205,8 @@ class Observe:
     tokens_per_s: float | None = None
     task_type: str | None = None
     output_tokens: int = 0
+    #: the request ranked by speed (quality max_speed): only such calls count the store-wide neglect
+    max_speed: bool = False
 
 
 Change = (

@@ -1,5 +1,6 @@
 """Reading one streamed completion, timed (README "Latency-aware routing"): the time to the first content delta
-(not the response headers) and the time the rest of the output took, on the router's clock."""
+(text, or a tool call's first fragment; not the response headers) and the time the rest of the output took, on
+the router's clock."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import anyio
 
 from providers.adapter import ChatAdapter
 from providers.errors import ProviderTransportError
-from providers.types import ChatRequest, Completion, StreamDone, TextDelta
+from providers.types import ChatRequest, Completion, StreamDone, TextDelta, ToolCallDelta
 from providers.values import read_only_hashable
 from routing.types import RankedCandidate
 
@@ -61,8 +62,9 @@ async def stream_completion(
     async for event in adapter.stream(chat):
         if isinstance(event, StreamDone):
             completion = event.completion
-        elif isinstance(event, TextDelta):
-            if first is None and event.text:
+        elif isinstance(event, TextDelta | ToolCallDelta):
+            # an answer of tool calls only is content too: its first fragment is its first token
+            if first is None and (event.text if isinstance(event, TextDelta) else event.name or event.arguments):
                 first = clock()
                 if first_token is not None:
                     first_token.set()

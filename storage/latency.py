@@ -9,11 +9,13 @@ account on that count). An estimate that went `STALE_AFTER` observations of its 
 stale: the next sample (the probe's) restarts it instead of being blended in, so a recovered account shows at
 its new pace at once.
 
-A pool of one account counts nothing that way, so each row also keeps the store-wide sequence `store_seq` of its
-last observation. An estimate is stale in the store (`Speeds.stale_in_store`) once the store made `STALE_AFTER`
-observations per (provider, model) it has measured without one of it: under max_speed routing probes it (a
-provider that was slow once is not passed over for ever), and its next sample restarts it as above. The scale
-keeps the probes' share bounded: each stale pool at most once per `STALE_AFTER` × pools observations.
+A pool of one account counts nothing that way, so the store also counts the observations of calls routed under
+max_speed (the only ones that can pass a slower provider over), and each row keeps that store-wide count at its
+last observation (`store_seq`; any call of it, in any mode, brings it up to date). An estimate is stale in the
+store (`Speeds.stale_in_store`) once the store made `STALE_AFTER` such observations per (provider, model) it has
+measured without one of it: under max_speed routing probes it (a provider that was slow once is not passed over
+for ever), and its next sample restarts it as above. The scale keeps the probes' share of max_speed calls bounded:
+each stale pool at most once per `STALE_AFTER` × pools of them.
 """
 
 from __future__ import annotations
@@ -60,14 +62,14 @@ class SpeedRow:
     #: the latest sample's TTFT and rate (a probe's verdict)
     last_ttft_ms: float | None = None
     last_tokens_per_s: float | None = None
-    #: the store-wide sequence number at its last observation (0: not observed since the column came)
+    #: the store's count of max_speed observations at its last observation (0: not observed since the column came)
     store_seq: int = 0
 
 
 @read_only_hashable
 class Speeds:
     """Every account's speed row, the last sequence number of each (provider, model), the expected output
-    tokens per task type, and the store-wide last sequence number."""
+    tokens per task type, and the store's count of max_speed observations."""
 
     rows: dict[tuple[str, str, str], SpeedRow]
     last_seq: dict[tuple[str, str], int]
@@ -75,12 +77,14 @@ class Speeds:
     store_last: int = 0
 
     def stale_in_store(self, row: SpeedRow) -> bool:
-        """Whether the store went on without `row` for `STALE_AFTER` observations per pool it has measured."""
+        """Whether the store went on without `row` for `STALE_AFTER` max_speed observations per pool it has
+        measured."""
         return row.samples > 0 and self.store_last - row.store_seq >= stale_in_store_after(len(self.last_seq))
 
 
 def stale_in_store_after(pools: int) -> int:
-    """Store-wide observations without one of an estimate after which it is stale, for `pools` measured pools."""
+    """Store-wide max_speed observations without one of an estimate after which it is stale, for `pools` measured
+    pools."""
     return STALE_AFTER * max(1, pools)
 
 
@@ -134,8 +138,10 @@ def observe_job(
     task_type: str | None,
     output_tokens: int,
     now: datetime,
+    max_speed: bool = False,
 ) -> Job[None]:
-    """Add one observation (a served call with its TTFT and rate, or a failure) to the figures."""
+    """Add one observation (a served call with its TTFT and rate, or a failure) to the figures; `max_speed`: the
+    call was routed by speed, so it counts in the store's count of max_speed observations."""
 
     def job(conn: Connection) -> None:
         # the pool's rows in one statement: this account's figures, and the pool's next sequence number
@@ -163,7 +169,7 @@ def observe_job(
                 seq = excluded.seq, updated_at = excluded.updated_at, store_seq = excluded.store_seq""",
             (provider, model, account, samples + 1, _ewma(ttft, ttft_ms), _ewma(tps, tokens_per_s),
              _dump_window(window[-RECENT_SAMPLES:], finite and _finite(ttft_ms, tokens_per_s)), seq, to_ms(now),
-             int(store_last) + 1),
+             int(store_last) + (1 if max_speed else 0)),
         )  # fmt: skip
         if ok and task_type is not None and output_tokens > 0:
             conn.execute(
@@ -176,8 +182,11 @@ def observe_job(
     return job
 
 
-#: the store-wide last sequence number, and how many (provider, model) pools the store has measured
-_STORE_SEQUENCE = "SELECT COALESCE(MAX(store_seq), 0), COUNT(DISTINCT provider || '/' || model) FROM latency_stats"
+#: the store's count of max_speed observations, and how many (provider, model) pools the store has measured
+_STORE_SEQUENCE = (
+    "SELECT (SELECT COALESCE(MAX(store_seq), 0) FROM latency_stats), "
+    "(SELECT COUNT(*) FROM (SELECT DISTINCT provider, model FROM latency_stats) AS pools)"
+)
 
 _Values = tuple[str, str, str, int, float | None, float | None, str, int, int]
 #: rows already derived, by their stored values (a row changes with every observation of it, so an unchanged row

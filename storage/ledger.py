@@ -162,9 +162,16 @@ class Ledger:
         spend, retired models, recent latency. See `storage.snapshot.StateSnapshot`."""
         return await self._store.read(self.snapshot_job(accounts, now))
 
-    def snapshot_job(self, accounts: Iterable[Account], now: datetime, *, latency: bool = True) -> Job[StateSnapshot]:
+    def snapshot_job(
+        self,
+        accounts: Iterable[Account],
+        now: datetime,
+        *,
+        latency: bool = True,
+        in_flight_for: timedelta | None = None,
+    ) -> Job[StateSnapshot]:
         """`snapshot` as a job, for a read transaction (`Store.read`); see `storage.snapshot.snapshot_job`."""
-        return snapshot_job(list(accounts), now, self.timezone, latency=latency)
+        return snapshot_job(list(accounts), now, self.timezone, latency=latency, in_flight_for=in_flight_for)
 
 
 def reap_job(now: datetime, *, keep_rows: timedelta = DEFAULT_KEEP_ROWS) -> Job[int]:

@@ -112,7 +112,8 @@ class StateSnapshot:
     pool_cursors: Mapping[str, str] = field(default_factory=dict)
     #: the global manual switch in force: (provider, model or None)
     global_pin: tuple[str, str | None] | None = None
-    #: (account, model) with a call in flight now (a live reservation, in any process)
+    #: (account, model) with a call in flight now: a live reservation, in any process, made within the job's
+    #: `in_flight_for` (a crashed process's reservation holds its budget until it expires, but no call of it runs)
     in_flight: frozenset[tuple[str, str]] = frozenset()
 
 
@@ -145,7 +146,7 @@ SELECT 'c', account, model, period, requests, tokens, cost_nusd, NULL, NULL, NUL
 FROM usage_counters WHERE period IN (SELECT value FROM json_each(:periods))
 UNION ALL
 SELECT 'p', account, model, account_day, account_month, global_day, global_month, SUM(tokens), SUM(cost_nusd),
-       COUNT(*), NULL, NULL, NULL
+       COUNT(*), MAX(created_at), NULL, NULL
 FROM reservations WHERE state = 'pending' AND expires_at > :now
 GROUP BY account, model, account_day, account_month, global_day, global_month
 UNION ALL
@@ -187,7 +188,7 @@ WHERE outcome = 'success' AND created_at >= :since ORDER BY created_at DESC LIMI
 class _Tally:
     """Usage sums per (account, model) and window while the rows are read; '' = all."""
 
-    def __init__(self, zones: dict[str, str], global_tz: str, now: datetime) -> None:
+    def __init__(self, zones: dict[str, str], global_tz: str, now: datetime, in_flight_since: int = -1) -> None:
         self.zones = zones
         self.global_tz = global_tz
         self.days = {tz: day_window(now, tz) for tz in {*zones.values(), global_tz}}
@@ -198,8 +199,9 @@ class _Tally:
         self.account_keys = {account: self.keys[tz] for account, tz in zones.items()}
         self.global_keys = self.keys[global_tz]
         self.sums: dict[tuple[str, str, str], _Sums] = defaultdict(_Sums)
-        #: (account, model) with a live reservation
+        #: (account, model) with a live reservation made after `in_flight_since` (ms)
         self.in_flight: set[tuple[str, str]] = set()
+        self.in_flight_since = in_flight_since
 
     def zone(self, account: str) -> str:
         return self.zones.get(account, self.global_tz) if account else self.global_tz
@@ -219,8 +221,9 @@ class _Tally:
             self.sums[account, model, "month"].add(requests, tokens, cost)
 
     def pending(self, row: Sequence[Any]) -> None:
-        account, model, a_day, a_month, g_day, g_month, tokens, cost, count = row
-        self.in_flight.add((account, model))
+        account, model, a_day, a_month, g_day, g_month, tokens, cost, count, latest = row
+        if latest > self.in_flight_since:
+            self.in_flight.add((account, model))
         day, month = self.period_keys(account)
         for window, period, key in (("day", a_day, day), ("month", a_month, month)):
             if period == key:
@@ -276,7 +279,7 @@ class _Read:
         if kind == "c":
             tally.counter(row[1], row[2], row[3], row[4], row[5], row[6])
         elif kind == "p":
-            tally.pending(row[1:10])
+            tally.pending(row[1:11])
         elif kind == "s":
             self.health[row[1], row[2]] = _health(row[1:])
             if row[12] is not None and (row[10] is not None or row[11] is not None):
@@ -316,12 +319,18 @@ class _Read:
 
 
 def snapshot_job(
-    accounts: Sequence[Account], now: datetime, global_tz: str, *, latency: bool = True
+    accounts: Sequence[Account],
+    now: datetime,
+    global_tz: str,
+    *,
+    latency: bool = True,
+    in_flight_for: timedelta | None = None,
 ) -> Job[StateSnapshot]:
     """A job that assembles a `StateSnapshot` (run it in a read transaction for one consistent view: `Store.read`).
 
     `latency=False` leaves out the latency estimate (`latency_p50_ms` is then empty): it changes slowly, and its
-    rows cost more to read than everything else.
+    rows cost more to read than everything else. `in_flight_for`: how long a call can run (a reservation older
+    than that counts in the sums but not as a call in flight); None: as long as the reservation lives.
     """
     now = require_aware(now)
     now_ms = to_ms(now)
@@ -332,9 +341,10 @@ def snapshot_job(
     learned_since = to_ms(now - LEARNED_LIMIT_TTL)
     since = to_ms(now - MINUTE)
     recent = {"since": to_ms(now - LATENCY_WINDOW), "rows": LATENCY_ROWS}
+    in_flight_since = to_ms(now - in_flight_for) if in_flight_for is not None else -1
 
     def job(conn: Connection) -> StateSnapshot:
-        tally = _Tally(zones, global_tz, now)
+        tally = _Tally(zones, global_tz, now, in_flight_since)
         read = _Read()
         state = {"periods": json.dumps(tally.periods()), "now": now_ms, "learned_since": learned_since}
         for row in conn.execute(_SQL_SNAPSHOT, state):

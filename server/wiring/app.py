@@ -241,7 +241,7 @@ def make_ports(
     clock: Clock,
 ) -> Ports:
     return Ports(
-        state=StoreState(store, ledger, config.preferences),
+        state=StoreState(store, ledger, config.preferences, request_timeout_s=config.settings.request_timeout_s),
         ledger=StoreLedger(store, ledger),
         bookkeeping=StoreBookkeeping(store, decisions),
         keys=credentials,

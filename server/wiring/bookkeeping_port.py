@@ -80,9 +80,10 @@ def change_job(change: Change, now: datetime) -> Job[object]:
             return learn_job(account, model, limits, now)
         case PoolServed(pool, account):
             return pool_served_job(pool, account)
-        case Observe(provider, model, account, ok, ttft_ms, tokens_per_s, task_type, output_tokens):
+        case Observe(provider, model, account, ok, ttft_ms, tokens_per_s, task_type, output_tokens, max_speed):
             return observe_job(provider, model, account, ok=ok, ttft_ms=ttft_ms, tokens_per_s=tokens_per_s,
-                               task_type=task_type, output_tokens=output_tokens, now=now)  # fmt: skip
+                               task_type=task_type, output_tokens=output_tokens, max_speed=max_speed,
+                               now=now)  # fmt: skip
 
 
 def _reservation(hold: Hold) -> Reservation:

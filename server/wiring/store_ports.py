@@ -52,22 +52,30 @@ log = logging.getLogger(__name__)
 
 
 LATENCY_REFRESH = timedelta(seconds=10)
+#: beyond the request timeout, how long a reservation still marks a call in flight (it is made just before the call)
+IN_FLIGHT_MARGIN = timedelta(seconds=5)
 
 
 class StoreState:
     """StatePort: candidates with their runtime state, the global pin and the conversation, in one read."""
 
-    def __init__(self, store: Store, ledger: Ledger, preferences: Preferences) -> None:
+    def __init__(
+        self, store: Store, ledger: Ledger, preferences: Preferences, *, request_timeout_s: float = 60.0
+    ) -> None:
         self._store = store
         self._ledger = ledger
         self.preferences = preferences
+        #: no attempt outlives the request timeout: an older reservation is a crashed process's, not a call running
+        self._in_flight_for = timedelta(seconds=request_timeout_s) + IN_FLIGHT_MARGIN
         self._latency: Mapping[tuple[str, str], float] = {}
         self._latency_at: datetime | None = None
 
     async def view(self, seeds: Sequence[Seed], conversation_id: str | None, now: datetime) -> StateView:
         accounts = {seed.account.id: seed.account for seed in seeds}
         read_latency = self._latency_at is None or not self._latency_at <= now < self._latency_at + LATENCY_REFRESH
-        snapshot_job = self._ledger.snapshot_job(accounts.values(), now, latency=read_latency)
+        snapshot_job = self._ledger.snapshot_job(
+            accounts.values(), now, latency=read_latency, in_flight_for=self._in_flight_for
+        )
         wanted = conversation_id if conversation_id and is_valid_id(conversation_id) else None
         conversation_job = get_job(wanted) if wanted is not None else None
         speeds_job = read_speeds_job()

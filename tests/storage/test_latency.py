@@ -59,12 +59,14 @@ async def test_a_stale_estimate_restarts_from_the_next_sample_instead_of_blendin
     assert (row.ttft_ewma_ms, row.tokens_per_s, row.samples) == (100.0, 400.0, 3)
 
 
-async def observe_in(store: Store, provider: str, model: str, account: str, ttft: float, rate: float = 100.0) -> None:
+async def observe_in(
+    store: Store, provider: str, model: str, account: str, ttft: float, rate: float = 100.0, *, max_speed: bool = True
+) -> None:
     await store.write(observe_job(provider, model, account, ok=True, ttft_ms=ttft, tokens_per_s=rate, task_type=None,
-                                  output_tokens=0, now=NOW))  # fmt: skip
+                                  output_tokens=0, now=NOW, max_speed=max_speed))  # fmt: skip
 
 
-async def test_the_store_wide_sequence_counts_every_observation_across_pools(store: Store) -> None:
+async def test_the_store_wide_sequence_counts_every_max_speed_observation_across_pools(store: Store) -> None:
     await migrate(store)
     await observe_in(store, "google", "m", "g1", 100.0)
     await observe_in(store, "zai", "z", "zai", 100.0)
@@ -74,6 +76,23 @@ async def test_the_store_wide_sequence_counts_every_observation_across_pools(sto
     assert [speeds.rows[key].store_seq for key in keys] == [1, 2, 3]
     assert speeds.store_last == 3
     assert speeds.rows["zai", "z", "zai"].seq == 1  # the pool's own sequence is unchanged
+
+
+async def test_calls_routed_outside_max_speed_do_not_age_an_estimate_in_the_store_but_bring_their_own_up_to_date(
+    store: Store,
+) -> None:
+    await migrate(store)
+    await observe_in(store, "zai", "z", "zai", 3000.0, 20.0)
+    for _ in range(5 * stale_in_store_after(2)):  # a store of balanced traffic: only max_speed can starve a provider
+        await observe_in(store, "google", "m", "g1", 100.0, max_speed=False)
+    speeds = await store.read(read_speeds_job())
+    assert speeds.store_last == 1 and not speeds.stale_in_store(speeds.rows["zai", "z", "zai"])
+    for _ in range(stale_in_store_after(2)):
+        await observe_in(store, "google", "m", "g1", 100.0)
+    await observe_in(store, "google", "m", "g2", 100.0, max_speed=False)
+    speeds = await store.read(read_speeds_job())
+    assert speeds.rows["google", "m", "g2"].store_seq == speeds.store_last  # measured now, whatever the mode
+    assert speeds.stale_in_store(speeds.rows["zai", "z", "zai"])
 
 
 async def test_a_pool_of_one_goes_stale_in_the_store_after_its_share_and_restarts_from_its_next_sample(

@@ -375,3 +375,13 @@ async def test_the_snapshot_names_each_account_and_model_with_a_call_in_flight_u
     await store.run(settle_job(first, usage=Usage(input_tokens=5), cost_usd=0.0, now=NOW))
     await store.run(release_job(second, now=NOW))
     assert (await ledger.snapshot(accounts, NOW)).in_flight == frozenset()
+
+
+async def test_a_reservation_older_than_a_call_can_run_holds_its_room_but_is_no_call_in_flight(store: Store) -> None:
+    ledger = Ledger(store)
+    accounts = [make_account("acct-1"), make_account("acct-2")]
+    await reserve(store, ledger, "acct-1", now=NOW - timedelta(minutes=5))  # its process died mid-call
+    await reserve(store, ledger, "acct-2", now=NOW - timedelta(seconds=30))
+    snapshot = await store.read(ledger.snapshot_job(accounts, NOW, in_flight_for=timedelta(minutes=1)))
+    assert snapshot.in_flight == {("acct-2", "model-a")}
+    assert snapshot.accounts["acct-1"].usage.day.requests == 1  # its budget stays held until it expires
